@@ -1,0 +1,62 @@
+# handover — see README.md.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+export HANDOVER_TESTENV_DIR ?= /var/tmp/handover-testenv
+
+GO      ?= go
+HOSTS   ?= 5
+LDAP_USERS ?= 50
+TESTENV := bin/testenv
+HANDOVER := bin/handover
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build deps testenv-up testenv-down testenv-reset test test-unit lint demo bench report-screenshot clean
+
+all: build
+
+deps:
+	@bash testenv/scripts/install-deps.sh
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(HANDOVER) ./cmd/handover
+	$(GO) build -o $(TESTENV) ./testenv/cmd/testenv
+
+testenv-up: deps build
+	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS)
+
+testenv-down: build
+	$(TESTENV) down
+
+testenv-reset: build
+	$(TESTENV) reset
+
+# Everything on a fresh Debian 12 machine: packages, binaries, the testenv,
+# every test including the integration tests against the real servers, and
+# the testenv stopped again whatever happened.
+test: deps build
+	@set -o pipefail; \
+	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; \
+	rc=0; $(GO) test -race -count=1 -timeout 40m ./... || rc=$$?; \
+	$(TESTENV) down || true; \
+	exit $$rc
+
+test-unit:
+	$(GO) test -race -short ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+demo: testenv-up
+	$(HANDOVER) run playbooks/demo.yaml --yes
+
+bench: deps build
+	bash bench/run.sh
+
+report-screenshot: build
+	bash docs/report-screenshot.sh
+
+clean:
+	rm -rf bin

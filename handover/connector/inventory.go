@@ -1,0 +1,158 @@
+package connector
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Inventory is a target's part of the dossier technique.
+type Inventory struct {
+	Target   string    `json:"target"`
+	Type     string    `json:"type"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Systems  []System  `json:"systems"`
+}
+
+// System is one host or service of a target.
+type System struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"` // host, directory, mail, vault
+	Address string `json:"address,omitempty"`
+	// Error is set when the system could not be inventoried (unreachable,
+	// wrong host key); the rest is then empty.
+	Error    string    `json:"error,omitempty"`
+	Facts    []Fact    `json:"facts,omitempty"`
+	Hardware *Hardware `json:"hardware,omitempty"`
+	Software []Package `json:"software,omitempty"`
+	Services []Service `json:"services,omitempty"`
+	Ports    []Port    `json:"ports,omitempty"`
+	Accounts []Account `json:"accounts,omitempty"`
+	Findings []Finding `json:"findings,omitempty"`
+	// Links name other systems this one depends on, for the schéma de
+	// principe (e.g. a host authenticating against the directory).
+	Links []Link `json:"links,omitempty"`
+}
+
+// Fact is a labelled value (OS release, kernel, naming context...).
+type Fact struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Hardware of a host, as far as it is readable.
+type Hardware struct {
+	Vendor   string   `json:"vendor,omitempty"`
+	Model    string   `json:"model,omitempty"`
+	Serial   string   `json:"serial,omitempty"`
+	CPUModel string   `json:"cpu_model,omitempty"`
+	CPUs     int      `json:"cpus,omitempty"`
+	MemoryMB int64    `json:"memory_mb,omitempty"`
+	Disks    []Disk   `json:"disks,omitempty"`
+	IPs      []string `json:"ips,omitempty"`
+}
+
+type Disk struct {
+	Name   string `json:"name"`
+	SizeMB int64  `json:"size_mb"`
+	Model  string `json:"model,omitempty"`
+}
+
+// Package is installed software. State is the package manager's (dpkg
+// "ii", "rc"...).
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	State   string `json:"state,omitempty"`
+}
+
+type Service struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+	Running bool   `json:"running"`
+}
+
+type Port struct {
+	Proto   string `json:"proto"`
+	Addr    string `json:"addr"`
+	Process string `json:"process,omitempty"`
+}
+
+// Account is a login on a system or in a directory.
+type Account struct {
+	Name string `json:"name"` // login, or DN for directories
+	// Display is a friendlier name (cn, gecos), if any.
+	Display string `json:"display,omitempty"`
+	Admin   bool   `json:"admin"`
+	// AdminVia says why the account is an admin ("uid 0", "sudo group",
+	// "cn=admins <- cn=admins-reseau").
+	AdminVia        []string   `json:"admin_via,omitempty"`
+	Service         bool       `json:"service,omitempty"`
+	State           string     `json:"state,omitempty"` // enabled, locked, disabled, expired
+	PasswordChanged *time.Time `json:"password_changed,omitempty"`
+	Provider        bool       `json:"provider,omitempty"`
+	Reasons         []string   `json:"reasons,omitempty"` // why it is attributed to the provider
+}
+
+// Finding is anything of note the plan may act on: an authorized key, a
+// grant, a cron job, an agent, a forward, a token.
+type Finding struct {
+	// ID is stable across inventories: kind:object, e.g.
+	// "ssh-key:root:SHA256:abc", "agent:teamviewer".
+	ID       string            `json:"id"`
+	Kind     string            `json:"kind"`
+	Object   string            `json:"object"`
+	Summary  string            `json:"summary"`
+	Provider bool              `json:"provider"`
+	Reasons  []string          `json:"reasons,omitempty"`
+	Detail   map[string]string `json:"detail,omitempty"`
+}
+
+// Finding kinds.
+const (
+	KindSSHKey  = "ssh-key"
+	KindAccount = "account"
+	KindGrant   = "grant"
+	KindCron    = "cron"
+	KindAgent   = "agent"
+	KindForward = "forward"
+	KindToken   = "token"
+	KindAuth    = "auth-method"
+	KindMember  = "membership"
+	KindPolicy  = "policy"
+	KindMaster  = "master-user"
+	KindCredAge = "credential-age"
+)
+
+type Link struct {
+	To   string `json:"to"`   // address or target name
+	Kind string `json:"kind"` // "authenticates against", "relays mail to"
+}
+
+// Fingerprint digests what a plan depends on (accounts and findings of
+// every system), so a stale plan can be refused.
+func (inv *Inventory) Fingerprint() string {
+	type acct struct {
+		Name, State     string
+		Admin, Provider bool
+	}
+	type sys struct {
+		Name     string
+		Error    string
+		Accounts []acct
+		Findings []Finding
+	}
+	var ss []sys
+	for _, s := range inv.Systems {
+		x := sys{Name: s.Name, Error: s.Error, Findings: s.Findings}
+		for _, a := range s.Accounts {
+			x.Accounts = append(x.Accounts, acct{a.Name, a.State, a.Admin, a.Provider})
+		}
+		ss = append(ss, x)
+	}
+	b, _ := json.Marshal(ss)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,270 @@
+// Package engine orchestrates a handover: load and lint a playbook,
+// inventory every target, compute the plan, apply it under the write-ahead
+// journal, verify each change, recover unfinished ones, and hand the
+// results to the report. Work fans out across targets and systems with
+// bounded concurrency; one failing target does not stop the others.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/secret"
+)
+
+// Engine holds what is injected: the connector registry, the clock, the
+// randomness, the log and the terminal prompt.
+type Engine struct {
+	Registry *connector.Registry
+	Log      *slog.Logger
+	Now      func() time.Time
+	Rand     io.Reader
+	// Prompt asks for a secret on a terminal; nil when there is none.
+	Prompt func(label string) (secret.Secret, error)
+	// OpenStore opens the playbook's secret store. Tests inject one.
+	OpenStore func(ctx context.Context, s *Session) (secret.Store, error)
+	Version   string
+	// Progress receives per-system state changes (for a TTY display).
+	Progress func(ProgressEvent)
+}
+
+// ProgressEvent is a state change of one system during a run.
+type ProgressEvent struct {
+	Target, System string
+	State          string // pending, running, done, failed
+	Detail         string
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) rand() io.Reader {
+	if e.Rand != nil {
+		return e.Rand
+	}
+	return rand.Reader
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func (e *Engine) progress(target, system, state, detail string) {
+	if e.Progress != nil {
+		e.Progress(ProgressEvent{Target: target, System: system, State: state, Detail: detail})
+	}
+}
+
+// Session is a loaded playbook with its targets configured.
+type Session struct {
+	Playbook *playbook.Playbook
+	Resolver *playbook.Resolver
+	Targets  []*Target
+	Refs     []playbook.Ref
+
+	engine  *Engine
+	store   secret.Store
+	journal *journal.Journal
+
+	mu     sync.Mutex
+	events []journal.Record // recorded before the journal existed
+}
+
+// Target is a configured target.
+type Target struct {
+	Spec      playbook.Target
+	Connector connector.Connector
+	Impl      connector.Target
+}
+
+// Load parses a playbook and configures every target. All problems come
+// back at once as playbook.Diagnostics.
+func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
+	pb, d, err := playbook.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Playbook: pb, engine: e}
+	abs, _ := filepath.Abs(pb.Dir)
+	s.Resolver = &playbook.Resolver{Dir: abs, Prompt: e.Prompt}
+	s.Resolver.Vault = s.readVault
+	env := connector.Env{
+		Playbook: pb,
+		Resolver: s.Resolver,
+		Secrets:  storeReader{s},
+		Recorder: recorder{s},
+		Log:      e.log(),
+		Now:      e.now,
+	}
+	for _, t := range pb.Targets {
+		if t.Type == "" {
+			continue
+		}
+		c, ok := e.Registry.Lookup(t.Type)
+		if !ok {
+			d.ErrorAt(t.Pos, "target %q: unknown type %q (known: %s)", t.Name, t.Type, strings.Join(e.Registry.Types(), ", "))
+			continue
+		}
+		impl := c.Configure(d, t, env)
+		if impl != nil {
+			s.Targets = append(s.Targets, &Target{Spec: t, Connector: c, Impl: impl})
+		}
+	}
+	for _, w := range pb.Waivers {
+		if !hasTarget(pb, w.Target) {
+			d.ErrorAt(w.Pos, "waiver names target %q, which the playbook does not define", w.Target)
+		}
+	}
+	s.Refs = d.Refs()
+	if ds := d.Diagnostics(); len(ds) > 0 {
+		s.Close()
+		return nil, ds
+	}
+	return s, nil
+}
+
+func hasTarget(pb *playbook.Playbook, name string) bool {
+	for _, t := range pb.Targets {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Close releases every target's connections and the journal.
+func (s *Session) Close() error {
+	var errs []error
+	for _, t := range s.Targets {
+		if err := t.Impl.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.journal != nil {
+		errs = append(errs, s.journal.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// StateDir is the absolute state directory.
+func (s *Session) StateDir() string { return s.path(s.Playbook.State) }
+
+func (s *Session) path(p string) string { return s.Resolver.Path(p) }
+
+// Store opens the secret store once.
+func (s *Session) Store(ctx context.Context) (secret.Store, error) {
+	if s.store != nil {
+		return s.store, nil
+	}
+	open := s.engine.OpenStore
+	if open == nil {
+		open = openStore
+	}
+	st, err := open(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	return st, nil
+}
+
+// Lint resolves every credential reference without printing a value, and
+// reports what cannot be resolved at the reference's position. Prompt
+// references are not asked for.
+func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
+	var ds playbook.Diagnostics
+	for _, r := range s.Refs {
+		if r.Kind == "prompt" {
+			continue
+		}
+		v, err := s.Resolver.Resolve(ctx, r)
+		if err != nil {
+			ds = append(ds, playbook.Diagnostic{Pos: r.Pos, Msg: err.Error()})
+			continue
+		}
+		v.Destroy()
+	}
+	for _, p := range []struct{ path, what string }{
+		{s.Playbook.Signing.Key, "signing.key"},
+		{s.Playbook.Secrets.File.Identity, "secrets.file.identity"},
+	} {
+		if p.path == "" {
+			continue
+		}
+		if _, err := os.Stat(s.path(p.path)); err != nil {
+			ds = append(ds, playbook.Diagnostic{Pos: s.Playbook.Signing.Pos, Msg: fmt.Sprintf("%s: %v", p.what, err)})
+		}
+	}
+	ds.Sort()
+	return ds
+}
+
+// Operator names who runs the handover: the playbook's operator, else
+// user@host.
+func (s *Session) Operator() string {
+	if op := s.Playbook.Handover.Operator; op != "" {
+		return op
+	}
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+// storeReader gives connectors read access to the store.
+type storeReader struct{ s *Session }
+
+func (r storeReader) Current(ctx context.Context, path string) (secret.Secret, bool, error) {
+	if r.s.store == nil {
+		return secret.Secret{}, false, nil
+	}
+	v, meta, err := r.s.store.Get(ctx, path, 0)
+	if errors.Is(err, secret.ErrNotFound) {
+		return secret.Secret{}, false, nil
+	}
+	if err != nil {
+		return secret.Secret{}, false, err
+	}
+	if meta.State != secret.Current {
+		return secret.Secret{}, false, nil
+	}
+	return v, true, nil
+}
+
+// recorder puts connector events in the journal (or keeps them until the
+// journal exists).
+type recorder struct{ s *Session }
+
+func (r recorder) Record(kind, system string, detail map[string]string) {
+	rec := journal.Record{Kind: journal.Event, System: system, Result: kind, Detail: detail}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.s.journal != nil {
+		if _, err := r.s.journal.Append(rec); err == nil {
+			return
+		}
+	}
+	r.s.events = append(r.s.events, rec)
+}

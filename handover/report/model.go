@@ -1,0 +1,141 @@
+// Package report owns the handover report: the dossier technique and the
+// proof of every action, as canonical JSON (the signed payload), HTML and
+// Markdown, with detached OpenSSH signatures that stock tools can check.
+package report
+
+import (
+	"time"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
+)
+
+// FormatVersion is the version of report.json's schema (docs/report.md).
+const FormatVersion = 1
+
+// Namespace is the SSHSIG namespace of report signatures.
+const Namespace = "handover-report"
+
+// Report is everything the engine hands over to the report. It is built
+// from an allow-list of fields: nothing in it can hold a secret value.
+type Report struct {
+	FormatVersion int               `json:"format_version"`
+	Tool          Tool              `json:"tool"`
+	Lang          string            `json:"lang"`
+	Handover      playbook.Handover `json:"handover"`
+	Playbook      PlaybookInfo      `json:"playbook"`
+	Run           Run               `json:"run"`
+	Summary       Summary           `json:"summary"`
+	// Dossier is the inventory of every target, taken before the changes.
+	Dossier []connector.Inventory `json:"dossier"`
+	// After is the re-inventory taken after the changes, where one was made.
+	After []connector.Inventory `json:"after,omitempty"`
+	// Credentials says where each admin credential's current value is
+	// stored (never the value).
+	Credentials []Credential `json:"credentials"`
+	Actions     []Action     `json:"actions"`
+	// Outgoing lists the provider's access found and what became of it.
+	Outgoing   []ProviderAccess `json:"outgoing"`
+	Deviations Deviations       `json:"deviations"`
+	Journal    Journal          `json:"journal"`
+}
+
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type PlaybookInfo struct {
+	File string `json:"file"`
+	Hash string `json:"sha256"`
+}
+
+// Run identifies the run and its overall result.
+type Run struct {
+	ID       string    `json:"id"`
+	Mode     string    `json:"mode"` // run, check
+	Operator string    `json:"operator"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Result: "success", "partial" (some failures), "failed", "no-changes".
+	Result string `json:"result"`
+}
+
+// Summary counts per target.
+type Summary struct {
+	Targets []TargetSummary `json:"targets"`
+}
+
+type TargetSummary struct {
+	Target   string `json:"target"`
+	Type     string `json:"type"`
+	Systems  int    `json:"systems"`
+	Reached  int    `json:"reached"`
+	Findings int    `json:"provider_findings"`
+	Planned  int    `json:"planned"`
+	Applied  int    `json:"applied"`
+	Verified int    `json:"verified"`
+	Failed   int    `json:"failed"`
+	Waived   int    `json:"waived"`
+}
+
+// Credential is where an account's current credential is kept.
+type Credential struct {
+	Target  string    `json:"target"`
+	System  string    `json:"system"`
+	Account string    `json:"account"`
+	Store   string    `json:"store"`    // "vault", "file"
+	Where   string    `json:"location"` // store address or file
+	Path    string    `json:"path"`
+	Version int       `json:"version"`
+	Changed time.Time `json:"changed"`
+}
+
+// Action is one change and its proof.
+type Action struct {
+	Change   plan.Change `json:"change"`
+	Started  time.Time   `json:"started"`
+	Finished time.Time   `json:"finished"`
+	// Result: applied, failed, skipped, recovered, rolled-back.
+	Result   string `json:"result"`
+	Error    string `json:"error,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+	// Secret is the store reference of the new credential, if any.
+	Secret       string            `json:"secret,omitempty"`
+	Verification []connector.Check `json:"verification,omitempty"`
+	Verified     bool              `json:"verified"`
+}
+
+// ProviderAccess is one of the outgoing provider's footholds.
+type ProviderAccess struct {
+	Target  string            `json:"target"`
+	System  string            `json:"system"`
+	Finding connector.Finding `json:"finding"`
+	// Fate: removed, locked, waived, failed, remaining.
+	Fate   string `json:"fate"`
+	Change string `json:"change,omitempty"`
+}
+
+// Deviations are what did not go to plan, or was knowingly left.
+type Deviations struct {
+	Failures []Failure     `json:"failures,omitempty"`
+	Waivers  []plan.Waived `json:"waivers,omitempty"`
+	// Residual are risks left for someone to handle by hand.
+	Residual []string `json:"residual,omitempty"`
+}
+
+type Failure struct {
+	Target string `json:"target"`
+	System string `json:"system,omitempty"`
+	Change string `json:"change,omitempty"`
+	Error  string `json:"error"`
+}
+
+// Journal is the run's journal, whose head hash the signature covers.
+type Journal struct {
+	File    string           `json:"file"` // base name, next to the report
+	Head    string           `json:"head"`
+	Records []journal.Record `json:"records"`
+}

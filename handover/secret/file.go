@@ -1,0 +1,383 @@
+package secret
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/sys/unix"
+)
+
+// FileUnlock opens a file store: set exactly one of Passphrase and
+// IdentityFile.
+type FileUnlock struct {
+	// Passphrase encrypts the store with age's scrypt recipient.
+	Passphrase Secret
+	// IdentityFile is an age identity file (as written by age-keygen); the
+	// store is encrypted to the recipient derived from its first identity
+	// and decrypted with any of them.
+	IdentityFile string
+	// ScryptWorkFactor is log2 of scrypt's N for new envelopes made with a
+	// passphrase; 0 means age's default (18). Tests lower it.
+	ScryptWorkFactor int
+}
+
+// FileStore is the embedded store: one age-encrypted file holding every
+// path and version as JSON. Two processes may share it: every write is a
+// read-modify-write under an exclusive flock on a sibling lock file, and
+// replaces the file atomically (temp file, fsync, rename, fsync of the
+// directory), so a crash leaves the old file or the new one, never a torn
+// one.
+type FileStore struct {
+	path      string
+	lockPath  string
+	recipient age.Recipient
+	identity  []age.Identity
+	now       func() time.Time
+
+	mu sync.Mutex // serialises this process's calls; the flock, other processes'
+	// The last envelope read or written and its decoded content: reads skip
+	// the (deliberately slow) decryption while the file is unchanged.
+	cacheSum [sha256.Size]byte
+	cache    *table
+}
+
+var _ Store = (*FileStore)(nil)
+
+// OpenFileStore opens the store at path, creating it (and its directory,
+// mode 0700) if missing. A wrong passphrase or identity is refused here.
+func OpenFileStore(path string, unlock FileUnlock) (*FileStore, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("file store %s: %w", path, err)
+	}
+	s := &FileStore{path: abs, lockPath: abs + ".lock", now: time.Now}
+	if err := s.unlockWith(unlock); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("file store %s: %w", abs, err)
+	}
+	ctx := context.Background()
+	err = s.locked(ctx, func() error {
+		s.removeTemps()
+		_, err := s.read()
+		if errors.Is(err, os.ErrNotExist) {
+			t := newTable()
+			return s.write(&t)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *FileStore) unlockWith(u FileUnlock) error {
+	switch {
+	case !u.Passphrase.IsZero() && u.IdentityFile != "":
+		return fmt.Errorf("file store %s: give a passphrase or an identity file, not both", s.path)
+	case !u.Passphrase.IsZero():
+		r, err := age.NewScryptRecipient(u.Passphrase.Reveal())
+		if err != nil {
+			return fmt.Errorf("file store %s: %w", s.path, err)
+		}
+		if u.ScryptWorkFactor != 0 {
+			if u.ScryptWorkFactor < 1 || u.ScryptWorkFactor > 30 {
+				return fmt.Errorf("file store %s: scrypt work factor %d is outside 1..30", s.path, u.ScryptWorkFactor)
+			}
+			r.SetWorkFactor(u.ScryptWorkFactor)
+		}
+		id, err := age.NewScryptIdentity(u.Passphrase.Reveal())
+		if err != nil {
+			return fmt.Errorf("file store %s: %w", s.path, err)
+		}
+		s.recipient, s.identity = r, []age.Identity{id}
+		return nil
+	case u.IdentityFile != "":
+		f, err := os.Open(u.IdentityFile)
+		if err != nil {
+			return fmt.Errorf("file store %s: identity: %w", s.path, err)
+		}
+		defer f.Close()
+		ids, err := age.ParseIdentities(f)
+		if err != nil {
+			return fmt.Errorf("file store %s: identity file %s: %w", s.path, u.IdentityFile, err)
+		}
+		switch id := ids[0].(type) {
+		case *age.X25519Identity:
+			s.recipient = id.Recipient()
+		case *age.HybridIdentity:
+			s.recipient = id.Recipient()
+		default:
+			return fmt.Errorf("file store %s: identity file %s: unsupported identity type %T", s.path, u.IdentityFile, id)
+		}
+		s.identity = ids
+		return nil
+	}
+	return fmt.Errorf("file store %s: no passphrase or identity file", s.path)
+}
+
+func (s *FileStore) Kind() string     { return "file" }
+func (s *FileStore) Location() string { return s.path }
+
+// Path is the encrypted file.
+func (s *FileStore) Path() string { return s.path }
+
+// Check proves the file decrypts and its directory takes new files.
+func (s *FileStore) Check(ctx context.Context) error {
+	return s.locked(ctx, func() error {
+		if _, err := s.read(); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(filepath.Dir(s.path), filepath.Base(s.path)+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("file store %s: not writable: %w", s.path, err)
+		}
+		name := f.Name()
+		f.Close()
+		if err := os.Remove(name); err != nil {
+			return fmt.Errorf("file store %s: %w", s.path, err)
+		}
+		return nil
+	})
+}
+
+func (s *FileStore) PutPending(ctx context.Context, path string, value Secret, meta map[string]string) (Version, error) {
+	if err := validPut(path, value, meta); err != nil {
+		return Version{}, err
+	}
+	var v Version
+	err := s.update(ctx, func(t table) error {
+		var err error
+		v, err = t.put(path, value, meta, s.now())
+		return err
+	})
+	return v, err
+}
+
+func (s *FileStore) SetState(ctx context.Context, path string, version int, state State) error {
+	return s.update(ctx, func(t table) error { return t.setState(path, version, state) })
+}
+
+func (s *FileStore) Get(ctx context.Context, path string, version int) (Secret, Version, error) {
+	if err := ctx.Err(); err != nil {
+		return Secret{}, Version{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.read()
+	if err != nil {
+		return Secret{}, Version{}, err
+	}
+	return t.get(path, version)
+}
+
+func (s *FileStore) List(ctx context.Context) ([]Version, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	return t.list(), nil
+}
+
+// update applies change to the latest content and writes the result, all
+// under the lock so that no other writer slips in between.
+func (s *FileStore) update(ctx context.Context, change func(table) error) error {
+	return s.locked(ctx, func() error {
+		t, err := s.read()
+		if err != nil {
+			return err
+		}
+		next := t.clone()
+		if err := change(next); err != nil {
+			next.wipe()
+			return err
+		}
+		return s.write(&next)
+	})
+}
+
+// locked runs f holding the in-process mutex and the flock on the lock
+// file. The lock file is never removed: removing it would let two
+// processes lock two different files.
+func (s *FileStore) locked(ctx context.Context, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lf, err := os.OpenFile(s.lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("file store %s: lock: %w", s.path, err)
+	}
+	defer lf.Close()
+	if err := flock(ctx, lf); err != nil {
+		return fmt.Errorf("file store %s: lock %s: %w", s.path, s.lockPath, err)
+	}
+	defer unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+	return f()
+}
+
+// flock takes an exclusive lock, giving up when ctx ends. flock(2) cannot
+// be interrupted by a context, so it polls without blocking.
+func flock(ctx context.Context, f *os.File) error {
+	wait := time.Millisecond
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// read returns the current content. The caller holds s.mu and must not
+// modify the result.
+func (s *FileStore) read() (table, error) {
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return table{}, fmt.Errorf("file store %s: %w", s.path, err)
+	}
+	sum := sha256.Sum256(b)
+	if s.cache != nil && sum == s.cacheSum {
+		return *s.cache, nil
+	}
+	r, err := age.Decrypt(bytes.NewReader(b), s.identity...)
+	if err != nil {
+		var nomatch *age.NoIdentityMatchError
+		if errors.As(err, &nomatch) {
+			return table{}, fmt.Errorf("file store %s: wrong passphrase or identity", s.path)
+		}
+		return table{}, fmt.Errorf("file store %s: decrypt: %w", s.path, err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		return table{}, fmt.Errorf("file store %s: decrypt: %w", s.path, err)
+	}
+	defer clear(plain)
+	t := newTable()
+	if err := json.Unmarshal(plain, &t); err != nil {
+		return table{}, fmt.Errorf("file store %s: decode: %w", s.path, err)
+	}
+	if t.Format != tableFormat {
+		return table{}, fmt.Errorf("file store %s: unknown format %q", s.path, t.Format)
+	}
+	if t.Paths == nil {
+		t.Paths = map[string]*entry{}
+	}
+	s.setCache(sum, &t)
+	return t, nil
+}
+
+// write replaces the file with t's encryption: temp file in the same
+// directory, fsync, rename over, fsync the directory.
+func (s *FileStore) write(t *table) error {
+	plain, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("file store %s: encode: %w", s.path, err)
+	}
+	defer clear(plain)
+	var enc bytes.Buffer
+	w, err := age.Encrypt(&enc, s.recipient)
+	if err != nil {
+		return fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+	}
+	if _, err := w.Write(plain); err != nil {
+		return fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+	}
+	dir := filepath.Dir(s.path)
+	f, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("file store %s: %w", s.path, err)
+	}
+	tmp := f.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(enc.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("file store %s: write %s: %w", s.path, tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("file store %s: fsync %s: %w", s.path, tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("file store %s: close %s: %w", s.path, tmp, err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("file store %s: %w", s.path, err)
+	}
+	committed = true
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("file store %s: fsync directory: %w", s.path, err)
+	}
+	s.setCache(sha256.Sum256(enc.Bytes()), t)
+	return nil
+}
+
+// setCache remembers the decoded content of the envelope whose digest is
+// sum, wiping the values of the content it replaces.
+func (s *FileStore) setCache(sum [sha256.Size]byte, t *table) {
+	if s.cache != nil && s.cache != t {
+		s.cache.wipe()
+	}
+	s.cacheSum, s.cache = sum, t
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// removeTemps deletes temp files a crashed writer left behind. Only called
+// under the flock: no live writer has a temp file then.
+func (s *FileStore) removeTemps() {
+	dir, base := filepath.Dir(s.path), filepath.Base(s.path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), base+".tmp-") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}

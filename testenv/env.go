@@ -1,0 +1,206 @@
+// Package testenv describes the loopback IT estate that the test environment
+// starts (directory, fleet of hosts, mail, Vault) and lets tests and the demo
+// find it. The servers themselves are started by testenv/cmd/testenv.
+package testenv
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Fixed addresses. Ports stay below the ephemeral range so nothing else
+// grabs them between runs.
+const (
+	DefaultDir      = "/var/tmp/handover-testenv"
+	DefaultCacheDir = "/var/cache/handover-testenv"
+
+	LDAPAddr  = "127.0.0.1:10389"
+	LDAPSAddr = "127.0.0.1:10636"
+
+	ADHost = "127.0.2.2"
+
+	IMAPAddr        = "127.0.0.1:10143"
+	IMAPSAddr       = "127.0.0.1:10993"
+	ManageSieveAddr = "127.0.0.1:14190"
+
+	VaultAddr = "127.0.0.1:18200"
+
+	// CallHomeAddr is where the provider's planted cron job "calls home";
+	// nothing listens there.
+	CallHomeAddr = "127.0.9.9:4444"
+
+	ClientName     = "Mairie de Saint-Exemple"
+	ClientDomain   = "mairie-saint-exemple.test"
+	ProviderName   = "Prestanet Informatique"
+	ProviderDomain = "prestanet.test"
+	IncomingName   = "Nouvelle Infogérance"
+	IncomingDomain = "nouvelle-infogerance.test"
+)
+
+// HostAddr is the loopback address of fleet host i (1-based).
+func HostAddr(i int) string { return fmt.Sprintf("127.0.1.%d", i) }
+
+// Env is what `testenv up` wrote: where every service listens and where the
+// credentials handed over by the outgoing provider are. Secrets are never
+// inline: each *File field names a 0600 file holding one value.
+type Env struct {
+	Dir      string `json:"dir"`
+	CACert   string `json:"ca_cert"`   // PEM of the testenv CA
+	ClientCA string `json:"client_ca"` // same as CACert, for readability in playbooks
+
+	LDAP  *LDAPEnv  `json:"ldap,omitempty"`
+	AD    *ADEnv    `json:"ad,omitempty"`
+	Mail  *MailEnv  `json:"mail,omitempty"`
+	Vault *VaultEnv `json:"vault,omitempty"`
+	Fleet *FleetEnv `json:"fleet,omitempty"`
+}
+
+type LDAPEnv struct {
+	URL               string   `json:"url"`  // ldap:// (StartTLS)
+	URLS              string   `json:"urls"` // ldaps://
+	BaseDN            string   `json:"base_dn"`
+	AdminDN           string   `json:"admin_dn"`
+	AdminPasswordFile string   `json:"admin_password_file"`
+	AdminGroupDN      string   `json:"admin_group_dn"`
+	Users             int      `json:"users"`
+	ProviderDNs       []string `json:"provider_dns"`
+	// Admins lists every member of the admin group, nested ones included,
+	// with the file holding each password handed over.
+	Admins []Account `json:"admins"`
+	PID    int       `json:"pid"`
+}
+
+type ADEnv struct {
+	URL               string    `json:"url"`  // ldap:// (StartTLS)
+	URLS              string    `json:"urls"` // ldaps://
+	Realm             string    `json:"realm"`
+	BaseDN            string    `json:"base_dn"`
+	AdminDN           string    `json:"admin_dn"`
+	AdminPasswordFile string    `json:"admin_password_file"`
+	ProviderDNs       []string  `json:"provider_dns"`
+	Admins            []Account `json:"admins"`
+	PID               int       `json:"pid"`
+}
+
+type MailEnv struct {
+	IMAPAddr        string    `json:"imap_addr"`
+	IMAPSAddr       string    `json:"imaps_addr"`
+	ManageSieveAddr string    `json:"managesieve_addr"`
+	Domain          string    `json:"domain"`
+	Accounts        []Account `json:"accounts"`
+	MasterUser      Account   `json:"master_user"`
+	// Forwarding lists the mailboxes whose Sieve script redirects to the
+	// provider's domain.
+	Forwarding  []string `json:"forwarding"`
+	PasswdFile  string   `json:"passwd_file"`
+	MasterFile  string   `json:"master_file"`
+	DoveadmConf string   `json:"doveadm_conf"`
+	PID         int      `json:"pid"`
+}
+
+type VaultEnv struct {
+	Addr          string `json:"addr"` // https://127.0.0.1:18200
+	RootTokenFile string `json:"root_token_file"`
+	// The outgoing provider's foothold in Vault.
+	ProviderPolicy        string `json:"provider_policy"`
+	ProviderUser          string `json:"provider_user"`
+	ProviderPasswordFile  string `json:"provider_password_file"`
+	ProviderTokenFile     string `json:"provider_token_file"`
+	ProviderTokenAccessor string `json:"provider_token_accessor"`
+	PID                   int    `json:"pid"`
+}
+
+type FleetEnv struct {
+	KnownHosts string `json:"known_hosts"` // known_hosts for every host
+	// OperatorKey is the client's own SSH key, already authorised for root
+	// on every host (the client's one access that is not the provider's).
+	OperatorKey string `json:"operator_key"`
+	// ProviderKeys are the outgoing provider's private keys, so tests can
+	// prove they stop working.
+	ProviderKeys         []string `json:"provider_keys"`
+	ProviderFingerprints []string `json:"provider_fingerprints"`
+	Hosts                []Host   `json:"hosts"`
+}
+
+type Host struct {
+	Name             string   `json:"name"`
+	Addr             string   `json:"addr"` // host:port
+	HostKeyFP        string   `json:"host_key_fingerprint"`
+	RootPasswordFile string   `json:"root_password_file"`
+	Admin            string   `json:"admin"`
+	AdminPassFile    string   `json:"admin_password_file"`
+	Agents           []string `json:"agents"`
+	PID              int      `json:"pid"` // sshd's PID as seen from the machine
+}
+
+type Account struct {
+	Name         string `json:"name"` // login or DN
+	PasswordFile string `json:"password_file"`
+}
+
+// Dir is the state directory: $HANDOVER_TESTENV_DIR or DefaultDir.
+func Dir() string {
+	if d := os.Getenv("HANDOVER_TESTENV_DIR"); d != "" {
+		return d
+	}
+	return DefaultDir
+}
+
+// EnvFile is where `testenv up` writes the Env.
+func EnvFile(dir string) string { return filepath.Join(dir, "env.json") }
+
+// Load reads the Env written by `testenv up`.
+func Load() (*Env, error) {
+	dir := Dir()
+	b, err := os.ReadFile(EnvFile(dir))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("testenv is not up (no %s): run `make testenv-up`", EnvFile(dir))
+		}
+		return nil, err
+	}
+	var e Env
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvFile(dir), err)
+	}
+	return &e, nil
+}
+
+// Save writes the Env atomically.
+func (e *Env) Save() error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := EnvFile(e.Dir) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, EnvFile(e.Dir))
+}
+
+// Require returns the running testenv or fails the test loudly: an
+// integration test never skips because its servers are missing.
+func Require(t testing.TB) *Env {
+	t.Helper()
+	e, err := Load()
+	if err != nil {
+		t.Fatalf("integration test needs the testenv: %v", err)
+	}
+	return e
+}
+
+// ReadSecret reads a one-value file written by the testenv.
+func ReadSecret(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("testenv secret: %v", err)
+	}
+	return strings.TrimRight(string(b), "\n")
+}

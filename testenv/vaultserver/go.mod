@@ -1,0 +1,3 @@
+module github.com/handoverhq/handover/testenv/vaultserver
+
+go 1.26.0
