@@ -74,6 +74,9 @@ type Change struct {
 	// Params carries what the connector needs to apply the change. Never a
 	// secret.
 	Params map[string]string `json:"params,omitempty"`
+	// Last marks a change applied after every other change of its system:
+	// the rotation of the very credential the connector logs in with.
+	Last bool `json:"last,omitempty"`
 }
 
 // MakeID derives a change's id from what it does, so the same change gets
@@ -125,6 +128,12 @@ func (p *Plan) Sort() {
 		}
 		if c := strings.Compare(a.System, b.System); c != 0 {
 			return c
+		}
+		if a.Last != b.Last {
+			if a.Last {
+				return 1
+			}
+			return -1
 		}
 		if c := a.Action.Order() - b.Action.Order(); c != 0 {
 			return c

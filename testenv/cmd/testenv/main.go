@@ -79,6 +79,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	repo, _ := os.Getwd()
 	base := component.Options{StateDir: *dir, CacheDir: *cache, RepoDir: repo, Hosts: *hosts, LDAPUsers: *users, Log: stderr}
 
+	if verb != "status" {
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			fmt.Fprintln(stderr, "testenv:", err)
+			return 1
+		}
+		unlock, err := lock(*dir)
+		if err != nil {
+			fmt.Fprintln(stderr, "testenv:", err)
+			return 1
+		}
+		defer unlock()
+	}
 	switch verb {
 	case "up", "reset":
 		err = upOrReset(ctx, verb, base, selected, stdout)
@@ -179,8 +191,43 @@ func down(ctx context.Context, base component.Options, cs []component.Component)
 	}
 	if len(cs) == len(components()) {
 		os.Remove(testenv.EnvFile(base.StateDir))
+		return errors.Join(errs...)
+	}
+	// Forget the stopped components' part of env.json.
+	if env, err := testenv.Load(); err == nil && env.Dir == base.StateDir {
+		for _, c := range cs {
+			switch c.Name() {
+			case "slapd":
+				env.LDAP = nil
+			case "samba":
+				env.AD = nil
+			case "dovecot":
+				env.Mail = nil
+			case "vault":
+				env.Vault = nil
+			case "fleet":
+				env.Fleet = nil
+			}
+		}
+		if err := env.Save(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// lock serialises testenv commands on one state directory: each reads and
+// rewrites env.json.
+func lock(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func status(stdout io.Writer, dir string) error {
