@@ -21,6 +21,8 @@ import (
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/secret"
 )
@@ -39,6 +41,12 @@ type Engine struct {
 	Version   string
 	// Progress receives per-system state changes (for a TTY display).
 	Progress func(ProgressEvent)
+	// Crash, when set, is called at each step of the rotation protocol
+	// (Step* constants). Fault-injection tests kill the process there.
+	Crash func(step string, ch plan.Change)
+	// WriteReport renders, signs and writes the report into dir and
+	// returns the files written. nil writes report.json only, unsigned.
+	WriteReport func(ctx context.Context, dir string, r *report.Report, journalFile string) ([]string, error)
 }
 
 // ProgressEvent is a state change of one system during a run.

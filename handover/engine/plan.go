@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
+)
+
+// Plan derives the changes from inventories. It does no I/O: each
+// connector's Plan is a pure function of its inventory, and the engine only
+// applies waivers and records what could not be covered.
+func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
+	p := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		Created:       s.engine.now(),
+		Playbook:      s.Playbook.File,
+		PlaybookHash:  s.Playbook.Hash,
+		Fingerprints:  map[string]string{},
+	}
+	byName := map[string]*Target{}
+	for _, t := range s.Targets {
+		byName[t.Spec.Name] = t
+	}
+	for _, inv := range invs {
+		p.Fingerprints[inv.Target] = inv.Fingerprint()
+		for _, sys := range inv.Systems {
+			if sys.Error != "" {
+				p.Problems = append(p.Problems, plan.Problem{Target: inv.Target, System: sys.Name, Error: sys.Error})
+			}
+		}
+		t := byName[inv.Target]
+		if t == nil {
+			continue
+		}
+		changes, err := t.Impl.Plan(inv)
+		if err != nil {
+			p.Problems = append(p.Problems, plan.Problem{Target: inv.Target, Error: "plan: " + err.Error()})
+			continue
+		}
+		for _, ch := range changes {
+			ch.Target = inv.Target
+			ch.MakeID()
+			if w, ok := s.waiverFor(ch, inv); ok {
+				if !w.Expires.IsZero() && w.Expires.Before(p.Created) {
+					p.Problems = append(p.Problems, plan.Problem{Target: ch.Target, System: ch.System,
+						Error: fmt.Sprintf("waiver at %s for %q expired on %s: the change is planned again", w.Pos, w.Finding, w.Expires.Format("2006-01-02"))})
+				} else {
+					p.Waived = append(p.Waived, plan.Waived{Change: ch, Justification: w.Justification, Approver: w.Approver, Expires: w.Expires})
+					continue
+				}
+			}
+			p.Changes = append(p.Changes, ch)
+		}
+	}
+	p.Sort()
+	return p
+}
+
+// waiverFor finds the waiver covering a change: same target, and the
+// waiver's finding pattern matches the change's finding id, its object, or
+// "system/finding".
+func (s *Session) waiverFor(ch plan.Change, _ *connector.Inventory) (playbook.Waiver, bool) {
+	for _, w := range s.Playbook.Waivers {
+		if w.Target != ch.Target {
+			continue
+		}
+		for _, cand := range []string{ch.Finding, ch.Object, ch.System + "/" + ch.Finding, ch.System + "/" + ch.Object} {
+			if cand == "" || strings.HasPrefix(cand, "/") {
+				continue
+			}
+			if glob(w.Finding, cand) {
+				return w, true
+			}
+		}
+	}
+	return playbook.Waiver{}, false
+}
+
+// glob matches s against a pattern where * is any run of characters
+// (slashes included: finding ids hold base64 fingerprints) and ? one.
+func glob(pattern, s string) bool {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	return err == nil && re.MatchString(s)
+}

@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/report"
+)
+
+// RunOptions tune a run.
+type RunOptions struct {
+	// Parallel bounds concurrent systems (0: the policy's, else 20).
+	Parallel int
+	// Plan, when set, is applied instead of a fresh one; it is refused if
+	// the playbook or any target's inventory changed since it was made.
+	Plan *plan.Plan
+	// Confirm is asked before any change is made; nil means yes.
+	Confirm func(*plan.Plan) (bool, error)
+	// RecoverOnly settles what earlier runs left unfinished, and stops.
+	RecoverOnly bool
+}
+
+// Result is what a run did.
+type Result struct {
+	RunID     string
+	Plan      *plan.Plan
+	Dossier   []*connector.Inventory
+	Recovered []report.Action
+	Actions   []report.Action
+	Report    *report.Report
+	ReportDir string
+	Files     []string
+	Journal   string
+	Declined  bool
+}
+
+// Failed reports whether anything went wrong: a failed or unproven
+// change, an unresolved recovery, or a target that could not be covered.
+func (r *Result) Failed() bool {
+	if r.Report != nil && r.Report.Run.Result != "success" && r.Report.Run.Result != "no-changes" {
+		return true
+	}
+	for _, a := range append(append([]report.Action{}, r.Recovered...), r.Actions...) {
+		if a.Result != "applied" && a.Result != RecoveredCompleted && a.Result != RecoveredRolledBack && a.Result != RecoveredNeverApplied {
+			return true
+		}
+	}
+	return r.Plan != nil && len(r.Plan.Problems) > 0
+}
+
+// NewRunID names a run: its UTC start time and a random suffix, so runs
+// sort by time and never collide.
+func (e *Engine) NewRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return e.now().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Run makes the handover: lock the state, check the secret store, settle
+// what earlier runs left unfinished, inventory, plan (or check a given
+// plan), confirm, apply under the write-ahead journal, verify, and write
+// the report. It returns an error only when it could not run at all; what
+// failed inside the run is in the Result.
+func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
+	e := s.engine
+	res := &Result{RunID: e.NewRunID()}
+	unlock, err := s.lock(res.RunID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	store, err := s.Store(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("secret store: %w (nothing was changed)", err)
+	}
+	if err := store.Check(ctx); err != nil {
+		return nil, fmt.Errorf("secret store %s at %s cannot take new credentials, so nothing was changed: %w", store.Kind(), store.Location(), err)
+	}
+
+	res.Journal = filepath.Join(s.runsDir(), res.RunID, "journal.jsonl")
+	j, err := journal.Create(res.Journal, res.RunID, s.Operator(), e.now)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	s.mu.Lock()
+	s.journal = j
+	early := s.events
+	s.events = nil
+	s.mu.Unlock()
+	rn := &runner{s: s, store: store, journal: j, run: res.RunID}
+	mode := "run"
+	if opts.RecoverOnly {
+		mode = "resume"
+	}
+	if err := rn.record(journal.Record{Kind: journal.RunStart, Result: mode, Detail: map[string]string{
+		"playbook": s.Playbook.File, "playbook_sha256": s.Playbook.Hash, "tool_version": e.Version,
+		"store": store.Kind() + ":" + store.Location(),
+	}}); err != nil {
+		return nil, err
+	}
+	for _, ev := range early {
+		_ = rn.record(ev)
+	}
+	started := e.now()
+
+	recovered, blocked, err := rn.recover(ctx)
+	if err != nil {
+		rn.end("failed", err)
+		return nil, err
+	}
+	res.Recovered = recovered
+
+	if !opts.RecoverOnly {
+		if err := s.planAndApply(ctx, rn, res, opts, blocked); err != nil {
+			rn.end("failed", err)
+			return nil, err
+		}
+	}
+	if res.Declined {
+		rn.end("declined", nil)
+		return res, nil
+	}
+	res.Report = s.buildReport(ctx, rn, res, mode, started)
+	if err := rn.end(res.Report.Run.Result, nil); err != nil {
+		return nil, err
+	}
+	recs, head, err := journal.VerifyFile(res.Journal)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	res.Report.Journal = report.Journal{File: "journal.jsonl", Head: head, Records: recs}
+	res.ReportDir = filepath.Join(s.reportDir(), res.RunID)
+	write := e.WriteReport
+	if write == nil {
+		write = writeReportJSON
+	}
+	files, err := write(ctx, res.ReportDir, res.Report, res.Journal)
+	if err != nil {
+		return res, fmt.Errorf("report: %w (the journal %s holds the run's record)", err, res.Journal)
+	}
+	res.Files = files
+	return res, nil
+}
+
+// end journals the end of the run and closes the journal.
+func (r *runner) end(result string, err error) error {
+	rec := journal.Record{Kind: journal.RunEnd, Result: result}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	aerr := r.record(rec)
+	r.s.mu.Lock()
+	r.s.journal = nil
+	r.s.mu.Unlock()
+	cerr := r.journal.Close()
+	if aerr != nil {
+		return aerr
+	}
+	return cerr
+}
+
+func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opts RunOptions, blocked map[string]string) error {
+	invs := s.Inventory(ctx, opts.Parallel)
+	res.Dossier = invs
+	for _, inv := range invs {
+		d := map[string]string{"fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}
+		var errs []string
+		for _, sys := range inv.Systems {
+			if sys.Error != "" {
+				errs = append(errs, sys.Name+": "+sys.Error)
+			}
+		}
+		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: "ok", Detail: d}
+		if len(errs) > 0 {
+			rec.Result, rec.Error = "partial", strings.Join(errs, "; ")
+		}
+		if err := rn.record(rec); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted after the inventory, before any change: %w", err)
+	}
+	fresh := s.Plan(invs)
+	p := fresh
+	if opts.Plan != nil {
+		if err := checkPlan(opts.Plan, fresh); err != nil {
+			return err
+		}
+		p = opts.Plan
+		p.Problems = fresh.Problems
+	}
+	res.Plan = p
+	if err := rn.record(journal.Record{Kind: journal.Planned, Result: "ok", Detail: map[string]string{
+		"changes": strconv.Itoa(len(p.Changes)), "waived": strconv.Itoa(len(p.Waived)), "problems": strconv.Itoa(len(p.Problems)),
+	}}); err != nil {
+		return err
+	}
+	if len(p.Changes) > 0 && opts.Confirm != nil {
+		ok, err := opts.Confirm(p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			res.Declined = true
+			return nil
+		}
+	}
+	res.Actions = s.apply(ctx, rn, p, opts.Parallel, blocked)
+	return nil
+}
+
+// checkPlan refuses a saved plan that no longer describes the estate.
+func checkPlan(saved, fresh *plan.Plan) error {
+	if saved.PlaybookHash != fresh.PlaybookHash {
+		return fmt.Errorf("the plan was made from another version of the playbook (sha256 %.12s, now %.12s): make a new plan", saved.PlaybookHash, fresh.PlaybookHash)
+	}
+	var stale []string
+	for t, fp := range saved.Fingerprints {
+		if fresh.Fingerprints[t] != fp {
+			stale = append(stale, t)
+		}
+	}
+	for t := range fresh.Fingerprints {
+		if _, ok := saved.Fingerprints[t]; !ok {
+			stale = append(stale, t)
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("the estate changed since the plan was made (targets: %s): make a new plan", strings.Join(stale, ", "))
+	}
+	return nil
+}
+
+// apply runs the plan's changes: systems in parallel (bounded), each
+// system's changes in plan order.
+func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel int, blocked map[string]string) []report.Action {
+	type group struct {
+		t       *Target
+		changes []plan.Change
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for _, ch := range p.Changes {
+		key := ch.Target + "\x00" + ch.System
+		g := index[key]
+		if g == nil {
+			g = &group{t: s.target(ch.Target)}
+			index[key] = g
+			groups = append(groups, g)
+		}
+		g.changes = append(g.changes, ch)
+	}
+	results := make([][]report.Action, len(groups))
+	eg := errgroup.Group{}
+	eg.SetLimit(s.parallel(parallel))
+	for i, g := range groups {
+		for _, ch := range g.changes {
+			s.engine.progress(ch.Target, ch.System, "pending", "")
+			break
+		}
+		eg.Go(func() error {
+			first := g.changes[0]
+			why, isBlocked := blocked[first.Target+"\x00"+first.System]
+			switch {
+			case g.t == nil:
+				why, isBlocked = fmt.Sprintf("target %q is not in the playbook", first.Target), true
+			case isBlocked:
+				why = "an earlier rotation on this system is unresolved: " + why
+			}
+			if isBlocked {
+				for _, ch := range g.changes {
+					results[i] = append(results[i], report.Action{Change: ch, Result: "skipped", Error: why, Started: s.engine.now(), Finished: s.engine.now()})
+				}
+				s.engine.progress(first.Target, first.System, "failed", why)
+				return nil
+			}
+			results[i] = rn.applySystem(ctx, g.t, g.changes)
+			return nil
+		})
+	}
+	eg.Wait()
+	var out []report.Action
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// reportDir is where each run's report directory goes.
+func (s *Session) reportDir() string {
+	if d := s.Playbook.Report.Dir; d != "" {
+		return s.path(d)
+	}
+	return filepath.Join(s.StateDir(), "reports")
+}
+
+// writeReportJSON is the fallback report writer: report.json, unsigned.
+func writeReportJSON(_ context.Context, dir string, r *report.Report, _ string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "report.json")
+	return []string{p}, os.WriteFile(p, append(b, '\n'), 0o644)
+}
