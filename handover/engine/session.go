@@ -22,8 +22,8 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
-	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/secret"
 )
 
