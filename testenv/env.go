@@ -85,6 +85,15 @@ type ADEnv struct {
 	ProviderDNs       []string  `json:"provider_dns"`
 	Admins            []Account `json:"admins"`
 	PID               int       `json:"pid"`
+	// Domain is the NetBIOS domain name; KDC the Kerberos KDC (host:port).
+	Domain string `json:"domain,omitempty"`
+	KDC    string `json:"kdc,omitempty"`
+	// AdminGroupDN is Domain Admins; NestedAdminDN an admin only through
+	// a sub-group of it.
+	AdminGroupDN  string   `json:"admin_group_dn,omitempty"`
+	NestedAdminDN string   `json:"nested_admin_dn,omitempty"`
+	ServiceDNs    []string `json:"service_dns,omitempty"`
+	Users         int      `json:"users,omitempty"`
 }
 
 type MailEnv struct {
