@@ -178,7 +178,6 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 	if err != nil {
 		return r.fail(a, fmt.Errorf("previous credential: %w", err))
 	}
-	defer old.Destroy()
 
 	retries := r.s.Playbook.Policy.Retries
 	for attempt := 1; attempt <= retries+1; attempt++ {
@@ -195,7 +194,6 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 			"action": string(ch.Action), "change": ch.ID, "run": r.run,
 		})
 		if err != nil {
-			next.Destroy()
 			// Nothing was changed: the store refused the write-ahead.
 			a.Result, a.Error, a.Finished = "aborted", "secret store: "+err.Error(), r.now()
 			return a
@@ -206,7 +204,6 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 		intent := changeRecord(journal.Intent, ch)
 		intent.Secret, intent.Attempt, intent.Detail = ref, attempt, changeDetail(ch)
 		if err := r.record(intent); err != nil {
-			next.Destroy()
 			_ = r.store.SetState(mctx, path, v.Version, secret.Failed)
 			a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
 			return a
@@ -220,7 +217,6 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 		var rej *connector.ErrRejected
 		switch {
 		case errors.As(setErr, &rej):
-			next.Destroy()
 			outcome.Result, outcome.Error = "rejected", rej.Reason
 			_ = r.record(outcome)
 			if err := r.store.SetState(mctx, path, v.Version, secret.Failed); err != nil {
@@ -234,7 +230,6 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 			// ask it, rather than guess.
 			works, perr := rot.TryCredential(mctx, ch, next)
 			if perr != nil || !works {
-				next.Destroy()
 				outcome.Result, outcome.Error = "failed", setErr.Error()
 				if perr != nil {
 					outcome.Result = "unknown"
@@ -252,7 +247,6 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 		}
 		outcome.Result = "applied"
 		if err := r.record(outcome); err != nil {
-			next.Destroy()
 			a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
 			return a
 		}
@@ -301,7 +295,6 @@ func (r *runner) generate(ctx context.Context, t *Target, ch plan.Change) (secre
 // made current even when the old one still works (the report says so):
 // the store must hold what logs in.
 func (r *runner) prove(ctx context.Context, rot connector.Rotator, ch plan.Change, a report.Action, path string, v secret.Version, next, old secret.Secret, haveOld bool) report.Action {
-	defer next.Destroy()
 	newOK, err := rot.TryCredential(ctx, ch, next)
 	chk := connector.Check{Change: ch.ID, What: "new credential works", OK: newOK, At: r.now()}
 	if err != nil {

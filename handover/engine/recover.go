@@ -163,7 +163,6 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	if err != nil {
 		return finish(Unresolved, "reading the pending version: "+err.Error())
 	}
-	defer next.Destroy()
 	works, err := rot.TryCredential(pctx, ch, next)
 	if err != nil {
 		return finish(Unresolved, "testing the pending credential: "+err.Error())
@@ -173,7 +172,6 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	if err != nil {
 		return finish(Unresolved, "reading the previous credential: "+err.Error())
 	}
-	defer old.Destroy()
 	if works {
 		if haveOld {
 			oldOK, err := rot.TryCredential(pctx, ch, old)

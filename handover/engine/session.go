@@ -138,6 +138,9 @@ func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
 			s.Targets = append(s.Targets, &Target{Spec: t, Connector: c, Impl: impl})
 		}
 	}
+	if sc := pb.Secrets; sc.Store == "file" && sc.File.Path == "" {
+		d.ErrorAt(playbook.Pos{File: pb.File, Line: 1, Col: 1}, "no secret store: add secrets.file (path and passphrase or identity) or secrets.vault, where the new credentials will be kept")
+	}
 	for _, w := range pb.Waivers {
 		if !hasTarget(pb, w.Target) {
 			d.ErrorAt(w.Pos, "waiver names target %q, which the playbook does not define", w.Target)
