@@ -58,6 +58,17 @@ type Env struct {
 	Mail  *MailEnv  `json:"mail,omitempty"`
 	Vault *VaultEnv `json:"vault,omitempty"`
 	Fleet *FleetEnv `json:"fleet,omitempty"`
+
+	// Operator is the client admin's workstation side: the key that signs
+	// handover reports and the passphrase of the embedded secret store.
+	Operator *OperatorEnv `json:"operator,omitempty"`
+}
+
+type OperatorEnv struct {
+	SigningKey     string `json:"signing_key"` // OpenSSH ed25519 private key
+	SigningPub     string `json:"signing_pub"`
+	Identity       string `json:"identity"` // principal for allowed_signers
+	PassphraseFile string `json:"passphrase_file"`
 }
 
 type LDAPEnv struct {

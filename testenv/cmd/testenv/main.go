@@ -11,6 +11,10 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/handoverhq/handover/testenv"
 	"github.com/handoverhq/handover/testenv/internal/ca"
@@ -149,6 +155,9 @@ func upOrReset(ctx context.Context, verb string, base component.Options, cs []co
 	env.Dir = base.StateDir
 	env.CACert = authority.CertFile
 	env.ClientCA = authority.CertFile
+	if env.Operator, err = operator(filepath.Join(base.StateDir, "operator")); err != nil {
+		return err
+	}
 	start := time.Now()
 	var errs []error
 	for _, c := range cs {
@@ -237,4 +246,50 @@ func status(stdout io.Writer, dir string) error {
 	}
 	_, err = stdout.Write(b)
 	return err
+}
+
+// operator makes the client admin's report-signing key and the embedded
+// secret store's passphrase once; later runs keep them, so reports and
+// stored secrets of earlier demo runs stay readable.
+func operator(dir string) (*testenv.OperatorEnv, error) {
+	o := &testenv.OperatorEnv{
+		SigningKey:     filepath.Join(dir, "signing_ed25519"),
+		SigningPub:     filepath.Join(dir, "signing_ed25519.pub"),
+		Identity:       "dsi@" + testenv.ClientDomain,
+		PassphraseFile: filepath.Join(dir, "store-passphrase"),
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(o.SigningKey); errors.Is(err, os.ErrNotExist) {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		block, err := ssh.MarshalPrivateKey(priv, o.Identity)
+		if err != nil {
+			return nil, err
+		}
+		sp, err := ssh.NewPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(o.SigningKey, pem.EncodeToMemory(block), 0o600); err != nil {
+			return nil, err
+		}
+		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + o.Identity + "\n"
+		if err := os.WriteFile(o.SigningPub, []byte(line), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(o.PassphraseFile); errors.Is(err, os.ErrNotExist) {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(o.PassphraseFile, []byte(base64.RawURLEncoding.EncodeToString(b[:])+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
