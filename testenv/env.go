@@ -84,6 +84,16 @@ type LDAPEnv struct {
 	// with the file holding each password handed over.
 	Admins []Account `json:"admins"`
 	PID    int       `json:"pid"`
+
+	// What the directory plants, named for tests and the demo.
+	PolicyDN      string   `json:"policy_dn,omitempty"`       // default ppolicy entry
+	NestedGroupDN string   `json:"nested_group_dn,omitempty"` // group that is a member of AdminGroupDN
+	NestedAdminDN string   `json:"nested_admin_dn,omitempty"` // admin only through NestedGroupDN
+	DirectAdminDN string   `json:"direct_admin_dn,omitempty"` // staff admin by direct membership
+	LookalikeDN   string   `json:"lookalike_dn,omitempty"`    // provider account filed as staff
+	ServiceDNs    []string `json:"service_dns,omitempty"`     // service accounts, bind account first
+	// PasswordDir holds one 0600 file per account, named by its uid.
+	PasswordDir string `json:"password_dir,omitempty"`
 }
 
 type ADEnv struct {
@@ -145,6 +155,16 @@ type FleetEnv struct {
 	ProviderKeys         []string `json:"provider_keys"`
 	ProviderFingerprints []string `json:"provider_fingerprints"`
 	Hosts                []Host   `json:"hosts"`
+	// ProviderKeyComments parallels ProviderKeys ("support@prestanet.test").
+	ProviderKeyComments []string `json:"provider_key_comments,omitempty"`
+	// ProviderUser is the provider's own login on every host.
+	ProviderUser string `json:"provider_user,omitempty"`
+	// ClientKey is a client admin's own private key (legitimate: authorised
+	// for root and for its owner on every host, never to be flagged);
+	// ClientFingerprints lists the client's legitimate keys, operator's
+	// included.
+	ClientKey          string   `json:"client_key,omitempty"`
+	ClientFingerprints []string `json:"client_fingerprints,omitempty"`
 }
 
 type Host struct {
@@ -156,6 +176,48 @@ type Host struct {
 	AdminPassFile    string   `json:"admin_password_file"`
 	Agents           []string `json:"agents"`
 	PID              int      `json:"pid"` // sshd's PID as seen from the machine
+
+	// What is planted on this host, for tests to assert. Agents above
+	// names the agents whose daemon runs; AgentDetails also lists the
+	// packages removed but not purged.
+	ProviderUser        string          `json:"provider_user,omitempty"`
+	AuthorizedKeysFiles []string        `json:"authorized_keys_files,omitempty"` // sshd's AuthorizedKeysFile
+	AgentDetails        []HostAgent     `json:"agent_details,omitempty"`
+	Keys                []AuthorizedKey `json:"keys,omitempty"`
+	Cron                []CronJob       `json:"cron,omitempty"`
+	Sudoers             []string        `json:"sudoers,omitempty"`
+}
+
+// HostAgent is a remote-maintenance agent planted on a fleet host.
+type HostAgent struct {
+	Name    string `json:"name"`              // teamviewer, anydesk, ninjarmm...
+	Package string `json:"package,omitempty"` // "" when installed without a package
+	// State is dpkg's ("ii", "rc"), or "files" for an agent installed
+	// without a package.
+	State     string   `json:"state"`
+	Unit      string   `json:"unit"`
+	UnitFile  string   `json:"unit_file"`
+	Binary    string   `json:"binary"`
+	Daemon    string   `json:"daemon"` // process name (comm)
+	Enabled   bool     `json:"enabled"`
+	Running   bool     `json:"running"`
+	Conffiles []string `json:"conffiles,omitempty"` // left behind, for State "rc"
+}
+
+// AuthorizedKey is one planted authorized_keys entry.
+type AuthorizedKey struct {
+	User        string `json:"user"`
+	File        string `json:"file"`
+	Fingerprint string `json:"fingerprint"`
+	Comment     string `json:"comment"`
+	Options     string `json:"options,omitempty"`
+	Provider    bool   `json:"provider"`
+}
+
+// CronJob is one planted cron file; Provider ones call home.
+type CronJob struct {
+	File     string `json:"file"`
+	Provider bool   `json:"provider"`
 }
 
 type Account struct {
