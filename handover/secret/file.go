@@ -15,20 +15,22 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"filippo.io/age/armor"
 	"golang.org/x/sys/unix"
 )
 
 // FileUnlock opens a file store: set exactly one of Passphrase and
 // IdentityFile.
 type FileUnlock struct {
-	// Passphrase encrypts the store with age's scrypt recipient.
+	// Passphrase unlocks the store's own X25519 key, kept in the store file
+	// encrypted with age's scrypt recipient.
 	Passphrase Secret
 	// IdentityFile is an age identity file (as written by age-keygen); the
 	// store is encrypted to the recipient derived from its first identity
 	// and decrypted with any of them.
 	IdentityFile string
-	// ScryptWorkFactor is log2 of scrypt's N for new envelopes made with a
-	// passphrase; 0 means age's default (18). Tests lower it.
+	// ScryptWorkFactor is log2 of scrypt's N for the key of a new store
+	// made with a passphrase; 0 means age's default (18). Tests lower it.
 	ScryptWorkFactor int
 }
 
@@ -38,19 +40,54 @@ type FileUnlock struct {
 // replaces the file atomically (temp file, fsync, rename, fsync of the
 // directory), so a crash leaves the old file or the new one, never a torn
 // one.
+//
+// With an identity file, the store file is a plain age file encrypted to
+// the identity's recipient (`age -d -i key.txt store.age` reads it).
+//
+// With a passphrase, scrypt (about a second by design) runs once per open,
+// not once per write: the file starts with the store's own X25519 identity,
+// encrypted to the passphrase's scrypt recipient, and the table that follows
+// is encrypted to that identity's recipient:
+//
+//	handover-secret-store/2 passphrase
+//	-----BEGIN AGE ENCRYPTED FILE-----
+//	(armored age file, scrypt recipient: the X25519 identity, one line)
+//	-----END AGE ENCRYPTED FILE-----
+//	(binary age file, X25519 recipient: the table as JSON)
+//
+// The key stays in the same file as the table so that a copy or backup of
+// the file is always complete. A store written by an earlier version (the
+// table encrypted to the scrypt recipient directly) is converted when opened.
 type FileStore struct {
-	path      string
-	lockPath  string
-	recipient age.Recipient
-	identity  []age.Identity
-	now       func() time.Time
+	path     string
+	lockPath string
+	now      func() time.Time
 
 	mu sync.Mutex // serialises this process's calls; the flock, other processes'
+	// recipient and identity encrypt and decrypt the table. In passphrase
+	// mode they are the store's X25519 key, set once its header is unlocked.
+	recipient age.Recipient
+	identity  []age.Identity
+	pass      *passphraseKey // nil in identity-file mode
 	// The last envelope read or written and its decoded content: reads skip
-	// the (deliberately slow) decryption while the file is unchanged.
+	// decryption while the file is unchanged.
 	cacheSum [sha256.Size]byte
 	cache    *table
+	// legacy is set when the last read found a store in the earlier
+	// passphrase format; the next write converts it.
+	legacy bool
 }
+
+// passphraseKey is what passphrase mode needs to unlock or create the
+// store's key header.
+type passphraseKey struct {
+	scrypt *age.ScryptIdentity
+	newKey *age.ScryptRecipient
+	header []byte // the unlocked header, as found in (or written to) the file
+}
+
+// passphraseMagic starts every store file in passphrase mode.
+const passphraseMagic = "handover-secret-store/2 passphrase\n"
 
 var _ Store = (*FileStore)(nil)
 
@@ -71,12 +108,19 @@ func OpenFileStore(path string, unlock FileUnlock) (*FileStore, error) {
 	ctx := context.Background()
 	err = s.locked(ctx, func() error {
 		s.removeTemps()
-		_, err := s.read()
-		if errors.Is(err, os.ErrNotExist) {
+		t, err := s.read()
+		switch {
+		case errors.Is(err, os.ErrNotExist):
 			t := newTable()
 			return s.write(&t)
+		case err != nil:
+			return err
+		case s.legacy:
+			// Convert now, under the lock, so that later writes are fast.
+			next := t.clone()
+			return s.write(&next)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -93,17 +137,20 @@ func (s *FileStore) unlockWith(u FileUnlock) error {
 		if err != nil {
 			return fmt.Errorf("file store %s: %w", s.path, err)
 		}
+		id, err := age.NewScryptIdentity(u.Passphrase.Reveal())
+		if err != nil {
+			return fmt.Errorf("file store %s: %w", s.path, err)
+		}
 		if u.ScryptWorkFactor != 0 {
 			if u.ScryptWorkFactor < 1 || u.ScryptWorkFactor > 30 {
 				return fmt.Errorf("file store %s: scrypt work factor %d is outside 1..30", s.path, u.ScryptWorkFactor)
 			}
 			r.SetWorkFactor(u.ScryptWorkFactor)
+			if u.ScryptWorkFactor > 22 { // age's default ceiling when decrypting
+				id.SetMaxWorkFactor(u.ScryptWorkFactor)
+			}
 		}
-		id, err := age.NewScryptIdentity(u.Passphrase.Reveal())
-		if err != nil {
-			return fmt.Errorf("file store %s: %w", s.path, err)
-		}
-		s.recipient, s.identity = r, []age.Identity{id}
+		s.pass = &passphraseKey{scrypt: id, newKey: r}
 		return nil
 	case u.IdentityFile != "":
 		f, err := os.Open(u.IdentityFile)
@@ -269,17 +316,9 @@ func (s *FileStore) read() (table, error) {
 	if s.cache != nil && sum == s.cacheSum {
 		return *s.cache, nil
 	}
-	r, err := age.Decrypt(bytes.NewReader(b), s.identity...)
+	plain, err := s.decrypt(b)
 	if err != nil {
-		var nomatch *age.NoIdentityMatchError
-		if errors.As(err, &nomatch) {
-			return table{}, fmt.Errorf("file store %s: wrong passphrase or identity", s.path)
-		}
-		return table{}, fmt.Errorf("file store %s: decrypt: %w", s.path, err)
-	}
-	plain, err := io.ReadAll(r)
-	if err != nil {
-		return table{}, fmt.Errorf("file store %s: decrypt: %w", s.path, err)
+		return table{}, err
 	}
 	defer clear(plain)
 	t := newTable()
@@ -296,6 +335,140 @@ func (s *FileStore) read() (table, error) {
 	return t, nil
 }
 
+// decrypt returns the JSON table held in the file content b.
+func (s *FileStore) decrypt(b []byte) ([]byte, error) {
+	passFormat := bytes.HasPrefix(b, []byte(passphraseMagic))
+	body := b
+	switch {
+	case s.pass == nil && passFormat:
+		return nil, fmt.Errorf("file store %s: locked with a passphrase, not an identity file", s.path)
+	case s.pass != nil && !passFormat:
+		// The earlier format: the table encrypted to the scrypt recipient.
+		plain, err := s.open(bytes.NewReader(b), s.pass.scrypt)
+		if err != nil {
+			return nil, err
+		}
+		s.legacy = true
+		return plain, nil
+	case s.pass != nil:
+		header, rest, err := splitHeader(b[len(passphraseMagic):])
+		if err != nil {
+			return nil, fmt.Errorf("file store %s: %w", s.path, err)
+		}
+		// Another process may have replaced the store with one under a new
+		// key; unlock again only then (the header is the key's identity).
+		if !bytes.Equal(header, s.pass.header) {
+			if err := s.unlockHeader(header); err != nil {
+				return nil, err
+			}
+		}
+		body = rest
+	}
+	s.legacy = false
+	return s.open(bytes.NewReader(body), s.identity...)
+}
+
+// open decrypts one age file.
+func (s *FileStore) open(src io.Reader, ids ...age.Identity) ([]byte, error) {
+	r, err := age.Decrypt(src, ids...)
+	if err != nil {
+		var nomatch *age.NoIdentityMatchError
+		if errors.As(err, &nomatch) {
+			return nil, fmt.Errorf("file store %s: wrong passphrase or identity", s.path)
+		}
+		return nil, fmt.Errorf("file store %s: decrypt: %w", s.path, err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		clear(plain)
+		return nil, fmt.Errorf("file store %s: decrypt: %w", s.path, err)
+	}
+	return plain, nil
+}
+
+// splitHeader cuts the armored key header from the table that follows it.
+func splitHeader(b []byte) (header, rest []byte, err error) {
+	if !bytes.HasPrefix(b, []byte(armor.Header+"\n")) {
+		return nil, nil, errors.New("damaged key header: no armored age file")
+	}
+	footer := []byte(armor.Footer + "\n")
+	i := bytes.Index(b, footer)
+	if i < 0 {
+		return nil, nil, errors.New("damaged key header: no end line")
+	}
+	n := i + len(footer)
+	return b[:n], b[n:], nil
+}
+
+// unlockHeader decrypts the store's X25519 identity with the passphrase.
+// This is the one scrypt computation of the process.
+func (s *FileStore) unlockHeader(header []byte) error {
+	plain, err := s.open(armor.NewReader(bytes.NewReader(header)), s.pass.scrypt)
+	if err != nil {
+		return err
+	}
+	defer clear(plain)
+	id, err := age.ParseX25519Identity(string(bytes.TrimSpace(plain)))
+	if err != nil {
+		return fmt.Errorf("file store %s: key header: not an X25519 identity", s.path)
+	}
+	s.recipient, s.identity = id.Recipient(), []age.Identity{id}
+	s.pass.header = bytes.Clone(header)
+	return nil
+}
+
+// newKey makes the X25519 identity of a new (or converted) passphrase store
+// and its header.
+func (s *FileStore) newKey() error {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return fmt.Errorf("file store %s: new key: %w", s.path, err)
+	}
+	var buf bytes.Buffer
+	aw := armor.NewWriter(&buf)
+	w, err := age.Encrypt(aw, s.pass.newKey)
+	if err != nil {
+		return fmt.Errorf("file store %s: new key: %w", s.path, err)
+	}
+	if _, err := io.WriteString(w, id.String()+"\n"); err != nil {
+		return fmt.Errorf("file store %s: new key: %w", s.path, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("file store %s: new key: %w", s.path, err)
+	}
+	if err := aw.Close(); err != nil {
+		return fmt.Errorf("file store %s: new key: %w", s.path, err)
+	}
+	s.recipient, s.identity = id.Recipient(), []age.Identity{id}
+	s.pass.header = buf.Bytes()
+	return nil
+}
+
+// encrypt returns the file content for the JSON table plain.
+func (s *FileStore) encrypt(plain []byte) ([]byte, error) {
+	var enc bytes.Buffer
+	if s.pass != nil {
+		if s.pass.header == nil {
+			if err := s.newKey(); err != nil {
+				return nil, err
+			}
+		}
+		enc.WriteString(passphraseMagic)
+		enc.Write(s.pass.header)
+	}
+	w, err := age.Encrypt(&enc, s.recipient)
+	if err != nil {
+		return nil, fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+	}
+	return enc.Bytes(), nil
+}
+
 // write replaces the file with t's encryption: temp file in the same
 // directory, fsync, rename over, fsync the directory.
 func (s *FileStore) write(t *table) error {
@@ -304,16 +477,9 @@ func (s *FileStore) write(t *table) error {
 		return fmt.Errorf("file store %s: encode: %w", s.path, err)
 	}
 	defer clear(plain)
-	var enc bytes.Buffer
-	w, err := age.Encrypt(&enc, s.recipient)
+	enc, err := s.encrypt(plain)
 	if err != nil {
-		return fmt.Errorf("file store %s: encrypt: %w", s.path, err)
-	}
-	if _, err := w.Write(plain); err != nil {
-		return fmt.Errorf("file store %s: encrypt: %w", s.path, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("file store %s: encrypt: %w", s.path, err)
+		return err
 	}
 	dir := filepath.Dir(s.path)
 	f, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
@@ -327,7 +493,7 @@ func (s *FileStore) write(t *table) error {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := f.Write(enc.Bytes()); err != nil {
+	if _, err := f.Write(enc); err != nil {
 		f.Close()
 		return fmt.Errorf("file store %s: write %s: %w", s.path, tmp, err)
 	}
@@ -342,10 +508,11 @@ func (s *FileStore) write(t *table) error {
 		return fmt.Errorf("file store %s: %w", s.path, err)
 	}
 	committed = true
+	s.legacy = false
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("file store %s: fsync directory: %w", s.path, err)
 	}
-	s.setCache(sha256.Sum256(enc.Bytes()), t)
+	s.setCache(sha256.Sum256(enc), t)
 	return nil
 }
 
