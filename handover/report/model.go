@@ -40,6 +40,8 @@ type Report struct {
 	Outgoing   []ProviderAccess `json:"outgoing"`
 	Deviations Deviations       `json:"deviations"`
 	Journal    Journal          `json:"journal"`
+	// Signature is set by Write from the signing key.
+	Signature *Signature `json:"signature,omitempty"`
 }
 
 type Tool struct {
@@ -139,3 +141,22 @@ type Journal struct {
 	Head    string           `json:"head"`
 	Records []journal.Record `json:"records"`
 }
+
+// Signature says who signed the report, as recorded inside the signed
+// payload: Write fills it from the Signer, Verify checks it against the key
+// that actually made the signatures.
+type Signature struct {
+	Identity string `json:"identity"`
+	// Key is the public key in authorized_keys format.
+	Key         string `json:"key"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Check.What conventions the renderer recognises, so the actions table can
+// say in plain words whether the new credential works, the old one is
+// rejected and a removed agent is gone. Other checks are shown as written.
+const (
+	CheckNewWorks    = "new credential works"
+	CheckOldRejected = "old credential rejected"
+	CheckAbsent      = "absent on re-inventory"
+)

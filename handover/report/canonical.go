@@ -1,0 +1,204 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Marshal encodes r canonically: two-space indentation, struct field
+// order, sorted map keys, no HTML escaping, one trailing newline. These are
+// the bytes of report.json and the signed payload; Unmarshal followed by
+// Marshal gives them back exactly, which is how Verify proves a report.json
+// is in canonical form.
+func Marshal(r *Report) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("report: encode: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Unmarshal decodes report.json strictly: unknown fields, trailing data and
+// another format version are errors that name the line and column.
+func Unmarshal(b []byte) (*Report, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		off := dec.InputOffset()
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			off = se.Offset
+		case errors.As(err, &te):
+			off = te.Offset
+		}
+		line, col := position(b, int(off))
+		return nil, fmt.Errorf("line %d column %d: %w", line, col, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		line, col := position(b, int(dec.InputOffset()))
+		return nil, fmt.Errorf("line %d column %d: data after the report object", line, col)
+	}
+	if r.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("format_version %d is not supported (this build reads %d)", r.FormatVersion, FormatVersion)
+	}
+	return &r, nil
+}
+
+// SHA256 is the hex digest the HTML and Markdown renderings embed.
+func SHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(b []byte, off int) (line, col int) {
+	off = min(max(off, 0), len(b))
+	line = 1 + bytes.Count(b[:off], []byte{'\n'})
+	col = off - bytes.LastIndexByte(b[:off], '\n')
+	return line, col
+}
+
+// firstDiff returns the 1-based line where a and b first differ and, for
+// a message, the text of each around that point.
+func firstDiff(a, b []byte) (line int, got, want string) {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	line, _ = position(a, i)
+	return line, around(a, i), around(b, i)
+}
+
+// around quotes the part of b's line near off: at most 40 bytes before
+// and 50 after, cut at rune boundaries.
+func around(b []byte, off int) string {
+	off = min(off, len(b))
+	start := bytes.LastIndexByte(b[:off], '\n') + 1
+	end := len(b)
+	if i := bytes.IndexByte(b[off:], '\n'); i >= 0 {
+		end = off + i
+	}
+	lo, hi := max(start, off-40), min(end, off+50)
+	for lo > start && !utf8.RuneStart(b[lo]) {
+		lo--
+	}
+	for hi < end && !utf8.RuneStart(b[hi]) {
+		hi++
+	}
+	s := strings.TrimSpace(string(b[lo:hi]))
+	if lo > start {
+		s = "…" + s
+	}
+	if hi < end {
+		s += "…"
+	}
+	return s
+}
+
+// A span is one part of report.json that the index digests separately, so
+// that a change can be located: every top-level member, every element of
+// a top-level array (an action, a credential...) and every system of an
+// inventory.
+type span struct {
+	Path       string
+	Start, End int // byte offsets
+	Sum        string
+}
+
+// indexEntry is a span as embedded in report.html: path and digest.
+type indexEntry struct {
+	Path string `json:"path"`
+	Sum  string `json:"sha256"`
+}
+
+// spans walks canonical report JSON and digests its locatable parts.
+func spans(b []byte) ([]span, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out []span
+	if err := walk(dec, b, "", 0, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func walk(dec *json.Decoder, b []byte, path string, depth int, out *[]span) error {
+	start := int(dec.InputOffset())
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); ok {
+		switch d {
+		case '{':
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := k.(string)
+				child := key
+				if path != "" {
+					child = path + "." + key
+				}
+				if err := walk(dec, b, child, depth+1, out); err != nil {
+					return err
+				}
+			}
+		case '[':
+			for i := 0; dec.More(); i++ {
+				if err := walk(dec, b, fmt.Sprintf("%s[%d]", path, i), depth+1, out); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return err
+		}
+	}
+	end := int(dec.InputOffset())
+	for start < end && strings.IndexByte(" \t\r\n,:", b[start]) >= 0 {
+		start++
+	}
+	if indexed(path, depth) {
+		sum := sha256.Sum256(b[start:end])
+		*out = append(*out, span{Path: path, Start: start, End: end, Sum: hex.EncodeToString(sum[:8])})
+	}
+	return nil
+}
+
+// indexed says which parts are digested: enough to point at one system or
+// one action of a 200-host report, few enough to keep report.html small.
+// Journal records are located against journal.jsonl instead.
+func indexed(path string, depth int) bool {
+	switch {
+	case depth == 1:
+		return true
+	case depth == 2:
+		return strings.HasSuffix(path, "]") && !strings.HasPrefix(path, "journal")
+	case depth == 4:
+		return strings.HasSuffix(path, "]") && strings.Contains(path, ".systems[")
+	}
+	return false
+}
+
+func indexOf(ss []span) []indexEntry {
+	out := make([]indexEntry, len(ss))
+	for i, s := range ss {
+		out[i] = indexEntry{Path: s.Path, Sum: s.Sum}
+	}
+	return out
+}

@@ -1,0 +1,721 @@
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/handover/plan"
+)
+
+// Render renders r as "html" (one self-contained, printable file) or "md"
+// in lang ("fr" or "en"; "" means r.Lang, then DefaultLang). The rendering
+// is deterministic and embeds the SHA-256 of r's canonical JSON, so Verify
+// can prove a rendering was made from a given report.json.
+func Render(r *Report, format, lang string) ([]byte, error) {
+	js, err := Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return render(r, js, format, lang)
+}
+
+func render(r *Report, js []byte, format, lang string) ([]byte, error) {
+	if lang == "" {
+		lang = cmp.Or(r.Lang, DefaultLang)
+	}
+	w, err := wordsFor(lang)
+	if err != nil {
+		return nil, err
+	}
+	v, err := buildView(r, js, w)
+	if err != nil {
+		return nil, err
+	}
+	switch format {
+	case "html":
+		return renderHTML(v)
+	case "md", "markdown":
+		return renderMarkdown(v)
+	}
+	return nil, fmt.Errorf("report: format %q is not supported (html, md)", format)
+}
+
+// view is what the templates print: everything computed, sorted and
+// worded here, so the templates only lay it out.
+type view struct {
+	W           words
+	R           *Report
+	SHA         string
+	Index       template.JS
+	Banner      banner
+	Points      []string
+	Parties     []party
+	Meta        []kv
+	Totals      TargetSummary
+	Schema      template.HTML
+	Edges       []edgeRow
+	Targets     []targetView
+	Services    []serviceView
+	Admins      []adminRow
+	Actions     []actionGroup
+	Access      []accessRow
+	Failures    []Failure
+	Waivers     []waiverRow
+	Residual    []string
+	Journal     []recordRow
+	NoDeviation bool
+}
+
+type banner struct{ Class, Title, Text string }
+
+type party struct{ Role, Name, Domain, Contact string }
+
+type kv struct{ K, V string }
+
+type targetView struct {
+	Name, Type string
+	Count      string
+	Open       bool
+	Systems    []systemView
+}
+
+type systemView struct {
+	Anchor, Name, Kind, KindLabel, Address, Error string
+	OS, HW                                        string
+	NSoftware, NServices, NAdmins, NProvider      int
+	Facts                                         []connector.Fact
+	Hardware                                      []kv
+	Disks                                         []connector.Disk
+	Software                                      []connector.Package
+	Services                                      []connector.Service
+	Ports                                         []connector.Port
+	Accounts                                      []accountRow
+	Findings                                      []findingRow
+	Links                                         []connector.Link
+	After                                         []findingRow
+}
+
+type accountRow struct {
+	Name, Display, State, Via string
+	Admin, Provider, Service  bool
+	Reasons                   string
+}
+
+type findingRow struct {
+	Kind, Object, Summary, Reasons string
+	Provider                       bool
+}
+
+type serviceView struct {
+	Title, Target, System, Text string
+	Lists                       []namedList
+	Forwards                    []findingRow
+}
+
+type namedList struct {
+	Name  string
+	Items []string
+}
+
+type adminRow struct {
+	Target, System, Account, Display, Via   string
+	Store, Location, Path, Version, Changed string
+	Managed                                 bool
+}
+
+type actionGroup struct {
+	Target, Count string
+	Open          bool
+	Rows          []actionRow
+}
+
+type actionRow struct {
+	N                                  int
+	Time, System, Action, Object       string
+	Before, After, Result, ResultClass string
+	New, Old, Gone                     tri
+	Other                              []string
+	Error                              string
+}
+
+// tri is a verification outcome: yes, no or not applicable.
+type tri struct{ Text, Class string }
+
+type accessRow struct {
+	Target, System, Kind, Summary, Object, Why, Fate, FateClass, Change string
+}
+
+type waiverRow struct {
+	Target, System, Action, Object, Justification, Approver, Expires string
+}
+
+type recordRow struct {
+	Seq                                      int
+	Time, Kind, Target, System, What, Result string
+	Hash, Error                              string
+}
+
+func buildView(r *Report, js []byte, w words) (*view, error) {
+	ss, err := spans(js)
+	if err != nil {
+		return nil, fmt.Errorf("report: index: %w", err)
+	}
+	idx, err := json.Marshal(map[string]any{"report_sha256": SHA256(js), "index": indexOf(ss)})
+	if err != nil {
+		return nil, err
+	}
+	v := &view{W: w, R: r, SHA: SHA256(js), Index: template.JS(idx)}
+	v.Parties = []party{
+		{w.T("party.client"), r.Handover.Client.Name, r.Handover.Client.Domain, r.Handover.Client.Contact},
+		{w.T("party.outgoing"), r.Handover.Outgoing.Name, r.Handover.Outgoing.Domain, r.Handover.Outgoing.Contact},
+		{w.T("party.incoming"), r.Handover.Incoming.Name, r.Handover.Incoming.Domain, r.Handover.Incoming.Contact},
+	}
+	v.Meta = []kv{
+		{w.T("meta.contract"), r.Handover.Contract},
+		{w.T("meta.date"), longDate(r.Handover.Date, w.lang)},
+		{w.T("meta.operator"), cmp.Or(r.Run.Operator, r.Handover.Operator)},
+		{w.T("meta.started"), stamp(r.Run.Started)},
+		{w.T("meta.finished"), stamp(r.Run.Finished)},
+		{w.T("meta.run"), r.Run.ID + " (" + w.Maybe("mode."+r.Run.Mode, r.Run.Mode) + ")"},
+		{w.T("meta.tool"), strings.TrimSpace(r.Tool.Name + " " + r.Tool.Version)},
+		{w.T("meta.playbook"), r.Playbook.File + " · SHA-256 " + short(r.Playbook.Hash)},
+	}
+	for _, t := range r.Summary.Targets {
+		v.Totals.Systems += t.Systems
+		v.Totals.Reached += t.Reached
+		v.Totals.Findings += t.Findings
+		v.Totals.Planned += t.Planned
+		v.Totals.Applied += t.Applied
+		v.Totals.Verified += t.Verified
+		v.Totals.Failed += t.Failed
+		v.Totals.Waived += t.Waived
+	}
+	v.Banner = resultBanner(r, w)
+	v.Points = highlights(r, w)
+	svg, edges := schema(r, w)
+	v.Schema, v.Edges = template.HTML(svg), edges
+	v.Targets, v.Services = dossier(r, w)
+	v.Admins = admins(r, w)
+	v.Actions = actions(r, w)
+	v.Access = access(r, w)
+	v.Failures = r.Deviations.Failures
+	for _, x := range r.Deviations.Waivers {
+		v.Waivers = append(v.Waivers, waiverRow{
+			Target: x.Change.Target, System: x.Change.System,
+			Action: w.Maybe("act."+string(x.Change.Action), string(x.Change.Action)), Object: x.Change.Object,
+			Justification: x.Justification, Approver: x.Approver, Expires: day(x.Expires),
+		})
+	}
+	v.Residual = r.Deviations.Residual
+	v.NoDeviation = len(v.Failures)+len(v.Waivers)+len(v.Residual) == 0
+	for _, rec := range r.Journal.Records {
+		v.Journal = append(v.Journal, recordRow{
+			Seq: rec.Seq, Time: stamp(rec.Time), Kind: string(rec.Kind), Target: rec.Target, System: rec.System,
+			What: recordWhat(rec), Result: rec.Result, Error: rec.Error, Hash: short(rec.Hash),
+		})
+	}
+	return v, nil
+}
+
+func recordWhat(r journal.Record) string {
+	parts := []string{}
+	for _, s := range []string{r.Action, r.Object, r.Change, r.Secret} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if r.Attempt > 0 {
+		parts = append(parts, "#"+strconv.Itoa(r.Attempt))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func resultBanner(r *Report, w words) banner {
+	switch r.Run.Result {
+	case "success":
+		return banner{"ok", w.T("result.success"), w.T("result.success.text")}
+	case "partial":
+		return banner{"warn", w.T("result.partial"), w.T("result.partial.text")}
+	case "failed":
+		return banner{"bad", w.T("result.failed"), w.T("result.failed.text")}
+	case "no-changes":
+		return banner{"info", w.T("result.nochange"), w.T("result.nochange.text")}
+	}
+	return banner{"warn", w.T("result.unknown") + " : " + r.Run.Result, ""}
+}
+
+// highlights are the summary's plain sentences for a reader who will not
+// read the tables.
+func highlights(r *Report, w words) []string {
+	var out []string
+	systems := 0
+	for _, inv := range r.Dossier {
+		systems += len(inv.Systems)
+	}
+	out = append(out, w.F("hl.systems", systems, len(r.Dossier)))
+	var rot, rotOK, agents, agentsOK, failed int
+	for _, a := range r.Actions {
+		done := (a.Result == "applied" || a.Result == "recovered") && a.Verified
+		switch a.Change.Action {
+		case plan.RotatePassword:
+			rot++
+			if done {
+				rotOK++
+			}
+		case plan.RemoveAgent:
+			agents++
+			if done {
+				agentsOK++
+			}
+		}
+		if a.Result == "failed" {
+			failed++
+		}
+	}
+	if rot > 0 {
+		out = append(out, w.F("hl.rotated", rotOK, rot))
+	}
+	if len(r.Outgoing) > 0 {
+		var handled, waived, open int
+		for _, o := range r.Outgoing {
+			switch o.Fate {
+			case "removed", "locked":
+				handled++
+			case "waived":
+				waived++
+			default:
+				open++
+			}
+		}
+		out = append(out, w.F("hl.access", len(r.Outgoing), handled, waived, open))
+	}
+	if agents > 0 {
+		out = append(out, w.F("hl.agents", agentsOK, agents))
+	}
+	if failed > 0 {
+		out = append(out, w.F("hl.failures", failed))
+	}
+	if n := len(r.Deviations.Waivers); n > 0 {
+		out = append(out, w.F("hl.waivers", n))
+	}
+	return out
+}
+
+// sysKey indexes systems by target and name, so the renderers join the
+// dossier, the re-inventory, credentials and actions in linear time.
+type sysKey struct{ target, system string }
+
+func dossier(r *Report, w words) ([]targetView, []serviceView) {
+	after := map[sysKey]*connector.System{}
+	for i := range r.After {
+		for j := range r.After[i].Systems {
+			s := &r.After[i].Systems[j]
+			after[sysKey{r.After[i].Target, s.Name}] = s
+		}
+	}
+	var tvs []targetView
+	var svcs []serviceView
+	for _, inv := range r.Dossier {
+		tv := targetView{Name: inv.Target, Type: inv.Type, Count: w.F("systems.count", len(inv.Systems)), Open: len(inv.Systems) <= 12}
+		for _, s := range inv.Systems {
+			sv := systemView{
+				Anchor: anchor(inv.Target, s.Name), Name: s.Name, Kind: s.Kind, KindLabel: kindLabel(s.Kind, w),
+				Address: s.Address, Error: s.Error, OS: osOf(s.Facts), HW: hwSummary(s.Hardware, w),
+				NSoftware: len(s.Software), NServices: len(s.Services),
+				Facts: s.Facts, Software: s.Software, Services: s.Services, Ports: s.Ports, Links: s.Links,
+			}
+			if hw := s.Hardware; hw != nil {
+				sv.Hardware = hardwareRows(hw, w)
+				sv.Disks = hw.Disks
+			}
+			for _, a := range s.Accounts {
+				if a.Admin {
+					sv.NAdmins++
+				}
+				sv.Accounts = append(sv.Accounts, accountRow{
+					Name: a.Name, Display: a.Display, State: a.State, Via: strings.Join(a.AdminVia, "; "),
+					Admin: a.Admin, Provider: a.Provider, Service: a.Service, Reasons: strings.Join(a.Reasons, "; "),
+				})
+			}
+			for _, f := range s.Findings {
+				if f.Provider {
+					sv.NProvider++
+				}
+				sv.Findings = append(sv.Findings, finding(f))
+			}
+			if as := after[sysKey{inv.Target, s.Name}]; as != nil {
+				for _, f := range as.Findings {
+					if f.Provider {
+						sv.After = append(sv.After, finding(f))
+					}
+				}
+			}
+			tv.Systems = append(tv.Systems, sv)
+			if sv := service(inv.Target, s, w); sv != nil {
+				svcs = append(svcs, *sv)
+			}
+		}
+		tvs = append(tvs, tv)
+	}
+	return tvs, svcs
+}
+
+func finding(f connector.Finding) findingRow {
+	return findingRow{Kind: f.Kind, Object: f.Object, Summary: f.Summary, Reasons: strings.Join(f.Reasons, "; "), Provider: f.Provider}
+}
+
+// service summarises a directory, mail or vault system in plain words.
+func service(target string, s connector.System, w words) *serviceView {
+	sv := &serviceView{Target: target, System: s.Name}
+	switch s.Kind {
+	case "directory":
+		var admins, svc, prov int
+		for _, a := range s.Accounts {
+			if a.Admin {
+				admins++
+			}
+			if a.Service {
+				svc++
+			}
+			if a.Provider {
+				prov++
+			}
+		}
+		sv.Title = w.T("svc.directory")
+		sv.Text = w.F("svc.directory.text", len(s.Accounts), admins, svc, prov)
+		for _, f := range s.Facts {
+			sv.Lists = append(sv.Lists, namedList{f.Name, []string{f.Value}})
+		}
+	case "mail":
+		var fwd, prov int
+		for _, f := range s.Findings {
+			if f.Kind == connector.KindForward {
+				fwd++
+				if f.Provider {
+					prov++
+				}
+				sv.Forwards = append(sv.Forwards, finding(f))
+			}
+		}
+		sv.Title = w.T("svc.mail")
+		sv.Text = w.F("svc.mail.text", len(s.Accounts), fwd, prov)
+	case "vault":
+		sv.Title = w.T("svc.vault")
+		var auth, pol, tok []string
+		for _, f := range s.Facts {
+			name := strings.ToLower(f.Name)
+			switch {
+			case strings.Contains(name, "auth"):
+				auth = append(auth, f.Name+": "+f.Value)
+			case strings.Contains(name, "polic"):
+				pol = append(pol, f.Name+": "+f.Value)
+			}
+		}
+		for _, f := range s.Findings {
+			switch f.Kind {
+			case connector.KindAuth:
+				auth = append(auth, f.Summary)
+			case connector.KindPolicy:
+				pol = append(pol, f.Summary)
+			case connector.KindToken:
+				tok = append(tok, f.Summary)
+			}
+		}
+		for _, l := range []namedList{{w.T("svc.vault.auth"), auth}, {w.T("svc.vault.policies"), pol}, {w.T("svc.vault.tokens"), tok}} {
+			if len(l.Items) > 0 {
+				sv.Lists = append(sv.Lists, l)
+			}
+		}
+	default:
+		return nil
+	}
+	return sv
+}
+
+// admins lists every admin account of the dossier with where its current
+// credential is stored, then any other stored credential.
+func admins(r *Report, w words) []adminRow {
+	type acctKey struct{ target, system, account string }
+	creds := map[acctKey]Credential{}
+	for _, c := range r.Credentials {
+		creds[acctKey{c.Target, c.System, c.Account}] = c
+	}
+	used := map[acctKey]bool{}
+	var out []adminRow
+	row := func(target, system, account, display, via string) adminRow {
+		k := acctKey{target, system, account}
+		ar := adminRow{Target: target, System: system, Account: account, Display: display, Via: via, Store: w.T("cred.none")}
+		if c, ok := creds[k]; ok {
+			used[k] = true
+			ar.Managed = true
+			ar.Store, ar.Location, ar.Path = c.Store, c.Where, c.Path
+			ar.Version, ar.Changed = strconv.Itoa(c.Version), stamp(c.Changed)
+		}
+		return ar
+	}
+	for _, inv := range r.Dossier {
+		for _, s := range inv.Systems {
+			for _, a := range s.Accounts {
+				if a.Admin {
+					out = append(out, row(inv.Target, s.Name, a.Name, a.Display, strings.Join(a.AdminVia, "; ")))
+				}
+			}
+		}
+	}
+	for _, c := range r.Credentials {
+		if !used[acctKey{c.Target, c.System, c.Account}] {
+			out = append(out, row(c.Target, c.System, c.Account, "", ""))
+		}
+	}
+	return out
+}
+
+func actions(r *Report, w words) []actionGroup {
+	var groups []actionGroup
+	at := map[string]int{}
+	for i, a := range r.Actions {
+		gi, ok := at[a.Change.Target]
+		if !ok {
+			gi = len(groups)
+			at[a.Change.Target] = gi
+			groups = append(groups, actionGroup{Target: a.Change.Target})
+		}
+		row := actionRow{
+			N: i + 1, Time: clock(a.Started), System: a.Change.System,
+			Action: w.Maybe("act."+string(a.Change.Action), string(a.Change.Action)), Object: a.Change.Object,
+			Before: a.Change.Before, After: a.Change.After,
+			Result: w.Maybe("res."+a.Result, a.Result), ResultClass: resultClass(a.Result), Error: a.Error,
+		}
+		if a.Change.Action == plan.RotatePassword {
+			// Whatever the connector wrote, a password is shown only as
+			// where its new value lives.
+			row.Before = w.T("secret.redacted")
+			row.After = w.T("secret.redacted")
+		}
+		if a.Secret != "" {
+			row.After = strings.TrimSpace(row.After + " — " + w.T("secret.stored") + " " + a.Secret)
+		}
+		if a.Attempts > 1 {
+			row.Result += fmt.Sprintf(" (%d %s)", a.Attempts, w.T("attempts"))
+		}
+		var newC, oldC, goneC []bool
+		for _, c := range a.Verification {
+			what := strings.ToLower(c.What)
+			switch {
+			case strings.Contains(what, CheckNewWorks):
+				newC = append(newC, c.OK)
+			case strings.Contains(what, CheckOldRejected):
+				oldC = append(oldC, c.OK)
+			case strings.Contains(what, CheckAbsent):
+				goneC = append(goneC, c.OK)
+			default:
+				mark := "✓"
+				if !c.OK {
+					mark = "✗"
+				}
+				other := mark + " " + c.What
+				if c.Detail != "" {
+					other += " (" + c.Detail + ")"
+				}
+				row.Other = append(row.Other, other)
+			}
+		}
+		row.New, row.Old, row.Gone = triOf(newC, w), triOf(oldC, w), triOf(goneC, w)
+		groups[gi].Rows = append(groups[gi].Rows, row)
+	}
+	for i := range groups {
+		groups[i].Count = w.F("actions.count", len(groups[i].Rows))
+		groups[i].Open = len(groups[i].Rows) <= 40
+	}
+	return groups
+}
+
+func triOf(oks []bool, w words) tri {
+	if len(oks) == 0 {
+		return tri{w.T("na"), "na"}
+	}
+	if slices.Contains(oks, false) {
+		return tri{w.T("no"), "no"}
+	}
+	return tri{w.T("yes"), "yes"}
+}
+
+func resultClass(res string) string {
+	switch res {
+	case "applied", "recovered":
+		return "ok"
+	case "failed":
+		return "bad"
+	}
+	return "warn"
+}
+
+func access(r *Report, w words) []accessRow {
+	var out []accessRow
+	for _, o := range r.Outgoing {
+		class := "bad"
+		switch o.Fate {
+		case "removed", "locked":
+			class = "ok"
+		case "waived":
+			class = "warn"
+		}
+		out = append(out, accessRow{
+			Target: o.Target, System: o.System, Kind: o.Finding.Kind, Summary: o.Finding.Summary, Object: o.Finding.Object,
+			Why: strings.Join(o.Finding.Reasons, "; "), Fate: w.Maybe("fate."+o.Fate, o.Fate), FateClass: class, Change: o.Change,
+		})
+	}
+	return out
+}
+
+func kindLabel(kind string, w words) string {
+	switch kind {
+	case "host", "directory", "mail", "vault":
+		return w.T("kind." + kind)
+	case "":
+		return w.T("kind.other")
+	}
+	return kind
+}
+
+// osOf picks the fact that names the operating system or server software.
+func osOf(facts []connector.Fact) string {
+	for _, want := range []string{"os", "os_release", "os-release", "operating_system", "pretty_name", "distribution", "server", "version"} {
+		for _, f := range facts {
+			if strings.EqualFold(f.Name, want) {
+				return f.Value
+			}
+		}
+	}
+	return ""
+}
+
+func hwSummary(hw *connector.Hardware, w words) string {
+	if hw == nil {
+		return ""
+	}
+	var parts []string
+	if hw.CPUs > 0 {
+		parts = append(parts, w.F("hw.cpus", hw.CPUs))
+	}
+	if hw.MemoryMB > 0 {
+		parts = append(parts, megabytes(hw.MemoryMB))
+	}
+	var disk int64
+	for _, d := range hw.Disks {
+		disk += d.SizeMB
+	}
+	if disk > 0 {
+		parts = append(parts, megabytes(disk)+diskWord(w))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func diskWord(w words) string {
+	if w.lang == "fr" {
+		return " disque"
+	}
+	return " disk"
+}
+
+func hardwareRows(hw *connector.Hardware, w words) []kv {
+	var out []kv
+	add := func(k, v string) {
+		if v != "" {
+			out = append(out, kv{k, v})
+		}
+	}
+	add("Vendor", hw.Vendor)
+	add("Model", hw.Model)
+	add(w.T("hw.serial"), hw.Serial)
+	add("CPU", strings.TrimSpace(hw.CPUModel+" "+ifPositive(hw.CPUs, w.F("hw.cpus", hw.CPUs))))
+	if hw.MemoryMB > 0 {
+		add("RAM", megabytes(hw.MemoryMB))
+	}
+	add(w.T("hw.ips"), strings.Join(hw.IPs, ", "))
+	return out
+}
+
+func ifPositive(n int, s string) string {
+	if n > 0 {
+		return "(" + s + ")"
+	}
+	return ""
+}
+
+func megabytes(mb int64) string {
+	switch {
+	case mb >= 1024*1024:
+		return strconv.FormatFloat(float64(mb)/(1024*1024), 'f', 1, 64) + " TB"
+	case mb >= 1024:
+		return strconv.FormatFloat(float64(mb)/1024, 'f', 1, 64) + " GB"
+	}
+	return strconv.FormatInt(mb, 10) + " MB"
+}
+
+// anchor makes an HTML id for a system.
+func anchor(target, system string) string {
+	var b strings.Builder
+	b.WriteString("sys-")
+	for _, r := range target + "-" + system {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// stamp prints an instant in UTC, to the second.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// clock prints an instant's UTC date and time, compact for tables.
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+var months = map[string][12]string{
+	"fr": {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+}
+
+// longDate writes a date as people do in letters.
+func longDate(t time.Time, lang string) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.UTC()
+	m := months[lang][t.Month()-1]
+	if lang == "en" {
+		return fmt.Sprintf("%s %d, %d", m, t.Day(), t.Year())
+	}
+	d := strconv.Itoa(t.Day())
+	if t.Day() == 1 {
+		d = "1er"
+	}
+	return fmt.Sprintf("%s %s %d", d, m, t.Year())
+}

@@ -1,0 +1,362 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hiddeco/sshsig"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/handoverhq/handover/handover/playbook"
+)
+
+// Signer makes detached OpenSSH signatures (SSHSIG, namespace Namespace)
+// that `ssh-keygen -Y verify` accepts.
+type Signer interface {
+	// Sign returns the armored signature of data.
+	Sign(ctx context.Context, data []byte) ([]byte, error)
+	PublicKey() ssh.PublicKey
+	// Identity is the principal written to allowed_signers.
+	Identity() string
+}
+
+// DefaultIdentity is the principal used when neither the playbook nor the
+// key's comment names one.
+const DefaultIdentity = "handover"
+
+// agentTimeout bounds a conversation with ssh-agent.
+const agentTimeout = 30 * time.Second
+
+// LoadSigner returns the signer the playbook's signing section describes:
+// an unencrypted private key file (relative paths start at baseDir), or a
+// key held by ssh-agent (SSH_AUTH_SOCK) selected by PublicKey.
+func LoadSigner(ctx context.Context, s playbook.SigningSettings, baseDir string) (Signer, error) {
+	var wantFP string
+	if s.PublicKey != "" {
+		var err error
+		if wantFP, err = parseKeySelector(s.PublicKey, baseDir); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case s.Key != "" && s.Agent:
+		return nil, errors.New("signing: use either a key file or ssh-agent, not both")
+	case s.Key != "":
+		return loadKeyFile(resolve(baseDir, s.Key), s.Identity, wantFP)
+	case s.Agent:
+		return loadAgentKey(ctx, s.Identity, wantFP)
+	}
+	return nil, errors.New("signing: needs a key file (signing.key) or ssh-agent (signing.agent: true)")
+}
+
+func resolve(baseDir, p string) string {
+	if filepath.IsAbs(p) || baseDir == "" {
+		return p
+	}
+	return filepath.Join(baseDir, p)
+}
+
+// parseKeySelector reads signing.public_key: a "SHA256:..." fingerprint, a
+// public key in authorized_keys format, or a file holding one.
+func parseKeySelector(v, baseDir string) (fingerprint string, err error) {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "SHA256:") {
+		return v, nil
+	}
+	if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(v)); err == nil {
+		return ssh.FingerprintSHA256(k), nil
+	}
+	file := resolve(baseDir, v)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("signing.public_key: neither a key, a SHA256 fingerprint nor a readable file: %w", err)
+	}
+	k, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return "", fmt.Errorf("signing.public_key %s: %w", file, err)
+	}
+	return ssh.FingerprintSHA256(k), nil
+}
+
+func loadKeyFile(file, identity, wantFP string) (Signer, error) {
+	pemBytes, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, fmt.Errorf("signing key %s is protected by a passphrase, which handover does not prompt for: load it into ssh-agent (ssh-add %s) and set signing.agent: true with signing.public_key", file, file)
+		}
+		return nil, fmt.Errorf("signing key %s: %w", file, err)
+	}
+	fp := ssh.FingerprintSHA256(signer.PublicKey())
+	if wantFP != "" && fp != wantFP {
+		return nil, fmt.Errorf("signing key %s is %s, but signing.public_key names %s", file, fp, wantFP)
+	}
+	if identity == "" {
+		// The private key's comment is not exposed by x/crypto; the
+		// public half next to it carries the same comment.
+		if b, err := os.ReadFile(file + ".pub"); err == nil {
+			if k, comment, _, _, err := ssh.ParseAuthorizedKey(b); err == nil && ssh.FingerprintSHA256(k) == fp {
+				identity = comment
+			}
+		}
+	}
+	return &keySigner{signer: signer, identity: defaultIdentity(identity)}, nil
+}
+
+func defaultIdentity(id string) string {
+	id = strings.TrimSpace(id)
+	if id == "" || strings.ContainsAny(id, " \t\",") {
+		// A principal cannot hold blanks, quotes or commas in
+		// allowed_signers; fall back rather than write a broken file.
+		return DefaultIdentity
+	}
+	return id
+}
+
+// keySigner signs with a private key held in memory.
+type keySigner struct {
+	signer   ssh.Signer
+	identity string
+}
+
+func (k *keySigner) Sign(ctx context.Context, data []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return signWith(k.signer, data)
+}
+
+func (k *keySigner) PublicKey() ssh.PublicKey { return k.signer.PublicKey() }
+func (k *keySigner) Identity() string         { return k.identity }
+
+func signWith(s ssh.Signer, data []byte) ([]byte, error) {
+	sig, err := sshsig.SignWithRand(bytes.NewReader(data), rand.Reader, s, sshsig.HashSHA512, Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return sshsig.Armor(sig), nil
+}
+
+// agentSigner signs with a key held by ssh-agent. It dials the agent for
+// each signature, so it holds no connection between uses.
+type agentSigner struct {
+	sock     string
+	pub      ssh.PublicKey
+	identity string
+}
+
+func loadAgentKey(ctx context.Context, identity, wantFP string) (Signer, error) {
+	sock := os.Getenv("SSH_AUTH_SOCK")
+	if sock == "" {
+		return nil, errors.New("signing: signing.agent is set but SSH_AUTH_SOCK is not: no ssh-agent to ask")
+	}
+	if wantFP == "" {
+		return nil, errors.New("signing: with signing.agent, signing.public_key selects the agent's key")
+	}
+	var found *agent.Key
+	err := withAgent(ctx, sock, func(c agent.ExtendedAgent) error {
+		keys, err := c.List()
+		if err != nil {
+			return fmt.Errorf("ssh-agent list keys: %w", err)
+		}
+		for _, k := range keys {
+			if ssh.FingerprintSHA256(k) == wantFP {
+				found = k
+				return nil
+			}
+		}
+		return fmt.Errorf("ssh-agent at %s holds no key %s (ssh-add -l lists its keys)", sock, wantFP)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ssh.ParsePublicKey(found.Marshal())
+	if err != nil {
+		return nil, fmt.Errorf("ssh-agent key %s: %w", wantFP, err)
+	}
+	if identity == "" {
+		identity = found.Comment
+	}
+	return &agentSigner{sock: sock, pub: pub, identity: defaultIdentity(identity)}, nil
+}
+
+func withAgent(ctx context.Context, sock string, f func(agent.ExtendedAgent) error) error {
+	ctx, cancel := context.WithTimeout(ctx, agentTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return fmt.Errorf("ssh-agent: %w", err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(dl); err != nil {
+			return fmt.Errorf("ssh-agent: %w", err)
+		}
+	}
+	// Closing the connection when ctx ends unblocks a pending read.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	return f(agent.NewClient(conn))
+}
+
+func (a *agentSigner) Sign(ctx context.Context, data []byte) ([]byte, error) {
+	var out []byte
+	err := withAgent(ctx, a.sock, func(c agent.ExtendedAgent) error {
+		signers, err := c.Signers()
+		if err != nil {
+			return fmt.Errorf("ssh-agent signers: %w", err)
+		}
+		fp := ssh.FingerprintSHA256(a.pub)
+		for _, s := range signers {
+			if ssh.FingerprintSHA256(s.PublicKey()) == fp {
+				out, err = signWith(s, data)
+				return err
+			}
+		}
+		return fmt.Errorf("ssh-agent no longer holds key %s", fp)
+	})
+	return out, err
+}
+
+func (a *agentSigner) PublicKey() ssh.PublicKey { return a.pub }
+func (a *agentSigner) Identity() string         { return a.identity }
+
+// AllowedSignersLine is the allowed_signers entry for a signer, as
+// `ssh-keygen -Y verify -f` reads it.
+func AllowedSignersLine(identity string, key ssh.PublicKey) string {
+	return fmt.Sprintf("%s namespaces=%q %s", identity, Namespace, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
+}
+
+// allowedSigner is one line of an allowed_signers file.
+type allowedSigner struct {
+	Line       int
+	Principals []string
+	Namespaces []string // empty: any
+	Key        ssh.PublicKey
+}
+
+// parseAllowedSigners reads the subset of ssh-keygen's ALLOWED SIGNERS
+// format that plain keys use: principals, options (namespaces=,
+// valid-after=, valid-before=), key. Certificate authorities are refused
+// with a message rather than silently ignored.
+func parseAllowedSigners(b []byte, name string) ([]allowedSigner, error) {
+	var out []allowedSigner
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		principals, rest := cutField(line)
+		as := allowedSigner{Line: n}
+		for _, p := range strings.Split(strings.Trim(principals, `"`), ",") {
+			if p != "" {
+				as.Principals = append(as.Principals, p)
+			}
+		}
+		// Options come before the key, unless the next field already is one.
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(rest)); err != nil {
+			var opts string
+			opts, rest = cutField(rest)
+			for _, o := range splitOptions(opts) {
+				k, v, _ := strings.Cut(o, "=")
+				v = strings.Trim(v, `"`)
+				switch strings.ToLower(k) {
+				case "namespaces":
+					as.Namespaces = strings.Split(v, ",")
+				case "cert-authority":
+					return nil, fmt.Errorf("%s line %d: cert-authority entries are not supported; list the signing key itself", name, n)
+				case "valid-after", "valid-before":
+					// Report signatures carry no time to compare with;
+					// these bound the key's use, which the operator checks.
+				default:
+					return nil, fmt.Errorf("%s line %d: unknown option %q", name, n, k)
+				}
+			}
+		}
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(rest))
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", name, n, err)
+		}
+		as.Key = key
+		out = append(out, as)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no signer listed", name)
+	}
+	return out, nil
+}
+
+// cutField splits off the first blank-separated field, honouring quotes.
+func cutField(s string) (field, rest string) {
+	quoted := false
+	for i, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case (r == ' ' || r == '\t') && !quoted:
+			return s[:i], strings.TrimSpace(s[i+1:])
+		}
+	}
+	return s, ""
+}
+
+func splitOptions(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == ',' && !quoted:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// allows reports whether the entry admits signatures in ns.
+func (a allowedSigner) allows(ns string) bool {
+	if len(a.Namespaces) == 0 {
+		return true
+	}
+	for _, p := range a.Namespaces {
+		if ok, _ := path.Match(p, ns); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether identity is one of the entry's principals
+// (which may be wildcard patterns, as in ssh-keygen).
+func (a allowedSigner) matches(identity string) bool {
+	for _, p := range a.Principals {
+		if ok, _ := path.Match(p, identity); ok {
+			return true
+		}
+	}
+	return false
+}

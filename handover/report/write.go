@@ -1,0 +1,229 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/handoverhq/handover/handover/journal"
+)
+
+// Names of the files Write puts in a report directory.
+const (
+	JSONFile           = "report.json"
+	HTMLFile           = "report.html"
+	MarkdownFile       = "report.md"
+	JournalFile        = "journal.jsonl"
+	AllowedSignersFile = "allowed_signers"
+	// SigSuffix is appended to a file's name for its detached signature.
+	SigSuffix = ".sig"
+)
+
+// Files are the paths Write created.
+type Files struct {
+	Dir            string
+	JSON           string
+	HTML           string
+	Markdown       string
+	Journal        string
+	AllowedSigners string
+	// Signatures holds each signed file's detached signature, in the
+	// order JSON, HTML, Markdown, Journal.
+	Signatures []string
+}
+
+// All lists every file, in the order they were written.
+func (f Files) All() []string {
+	out := []string{f.JSON, f.HTML, f.Markdown, f.Journal}
+	out = append(out, f.Signatures...)
+	return append(out, f.AllowedSigners)
+}
+
+// Write renders, signs and stores a report in dir: report.json (the
+// canonical, signed payload), report.html and report.md rendered from it, a
+// copy of the run's journal whose head must be r.Journal.Head, a detached
+// signature for each, and allowed_signers for the key. A signed report is
+// never overwritten: Write refuses a dir that already holds report.json.
+func Write(ctx context.Context, dir string, r *Report, journalFile string, s Signer) (Files, error) {
+	if r == nil || s == nil {
+		return Files{}, errors.New("report: Write needs a report and a signer")
+	}
+	jb, err := checkJournal(journalFile, r.Journal)
+	if err != nil {
+		return Files{}, err
+	}
+	signed := *r
+	if signed.FormatVersion == 0 {
+		signed.FormatVersion = FormatVersion
+	}
+	if signed.Lang == "" {
+		signed.Lang = DefaultLang
+	}
+	signed.Journal.File = JournalFile
+	pub := s.PublicKey()
+	signed.Signature = &Signature{
+		Identity:    s.Identity(),
+		Key:         keyString(pub),
+		Fingerprint: ssh.FingerprintSHA256(pub),
+	}
+	js, err := Marshal(&signed)
+	if err != nil {
+		return Files{}, err
+	}
+	html, err := render(&signed, js, "html", signed.Lang)
+	if err != nil {
+		return Files{}, err
+	}
+	md, err := render(&signed, js, "md", signed.Lang)
+	if err != nil {
+		return Files{}, err
+	}
+
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Files{}, fmt.Errorf("report dir: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, JSONFile)); err == nil {
+		return Files{}, fmt.Errorf("report dir %s already holds a signed report; a report is never overwritten", dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Files{}, fmt.Errorf("report dir: %w", err)
+	}
+
+	f := Files{
+		Dir:            dir,
+		JSON:           filepath.Join(dir, JSONFile),
+		HTML:           filepath.Join(dir, HTMLFile),
+		Markdown:       filepath.Join(dir, MarkdownFile),
+		Journal:        filepath.Join(dir, JournalFile),
+		AllowedSigners: filepath.Join(dir, AllowedSignersFile),
+	}
+	// The signed files go first and report.json last, so a directory
+	// holding report.json is complete.
+	contents := []struct {
+		path string
+		data []byte
+	}{{f.HTML, html}, {f.Markdown, md}, {f.Journal, jb}, {f.JSON, js}}
+	sigs := map[string][]byte{}
+	for _, c := range contents {
+		sig, err := s.Sign(ctx, c.data)
+		if err != nil {
+			return Files{}, fmt.Errorf("sign %s: %w", filepath.Base(c.path), err)
+		}
+		sigs[c.path] = sig
+	}
+	line := AllowedSignersLine(signed.Signature.Identity, pub) + "\n"
+	if err := writeAtomic(f.AllowedSigners, []byte(line)); err != nil {
+		return Files{}, err
+	}
+	for _, c := range contents {
+		if err := writeAtomic(c.path+SigSuffix, sigs[c.path]); err != nil {
+			return Files{}, err
+		}
+		if err := writeAtomic(c.path, c.data); err != nil {
+			return Files{}, err
+		}
+	}
+	for _, p := range []string{f.JSON, f.HTML, f.Markdown, f.Journal} {
+		f.Signatures = append(f.Signatures, p+SigSuffix)
+	}
+	if err := syncDir(dir); err != nil {
+		return Files{}, err
+	}
+	return f, nil
+}
+
+func keyString(k ssh.PublicKey) string {
+	b := ssh.MarshalAuthorizedKey(k)
+	return string(b[:len(b)-1])
+}
+
+// checkJournal verifies the run's journal file and that it is the one the
+// report describes, and returns its bytes.
+func checkJournal(path string, j Journal) ([]byte, error) {
+	recs, head, err := journal.VerifyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if head != j.Head {
+		return nil, fmt.Errorf("journal %s ends at %s but the report's journal head is %s", path, short(head), short(j.Head))
+	}
+	if len(recs) != len(j.Records) {
+		return nil, fmt.Errorf("journal %s has %d records but the report lists %d", path, len(recs), len(j.Records))
+	}
+	for i := range recs {
+		if recs[i].Hash != j.Records[i].Hash {
+			return nil, fmt.Errorf("journal %s record %d differs from the report's record %d", path, i+1, i+1)
+		}
+	}
+	// Copy the very bytes that verify: the file could be appended to
+	// between the check above and this read.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	again, err := journal.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if h, err := journal.Verify(again); err != nil || h != head {
+		return nil, fmt.Errorf("journal %s changed while the report was being written", path)
+	}
+	return b, nil
+}
+
+// writeAtomic writes a file through a temporary file in the same directory,
+// fsync'd and renamed into place: readers see the old file or the whole new
+// one.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path atomically (for the CLI's -o).
+func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
