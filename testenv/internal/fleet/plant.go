@@ -290,7 +290,7 @@ func describe(h host, m *material) testenv.Host {
 		Admin:               h.admin,
 		AdminPassFile:       h.adminPassword(),
 		ProviderUser:        providerUser,
-		AuthorizedKeysFiles: []string{".ssh/authorized_keys"},
+		AuthorizedKeysFiles: []string{".ssh/authorized_keys", ".ssh/authorized_keys2"},
 		Cron: []testenv.CronJob{
 			{File: "/etc/cron.d/prestanet-supervision", Provider: true},
 			{File: "/etc/cron.d/mairie-sauvegarde", Provider: false},
@@ -317,7 +317,7 @@ func describe(h host, m *material) testenv.Host {
 		key("root", rootFile, m.support, "", true),
 	}
 	if h.altKeysFile {
-		out.AuthorizedKeysFiles = append(out.AuthorizedKeysFiles, altKeysDir+"/%u")
+		out.AuthorizedKeysFiles = []string{".ssh/authorized_keys", altKeysDir + "/%u"}
 		out.Keys = append(out.Keys, key("root", altKeysDir+"/root", m.backup, "", true))
 	} else {
 		out.Keys = append(out.Keys, key("root", rootFile, m.backup, backupOptions, true))
