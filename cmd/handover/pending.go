@@ -19,4 +19,3 @@ func runCommand(*stdio) *cli.Command       { return pending("run") }
 func resumeCommand(*stdio) *cli.Command    { return pending("resume") }
 func checkCommand(*stdio) *cli.Command     { return pending("check") }
 func secretsCommand(*stdio) *cli.Command   { return pending("secrets") }
-func catalogCommand(*stdio) *cli.Command   { return pending("catalog") }

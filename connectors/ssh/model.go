@@ -1,0 +1,668 @@
+package ssh
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/handoverhq/handover/handover/connector"
+)
+
+// Finding detail keys the plan reads.
+const (
+	detailFile      = "file"
+	detailUser      = "user"
+	detailAccessKey = "access_key"
+	detailText      = "text"
+	detailInStore   = "in_store"
+	detailScheme    = "scheme"
+)
+
+// Facts the plan reads.
+const (
+	factAccessKeyFile = "access_key_file"
+)
+
+// adminGroups are the groups whose members may become root by sudo (or
+// su on RHEL).
+var adminGroups = []string{"sudo", "wheel", "admin"}
+
+// hostContext is what building a System needs beyond the script output.
+type hostContext struct {
+	Name, Address string
+	Outgoing      connector.Outgoing
+	Catalog       *Catalog
+	AccessUser    string
+	// AccessKeyFP is the fingerprint of this host's access key, if one is
+	// configured or already in the store.
+	AccessKeyFP string
+	// RotateExtra are accounts policy.rotate.accounts names for the target.
+	RotateExtra []string
+	RotateAdmin bool
+	// StoreState returns, for an account, whether the secret store's
+	// current password matches its shadow hash: "current", "differs",
+	// "absent" or "unknown".
+	StoreState func(account, hash string) string
+	Now        time.Time
+}
+
+// buildSystem turns a host's parsed inventory into the dossier's System,
+// tagging every finding with why it is (or is not) the provider's.
+func buildSystem(h *hostData, hc hostContext) connector.System {
+	s := connector.System{Name: hc.Name, Kind: "host", Address: hc.Address}
+	fact := func(name, value string) {
+		if value != "" {
+			s.Facts = append(s.Facts, connector.Fact{Name: name, Value: value})
+		}
+	}
+	fact("hostname", h.Hostname)
+	fact("os", firstNonEmpty(h.OS["PRETTY_NAME"], h.OS["NAME"]))
+	fact("os_id", h.OS["ID"])
+	fact("os_version", h.OS["VERSION_ID"])
+	fact("kernel", h.Kernel)
+	fact("package_manager", strings.Join(h.PkgMgrs, " "))
+	if h.Systemd {
+		fact("systemd", "running")
+	} else {
+		fact("systemd", "not running (services read from unit files and processes)")
+	}
+	for _, k := range []string{"passwordauthentication", "kbdinteractiveauthentication", "permitrootlogin", "authorizedkeysfile", "authorizedkeyscommand"} {
+		fact("sshd_"+k, h.SSHD[k])
+	}
+
+	hw := &connector.Hardware{Vendor: h.DMI["sys_vendor"], Model: h.DMI["product_name"], Serial: h.DMI["product_serial"], CPUModel: h.CPUModel, CPUs: h.CPUs, MemoryMB: h.MemKB / 1024, IPs: h.IPs}
+	for _, d := range h.Disks {
+		hw.Disks = append(hw.Disks, connector.Disk{Name: d.Name, SizeMB: d.Sectors * 512 / (1 << 20), Model: d.Model})
+	}
+	s.Hardware = hw
+
+	for _, p := range h.Packages {
+		s.Software = append(s.Software, connector.Package{Name: p.Name, Version: p.Version, State: p.State})
+	}
+	s.Services = services(h)
+	s.Ports = ports(h)
+
+	users := map[string]passwdEntry{}
+	for _, p := range h.Passwd {
+		users[p.Name] = p
+	}
+	grants := parseGrants(h, hc.Outgoing)
+	adminVia := adminReasons(h, grants)
+	providerAccounts := map[string]bool{}
+	today := int(hc.Now.Unix() / 86400)
+	for _, p := range h.Passwd {
+		a := connector.Account{Name: p.Name, Display: strings.Split(p.Gecos, ",")[0]}
+		a.AdminVia = adminVia[p.Name]
+		a.Admin = len(a.AdminVia) > 0
+		a.Service = p.UID != 0 && (p.UID < 1000 || p.UID == 65534) && isNoLogin(p.Shell)
+		sh, hasShadow := h.Shadow[p.Name]
+		a.State = accountState(sh, hasShadow, today)
+		if hasShadow && sh.LastChange > 0 {
+			t := time.Unix(int64(sh.LastChange)*86400, 0).UTC()
+			a.PasswordChanged = &t
+		}
+		var mails []string
+		for _, f := range strings.Split(p.Gecos, ",") {
+			if strings.Contains(f, "@") {
+				mails = append(mails, strings.TrimSpace(f))
+			}
+		}
+		a.Reasons = hc.Outgoing.Account(p.Name, mails...)
+		a.Provider = len(a.Reasons) > 0
+		if a.Provider {
+			providerAccounts[p.Name] = true
+			s.Findings = append(s.Findings, connector.Finding{
+				ID: "account:" + p.Name, Kind: connector.KindAccount, Object: p.Name, Provider: true, Reasons: a.Reasons,
+				Summary: fmt.Sprintf("account %s (uid %d, %s)", p.Name, p.UID, a.State),
+				Detail:  map[string]string{"state": a.State, "uid": strconv.Itoa(p.UID)},
+			})
+		}
+		s.Accounts = append(s.Accounts, a)
+	}
+
+	// Credentials the plan may rotate: admins (policy.rotate.admins) and
+	// the accounts policy.rotate.accounts names, when they have a password.
+	for _, a := range s.Accounts {
+		wanted := (hc.RotateAdmin && a.Admin) || slices.Contains(hc.RotateExtra, a.Name)
+		sh, ok := h.Shadow[a.Name]
+		if !wanted || !ok || a.Provider {
+			continue
+		}
+		f := connector.Finding{
+			ID: "credential-age:" + a.Name, Kind: connector.KindCredAge, Object: a.Name,
+			Detail: map[string]string{"state": a.State, detailScheme: hashScheme(sh.Hash)},
+		}
+		if a.PasswordChanged != nil {
+			f.Detail["last_change"] = a.PasswordChanged.Format(time.DateOnly)
+			f.Summary = fmt.Sprintf("password of %s last changed %s (%d days ago)", a.Name, a.PasswordChanged.Format(time.DateOnly), today-sh.LastChange)
+		} else {
+			f.Summary = fmt.Sprintf("password of %s: last change unknown", a.Name)
+		}
+		if a.State == "enabled" && hc.StoreState != nil {
+			f.Detail[detailInStore] = hc.StoreState(a.Name, sh.Hash)
+		}
+		if a.Admin {
+			f.Reasons = append(f.Reasons, "admin: "+strings.Join(a.AdminVia, "; "))
+		}
+		if slices.Contains(hc.RotateExtra, a.Name) {
+			f.Reasons = append(f.Reasons, "listed in policy.rotate.accounts")
+		}
+		s.Findings = append(s.Findings, f)
+	}
+
+	s.Findings = append(s.Findings, keyFindings(h, hc, providerAccounts)...)
+	for _, g := range grants {
+		s.Findings = append(s.Findings, g.finding(providerAccounts))
+	}
+	s.Findings = append(s.Findings, correlateAddresses(cronFindings(h, hc, providerAccounts))...)
+	s.Findings = append(s.Findings, agentFindings(h, hc)...)
+
+	if u, ok := users[hc.AccessUser]; ok {
+		fact(factAccessKeyFile, authorizedKeysPath(h.SSHD["authorizedkeysfile"], u))
+	}
+	return s
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func isNoLogin(shell string) bool {
+	b := path.Base(shell)
+	return b == "nologin" || b == "false" || b == "sync" || shell == ""
+}
+
+func accountState(sh shadowEntry, ok bool, today int) string {
+	switch {
+	case !ok:
+		return "enabled"
+	case sh.Expire >= 0 && sh.Expire <= today:
+		return "expired"
+	case strings.HasPrefix(sh.Hash, "!"):
+		return "locked"
+	case sh.Hash == "*" || sh.Hash == "":
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func hashScheme(h string) string {
+	switch {
+	case strings.HasPrefix(h, "$6$"):
+		return "sha512crypt"
+	case strings.HasPrefix(h, "$y$"):
+		return "yescrypt"
+	case strings.HasPrefix(h, "$5$"):
+		return "sha256crypt"
+	case strings.HasPrefix(h, "$2"):
+		return "bcrypt"
+	case strings.HasPrefix(h, "$1$"):
+		return "md5crypt"
+	case strings.HasPrefix(h, "!") || h == "*" || h == "":
+		return "none"
+	}
+	return "other"
+}
+
+// authorizedKeysPath expands the first AuthorizedKeysFile pattern for u:
+// where a new key goes.
+func authorizedKeysPath(setting string, u passwdEntry) string {
+	pats := strings.Fields(setting)
+	pat := ".ssh/authorized_keys"
+	for _, p := range pats {
+		if p != "none" {
+			pat = p
+			break
+		}
+	}
+	r := strings.NewReplacer("%h", u.Home, "%u", u.Name, "%U", strconv.Itoa(u.UID), "%%", "%")
+	p := r.Replace(pat)
+	if !strings.HasPrefix(p, "/") {
+		p = path.Join(u.Home, p)
+	}
+	return p
+}
+
+func services(h *hostData) []connector.Service {
+	running := func(u unitFile) bool {
+		if h.Systemd {
+			return h.RunningUnits[u.Name]
+		}
+		if u.Exec == "" {
+			return false
+		}
+		for _, p := range h.Procs {
+			if exeOf(p) == u.Exec || (path.Base(u.Exec) == p.Comm) {
+				return true
+			}
+		}
+		return false
+	}
+	seen := map[string]bool{}
+	var out []connector.Service
+	for _, u := range h.UnitFiles {
+		if !strings.HasSuffix(u.Name, ".service") || seen[u.Name] || u.Link == "/dev/null" {
+			continue
+		}
+		seen[u.Name] = true
+		svc := connector.Service{Name: u.Name, Enabled: h.Enabled[u.Name], Running: running(u)}
+		if svc.Enabled || svc.Running {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+func exeOf(p procInfo) string {
+	return strings.TrimSuffix(p.Exe, " (deleted)")
+}
+
+// ports lists the listening sockets some process of the host owns. The
+// network namespace may be shared (containers, the test fleet), so
+// sockets no visible process holds are left out.
+func ports(h *hostData) []connector.Port {
+	comm := map[int]string{}
+	for _, p := range h.Procs {
+		comm[p.PID] = p.Comm
+	}
+	seen := map[string]bool{}
+	var out []connector.Port
+	for _, l := range h.Listen {
+		pid, ok := h.SocketPIDs[l.Inode]
+		if !ok {
+			continue
+		}
+		k := l.Proto + " " + l.Addr
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, connector.Port{Proto: l.Proto, Addr: l.Addr, Process: fmt.Sprintf("%s (pid %d)", comm[pid], pid)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Proto+out[i].Addr < out[j].Proto+out[j].Addr })
+	return out
+}
+
+func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) []connector.Finding {
+	var out []connector.Finding
+	for _, f := range h.Files {
+		if f.Kind != "authorized_keys" {
+			continue
+		}
+		for _, k := range parseAuthorizedKeys(f.Data) {
+			fd := connector.Finding{
+				ID:     "ssh-key:" + f.Owner + ":" + k.Fingerprint + ":" + f.Path,
+				Kind:   connector.KindSSHKey,
+				Object: f.Owner + ":" + k.Fingerprint,
+				Detail: map[string]string{detailFile: f.Path, detailUser: f.Owner, "fingerprint": k.Fingerprint, "type": k.Type, "comment": k.Comment, "line": strconv.Itoa(k.Line), "mode": f.Mode},
+			}
+			if len(k.Options) > 0 {
+				fd.Detail["options"] = strings.Join(k.Options, ",")
+			}
+			fd.Summary = fmt.Sprintf("%s key %s %q authorises %s (%s)", k.Type, k.Fingerprint, k.Comment, f.Owner, f.Path)
+			if k.Fingerprint == hc.AccessKeyFP && hc.AccessKeyFP != "" {
+				fd.Detail[detailAccessKey] = "true"
+				fd.Summary += ", the new access key"
+			} else {
+				fd.Reasons = hc.Outgoing.Key(k.Fingerprint, k.Comment)
+				if providerAccounts[f.Owner] {
+					fd.Reasons = append(fd.Reasons, fmt.Sprintf("authorises the provider's account %s", f.Owner))
+				}
+				fd.Provider = len(fd.Reasons) > 0
+			}
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// grant is one sudoers rule (or user alias) that names users.
+type grant struct {
+	File, Text string
+	Users      []string // users, %groups, aliases
+	All        bool     // grants every command
+	Reasons    []string
+}
+
+func (g grant) finding(providerAccounts map[string]bool) connector.Finding {
+	reasons := slices.Clone(g.Reasons)
+	for _, u := range g.Users {
+		if providerAccounts[u] {
+			reasons = append(reasons, fmt.Sprintf("grants the provider's account %s", u))
+		}
+	}
+	slices.Sort(reasons)
+	reasons = slices.Compact(reasons)
+	return connector.Finding{
+		ID:       "grant:" + g.File + ":" + shortHash(g.Text),
+		Kind:     connector.KindGrant,
+		Object:   strings.Join(g.Users, ","),
+		Summary:  fmt.Sprintf("sudoers %s: %s", g.File, g.Text),
+		Provider: len(reasons) > 0,
+		Reasons:  reasons,
+		Detail:   map[string]string{detailFile: g.File, detailText: g.Text},
+	}
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:4])
+}
+
+var sudoersKeywords = []string{"Defaults", "Host_Alias", "Runas_Alias", "Cmnd_Alias", "Cmd_Alias"}
+
+// parseGrants reads every sudoers file's user specifications.
+func parseGrants(h *hostData, out connector.Outgoing) []grant {
+	var gs []grant
+	for _, f := range h.Files {
+		if f.Kind != "sudoers" {
+			continue
+		}
+		fileWhy := out.Text(path.Base(f.Path))
+		headerWhy := commentReasons(f.Data, out)
+		if f.Path == "/etc/sudoers" {
+			headerWhy = nil // the distribution's file: its comments say nothing of who added a rule
+		}
+		for _, line := range splitLines(f.Data) {
+			text := strings.TrimSpace(string(line))
+			if text == "" || strings.HasPrefix(text, "#") || strings.HasPrefix(text, "@include") || strings.HasSuffix(text, "\\") {
+				continue
+			}
+			first := strings.Fields(text)[0]
+			if slices.ContainsFunc(sudoersKeywords, func(k string) bool { return strings.HasPrefix(first, k) }) {
+				continue
+			}
+			g := grant{File: f.Path, Text: text}
+			spec := text
+			if strings.HasPrefix(first, "User_Alias") {
+				_, def, _ := strings.Cut(text, "=")
+				spec = def
+			} else {
+				spec, _, _ = strings.Cut(text, " ")
+				_, cmds, _ := strings.Cut(text, "=")
+				if i := strings.LastIndex(cmds, ")"); i >= 0 {
+					cmds = cmds[i+1:]
+				}
+				cmds = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmds), "NOPASSWD:"))
+				g.All = cmds == "ALL" || strings.HasSuffix(cmds, " ALL") || strings.HasSuffix(cmds, ":ALL")
+			}
+			for _, u := range strings.Split(spec, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					g.Users = append(g.Users, u)
+				}
+			}
+			for _, u := range g.Users {
+				name := strings.TrimPrefix(u, "%")
+				for _, why := range out.Account(name) {
+					g.Reasons = append(g.Reasons, "user "+u+": "+why)
+				}
+			}
+			g.Reasons = append(g.Reasons, out.Text(text)...)
+			for _, why := range fileWhy {
+				g.Reasons = append(g.Reasons, "file name "+why)
+			}
+			g.Reasons = append(g.Reasons, headerWhy...)
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+// adminReasons says, per account, why it can act as root.
+func adminReasons(h *hostData, grants []grant) map[string][]string {
+	why := map[string][]string{}
+	add := func(u, r string) {
+		if !slices.Contains(why[u], r) {
+			why[u] = append(why[u], r)
+		}
+	}
+	gidName := map[int]string{}
+	members := map[string][]string{}
+	for _, g := range h.Groups {
+		gidName[g.GID] = g.Name
+		members[g.Name] = g.Members
+	}
+	for _, p := range h.Passwd {
+		if p.UID == 0 {
+			add(p.Name, "uid 0")
+		}
+		if slices.Contains(adminGroups, gidName[p.GID]) {
+			add(p.Name, "primary group "+gidName[p.GID])
+		}
+	}
+	for _, g := range adminGroups {
+		for _, m := range members[g] {
+			add(m, g+" group")
+		}
+	}
+	for _, g := range grants {
+		if !g.All {
+			continue
+		}
+		for _, u := range g.Users {
+			if grp, ok := strings.CutPrefix(u, "%"); ok {
+				for _, m := range members[grp] {
+					add(m, fmt.Sprintf("sudoers %s: %%%s", g.File, grp))
+				}
+				continue
+			}
+			if u != "ALL" && u != "root" {
+				add(u, "sudoers "+g.File)
+			}
+		}
+	}
+	return why
+}
+
+func cronFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) []connector.Finding {
+	var out []connector.Finding
+	for _, f := range h.Files {
+		if f.Kind != "cron" {
+			continue
+		}
+		owner := ""
+		if strings.HasPrefix(f.Path, "/var/spool/cron/") {
+			owner = path.Base(f.Path)
+		}
+		headerWhy := commentReasons(f.Data, hc.Outgoing)
+		for _, line := range splitLines(f.Data) {
+			text := strings.TrimSpace(string(line))
+			if text == "" || strings.HasPrefix(text, "#") || isCronAssignment(text) {
+				continue
+			}
+			fd := connector.Finding{
+				ID:      "cron:" + f.Path + ":" + shortHash(text),
+				Kind:    connector.KindCron,
+				Object:  f.Path,
+				Summary: fmt.Sprintf("%s: %s", f.Path, text),
+				Detail:  map[string]string{detailFile: f.Path, detailText: text},
+				Reasons: hc.Outgoing.Text(text),
+			}
+			if owner != "" {
+				fd.Detail[detailUser] = owner
+				if providerAccounts[owner] {
+					fd.Reasons = append(fd.Reasons, fmt.Sprintf("crontab of the provider's account %s", owner))
+				}
+			} else if fields := strings.Fields(text); len(fields) > 6 && providerAccounts[fields[5]] && !strings.HasPrefix(fields[0], "@") {
+				fd.Reasons = append(fd.Reasons, fmt.Sprintf("runs as the provider's account %s", fields[5]))
+			}
+			for _, why := range hc.Outgoing.Text(path.Base(f.Path)) {
+				fd.Reasons = append(fd.Reasons, "file name "+why)
+			}
+			fd.Reasons = append(fd.Reasons, headerWhy...)
+			fd.Provider = len(fd.Reasons) > 0
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// agentMatch is what the inventory found of one catalogue agent.
+type agentMatch struct {
+	Packages  []pkgInfo
+	Units     []string
+	Processes []procInfo
+	Paths     []string
+}
+
+func (m agentMatch) empty() bool {
+	return len(m.Packages)+len(m.Units)+len(m.Processes)+len(m.Paths) == 0
+}
+
+func globMatch(pats []string, s string) bool {
+	for _, p := range pats {
+		if ok, _ := path.Match(p, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// findAgent matches one catalogue entry against a host.
+func findAgent(h *hostData, a Agent) agentMatch {
+	var m agentMatch
+	for _, p := range h.Packages {
+		if globMatch(a.Packages, p.Name) && p.State != "un" && p.State != "pn" {
+			m.Packages = append(m.Packages, p)
+		}
+	}
+	units := append(slices.Clone(a.Units), a.Timers...)
+	for _, u := range h.UnitFiles {
+		if globMatch(units, u.Name) && !slices.Contains(m.Units, u.Name) {
+			m.Units = append(m.Units, u.Name)
+		}
+	}
+	for _, p := range h.Procs {
+		if globMatch(a.Processes, p.Comm) || globMatch(a.Processes, path.Base(exeOf(p))) {
+			m.Processes = append(m.Processes, p)
+		}
+	}
+	pathPats := slices.Concat(a.Paths, a.Configs, a.Cron)
+	for _, p := range h.CatalogPaths {
+		if globMatch(pathPats, p) && !slices.Contains(m.Paths, p) {
+			m.Paths = append(m.Paths, p)
+		}
+	}
+	return m
+}
+
+func agentFindings(h *hostData, hc hostContext) []connector.Finding {
+	if hc.Catalog == nil {
+		return nil
+	}
+	var out []connector.Finding
+	for _, a := range hc.Catalog.Agents {
+		m := findAgent(h, a)
+		if m.empty() {
+			continue
+		}
+		var what, reasons []string
+		var pkgs, units, procs []string
+		for _, p := range m.Packages {
+			pkgs = append(pkgs, p.Name)
+			if p.State == "rc" {
+				what = append(what, fmt.Sprintf("package %s removed, configuration files remain (dpkg rc)", p.Name))
+			} else {
+				what = append(what, fmt.Sprintf("package %s %s (%s)", p.Name, p.Version, p.State))
+			}
+		}
+		for _, u := range m.Units {
+			units = append(units, u)
+			state := "unit file present"
+			if h.Enabled[u] {
+				state = "enabled"
+			}
+			what = append(what, fmt.Sprintf("unit %s %s", u, state))
+		}
+		for _, p := range m.Processes {
+			procs = append(procs, fmt.Sprintf("%d:%s", p.PID, p.Comm))
+			what = append(what, fmt.Sprintf("process %s running (pid %d)", p.Comm, p.PID))
+		}
+		for _, p := range m.Paths {
+			what = append(what, "path "+p)
+		}
+		reasons = append(reasons, fmt.Sprintf("catalogue entry %s (%s, %s)", a.Name, a.Vendor, a.Source))
+		selected := hc.Outgoing.Agent(a.Name)
+		if selected {
+			reasons = append(reasons, "selected for removal by outgoing.agents")
+		}
+		out = append(out, connector.Finding{
+			ID:       "agent:" + a.Name,
+			Kind:     connector.KindAgent,
+			Object:   a.Name,
+			Summary:  fmt.Sprintf("%s (%s): %s", a.Title, a.Vendor, strings.Join(what, "; ")),
+			Provider: selected,
+			Reasons:  reasons,
+			Detail: map[string]string{
+				"packages":  strings.Join(pkgs, " "),
+				"units":     strings.Join(units, " "),
+				"processes": strings.Join(procs, " "),
+				"paths":     strings.Join(m.Paths, "\n"),
+				"source":    a.Source,
+			},
+		})
+	}
+	return out
+}
+
+// commentReasons attributes a whole file by its comments ("# Supervision
+// Prestanet - do not remove").
+func commentReasons(data []byte, out connector.Outgoing) []string {
+	var why []string
+	for _, line := range splitLines(data) {
+		s := strings.TrimSpace(string(line))
+		if !strings.HasPrefix(s, "#") {
+			continue
+		}
+		for _, w := range out.Text(s) {
+			r := "the file's comment " + w
+			if !slices.Contains(why, r) {
+				why = append(why, r)
+			}
+		}
+	}
+	return why
+}
+
+var ipv4 = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)
+
+// correlateAddresses attributes a cron entry that calls an IP address a
+// provider entry also calls: the same call-home job, planted twice.
+func correlateAddresses(fs []connector.Finding) []connector.Finding {
+	home := map[string]string{}
+	for _, f := range fs {
+		if !f.Provider {
+			continue
+		}
+		for _, ip := range ipv4.FindAllString(f.Detail[detailText], -1) {
+			if _, ok := home[ip]; !ok {
+				home[ip] = f.Detail[detailFile]
+			}
+		}
+	}
+	for i, f := range fs {
+		if f.Provider {
+			continue
+		}
+		for _, ip := range ipv4.FindAllString(f.Detail[detailText], -1) {
+			if src, ok := home[ip]; ok && !strings.HasPrefix(ip, "127.0.0.") {
+				fs[i].Reasons = append(fs[i].Reasons, fmt.Sprintf("calls %s, as the provider's entry in %s does", ip, src))
+				fs[i].Provider = true
+				break
+			}
+		}
+	}
+	return fs
+}
