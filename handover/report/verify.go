@@ -323,19 +323,23 @@ func (vr *verifier) journal(r *Report, jsonName, journalName string) {
 	if err != nil && vr.data[journalName] == nil {
 		return
 	}
+	if err != nil {
+		return // the chain error above locates the change
+	}
 	n := max(len(recs), len(r.Journal.Records))
 	for i := range n {
+		where := "record " + strconv.Itoa(i+1)
 		switch {
 		case i >= len(recs):
-			vr.problem(journalName, "record "+strconv.Itoa(i+1), "missing: report.json lists %d records, the journal has %d", len(r.Journal.Records), len(recs))
+			vr.problem(journalName, where, "missing: report.json lists %d records, the journal has %d", len(r.Journal.Records), len(recs))
 		case i >= len(r.Journal.Records):
-			vr.problem(journalName, "record "+strconv.Itoa(i+1), "not in report.json, which lists %d records", len(r.Journal.Records))
+			vr.problem(journalName, where, "not in report.json, which lists %d records", len(r.Journal.Records))
 		case !sameRecord(recs[i], r.Journal.Records[i]):
-			who := journalName
 			if vr.sigBad[jsonName] && vr.sigOK[journalName] {
-				who = jsonName + " journal"
+				vr.problem(jsonName, "journal "+where, "differs from %s %s (signed, intact)", journalName, where)
+			} else {
+				vr.problem(journalName, where, "differs from %s that report.json signed", where)
 			}
-			vr.problem(who, "record "+strconv.Itoa(i+1), "%s record %d differs from %s record %d", journalName, i+1, jsonName, i+1)
 		default:
 			continue
 		}
@@ -455,15 +459,29 @@ func (vr *verifier) locate(jsonName string, js []byte, r *Report) {
 		}
 	}
 	if !found {
+		vr.problem(jsonName+SigSuffix, "", "report.json's content matches the index of the signed, intact report.html: the signature file itself was damaged or replaced")
 		return
 	}
 	// The signed rendering shows the signed value: quote the first
 	// difference between it and a rendering of the changed report.
 	if again, err := render(r, js, "html", r.Lang); err == nil {
-		line, g, w := firstDiff(vr.data[HTMLFile], again)
+		line, g, w := bodyDiff(vr.data[HTMLFile], again)
 		vr.problem(HTMLFile, "line "+strconv.Itoa(line), "(signed, intact) shows %q where the changed report.json gives %q", g, w)
 	}
 }
+
+// bodyDiff is firstDiff on two HTML renderings of different report.json
+// files, past their head (whose digests differ anyway) and with the
+// embedded digests masked, so it finds the first visible difference.
+func bodyDiff(a, b []byte) (line int, got, want string) {
+	ai := max(bytes.Index(a, []byte("<body>")), 0)
+	bi := max(bytes.Index(b, []byte("<body>")), 0)
+	mask := func(h []byte) []byte { return sha64.ReplaceAll(h, bytes.Repeat([]byte{'0'}, 64)) }
+	line, got, want = firstDiff(mask(a[ai:]), mask(b[bi:]))
+	return line + bytes.Count(a[:ai], []byte{'\n'}), got, want
+}
+
+var sha64 = regexp.MustCompile(`[0-9a-f]{64}`)
 
 // parent strips the last member or index from a path.
 func parent(p string) string {
