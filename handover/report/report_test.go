@@ -247,7 +247,7 @@ func TestVerifyRefusesUnlistedKey(t *testing.T) {
 	}
 }
 
-func TestWriteRefusesAnotherJournal(t *testing.T) {
+func TestReportWriteRefusesAnotherJournal(t *testing.T) {
 	f := fixture(t, reporttest.Options{})
 	signer, err := report.LoadSigner(context.Background(), playbook.SigningSettings{Key: f.Key}, "")
 	if err != nil {
@@ -369,9 +369,9 @@ func mustRemove(t *testing.T, p string) {
 	}
 }
 
-// TestLoadSigner covers the key sources: a key file, an encrypted key file
+// TestReportLoadSigner covers the key sources: a key file, an encrypted key file
 // (refused with a message naming it) and a key held by a real ssh-agent.
-func TestLoadSigner(t *testing.T) {
+func TestReportLoadSigner(t *testing.T) {
 	dir := t.TempDir()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
