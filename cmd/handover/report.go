@@ -1,17 +1,125 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/handoverhq/handover/handover/report"
 )
+
+// renderTimeout bounds reading and rendering one report.
+const renderTimeout = 2 * time.Minute
 
 func reportCommand(s *stdio) *cli.Command {
 	return &cli.Command{
-		Name:   "report",
-		Hidden: true,
-		Action: func(c *cli.Context) error {
-			return withCode(exitError, errors.New("report: not available in this build"))
-		},
+		Name:  "report",
+		Usage: "work with a signed report",
+		Subcommands: []*cli.Command{{
+			Name:      "render",
+			Usage:     "render a report.json as HTML or Markdown, in French or English",
+			ArgsUsage: "REPORT.json",
+			Description: "Renders report.json again, for instance in the other language. The output embeds\n" +
+				"report.json's SHA-256; it is not signed (only the renderings written with the\n" +
+				"report are). Check the report itself with `handover verify`.",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "format", Value: "html", Usage: "html or md"},
+				&cli.StringFlag{Name: "lang", Usage: "fr or en (default: the report's language)"},
+				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
+			},
+			Action: func(c *cli.Context) error {
+				args, err := interspersed(c)
+				if err != nil {
+					return withCode(exitError, err)
+				}
+				if len(args) != 1 {
+					return withCode(exitError, fmt.Errorf("report render: expected one REPORT.json argument (see handover report render --help)"))
+				}
+				ctx, cancel := context.WithTimeout(c.Context, renderTimeout)
+				defer cancel()
+				out, err := renderReport(ctx, args[0], c.String("format"), c.String("lang"))
+				if err != nil {
+					return withCode(exitError, err)
+				}
+				if o := c.String("output"); o != "" {
+					if err := report.WriteFileAtomic(o, out); err != nil {
+						return withCode(exitError, err)
+					}
+					return nil
+				}
+				_, err = s.out.Write(out)
+				return err
+			},
+		}},
 	}
+}
+
+func renderReport(ctx context.Context, path, format, lang string) ([]byte, error) {
+	switch format {
+	case "html", "md":
+	default:
+		return nil, fmt.Errorf("report render: --format must be html or md, not %q", format)
+	}
+	if lang != "" && lang != "fr" && lang != "en" {
+		return nil, fmt.Errorf("report render: --lang must be fr or en, not %q", lang)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("report render: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := report.Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("report render: %s %w", path, err)
+	}
+	return report.Render(r, format, lang)
+}
+
+// interspersed returns a command's positional arguments and applies the
+// flags written after them ("verify REPORT.json --allowed-signers F"),
+// which Go's flag parsing leaves among the arguments.
+func interspersed(c *cli.Context) ([]string, error) {
+	// Aliases are separate flags until urfave/cli normalises them, which
+	// it has done already: set the primary name, which the action reads.
+	primary := map[string]string{}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			primary[n] = f.Names()[0]
+		}
+	}
+	var pos []string
+	args := c.Args().Slice()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		flag, ok := primary[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown flag %s", c.Command.Name, a)
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("%s: flag %s needs a value", c.Command.Name, a)
+			}
+			i++
+			value = args[i]
+		}
+		if err := c.Set(flag, value); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", c.Command.Name, a, err)
+		}
+	}
+	return pos, nil
 }

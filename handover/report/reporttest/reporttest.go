@@ -170,7 +170,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 	r.After = b.after(r.Dossier)
 	r.Deviations.Residual = []string{
 		"Le compte « prestanet » du coffre-fort reste actif jusqu'au 30 juin 2026 (dérogation) : à désactiver à l'échéance.",
-		"srv-app3 : la tâche planifiée de PrestaNet n'a pas pu être retirée (fichier verrouillé) ; à traiter sur place.",
+		"srv-compta1 : la tâche planifiée de PrestaNet n'a pas pu être retirée (fichier verrouillé) ; à traiter sur place.",
 	}
 	r.Summary = summarise(r)
 	r.Run.Result = "partial"

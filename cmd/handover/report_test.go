@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/handoverhq/handover/handover/report"
+)
+
+func TestReportRenderCommand(t *testing.T) {
+	f := writeFixture(t)
+	out := filepath.Join(t.TempDir(), "report-en.md")
+	code, stdout, stderr := runCLI(t, "report", "render", f.Files.JSON, "--format", "md", "--lang", "en", "-o", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("with -o, stdout is %q", stdout)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(f.Files.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Unmarshal(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := report.Render(r, "md", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("report render -o wrote something else than report.Render")
+	}
+
+	// Rendering again in the report's own language gives the signed file.
+	code, stdout, stderr = runCLI(t, "report", "render", "--format", "html", f.Files.JSON)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	signed, err := os.ReadFile(f.Files.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != string(signed) {
+		t.Error("report render --format html differs from the signed report.html")
+	}
+
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"report", "render", f.Files.JSON, "--format", "pdf"}, `--format must be html or md, not "pdf"`},
+		{[]string{"report", "render", f.Files.JSON, "--lang", "de"}, `--lang must be fr or en, not "de"`},
+		{[]string{"report", "render", f.Files.JSON, "--colour", "red"}, "unknown flag --colour"},
+		{[]string{"report", "render", f.Files.HTML}, "report.html line 1 column 2: invalid character '<'"},
+		{[]string{"report", "render"}, "expected one REPORT.json argument"},
+	} {
+		code, _, stderr := runCLI(t, tc.args...)
+		if code != exitError || !strings.Contains(stderr, tc.err) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, stderr, exitError, tc.err)
+		}
+	}
+}
