@@ -239,7 +239,14 @@ func schema(r *Report, w words) (string, []edgeRow) {
 			x += colW + colGap*2
 		}
 	}
-	width := max(x-colGap*2+margin, 3*colW)
+	// Arrows between boxes of one column bend out to its right.
+	bendRoom := 0
+	for _, k := range keys {
+		if nodes[k.from].col == nodes[k.to].col {
+			bendRoom = colGap
+		}
+	}
+	width := max(x-colGap*2+margin+bendRoom, 3*colW)
 	bottom := max(colY[0], colY[1], colY[2])
 	legendY := bottom + boxGap*2
 	legendLines := 1 + (len(linkKinds)+1)/2
