@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/handoverhq/handover/connectors/builtin"
+	"github.com/handoverhq/handover/handover/engine"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/report"
+	"github.com/handoverhq/handover/handover/secret"
+)
+
+// crashEnv names the fault-injection hook: HANDOVER_CRASH_AT=STEP[:N]
+// SIGKILLs the process at the Nth time (default first) the rotation
+// protocol reaches STEP. The recovery tests use it to kill a real run at
+// each step; it is documented in docs/engine.md.
+const crashEnv = "HANDOVER_CRASH_AT"
+
+// jsonFlag switches logs to JSON lines for machines.
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "write logs as JSON lines (for machines) instead of text"}
+
+// newEngine builds the engine the commands share: the built-in
+// connectors, a terminal prompt when stdin is one, logs on stderr.
+func newEngine(c *cli.Context, s *stdio) *engine.Engine {
+	var h slog.Handler
+	if c.Bool("json") {
+		h = slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: slog.LevelInfo})
+	} else {
+		h = slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn})
+	}
+	e := &engine.Engine{
+		Registry: builtin.Registry(),
+		Log:      slog.New(h),
+		Version:  version,
+	}
+	if f, ok := s.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		e.Prompt = func(label string) (secret.Secret, error) {
+			fmt.Fprintf(s.err, "%s: ", label)
+			b, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(s.err)
+			if err != nil {
+				return secret.Secret{}, err
+			}
+			return secret.FromBytes(b), nil
+		}
+	}
+	e.Crash = crashHook(os.Getenv(crashEnv))
+	return e
+}
+
+func crashHook(spec string) func(string, plan.Change) {
+	if spec == "" {
+		return nil
+	}
+	step, nth, _ := strings.Cut(spec, ":")
+	want := 1
+	if nth != "" {
+		fmt.Sscanf(nth, "%d", &want)
+	}
+	seen := 0
+	return func(s string, _ plan.Change) {
+		if s != step {
+			return
+		}
+		seen++
+		if seen == want {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+}
+
+// load loads the command's PLAYBOOK argument, printing every diagnostic
+// at once.
+func load(ctx context.Context, c *cli.Context, s *stdio, e *engine.Engine) (*engine.Session, error) {
+	path, err := playbookArg(c)
+	if err != nil {
+		return nil, err
+	}
+	return loadWith(ctx, s, e, path)
+}
+
+func loadPath(c *cli.Context, s *stdio, path string) (*engine.Session, error) {
+	return loadWith(c.Context, s, newEngine(c, s), path)
+}
+
+func loadWith(ctx context.Context, s *stdio, e *engine.Engine, path string) (*engine.Session, error) {
+	sess, err := e.Load(ctx, path)
+	if err != nil {
+		var ds playbook.Diagnostics
+		if errors.As(err, &ds) {
+			printDiagnostics(s.err, ds)
+			return nil, withCode(exitError, fmt.Errorf("%s: %d problem(s)", path, len(ds)))
+		}
+		return nil, withCode(exitError, err)
+	}
+	return sess, nil
+}
+
+func printDiagnostics(w io.Writer, ds playbook.Diagnostics) {
+	for _, d := range ds {
+		fmt.Fprintln(w, d.String())
+	}
+}
+
+// reportWriter signs with the playbook's key and writes every format.
+func reportWriter(sess *engine.Session, lang string) func(ctx context.Context, dir string, r *report.Report, journalFile string) ([]string, error) {
+	return func(ctx context.Context, dir string, r *report.Report, journalFile string) ([]string, error) {
+		if lang != "" {
+			r.Lang = lang
+		}
+		signer, err := report.LoadSigner(ctx, sess.Playbook.Signing, sess.Resolver.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		files, err := report.Write(ctx, dir, r, journalFile, signer)
+		if err != nil {
+			return nil, err
+		}
+		return files.All(), nil
+	}
+}
+
+// isTerminal reports whether stdin or stderr is an interactive terminal.
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
