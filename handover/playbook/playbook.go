@@ -139,7 +139,7 @@ type Target struct {
 }
 
 // Common target keys, decoded here; the rest belong to the connector.
-var commonTargetKeys = []string{"name", "type", "timeout", "password"}
+var commonTargetKeys = []string{"name", "type", "timeout", "password_policy"}
 
 // IsCommonTargetKey reports whether key is decoded by the playbook itself.
 func IsCommonTargetKey(key string) bool {
@@ -464,8 +464,8 @@ func decodeTargets(d *Decoder, n *yaml.Node) []Target {
 				t.Type = d.NonEmpty(v, "target type")
 			case "timeout":
 				t.Timeout = d.Duration(v, "target timeout")
-			case "password":
-				p := DecodePasswordPolicy(d, v, "target password", secret.DefaultPolicy)
+			case "password_policy":
+				p := DecodePasswordPolicy(d, v, "password_policy", secret.DefaultPolicy)
 				t.Password = &p
 			default:
 				settings.Content = append(settings.Content, k, v)
