@@ -37,7 +37,7 @@ testenv-reset: build
 test: deps build
 	@set -o pipefail; \
 	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; \
-	rc=0; $(GO) test -race -count=1 -timeout 40m ./... || rc=$$?; \
+	rc=0; $(GO) test -race -count=1 -p 1 -timeout 40m ./... || rc=$$?; \
 	$(TESTENV) down || true; \
 	exit $$rc
 
