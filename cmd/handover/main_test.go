@@ -9,6 +9,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The integration tests run the CLI as a separate process (so that it
+	// can be SIGKILLed) by re-executing this test binary.
+	if os.Getenv("HANDOVER_BE_MAIN") == "1" {
+		os.Exit(run(context.Background(), append([]string{"handover"}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"handover": func() { os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/engine"
+	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/testenv"
+)
+
+// handover runs the CLI as a child process and returns its output and
+// exit status (-1 when killed by a signal).
+func handover(t *testing.T, env []string, args ...string) (string, int, syscall.Signal) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "HANDOVER_BE_MAIN=1"), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0, 0
+	case errors.As(err, &ee):
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			return out.String(), -1, ws.Signal()
+		}
+		return out.String(), ws.ExitStatus(), 0
+	}
+	t.Fatalf("handover %v: %v", args, err)
+	return "", 0, 0
+}
+
+// resetFleet brings the fleet back to its planted state.
+func resetFleet(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("../../bin/testenv", "reset", "-only", "fleet")
+	cmd.Dir = "."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv reset: %v\n%s", err, out)
+	}
+}
+
+// passwordWorks tries a fresh SSH password login.
+func passwordWorks(t *testing.T, env *testenv.Env, addr, user, password string) bool {
+	t.Helper()
+	hk, err := knownhosts.New(env.Fleet.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(password)}, HostKeyCallback: hk, Timeout: 10 * time.Second})
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) {
+			t.Fatalf("ssh %s: %v", addr, err)
+		}
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// sshPlaybook writes a playbook for one fleet host.
+func sshPlaybook(t *testing.T, env *testenv.Env, dir string, h testenv.Host, i int) string {
+	t.Helper()
+	pb := fmt.Sprintf(`version: 1
+handover:
+  client: {name: Mairie de Saint-Exemple}
+  outgoing: {name: Prestanet Informatique}
+state: %[1]s/state
+secrets:
+  file:
+    path: %[1]s/secrets.age
+    passphrase: ${file:%[2]s}
+signing:
+  key: %[3]s
+  identity: %[4]s
+outgoing:
+  domains: [prestanet.test]
+  key_comments: ["*@prestanet.test", "*prestanet*"]
+  accounts: ["prestanet*"]
+  agents: [all]
+policy:
+  rotate: {admins: false, accounts: ["hote:root"]}
+targets:
+  - name: hote
+    type: ssh
+    hosts: [{name: %[5]s, address: %[6]s}]
+    auth: {key_file: %[7]s}
+    known_hosts: %[8]s
+    passwords:
+      - {account: root, password: "${file:%[9]s}"}
+`, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity, h.Name, strings.Split(h.Addr, ":")[0],
+		env.Fleet.OperatorKey, env.Fleet.KnownHosts, h.RootPasswordFile)
+	p := filepath.Join(dir, "playbook.yaml")
+	if err := os.WriteFile(p, []byte(pb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCrashRecoveryOnRealHost SIGKILLs `handover run` at each step of the
+// rotation protocol on a real SSH host of the test estate; after each
+// kill, a rerun finishes the job: the stored credential logs in, the
+// handed-over one does not, and every journal verifies.
+func TestCrashRecoveryOnRealHost(t *testing.T) {
+	env := testenv.Require(t)
+	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Operator == nil {
+		t.Fatal("the test estate has no fleet: run `make testenv-up`")
+	}
+	i := len(env.Fleet.Hosts) - 1
+	h := env.Fleet.Hosts[i]
+	t.Cleanup(func() { resetFleet(t) })
+	for _, step := range []string{engine.StepPending, engine.StepIntent, engine.StepSet, engine.StepOutcome, engine.StepVerify} {
+		t.Run(step, func(t *testing.T) {
+			resetFleet(t)
+			dir := t.TempDir()
+			pb := sshPlaybook(t, env, dir, h, i)
+			old := testenv.ReadSecret(t, h.RootPasswordFile)
+			out, code, sig := handover(t, []string{"HANDOVER_CRASH_AT=" + step}, "run", "--yes", pb)
+			if sig != syscall.SIGKILL {
+				t.Fatalf("run was not killed at %s (exit %d):\n%s", step, code, out)
+			}
+			out, code, _ = handover(t, nil, "run", "--yes", pb)
+			if code != 0 {
+				t.Fatalf("rerun after a kill at %s: exit %d\n%s", step, code, out)
+			}
+			st, err := secret.OpenFileStore(filepath.Join(dir, "secrets.age"), secret.FileUnlock{Passphrase: secret.New(testenv.ReadSecret(t, env.Operator.PassphraseFile))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur, v, err := st.Get(context.Background(), connector.SecretPath("hote", h.Name, "root"), 0)
+			if err != nil || v.State != secret.Current {
+				t.Fatalf("no current root credential in the store: %v %+v", err, v)
+			}
+			addr := h.Addr
+			if !passwordWorks(t, env, addr, "root", cur.Reveal()) {
+				t.Error("the stored root password does not log in")
+			}
+			if passwordWorks(t, env, addr, "root", old) {
+				t.Error("the handed-over root password still logs in")
+			}
+			vs, _ := st.List(context.Background())
+			for _, v := range vs {
+				if v.State == secret.Pending {
+					t.Errorf("%s#%d still pending", v.Path, v.Version)
+				}
+			}
+			journals, _ := filepath.Glob(filepath.Join(dir, "state", "runs", "*", "journal.jsonl"))
+			if len(journals) != 2 {
+				t.Errorf("%d journals, want 2", len(journals))
+			}
+			for _, j := range journals {
+				if _, _, err := journal.VerifyFile(j); err != nil {
+					t.Errorf("%s: %v", j, err)
+				}
+			}
+			if strings.Contains(out, cur.Reveal()) || strings.Contains(out, old) {
+				t.Error("a password appears in the output")
+			}
+		})
+	}
+}
