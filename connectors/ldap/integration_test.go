@@ -1,0 +1,737 @@
+package ldap_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/handoverhq/handover/connectors/ldap"
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/testenv"
+)
+
+// directory is one of the testenv's directories, as the tests see it.
+type directory struct {
+	dialect     string
+	component   string // testenv component, for resets
+	url         string // StartTLS
+	urls        string // LDAPS
+	bindDN      string
+	bindFile    string
+	adminGroups []string
+	serviceOUs  []string
+	admins      []testenv.Account
+	providers   []string
+	nested      string // admin only through a sub-group
+	nestedGroup string // RDN of that sub-group
+	serviceAdm  []string
+	users       int
+}
+
+func openLDAP(t testing.TB) directory {
+	t.Helper()
+	e := testenv.Require(t)
+	if e.LDAP == nil {
+		t.Fatalf("integration test needs the testenv's slapd: run `bin/testenv up -only slapd`")
+	}
+	l := e.LDAP
+	return directory{
+		dialect: ldap.OpenLDAP, component: "slapd", url: l.URL, urls: l.URLS,
+		bindDN: l.AdminDN, bindFile: l.AdminPasswordFile,
+		adminGroups: []string{l.AdminGroupDN}, serviceOUs: []string{"ou=services," + l.BaseDN},
+		admins: l.Admins, providers: l.ProviderDNs, nested: l.NestedAdminDN, nestedGroup: rdnOf(l.NestedGroupDN),
+		users: l.Users,
+	}
+}
+
+func activeDirectory(t testing.TB) directory {
+	t.Helper()
+	e := testenv.Require(t)
+	if e.AD == nil {
+		t.Fatalf("integration test needs the testenv's Samba AD DC: run `bin/testenv up -only samba`")
+	}
+	a := e.AD
+	return directory{
+		dialect: ldap.AD, component: "samba", url: a.URL, urls: a.URLS,
+		bindDN: a.AdminDN, bindFile: a.AdminPasswordFile,
+		serviceOUs: []string{"OU=Services,OU=Mairie," + a.BaseDN},
+		admins:     a.Admins, providers: a.ProviderDNs, nested: a.NestedAdminDN, nestedGroup: "CN=GG-Admins-Reseau",
+		serviceAdm: []string{"CN=svc-backup,OU=Services,OU=Mairie," + a.BaseDN},
+		users:      a.Users,
+	}
+}
+
+func rdnOf(dn string) string { r, _, _ := strings.Cut(dn, ","); return r }
+
+// rotated are the admins a run rotates: every admin but the provider's
+// and the service accounts.
+func (d directory) rotated() []string {
+	var out []string
+	for _, a := range d.admins {
+		if !slices.Contains(d.providers, a.Name) && !slices.Contains(d.serviceAdm, a.Name) {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+func (d directory) passwordFile(t *testing.T, dn string) string {
+	t.Helper()
+	for _, a := range d.admins {
+		if a.Name == dn {
+			return a.PasswordFile
+		}
+	}
+	t.Fatalf("no password file for %s", dn)
+	return ""
+}
+
+// storeReader is the engine's view of the store for connectors: current
+// versions only.
+type storeReader struct{ s *secret.MemoryStore }
+
+func (r storeReader) Current(ctx context.Context, path string) (secret.Secret, bool, error) {
+	v, meta, err := r.s.Get(ctx, path, 0)
+	if errors.Is(err, secret.ErrNotFound) {
+		return secret.Secret{}, false, nil
+	}
+	if err != nil {
+		return secret.Secret{}, false, err
+	}
+	return v, meta.State == secret.Current, nil
+}
+
+// configure builds the target as the engine would from a playbook.
+func configure(t testing.TB, d directory, url string, store *secret.MemoryStore, extra string) *ldap.Target {
+	t.Helper()
+	e := testenv.Require(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "url: %s\nca_cert: %s\nbind_dn: %q\npassword: ${file:%s}\npage_size: 100\n", url, e.CACert, d.bindDN, d.bindFile)
+	if len(d.adminGroups) > 0 {
+		fmt.Fprintf(&b, "admin_groups: [%q]\n", d.adminGroups[0])
+	}
+	fmt.Fprintf(&b, "service_accounts:\n  ous: [%q]\n  patterns: [\"svc-*\"]\n", d.serviceOUs[0])
+	b.WriteString("accounts:\n")
+	for _, a := range d.admins {
+		fmt.Fprintf(&b, "  - dn: %q\n    password: ${file:%s}\n", a.Name, a.PasswordFile)
+	}
+	b.WriteString(extra)
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(b.String()), &doc); err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	pb := &playbook.Playbook{
+		Outgoing: playbook.Outgoing{Names: []string{testenv.ProviderName}, Domains: []string{testenv.ProviderDomain}, Accounts: []string{"prestanet-*"}},
+		Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour},
+	}
+	dec := playbook.NewDecoder("playbook.yaml")
+	env := connector.Env{
+		Playbook: pb, Resolver: &playbook.Resolver{Dir: t.TempDir()}, Secrets: storeReader{store},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
+	}
+	tgt := ldap.New().Configure(dec, playbook.Target{Name: "annuaire", Type: "ldap", Settings: doc.Content[0]}, env)
+	if ds := dec.Diagnostics(); len(ds) > 0 {
+		t.Fatalf("configure: %v", ds)
+	}
+	lt, ok := tgt.(*ldap.Target)
+	if !ok {
+		t.Fatalf("configure returned %T", tgt)
+	}
+	t.Cleanup(func() { lt.Close() })
+	return lt
+}
+
+var (
+	testenvBin     string
+	testenvBinErr  error
+	testenvBinOnce sync.Once
+)
+
+// reset brings a directory back to its planted state with the component's
+// Reset (`testenv reset -only ...`).
+func reset(t *testing.T, d directory) {
+	t.Helper()
+	testenvBinOnce.Do(func() {
+		root, err := repoRoot()
+		if err != nil {
+			testenvBinErr = err
+			return
+		}
+		// `make test` builds bin/testenv before running the tests.
+		if bin := filepath.Join(root, "bin", "testenv"); fileExists(bin) {
+			testenvBin = bin
+			return
+		}
+		dir, err := os.MkdirTemp("", "handover-ldap-test-")
+		if err != nil {
+			testenvBinErr = err
+			return
+		}
+		testenvBin = filepath.Join(dir, "testenv")
+		cmd := exec.Command("go", "build", "-o", testenvBin, "./testenv/cmd/testenv")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			testenvBinErr = fmt.Errorf("build testenv: %v\n%s", err, out)
+		}
+	})
+	if testenvBinErr != nil {
+		t.Fatal(testenvBinErr)
+	}
+	root, _ := repoRoot()
+	// Other test packages' testenv commands hold the state directory's
+	// lock for a while; wait for them.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenvBin, "reset", "-only", d.component)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv reset -only %s: %v\n%s", d.component, err, out)
+	}
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func accountByName(inv *connector.Inventory, dn string) (connector.Account, bool) {
+	for _, a := range inv.Systems[0].Accounts {
+		if strings.EqualFold(a.Name, dn) {
+			return a, true
+		}
+	}
+	return connector.Account{}, false
+}
+
+// rotate plays the engine's write-ahead protocol for one rotation: store
+// pending, set, prove new works and old fails, make current. It retries a
+// rejected password as the engine does.
+func rotate(t *testing.T, ctx context.Context, tgt *ldap.Target, store *secret.MemoryStore, ch plan.Change) (old, next secret.Secret) {
+	t.Helper()
+	old, ok, err := tgt.KnownCredential(ctx, ch)
+	if err != nil || !ok {
+		t.Fatalf("KnownCredential %s: %v %v", ch.Object, ok, err)
+	}
+	for attempt := 1; attempt <= 3; attempt++ {
+		next, err = secret.Generate(nil, secret.DefaultPolicy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := store.PutPending(ctx, ch.SecretPath, next, map[string]string{"change": ch.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tgt.SetCredential(ctx, ch, next)
+		var rej *connector.ErrRejected
+		if errors.As(err, &rej) {
+			t.Logf("attempt %d rejected: %s", attempt, rej.Reason)
+			if err := store.SetState(ctx, ch.SecretPath, v.Version, secret.Failed); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("SetCredential %s: %v", ch.Object, err)
+		}
+		if works, err := tgt.TryCredential(ctx, ch, next); err != nil || !works {
+			t.Fatalf("new password of %s: works=%v err=%v", ch.Object, works, err)
+		}
+		if works, err := tgt.TryCredential(ctx, ch, old); err != nil || works {
+			t.Fatalf("old password of %s: works=%v err=%v", ch.Object, works, err)
+		}
+		if err := store.SetState(ctx, ch.SecretPath, v.Version, secret.Current); err != nil {
+			t.Fatal(err)
+		}
+		return old, next
+	}
+	t.Fatalf("rotation of %s rejected 3 times", ch.Object)
+	return
+}
+
+func TestLDAPHandoverOpenLDAP(t *testing.T) { runHandover(t, openLDAP(t)) }
+func TestADHandoverSamba(t *testing.T)      { runHandover(t, activeDirectory(t)) }
+
+// runHandover is a whole run against a real directory: inventory, plan,
+// apply under the write-ahead protocol, verify, and a second plan that
+// must be empty, from this target and from a fresh one (a later run).
+func runHandover(t *testing.T, d directory) {
+	t.Cleanup(func() { reset(t, d) })
+	ctx := testCtx(t)
+	store := secret.NewMemoryStore()
+	tgt := configure(t, d, d.url, store, "")
+
+	inv, err := tgt.Inventory(ctx)
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	for _, a := range d.admins {
+		got, ok := accountByName(inv, a.Name)
+		if !ok || !got.Admin {
+			t.Errorf("admin %s not found as an admin (found=%v)", a.Name, ok)
+		}
+	}
+	nested, _ := accountByName(inv, d.nested)
+	if !slices.ContainsFunc(nested.AdminVia, func(v string) bool { return strings.Contains(v, d.nestedGroup) }) {
+		t.Errorf("nested admin %s: AdminVia %q does not name %s", d.nested, nested.AdminVia, d.nestedGroup)
+	}
+	for _, dn := range d.providers {
+		got, ok := accountByName(inv, dn)
+		if !ok || !got.Provider || len(got.Reasons) == 0 {
+			t.Errorf("provider account %s: found=%v provider=%v reasons=%q", dn, ok, got.Provider, got.Reasons)
+		}
+	}
+	for _, dn := range d.serviceAdm {
+		got, _ := accountByName(inv, dn)
+		if !got.Service || !got.Admin {
+			t.Errorf("service admin %s: service=%v admin=%v", dn, got.Service, got.Admin)
+		}
+	}
+
+	changes, err := tgt.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, dn := range d.rotated() {
+		want = append(want, string(plan.RotatePassword)+" "+strings.ToLower(dn))
+	}
+	for _, dn := range d.providers {
+		want = append(want, string(plan.LockAccount)+" "+strings.ToLower(dn))
+	}
+	var got []string
+	for _, ch := range changes {
+		if ch.Action == plan.RemoveMembership {
+			if !slices.Contains(d.providers, ch.Params["account"]) {
+				t.Errorf("remove-membership of a non-provider account: %s", ch.Object)
+			}
+			continue
+		}
+		got = append(got, string(ch.Action)+" "+strings.ToLower(ch.Object))
+		if ch.Action == plan.RotatePassword && (ch.Object == d.bindDN) != ch.Last {
+			t.Errorf("%s: Last=%v", ch.Object, ch.Last)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan:\n got %q\nwant %q", got, want)
+	}
+	for _, dn := range d.providers {
+		if !slices.ContainsFunc(changes, func(ch plan.Change) bool {
+			return ch.Action == plan.RemoveMembership && ch.Params["account"] == dn
+		}) {
+			t.Errorf("no remove-membership for provider account %s", dn)
+		}
+	}
+
+	// Apply in the engine's order, the bind account last.
+	p := plan.Plan{Changes: changes}
+	p.Sort()
+	olds := map[string]secret.Secret{}
+	for _, ch := range p.Changes {
+		switch ch.Action {
+		case plan.RotatePassword:
+			old, _ := rotate(t, ctx, tgt, store, ch)
+			olds[ch.Object] = old
+		default:
+			if _, err := tgt.Apply(ctx, ch, storeReader{store}); err != nil {
+				t.Fatalf("apply %s %s: %v", ch.Action, ch.Object, err)
+			}
+		}
+	}
+	checks, err := tgt.Verify(ctx, ldap.System, p.Changes)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("check failed: %s: %s", c.What, c.Detail)
+		}
+	}
+	if d.dialect == ldap.AD {
+		// Samba, like Windows, keeps the previous password valid for
+		// simple binds for an hour; Kerberos refuses it, and the report
+		// says both.
+		graces := 0
+		for _, c := range checks {
+			if c.What == "previous password refused by the KDC" && strings.Contains(c.Detail, "simple bind still accepted it") {
+				graces++
+			}
+		}
+		if graces != len(d.rotated()) {
+			t.Errorf("AD rotation checks report the simple-bind grace for %d accounts, want %d", graces, len(d.rotated()))
+		}
+	}
+
+	// Provider accounts: no bind, no admin group.
+	for _, dn := range d.providers {
+		pw := secret.New(testenv.ReadSecret(t, d.passwordFile(t, dn)))
+		if ok := simpleBind(t, d, dn, pw); ok {
+			t.Errorf("provider account %s still binds", dn)
+		}
+	}
+
+	// Idempotent: nothing left to do, for this target and for a later run
+	// that logs in with the store's password.
+	for name, target := range map[string]*ldap.Target{"same target": tgt, "later run": configure(t, d, d.urls, store, "")} {
+		inv2, err := target.Inventory(ctx)
+		if err != nil {
+			t.Fatalf("%s: inventory after apply: %v", name, err)
+		}
+		again, err := target.Plan(inv2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != 0 {
+			t.Errorf("%s: second plan not empty: %d changes, first %s %s", name, len(again), again[0].Action, again[0].Object)
+		}
+		for _, dn := range d.providers {
+			a, _ := accountByName(inv2, dn)
+			if a.Admin {
+				t.Errorf("%s: provider account %s is still an admin: %q", name, dn, a.AdminVia)
+			}
+		}
+	}
+}
+
+// simpleBind binds on a fresh LDAPS connection, as a client application
+// would.
+func simpleBind(t *testing.T, d directory, dn string, pw secret.Secret) bool {
+	t.Helper()
+	e := testenv.Require(t)
+	pem, err := os.ReadFile(e.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tlsConfig(t, pem, d.urls)
+	conn, err := goldap.DialURL(d.urls, goldap.DialWithTLSConfig(tc))
+	if err != nil {
+		t.Fatalf("dial %s: %v", d.urls, err)
+	}
+	defer conn.Close()
+	err = conn.Bind(dn, pw.Reveal())
+	if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("bind %s: %v", dn, err)
+	}
+	return err == nil
+}
+
+func TestLDAPRejectedOpenLDAP(t *testing.T) { runRejected(t, openLDAP(t)) }
+func TestADRejectedSamba(t *testing.T)      { runRejected(t, activeDirectory(t)) }
+
+// runRejected: a password the server's policy refuses comes back as
+// ErrRejected with the server's words, and the old password still works.
+func runRejected(t *testing.T, d directory) {
+	ctx := testCtx(t)
+	store := secret.NewMemoryStore()
+	tgt := configure(t, d, d.url, store, "")
+	ch := rotationOf(t, ctx, tgt, d.nested)
+	err := tgt.SetCredential(ctx, ch, secret.New("Sh0rt!"))
+	var rej *connector.ErrRejected
+	if !errors.As(err, &rej) || rej.Reason == "" {
+		t.Fatalf("SetCredential with a short password: %v, want ErrRejected", err)
+	}
+	t.Logf("rejected: %s", rej.Reason)
+	old, _, err := tgt.KnownCredential(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if works, err := tgt.TryCredential(ctx, ch, old); err != nil || !works {
+		t.Fatalf("old password after a rejection: works=%v err=%v", works, err)
+	}
+}
+
+// rotationOf plans and returns the rotation of dn.
+func rotationOf(t *testing.T, ctx context.Context, tgt *ldap.Target, dn string) plan.Change {
+	t.Helper()
+	inv, err := tgt.Inventory(ctx)
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	changes, err := tgt.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range changes {
+		if ch.Action == plan.RotatePassword && strings.EqualFold(ch.Object, dn) {
+			return ch
+		}
+	}
+	t.Fatalf("no rotation of %s planned", dn)
+	return plan.Change{}
+}
+
+func TestLDAPCutRotationOpenLDAP(t *testing.T) { runCut(t, openLDAP(t)) }
+func TestADCutRotationSamba(t *testing.T)      { runCut(t, activeDirectory(t)) }
+
+// runCut cuts the connection after the server received the new password
+// and before its answer reached the connector. SetCredential fails; the
+// engine then asks TryCredential, which must say the new password is in
+// force (and the old one is not).
+func runCut(t *testing.T, d directory) {
+	t.Cleanup(func() { reset(t, d) })
+	ctx := testCtx(t)
+	px := newCutProxy(t, d.urls)
+	store := secret.NewMemoryStore()
+	tgt := configure(t, d, px.url, store, "")
+	ch := rotationOf(t, ctx, tgt, d.nested)
+	old, _, err := tgt.KnownCredential(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := secret.Generate(nil, secret.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.arm()
+	err = tgt.SetCredential(ctx, ch, next)
+	if err == nil {
+		t.Fatal("SetCredential succeeded through a cut connection")
+	}
+	var rej *connector.ErrRejected
+	if errors.As(err, &rej) {
+		t.Fatalf("a cut connection reported as a rejection: %v", err)
+	}
+	if px.cuts.Load() != 1 {
+		t.Fatalf("proxy cut %d connections, want 1", px.cuts.Load())
+	}
+	if works, err := tgt.TryCredential(ctx, ch, next); err != nil || !works {
+		t.Fatalf("new password after the cut: works=%v err=%v", works, err)
+	}
+	if works, err := tgt.TryCredential(ctx, ch, old); err != nil || works {
+		t.Fatalf("old password after the cut: works=%v err=%v", works, err)
+	}
+}
+
+// cutProxy forwards TCP to a directory. Armed, it forwards the next
+// request it sees, waits for the server to act on it, and closes both
+// sides without passing the answer on.
+type cutProxy struct {
+	url   string
+	armed atomic.Bool
+	cuts  atomic.Int32
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	host := strings.TrimPrefix(target, "ldaps://")
+	ip, _, err := net.SplitHostPort(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same address as the server, so its certificate's IP SAN matches and
+	// (AD) the KDC is found on port 88 of the same host.
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &cutProxy{url: "ldaps://" + ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c, host)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) arm() { p.armed.Store(true) }
+
+func (p *cutProxy) serve(client net.Conn, target string) {
+	defer client.Close()
+	server, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer server.Close()
+	cut := make(chan struct{})
+	var once sync.Once
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 {
+				select {
+				case <-cut:
+					return
+				default:
+				}
+				if _, werr := client.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			armed := p.armed.CompareAndSwap(true, false)
+			if armed {
+				once.Do(func() { close(cut) })
+			}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				return
+			}
+			if armed {
+				// Let the server act on the request, then drop both
+				// sides: the answer never reaches the client.
+				time.Sleep(500 * time.Millisecond)
+				p.cuts.Add(1)
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestLDAPInventoryMemory inventories the whole directory while sampling
+// the heap: memory must stay bounded by the page size, not the number of
+// users. At the CI size (-ldap-users 50) it is a smoke test; `make bench`
+// runs it against -ldap-users 10000 (BenchmarkLDAPInventory reports the
+// numbers).
+func TestLDAPInventoryMemory(t *testing.T) {
+	d := openLDAP(t)
+	ctx := testCtx(t)
+	tgt := configure(t, d, d.urls, secret.NewMemoryStore(), "")
+	peak, inv := inventoryPeak(t, ctx, tgt)
+	total := fact(inv, "accounts")
+	t.Logf("%s accounts inventoried, peak heap growth %.1f MiB", total, float64(peak)/(1<<20))
+	if total == "" || total == "0" {
+		t.Fatalf("no accounts counted: %q", total)
+	}
+	if limit := uint64(64 << 20); peak > limit {
+		t.Fatalf("peak heap growth %d bytes over %d for %s accounts", peak, limit, total)
+	}
+}
+
+// BenchmarkLDAPInventory measures a whole inventory of the testenv's
+// OpenLDAP directory (`make bench` brings it up with -ldap-users 10000),
+// reporting accounts per second and the peak heap growth.
+func BenchmarkLDAPInventory(b *testing.B) {
+	d := openLDAP(b)
+	ctx := context.Background()
+	tgt := configure(b, d, d.urls, secret.NewMemoryStore(), "")
+	var peak uint64
+	var accounts string
+	start := time.Now()
+	for b.Loop() {
+		p, inv := inventoryPeak(b, ctx, tgt)
+		peak = max(peak, p)
+		accounts = fact(inv, "accounts")
+	}
+	var n float64
+	fmt.Sscan(accounts, &n)
+	b.ReportMetric(n*float64(b.N)/time.Since(start).Seconds(), "accounts/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
+
+func inventoryPeak(t testing.TB, ctx context.Context, tgt *ldap.Target) (uint64, *connector.Inventory) {
+	t.Helper()
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > base.HeapInuse && m.HeapInuse-base.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse - base.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	inv, err := tgt.Inventory(ctx)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	return peak.Load(), inv
+}
+
+func fact(inv *connector.Inventory, name string) string {
+	for _, f := range inv.Systems[0].Facts {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+func tlsConfig(t *testing.T, pem []byte, url string) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("testenv CA: no certificate")
+	}
+	host, _, err := net.SplitHostPort(strings.TrimPrefix(url, "ldaps://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
