@@ -124,6 +124,9 @@ type MailEnv struct {
 	Domain          string    `json:"domain"`
 	Accounts        []Account `json:"accounts"`
 	MasterUser      Account   `json:"master_user"`
+	// MasterSeparator joins mailbox and master user in a master login:
+	// "mairie@mairie-saint-exemple.test*prestanet-master".
+	MasterSeparator string `json:"master_separator,omitempty"`
 	// Forwarding lists the mailboxes whose Sieve script redirects to the
 	// provider's domain.
 	Forwarding  []string `json:"forwarding"`
@@ -143,6 +146,18 @@ type VaultEnv struct {
 	ProviderTokenFile     string `json:"provider_token_file"`
 	ProviderTokenAccessor string `json:"provider_token_accessor"`
 	PID                   int    `json:"pid"`
+
+	// UnsealKeyFile holds the single unseal key (base64), to unseal by hand.
+	UnsealKeyFile string `json:"unseal_key_file,omitempty"`
+	// KVMount is the KV version 2 mount ("secret"); ClientSecrets the
+	// client's own secrets planted in it, mount included ("secret/infra/wifi").
+	KVMount       string   `json:"kv_mount,omitempty"`
+	ClientSecrets []string `json:"client_secrets,omitempty"`
+	// The provider's AppRole: its name and the files holding its role_id
+	// and a secret_id.
+	ProviderAppRole      string `json:"provider_approle,omitempty"`
+	ProviderRoleIDFile   string `json:"provider_role_id_file,omitempty"`
+	ProviderSecretIDFile string `json:"provider_secret_id_file,omitempty"`
 }
 
 type FleetEnv struct {

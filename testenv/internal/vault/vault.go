@@ -1,13 +1,68 @@
-// Package vault runs the testenv's vault component.
+// Package vault runs the testenv's Vault: the server built from
+// testenv/vaultserver (Vault's own packages, in memory, TLS on
+// 127.0.0.1:18200), planted with the client's KV secrets and the outgoing
+// provider's foothold (a broad policy, a userpass login, an AppRole and a
+// token).
 package vault
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
 
 	"github.com/handoverhq/handover/testenv"
 	"github.com/handoverhq/handover/testenv/internal/component"
+	"github.com/handoverhq/handover/testenv/internal/proc"
 )
+
+// What is planted.
+const (
+	KVMount        = "secret"
+	ProviderPolicy = "prestanet-admin"
+	ProviderUser   = "prestanet"
+	ProviderRole   = "prestanet-backup"
+)
+
+// providerPolicy is what outgoing providers typically keep: everything.
+const providerPolicy = `# Prestanet Informatique: full administration (contract 2019-042)
+path "*" {
+  capabilities = ["create", "read", "update", "patch", "delete", "list", "sudo"]
+}
+`
+
+// clientSecrets are the client's own secrets, kept in Vault by the
+// provider. Each is a list of versions, oldest first.
+var clientSecrets = []struct {
+	path     string
+	versions []map[string]any
+}{
+	{"infra/wifi", []map[string]any{
+		{"ssid": "MAIRIE-STAFF", "psk": "Printemps2021!"},
+		{"ssid": "MAIRIE-STAFF", "psk": "Automne2023!"},
+	}},
+	{"infra/nas", []map[string]any{
+		{"username": "admin", "password": "Syno-Mairie-42", "url": "https://nas.mairie-saint-exemple.test:5001"},
+	}},
+	{"infra/firewall", []map[string]any{
+		{"username": "admin", "password": "Fw!Stormshield-2022"},
+	}},
+}
+
+// binName is the binary's name prefix in the cache; proc.Stop matches it.
+const binName = "vaultserver"
 
 // Component runs vault.
 type Component struct{}
@@ -16,12 +71,396 @@ var _ component.Component = Component{}
 
 func (Component) Name() string { return "vault" }
 
-func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) error {
-	return errors.New("vault: not implemented yet")
+type paths struct {
+	pidFile, logFile string
+	cert, key        string
+	secrets          string
+	rootToken        string
+	unsealKey        string
+	providerPassword string
+	providerToken    string
+	providerAccessor string // not a secret: env.json carries it too
+	providerRoleID   string
+	providerSecretID string
+	sources          string // testenv/vaultserver in the repository
+	cacheDir         string
 }
 
-func (Component) Down(ctx context.Context, o component.Options) error { return nil }
+func pathsOf(o component.Options) paths {
+	sec := filepath.Join(o.Dir, "secrets")
+	return paths{
+		pidFile:          filepath.Join(o.Dir, "vault.pid"),
+		logFile:          filepath.Join(o.Dir, "vault.log"),
+		cert:             filepath.Join(o.Dir, "tls", "cert.pem"),
+		key:              filepath.Join(o.Dir, "tls", "key.pem"),
+		secrets:          sec,
+		rootToken:        filepath.Join(sec, "root-token"),
+		unsealKey:        filepath.Join(sec, "unseal-key"),
+		providerPassword: filepath.Join(sec, "prestanet-password"),
+		providerToken:    filepath.Join(sec, "prestanet-token"),
+		providerAccessor: filepath.Join(sec, "prestanet-token-accessor"),
+		providerRoleID:   filepath.Join(sec, "prestanet-backup-role-id"),
+		providerSecretID: filepath.Join(sec, "prestanet-backup-secret-id"),
+		sources:          filepath.Join(o.RepoDir, "testenv", "vaultserver"),
+		cacheDir:         o.CacheDir,
+	}
+}
 
-func (Component) Reset(ctx context.Context, o component.Options, env *testenv.Env) error {
-	return errors.New("vault: not implemented yet")
+// Up leaves a running, healthy and planted Vault as it is; anything else is
+// (re)started.
+func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env) error {
+	p := pathsOf(o)
+	if pid := proc.ReadPID(p.pidFile); proc.Alive(pid) && strings.Contains(proc.Cmdline(pid), binName) {
+		if err := c.planted(ctx, o, p); err == nil {
+			return fillEnv(env, p, pid)
+		}
+		if err := proc.Stop(p.pidFile, binName, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	return c.start(ctx, o, env)
+}
+
+// Reset restarts the server: it keeps everything in memory, so the new
+// process is a fresh Vault, planted again in well under a second.
+func (c Component) Reset(ctx context.Context, o component.Options, env *testenv.Env) error {
+	p := pathsOf(o)
+	if err := proc.Stop(p.pidFile, binName, 10*time.Second); err != nil {
+		return err
+	}
+	return c.start(ctx, o, env)
+}
+
+func (Component) Down(ctx context.Context, o component.Options) error {
+	return proc.Stop(pathsOf(o).pidFile, binName, 10*time.Second)
+}
+
+func (c Component) start(ctx context.Context, o component.Options, env *testenv.Env) error {
+	p := pathsOf(o)
+	bin, err := ensureBinary(ctx, o, p)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(p.secrets, 0o700); err != nil {
+		return err
+	}
+	// The root token and the provider's token keep their ids across resets,
+	// so that a client holding them keeps working.
+	for _, f := range []string{p.rootToken, p.providerToken} {
+		if err := ensureRandomFile(f, "testenv-"); err != nil {
+			return err
+		}
+	}
+	if err := o.CA.Issue(p.cert, p.key, "vault.testenv", []string{"127.0.0.1"}, []string{"localhost"}); err != nil {
+		return fmt.Errorf("tls certificate: %w", err)
+	}
+	os.Remove(p.logFile)
+	os.Remove(p.unsealKey)
+	pid, err := proc.Start(p.pidFile, p.logFile, nil, bin,
+		"-addr", testenv.VaultAddr,
+		"-tls-cert", p.cert, "-tls-key", p.key,
+		"-root-token-file", p.rootToken,
+		"-unseal-key-file", p.unsealKey)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := proc.WaitReady(wctx, pid, p.logFile, healthProbe(o.CA.CertFile)); err != nil {
+		_ = proc.Stop(p.pidFile, binName, 10*time.Second)
+		return fmt.Errorf("vault: %w", err)
+	}
+	if err := plant(wctx, o, p); err != nil {
+		_ = proc.Stop(p.pidFile, binName, 10*time.Second)
+		return fmt.Errorf("vault: plant: %w", err)
+	}
+	return fillEnv(env, p, pid)
+}
+
+func fillEnv(env *testenv.Env, p paths, pid int) error {
+	accessor, err := os.ReadFile(p.providerAccessor)
+	if err != nil {
+		return err
+	}
+	env.Vault = &testenv.VaultEnv{
+		Addr:                  "https://" + testenv.VaultAddr,
+		RootTokenFile:         p.rootToken,
+		ProviderPolicy:        ProviderPolicy,
+		ProviderUser:          ProviderUser,
+		ProviderPasswordFile:  p.providerPassword,
+		ProviderTokenFile:     p.providerToken,
+		ProviderTokenAccessor: strings.TrimSpace(string(accessor)),
+		PID:                   pid,
+		UnsealKeyFile:         p.unsealKey,
+		KVMount:               KVMount,
+		ProviderAppRole:       ProviderRole,
+		ProviderRoleIDFile:    p.providerRoleID,
+		ProviderSecretIDFile:  p.providerSecretID,
+	}
+	for _, s := range clientSecrets {
+		env.Vault.ClientSecrets = append(env.Vault.ClientSecrets, KVMount+"/"+s.path)
+	}
+	return nil
+}
+
+// healthProbe is the readiness check: sys/health answers 200 (initialised,
+// unsealed, active) over TLS verified with the testenv CA.
+func healthProbe(caFile string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		client, err := httpClient(caFile)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+testenv.VaultAddr+"/v1/sys/health", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("sys/health: %s", resp.Status)
+		}
+		return nil
+	}
+}
+
+func httpClient(caFile string) (*http.Client, error) {
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s: no certificate", caFile)
+	}
+	return &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+		Timeout:   10 * time.Second,
+	}, nil
+}
+
+// Client returns an API client for the testenv Vault with the given token
+// file, TLS verified with the testenv CA.
+func Client(caFile, tokenFile string) (*api.Client, error) {
+	conf := api.DefaultConfig()
+	if conf.Error != nil {
+		return nil, conf.Error
+	}
+	conf.Address = "https://" + testenv.VaultAddr
+	conf.MaxRetries = 0
+	conf.Timeout = 10 * time.Second
+	if err := conf.ConfigureTLS(&api.TLSConfig{CACert: caFile}); err != nil {
+		return nil, err
+	}
+	c, err := api.NewClient(conf)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(strings.TrimSpace(string(tok)))
+	return c, nil
+}
+
+// plant writes what the estate holds on a fresh server.
+func plant(ctx context.Context, o component.Options, p paths) error {
+	c, err := Client(o.CA.CertFile, p.rootToken)
+	if err != nil {
+		return err
+	}
+	kv := c.KVv2(KVMount)
+	for _, s := range clientSecrets {
+		for _, data := range s.versions {
+			if _, err := kv.Put(ctx, s.path, data); err != nil {
+				return fmt.Errorf("kv %s: %w", s.path, err)
+			}
+		}
+	}
+	if err := c.Sys().PutPolicyWithContext(ctx, ProviderPolicy, providerPolicy); err != nil {
+		return fmt.Errorf("policy %s: %w", ProviderPolicy, err)
+	}
+
+	// The provider's userpass login.
+	if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, "userpass", &api.EnableAuthOptions{Type: "userpass", Description: "Prestanet staff logins"}); err != nil {
+		return fmt.Errorf("enable userpass: %w", err)
+	}
+	if err := ensureRandomFile(p.providerPassword, "Presta-"); err != nil {
+		return err
+	}
+	password, err := readTrimmed(p.providerPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "auth/userpass/users/"+ProviderUser, map[string]any{
+		"password":       password,
+		"token_policies": ProviderPolicy,
+	}); err != nil {
+		return fmt.Errorf("userpass user %s: %w", ProviderUser, err)
+	}
+
+	// The provider's AppRole, used by its backup scripts.
+	if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, "approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		return fmt.Errorf("enable approle: %w", err)
+	}
+	role := "auth/approle/role/" + ProviderRole
+	if _, err := c.Logical().WriteWithContext(ctx, role, map[string]any{
+		"token_policies": ProviderPolicy,
+		"token_ttl":      "1h",
+	}); err != nil {
+		return fmt.Errorf("approle %s: %w", ProviderRole, err)
+	}
+	rid, err := c.Logical().ReadWithContext(ctx, role+"/role-id")
+	if err != nil {
+		return fmt.Errorf("approle %s role-id: %w", ProviderRole, err)
+	}
+	sid, err := c.Logical().WriteWithContext(ctx, role+"/secret-id", map[string]any{"metadata": `{"host":"backup.prestanet.test"}`})
+	if err != nil {
+		return fmt.Errorf("approle %s secret-id: %w", ProviderRole, err)
+	}
+	roleID, _ := rid.Data["role_id"].(string)
+	secretID, _ := sid.Data["secret_id"].(string)
+	if roleID == "" || secretID == "" {
+		return fmt.Errorf("approle %s: empty role_id or secret_id", ProviderRole)
+	}
+	if err := writeSecret(p.providerRoleID, roleID); err != nil {
+		return err
+	}
+	if err := writeSecret(p.providerSecretID, secretID); err != nil {
+		return err
+	}
+
+	// The provider's long-lived token, id from its file.
+	tokenID, err := readTrimmed(p.providerToken)
+	if err != nil {
+		return err
+	}
+	tok, err := c.Auth().Token().CreateOrphanWithContext(ctx, &api.TokenCreateRequest{
+		ID:          tokenID,
+		Policies:    []string{ProviderPolicy},
+		DisplayName: ProviderUser,
+		Metadata:    map[string]string{"owner": "Prestanet Informatique", "purpose": "supervision"},
+		TTL:         "720h",
+		Renewable:   boolPtr(true),
+	})
+	if err != nil {
+		return fmt.Errorf("provider token: %w", err)
+	}
+	return os.WriteFile(p.providerAccessor, []byte(tok.Auth.Accessor+"\n"), 0o600)
+}
+
+// planted checks a running server still holds what plant wrote (a test may
+// have revoked the provider's token, or sealed the server).
+func (Component) planted(ctx context.Context, o component.Options, p paths) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := healthProbe(o.CA.CertFile)(ctx); err != nil {
+		return err
+	}
+	c, err := Client(o.CA.CertFile, p.providerToken)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Auth().Token().LookupSelfWithContext(ctx); err != nil {
+		return err
+	}
+	_, err = os.Stat(p.providerAccessor)
+	return err
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// ensureRandomFile writes prefix + 24 random hex digits to path (0600)
+// unless it exists.
+func ensureRandomFile(path, prefix string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	return writeSecret(path, prefix+hex.EncodeToString(b))
+}
+
+func writeSecret(path, value string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(value+"\n"), 0o600)
+}
+
+func readTrimmed(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ensureBinary returns the server binary for the current sources, building
+// it into the cache if needed. The name carries a digest of main.go, go.mod
+// and go.sum, so the (slow: minutes, gigabytes of modules) build runs only
+// when they change.
+func ensureBinary(ctx context.Context, o component.Options, p paths) (string, error) {
+	h := sha256.New()
+	for _, f := range []string{"main.go", "go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(p.sources, f))
+		if err != nil {
+			return "", fmt.Errorf("vault server sources (run testenv from the repository root): %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))[:16]
+	bin := filepath.Join(p.cacheDir, binName+"-"+sum)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(p.cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	gobin, err := goTool()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(o.Log, "testenv: vault: building the Vault server (first build takes minutes and ~3 GB of modules)\n")
+	tmp := bin + ".tmp"
+	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, ".")
+	cmd.Dir = p.sources
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("build vault server: %w\n%s", err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	// Binaries of older sources are 100 MB each: drop them.
+	old, _ := filepath.Glob(filepath.Join(p.cacheDir, binName+"-*"))
+	for _, f := range old {
+		if f != bin {
+			os.Remove(f)
+		}
+	}
+	return bin, nil
+}
+
+// goTool finds the go command: PATH first, then the usual install place.
+func goTool() (string, error) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/local/go/bin/go"); err == nil {
+		return "/usr/local/go/bin/go", nil
+	}
+	return "", fmt.Errorf("build vault server: no go command in PATH or /usr/local/go/bin")
 }
