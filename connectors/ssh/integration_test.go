@@ -233,6 +233,202 @@ func TestInventoryFindsEveryPlantedArtefact(t *testing.T) {
 	}
 }
 
-var _ = ssh.FingerprintSHA256
-var _ = os.Getenv
-var _ = plan.Actions
+// engineRun plays the engine's part for one host's changes: the
+// write-ahead protocol for credentials (pending in the store, set, new
+// works, old fails, current), Apply for the rest, then Verify.
+func engineRun(t *testing.T, ctx context.Context, tg *target, store secret.Store, changes []plan.Change) {
+	t.Helper()
+	p := plan.Plan{Changes: changes}
+	p.Sort()
+	var applied []plan.Change
+	for _, ch := range p.Changes {
+		switch ch.Action {
+		case plan.InstallKey, plan.RotatePassword:
+			old, haveOld := secret.Secret{}, false
+			if ch.Action == plan.RotatePassword {
+				var err error
+				old, haveOld, err = tg.KnownCredential(ctx, ch)
+				if err != nil {
+					t.Fatalf("%s %s: known credential: %v", ch.Action, ch.Object, err)
+				}
+			}
+			next, err := tg.NewCredential(ctx, ch, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := store.PutPending(ctx, ch.SecretPath, next, map[string]string{"change": ch.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.SetCredential(ctx, ch, next); err != nil {
+				t.Fatalf("%s %s on %s: %v", ch.Action, ch.Object, ch.System, err)
+			}
+			works, err := tg.TryCredential(ctx, ch, next)
+			if err != nil || !works {
+				t.Fatalf("%s %s on %s: new credential works=%v err=%v", ch.Action, ch.Object, ch.System, works, err)
+			}
+			if haveOld {
+				oldWorks, err := tg.TryCredential(ctx, ch, old)
+				if err != nil || oldWorks {
+					t.Fatalf("%s %s on %s: old credential still works=%v err=%v", ch.Action, ch.Object, ch.System, oldWorks, err)
+				}
+			}
+			if err := store.SetState(ctx, ch.SecretPath, v.Version, secret.Current); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if _, err := tg.Apply(ctx, ch, storeReader{store}); err != nil {
+				t.Fatalf("%s %s on %s: %v", ch.Action, ch.Object, ch.System, err)
+			}
+		}
+		applied = append(applied, ch)
+	}
+	if len(applied) == 0 {
+		return
+	}
+	checks, err := tg.Verify(ctx, applied[0].System, applied)
+	if err != nil {
+		t.Fatalf("verify %s: %v", applied[0].System, err)
+	}
+	proven := map[string]bool{}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("%s: check failed: %s (%s)", applied[0].System, c.What, c.Detail)
+		}
+		proven[c.Change] = true
+	}
+	for _, ch := range applied {
+		if !proven[ch.ID] {
+			t.Errorf("%s: no verification for %s %s", ch.System, ch.Action, ch.Object)
+		}
+	}
+}
+
+// tryLogin reports whether user can log in to addr with auth.
+func tryLogin(t *testing.T, e *testenv.Env, h testenv.Host, user string, auth ssh.AuthMethod) bool {
+	t.Helper()
+	keys, err := newHostKeys(e.Fleet.KnownHosts, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dialer{keys: keys, timeout: 20 * time.Second}
+	c, err := d.dial(context.Background(), h.Name, h.Addr, "", user, []ssh.AuthMethod{auth})
+	if err != nil {
+		if !isAuthFailure(err) {
+			t.Fatalf("login %s@%s: %v", user, h.Name, err)
+		}
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func keyAuth(t *testing.T, pemBytes []byte) ssh.AuthMethod {
+	t.Helper()
+	s, err := ssh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.PublicKeys(s)
+}
+
+func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
+	e := testenv.Require(t)
+	if e.Fleet == nil || len(e.Fleet.Hosts) == 0 {
+		t.Fatal("testenv has no fleet: run bin/testenv up -only fleet")
+	}
+	t.Cleanup(func() { resetFleet(t) })
+	var pw []string
+	for _, h := range e.Fleet.Hosts {
+		pw = append(pw,
+			fmt.Sprintf("  - {account: root, password: '${file:%s}', hosts: [%s]}", h.RootPasswordFile, h.Name),
+			fmt.Sprintf("  - {account: %s, password: '${file:%s}', hosts: [%s]}", h.Admin, h.AdminPassFile, h.Name))
+	}
+	store := secret.NewMemoryStore()
+	tg := configure(t, e, fleetSettings(e, "passwords:\n"+strings.Join(pw, "\n")+"\n"), store, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySystem := map[string][]plan.Change{}
+	for _, ch := range changes {
+		bySystem[ch.System] = append(bySystem[ch.System], ch)
+	}
+	var wg sync.WaitGroup
+	for _, h := range e.Fleet.Hosts {
+		if len(bySystem[h.Name]) == 0 {
+			t.Fatalf("%s: nothing planned", h.Name)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			engineRun(t, ctx, tg, store, bySystem[h.Name])
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	for _, h := range e.Fleet.Hosts {
+		t.Run(h.Name, func(t *testing.T) {
+			for _, file := range e.Fleet.ProviderKeys {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, user := range []string{"root", h.Admin, h.ProviderUser} {
+					if tryLogin(t, e, h, user, keyAuth(t, b)) {
+						t.Errorf("provider key %s still logs in as %s", filepath.Base(file), user)
+					}
+				}
+			}
+			access, _, err := store.Get(ctx, tg.accessKeyPath(h.Name), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tryLogin(t, e, h, "root", keyAuth(t, access.RevealBytes())) {
+				t.Error("the new access key does not log in as root")
+			}
+			for _, acct := range []struct{ user, oldFile string }{{"root", h.RootPasswordFile}, {h.Admin, h.AdminPassFile}} {
+				old := secret.New(testenv.ReadSecret(t, acct.oldFile))
+				if tryLogin(t, e, h, acct.user, passwordAuth(old)[0]) {
+					t.Errorf("the handed-over password of %s still logs in", acct.user)
+				}
+				cur, _, err := store.Get(ctx, connector.SecretPath("fleet", h.Name, acct.user), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tryLogin(t, e, h, acct.user, passwordAuth(cur)[0]) {
+					t.Errorf("the new password of %s does not log in", acct.user)
+				}
+			}
+		})
+	}
+
+	inv2, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sys := range inv2.Systems {
+		if sys.Error != "" {
+			t.Fatalf("%s: %s", sys.Name, sys.Error)
+		}
+		if agents := findingsOf(sys, connector.KindAgent); len(agents) > 0 {
+			t.Errorf("%s: agents remain: %v", sys.Name, agents)
+		}
+	}
+	again, err := tg.Plan(inv2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range again {
+		t.Errorf("second plan is not empty: %s %s %s", ch.System, ch.Action, ch.Object)
+	}
+}
