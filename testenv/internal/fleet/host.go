@@ -45,10 +45,18 @@ func (h host) adminPassword() string {
 	return filepath.Join(h.dir, h.admin+".password")
 }
 
-// sshdCmdline is sshd's exact command line: how Down recognises the
-// process it may stop.
-func (h host) sshdCmdline() string {
-	return "/usr/sbin/sshd -D -e -o ListenAddress=" + h.addr
+// isSSHD reports whether pid is this host's listening sshd: how Down
+// recognises the process it may stop. sshd rewrites its command line once
+// started ("sshd: /usr/sbin/sshd -D -e -o ListenAddress=A [listener] ..."),
+// so both forms count.
+func (h host) isSSHD(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "sshd" {
+		return false
+	}
+	exact := "/usr/sbin/sshd -D -e -o ListenAddress=" + h.addr
+	cmd := proc.Cmdline(pid)
+	return cmd == exact || strings.HasPrefix(cmd, "sshd: "+exact+" ")
 }
 
 // secrets are a host's persistent identity: host key and passwords.
@@ -161,7 +169,7 @@ func (h host) waitSSHD(ctx context.Context, upid int) (int, error) {
 		if b, err := os.ReadFile(children); err == nil {
 			if f := strings.Fields(string(b)); len(f) > 0 {
 				pid, err := strconv.Atoi(f[0])
-				if err == nil && proc.Cmdline(pid) == h.sshdCmdline() {
+				if err == nil && h.isSSHD(pid) {
 					return pid, nil
 				}
 			}
@@ -181,7 +189,7 @@ func (h host) waitSSHD(ctx context.Context, upid int) (int, error) {
 // is alive.
 func (h host) running() (int, bool) {
 	pid := proc.ReadPID(h.sshdPID())
-	return pid, proc.Alive(pid) && proc.Cmdline(pid) == h.sshdCmdline()
+	return pid, proc.Alive(pid) && h.isSSHD(pid)
 }
 
 // stop ends the host and unmounts its overlay. Killing sshd, PID 1 of the
