@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			reportCommand(s),
 		},
 	}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app.Commands, args))
 	if err == nil {
 		return exitOK
 	}
@@ -115,4 +116,60 @@ func playbookArg(c *cli.Context) (string, error) {
 		return "", withCode(exitError, fmt.Errorf("%s: expected one PLAYBOOK argument (see handover %s --help)", c.Command.Name, c.Command.Name))
 	}
 	return c.Args().First(), nil
+}
+
+// flagsFirst moves a command's flags before its arguments, so that
+// `handover plan demo.yaml -o plan.json` works as well as the form
+// urfave/cli parses natively (flags first).
+func flagsFirst(cmds []*cli.Command, args []string) []string {
+	find := func(list []*cli.Command, name string) *cli.Command {
+		for _, c := range list {
+			if c.HasName(name) {
+				return c
+			}
+		}
+		return nil
+	}
+	if len(args) < 2 {
+		return args
+	}
+	cmd := find(cmds, args[1])
+	if cmd == nil {
+		return args
+	}
+	i := 2
+	if len(cmd.Subcommands) > 0 && len(args) > 2 {
+		if sub := find(cmd.Subcommands, args[2]); sub != nil {
+			cmd, i = sub, 3
+		}
+	}
+	known, isBool := map[string]bool{}, map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, b := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			known[n], isBool[n] = true, b
+		}
+	}
+	var flags, pos []string
+	rest := args[i:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			pos = append(pos, rest[j:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if known[name] && !hasValue && !isBool[name] && j+1 < len(rest) {
+			j++
+			flags = append(flags, rest[j])
+		}
+	}
+	out := append([]string{}, args[:i]...)
+	out = append(out, flags...)
+	return append(out, pos...)
 }

@@ -59,7 +59,7 @@ func TestReportRenderCommand(t *testing.T) {
 	}{
 		{[]string{"report", "render", f.Files.JSON, "--format", "pdf"}, `--format must be html or md, not "pdf"`},
 		{[]string{"report", "render", f.Files.JSON, "--lang", "de"}, `--lang must be fr or en, not "de"`},
-		{[]string{"report", "render", f.Files.JSON, "--colour", "red"}, "unknown flag --colour"},
+		{[]string{"report", "render", f.Files.JSON, "--colour", "red"}, "flag provided but not defined: -colour"},
 		{[]string{"report", "render", f.Files.HTML}, "report.html line 1 column 2: invalid character '<'"},
 		{[]string{"report", "render"}, "expected one REPORT.json argument"},
 	} {

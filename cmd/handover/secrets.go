@@ -78,7 +78,7 @@ func secretsCommand(s *stdio) *cli.Command {
 							fmt.Fprintf(s.out, "%-8s %s\n", k+":", v.Meta[k])
 						}
 					}
-					fmt.Fprintf(s.out, "(value not shown: add --reveal, or read it with `handover secrets get --reveal %s %s --version %s`)\n", c.Args().First(), path, strconv.Itoa(v.Version))
+					fmt.Fprintf(s.out, "(value not shown: `handover secrets get --reveal --version %s %s %s` prints it)\n", strconv.Itoa(v.Version), c.Args().First(), path)
 					return nil
 				},
 			},

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -41,6 +42,7 @@ func (s *Session) timeout(t *Target) time.Duration {
 // error: the others proceed, and the plan lists it as a problem. The result
 // is in playbook order.
 func (s *Session) Inventory(ctx context.Context, parallel int) []*connector.Inventory {
+	s.openStoreToRead(ctx)
 	out := make([]*connector.Inventory, len(s.Targets))
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	g.SetLimit(s.parallel(parallel))
@@ -86,4 +88,22 @@ func (s *Session) inventoryTarget(parent, _ context.Context, t *Target) *connect
 	}
 	e.progress(t.Spec.Name, "", "done", fmt.Sprintf("%d systems", len(inv.Systems)))
 	return inv
+}
+
+// openStoreToRead opens the secret store, if there is one yet, so that
+// connectors see the credentials handover already holds (a rotated bind
+// password, an account rotated by an earlier run) while inventorying and
+// planning. It never creates a store: plan and inventory write nothing.
+func (s *Session) openStoreToRead(ctx context.Context) {
+	if s.store != nil {
+		return
+	}
+	if sc := s.Playbook.Secrets; sc.Store == "file" {
+		if _, err := os.Stat(s.path(sc.File.Path)); err != nil {
+			return
+		}
+	}
+	if _, err := s.Store(ctx); err != nil {
+		s.engine.log().Warn("secret store not readable: planning as if it held nothing", "error", err)
+	}
 }

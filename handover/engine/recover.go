@@ -81,9 +81,17 @@ func (r *runner) recover(ctx context.Context) ([]report.Action, map[string]strin
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret store: %w", err)
 	}
+	// Only this playbook's runs: a store shared with other playbooks holds
+	// their pending versions too, which are theirs to settle.
+	ours := map[string]bool{}
+	if runs, err := os.ReadDir(r.s.runsDir()); err == nil {
+		for _, d := range runs {
+			ours[d.Name()] = true
+		}
+	}
 	var pending []secret.Version
 	for _, v := range versions {
-		if v.State == secret.Pending {
+		if v.State == secret.Pending && ours[v.Meta["run"]] && r.s.target(v.Meta["target"]) != nil {
 			pending = append(pending, v)
 		}
 	}

@@ -147,7 +147,8 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if write == nil {
 		write = writeReportJSON
 	}
-	files, err := write(ctx, res.ReportDir, res.Report, res.Journal)
+	// The report is written even after Ctrl-C: it records what was done.
+	files, err := write(context.WithoutCancel(ctx), res.ReportDir, res.Report, res.Journal)
 	if err != nil {
 		return res, fmt.Errorf("report: %w (the journal %s holds the run's record)", err, res.Journal)
 	}

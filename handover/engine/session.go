@@ -215,6 +215,10 @@ func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
 		}
 		v.Destroy()
 	}
+	if sg := s.Playbook.Signing; sg.Key == "" && !sg.Agent {
+		ds = append(ds, playbook.Diagnostic{Pos: playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1},
+			Msg: "no signing key: add signing (key or agent, and identity) so the handover report can be signed"})
+	}
 	for _, p := range []struct{ path, what string }{
 		{s.Playbook.Signing.Key, "signing.key"},
 		{s.Playbook.Secrets.File.Identity, "secrets.file.identity"},

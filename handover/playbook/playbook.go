@@ -308,6 +308,10 @@ func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 			})
 		}},
 	})
+	// Without an explicit store, a lone vault section means vault.
+	if storeNode == nil && vaultNode != nil && fileNode == nil {
+		s.Store = "vault"
+	}
 	switch s.Store {
 	case "file":
 		if fileNode == nil {
@@ -319,9 +323,6 @@ func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 		if vaultNode == nil {
 			d.Errorf(n, "secrets: store is vault but secrets.vault is missing")
 		}
-	}
-	if s.Store == "" && storeNode == nil && vaultNode != nil && fileNode == nil {
-		s.Store = "vault"
 	}
 }
 
