@@ -109,7 +109,9 @@ type probe struct {
 // after a password change AD keeps accepting the previous password for
 // NTLM and LDAP simple binds during its "old password allowed period"
 // (60 minutes by default; Samba does the same), while the KDC accepts only
-// the current one. Verify reports what the simple bind said.
+// the current one. Verify reports what the simple bind said. With
+// kerberos: false (no route to the KDC) the simple bind answers, and
+// Verify says the old password was not proven refused.
 func (t *Target) TryCredential(ctx context.Context, ch plan.Change, cred secret.Secret) (bool, error) {
 	dn := accountOf(ch)
 	dialect, err := t.dialectOf(ctx, ch)
@@ -123,7 +125,7 @@ func (t *Target) TryCredential(ctx context.Context, ch plan.Change, cred secret.
 	}
 	p.Simple, p.SimpleErr = simpleOK, simpleErr
 	result := simpleOK
-	if dialect == AD {
+	if dialect == AD && t.s.Kerberos {
 		login, realm := ch.Params["login"], ch.Params["realm"]
 		if realm == "" {
 			if err := t.withSession(ctx, func(*session) error { realm = t.info.Realm; return nil }); err != nil {

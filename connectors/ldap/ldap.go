@@ -71,6 +71,7 @@ type settings struct {
 	PageSize        int
 	AllowInsecure   bool
 	KDC             string // AD: host:port of the KDC; "" = the LDAP host, port 88
+	Kerberos        bool   // AD: prove passwords with Kerberos (default true)
 	Realm           string // AD: Kerberos realm; "" = from the RootDSE
 	Accounts        []handedOver
 }
@@ -84,7 +85,7 @@ type handedOver struct {
 
 // Configure decodes the target's settings; see docs/connectors/ldap.md.
 func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector.Env) connector.Target {
-	s := settings{Dialect: auto, PageSize: 500}
+	s := settings{Dialect: auto, PageSize: 500, Kerberos: true}
 	before := len(d.Diagnostics())
 	d.Map(t.Settings, "ldap target "+t.Name, map[string]playbook.Field{
 		"url": {Required: true, Decode: func(n *yaml.Node) {
@@ -141,6 +142,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 		"page_size":           {Decode: func(n *yaml.Node) { s.PageSize = d.Int(n, "page_size", 1, 5000) }},
 		"allow_insecure_bind": {Decode: func(n *yaml.Node) { s.AllowInsecure = d.Bool(n, "allow_insecure_bind") }},
 		"kdc":                 {Decode: func(n *yaml.Node) { s.KDC = d.NonEmpty(n, "kdc") }},
+		"kerberos":            {Decode: func(n *yaml.Node) { s.Kerberos = d.Bool(n, "kerberos") }},
 		"realm":               {Decode: func(n *yaml.Node) { s.Realm = strings.ToUpper(d.NonEmpty(n, "realm")) }},
 		"accounts": {Decode: func(n *yaml.Node) {
 			seen := map[string]bool{}

@@ -191,12 +191,12 @@ func TestLDAPPlanRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{ // action object -> Last
-		"rotate-password cn=never,dc=x":                              false,
-		"rotate-password cn=aged,dc=x":                               false,
-		"rotate-password cn=bind,dc=x":                               true,
-		"rotate-password cn=svc-listed,dc=x":                         false,
+		"rotate-password cn=never,dc=x":                               false,
+		"rotate-password cn=aged,dc=x":                                false,
+		"rotate-password cn=bind,dc=x":                                true,
+		"rotate-password cn=svc-listed,dc=x":                          false,
 		"remove-membership cn=prestanet-admin,dc=x in cn=admins,dc=x": false,
-		"lock-account cn=prestanet-admin,dc=x":                       false,
+		"lock-account cn=prestanet-admin,dc=x":                        false,
 	}
 	got := map[string]bool{}
 	for _, ch := range changes {

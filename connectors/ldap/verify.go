@@ -106,6 +106,10 @@ func (t *Target) verifyRotation(ctx context.Context, ch plan.Change, dialect str
 	if dialect != AD {
 		return checks, nil
 	}
+	if !t.s.Kerberos {
+		return append(checks, t.check(ch, "previous password refused by the KDC", false,
+			"not checked (kerberos: false): the old password was tried with an LDAP simple bind only, which Active Directory lets through for up to 60 minutes after a change (old password allowed period)")), nil
+	}
 	// Say exactly what refused the old password. The engine's "old
 	// credential rejected" is Kerberos' answer; a simple bind may still
 	// take the old password during AD's old-password-allowed period.
@@ -197,7 +201,7 @@ func (t *Target) verifyLock(ctx context.Context, ch plan.Change, dialect string,
 			return nil, err
 		}
 		checks = append(checks, t.check(ch, "LDAP bind with the handed-over password fails", !simpleOK, simpleWhy))
-		if dialect == AD {
+		if dialect == AD && t.s.Kerberos {
 			realm := first(ch.Params["realm"], t.info.Realm)
 			kOK, why, err := kerberosLogin(ctx, t.kdcAddr(), realm, ch.Params["login"], cred)
 			if err != nil {
