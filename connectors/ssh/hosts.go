@@ -76,16 +76,15 @@ func parseInventoryFile(data []byte) ([]hostLine, []lineError) {
 	var errs []lineError
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for ln := 1; sc.Scan(); ln++ {
-		raw := sc.Text()
-		line := raw
+		line := sc.Text()
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		fields := strings.Fields(line)
+		fields, cols := fieldsWithColumns(line)
 		if len(fields) == 0 {
 			continue
 		}
-		col := strings.Index(raw, fields[0]) + 1
+		col := cols[0]
 		switch len(fields) {
 		case 1:
 			names, err := ExpandHosts(fields[0])
@@ -108,12 +107,12 @@ func parseInventoryFile(data []byte) ([]hostLine, []lineError) {
 			}
 			h, port, err := splitHostPort(fields[1])
 			if err != nil {
-				errs = append(errs, lineError{ln, strings.Index(raw, fields[1]) + 1, err.Error()})
+				errs = append(errs, lineError{ln, cols[1], err.Error()})
 				continue
 			}
 			hosts = append(hosts, hostLine{Name: fields[0], Address: h, Port: port, Line: ln, Col: col})
 		default:
-			errs = append(errs, lineError{ln, strings.Index(raw, fields[2]) + 1, "expected NAME or NAME ADDRESS[:PORT]"})
+			errs = append(errs, lineError{ln, cols[2], "expected NAME or NAME ADDRESS[:PORT]"})
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -161,4 +160,23 @@ func rangeStart(p string) int {
 		i += end
 	}
 	return -1
+}
+
+// fieldsWithColumns splits on blanks, returning each field's 1-based
+// column.
+func fieldsWithColumns(s string) ([]string, []int) {
+	var fields []string
+	var cols []int
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		blank := i == len(s) || s[i] == ' ' || s[i] == '\t'
+		switch {
+		case blank && start >= 0:
+			fields, cols = append(fields, s[start:i]), append(cols, start+1)
+			start = -1
+		case !blank && start < 0:
+			start = i
+		}
+	}
+	return fields, cols
 }

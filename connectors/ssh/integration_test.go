@@ -432,3 +432,82 @@ func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 		t.Errorf("second plan is not empty: %s %s %s", ch.System, ch.Action, ch.Object)
 	}
 }
+
+func TestWrongHostKeyAndUnreachableHost(t *testing.T) {
+	e := testenv.Require(t)
+	if e.Fleet == nil || len(e.Fleet.Hosts) < 2 {
+		t.Fatal("testenv needs a fleet of at least 2 hosts")
+	}
+	h1, h2 := e.Fleet.Hosts[0], e.Fleet.Hosts[1]
+	// A pin that is not h1's key, and an address where nothing listens.
+	wrong := "SHA256:" + strings.Repeat("A", 43)
+	settings := fmt.Sprintf(`hosts:
+  - {name: %s, address: %s, host_key: %q}
+  - {name: %s, address: %s}
+  - {name: nowhere, address: 127.0.1.254, host_key: %q}
+auth: {key_file: %s}
+known_hosts: %s
+host_timeout: 5s
+`, h1.Name, strings.TrimSuffix(h1.Addr, ":22"), wrong, h2.Name, strings.TrimSuffix(h2.Addr, ":22"), wrong, e.Fleet.OperatorKey, e.Fleet.KnownHosts)
+	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Systems[0].Error; !strings.Contains(got, "does not match") || !strings.Contains(got, h1.HostKeyFP) {
+		t.Errorf("wrong host key: error %q", got)
+	}
+	if inv.Systems[1].Error != "" || len(inv.Systems[1].Findings) == 0 {
+		t.Errorf("%s should proceed: %q", h2.Name, inv.Systems[1].Error)
+	}
+	if got := inv.Systems[2].Error; !strings.Contains(got, "refused") {
+		t.Errorf("unreachable host: error %q", got)
+	}
+}
+
+func TestTrustOnFirstUseRecordsTheKey(t *testing.T) {
+	e := testenv.Require(t)
+	h := e.Fleet.Hosts[0]
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	rec := &recorded{}
+	tg := configure(t, e, fmt.Sprintf("hosts: [%s]\nauth: {key_file: %s}\nknown_hosts: %s\ntrust_on_first_use: true\n", strings.TrimSuffix(h.Addr, ":22"), e.Fleet.OperatorKey, known), secret.NewMemoryStore(), rec)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Systems[0].Error != "" {
+		t.Fatal(inv.Systems[0].Error)
+	}
+	if len(rec.events) != 1 || rec.events[0]["fingerprint"] != h.HostKeyFP || rec.events[0]["kind"] != "host-key-trusted" {
+		t.Errorf("recorded %v, want one host-key-trusted event with %s", rec.events, h.HostKeyFP)
+	}
+	b, err := os.ReadFile(known)
+	if err != nil || !strings.Contains(string(b), "ssh-ed25519") {
+		t.Errorf("known_hosts not written: %q %v", b, err)
+	}
+}
+
+func TestSudoUser(t *testing.T) {
+	e := testenv.Require(t)
+	h := e.Fleet.Hosts[0]
+	settings := fmt.Sprintf(`hosts: [%s]
+user: %s
+auth: {password: '${file:%s}'}
+sudo: {password: '${file:%s}'}
+known_hosts: %s
+access_key: false
+`, strings.TrimSuffix(h.Addr, ":22"), h.Admin, h.AdminPassFile, h.AdminPassFile, e.Fleet.KnownHosts)
+	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := inv.Systems[0]
+	if sys.Error != "" {
+		t.Fatal(sys.Error)
+	}
+	// Reading /etc/shadow proves the script ran as root through sudo.
+	if len(findingsOf(sys, connector.KindCredAge)) == 0 {
+		t.Error("no credential findings: the inventory did not run as root")
+	}
+}
