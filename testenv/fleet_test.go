@@ -411,3 +411,40 @@ func TestFleetResetHost(t *testing.T) {
 	}
 	sh(t, c2, "pgrep -x "+a.Daemon+" && test -f /etc/cron.d/prestanet-supervision")
 }
+
+// An agent's unit restarts its daemon (Restart=always) until the unit is
+// disabled: killing the process alone is a removal that would not hold on
+// a real host, and must not hold here either.
+func TestFleetAgentRestartsUntilDisabled(t *testing.T) {
+	env := requireFleet(t)
+	n := -1
+	for i, h := range env.Fleet.Hosts {
+		if slices.ContainsFunc(h.AgentDetails, func(a testenv.HostAgent) bool { return a.Package == "" && a.Running }) {
+			n = i
+		}
+	}
+	if n < 0 {
+		t.Fatal("no host runs an agent installed without a package")
+	}
+	h := env.Fleet.Hosts[n]
+	a := h.AgentDetails[slices.IndexFunc(h.AgentDetails, func(a testenv.HostAgent) bool { return a.Package == "" })]
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := fleet.ResetHost(ctx, env, n+1); err != nil {
+			t.Errorf("reset %s: %v", h.Name, err)
+		}
+	})
+	c := operator(t, env, h)
+	before := strings.TrimSpace(sh(t, c, "pgrep -x "+a.Daemon))
+	sh(t, c, "kill "+before)
+	after := strings.TrimSpace(sh(t, c, fmt.Sprintf(
+		"for i in $(seq 1 60); do p=$(pgrep -x %s) && [ \"$p\" != %s ] && echo $p && exit 0; sleep 0.2; done; exit 1", a.Daemon, before)))
+	if after == "" || after == before {
+		t.Fatalf("%s not restarted after kill: %q -> %q", a.Daemon, before, after)
+	}
+	got := sh(t, c, "systemctl disable "+a.Unit+" 2>/dev/null && kill "+after+" && sleep 6.5; pgrep -x "+a.Daemon+" || echo stopped")
+	if strings.TrimSpace(got) != "stopped" {
+		t.Errorf("%s back after disable and kill: %q", a.Daemon, got)
+	}
+}

@@ -89,6 +89,12 @@ func (h host) ensureSecrets(ctx context.Context) (secrets, error) {
 // hostname, starts the enabled remote-maintenance units the way systemd
 // would at boot, then becomes the host's sshd. Everything it mounts lives
 // in the host's mount namespace and vanishes with it.
+//
+// Each agent runs under a small loop standing in for systemd's
+// Restart=always: a daemon that dies comes back 5 s later (RestartSec)
+// while its unit is still enabled. Killing an agent without disabling it
+// therefore fails here as it would on a real host; stopping it and then
+// disabling it (what the package's prerm does) ends it for good.
 const bootScript = `set -e
 root=$1 addr=$2 name=$3 units=$4
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
@@ -104,7 +110,7 @@ for unit in $1; do
 	f=/etc/systemd/system/multi-user.target.wants/$unit
 	[ -e "$f" ] || continue
 	cmd=$(sed -n "s/^ExecStart=//p" "$f" | head -n 1)
-	cd / && setsid $cmd </dev/null >/dev/null 2>&1 &
+	cd / && setsid /bin/sh -c "while [ -e \"\$0\" ]; do \$1 </dev/null >/dev/null 2>&1; sleep 5; done" "$f" "$cmd" </dev/null >/dev/null 2>&1 &
 done' boot "$units"
 exec chroot "$root" /usr/sbin/sshd -D -e -o "ListenAddress=$addr"
 `
