@@ -159,9 +159,24 @@ func ensurePasswords(l layout, e *estate) error {
 	if err := ensureSecret(l.rootPassword()); err != nil {
 		return err
 	}
+	keep := map[string]bool{}
 	for _, a := range e.accounts() {
+		keep[a.UID] = true
 		if err := ensureSecret(l.password(a.UID)); err != nil {
 			return err
+		}
+	}
+	// A smaller directory than last time: drop the files of users that
+	// are gone, so the password directory matches the directory.
+	files, err := os.ReadDir(l.passwordDir())
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if !keep[f.Name()] {
+			if err := os.Remove(filepath.Join(l.passwordDir(), f.Name())); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
