@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -300,4 +301,26 @@ func ReadSecret(t testing.TB, path string) string {
 		t.Fatalf("testenv secret: %v", err)
 	}
 	return strings.TrimRight(string(b), "\n")
+}
+
+// LockComponent serialises, across test processes, the tests that depend
+// on a component's planted state: exclusive for a test that changes it
+// (and resets it afterwards), shared for one that only reads it. `go test
+// ./...` runs packages in parallel, and they share one testenv. The lock
+// is released when the test ends.
+func LockComponent(t testing.TB, component string, exclusive bool) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(Dir(), component+".tests.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testenv: lock %s for tests: %v", component, err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("testenv: lock %s for tests: %v", component, err)
+	}
+	t.Cleanup(func() { f.Close() })
 }

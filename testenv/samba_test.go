@@ -26,6 +26,8 @@ func requireAD(t *testing.T) *testenv.Env {
 	if env.AD == nil {
 		t.Fatal("the testenv has no Samba AD DC: run `bin/testenv up -only samba`")
 	}
+	// The ldap connector's tests change the domain and reset it.
+	testenv.LockComponent(t, "samba", false)
 	return env
 }
 

@@ -294,6 +294,7 @@ func TestADHandoverSamba(t *testing.T)      { runHandover(t, activeDirectory(t))
 // apply under the write-ahead protocol, verify, and a second plan that
 // must be empty, from this target and from a fresh one (a later run).
 func runHandover(t *testing.T, d directory) {
+	testenv.LockComponent(t, d.component, true)
 	t.Cleanup(func() { reset(t, d) })
 	ctx := testCtx(t)
 	store := secret.NewMemoryStore()
@@ -461,6 +462,7 @@ func TestADRejectedSamba(t *testing.T)      { runRejected(t, activeDirectory(t))
 // runRejected: a password the server's policy refuses comes back as
 // ErrRejected with the server's words, and the old password still works.
 func runRejected(t *testing.T, d directory) {
+	testenv.LockComponent(t, d.component, false)
 	ctx := testCtx(t)
 	store := secret.NewMemoryStore()
 	tgt := configure(t, d, d.url, store, "")
@@ -508,6 +510,7 @@ func TestADCutRotationSamba(t *testing.T)      { runCut(t, activeDirectory(t)) }
 // engine then asks TryCredential, which must say the new password is in
 // force (and the old one is not).
 func runCut(t *testing.T, d directory) {
+	testenv.LockComponent(t, d.component, true)
 	t.Cleanup(func() { reset(t, d) })
 	ctx := testCtx(t)
 	px := newCutProxy(t, d.urls)
@@ -640,6 +643,7 @@ func (p *cutProxy) serve(client net.Conn, target string) {
 // numbers).
 func TestLDAPInventoryMemory(t *testing.T) {
 	d := openLDAP(t)
+	testenv.LockComponent(t, d.component, false)
 	ctx := testCtx(t)
 	tgt := configure(t, d, d.urls, secret.NewMemoryStore(), "")
 	peak, inv := inventoryPeak(t, ctx, tgt)
@@ -658,6 +662,7 @@ func TestLDAPInventoryMemory(t *testing.T) {
 // reporting accounts per second and the peak heap growth.
 func BenchmarkLDAPInventory(b *testing.B) {
 	d := openLDAP(b)
+	testenv.LockComponent(b, d.component, false)
 	ctx := context.Background()
 	tgt := configure(b, d, d.urls, secret.NewMemoryStore(), "")
 	var peak uint64
