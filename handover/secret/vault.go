@@ -662,6 +662,8 @@ func ReadVaultKV(ctx context.Context, cfg VaultConfig, path, key string) (Secret
 	if err != nil {
 		return Secret{}, err
 	}
+	// One client per reference: do not leave its connections open.
+	defer client.CloneConfig().HttpClient.CloseIdleConnections()
 	path = strings.Trim(path, "/")
 	version, mount, err := kvMount(ctx, client, path)
 	if err != nil {
