@@ -36,9 +36,9 @@ import (
 	"github.com/hashicorp/vault/builtin/credential/approle"
 	"github.com/hashicorp/vault/builtin/credential/userpass"
 	"github.com/hashicorp/vault/builtin/logical/transit"
+	"github.com/hashicorp/vault/helper/namespace"
 	vaulthttp "github.com/hashicorp/vault/http"
 	"github.com/hashicorp/vault/internalshared/configutil"
-	"github.com/hashicorp/vault/helper/namespace"
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/physical/inmem"
@@ -177,13 +177,13 @@ func newCore(logger log.Logger) (*vault.Core, error) {
 // setUp does what `vault server -dev` does after the core exists.
 func setUp(ctx context.Context, core *vault.Core, rootToken, unsealKeyFile string) error {
 	ctx = namespace.ContextWithNamespace(ctx, namespace.RootNamespace)
-	init, err := core.Initialize(ctx, &vault.InitParams{
+	res, err := core.Initialize(ctx, &vault.InitParams{
 		BarrierConfig: &vault.SealConfig{SecretShares: 1, SecretThreshold: 1, Name: "shamir"},
 	})
 	if err != nil {
 		return fmt.Errorf("initialise: %w", err)
 	}
-	key := init.SecretShares[0]
+	key := res.SecretShares[0]
 	if unsealKeyFile != "" {
 		if err := os.WriteFile(unsealKeyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 			return fmt.Errorf("unseal key: %w", err)
@@ -201,7 +201,7 @@ func setUp(ctx context.Context, core *vault.Core, rootToken, unsealKeyFile strin
 	}
 	resp, err := core.HandleRequest(ctx, &logical.Request{
 		Operation:   logical.UpdateOperation,
-		ClientToken: init.RootToken,
+		ClientToken: res.RootToken,
 		Path:        "auth/token/create",
 		Data: map[string]any{
 			"id":                rootToken,
@@ -217,7 +217,7 @@ func setUp(ctx context.Context, core *vault.Core, rootToken, unsealKeyFile strin
 	// file stays valid.
 	resp, err = core.HandleRequest(ctx, &logical.Request{
 		Operation:   logical.UpdateOperation,
-		ClientToken: init.RootToken,
+		ClientToken: res.RootToken,
 		Path:        "auth/token/revoke-self",
 	})
 	if err := respErr(resp, err); err != nil {

@@ -106,10 +106,14 @@ func pathsOf(o component.Options) paths {
 	}
 }
 
-// Up leaves a running, healthy and planted Vault as it is; anything else is
-// (re)started.
+// Up builds the server if its sources changed, leaves a running, healthy
+// and planted Vault as it is, and (re)starts anything else.
 func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env) error {
 	p := pathsOf(o)
+	bin, err := ensureBinary(ctx, o, p)
+	if err != nil {
+		return err
+	}
 	if pid := proc.ReadPID(p.pidFile); proc.Alive(pid) && strings.Contains(proc.Cmdline(pid), binName) {
 		if err := c.planted(ctx, o, p); err == nil {
 			return fillEnv(env, p, pid)
@@ -118,29 +122,29 @@ func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env
 			return err
 		}
 	}
-	return c.start(ctx, o, env)
+	return c.start(ctx, o, p, bin, env)
 }
 
 // Reset restarts the server: it keeps everything in memory, so the new
-// process is a fresh Vault, planted again in well under a second.
+// process is a fresh Vault, planted again in well under a second. A build
+// (when the sources changed) happens before the old server stops.
 func (c Component) Reset(ctx context.Context, o component.Options, env *testenv.Env) error {
 	p := pathsOf(o)
+	bin, err := ensureBinary(ctx, o, p)
+	if err != nil {
+		return err
+	}
 	if err := proc.Stop(p.pidFile, binName, 10*time.Second); err != nil {
 		return err
 	}
-	return c.start(ctx, o, env)
+	return c.start(ctx, o, p, bin, env)
 }
 
 func (Component) Down(ctx context.Context, o component.Options) error {
 	return proc.Stop(pathsOf(o).pidFile, binName, 10*time.Second)
 }
 
-func (c Component) start(ctx context.Context, o component.Options, env *testenv.Env) error {
-	p := pathsOf(o)
-	bin, err := ensureBinary(ctx, o, p)
-	if err != nil {
-		return err
-	}
+func (c Component) start(ctx context.Context, o component.Options, p paths, bin string, env *testenv.Env) error {
 	if err := os.MkdirAll(p.secrets, 0o700); err != nil {
 		return err
 	}
