@@ -102,7 +102,11 @@ func resetFleet(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build testenv: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "reset", "-only", "fleet")
+	// Bounded: the state directory is shared, a stuck reset must fail the
+	// test rather than hang it.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "reset", "-only", "fleet")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testenv reset -only fleet: %v\n%s", err, out)
