@@ -37,10 +37,15 @@ func (Component) Name() string { return "fleet" }
 const parallelism = 16
 
 // Up starts hosts 1..o.Hosts. Hosts already running and answering SSH are
-// left as they are; others are started from their planted state. Hosts
-// beyond o.Hosts from an earlier, larger fleet are stopped.
+// left as they are; others are started from their planted state. A larger
+// fleet already running is kept whole (others may be testing against it):
+// shrinking is `down -only fleet` then `up -hosts N`.
 func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) error {
-	m, hosts, err := prepare(ctx, o, o.Hosts)
+	n, err := runningSize(o.Dir)
+	if err != nil {
+		return err
+	}
+	m, hosts, err := prepare(ctx, o, max(n, o.Hosts))
 	if err != nil {
 		return err
 	}
@@ -244,7 +249,23 @@ func existingHosts(dir string) ([]host, error) {
 	return hosts, nil
 }
 
-// stopBeyond stops the hosts numbered above n, left by a larger fleet.
+// runningSize is the highest host number whose sshd runs, 0 if none.
+func runningSize(dir string) (int, error) {
+	hosts, err := existingHosts(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range hosts {
+		if _, ok := h.running(); ok && h.index <= 200 {
+			n = max(n, h.index)
+		}
+	}
+	return n, nil
+}
+
+// stopBeyond stops the hosts numbered above n whose state was left behind
+// (a crashed larger fleet), so none runs unaccounted for in env.json.
 func stopBeyond(ctx context.Context, dir string, n int) error {
 	all, err := existingHosts(dir)
 	if err != nil {

@@ -96,7 +96,12 @@ func (h host) ensureSecrets(ctx context.Context) (secrets, error) {
 // therefore fails here as it would on a real host; stopping it and then
 // disabling it (what the package's prerm does) ends it for good.
 const bootScript = `set -e
-root=$1 addr=$2 name=$3 units=$4
+root=$1 addr=$2 name=$3 units=$4 hosts=$5
+# The new mount namespace starts as a copy of the machine's, other hosts'
+# overlays included: drop those, so that stopping a host releases its
+# overlay at once instead of when every later host stops.
+others=$(awk -v h="$hosts/" -v r="$root" 'index($5, h) == 1 && $5 != r {print $5}' /proc/self/mountinfo)
+[ -z "$others" ] || umount -l $others
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
@@ -147,7 +152,7 @@ func (h host) start(ctx context.Context, m *material) error {
 	_ = os.Truncate(h.logFile(), 0)
 	upid, err := proc.Start(h.unsharePID(), h.logFile(), nil,
 		"unshare", "--pid", "--mount", "--uts", "--fork", "--propagation", "private",
-		"/bin/sh", "-c", bootScript, "boot", h.root(), h.addr, h.name, agentUnits())
+		"/bin/sh", "-c", bootScript, "boot", h.root(), h.addr, h.name, agentUnits(), filepath.Dir(h.dir))
 	if err != nil {
 		return err
 	}
