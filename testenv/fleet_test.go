@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,12 +23,29 @@ import (
 // The fleet is checked the way a connector sees it: over SSH only, with
 // host keys checked against the known_hosts the testenv wrote.
 
-func requireFleet(t *testing.T) *testenv.Env {
+// requireFleet returns the running fleet, holding its lock for the test:
+// shared to read the planted state, exclusive to change hosts (released
+// after the test's cleanup has reset them), so that other packages' tests
+// changing hosts at the same time cannot make these fail.
+func requireFleet(t *testing.T) *testenv.Env { return lockedFleet(t, syscall.LOCK_SH) }
+
+func requireFleetExclusive(t *testing.T) *testenv.Env { return lockedFleet(t, syscall.LOCK_EX) }
+
+func lockedFleet(t *testing.T, how int) *testenv.Env {
 	t.Helper()
 	env := testenv.Require(t)
-	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 {
+	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Fleet.LockFile == "" {
 		t.Fatalf("integration test needs the fleet: run `bin/testenv up -only fleet`")
 	}
+	f, err := os.OpenFile(env.Fleet.LockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("lock %s: %v", f.Name(), err)
+	}
+	t.Cleanup(func() { f.Close() })
 	return env
 }
 
@@ -374,7 +392,7 @@ func TestFleetProcessIsolation(t *testing.T) {
 // It works on the last host running a packaged agent, the one other
 // packages' tests are least likely to be using at the same time.
 func TestFleetResetHost(t *testing.T) {
-	env := requireFleet(t)
+	env := requireFleetExclusive(t)
 	n := -1
 	for i, h := range env.Fleet.Hosts {
 		if len(h.AgentDetails) > 0 && h.AgentDetails[0].Package != "" && h.AgentDetails[0].Running {
@@ -385,6 +403,14 @@ func TestFleetResetHost(t *testing.T) {
 		t.Fatal("no host runs a packaged agent")
 	}
 	h, a := env.Fleet.Hosts[n], env.Fleet.Hosts[n].AgentDetails[0]
+	t.Cleanup(func() {
+		// Whatever happened above, leave the host as planted.
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := fleet.ResetHost(ctx, env, n+1); err != nil {
+			t.Errorf("reset %s: %v", h.Name, err)
+		}
+	})
 	c := operator(t, env, h)
 	sh(t, c, "dpkg --purge "+a.Package+" >/dev/null && rm /etc/cron.d/prestanet-supervision")
 	if got := sh(t, c, "pgrep -x "+a.Daemon+" || echo stopped"); strings.TrimSpace(got) != "stopped" {
@@ -416,7 +442,7 @@ func TestFleetResetHost(t *testing.T) {
 // disabled: killing the process alone is a removal that would not hold on
 // a real host, and must not hold here either.
 func TestFleetAgentRestartsUntilDisabled(t *testing.T) {
-	env := requireFleet(t)
+	env := requireFleetExclusive(t)
 	n := -1
 	for i, h := range env.Fleet.Hosts {
 		if slices.ContainsFunc(h.AgentDetails, func(a testenv.HostAgent) bool { return a.Package == "" && a.Running }) {

@@ -90,11 +90,18 @@ func (Component) Down(ctx context.Context, o component.Options) error {
 
 // Reset brings every host of the running fleet back to its planted state:
 // stop, wipe its upper directory, plant, start. It keeps the fleet's size
-// (env's host count), whatever -hosts says.
+// (the hosts running, or env's count), whatever -hosts says; with no fleet
+// running it starts o.Hosts hosts.
 func (Component) Reset(ctx context.Context, o component.Options, env *testenv.Env) error {
-	n := o.Hosts
+	n, err := runningSize(o.Dir)
+	if err != nil {
+		return err
+	}
 	if env.Fleet != nil && len(env.Fleet.Hosts) > 0 {
-		n = len(env.Fleet.Hosts)
+		n = max(n, len(env.Fleet.Hosts))
+	}
+	if n == 0 {
+		n = o.Hosts
 	}
 	m, hosts, err := prepare(ctx, o, n)
 	if err != nil {
@@ -192,7 +199,11 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 	if err := writeAtomic(layoutFile(o.Dir), b, 0o644); err != nil {
 		return nil, nil, err
 	}
-	m := &material{rootfs: rootfs, art: art, knownHosts: filepath.Join(o.Dir, "known_hosts"), secrets: map[int]secrets{}}
+	m := &material{
+		rootfs: rootfs, art: art, secrets: map[int]secrets{},
+		knownHosts: filepath.Join(o.Dir, "known_hosts"),
+		lockFile:   filepath.Join(o.Dir, "hosts.lock"),
+	}
 	keys := filepath.Join(o.Dir, "keys")
 	for _, k := range []struct {
 		dst     *keyPair
@@ -308,6 +319,7 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 		ProviderUser:       providerUser,
 		ClientKey:          m.client.path,
 		ClientFingerprints: []string{m.operator.fingerprint(), m.client.fingerprint()},
+		LockFile:           m.lockFile,
 	}
 	for _, k := range []keyPair{m.support, m.backup, m.prestanet} {
 		f.ProviderKeys = append(f.ProviderKeys, k.path)
