@@ -192,11 +192,8 @@ func accountOf(ch plan.Change) string {
 // the others.
 func (t *Target) KnownCredential(ctx context.Context, ch plan.Change) (secret.Secret, bool, error) {
 	dn := normDN(accountOf(ch))
-	if t.env.Resolver == nil {
-		return secret.Secret{}, false, nil
-	}
 	if dn == normDN(t.s.BindDN) {
-		v, err := t.env.Resolver.Resolve(ctx, t.s.Password)
+		v, err := t.resolve(ctx, t.s.Password)
 		if err != nil {
 			return secret.Secret{}, false, err
 		}
@@ -204,7 +201,7 @@ func (t *Target) KnownCredential(ctx context.Context, ch plan.Change) (secret.Se
 	}
 	for _, a := range t.s.Accounts {
 		if normDN(a.DN) == dn {
-			v, err := t.env.Resolver.Resolve(ctx, a.Password)
+			v, err := t.resolve(ctx, a.Password)
 			if err != nil {
 				return secret.Secret{}, false, err
 			}

@@ -200,6 +200,37 @@ type Target struct {
 	probes map[string][]probe
 	// setAt is when this process set each account's password.
 	setAt map[string]time.Time
+	// resolved caches the playbook's references, so that a ${prompt:}
+	// is asked once per run.
+	resolved map[string]secret.Secret
+}
+
+// resolve returns a copy of the secret ref names (the caller may destroy
+// it), resolving it once.
+func (t *Target) resolve(ctx context.Context, ref playbook.Ref) (secret.Secret, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.resolveLocked(ctx, ref)
+}
+
+func (t *Target) resolveLocked(ctx context.Context, ref playbook.Ref) (secret.Secret, error) {
+	if t.env.Resolver == nil {
+		return secret.Secret{}, errors.New("no resolver for credential references")
+	}
+	key := ref.String()
+	v, ok := t.resolved[key]
+	if !ok {
+		var err error
+		v, err = t.env.Resolver.Resolve(ctx, ref)
+		if err != nil {
+			return secret.Secret{}, err
+		}
+		if t.resolved == nil {
+			t.resolved = map[string]secret.Secret{}
+		}
+		t.resolved[key] = v
+	}
+	return secret.New(v.Reveal()), nil
 }
 
 func (t *Target) now() time.Time {
@@ -216,6 +247,10 @@ func (t *Target) Close() error {
 	err := t.admin.Close()
 	t.admin = nil
 	t.bindPassword.Destroy()
+	for _, v := range t.resolved {
+		v.Destroy()
+	}
+	t.resolved = nil
 	return err
 }
 
@@ -303,7 +338,8 @@ type credential struct {
 	value  secret.Secret
 }
 
-// bindCredentials lists the bind account's passwords to try, best first:
+// bindCredentials lists the bind account's passwords to try, best first
+// (the caller holds t.mu):
 // the one this process set, the secret store's current one (a previous
 // run rotated it), then the one handed over in the playbook.
 func (t *Target) bindCredentials(ctx context.Context) ([]credential, error) {
@@ -320,15 +356,13 @@ func (t *Target) bindCredentials(ctx context.Context) ([]credential, error) {
 			out = append(out, credential{"secret store's current password", v})
 		}
 	}
-	if t.env.Resolver != nil {
-		v, err := t.env.Resolver.Resolve(ctx, t.s.Password)
-		if err != nil {
-			if len(out) == 0 {
-				return nil, fmt.Errorf("bind password: %w", err)
-			}
-		} else {
-			out = append(out, credential{"password handed over (" + t.s.Password.String() + ")", v})
+	v, err := t.resolveLocked(ctx, t.s.Password)
+	if err != nil {
+		if len(out) == 0 {
+			return nil, fmt.Errorf("bind password: %w", err)
 		}
+	} else {
+		out = append(out, credential{"password handed over (" + t.s.Password.String() + ")", v})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no password for the bind account")

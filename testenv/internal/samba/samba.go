@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -40,6 +41,15 @@ const (
 // templateVersion changes whenever the planted story changes, so a stale
 // cached copy is never used.
 const templateVersion = "v1"
+
+// maxStaff caps the domain's staff: Samba spends several CPU minutes
+// adding 10,000 accounts (password hashes, Kerberos keys, replication
+// metadata), all under the testenv's lock. The 10,000-user directory is
+// the OpenLDAP one (-ldap-users applies to it in full).
+const maxStaff = 1000
+
+// staff is the number of staff users planted for -ldap-users n.
+func staff(n int) int { return min(max(n, 1), maxStaff) }
 
 // Component runs samba.
 type Component struct{}
@@ -76,7 +86,7 @@ func pathsOf(o component.Options) paths {
 
 func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env) error {
 	p := pathsOf(o)
-	users := max(o.LDAPUsers, 1)
+	users := staff(o.LDAPUsers)
 	if pid := proc.ReadPID(p.pidFile); proc.Alive(pid) && strings.Contains(proc.Cmdline(pid), "samba") {
 		st, err := readStory(p.secrets)
 		if err == nil && st.Users == users && probe(ctx, o.CA.CertFile, st)(ctx) == nil {
@@ -93,7 +103,7 @@ func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env
 // start copies the cached provisioned domain into place and runs it.
 func (Component) start(ctx context.Context, o component.Options, env *testenv.Env) error {
 	p := pathsOf(o)
-	users := max(o.LDAPUsers, 1)
+	users := staff(o.LDAPUsers)
 	if err := ensureLoopback(ctx, p); err != nil {
 		return err
 	}
@@ -355,6 +365,9 @@ func ensureTemplate(ctx context.Context, o component.Options, users int) (string
 	if err := plant(ctx, build, users); err != nil {
 		return "", err
 	}
+	// Planting skipped per-record fsyncs; flush once before the build
+	// becomes the cache.
+	syscall.Sync()
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
 	}
