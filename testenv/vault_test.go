@@ -20,7 +20,16 @@ import (
 // Vault is checked the way a connector sees it: through the official API
 // client, TLS verified with the testenv CA.
 
+// requireVault returns the testenv with Vault, held in use (a shared lock)
+// until the test ends, so that no other test package restarts it meanwhile.
 func requireVault(t *testing.T) *testenv.Env {
+	t.Helper()
+	env := loadVault(t)
+	testenv.LockComponent(t, "vault", false)
+	return env
+}
+
+func loadVault(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Require(t)
 	if env.Vault == nil {
@@ -208,7 +217,8 @@ func TestVaultProviderLogins(t *testing.T) {
 // Reset brings back a fresh, planted Vault: what a test wrote is gone, what
 // it revoked is back, and the tokens handed out keep their ids.
 func TestVaultReset(t *testing.T) {
-	env := requireVault(t)
+	env := loadVault(t)
+	testenv.LockComponent(t, "vault", true)
 	ctx := vaultCtx(t)
 	root := vaultClient(t, env, env.Vault.RootTokenFile)
 	if _, err := root.KVv2(env.Vault.KVMount).Put(ctx, "testenv-check/reset", map[string]any{"v": "x"}); err != nil {
@@ -221,7 +231,7 @@ func TestVaultReset(t *testing.T) {
 
 	resetVault(t, env)
 
-	env = requireVault(t)
+	env = loadVault(t)
 	root = vaultClient(t, env, env.Vault.RootTokenFile)
 	if _, err := root.KVv2(env.Vault.KVMount).Get(ctx, "testenv-check/reset"); err == nil {
 		t.Error("a secret written before the reset is still there")

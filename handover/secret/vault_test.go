@@ -29,7 +29,16 @@ import (
 // These tests run against the testenv's Vault. Each store lives under a
 // prefix of its own, removed afterwards.
 
+// requireVault returns the testenv with Vault, held in use (a shared lock)
+// until the test ends, so that no other test package restarts it meanwhile.
 func requireVault(t *testing.T) *testenv.Env {
+	t.Helper()
+	env := loadVault(t)
+	testenv.LockComponent(t, "vault", false)
+	return env
+}
+
+func loadVault(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Require(t)
 	if env.Vault == nil {
@@ -220,12 +229,16 @@ func writeOtherCA(t *testing.T) string {
 }
 
 // A sealed Vault is refused by Check with a message that says so. The
-// server is then reset (restarted and planted again) for the other tests.
+// server is then reset (restarted and planted again, so nothing needs
+// cleaning under the prefix) for the other tests.
 func TestVaultStoreSealed(t *testing.T) {
-	env := requireVault(t)
-	s := openVault(t, vaultConfig(t, env, testPrefix(t, env)))
-	root := rootClient(t, env)
+	env := loadVault(t)
+	// Exclusive: other packages' Vault tests wait; the reset below runs
+	// before the lock is released.
+	testenv.LockComponent(t, "vault", true)
 	t.Cleanup(func() { resetVault(t, env) })
+	s := openVault(t, vaultConfig(t, env, "handover-test/sealed"))
+	root := rootClient(t, env)
 	if err := root.Sys().SealWithContext(vaultCtx(t)); err != nil {
 		t.Fatalf("seal: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,7 +159,12 @@ func (c Component) start(ctx context.Context, o component.Options, p paths, bin 
 	if err := o.CA.Issue(p.cert, p.key, "vault.testenv", []string{"127.0.0.1"}, []string{"localhost"}); err != nil {
 		return fmt.Errorf("tls certificate: %w", err)
 	}
+	if err := stopOrphans(p); err != nil {
+		return err
+	}
 	os.Remove(p.logFile)
+	// The new server writes the unseal key once initialised: its presence
+	// tells our server from any other answering on the port.
 	os.Remove(p.unsealKey)
 	pid, err := proc.Start(p.pidFile, p.logFile, nil, bin,
 		"-addr", testenv.VaultAddr,
@@ -170,7 +176,13 @@ func (c Component) start(ctx context.Context, o component.Options, p paths, bin 
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := proc.WaitReady(wctx, pid, p.logFile, healthProbe(o.CA.CertFile)); err != nil {
+	ready := func(ctx context.Context) error {
+		if _, err := os.Stat(p.unsealKey); err != nil {
+			return fmt.Errorf("not initialised yet: %w", err)
+		}
+		return healthProbe(o.CA.CertFile)(ctx)
+	}
+	if err := proc.WaitReady(wctx, pid, p.logFile, ready); err != nil {
 		_ = proc.Stop(p.pidFile, binName, 10*time.Second)
 		return fmt.Errorf("vault: %w", err)
 	}
@@ -179,6 +191,28 @@ func (c Component) start(ctx context.Context, o component.Options, p paths, bin 
 		return fmt.Errorf("vault: plant: %w", err)
 	}
 	return fillEnv(env, p, pid)
+}
+
+// stopOrphans stops servers of this state directory whose pidfile is gone
+// (a crashed testenv command): they hold the port. They are recognised by
+// their command line, which names this directory's root token file.
+func stopOrphans(p paths) error {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !proc.Alive(pid) {
+			continue
+		}
+		if cmd := proc.Cmdline(pid); strings.Contains(cmd, binName) && strings.Contains(cmd, p.rootToken) {
+			if err := proc.Kill(pid, 10*time.Second); err != nil {
+				return fmt.Errorf("stop orphaned server %d: %w", pid, err)
+			}
+		}
+	}
+	return nil
 }
 
 func fillEnv(env *testenv.Env, p paths, pid int) error {
@@ -426,6 +460,7 @@ func ensureBinary(ctx context.Context, o component.Options, p paths) (string, er
 	sum := hex.EncodeToString(h.Sum(nil))[:16]
 	bin := filepath.Join(p.cacheDir, binName+"-"+sum)
 	if _, err := os.Stat(bin); err == nil {
+		removeStale(p.cacheDir, bin)
 		return bin, nil
 	}
 	if err := os.MkdirAll(p.cacheDir, 0o755); err != nil {
@@ -448,14 +483,20 @@ func ensureBinary(ctx context.Context, o component.Options, p paths) (string, er
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", err
 	}
-	// Binaries of older sources are 100 MB each: drop them.
-	old, _ := filepath.Glob(filepath.Join(p.cacheDir, binName+"-*"))
+	removeStale(p.cacheDir, bin)
+	return bin, nil
+}
+
+// removeStale deletes binaries built from older sources (100 MB each). A
+// server still running one keeps running: Linux keeps its file until it
+// exits.
+func removeStale(cacheDir, current string) {
+	old, _ := filepath.Glob(filepath.Join(cacheDir, binName+"-*"))
 	for _, f := range old {
-		if f != bin {
+		if f != current && !strings.HasSuffix(f, ".tmp") {
 			os.Remove(f)
 		}
 	}
-	return bin, nil
 }
 
 // goTool finds the go command: PATH first, then the usual install place.
