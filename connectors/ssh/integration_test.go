@@ -132,6 +132,7 @@ func findingsOf(sys connector.System, kind string) []connector.Finding {
 
 func TestInventoryFindsEveryPlantedArtefact(t *testing.T) {
 	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
 	if e.Fleet == nil || len(e.Fleet.Hosts) == 0 {
 		t.Fatal("testenv has no fleet: run bin/testenv up -only fleet")
 	}
@@ -345,6 +346,7 @@ func keyAuth(t *testing.T, pemBytes []byte) ssh.AuthMethod {
 
 func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
 	if e.Fleet == nil || len(e.Fleet.Hosts) == 0 {
 		t.Fatal("testenv has no fleet: run bin/testenv up -only fleet")
 	}
@@ -446,6 +448,7 @@ func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 
 func TestWrongHostKeyAndUnreachableHost(t *testing.T) {
 	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
 	if e.Fleet == nil || len(e.Fleet.Hosts) < 2 {
 		t.Fatal("testenv needs a fleet of at least 2 hosts")
 	}
@@ -478,6 +481,7 @@ host_timeout: 5s
 
 func TestTrustOnFirstUseRecordsTheKey(t *testing.T) {
 	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
 	h := e.Fleet.Hosts[0]
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	rec := &recorded{}
@@ -500,6 +504,7 @@ func TestTrustOnFirstUseRecordsTheKey(t *testing.T) {
 
 func TestSudoUser(t *testing.T) {
 	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
 	h := e.Fleet.Hosts[0]
 	settings := fmt.Sprintf(`hosts: [%s]
 user: %s
