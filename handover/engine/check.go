@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -87,6 +88,12 @@ func (s *Session) Check(ctx context.Context, parallel int) (*CheckResult, error)
 // checkCredentials logs in with every current stored credential.
 func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []secret.Version, parallel int) []Drift {
 	out := make([]*Drift, len(vs))
+	// The journal keeps each change whole (connectors need its params to
+	// log in again); the store's metadata names it.
+	intents, err := s.intents()
+	if err != nil {
+		s.engine.log().Warn("reading earlier journals", "error", err)
+	}
 	g := errgroup.Group{}
 	g.SetLimit(s.parallel(parallel))
 	for i, v := range vs {
@@ -96,6 +103,12 @@ func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []se
 			continue
 		}
 		ch := plan.Change{Target: v.Meta["target"], System: v.Meta["system"], Object: v.Meta["object"], Action: plan.Action(v.Meta["action"]), ID: v.Meta["change"]}
+		if rec, ok := intents[secret.RefOf(st, v).String()]; ok {
+			var full plan.Change
+			if json.Unmarshal([]byte(rec.Detail["change"]), &full) == nil && full.ID != "" {
+				ch = full
+			}
+		}
 		g.Go(func() error {
 			cctx, cancel := context.WithTimeout(ctx, s.timeout(t))
 			defer cancel()
