@@ -105,6 +105,7 @@ targets:
     hosts: [{name: %[5]s, address: %[6]s}]
     auth: {key_file: %[7]s}
     known_hosts: %[8]s
+    access_key: false
     passwords:
       - {account: root, password: "${file:%[9]s}"}
 `, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity, h.Name, strings.Split(h.Addr, ":")[0],
@@ -125,6 +126,7 @@ func TestCrashRecoveryOnRealHost(t *testing.T) {
 	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Operator == nil {
 		t.Fatal("the test estate has no fleet: run `make testenv-up`")
 	}
+	testenv.LockComponent(t, "fleet", true)
 	i := len(env.Fleet.Hosts) - 1
 	h := env.Fleet.Hosts[i]
 	t.Cleanup(func() { resetFleet(t) })

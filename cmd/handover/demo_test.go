@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/testenv"
+)
+
+// resetComponents brings components of the test estate back to their
+// planted state.
+func resetComponents(t *testing.T, only string) {
+	t.Helper()
+	cmd := exec.Command("../../bin/testenv", "reset", "-only", only)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv reset -only %s: %v\n%s", only, err, out)
+	}
+}
+
+// TestDemoEndToEnd runs the demo playbook against the test estate as a
+// user would: lint, plan, run, verify the signed report, plan again
+// (nothing left), check (no drift) — and proves that no secret, handed
+// over or generated, appears in any output or any file the runs wrote.
+func TestDemoEndToEnd(t *testing.T) {
+	env := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	testenv.LockComponent(t, "slapd", true)
+	resetComponents(t, "slapd,fleet")
+	t.Cleanup(func() { resetComponents(t, "slapd,fleet") })
+
+	// The demo as shipped, with its state in a temporary directory.
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../playbooks/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pbText := strings.Replace(string(b), "    path: .handover/demo/secrets.age", "    path: "+dir+"/secrets.age", 1)
+	pbText = strings.Replace(pbText, "\nreport:\n", "\nstate: "+dir+"/state\nreport:\n", 1)
+	if strings.Contains(string(b), "state:") || pbText == string(b) {
+		t.Fatal("demo.yaml changed shape: adapt this test")
+	}
+	pb := filepath.Join(dir, "demo.yaml")
+	if err := os.WriteFile(pb, []byte(pbText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var outputs []string
+	step := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, code, sig := handover(t, nil, args...)
+		outputs = append(outputs, out)
+		if sig != 0 || code != wantCode {
+			t.Fatalf("handover %s: exit %d (signal %v), want %d\n%s", strings.Join(args, " "), code, sig, wantCode, out)
+		}
+		return out
+	}
+	step(0, "lint", pb)
+	step(exitChanges, "plan", pb, "-o", filepath.Join(dir, "plan.json"))
+	out := step(0, "run", "--yes", "--plan", filepath.Join(dir, "plan.json"), pb)
+	m := regexp.MustCompile(`Report:\s+(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("run printed no report directory:\n%s", out)
+	}
+	reportJSON := filepath.Join(m[1], "report.json")
+	step(0, "verify", reportJSON)
+	// And with the stock OpenSSH tool, as an auditor would.
+	verify := exec.Command("ssh-keygen", "-Y", "verify", "-f", filepath.Join(m[1], "allowed_signers"), "-I", env.Operator.Identity, "-n", "handover-report", "-s", reportJSON+".sig")
+	f, err := os.Open(reportJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify.Stdin = f
+	if out, err := verify.CombinedOutput(); err != nil {
+		t.Errorf("ssh-keygen -Y verify: %v\n%s", err, out)
+	}
+	f.Close()
+
+	// Idempotent: nothing left to do, and the estate matches the dossier.
+	step(0, "plan", pb)
+	step(0, "check", pb)
+
+	// No secret anywhere: every value the store holds and every password
+	// handed over.
+	var values []string
+	st, err := secret.OpenFileStore(filepath.Join(dir, "secrets.age"), secret.FileUnlock{Passphrase: secret.New(testenv.ReadSecret(t, env.Operator.PassphraseFile))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := st.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) == 0 {
+		t.Fatal("the run stored no credential")
+	}
+	for _, v := range vs {
+		val, _, err := st.Get(context.Background(), v.Path, v.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, val.Reveal())
+	}
+	for _, h := range env.Fleet.Hosts {
+		values = append(values, testenv.ReadSecret(t, h.RootPasswordFile), testenv.ReadSecret(t, h.AdminPassFile))
+	}
+	for _, a := range env.LDAP.Admins {
+		values = append(values, testenv.ReadSecret(t, a.PasswordFile))
+	}
+	values = append(values, testenv.ReadSecret(t, env.Operator.PassphraseFile))
+	for _, out := range outputs {
+		for _, v := range values {
+			if strings.Contains(out, v) {
+				t.Errorf("a secret value appears in the output of a command")
+			}
+		}
+	}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasPrefix(filepath.Base(p), "secrets.age") || p == pb {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			if strings.Contains(string(b), v) {
+				t.Errorf("%s contains a secret value", p)
+			}
+		}
+		return nil
+	})
+}
