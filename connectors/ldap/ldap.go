@@ -120,7 +120,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 		"base_dn":  {Decode: func(n *yaml.Node) { s.BaseDN = d.NonEmpty(n, "base_dn") }},
 		"dialect":  {Decode: func(n *yaml.Node) { s.Dialect = d.OneOf(n, "dialect", OpenLDAP, AD, auto) }},
 		"admin_groups": {Decode: func(n *yaml.Node) {
-			for _, g := range d.Strings(n, "admin_groups") {
+			for _, g := range dnList(d, n, "admin_groups") {
 				if strings.TrimSpace(g) != "" {
 					s.AdminGroups = append(s.AdminGroups, strings.TrimSpace(g))
 				}
@@ -128,7 +128,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 		}},
 		"service_accounts": {Decode: func(n *yaml.Node) {
 			d.Map(n, "service_accounts", map[string]playbook.Field{
-				"ous": {Decode: func(n *yaml.Node) { s.ServiceOUs = d.Strings(n, "service_accounts.ous") }},
+				"ous": {Decode: func(n *yaml.Node) { s.ServiceOUs = dnList(d, n, "service_accounts.ous") }},
 				"patterns": {Decode: func(n *yaml.Node) {
 					for _, p := range d.Strings(n, "service_accounts.patterns") {
 						if _, err := filepath.Match(p, ""); err != nil {
@@ -165,19 +165,42 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	if len(d.Diagnostics()) > before || s.URL == nil {
 		return nil
 	}
+	pb := env.Playbook
+	if pb == nil {
+		pb = &playbook.Playbook{}
+	}
 	tgt := &Target{
 		name:   t.Name,
 		s:      s,
 		env:    env,
-		out:    connector.NewOutgoing(env.Playbook.Outgoing),
-		policy: env.Playbook.Policy,
+		out:    connector.NewOutgoing(pb.Outgoing),
+		policy: pb.Policy,
 	}
-	for _, ra := range env.Playbook.Policy.RotateAccounts {
+	for _, ra := range pb.Policy.RotateAccounts {
 		if tn, acct, ok := strings.Cut(ra, ":"); ok && tn == t.Name {
 			tgt.rotateExtra = append(tgt.rotateExtra, acct)
 		}
 	}
 	return tgt
+}
+
+// dnList decodes a list of DNs (or names). In a flow list ([a, b]) YAML
+// splits an unquoted DN at its commas: "[cn=admins,dc=example]" is two
+// items. That silently names groups that do not exist, so it is an error.
+func dnList(d *playbook.Decoder, n *yaml.Node, what string) []string {
+	items := d.Strings(n, what)
+	if n != nil && n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle != 0 {
+		fragments := 0
+		for _, it := range n.Content {
+			if it.Kind == yaml.ScalarNode && it.Style == 0 && strings.Contains(it.Value, "=") && !strings.Contains(it.Value, ",") {
+				fragments++
+			}
+		}
+		if fragments > 1 {
+			d.Errorf(n, "%s: in a [...] list commas separate items, so this DN was split in %d: quote each DN (\"cn=admins,ou=groups,dc=example\") or write one item per line", what, len(items))
+		}
+	}
+	return items
 }
 
 // Target is one configured directory.

@@ -65,6 +65,15 @@ func TestLDAPConfigureDiagnostics(t *testing.T) {
 			want:     []string{"4:10: dialect must be one of openldap, ad, auto", "5:12: page_size must be between 1 and 5000"},
 		},
 		{
+			name:     "unquoted DN in a flow list",
+			settings: "url: ldap://dc1.example\nbind_dn: cn=admin\npassword: ${env:PW}\nadmin_groups: [cn=admins,ou=groups,dc=x]\n",
+			want:     []string{"4:15: admin_groups: in a [...] list commas separate items, so this DN was split in 3"},
+		},
+		{
+			name:     "quoted DNs in a flow list",
+			settings: "url: ldap://dc1.example\nbind_dn: cn=admin\npassword: ${env:PW}\nadmin_groups: [\"cn=admins,ou=groups,dc=x\", Domain Admins]\n",
+		},
+		{
 			name:     "account listed twice",
 			settings: "url: ldap://dc1.example\nbind_dn: cn=admin\npassword: ${env:PW}\naccounts:\n  - {dn: 'CN=A,DC=x', password: '${env:A}'}\n  - {dn: 'cn=a, dc=x', password: '${env:B}'}\n",
 			want:     []string{"6:5: accounts: cn=a, dc=x is listed twice"},
