@@ -181,10 +181,6 @@ type FleetEnv struct {
 	// included.
 	ClientKey          string   `json:"client_key,omitempty"`
 	ClientFingerprints []string `json:"client_fingerprints,omitempty"`
-	// LockFile coordinates tests sharing the fleet: a test that changes
-	// hosts holds an exclusive flock(2) on it until it has reset them; a
-	// test that reads the planted state holds a shared one.
-	LockFile string `json:"lock_file,omitempty"`
 }
 
 type Host struct {

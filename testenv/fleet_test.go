@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,29 +22,21 @@ import (
 // The fleet is checked the way a connector sees it: over SSH only, with
 // host keys checked against the known_hosts the testenv wrote.
 
-// requireFleet returns the running fleet, holding its lock for the test:
-// shared to read the planted state, exclusive to change hosts (released
-// after the test's cleanup has reset them), so that other packages' tests
-// changing hosts at the same time cannot make these fail.
-func requireFleet(t *testing.T) *testenv.Env { return lockedFleet(t, syscall.LOCK_SH) }
+// requireFleet returns the running fleet, holding testenv's fleet lock for
+// the test: shared to read the planted state, exclusive to change hosts
+// (released after the test's cleanup has reset them), so that other
+// packages' tests changing hosts at the same time cannot make these fail.
+func requireFleet(t *testing.T) *testenv.Env { return lockedFleet(t, false) }
 
-func requireFleetExclusive(t *testing.T) *testenv.Env { return lockedFleet(t, syscall.LOCK_EX) }
+func requireFleetExclusive(t *testing.T) *testenv.Env { return lockedFleet(t, true) }
 
-func lockedFleet(t *testing.T, how int) *testenv.Env {
+func lockedFleet(t *testing.T, exclusive bool) *testenv.Env {
 	t.Helper()
 	env := testenv.Require(t)
-	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Fleet.LockFile == "" {
+	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 {
 		t.Fatalf("integration test needs the fleet: run `bin/testenv up -only fleet`")
 	}
-	f, err := os.OpenFile(env.Fleet.LockFile, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		t.Fatalf("lock %s: %v", f.Name(), err)
-	}
-	t.Cleanup(func() { f.Close() })
+	testenv.LockComponent(t, "fleet", exclusive)
 	return env
 }
 

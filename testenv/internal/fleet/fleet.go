@@ -199,11 +199,7 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 	if err := writeAtomic(layoutFile(o.Dir), b, 0o644); err != nil {
 		return nil, nil, err
 	}
-	m := &material{
-		rootfs: rootfs, art: art, secrets: map[int]secrets{},
-		knownHosts: filepath.Join(o.Dir, "known_hosts"),
-		lockFile:   filepath.Join(o.Dir, "hosts.lock"),
-	}
+	m := &material{rootfs: rootfs, art: art, knownHosts: filepath.Join(o.Dir, "known_hosts"), secrets: map[int]secrets{}}
 	keys := filepath.Join(o.Dir, "keys")
 	for _, k := range []struct {
 		dst     *keyPair
@@ -319,7 +315,6 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 		ProviderUser:       providerUser,
 		ClientKey:          m.client.path,
 		ClientFingerprints: []string{m.operator.fingerprint(), m.client.fingerprint()},
-		LockFile:           m.lockFile,
 	}
 	for _, k := range []keyPair{m.support, m.backup, m.prestanet} {
 		f.ProviderKeys = append(f.ProviderKeys, k.path)

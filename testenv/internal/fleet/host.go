@@ -259,7 +259,6 @@ type material struct {
 	backup     keyPair // provider, RSA, with from=/command= options
 	prestanet  keyPair // provider account's own key
 	knownHosts string
-	lockFile   string
 	callback   ssh.HostKeyCallback
 	secrets    map[int]secrets
 }
