@@ -67,6 +67,31 @@ func (p Policy) Validate() error {
 	if p.Length > 256 {
 		return fmt.Errorf("password length %d is above the maximum of 256", p.Length)
 	}
+	if p.Symbols {
+		if err := validSymbolSet(p.SymbolSet); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validSymbolSet refuses what Generate cannot draw from correctly: it picks
+// bytes, so a multi-byte character would be split into invalid UTF-8; a
+// repeated symbol would be drawn more often than the others; a letter,
+// digit, space or control character is not a symbol (and would let a
+// password without any symbol pass as having one).
+func validSymbolSet(set string) error {
+	for i := range len(set) {
+		c := set[i]
+		switch {
+		case c < '!' || c > '~':
+			return fmt.Errorf("password symbol set %q: only printable ASCII symbols are allowed, not %q", set, string(rune(c)))
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			return fmt.Errorf("password symbol set %q: %q is not a symbol", set, string(c))
+		case strings.IndexByte(set[:i], c) >= 0:
+			return fmt.Errorf("password symbol set %q: %q appears twice", set, string(c))
+		}
+	}
 	return nil
 }
 

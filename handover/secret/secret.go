@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"unsafe"
 )
 
 // Redacted is what a Secret prints as.
@@ -15,58 +16,66 @@ const Redacted = "[REDACTED]"
 
 // Secret holds a credential. The zero value is the empty secret.
 type Secret struct {
-	// A pointer, so copies share one buffer that Destroy can wipe.
-	b *[]byte
+	// p is the credential's *[]byte: a pointer, so copies share one buffer
+	// that Destroy can wipe. It is held as an unsafe.Pointer because
+	// reflection cannot follow one: fmt, given a verb other than %v for a
+	// struct with an unexported Secret field, prints that field's pointee
+	// without calling Format, and a *[]byte's pointee is the credential.
+	p unsafe.Pointer
 }
 
 // New wraps a credential.
 func New(v string) Secret {
 	b := []byte(v)
-	return Secret{b: &b}
+	return Secret{p: unsafe.Pointer(&b)}
 }
 
 // FromBytes wraps a credential, taking ownership of b.
-func FromBytes(b []byte) Secret { return Secret{b: &b} }
+func FromBytes(b []byte) Secret { return Secret{p: unsafe.Pointer(&b)} }
+
+// buf is the credential's buffer, nil for the zero Secret.
+func (s Secret) buf() *[]byte { return (*[]byte)(s.p) }
 
 // Reveal returns the credential. It is the only way to read one: keep its
 // uses few and greppable.
 func (s Secret) Reveal() string {
-	if s.b == nil {
+	if s.p == nil {
 		return ""
 	}
-	return string(*s.b)
+	return string(*s.buf())
 }
 
 // RevealBytes returns the credential's bytes (a copy).
 func (s Secret) RevealBytes() []byte {
-	if s.b == nil {
+	if s.p == nil {
 		return nil
 	}
-	return append([]byte(nil), *s.b...)
+	return append([]byte(nil), *s.buf()...)
 }
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.b == nil || len(*s.b) == 0 }
+func (s Secret) IsZero() bool { return s.p == nil || len(*s.buf()) == 0 }
 
 // Equal compares two secrets in constant time.
 func (s Secret) Equal(o Secret) bool {
 	var a, b []byte
-	if s.b != nil {
-		a = *s.b
+	if s.p != nil {
+		a = *s.buf()
 	}
-	if o.b != nil {
-		b = *o.b
+	if o.p != nil {
+		b = *o.buf()
 	}
 	return subtle.ConstantTimeCompare(a, b) == 1
 }
 
 // Destroy overwrites the credential in memory.
 func (s Secret) Destroy() {
-	if s.b == nil {
+	if s.p == nil {
 		return
 	}
-	clear(*s.b)
-	*s.b = (*s.b)[:0]
+	b := s.buf()
+	clear(*b)
+	*b = (*b)[:0]
 }
 
 func (s Secret) String() string   { return Redacted }
