@@ -279,7 +279,7 @@ func (t *Target) domainUsers(ctx context.Context, sess *session) (string, error)
 		return nil
 	})
 	if err == nil && dn == "" {
-		err = errors.New("Domain Users (RID 513) not found")
+		err = errors.New("the Domain Users group (RID 513) was not found")
 	}
 	return dn, err
 }
