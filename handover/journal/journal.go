@@ -196,7 +196,12 @@ func Decode(r io.Reader) ([]Record, error) {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
-			return recs, fmt.Errorf("journal line %d: %w", line, err)
+			// A VerifyError, so a torn or edited line is located like any
+			// other break of the chain.
+			return recs, &VerifyError{Line: len(recs) + 1, Msg: fmt.Sprintf("line %d is not a journal record (torn by a crash, or edited): %v", line, err), Err: err}
+		}
+		if dec.InputOffset() != int64(len(b)) {
+			return recs, &VerifyError{Line: len(recs) + 1, Msg: fmt.Sprintf("line %d has data after its record (edited)", line)}
 		}
 		recs = append(recs, rec)
 	}
@@ -207,9 +212,12 @@ func Decode(r io.Reader) ([]Record, error) {
 type VerifyError struct {
 	Line int // 1-based record index
 	Msg  string
+	Err  error // the decoding error of an unreadable record, if any
 }
 
 func (e *VerifyError) Error() string { return fmt.Sprintf("journal record %d: %s", e.Line, e.Msg) }
+
+func (e *VerifyError) Unwrap() error { return e.Err }
 
 // Verify checks the hash chain and sequence of records and returns the head
 // hash.
