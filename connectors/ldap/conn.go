@@ -65,12 +65,15 @@ func dial(ctx context.Context, s *settings, tlsConf *tls.Config) (*session, erro
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if err := conn.StartTLS(tlsConf); err != nil {
-		if !s.AllowInsecure || isTLSVerifyError(err) {
-			conn.Close()
-			return nil, fmt.Errorf("StartTLS with %s: %w (set allow_insecure_bind only for a server that cannot do TLS)", host, err)
+		conn.Close()
+		if !s.AllowInsecure || !startTLSRefused(err) {
+			// A failed handshake (a certificate that does not verify:
+			// perhaps someone in the middle) never falls back to plain
+			// text, whatever the playbook allows.
+			return nil, fmt.Errorf("StartTLS with %s: %w", host, err)
 		}
-		// StartTLS failed: the connection state is unknown, start over
-		// in plain text, as the playbook allows.
+		// The server itself refused StartTLS: start over in plain text,
+		// as the playbook allows.
 		conn.Close()
 		raw, err := d.DialContext(ctx, "tcp", host)
 		if err != nil {
@@ -84,9 +87,13 @@ func dial(ctx context.Context, s *settings, tlsConf *tls.Config) (*session, erro
 	return &session{conn: conn, encrypted: true}, nil
 }
 
-func isTLSVerifyError(err error) bool {
-	var cv *tls.CertificateVerificationError
-	return errors.As(err, &cv)
+// startTLSRefused reports a StartTLS the server answered with an LDAP
+// error (not offered, unwilling), as opposed to a failed TLS handshake or
+// network error, which go-ldap reports with its client-side codes (200 and
+// up).
+func startTLSRefused(err error) bool {
+	var le *ldap.Error
+	return errors.As(err, &le) && le.ResultCode < ldap.ErrorNetwork
 }
 
 // requestTimeout is the time left before ctx's deadline, capped at

@@ -2,12 +2,18 @@ package ldap_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -122,12 +128,21 @@ func (r storeReader) Current(ctx context.Context, path string) (secret.Secret, b
 	return v, meta.State == secret.Current, nil
 }
 
+// options vary a target's settings from the tests' defaults.
+type options struct {
+	caFile   string // "" is the testenv's CA
+	insecure bool   // allow_insecure_bind
+}
+
 // configure builds the target as the engine would from a playbook.
-func configure(t testing.TB, d directory, url string, store *secret.MemoryStore, extra string) *ldap.Target {
+func configure(t testing.TB, d directory, url string, store *secret.MemoryStore, o options) *ldap.Target {
 	t.Helper()
 	e := testenv.Require(t)
+	if o.caFile == "" {
+		o.caFile = e.CACert
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "url: %s\nca_cert: %s\nbind_dn: %q\npassword: ${file:%s}\npage_size: 100\n", url, e.CACert, d.bindDN, d.bindFile)
+	fmt.Fprintf(&b, "url: %s\nca_cert: %s\nbind_dn: %q\npassword: ${file:%s}\npage_size: 100\nallow_insecure_bind: %v\n", url, o.caFile, d.bindDN, d.bindFile, o.insecure)
 	if len(d.adminGroups) > 0 {
 		fmt.Fprintf(&b, "admin_groups: [%q]\n", d.adminGroups[0])
 	}
@@ -136,7 +151,6 @@ func configure(t testing.TB, d directory, url string, store *secret.MemoryStore,
 	for _, a := range d.admins {
 		fmt.Fprintf(&b, "  - dn: %q\n    password: ${file:%s}\n", a.Name, a.PasswordFile)
 	}
-	b.WriteString(extra)
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(b.String()), &doc); err != nil {
 		t.Fatalf("settings: %v", err)
@@ -298,7 +312,7 @@ func runHandover(t *testing.T, d directory) {
 	t.Cleanup(func() { reset(t, d) })
 	ctx := testCtx(t)
 	store := secret.NewMemoryStore()
-	tgt := configure(t, d, d.url, store, "")
+	tgt := configure(t, d, d.url, store, options{})
 
 	inv, err := tgt.Inventory(ctx)
 	if err != nil {
@@ -413,7 +427,7 @@ func runHandover(t *testing.T, d directory) {
 
 	// Idempotent: nothing left to do, for this target and for a later run
 	// that logs in with the store's password.
-	for name, target := range map[string]*ldap.Target{"same target": tgt, "later run": configure(t, d, d.urls, store, "")} {
+	for name, target := range map[string]*ldap.Target{"same target": tgt, "later run": configure(t, d, d.urls, store, options{})} {
 		inv2, err := target.Inventory(ctx)
 		if err != nil {
 			t.Fatalf("%s: inventory after apply: %v", name, err)
@@ -456,6 +470,40 @@ func simpleBind(t *testing.T, d directory, dn string, pw secret.Secret) bool {
 	return err == nil
 }
 
+func TestLDAPUnknownCertificateOpenLDAP(t *testing.T) { runUnknownCertificate(t, openLDAP(t)) }
+func TestADUnknownCertificateSamba(t *testing.T)      { runUnknownCertificate(t, activeDirectory(t)) }
+
+// runUnknownCertificate: a server whose certificate does not chain to
+// ca_cert is refused, over StartTLS and LDAPS, before any password is
+// sent.
+func runUnknownCertificate(t *testing.T, d directory) {
+	ctx := testCtx(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(other, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// allow_insecure_bind must not turn a failed verification into a
+	// plain-text bind.
+	for _, insecure := range []bool{false, true} {
+		for _, url := range []string{d.url, d.urls} {
+			tgt := configure(t, d, url, secret.NewMemoryStore(), options{caFile: other, insecure: insecure})
+			_, err := tgt.Inventory(ctx)
+			if err == nil || !strings.Contains(err.Error(), "failed to verify certificate") {
+				t.Errorf("%s with another CA (allow_insecure_bind %v): %v, want a certificate verification error", url, insecure, err)
+			}
+		}
+	}
+}
+
 func TestLDAPRejectedOpenLDAP(t *testing.T) { runRejected(t, openLDAP(t)) }
 func TestADRejectedSamba(t *testing.T)      { runRejected(t, activeDirectory(t)) }
 
@@ -465,7 +513,7 @@ func runRejected(t *testing.T, d directory) {
 	testenv.LockComponent(t, d.component, false)
 	ctx := testCtx(t)
 	store := secret.NewMemoryStore()
-	tgt := configure(t, d, d.url, store, "")
+	tgt := configure(t, d, d.url, store, options{})
 	ch := rotationOf(t, ctx, tgt, d.nested)
 	err := tgt.SetCredential(ctx, ch, secret.New("Sh0rt!"))
 	var rej *connector.ErrRejected
@@ -515,7 +563,7 @@ func runCut(t *testing.T, d directory) {
 	ctx := testCtx(t)
 	px := newCutProxy(t, d.urls)
 	store := secret.NewMemoryStore()
-	tgt := configure(t, d, px.url, store, "")
+	tgt := configure(t, d, px.url, store, options{})
 	ch := rotationOf(t, ctx, tgt, d.nested)
 	old, _, err := tgt.KnownCredential(ctx, ch)
 	if err != nil {
@@ -647,7 +695,7 @@ func TestADInventoryMemory(t *testing.T)   { runMemory(t, activeDirectory(t)) }
 func runMemory(t *testing.T, d directory) {
 	testenv.LockComponent(t, d.component, false)
 	ctx := testCtx(t)
-	tgt := configure(t, d, d.urls, secret.NewMemoryStore(), "")
+	tgt := configure(t, d, d.urls, secret.NewMemoryStore(), options{})
 	start := time.Now()
 	peak, inv := inventoryPeak(t, ctx, tgt)
 	total := fact(inv, "accounts")
@@ -668,7 +716,7 @@ func BenchmarkLDAPInventory(b *testing.B) {
 	d := openLDAP(b)
 	testenv.LockComponent(b, d.component, false)
 	ctx := context.Background()
-	tgt := configure(b, d, d.urls, secret.NewMemoryStore(), "")
+	tgt := configure(b, d, d.urls, secret.NewMemoryStore(), options{})
 	var peak uint64
 	var accounts string
 	start := time.Now()
@@ -741,7 +789,7 @@ func BenchmarkADInventory10000(b *testing.B) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	tgt := configure(b, d, d.urls, secret.NewMemoryStore(), "")
+	tgt := configure(b, d, d.urls, secret.NewMemoryStore(), options{})
 	ctx := context.Background()
 	var peak uint64
 	var accounts string
