@@ -20,6 +20,7 @@ import (
 // userAccountControl flags.
 const (
 	uacAccountDisable     = 0x2
+	uacLockout            = 0x10 // in msDS-User-Account-Control-Computed
 	uacDontExpirePassword = 0x10000
 )
 

@@ -322,7 +322,7 @@ func (t *Target) admins(ctx context.Context, sess *session, info *serverInfo, gr
 func userQuery(dialect string) (string, []string) {
 	if dialect == AD {
 		return "(&(objectCategory=person)(objectClass=user))",
-			[]string{"sAMAccountName", "cn", "displayName", "mail", "userAccountControl", "pwdLastSet", "lockoutTime", "accountExpires", "servicePrincipalName", "description"}
+			[]string{"sAMAccountName", "cn", "displayName", "mail", "userAccountControl", "msDS-User-Account-Control-Computed", "pwdLastSet", "lockoutTime", "accountExpires", "servicePrincipalName", "description"}
 	}
 	return "(|(objectClass=person)(objectClass=posixAccount)(objectClass=simpleSecurityObject))",
 		[]string{"uid", "cn", "displayName", "mail", "pwdChangedTime", "pwdAccountLockedTime", "shadowExpire", "description", "objectClass"}
@@ -344,7 +344,13 @@ func (t *Target) toAccount(e *ldap.Entry, dialect string, now time.Time) account
 	if dialect == AD {
 		a.Login = e.GetEqualFoldAttributeValue("sAMAccountName")
 		uac, _ := strconv.ParseInt(e.GetEqualFoldAttributeValue("userAccountControl"), 10, 64)
+		// lockoutTime stays set after the lockout duration ran out; the
+		// constructed attribute says whether the account is locked now.
 		_, locked := fileTime(e.GetEqualFoldAttributeValue("lockoutTime"))
+		if v := e.GetEqualFoldAttributeValue("msDS-User-Account-Control-Computed"); v != "" {
+			computed, _ := strconv.ParseInt(v, 10, 64)
+			locked = computed&uacLockout != 0
+		}
 		expires, hasExpiry := fileTime(e.GetEqualFoldAttributeValue("accountExpires"))
 		switch {
 		case uac&uacAccountDisable != 0:
