@@ -89,7 +89,7 @@ func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env
 	users := staff(o.LDAPUsers)
 	if pid := proc.ReadPID(p.pidFile); proc.Alive(pid) && strings.Contains(proc.Cmdline(pid), "samba") {
 		st, err := readStory(p.secrets)
-		if err == nil && st.Users == users && probe(ctx, o.CA.CertFile, st)(ctx) == nil {
+		if err == nil && st.Users == users && probe(o.CA.CertFile, st)(ctx) == nil {
 			fillEnv(env, o, p, st, pid)
 			return nil
 		}
@@ -150,7 +150,7 @@ func (Component) start(ctx context.Context, o component.Options, env *testenv.En
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := proc.WaitReady(wctx, pid, p.logFile, probe(wctx, o.CA.CertFile, st)); err != nil {
+	if err := proc.WaitReady(wctx, pid, p.logFile, probe(o.CA.CertFile, st)); err != nil {
 		_ = proc.Stop(p.pidFile, "samba", 10*time.Second)
 		return fmt.Errorf("samba: %w", err)
 	}
@@ -207,7 +207,7 @@ func fillEnv(env *testenv.Env, o component.Options, p paths, st *story, pid int)
 
 // probe is the readiness check: a real LDAPS bind as the bind account and
 // a search that must find it.
-func probe(ctx context.Context, caFile string, st *story) func(context.Context) error {
+func probe(caFile string, st *story) func(context.Context) error {
 	return func(ctx context.Context) error {
 		pool, err := caPool(caFile)
 		if err != nil {
