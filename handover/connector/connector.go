@@ -128,7 +128,13 @@ func SecretPath(target, system, object string) string {
 	clean := func(s string) string {
 		s = strings.ReplaceAll(s, "/", "_")
 		s = strings.ReplaceAll(s, "#", "_")
-		return strings.TrimSpace(s)
+		s = strings.TrimSpace(s)
+		// path.Join would resolve "." and "..", moving the secret to
+		// another system's or target's path.
+		if s == "." || s == ".." {
+			s = strings.Repeat("_", len(s))
+		}
+		return s
 	}
 	return path.Join(clean(target), clean(system), clean(object))
 }

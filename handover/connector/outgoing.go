@@ -67,7 +67,8 @@ func (m Outgoing) Text(s string) []string {
 	var why []string
 	ls := strings.ToLower(s)
 	for _, d := range m.o.Domains {
-		if strings.Contains(ls, strings.ToLower(d)) {
+		// An empty domain is contained in every text.
+		if d != "" && strings.Contains(ls, strings.ToLower(d)) {
 			why = append(why, fmt.Sprintf("mentions the provider's domain %s", d))
 		}
 	}
@@ -106,7 +107,7 @@ func (m Outgoing) Agent(name string) bool {
 		return true
 	}
 	for _, a := range m.o.Agents {
-		if a == "all" || strings.EqualFold(a, name) {
+		if strings.EqualFold(a, "all") || strings.EqualFold(a, name) {
 			return true
 		}
 	}
