@@ -31,8 +31,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	env := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
 	testenv.LockComponent(t, "slapd", true)
-	resetComponents(t, "slapd,fleet")
-	t.Cleanup(func() { resetComponents(t, "slapd,fleet") })
+	testenv.LockComponent(t, "samba", true)
+	resetComponents(t, "slapd,samba,fleet")
+	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet") })
 
 	// The demo as shipped, with its state in a temporary directory.
 	dir := t.TempDir()
@@ -109,7 +110,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	for _, h := range env.Fleet.Hosts {
 		values = append(values, testenv.ReadSecret(t, h.RootPasswordFile), testenv.ReadSecret(t, h.AdminPassFile))
 	}
-	for _, a := range env.LDAP.Admins {
+	for _, a := range append(env.LDAP.Admins, env.AD.Admins...) {
 		values = append(values, testenv.ReadSecret(t, a.PasswordFile))
 	}
 	values = append(values, testenv.ReadSecret(t, env.Operator.PassphraseFile))
