@@ -50,6 +50,10 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 demo: testenv-up
+	@# A demo shows a whole handover: the estate back to its planted state,
+	@# a fresh state directory (the previous demo's reports are kept aside).
+	$(TESTENV) reset
+	@if [ -d playbooks/.handover/demo ]; then rm -rf playbooks/.handover/demo.previous; mv playbooks/.handover/demo playbooks/.handover/demo.previous; fi
 	$(HANDOVER) run playbooks/demo.yaml --yes
 
 bench: deps build
