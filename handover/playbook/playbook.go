@@ -286,13 +286,19 @@ func decodeReport(d *Decoder, n *yaml.Node, r *ReportSettings) {
 
 func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 	var storeNode, fileNode, vaultNode *yaml.Node
+	// Whether a passphrase was written, even one that is not a valid
+	// reference (that error is reported on its own).
+	var passphraseGiven bool
 	d.Map(n, "secrets", map[string]Field{
 		"store": {Decode: func(n *yaml.Node) { storeNode = n; s.Store = d.OneOf(n, "secrets.store", "file", "vault") }},
 		"file": {Decode: func(n *yaml.Node) {
 			fileNode = n
 			d.Map(n, "secrets.file", map[string]Field{
 				"path":       {Required: true, Decode: func(n *yaml.Node) { s.File.Path = d.NonEmpty(n, "secrets.file.path") }},
-				"passphrase": {Decode: func(n *yaml.Node) { s.File.Passphrase = d.Ref(n, "secrets.file.passphrase") }},
+				"passphrase": {Decode: func(n *yaml.Node) {
+					passphraseGiven = true
+					s.File.Passphrase = d.Ref(n, "secrets.file.passphrase")
+				}},
 				"identity":   {Decode: func(n *yaml.Node) { s.File.Identity = d.NonEmpty(n, "secrets.file.identity") }},
 			})
 		}},
@@ -316,7 +322,7 @@ func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 	case "file":
 		if fileNode == nil {
 			d.Errorf(n, "secrets: store is file but secrets.file is missing")
-		} else if s.File.Passphrase.IsZero() == (s.File.Identity == "") {
+		} else if !passphraseGiven == (s.File.Identity == "") {
 			d.Errorf(fileNode, "secrets.file needs exactly one of passphrase or identity")
 		}
 	case "vault":

@@ -49,7 +49,8 @@ func ParseRef(s string) (Ref, error) {
 	m := refPattern.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		if strings.HasPrefix(strings.TrimSpace(s), "${") {
-			return Ref{}, fmt.Errorf("malformed reference %q: use ${env:NAME}, ${file:path}, ${vault:path#key} or ${prompt:label}", s)
+			// Not repeated: it may be a password that starts with "${".
+			return Ref{}, errors.New("malformed reference: use ${env:NAME}, ${file:path}, ${vault:path#key} or ${prompt:label}")
 		}
 		return Ref{}, errors.New("credentials must be references (${env:NAME}, ${file:path}, ${vault:path#key} or ${prompt:label}), never literal values")
 	}
