@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"unicode"
 )
 
 // Character classes for generated passwords.
@@ -81,15 +82,12 @@ func (p Policy) Validate() error {
 // digit, space or control character is not a symbol (and would let a
 // password without any symbol pass as having one).
 func validSymbolSet(set string) error {
-	for i := range len(set) {
-		c := set[i]
+	for i, r := range set {
 		switch {
-		case c < '!' || c > '~':
-			return fmt.Errorf("password symbol set %q: only printable ASCII symbols are allowed, not %q", set, string(rune(c)))
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			return fmt.Errorf("password symbol set %q: %q is not a symbol", set, string(c))
-		case strings.IndexByte(set[:i], c) >= 0:
-			return fmt.Errorf("password symbol set %q: %q appears twice", set, string(c))
+		case r < '!' || r > '~' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			return fmt.Errorf("password symbol set %q: %q is not a printable ASCII symbol", set, r)
+		case strings.ContainsRune(set[:i], r):
+			return fmt.Errorf("password symbol set %q: %q appears twice", set, r)
 		}
 	}
 	return nil
