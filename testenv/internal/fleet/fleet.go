@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -181,6 +182,9 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 	if n < 1 || n > 200 {
 		return nil, nil, fmt.Errorf("fleet size %d: must be 1..200 (addresses 127.0.1.1-200)", n)
 	}
+	if err := keepInheritedFDs(); err != nil {
+		return nil, nil, err
+	}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return nil, nil, err
 	}
@@ -325,4 +329,22 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 		f.Hosts = append(f.Hosts, describe(h, m))
 	}
 	return f
+}
+
+// keepInheritedFDs marks every descriptor this process inherited (beyond
+// stdio) close-on-exec. Hosts live long after `testenv` exits: a
+// descriptor they inherited, such as the lock of `flock LOCK testenv up`,
+// would stay held by every process of every host until the fleet stops.
+// Go opens its own descriptors close-on-exec already.
+func keepInheritedFDs() error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+	return nil
 }

@@ -99,9 +99,10 @@ const bootScript = `set -e
 root=$1 addr=$2 name=$3 units=$4 hosts=$5
 # The new mount namespace starts as a copy of the machine's, other hosts'
 # overlays included: drop those, so that stopping a host releases its
-# overlay at once instead of when every later host stops.
+# overlay at once instead of when every later host stops. Best effort: a
+# copy that cannot be dropped costs memory, not correctness.
 others=$(awk -v h="$hosts/" -v r="$root" 'index($5, h) == 1 && $5 != r {print $5}' /proc/self/mountinfo)
-[ -z "$others" ] || umount -l $others
+[ -z "$others" ] || umount -l $others 2>/dev/null || :
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
