@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The benchmark (make bench): on a fleet of HOSTS testenv hosts, side by side,
+#   (a)  the floor: a bare OpenSSH login running `true` on every host;
+#   (a') the same floor with handover's key exchange (curve25519-sha256);
+#   (b)  `handover run --yes` doing the whole handover of the fleet;
+#   (c)  ansible-playbook doing the inventory, rotation, key and agent work;
+# each from a freshly reset fleet and at the same parallelism; then the
+# LDAP inventory of a directory of LDAP_USERS users. It prints a table and
+# writes the figures to bench/results/ (latest.{txt,md,json} and a copy
+# under the run's date); the logs, playbooks, journal and reports stay in
+# the work directory it prints.
+#
+# Settings (environment): HOSTS (100), PARALLEL (16), LDAP_USERS (10000,
+# 0 to skip the LDAP measure), HANDOVER_TESTENV_DIR.
+#
+# The fleet and the directory are shared with other engineers' tests: the
+# whole fleet part holds the fleet's test lock (exclusive), the LDAP part
+# the slapd one, and what was changed is put back before each is released
+# (fleet reset to its planted state and to the size it had, at least 5
+# hosts; directory back to 50 users).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$HOME/go/bin:$PATH
+
+HOSTS=${HOSTS:-100}
+PARALLEL=${PARALLEL:-16}
+LDAP_USERS=${LDAP_USERS:-10000}
+DEFAULT_HOSTS=5
+DEFAULT_LDAP_USERS=50
+export HANDOVER_TESTENV_DIR=${HANDOVER_TESTENV_DIR:-/var/tmp/handover-testenv}
+TE=bin/testenv
+HO=bin/handover
+MEASURE=bin/bench-measure
+FLEETBOOK=bin/bench-fleetbook
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=$(mktemp -d /var/tmp/handover-bench-"$stamp".XXXX)
+results=bench/results
+mkdir -p "$results" "$HANDOVER_TESTENV_DIR"
+log() { printf '%s bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# `make bench` builds these; build them anyway so that `bash bench/run.sh`
+# measures the tree as it is.
+go build -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o "$HO" ./cmd/handover
+go build -o "$TE" ./testenv/cmd/testenv
+go build -o "$MEASURE" ./bench/cmd/measure
+go build -o "$FLEETBOOK" ./bench/cmd/fleetbook
+command -v ansible-playbook >/dev/null || { log "ansible-playbook is missing: run make deps"; exit 1; }
+
+# Every command started while a lock is held runs with fd 9 closed: a
+# process that inherits it (a fleet host started by testenv, an ssh
+# ControlPersist master) would hold the lock after this script ends.
+nolock() { "$@" 9>&-; }
+
+env_json=$HANDOVER_TESTENV_DIR/env.json
+fleet_size() { [ -f "$env_json" ] && jq '.fleet.hosts // [] | length' "$env_json" || echo 0; }
+
+# reset_fleet puts every host back to its planted state. A host that fails
+# to boot during the reset is started again by `up`, which is idempotent.
+reset_fleet() {
+	if ! nolock "$TE" reset -only fleet >>"$work/testenv.log" 2>&1; then
+		log "reset left some hosts down (see $work/testenv.log); starting them again"
+		nolock "$TE" up -only fleet >>"$work/testenv.log" 2>&1
+	fi
+}
+
+# --- the fleet -------------------------------------------------------------
+exec 9>>"$HANDOVER_TESTENV_DIR/fleet.tests.lock"
+log "waiting for the fleet's test lock (other tests may be using the fleet)"
+flock 9
+prior=$(fleet_size)
+fleet_done=0
+restore_fleet() {
+	[ "$fleet_done" = 1 ] && return
+	fleet_done=1
+	want=$((prior > DEFAULT_HOSTS ? prior : DEFAULT_HOSTS))
+	if [ "$(fleet_size)" -gt "$want" ]; then
+		log "fleet back to $want hosts"
+		nolock "$TE" down -only fleet >>"$work/testenv.log" 2>&1
+		nolock "$TE" up -only fleet -hosts "$want" >>"$work/testenv.log" 2>&1
+	fi
+	reset_fleet
+	exec 9>&-
+}
+trap 'restore_fleet' EXIT
+
+log "fleet of $HOSTS hosts (it had $prior)"
+nolock "$TE" up -only fleet -hosts "$HOSTS" >>"$work/testenv.log" 2>&1
+nolock "$FLEETBOOK" -hosts "$HOSTS" -parallel "$PARALLEL" -out "$work"
+key=$(jq -r .fleet.operator_key "$env_json")
+known=$(jq -r .fleet.known_hosts "$env_json")
+
+floor() { # floor LABEL OUT [ssh options]
+	local label=$1 out=$2
+	shift 2
+	nolock "$MEASURE" run -label "$label" -o "$out" -servers "fleet:$HOSTS" -- \
+		xargs -a "$work/hosts.txt" -P "$PARALLEL" -I{} \
+		ssh -i "$key" -o UserKnownHostsFile="$known" -o BatchMode=yes "$@" root@{} true
+}
+
+reset_fleet
+log "(a) floor: ssh root@host true on $HOSTS hosts, $PARALLEL at once"
+floor "(a) ssh true" "$work/a.json" >"$work/a.log" 2>&1 || true
+log "(a') floor with -o KexAlgorithms=curve25519-sha256"
+floor "(a') ssh true, curve25519" "$work/a-kex.json" -o KexAlgorithms=curve25519-sha256 >"$work/a-kex.log" 2>&1 || true
+
+reset_fleet
+log "(b) handover run --yes on $HOSTS hosts (log: $work/b.log)"
+nolock "$MEASURE" run -label "(b) handover run" -o "$work/b.json" -servers "fleet:$HOSTS" -- \
+	"$HO" run --yes "$work/fleet.yaml" >"$work/b.log" 2>&1 || true
+grep -E '^Result:' "$work/b.log" >&2 || log "(b) printed no result: see $work/b.log"
+
+reset_fleet
+log "(c) ansible-playbook on $HOSTS hosts, $PARALLEL forks (log: $work/c.log)"
+mkdir -p "$work/ansible-creds"
+ANSIBLE_CONFIG=$PWD/bench/ansible/ansible.cfg nolock "$MEASURE" run -label "(c) ansible-playbook" -o "$work/c.json" -servers "fleet:$HOSTS" -- \
+	ansible-playbook -i "$work/inventory.yml" -f "$PARALLEL" -e creds_dir="$work/ansible-creds" bench/ansible/handover.yml >"$work/c.log" 2>&1 || true
+sed -n '/^PLAY RECAP/,$p' "$work/c.log" | awk 'NR > 1 && !/failed=0/ {bad++} END {if (bad) print bad " host(s) failed or unreachable"}' >&2
+
+restore_fleet
+trap - EXIT
+
+# --- the directory ---------------------------------------------------------
+ldap_args=()
+if [ "$LDAP_USERS" -gt 0 ]; then
+	exec 8>>"$HANDOVER_TESTENV_DIR/slapd.tests.lock"
+	log "waiting for the directory's test lock"
+	flock 8
+	restore_ldap() {
+		log "directory back to $DEFAULT_LDAP_USERS users"
+		"$TE" up -only slapd -ldap-users "$DEFAULT_LDAP_USERS" >>"$work/testenv.log" 2>&1 8>&-
+		exec 8>&-
+	}
+	trap 'restore_ldap' EXIT
+	log "directory of $LDAP_USERS users"
+	start=$(date +%s.%N)
+	"$TE" up -only slapd -ldap-users "$LDAP_USERS" >>"$work/testenv.log" 2>&1 8>&-
+	log "directory loaded in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s"
+	"$FLEETBOOK" -hosts 0 -parallel "$PARALLEL" -out "$work/ldap" 8>&-
+	log "handover inventory of the directory (log: $work/ldap.log)"
+	"$MEASURE" run -label "LDAP inventory, $LDAP_USERS users" -o "$work/ldap.json" -servers ldap -- \
+		"$HO" inventory -o "$work/ldap-inventory.json" "$work/ldap/ldap.yaml" >"$work/ldap.log" 2>&1 8>&- || true
+	restore_ldap
+	trap - EXIT
+	ldap_args=(-ldap "$work/ldap.json")
+fi
+
+# --- the figures -----------------------------------------------------------
+{
+	echo "handover benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "command:   make bench   (HOSTS=$HOSTS PARALLEL=$PARALLEL LDAP_USERS=$LDAP_USERS)"
+	echo "handover:  $("$HO" version 2>/dev/null)"
+	echo "ansible:   $(ansible-playbook --version | head -n 1)"
+	echo "openssh:   $(ssh -V 2>&1)"
+	echo "machine:   $(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ {print $2}') GB, $(uname -sr)"
+	echo "work dir:  $work"
+	echo
+} >"$work/header.txt"
+nolock "$MEASURE" table -floor "$work/a.json" -floor-kex "$work/a-kex.json" -handover "$work/b.json" -ansible "$work/c.json" "${ldap_args[@]}" \
+	-json "$work/results.json" -md "$work/results.md" >"$work/table.txt"
+cat "$work/header.txt" "$work/table.txt" >"$results/latest.txt"
+{ sed 's/^/    /' "$work/header.txt"; cat "$work/results.md"; } >"$results/latest.md"
+cp "$work/results.json" "$results/latest.json"
+mkdir -p "$results/$stamp"
+cp "$results/latest.txt" "$results/latest.md" "$results/latest.json" "$results/$stamp/"
+cat "$results/latest.txt"
+
+failed=$(jq '[.records[] | select(.exit_code != 0)] | length' "$results/latest.json")
+if [ "$failed" -gt 0 ]; then
+	log "$failed run(s) did not exit 0: see the logs in $work"
+	exit 1
+fi
