@@ -2,6 +2,7 @@
 # The benchmark (make bench): on a fleet of HOSTS testenv hosts, side by side,
 #   (a)  the floor: a bare OpenSSH login running `true` on every host;
 #   (a') the same floor with handover's key exchange (curve25519-sha256);
+#   (b0) `handover inventory` alone (read-only: the first phase of (b));
 #   (b)  `handover run --yes` doing the whole handover of the fleet;
 #   (c)  ansible-playbook doing the inventory, rotation, key and agent work;
 # each from a freshly reset fleet and at the same parallelism; then the
@@ -104,6 +105,11 @@ floor "(a) ssh true" "$work/a.json" >"$work/a.log" 2>&1 || true
 log "(a') floor with -o KexAlgorithms=curve25519-sha256"
 floor "(a') ssh true, curve25519" "$work/a-kex.json" -o KexAlgorithms=curve25519-sha256 >"$work/a-kex.log" 2>&1 || true
 
+# Read-only, so on the planted fleet as it is: the inventory part of (b).
+log "(b0) handover inventory on $HOSTS hosts (log: $work/b0.log)"
+nolock "$MEASURE" run -label "(b0) handover inventory" -o "$work/b0.json" -servers "fleet:$HOSTS" -- \
+	"$HO" inventory "$work/fleet.yaml" >"$work/b0.log" 2>&1 || true
+
 reset_fleet
 log "(b) handover run --yes on $HOSTS hosts (log: $work/b.log)"
 nolock "$MEASURE" run -label "(b) handover run" -o "$work/b.json" -servers "fleet:$HOSTS" -- \
@@ -115,7 +121,8 @@ log "(c) ansible-playbook on $HOSTS hosts, $PARALLEL forks (log: $work/c.log)"
 mkdir -p "$work/ansible-creds"
 ANSIBLE_CONFIG=$PWD/bench/ansible/ansible.cfg nolock "$MEASURE" run -label "(c) ansible-playbook" -o "$work/c.json" -servers "fleet:$HOSTS" -- \
 	ansible-playbook -i "$work/inventory.yml" -f "$PARALLEL" -e creds_dir="$work/ansible-creds" bench/ansible/handover.yml >"$work/c.log" 2>&1 || true
-sed -n '/^PLAY RECAP/,$p' "$work/c.log" | awk 'NR > 1 && !/failed=0/ {bad++} END {if (bad) print bad " host(s) failed or unreachable"}' >&2
+sed -n '/^PLAY RECAP/,$p' "$work/c.log" | awk '/ ok=/ {n++; if (!/unreachable=0 +failed=0 /) bad++}
+	END {print "(c) " n " host(s) in the recap, " bad + 0 " failed or unreachable"}' >&2
 
 restore_fleet
 trap - EXIT
@@ -156,7 +163,7 @@ fi
 	echo "work dir:  $work"
 	echo
 } >"$work/header.txt"
-nolock "$MEASURE" table -floor "$work/a.json" -floor-kex "$work/a-kex.json" -handover "$work/b.json" -ansible "$work/c.json" "${ldap_args[@]}" \
+nolock "$MEASURE" table -floor "$work/a.json" -floor-kex "$work/a-kex.json" -inventory "$work/b0.json" -handover "$work/b.json" -ansible "$work/c.json" "${ldap_args[@]}" \
 	-json "$work/results.json" -md "$work/results.md" >"$work/table.txt"
 cat "$work/header.txt" "$work/table.txt" >"$results/latest.txt"
 { sed 's/^/    /' "$work/header.txt"; cat "$work/results.md"; } >"$results/latest.md"

@@ -2,7 +2,7 @@
 // prints the side-by-side table of several such records.
 //
 //	measure run -label NAME -o FILE [-servers fleet:N|ldap] -- COMMAND [ARG...]
-//	measure table -floor A.json -handover B.json -ansible C.json [-floor-kex F.json] [-ldap L.json] [-json OUT.json] [-md OUT.md]
+//	measure table -floor A.json -handover B.json -ansible C.json [-floor-kex F.json] [-inventory B0.json] [-ldap L.json] [-json OUT.json] [-md OUT.md]
 //
 // "run" makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
 // processes that detach from the command, such as the ControlPersist

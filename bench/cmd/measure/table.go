@@ -46,6 +46,7 @@ func tableCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	floor := fs.String("floor", "", "record of (a), the bare ssh login floor")
 	floorKex := fs.String("floor-kex", "", "record of the floor with handover's key exchange (optional)")
+	inventory := fs.String("inventory", "", "record of (b0), handover inventory alone (optional)")
 	handover := fs.String("handover", "", "record of (b), handover run")
 	ansible := fs.String("ansible", "", "record of (c), ansible-playbook")
 	ldap := fs.String("ldap", "", "record of the LDAP inventory (optional)")
@@ -80,6 +81,11 @@ func tableCommand(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if *inventory != "" {
+		if _, err := load(*inventory); err != nil {
+			return err
+		}
+	}
 	b, err := load(*handover)
 	if err != nil {
 		return err
@@ -94,21 +100,8 @@ func tableCommand(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	s := Summary{Records: recs, Ratios: Ratios{
-		HandoverVsFloorWall:   b.WallS / a.WallS,
-		AnsibleVsHandoverWall: c.WallS / b.WallS,
-		HandoverVsFloorCPU:    (b.CPUS + b.ServerCPUS) / (a.CPUS + a.ServerCPUS),
-		AnsibleVsHandoverCPU:  (c.CPUS + c.ServerCPUS) / (b.CPUS + b.ServerCPUS),
-	}}
-	if ak.Label != "" {
-		s.Ratios.HandoverVsFloorKexWall = b.WallS / ak.WallS
-	}
-	ok := func(r Record) bool { return r.ExitCode == 0 }
-	s.Targets = []Target{
-		{What: "handover wall / floor wall", Want: fmt.Sprintf("<= %.1f", maxVsFloor), Measured: s.Ratios.HandoverVsFloorWall, Met: ok(a) && ok(b) && s.Ratios.HandoverVsFloorWall <= maxVsFloor},
-		{What: "ansible wall / handover wall", Want: fmt.Sprintf(">= %d", minVsAnsible), Measured: s.Ratios.AnsibleVsHandoverWall, Met: ok(b) && ok(c) && s.Ratios.AnsibleVsHandoverWall >= minVsAnsible},
-		{What: "handover peak RSS (MB)", Want: fmt.Sprintf("<= %d", maxRSSMB), Measured: b.MaxRSSMB, Met: ok(b) && b.MaxRSSMB <= maxRSSMB},
-	}
+	s := summarize(a, ak, b, c)
+	s.Records = recs
 
 	text := render(s, false)
 	fmt.Fprint(stdout, text)
@@ -127,6 +120,28 @@ func tableCommand(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// summarize computes the ratios and the verdicts: floor a (and ak, the
+// floor with handover's key exchange, when it was measured), handover b,
+// Ansible c. A run that did not exit 0 meets no target.
+func summarize(a, ak, b, c Record) Summary {
+	s := Summary{Ratios: Ratios{
+		HandoverVsFloorWall:   b.WallS / a.WallS,
+		AnsibleVsHandoverWall: c.WallS / b.WallS,
+		HandoverVsFloorCPU:    (b.CPUS + b.ServerCPUS) / (a.CPUS + a.ServerCPUS),
+		AnsibleVsHandoverCPU:  (c.CPUS + c.ServerCPUS) / (b.CPUS + b.ServerCPUS),
+	}}
+	if ak.WallS > 0 {
+		s.Ratios.HandoverVsFloorKexWall = b.WallS / ak.WallS
+	}
+	ok := func(r Record) bool { return r.ExitCode == 0 }
+	s.Targets = []Target{
+		{What: "handover wall / floor wall", Want: fmt.Sprintf("<= %.1f", maxVsFloor), Measured: s.Ratios.HandoverVsFloorWall, Met: ok(a) && ok(b) && s.Ratios.HandoverVsFloorWall <= maxVsFloor},
+		{What: "ansible wall / handover wall", Want: fmt.Sprintf(">= %d", minVsAnsible), Measured: s.Ratios.AnsibleVsHandoverWall, Met: ok(b) && ok(c) && s.Ratios.AnsibleVsHandoverWall >= minVsAnsible},
+		{What: "handover peak RSS (MB)", Want: fmt.Sprintf("<= %d", maxRSSMB), Measured: b.MaxRSSMB, Met: ok(b) && b.MaxRSSMB <= maxRSSMB},
+	}
+	return s
 }
 
 // render lays the summary out as an aligned text table or as Markdown.
