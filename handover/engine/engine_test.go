@@ -428,3 +428,44 @@ func TestUnreachableSystemIsReported(t *testing.T) {
 		t.Errorf("an unreachable system must fail the run: %s", res.Report.Run.Result)
 	}
 }
+
+// TestInterruptFinishesTheChangeInFlight cancels the run (Ctrl-C) while the
+// first rotation is being made: that change completes and is proven, no
+// new change starts, nothing is left pending, and the report is written.
+func TestInterruptFinishesTheChangeInFlight(t *testing.T) {
+	admins := []string{"admin", "backup", "root"}
+	dir, pb := setup(t, "", admins, []string{"SHA256:provider"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	setHook = cancel
+	defer func() { setHook = nil }()
+	s, err := newEngine().Load(ctx, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.Run(ctx, engine.RunOptions{Parallel: 1})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	results := map[string]int{}
+	for _, a := range res.Actions {
+		results[a.Result]++
+	}
+	if results["applied"] != 1 || results["skipped"] != 3 {
+		t.Fatalf("results %v, want the change in flight applied and the 3 others skipped", results)
+	}
+	if !res.Actions[0].Verified {
+		t.Errorf("the change in flight was not proven: %+v", res.Actions[0].Verification)
+	}
+	if len(res.Files) == 0 {
+		t.Error("no report written after the interruption")
+	}
+	st := openStore(t, dir)
+	vs, _ := st.List(context.Background())
+	for _, v := range vs {
+		if v.State == secret.Pending {
+			t.Errorf("%s#%d left pending", v.Path, v.Version)
+		}
+	}
+}

@@ -121,7 +121,17 @@ func (t *fakeTarget) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 
 func (t *fakeTarget) Close() error { return nil }
 
+// setHook, when set, runs at the start of every SetCredential (tests of
+// interruption use it to cancel a run mid-change).
+var setHook func()
+
 func (t *fakeTarget) SetCredential(ctx context.Context, ch plan.Change, next secret.Secret) error {
+	if setHook != nil {
+		setHook()
+	}
+	if err := ctx.Err(); err != nil {
+		return err // a change in flight must not see the operator's Ctrl-C
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.load()
