@@ -294,12 +294,12 @@ func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 		"file": {Decode: func(n *yaml.Node) {
 			fileNode = n
 			d.Map(n, "secrets.file", map[string]Field{
-				"path":       {Required: true, Decode: func(n *yaml.Node) { s.File.Path = d.NonEmpty(n, "secrets.file.path") }},
+				"path": {Required: true, Decode: func(n *yaml.Node) { s.File.Path = d.NonEmpty(n, "secrets.file.path") }},
 				"passphrase": {Decode: func(n *yaml.Node) {
 					passphraseGiven = true
 					s.File.Passphrase = d.Ref(n, "secrets.file.passphrase")
 				}},
-				"identity":   {Decode: func(n *yaml.Node) { s.File.Identity = d.NonEmpty(n, "secrets.file.identity") }},
+				"identity": {Decode: func(n *yaml.Node) { s.File.Identity = d.NonEmpty(n, "secrets.file.identity") }},
 			})
 		}},
 		"vault": {Decode: func(n *yaml.Node) {
