@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -225,4 +224,3 @@ func (s *Session) target(name string) *Target {
 	return nil
 }
 
-var errDeclined = errors.New("the operator declined the plan")

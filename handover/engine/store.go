@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/handoverhq/handover/handover/secret"
@@ -39,4 +38,3 @@ func (s *Session) readVault(ctx context.Context, path, key string) (secret.Secre
 	return readVaultRef(ctx, s, path, key)
 }
 
-var errNoVault = errors.New("vault support is not in this build")
