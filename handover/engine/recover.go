@@ -223,4 +223,3 @@ func (s *Session) target(name string) *Target {
 	}
 	return nil
 }
-

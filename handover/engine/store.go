@@ -37,4 +37,3 @@ func openStore(ctx context.Context, s *Session) (secret.Store, error) {
 func (s *Session) readVault(ctx context.Context, path, key string) (secret.Secret, error) {
 	return readVaultRef(ctx, s, path, key)
 }
-
