@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -18,13 +17,12 @@ func checkCommand(s *stdio) *cli.Command {
 			"policy.max_credential_age, and that no rotation was left pending.\n" +
 			"Exit status: 0 no drift, 2 drift found, 1 error.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result as JSON to `FILE` (- for stdout)"},
-			&cli.IntFlag{Name: "parallel", Usage: "at most `N` targets/hosts at once"},
+			outputFlag("the result"),
+			parallelFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
-			e := newEngine(c, s)
-			sess, err := load(c.Context, c, s, e)
+			sess, err := load(c.Context, c, s, newEngine(c, s))
 			if err != nil {
 				return err
 			}
@@ -33,16 +31,11 @@ func checkCommand(s *stdio) *cli.Command {
 			if err != nil {
 				return withCode(exitError, err)
 			}
-			if out := c.String("output"); out != "" {
-				b, err := json.MarshalIndent(res, "", "  ")
-				if err != nil {
-					return withCode(exitError, err)
-				}
-				if err := writeOutput(s, out, append(b, '\n')); err != nil {
-					return withCode(exitError, err)
-				}
+			summary, err := writeJSON(c, s, res)
+			if err != nil {
+				return err
 			}
-			if c.String("output") != "-" {
+			if summary {
 				for _, d := range res.Drift {
 					fmt.Fprintf(s.out, "%-18s %s/%s %s: %s\n", d.Kind, d.Target, d.System, d.Object, d.Detail)
 				}

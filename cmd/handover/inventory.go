@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -16,28 +15,22 @@ func inventoryCommand(s *stdio) *cli.Command {
 		Usage:     "read the dossier technique from every target (changes nothing)",
 		ArgsUsage: "PLAYBOOK",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the dossier as JSON to `FILE` (- for stdout)"},
-			&cli.IntFlag{Name: "parallel", Usage: "at most `N` targets/hosts at once (default: policy.parallel)"},
+			outputFlag("the dossier"),
+			parallelFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
-			e := newEngine(c, s)
-			sess, err := load(c.Context, c, s, e)
+			sess, err := load(c.Context, c, s, newEngine(c, s))
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			invs := sess.Inventory(c.Context, c.Int("parallel"))
-			if out := c.String("output"); out != "" {
-				b, err := json.MarshalIndent(invs, "", "  ")
-				if err != nil {
-					return withCode(exitError, err)
-				}
-				if err := writeOutput(s, out, append(b, '\n')); err != nil {
-					return withCode(exitError, err)
-				}
+			summary, err := writeJSON(c, s, invs)
+			if err != nil {
+				return err
 			}
-			if c.String("output") != "-" {
+			if summary {
 				printInventory(s.out, invs)
 			}
 			for _, inv := range invs {

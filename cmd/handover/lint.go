@@ -15,8 +15,7 @@ func lintCommand(s *stdio) *cli.Command {
 			"checks each target's connector settings and resolves every credential\n" +
 			"reference (${env:…}, ${file:…}, ${vault:…}) without printing a value.",
 		Action: func(c *cli.Context) error {
-			e := newEngine(c, s)
-			sess, err := load(c.Context, c, s, e)
+			sess, err := load(c.Context, c, s, newEngine(c, s))
 			if err != nil {
 				return err
 			}

@@ -19,28 +19,22 @@ func planCommand(s *stdio) *cli.Command {
 		Description: "Writes nothing anywhere but the plan file. Exit status: 0 when there is\n" +
 			"nothing to change, 2 when changes are pending, 1 on error.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the plan as JSON to `FILE` (- for stdout), for `handover run --plan`"},
-			&cli.IntFlag{Name: "parallel", Usage: "at most `N` targets/hosts at once (default: policy.parallel)"},
+			outputFlag("the plan (for `handover run --plan`)"),
+			parallelFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
-			e := newEngine(c, s)
-			sess, err := load(c.Context, c, s, e)
+			sess, err := load(c.Context, c, s, newEngine(c, s))
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			p := sess.Plan(sess.Inventory(c.Context, c.Int("parallel")))
-			if out := c.String("output"); out != "" {
-				b, err := p.Marshal()
-				if err != nil {
-					return withCode(exitError, err)
-				}
-				if err := writeOutput(s, out, b); err != nil {
-					return withCode(exitError, err)
-				}
+			summary, err := writeJSON(c, s, p)
+			if err != nil {
+				return err
 			}
-			if c.String("output") != "-" {
+			if summary {
 				printPlan(s.out, p)
 			}
 			switch {
