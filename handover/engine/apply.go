@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -70,6 +71,9 @@ func isCredential(a plan.Action) bool {
 // it on that system, since removals could lock the operator out.
 func (r *runner) applySystem(ctx context.Context, t *Target, changes []plan.Change) []report.Action {
 	var out []report.Action
+	// proven[i] receives the deferred checks of out[i].
+	proven := make([]report.Action, len(changes))
+	var oldChecks sync.WaitGroup
 	blocked := ""
 	e := r.s.engine
 	e.progress(t.Spec.Name, changes[0].System, "running", "")
@@ -85,7 +89,19 @@ func (r *runner) applySystem(ctx context.Context, t *Target, changes []plan.Chan
 		}
 		var a report.Action
 		if isCredential(ch.Action) {
-			a = r.rotate(ctx, t, ch)
+			var later func(*report.Action)
+			a, later = r.rotate(ctx, t, ch)
+			if later != nil {
+				// Proving that the old credential fails is a failed login,
+				// which PAM and directories slow down on purpose (about 2 s):
+				// it runs beside the system's next changes.
+				i := len(out)
+				oldChecks.Add(1)
+				go func() {
+					defer oldChecks.Done()
+					later(&proven[i])
+				}()
+			}
 		} else {
 			a = r.apply(ctx, t, ch)
 		}
@@ -99,6 +115,13 @@ func (r *runner) applySystem(ctx context.Context, t *Target, changes []plan.Chan
 			blocked = "an earlier change's outcome is unknown: " + a.Error
 		}
 		out = append(out, a)
+	}
+	oldChecks.Wait()
+	for i := range out {
+		if p := proven[i]; len(p.Verification) > 0 {
+			out[i].Verification = append(out[i].Verification, p.Verification...)
+			out[i].Verified = out[i].Verified && p.Verified
+		}
 	}
 	r.verifySystem(ctx, t, out)
 	state := "done"
@@ -161,11 +184,11 @@ func changeDetail(ch plan.Change) map[string]string {
 // prove new works and old fails, promote to current, journal the proof. A
 // rejection by the target is retried with a fresh secret, at most
 // policy.retries times; any other failure is not retried.
-func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.Action {
+func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) (report.Action, func(*report.Action)) {
 	a := report.Action{Change: ch, Started: r.now()}
 	rot, ok := t.Impl.(connector.Rotator)
 	if !ok {
-		return r.fail(a, fmt.Errorf("the %s connector cannot rotate credentials", t.Spec.Type))
+		return r.fail(a, fmt.Errorf("the %s connector cannot rotate credentials", t.Spec.Type)), nil
 	}
 	path := ch.SecretPath
 	if path == "" {
@@ -176,18 +199,18 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 
 	old, haveOld, err := r.previous(mctx, rot, ch, path)
 	if err != nil {
-		return r.fail(a, fmt.Errorf("previous credential: %w", err))
+		return r.fail(a, fmt.Errorf("previous credential: %w", err)), nil
 	}
 
 	retries := r.s.Playbook.Policy.Retries
 	for attempt := 1; attempt <= retries+1; attempt++ {
 		if attempt > 1 && ctx.Err() != nil {
-			return r.fail(a, fmt.Errorf("run interrupted after %d rejected attempts", attempt-1))
+			return r.fail(a, fmt.Errorf("run interrupted after %d rejected attempts", attempt-1)), nil
 		}
 		a.Attempts = attempt
 		next, err := r.generate(mctx, t, ch)
 		if err != nil {
-			return r.fail(a, fmt.Errorf("generate: %w", err))
+			return r.fail(a, fmt.Errorf("generate: %w", err)), nil
 		}
 		v, err := r.store.PutPending(mctx, path, next, map[string]string{
 			"target": ch.Target, "system": ch.System, "object": ch.Object,
@@ -196,7 +219,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 		if err != nil {
 			// Nothing was changed: the store refused the write-ahead.
 			a.Result, a.Error, a.Finished = "aborted", "secret store: "+err.Error(), r.now()
-			return a
+			return a, nil
 		}
 		ref := secret.RefOf(r.store, v).String()
 		a.Secret = ref
@@ -206,7 +229,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 		if err := r.record(intent); err != nil {
 			_ = r.store.SetState(mctx, path, v.Version, secret.Failed)
 			a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-			return a
+			return a, nil
 		}
 		r.crash(StepIntent, ch)
 
@@ -220,7 +243,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 			outcome.Result, outcome.Error = "rejected", rej.Reason
 			_ = r.record(outcome)
 			if err := r.store.SetState(mctx, path, v.Version, secret.Failed); err != nil {
-				return r.fail(a, fmt.Errorf("rejected (%s), and marking the stored version failed: %w", rej.Reason, err))
+				return r.fail(a, fmt.Errorf("rejected (%s), and marking the stored version failed: %w", rej.Reason, err)), nil
 			}
 			a.Error = rej.Error()
 			r.s.engine.log().Warn("new credential rejected", "target", ch.Target, "system", ch.System, "object", ch.Object, "attempt", attempt, "reason", rej.Reason)
@@ -237,18 +260,18 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 					_ = r.record(outcome)
 					// Left pending: the next run's recovery settles it.
 					a.Result, a.Error, a.Finished = "aborted", "outcome unknown, left for recovery: "+outcome.Error, r.now()
-					return a
+					return a, nil
 				}
 				_ = r.record(outcome)
 				_ = r.store.SetState(mctx, path, v.Version, secret.Failed)
-				return r.fail(a, setErr)
+				return r.fail(a, setErr), nil
 			}
 			outcome.Detail = map[string]string{"note": "the connection failed after the change, but the new credential works: " + setErr.Error()}
 		}
 		outcome.Result = "applied"
 		if err := r.record(outcome); err != nil {
 			a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-			return a
+			return a, nil
 		}
 		r.crash(StepOutcome, ch)
 		a.Error = ""
@@ -257,7 +280,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) report.A
 	a.Finished = r.now()
 	a.Result = "failed"
 	a.Error = fmt.Sprintf("the target rejected %d fresh credentials; the previous one stays current (last reason: %s)", a.Attempts, a.Error)
-	return a
+	return a, nil
 }
 
 // previous is the credential the rotation replaces: the store's current
@@ -290,58 +313,73 @@ func (r *runner) generate(ctx context.Context, t *Target, ch plan.Change) (secre
 	return secret.Generate(r.s.engine.rand(), p)
 }
 
-// prove checks that the new credential works and the old one no longer
-// does, then makes the new one current. A new credential that works is
-// made current even when the old one still works (the report says so):
-// the store must hold what logs in.
-func (r *runner) prove(ctx context.Context, rot connector.Rotator, ch plan.Change, a report.Action, path string, v secret.Version, next, old secret.Secret, haveOld bool) report.Action {
+// prove checks that the new credential works, makes it current, and
+// returns the check that the old one no longer does, to run next. A new
+// credential that works is made current even if the old one still works
+// (the report says so): the store must hold what logs in.
+func (r *runner) prove(ctx context.Context, rot connector.Rotator, ch plan.Change, a report.Action, path string, v secret.Version, next, old secret.Secret, haveOld bool) (report.Action, func(*report.Action)) {
 	newOK, err := rot.TryCredential(ctx, ch, next)
-	chk := connector.Check{Change: ch.ID, What: "new credential works", OK: newOK, At: r.now()}
+	chk := connector.Check{Change: ch.ID, What: report.CheckNewWorks, OK: newOK, At: r.now()}
 	if err != nil {
 		chk.Detail = err.Error()
 	}
 	a.Verification = append(a.Verification, chk)
-	oldRejected := false
-	switch {
-	case ch.Action == plan.InstallKey:
-		oldRejected = true // nothing is replaced
-	case !haveOld:
-		a.Verification = append(a.Verification, connector.Check{Change: ch.ID, What: "old credential rejected", OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
-	default:
-		oldOK, err := rot.TryCredential(ctx, ch, old)
-		c := connector.Check{Change: ch.ID, What: "old credential rejected", OK: err == nil && !oldOK, At: r.now()}
-		if err != nil {
-			c.Detail = err.Error()
-		} else if oldOK {
-			c.Detail = "the target still accepts the previous credential"
-		}
-		oldRejected = c.OK
-		a.Verification = append(a.Verification, c)
-	}
+	ref := secret.RefOf(r.store, v).String()
 	rec := changeRecord(journal.Verified, ch)
-	rec.Secret = secret.RefOf(r.store, v).String()
-	rec.Detail = map[string]string{"new_works": strconv.FormatBool(newOK), "old_rejected": strconv.FormatBool(oldRejected)}
+	rec.Secret = ref
+	rec.Detail = map[string]string{"new_works": strconv.FormatBool(newOK)}
 	if !newOK {
 		rec.Result = "failed"
 		_ = r.record(rec)
 		// The target took the change (it said so) but the new credential
 		// does not log in: keep it pending for recovery rather than lose it.
 		a.Result, a.Error, a.Finished = "failed", "the target accepted the change but the new credential does not log in; left pending for recovery", r.now()
-		return a
+		return a, nil
 	}
 	rec.Result = "verified"
 	if err := r.record(rec); err != nil {
 		a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-		return a
+		return a, nil
 	}
 	r.crash(StepVerify, ch)
 	if err := r.store.SetState(ctx, path, v.Version, secret.Current); err != nil {
 		a.Result, a.Error, a.Finished = "aborted", "marking the new credential current: "+err.Error(), r.now()
-		return a
+		return a, nil
 	}
 	a.Result, a.Finished = "applied", r.now()
-	a.Verified = newOK && oldRejected
-	return a
+	switch {
+	case ch.Action == plan.InstallKey:
+		a.Verified = true // nothing is replaced
+		return a, nil
+	case !haveOld:
+		a.Verification = append(a.Verification, connector.Check{Change: ch.ID, What: report.CheckOldRejected, OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
+		return a, nil
+	}
+	a.Verified = true
+	return a, func(p *report.Action) {
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
+		defer cancel()
+		oldOK, err := rot.TryCredential(octx, ch, old)
+		c := connector.Check{Change: ch.ID, What: report.CheckOldRejected, OK: err == nil && !oldOK, At: r.now()}
+		if err != nil {
+			c.Detail = err.Error()
+		} else if oldOK {
+			c.Detail = "the target still accepts the previous credential"
+		}
+		p.Verification = append(p.Verification, c)
+		p.Verified = c.OK
+		rec := changeRecord(journal.Verified, ch)
+		rec.Secret = ref
+		rec.Result = "old-rejected"
+		if !c.OK {
+			rec.Result = "old-accepted"
+			if err != nil {
+				rec.Result, rec.Error = "old-untested", err.Error()
+			}
+		}
+		rec.Detail = map[string]string{"old_rejected": strconv.FormatBool(c.OK)}
+		_ = r.record(rec)
+	}
 }
 
 // verifySystem lets the connector prove the system's changes (typically
