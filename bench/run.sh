@@ -142,7 +142,7 @@ if [ "$LDAP_USERS" -gt 0 ]; then
 	log "directory of $LDAP_USERS users"
 	start=$(date +%s.%N)
 	"$TE" up -only slapd -ldap-users "$LDAP_USERS" >>"$work/testenv.log" 2>&1 8>&-
-	log "directory loaded in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s"
+	log "directory of $(jq .ldap.users "$env_json") accounts loaded in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s"
 	"$FLEETBOOK" -hosts 0 -parallel "$PARALLEL" -out "$work/ldap" 8>&-
 	log "handover inventory of the directory (log: $work/ldap.log)"
 	"$MEASURE" run -label "LDAP inventory, $LDAP_USERS users" -o "$work/ldap.json" -servers ldap -- \
