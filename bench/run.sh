@@ -29,20 +29,20 @@ LDAP_USERS=${LDAP_USERS:-10000}
 DEFAULT_HOSTS=5
 DEFAULT_LDAP_USERS=50
 export HANDOVER_TESTENV_DIR=${HANDOVER_TESTENV_DIR:-/var/tmp/handover-testenv}
-TE=bin/testenv
-HO=bin/handover
-MEASURE=bin/bench-measure
-FLEETBOOK=bin/bench-fleetbook
-
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 work=$(mktemp -d /var/tmp/handover-bench-"$stamp".XXXX)
 results=bench/results
 mkdir -p "$results" "$HANDOVER_TESTENV_DIR"
 log() { printf '%s bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# `make bench` builds these; build them anyway so that `bash bench/run.sh`
-# measures the tree as it is.
-go build -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o "$HO" ./cmd/handover
+# The binaries measured are built into the work directory from the tree as
+# it is now: bin/ may be rebuilt by someone else during the run.
+TE=$work/bin/testenv
+HO=$work/bin/handover
+MEASURE=$work/bin/measure
+FLEETBOOK=$work/bin/fleetbook
+version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+go build -ldflags "-X main.version=$version" -o "$HO" ./cmd/handover
 go build -o "$TE" ./testenv/cmd/testenv
 go build -o "$MEASURE" ./bench/cmd/measure
 go build -o "$FLEETBOOK" ./bench/cmd/fleetbook
@@ -156,7 +156,7 @@ fi
 {
 	echo "handover benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "command:   make bench   (HOSTS=$HOSTS PARALLEL=$PARALLEL LDAP_USERS=$LDAP_USERS)"
-	echo "handover:  $("$HO" version 2>/dev/null)"
+	echo "handover:  $("$HO" version 2>/dev/null), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- cmd handover connectors 2>/dev/null || echo ' with uncommitted changes in cmd, handover or connectors')"
 	echo "ansible:   $(ansible-playbook --version | head -n 1)"
 	echo "openssh:   $(ssh -V 2>&1)"
 	echo "machine:   $(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ {print $2}') GB, $(uname -sr)"
