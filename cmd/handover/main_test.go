@@ -20,11 +20,14 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI end to end from testdata/script/*.txtar: lint
-// diagnostics, exit codes, and that no secret value reaches any output.
+// diagnostics, exit codes, and that no secret value reaches any output,
+// plan, journal or report (against the test estate, for the scripts that
+// call testenv).
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Cmds:                scriptCmds,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") == "1",
 	})
 }
