@@ -324,3 +324,19 @@ func LockComponent(t testing.TB, component string, exclusive bool) {
 	}
 	t.Cleanup(func() { f.Close() })
 }
+
+// RequireVault returns the running testenv with its Vault, or fails the
+// test loudly. With shared, it also holds the Vault in use (a shared test
+// lock) until the test ends, so that no other test package restarts it
+// meanwhile.
+func RequireVault(t testing.TB, shared bool) *Env {
+	t.Helper()
+	e := Require(t)
+	if e.Vault == nil {
+		t.Fatalf("integration test needs Vault: run `bin/testenv up -only vault`")
+	}
+	if shared {
+		LockComponent(t, "vault", false)
+	}
+	return e
+}

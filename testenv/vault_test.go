@@ -20,24 +20,6 @@ import (
 // Vault is checked the way a connector sees it: through the official API
 // client, TLS verified with the testenv CA.
 
-// requireVault returns the testenv with Vault, held in use (a shared lock)
-// until the test ends, so that no other test package restarts it meanwhile.
-func requireVault(t *testing.T) *testenv.Env {
-	t.Helper()
-	env := loadVault(t)
-	testenv.LockComponent(t, "vault", false)
-	return env
-}
-
-func loadVault(t *testing.T) *testenv.Env {
-	t.Helper()
-	env := testenv.Require(t)
-	if env.Vault == nil {
-		t.Fatalf("integration test needs Vault: run `bin/testenv up -only vault`")
-	}
-	return env
-}
-
 func vaultClient(t *testing.T, env *testenv.Env, tokenFile string) *api.Client {
 	t.Helper()
 	c, err := vault.Client(env.CACert, tokenFile)
@@ -54,7 +36,7 @@ func vaultCtx(t *testing.T) context.Context {
 }
 
 func TestVaultHealth(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	c := vaultClient(t, env, env.Vault.RootTokenFile)
 	h, err := c.Sys().HealthWithContext(vaultCtx(t))
 	if err != nil {
@@ -72,7 +54,7 @@ func TestVaultHealth(t *testing.T) {
 }
 
 func TestVaultSecretFilesArePrivate(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	for _, f := range []string{
 		env.Vault.RootTokenFile, env.Vault.ProviderPasswordFile, env.Vault.ProviderTokenFile,
 		env.Vault.UnsealKeyFile, env.Vault.ProviderRoleIDFile, env.Vault.ProviderSecretIDFile,
@@ -88,7 +70,7 @@ func TestVaultSecretFilesArePrivate(t *testing.T) {
 }
 
 func TestVaultKV(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	ctx := vaultCtx(t)
 	c := vaultClient(t, env, env.Vault.RootTokenFile)
 	kv := c.KVv2(env.Vault.KVMount)
@@ -124,7 +106,7 @@ func TestVaultKV(t *testing.T) {
 }
 
 func TestVaultPlanted(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	ctx := vaultCtx(t)
 	c := vaultClient(t, env, env.Vault.RootTokenFile)
 	want := []string{"secret/infra/wifi", "secret/infra/nas", "secret/infra/firewall"}
@@ -165,7 +147,7 @@ func TestVaultPlanted(t *testing.T) {
 }
 
 func TestVaultProviderToken(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	c := vaultClient(t, env, env.Vault.ProviderTokenFile)
 	s, err := c.Auth().Token().LookupSelfWithContext(vaultCtx(t))
 	if err != nil {
@@ -184,7 +166,7 @@ func TestVaultProviderToken(t *testing.T) {
 }
 
 func TestVaultProviderLogins(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	tests := []struct {
 		name string
 		path string
@@ -217,7 +199,7 @@ func TestVaultProviderLogins(t *testing.T) {
 // Reset brings back a fresh, planted Vault: what a test wrote is gone, what
 // it revoked is back, and the tokens handed out keep their ids.
 func TestVaultReset(t *testing.T) {
-	env := loadVault(t)
+	env := testenv.RequireVault(t, false)
 	testenv.LockComponent(t, "vault", true)
 	ctx := vaultCtx(t)
 	root := vaultClient(t, env, env.Vault.RootTokenFile)
@@ -231,7 +213,7 @@ func TestVaultReset(t *testing.T) {
 
 	resetVault(t, env)
 
-	env = loadVault(t)
+	env = testenv.RequireVault(t, false)
 	root = vaultClient(t, env, env.Vault.RootTokenFile)
 	if _, err := root.KVv2(env.Vault.KVMount).Get(ctx, "testenv-check/reset"); err == nil {
 		t.Error("a secret written before the reset is still there")

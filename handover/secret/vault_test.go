@@ -29,24 +29,6 @@ import (
 // These tests run against the testenv's Vault. Each store lives under a
 // prefix of its own, removed afterwards.
 
-// requireVault returns the testenv with Vault, held in use (a shared lock)
-// until the test ends, so that no other test package restarts it meanwhile.
-func requireVault(t *testing.T) *testenv.Env {
-	t.Helper()
-	env := loadVault(t)
-	testenv.LockComponent(t, "vault", false)
-	return env
-}
-
-func loadVault(t *testing.T) *testenv.Env {
-	t.Helper()
-	env := testenv.Require(t)
-	if env.Vault == nil {
-		t.Fatalf("integration test needs Vault: run `bin/testenv up -only vault`")
-	}
-	return env
-}
-
 func vaultCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -124,7 +106,7 @@ func openVault(t *testing.T, cfg secret.VaultConfig) *secret.VaultStore {
 }
 
 func TestVaultStore(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	storetest.Run(t, func(t *testing.T) secret.Store {
 		return openVault(t, vaultConfig(t, env, testPrefix(t, env)))
 	})
@@ -149,7 +131,7 @@ func tokenWithPolicy(t *testing.T, c *api.Client, name, hcl string) secret.Secre
 }
 
 func TestVaultStoreCheck(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	root := rootClient(t, env)
 	prefix := testPrefix(t, env)
 	storePolicy := fmt.Sprintf(`
@@ -232,7 +214,7 @@ func writeOtherCA(t *testing.T) string {
 // server is then reset (restarted and planted again, so nothing needs
 // cleaning under the prefix) for the other tests.
 func TestVaultStoreSealed(t *testing.T) {
-	env := loadVault(t)
+	env := testenv.RequireVault(t, false)
 	// Exclusive: other packages' Vault tests wait; the reset below runs
 	// before the lock is released.
 	testenv.LockComponent(t, "vault", true)
@@ -270,7 +252,7 @@ func resetVault(t *testing.T, env *testenv.Env) {
 // value and meta in its data, the states in custom_metadata, check-and-set
 // required.
 func TestVaultStoreLayout(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	ctx := vaultCtx(t)
 	prefix := testPrefix(t, env)
 	s := openVault(t, vaultConfig(t, env, prefix))
@@ -315,7 +297,7 @@ func TestVaultStoreLayout(t *testing.T) {
 // KV keeps 60 versions per secret: the states of deleted versions are
 // dropped, and a new version that would delete the current one is refused.
 func TestVaultStoreVersionWindow(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	ctx := vaultCtx(t)
 	prefix := testPrefix(t, env)
 	s := openVault(t, vaultConfig(t, env, prefix))
@@ -370,7 +352,7 @@ func TestVaultStoreVersionWindow(t *testing.T) {
 }
 
 func TestReadVaultKV(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	ctx := vaultCtx(t)
 	root := vaultConfig(t, env, "")
 	tests := []struct {
@@ -409,7 +391,7 @@ func TestReadVaultKV(t *testing.T) {
 // Empty settings come from the environment as with the Vault CLI, the
 // token last from ~/.vault-token.
 func TestVaultConfigFromEnvironment(t *testing.T) {
-	env := requireVault(t)
+	env := testenv.RequireVault(t, true)
 	ctx := vaultCtx(t)
 	token := testenv.ReadSecret(t, env.Vault.RootTokenFile)
 	tests := []struct {
