@@ -65,6 +65,43 @@ type Rotator interface {
 	KnownCredential(ctx context.Context, ch plan.Change) (secret.Secret, bool, error)
 }
 
+// BatchApplier is implemented by connectors that apply several changes of
+// one system in a single round trip. The engine journals every change's
+// intent before the call and every outcome after it; results are in the
+// order of changes, one per change.
+type BatchApplier interface {
+	ApplyBatch(ctx context.Context, system string, changes []plan.Change, secrets SecretReader) []Applied
+}
+
+// Applied is the outcome of one change of a batch: Err nil means applied.
+type Applied struct {
+	Outcome Outcome
+	Err     error
+}
+
+// BatchRotator is implemented by connectors that set and try several
+// credentials of one system at once (one remote script, one login). The
+// engine keeps the write-ahead protocol for each credential: every new value
+// is pending in the store and its intent journaled before SetCredentials.
+// Results are in the order of creds, one per credential.
+type BatchRotator interface {
+	SetCredentials(ctx context.Context, system string, creds []Credential) []error
+	TryCredentials(ctx context.Context, system string, creds []Credential) []Tried
+}
+
+// Credential is one credential of a batch: the change it belongs to and
+// the value to set or try.
+type Credential struct {
+	Change plan.Change
+	Secret secret.Secret
+}
+
+// Tried is what trying one credential showed, as TryCredential returns it.
+type Tried struct {
+	Works bool
+	Err   error
+}
+
 // Generator is implemented by connectors whose new credential is not a
 // password (an SSH key pair). The engine calls it instead of generating a
 // password for the change.

@@ -125,36 +125,55 @@ func (j *Journal) Head() string {
 
 // Append writes a record durably (fsync) and returns it as written.
 func (j *Journal) Append(r Record) (Record, error) {
+	out, err := j.AppendAll([]Record{r})
+	if len(out) == 0 {
+		return r, err
+	}
+	return out[0], err
+}
+
+// AppendAll writes records in order with one fsync for all of them, and
+// returns them as written. Nothing of a failed call is acknowledged: the
+// chain head moves only once every record is on disk.
+func (j *Journal) AppendAll(recs []Record) ([]Record, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
-		return r, errors.New("journal: closed")
+		return nil, errors.New("journal: closed")
 	}
-	j.seq++
-	r.Seq = j.seq
-	r.Time = j.now().UTC()
-	r.Run = j.run
-	if r.Operator == "" {
-		r.Operator = j.op
+	seq, head := j.seq, j.head
+	var buf []byte
+	out := make([]Record, 0, len(recs))
+	for _, r := range recs {
+		seq++
+		r.Seq = seq
+		r.Time = j.now().UTC()
+		r.Run = j.run
+		if r.Operator == "" {
+			r.Operator = j.op
+		}
+		r.Prev = head
+		h, err := computeHash(r)
+		if err != nil {
+			return nil, err
+		}
+		r.Hash = h
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(buf, b...), '\n')
+		head = h
+		out = append(out, r)
 	}
-	r.Prev = j.head
-	h, err := computeHash(r)
-	if err != nil {
-		return r, err
-	}
-	r.Hash = h
-	b, err := json.Marshal(r)
-	if err != nil {
-		return r, err
-	}
-	if _, err := j.f.Write(append(b, '\n')); err != nil {
-		return r, fmt.Errorf("journal write: %w", err)
+	if _, err := j.f.Write(buf); err != nil {
+		return nil, fmt.Errorf("journal write: %w", err)
 	}
 	if err := j.f.Sync(); err != nil {
-		return r, fmt.Errorf("journal fsync: %w", err)
+		return nil, fmt.Errorf("journal fsync: %w", err)
 	}
-	j.head = h
-	return r, nil
+	j.seq, j.head = seq, head
+	return out, nil
 }
 
 // Close closes the file.

@@ -191,6 +191,48 @@ func TestEveryAppendIsOnDisk(t *testing.T) {
 	}
 }
 
+// TestAppendAllChainsLikeAppend writes records in batches and one by one:
+// the file is one chain, numbered in order, and verifies.
+func TestAppendAllChainsLikeAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	j, err := journal.Create(path, "run-1", "op", newClock().now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	recs := sample()
+	if len(recs) < 3 {
+		t.Fatalf("sample() has %d records, want at least 3", len(recs))
+	}
+	written, err := j.AppendAll(recs[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 2 || written[0].Seq != 1 || written[1].Seq != 2 || written[1].Prev != written[0].Hash {
+		t.Fatalf("AppendAll wrote %+v, want seq 1 and 2 chained", written)
+	}
+	if j.Head() != written[1].Hash {
+		t.Errorf("Head() = %s, want the last record's hash %s", j.Head(), written[1].Hash)
+	}
+	last, err := j.Append(recs[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Seq != 3 || last.Prev != written[1].Hash {
+		t.Errorf("Append after AppendAll: seq %d prev %s, want 3 after %s", last.Seq, last.Prev, written[1].Hash)
+	}
+	if empty, err := j.AppendAll(nil); err != nil || len(empty) != 0 {
+		t.Errorf("AppendAll(nil) = %v, %v; want nothing", empty, err)
+	}
+	got, head, err := journal.VerifyFile(path)
+	if err != nil {
+		t.Fatalf("VerifyFile: %v", err)
+	}
+	if len(got) != 3 || head != last.Hash {
+		t.Errorf("VerifyFile: %d records, head %s; want 3, %s", len(got), head, last.Hash)
+	}
+}
+
 func TestCreate(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state", "runs", "r1", "journal.jsonl")

@@ -228,6 +228,27 @@ func (s *FileStore) SetState(ctx context.Context, path string, version int, stat
 	return s.update(ctx, func(t table) error { return t.setState(path, version, state) })
 }
 
+// PutPendingAll stores every put in one write of the file, or none.
+func (s *FileStore) PutPendingAll(ctx context.Context, puts []Put) ([]Version, error) {
+	for _, p := range puts {
+		if err := validPut(p.Path, p.Value, p.Meta); err != nil {
+			return nil, err
+		}
+	}
+	var vs []Version
+	err := s.update(ctx, func(t table) error {
+		var err error
+		vs, err = t.putAll(puts, s.now())
+		return err
+	})
+	return vs, err
+}
+
+// SetStates makes every state change in one write of the file, or none.
+func (s *FileStore) SetStates(ctx context.Context, changes []StateChange) error {
+	return s.update(ctx, func(t table) error { return t.setStates(changes) })
+}
+
 func (s *FileStore) Get(ctx context.Context, path string, version int) (Secret, Version, error) {
 	if err := ctx.Err(); err != nil {
 		return Secret{}, Version{}, err

@@ -51,6 +51,41 @@ func (m *MemoryStore) SetState(ctx context.Context, path string, version int, st
 	return m.tab.setState(path, version, state)
 }
 
+// PutPendingAll stores every put, or none.
+func (m *MemoryStore) PutPendingAll(ctx context.Context, puts []Put) ([]Version, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.tab.clone()
+	vs, err := next.putAll(puts, m.now())
+	if err != nil {
+		next.wipe()
+		return nil, err
+	}
+	m.tab.wipe()
+	m.tab = next
+	return vs, nil
+}
+
+// SetStates makes every state change, or none.
+func (m *MemoryStore) SetStates(ctx context.Context, changes []StateChange) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.tab.clone()
+	if err := next.setStates(changes); err != nil {
+		next.wipe()
+		return err
+	}
+	m.tab.wipe()
+	m.tab = next
+	return nil
+}
+
 func (m *MemoryStore) Get(ctx context.Context, path string, version int) (Secret, Version, error) {
 	if err := ctx.Err(); err != nil {
 		return Secret{}, Version{}, err
@@ -144,6 +179,31 @@ func (t table) put(path string, value Secret, meta map[string]string, now time.T
 	}
 	e.Versions = append(e.Versions, r)
 	return r.version(path), nil
+}
+
+// putAll puts every version in order; on an error the table is left
+// part-written, for the caller to drop.
+func (t table) putAll(puts []Put, now time.Time) ([]Version, error) {
+	vs := make([]Version, 0, len(puts))
+	for _, p := range puts {
+		v, err := t.put(p.Path, p.Value, p.Meta, now)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
+// setStates makes the changes in order; on an error the table is left
+// part-written, for the caller to drop.
+func (t table) setStates(changes []StateChange) error {
+	for _, c := range changes {
+		if err := t.setState(c.Path, c.Version, c.State); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t table) find(path string, version int) (*entry, int, error) {

@@ -83,5 +83,28 @@ type Store interface {
 	List(ctx context.Context) ([]Version, error)
 }
 
+// Batcher is implemented by stores that make several writes in one
+// durable write: the file store re-encrypts and rewrites its whole table on
+// each, so a system's credentials are written together. Each call is all
+// or nothing, and durable when it returns, like the Store's own writes.
+type Batcher interface {
+	PutPendingAll(ctx context.Context, puts []Put) ([]Version, error)
+	SetStates(ctx context.Context, changes []StateChange) error
+}
+
+// Put is one new pending version of a batch.
+type Put struct {
+	Path  string
+	Value Secret
+	Meta  map[string]string
+}
+
+// StateChange moves one version to another state, as SetState does.
+type StateChange struct {
+	Path    string
+	Version int
+	State   State
+}
+
 // RefOf returns the printable reference of a stored version.
 func RefOf(s Store, v Version) Ref { return Ref{Store: s.Kind(), Path: v.Path, Version: v.Version} }

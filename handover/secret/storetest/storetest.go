@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open(t)) })
 	t.Run("NoSecretInListOrErrors", func(t *testing.T) { testNoLeak(t, open(t)) })
 	t.Run("CanceledContext", func(t *testing.T) { testCanceled(t, open(t)) })
+	t.Run("Batch", func(t *testing.T) { testBatch(t, open(t)) })
 }
 
 // ctx gives every test a deadline: a store that hangs fails instead.
@@ -557,4 +558,55 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// testBatch checks the optional Batcher: several versions and states in
+// one write, numbered and ruled as one by one, and nothing written when
+// any part is refused.
+func testBatch(t *testing.T, s secret.Store) {
+	b, ok := s.(secret.Batcher)
+	if !ok {
+		return // optional: the engine writes one by one
+	}
+	c := ctx(t)
+	put(t, c, s, "batch/a", "a1", nil)
+	vs, err := b.PutPendingAll(c, []secret.Put{
+		{Path: "batch/a", Value: secret.New("a2"), Meta: map[string]string{"run": "r1"}},
+		{Path: "batch/b", Value: secret.New("b1")},
+	})
+	if err != nil {
+		t.Fatalf("PutPendingAll: %v", err)
+	}
+	if len(vs) != 2 || vs[0].Path != "batch/a" || vs[0].Version != 2 || vs[1].Path != "batch/b" || vs[1].Version != 1 {
+		t.Fatalf("PutPendingAll versions = %+v, want batch/a#2 and batch/b#1", vs)
+	}
+	for _, v := range vs {
+		if v.State != secret.Pending {
+			t.Errorf("%s#%d is %s, want pending", v.Path, v.Version, v.State)
+		}
+	}
+	if err := b.SetStates(c, []secret.StateChange{{Path: "batch/a", Version: 2, State: secret.Current}, {Path: "batch/b", Version: 1, State: secret.Current}}); err != nil {
+		t.Fatalf("SetStates: %v", err)
+	}
+	for _, tt := range []struct{ path, want string }{{"batch/a", "a2"}, {"batch/b", "b1"}} {
+		v, meta := get(t, c, s, tt.path, 0)
+		if v.Reveal() != tt.want || meta.State != secret.Current {
+			t.Errorf("current %s = %s (%s), want %s", tt.path, meta.State, map[bool]string{true: "value ok", false: "value differs"}[v.Reveal() == tt.want], tt.want)
+		}
+	}
+
+	// All or nothing: an invalid path or transition refuses the whole batch.
+	if _, err := b.PutPendingAll(c, []secret.Put{{Path: "batch/c", Value: secret.New("c1")}, {Path: "/bad//path", Value: secret.New("x")}}); err == nil {
+		t.Fatal("PutPendingAll with an invalid path succeeded")
+	}
+	if _, _, err := s.Get(c, "batch/c", 1); !errors.Is(err, secret.ErrNotFound) {
+		t.Errorf("after a refused batch, batch/c#1: err = %v, want ErrNotFound", err)
+	}
+	err = b.SetStates(c, []secret.StateChange{{Path: "batch/a", Version: 1, State: secret.Failed}, {Path: "batch/b", Version: 1, State: secret.Pending}})
+	if err == nil {
+		t.Fatal("SetStates with a refused transition succeeded")
+	}
+	if got := states(t, c, s, "batch/a"); !slices.Equal(got, []secret.State{secret.Pending, secret.Current}) {
+		t.Errorf("after a refused batch, batch/a states = %v, want [pending current]", got)
+	}
 }
