@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -57,6 +58,17 @@ func (r *runner) record(rec journal.Record) error {
 	return nil
 }
 
+// recordAll appends records with one fsync; the same rule as record.
+func (r *runner) recordAll(recs []journal.Record) error {
+	for i := range recs {
+		recs[i].Run = r.run
+	}
+	if _, err := r.journal.AppendAll(recs); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
 func changeRecord(kind journal.Kind, ch plan.Change) journal.Record {
 	return journal.Record{Kind: kind, Target: ch.Target, System: ch.System, Action: string(ch.Action), Object: ch.Object, Change: ch.ID}
 }
@@ -66,104 +78,174 @@ func isCredential(a plan.Action) bool {
 	return a == plan.RotatePassword || a == plan.InstallKey
 }
 
-// applySystem applies one system's changes in order. It stops starting new
-// changes when ctx is done; a failed new access key stops everything after
-// it on that system, since removals could lock the operator out.
-func (r *runner) applySystem(ctx context.Context, t *Target, changes []plan.Change) []report.Action {
-	var out []report.Action
+// segments splits a system's changes, in plan order, into the groups the
+// connector takes at once: consecutive rotations, or consecutive other
+// changes, of one action class, when it implements the batch interfaces;
+// one change per group otherwise. The new access key is always a group of
+// its own: it is proven before anything else happens.
+func segments(t *Target, changes []plan.Change) [][]plan.Change {
+	_, batchRot := t.Impl.(connector.BatchRotator)
+	_, batchApply := t.Impl.(connector.BatchApplier)
+	class := func(a plan.Action) int {
+		switch {
+		case a == plan.InstallKey:
+			return 0
+		case isCredential(a):
+			return 1
+		}
+		return 2
+	}
+	var out [][]plan.Change
+	for i := 0; i < len(changes); {
+		c := class(changes[i].Action)
+		j := i + 1
+		together := (c == 1 && batchRot) || (c == 2 && batchApply)
+		for together && j < len(changes) && class(changes[j].Action) == c && changes[j].Last == changes[i].Last {
+			j++
+		}
+		out = append(out, changes[i:j])
+		i = j
+	}
+	return out
+}
+
+// applySystem applies one system's changes in order, a segment at a time.
+// It stops starting new segments when ctx is done; a failed new access key
+// stops everything after it on that system, since removals could lock the
+// operator out. The proofs that old credentials fail are slow on purpose
+// (PAM and directories delay a failed login by seconds): they run in the
+// background, and wait, which the caller calls outside its concurrency
+// slot, waits for them and completes the actions. The actions must not be
+// read before wait returns.
+func (r *runner) applySystem(ctx context.Context, t *Target, changes []plan.Change) (out []report.Action, wait func()) {
+	out = make([]report.Action, 0, len(changes))
 	// proven[i] receives the deferred checks of out[i].
 	proven := make([]report.Action, len(changes))
 	var oldChecks sync.WaitGroup
 	blocked := ""
 	e := r.s.engine
 	e.progress(t.Spec.Name, changes[0].System, "running", "")
-	failed := 0
-	for _, ch := range changes {
+	skip := func(seg []plan.Change, why string) {
+		for _, ch := range seg {
+			out = append(out, report.Action{Change: ch, Result: "skipped", Error: why, Started: r.now(), Finished: r.now()})
+		}
+	}
+	for _, seg := range segments(t, changes) {
 		switch {
 		case blocked != "":
-			out = append(out, report.Action{Change: ch, Result: "skipped", Error: blocked, Started: r.now(), Finished: r.now()})
+			skip(seg, blocked)
 			continue
 		case ctx.Err() != nil:
-			out = append(out, report.Action{Change: ch, Result: "skipped", Error: "run interrupted before this change started", Started: r.now(), Finished: r.now()})
+			skip(seg, "run interrupted before this change started")
 			continue
 		}
-		var a report.Action
-		if isCredential(ch.Action) {
-			var later func(*report.Action)
-			a, later = r.rotate(ctx, t, ch)
+		var acts []report.Action
+		if isCredential(seg[0].Action) {
+			var later func([]report.Action)
+			acts, later = r.rotate(ctx, t, seg)
 			if later != nil {
-				// Proving that the old credential fails is a failed login,
-				// which PAM and directories slow down on purpose (about 2 s):
-				// it runs beside the system's next changes.
-				i := len(out)
+				base := len(out)
 				oldChecks.Add(1)
 				go func() {
 					defer oldChecks.Done()
-					later(&proven[i])
+					later(proven[base : base+len(seg)])
 				}()
 			}
 		} else {
-			a = r.apply(ctx, t, ch)
+			acts = r.apply(ctx, t, seg)
 		}
-		if a.Result == "failed" {
-			failed++
-			if ch.Action == plan.InstallKey {
+		for _, a := range acts {
+			if a.Result == "failed" && a.Change.Action == plan.InstallKey {
 				blocked = "the new access key could not be verified on this system, so nothing that could lock the operator out was removed"
 			}
+			if a.Result == "aborted" {
+				blocked = "an earlier change's outcome is unknown: " + a.Error
+			}
 		}
-		if a.Result == "aborted" {
-			blocked = "an earlier change's outcome is unknown: " + a.Error
-		}
-		out = append(out, a)
-	}
-	oldChecks.Wait()
-	for i := range out {
-		if p := proven[i]; len(p.Verification) > 0 {
-			out[i].Verification = append(out[i].Verification, p.Verification...)
-			out[i].Verified = out[i].Verified && p.Verified
-		}
+		out = append(out, acts...)
 	}
 	r.verifySystem(ctx, t, out)
-	state := "done"
-	if failed > 0 || blocked != "" {
-		state = "failed"
+	return out, func() {
+		oldChecks.Wait()
+		failed := blocked != ""
+		for i := range out {
+			if p := proven[i]; len(p.Verification) > 0 {
+				out[i].Verification = append(out[i].Verification, p.Verification...)
+				out[i].Verified = out[i].Verified && p.Verified
+			}
+			if out[i].Result == "failed" {
+				failed = true
+			}
+		}
+		state := "done"
+		if failed {
+			state = "failed"
+		}
+		e.progress(t.Spec.Name, changes[0].System, state, fmt.Sprintf("%d changes", len(changes)))
 	}
-	e.progress(t.Spec.Name, changes[0].System, state, fmt.Sprintf("%d changes", len(changes)))
-	return out
 }
 
-// apply makes a change that is not a credential rotation.
-func (r *runner) apply(ctx context.Context, t *Target, ch plan.Change) report.Action {
-	a := report.Action{Change: ch, Started: r.now(), Attempts: 1}
-	ap, ok := t.Impl.(connector.Applier)
-	if !ok {
-		return r.fail(a, fmt.Errorf("the %s connector cannot apply %s", t.Spec.Type, ch.Action))
+// apply makes changes that are not credential rotations: every intent is
+// journaled, the connector applies them (together when it can), and every
+// outcome is journaled.
+func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) []report.Action {
+	out := make([]report.Action, len(chs))
+	for i, ch := range chs {
+		out[i] = report.Action{Change: ch, Started: r.now(), Attempts: 1}
 	}
-	intent := changeRecord(journal.Intent, ch)
-	intent.Detail = changeDetail(ch)
-	if err := r.record(intent); err != nil {
-		a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-		return a
+	apply := batchApplier(t.Impl)
+	if apply == nil {
+		for i := range out {
+			out[i] = r.fail(out[i], fmt.Errorf("the %s connector cannot apply %s", t.Spec.Type, out[i].Change.Action))
+		}
+		return out
+	}
+	intents := make([]journal.Record, len(chs))
+	for i, ch := range chs {
+		intents[i] = changeRecord(journal.Intent, ch)
+		intents[i].Detail = changeDetail(ch)
+	}
+	if err := r.recordAll(intents); err != nil {
+		return r.aborted(out, err)
 	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
 	defer cancel()
-	out, err := ap.Apply(mctx, ch, storeReader{r.s})
-	rec := changeRecord(journal.Outcome, ch)
-	if err != nil {
-		rec.Result, rec.Error = "failed", err.Error()
-		_ = r.record(rec)
-		return r.fail(a, err)
+	res := apply(mctx, chs[0].System, chs, storeReader{r.s})
+	recs := make([]journal.Record, len(chs))
+	for i, ch := range chs {
+		recs[i] = changeRecord(journal.Outcome, ch)
+		if err := res[i].Err; err != nil {
+			recs[i].Result, recs[i].Error = "failed", err.Error()
+			continue
+		}
+		recs[i].Result = "applied"
+		if d := res[i].Outcome.Detail; d != "" {
+			recs[i].Detail = map[string]string{"detail": d}
+		}
 	}
-	rec.Result = "applied"
-	if out.Detail != "" {
-		rec.Detail = map[string]string{"detail": out.Detail}
+	if err := r.recordAll(recs); err != nil {
+		return r.aborted(out, err)
 	}
-	if err := r.record(rec); err != nil {
-		a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-		return a
+	for i := range out {
+		if err := res[i].Err; err != nil {
+			out[i] = r.fail(out[i], err)
+			continue
+		}
+		out[i].Result, out[i].Finished = "applied", r.now()
 	}
-	a.Result, a.Finished = "applied", r.now()
-	return a
+	return out
+}
+
+// aborted marks every action of a group aborted: the journal could not
+// record it, so the run stops changing this system.
+func (r *runner) aborted(as []report.Action, err error) []report.Action {
+	for i := range as {
+		if as[i].Result == "" || as[i].Result == "applied" {
+			as[i].Result, as[i].Error = "aborted", err.Error()
+		}
+		as[i].Finished = r.now()
+	}
+	return as
 }
 
 func (r *runner) fail(a report.Action, err error) report.Action {
@@ -179,108 +261,326 @@ func changeDetail(ch plan.Change) map[string]string {
 	return map[string]string{"change": string(b)}
 }
 
-// rotate runs the write-ahead protocol for one credential: generate, store
-// as pending, journal the intent, change the target, journal the outcome,
-// prove new works and old fails, promote to current, journal the proof. A
-// rejection by the target is retried with a fresh secret, at most
-// policy.retries times; any other failure is not retried.
-func (r *runner) rotate(ctx context.Context, t *Target, ch plan.Change) (report.Action, func(*report.Action)) {
-	a := report.Action{Change: ch, Started: r.now()}
+// lane is one credential of a rotation group, through the protocol.
+type lane struct {
+	a       report.Action
+	path    string
+	old     secret.Secret
+	haveOld bool
+	v       secret.Version
+	next    secret.Secret
+	ref     string
+	state   laneState
+}
+
+type laneState int
+
+const (
+	laneActive   laneState = iota // to be set (again, after a rejection)
+	laneRejected                  // the target refused this attempt's value
+	laneApplied                   // the target took the value, to be proven
+	laneDone                      // finished: a.Result says how
+)
+
+// rotate runs the write-ahead protocol for a group of credentials of one
+// system: generate, store as pending, journal the intents, change the
+// target, journal the outcomes, prove the new values work, promote them to
+// current, journal the proofs; and returns the proof that the old values
+// fail, to run next. Each credential is settled on its own: a rejection by
+// the target is retried with a fresh secret, at most policy.retries times;
+// any other failure is not retried.
+func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]report.Action, func([]report.Action)) {
+	lanes := make([]*lane, len(chs))
+	for i, ch := range chs {
+		path := ch.SecretPath
+		if path == "" {
+			path = connector.SecretPath(ch.Target, ch.System, ch.Object)
+		}
+		lanes[i] = &lane{a: report.Action{Change: ch, Started: r.now()}, path: path}
+	}
+	results := func() []report.Action {
+		out := make([]report.Action, len(lanes))
+		for i, l := range lanes {
+			out[i] = l.a
+		}
+		return out
+	}
 	rot, ok := t.Impl.(connector.Rotator)
 	if !ok {
-		return r.fail(a, fmt.Errorf("the %s connector cannot rotate credentials", t.Spec.Type)), nil
+		for _, l := range lanes {
+			l.a = r.fail(l.a, fmt.Errorf("the %s connector cannot rotate credentials", t.Spec.Type))
+		}
+		return results(), nil
 	}
-	path := ch.SecretPath
-	if path == "" {
-		path = connector.SecretPath(ch.Target, ch.System, ch.Object)
-	}
+	try := batchRotator(t.Impl)
+	system := chs[0].System
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
 	defer cancel()
 
-	old, haveOld, err := r.previous(mctx, rot, ch, path)
-	if err != nil {
-		return r.fail(a, fmt.Errorf("previous credential: %w", err)), nil
+	for _, l := range lanes {
+		var err error
+		l.old, l.haveOld, err = r.previous(mctx, rot, l.a.Change, l.path)
+		if err != nil {
+			l.a, l.state = r.fail(l.a, fmt.Errorf("previous credential: %w", err)), laneDone
+		}
 	}
-
 	retries := r.s.Playbook.Policy.Retries
 	for attempt := 1; attempt <= retries+1; attempt++ {
+		active := r.lanesIn(lanes, laneActive, laneRejected)
+		if len(active) == 0 {
+			break
+		}
 		if attempt > 1 && ctx.Err() != nil {
-			return r.fail(a, fmt.Errorf("run interrupted after %d rejected attempts", attempt-1)), nil
+			for _, l := range active {
+				l.a, l.state = r.fail(l.a, fmt.Errorf("run interrupted after %d rejected attempts", attempt-1)), laneDone
+			}
+			break
 		}
-		a.Attempts = attempt
-		next, err := r.generate(mctx, t, ch)
+		r.setAttempt(mctx, t, active, attempt, try, system)
+	}
+	for _, l := range r.lanesIn(lanes, laneRejected) {
+		l.a.Finished, l.a.Result, l.state = r.now(), "failed", laneDone
+		l.a.Error = fmt.Sprintf("the target rejected %d fresh credentials; the previous one stays current (last reason: %s)", l.a.Attempts, l.a.Error)
+	}
+	applied := r.lanesIn(lanes, laneApplied)
+	if len(applied) == 0 {
+		return results(), nil
+	}
+	old := r.prove(mctx, applied, try, system)
+	if len(old) == 0 {
+		return results(), nil
+	}
+	return results(), func(proven []report.Action) {
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
+		defer cancel()
+		creds := make([]connector.Credential, len(old))
+		for i, l := range old {
+			creds[i] = connector.Credential{Change: l.a.Change, Secret: l.old}
+		}
+		tried := try(octx, system, creds)
+		recs := make([]journal.Record, len(old))
+		for i, l := range old {
+			c := connector.Check{Change: l.a.Change.ID, What: report.CheckOldRejected, OK: tried[i].Err == nil && !tried[i].Works, At: r.now()}
+			switch {
+			case tried[i].Err != nil:
+				c.Detail = tried[i].Err.Error()
+			case tried[i].Works:
+				c.Detail = "the target still accepts the previous credential"
+			}
+			p := &proven[slices.Index(lanes, l)]
+			p.Verification = append(p.Verification, c)
+			p.Verified = c.OK
+			rec := changeRecord(journal.Verified, l.a.Change)
+			rec.Secret = l.ref
+			rec.Result = "old-rejected"
+			if !c.OK {
+				rec.Result = "old-accepted"
+				if tried[i].Err != nil {
+					rec.Result, rec.Error = "old-untested", tried[i].Err.Error()
+				}
+			}
+			rec.Detail = map[string]string{"old_rejected": strconv.FormatBool(c.OK)}
+			recs[i] = rec
+		}
+		_ = r.recordAll(recs)
+	}
+}
+
+func (r *runner) lanesIn(lanes []*lane, states ...laneState) []*lane {
+	var out []*lane
+	for _, l := range lanes {
+		if slices.Contains(states, l.state) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// setAttempt makes one attempt for every lane still to be set: fresh
+// values, stored pending and journaled before the target changes.
+func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, attempt int, try tryFunc, system string) {
+	var ready []*lane
+	var puts []secret.Put
+	for _, l := range active {
+		l.a.Attempts = attempt
+		next, err := r.generate(ctx, t, l.a.Change)
 		if err != nil {
-			return r.fail(a, fmt.Errorf("generate: %w", err)), nil
+			l.a, l.state = r.fail(l.a, fmt.Errorf("generate: %w", err)), laneDone
+			continue
 		}
-		v, err := r.store.PutPending(mctx, path, next, map[string]string{
+		ch := l.a.Change
+		l.next = next
+		ready = append(ready, l)
+		puts = append(puts, secret.Put{Path: l.path, Value: next, Meta: map[string]string{
 			"target": ch.Target, "system": ch.System, "object": ch.Object,
 			"action": string(ch.Action), "change": ch.ID, "run": r.run,
-		})
-		if err != nil {
-			// Nothing was changed: the store refused the write-ahead.
-			a.Result, a.Error, a.Finished = "aborted", "secret store: "+err.Error(), r.now()
-			return a, nil
-		}
-		ref := secret.RefOf(r.store, v).String()
-		a.Secret = ref
-		r.crash(StepPending, ch)
-		intent := changeRecord(journal.Intent, ch)
-		intent.Secret, intent.Attempt, intent.Detail = ref, attempt, changeDetail(ch)
-		if err := r.record(intent); err != nil {
-			_ = r.store.SetState(mctx, path, v.Version, secret.Failed)
-			a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-			return a, nil
-		}
-		r.crash(StepIntent, ch)
-
-		setErr := rot.SetCredential(mctx, ch, next)
-		r.crash(StepSet, ch)
-		outcome := changeRecord(journal.Outcome, ch)
-		outcome.Secret, outcome.Attempt = ref, attempt
-		var rej *connector.ErrRejected
-		switch {
-		case errors.As(setErr, &rej):
-			outcome.Result, outcome.Error = "rejected", rej.Reason
-			_ = r.record(outcome)
-			if err := r.store.SetState(mctx, path, v.Version, secret.Failed); err != nil {
-				return r.fail(a, fmt.Errorf("rejected (%s), and marking the stored version failed: %w", rej.Reason, err)), nil
-			}
-			a.Error = rej.Error()
-			r.s.engine.log().Warn("new credential rejected", "target", ch.Target, "system", ch.System, "object", ch.Object, "attempt", attempt, "reason", rej.Reason)
-			continue
-		case setErr != nil:
-			// The target may or may not have taken it (a cut connection):
-			// ask it, rather than guess.
-			works, perr := rot.TryCredential(mctx, ch, next)
-			if perr != nil || !works {
-				outcome.Result, outcome.Error = "failed", setErr.Error()
-				if perr != nil {
-					outcome.Result = "unknown"
-					outcome.Error += "; probing the new credential: " + perr.Error()
-					_ = r.record(outcome)
-					// Left pending: the next run's recovery settles it.
-					a.Result, a.Error, a.Finished = "aborted", "outcome unknown, left for recovery: "+outcome.Error, r.now()
-					return a, nil
-				}
-				_ = r.record(outcome)
-				_ = r.store.SetState(mctx, path, v.Version, secret.Failed)
-				return r.fail(a, setErr), nil
-			}
-			outcome.Detail = map[string]string{"note": "the connection failed after the change, but the new credential works: " + setErr.Error()}
-		}
-		outcome.Result = "applied"
-		if err := r.record(outcome); err != nil {
-			a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-			return a, nil
-		}
-		r.crash(StepOutcome, ch)
-		a.Error = ""
-		return r.prove(mctx, rot, ch, a, path, v, next, old, haveOld)
+		}})
 	}
-	a.Finished = r.now()
-	a.Result = "failed"
-	a.Error = fmt.Sprintf("the target rejected %d fresh credentials; the previous one stays current (last reason: %s)", a.Attempts, a.Error)
-	return a, nil
+	vs, errs := r.putPending(ctx, puts)
+	var stored []*lane
+	for i, l := range ready {
+		if errs[i] != nil {
+			// Nothing was changed: the store refused the write-ahead.
+			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", "secret store: "+errs[i].Error(), r.now(), laneDone
+			continue
+		}
+		l.v, l.ref = vs[i], secret.RefOf(r.store, vs[i]).String()
+		l.a.Secret = l.ref
+		stored = append(stored, l)
+		r.crash(StepPending, l.a.Change)
+	}
+	if len(stored) == 0 {
+		return
+	}
+	intents := make([]journal.Record, len(stored))
+	for i, l := range stored {
+		intents[i] = changeRecord(journal.Intent, l.a.Change)
+		intents[i].Secret, intents[i].Attempt, intents[i].Detail = l.ref, attempt, changeDetail(l.a.Change)
+	}
+	if err := r.recordAll(intents); err != nil {
+		_ = r.setStates(ctx, stateChanges(stored, secret.Failed))
+		for _, l := range stored {
+			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", err.Error(), r.now(), laneDone
+		}
+		return
+	}
+	for _, l := range stored {
+		r.crash(StepIntent, l.a.Change)
+	}
+
+	setErrs := batchSetter(t.Impl)(ctx, system, credentials(stored, func(l *lane) secret.Secret { return l.next }))
+	for _, l := range stored {
+		r.crash(StepSet, l.a.Change)
+	}
+	// A failure that is not a rejection (a cut connection) may or may not
+	// have changed the target: ask it, rather than guess.
+	var unsure []*lane
+	for i, l := range stored {
+		var rej *connector.ErrRejected
+		if setErrs[i] != nil && !errors.As(setErrs[i], &rej) {
+			unsure = append(unsure, l)
+		}
+	}
+	probed := map[*lane]connector.Tried{}
+	if len(unsure) > 0 {
+		for i, tr := range try(ctx, system, credentials(unsure, func(l *lane) secret.Secret { return l.next })) {
+			probed[unsure[i]] = tr
+		}
+	}
+	outcomes := make([]journal.Record, len(stored))
+	var failed, rejected []*lane
+	for i, l := range stored {
+		ch := l.a.Change
+		o := changeRecord(journal.Outcome, ch)
+		o.Secret, o.Attempt = l.ref, attempt
+		var rej *connector.ErrRejected
+		switch setErr := setErrs[i]; {
+		case errors.As(setErr, &rej):
+			o.Result, o.Error = "rejected", rej.Reason
+			l.a.Error, l.state = rej.Error(), laneRejected
+			rejected = append(rejected, l)
+			r.s.engine.log().Warn("new credential rejected", "target", ch.Target, "system", ch.System, "object", ch.Object, "attempt", attempt, "reason", rej.Reason)
+		case setErr != nil:
+			tr := probed[l]
+			switch {
+			case tr.Err != nil:
+				o.Result, o.Error = "unknown", setErr.Error()+"; probing the new credential: "+tr.Err.Error()
+				// Left pending: the next run's recovery settles it.
+				l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", "outcome unknown, left for recovery: "+o.Error, r.now(), laneDone
+			case !tr.Works:
+				o.Result, o.Error = "failed", setErr.Error()
+				l.a, l.state = r.fail(l.a, setErr), laneDone
+				failed = append(failed, l)
+			default:
+				o.Result = "applied"
+				o.Detail = map[string]string{"note": "the connection failed after the change, but the new credential works: " + setErr.Error()}
+				l.state = laneApplied
+			}
+		default:
+			o.Result, l.state = "applied", laneApplied
+		}
+		outcomes[i] = o
+	}
+	if err := r.recordAll(outcomes); err != nil {
+		for _, l := range stored {
+			if l.state == laneApplied {
+				l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", err.Error(), r.now(), laneDone
+			}
+		}
+	}
+	if len(rejected)+len(failed) > 0 {
+		if err := r.setStates(ctx, stateChanges(append(rejected, failed...), secret.Failed)); err != nil {
+			for _, l := range rejected {
+				l.a, l.state = r.fail(l.a, fmt.Errorf("%s, and marking the stored version failed: %w", l.a.Error, err)), laneDone
+			}
+		}
+	}
+	for _, l := range stored {
+		if l.state == laneApplied {
+			l.a.Error = ""
+			r.crash(StepOutcome, l.a.Change)
+		}
+	}
+}
+
+// prove checks that the new credentials work, makes them current, and
+// returns the lanes whose old credential is to be tried next. A new
+// credential that works is made current even if the old one still works
+// (the report says so): the store must hold what logs in.
+func (r *runner) prove(ctx context.Context, applied []*lane, try tryFunc, system string) []*lane {
+	tried := try(ctx, system, credentials(applied, func(l *lane) secret.Secret { return l.next }))
+	recs := make([]journal.Record, len(applied))
+	var works []*lane
+	for i, l := range applied {
+		ch := l.a.Change
+		chk := connector.Check{Change: ch.ID, What: report.CheckNewWorks, OK: tried[i].Works && tried[i].Err == nil, At: r.now()}
+		if tried[i].Err != nil {
+			chk.Detail = tried[i].Err.Error()
+		}
+		l.a.Verification = append(l.a.Verification, chk)
+		rec := changeRecord(journal.Verified, ch)
+		rec.Secret = l.ref
+		rec.Detail = map[string]string{"new_works": strconv.FormatBool(chk.OK)}
+		rec.Result = "verified"
+		if !chk.OK {
+			rec.Result = "failed"
+			// The target took the change (it said so) but the new credential
+			// does not log in: keep it pending for recovery rather than lose it.
+			l.a.Result, l.a.Error, l.a.Finished, l.state = "failed", "the target accepted the change but the new credential does not log in; left pending for recovery", r.now(), laneDone
+		} else {
+			works = append(works, l)
+		}
+		recs[i] = rec
+	}
+	if err := r.recordAll(recs); err != nil {
+		for _, l := range works {
+			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", err.Error(), r.now(), laneDone
+		}
+		return nil
+	}
+	for _, l := range works {
+		r.crash(StepVerify, l.a.Change)
+	}
+	if err := r.setStates(ctx, stateChanges(works, secret.Current)); err != nil {
+		for _, l := range works {
+			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", "marking the new credential current: "+err.Error(), r.now(), laneDone
+		}
+		return nil
+	}
+	var old []*lane
+	for _, l := range works {
+		l.a.Result, l.a.Finished, l.state = "applied", r.now(), laneDone
+		switch {
+		case l.a.Change.Action == plan.InstallKey:
+			l.a.Verified = true // nothing is replaced
+		case !l.haveOld:
+			l.a.Verification = append(l.a.Verification, connector.Check{Change: l.a.Change.ID, What: report.CheckOldRejected, OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
+		default:
+			l.a.Verified = true
+			old = append(old, l)
+		}
+	}
+	return old
 }
 
 // previous is the credential the rotation replaces: the store's current
@@ -311,75 +611,6 @@ func (r *runner) generate(ctx context.Context, t *Target, ch plan.Change) (secre
 		p = secret.DefaultPolicy
 	}
 	return secret.Generate(r.s.engine.rand(), p)
-}
-
-// prove checks that the new credential works, makes it current, and
-// returns the check that the old one no longer does, to run next. A new
-// credential that works is made current even if the old one still works
-// (the report says so): the store must hold what logs in.
-func (r *runner) prove(ctx context.Context, rot connector.Rotator, ch plan.Change, a report.Action, path string, v secret.Version, next, old secret.Secret, haveOld bool) (report.Action, func(*report.Action)) {
-	newOK, err := rot.TryCredential(ctx, ch, next)
-	chk := connector.Check{Change: ch.ID, What: report.CheckNewWorks, OK: newOK, At: r.now()}
-	if err != nil {
-		chk.Detail = err.Error()
-	}
-	a.Verification = append(a.Verification, chk)
-	ref := secret.RefOf(r.store, v).String()
-	rec := changeRecord(journal.Verified, ch)
-	rec.Secret = ref
-	rec.Detail = map[string]string{"new_works": strconv.FormatBool(newOK)}
-	if !newOK {
-		rec.Result = "failed"
-		_ = r.record(rec)
-		// The target took the change (it said so) but the new credential
-		// does not log in: keep it pending for recovery rather than lose it.
-		a.Result, a.Error, a.Finished = "failed", "the target accepted the change but the new credential does not log in; left pending for recovery", r.now()
-		return a, nil
-	}
-	rec.Result = "verified"
-	if err := r.record(rec); err != nil {
-		a.Result, a.Error, a.Finished = "aborted", err.Error(), r.now()
-		return a, nil
-	}
-	r.crash(StepVerify, ch)
-	if err := r.store.SetState(ctx, path, v.Version, secret.Current); err != nil {
-		a.Result, a.Error, a.Finished = "aborted", "marking the new credential current: "+err.Error(), r.now()
-		return a, nil
-	}
-	a.Result, a.Finished = "applied", r.now()
-	switch {
-	case ch.Action == plan.InstallKey:
-		a.Verified = true // nothing is replaced
-		return a, nil
-	case !haveOld:
-		a.Verification = append(a.Verification, connector.Check{Change: ch.ID, What: report.CheckOldRejected, OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
-		return a, nil
-	}
-	a.Verified = true
-	return a, func(p *report.Action) {
-		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
-		defer cancel()
-		oldOK, err := rot.TryCredential(octx, ch, old)
-		c := connector.Check{Change: ch.ID, What: report.CheckOldRejected, OK: err == nil && !oldOK, At: r.now()}
-		if err != nil {
-			c.Detail = err.Error()
-		} else if oldOK {
-			c.Detail = "the target still accepts the previous credential"
-		}
-		p.Verification = append(p.Verification, c)
-		p.Verified = c.OK
-		rec := changeRecord(journal.Verified, ch)
-		rec.Secret = ref
-		rec.Result = "old-rejected"
-		if !c.OK {
-			rec.Result = "old-accepted"
-			if err != nil {
-				rec.Result, rec.Error = "old-untested", err.Error()
-			}
-		}
-		rec.Detail = map[string]string{"old_rejected": strconv.FormatBool(c.OK)}
-		_ = r.record(rec)
-	}
 }
 
 // verifySystem lets the connector prove the system's changes (typically

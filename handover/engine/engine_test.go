@@ -241,38 +241,124 @@ func TestRejectedCredentialIsRetriedFresh(t *testing.T) {
 // protocol, then runs again: the rerun must settle the interrupted
 // rotation so that the target's credential is the stored current one.
 func TestCrashAtEachStep(t *testing.T) {
-	for _, step := range []string{engine.StepPending, engine.StepIntent, engine.StepSet, engine.StepOutcome, engine.StepVerify} {
-		t.Run(step, func(t *testing.T) {
-			dir, pb := setup(t, "", []string{"root"}, []string{"SHA256:provider"})
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashingRunHelper$")
-			cmd.Env = append(os.Environ(), "HANDOVER_CRASH_PLAYBOOK="+pb, "HANDOVER_CRASH_STEP="+step)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("helper run was not killed at %s: %v\n%s", step, err, out.String())
-			}
-			res := runOnce(t, newEngine(), pb)
-			if len(res.Recovered) != 1 {
-				t.Fatalf("recovered %d rotations, want 1: %+v", len(res.Recovered), res.Recovered)
-			}
-			want := map[string]string{
-				engine.StepPending: engine.RecoveredNeverApplied,
-				engine.StepIntent:  engine.RecoveredRolledBack,
-				engine.StepSet:     engine.RecoveredCompleted,
-				engine.StepOutcome: engine.RecoveredCompleted,
-				engine.StepVerify:  engine.RecoveredCompleted,
-			}[step]
-			if got := res.Recovered[0].Result; got != want {
-				t.Errorf("recovery result %q, want %q (%s)", got, want, res.Recovered[0].Error)
-			}
-			if res.Report.Run.Result != "success" {
-				t.Errorf("rerun result %q: %+v", res.Report.Run.Result, res.Report.Deviations)
-			}
-			assertSettled(t, dir, []string{"root"})
-			assertNoSecretInFiles(t, dir)
-		})
+	modes := []struct {
+		name   string
+		extra  string
+		admins []string
+	}{
+		{"one by one", "", []string{"root"}},
+		// A group of two set in one call: the crash at the first one's step
+		// leaves both at the same point, and recovery settles both.
+		{"batch", "    batch: true", []string{"admin", "root"}},
+	}
+	for _, m := range modes {
+		for _, step := range []string{engine.StepPending, engine.StepIntent, engine.StepSet, engine.StepOutcome, engine.StepVerify} {
+			t.Run(m.name+"/"+step, func(t *testing.T) {
+				dir, pb := setup(t, m.extra, m.admins, []string{"SHA256:provider"})
+				cmd := exec.Command(os.Args[0], "-test.run=^TestCrashingRunHelper$")
+				cmd.Env = append(os.Environ(), "HANDOVER_CRASH_PLAYBOOK="+pb, "HANDOVER_CRASH_STEP="+step)
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				err := cmd.Run()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("helper run was not killed at %s: %v\n%s", step, err, out.String())
+				}
+				res := runOnce(t, newEngine(), pb)
+				if len(res.Recovered) != len(m.admins) {
+					t.Fatalf("recovered %d rotations, want %d: %+v", len(res.Recovered), len(m.admins), res.Recovered)
+				}
+				want := map[string]string{
+					engine.StepPending: engine.RecoveredNeverApplied,
+					engine.StepIntent:  engine.RecoveredRolledBack,
+					engine.StepSet:     engine.RecoveredCompleted,
+					engine.StepOutcome: engine.RecoveredCompleted,
+					engine.StepVerify:  engine.RecoveredCompleted,
+				}[step]
+				for _, r := range res.Recovered {
+					if r.Result != want {
+						t.Errorf("recovery of %s: %q, want %q (%s)", r.Change.Object, r.Result, want, r.Error)
+					}
+				}
+				if res.Report.Run.Result != "success" {
+					t.Errorf("rerun result %q: %+v", res.Report.Run.Result, res.Report.Deviations)
+				}
+				assertSettled(t, dir, m.admins)
+				assertNoSecretInFiles(t, dir)
+			})
+		}
+	}
+}
+
+// TestBatchConnectorGetsGroups runs a target that takes groups: its
+// rotations are set in one call and tried in two (new values, then old
+// ones), its removals applied in one, and the result is what one-by-one
+// gives: every change applied and proven, a second run plans nothing.
+func TestBatchConnectorGetsGroups(t *testing.T) {
+	admins := []string{"admin", "backup", "root"}
+	dir, pb := setup(t, "    batch: true", admins, []string{"SHA256:provider-1", "SHA256:provider-2"})
+	ctx := context.Background()
+	s, err := newEngine().Load(ctx, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.Run(ctx, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Report.Run.Result; got != "success" {
+		t.Fatalf("result %q: %+v", got, res.Actions)
+	}
+	for _, a := range res.Actions {
+		if a.Result != "applied" || !a.Verified {
+			t.Errorf("%s %s: %s, verified %v: %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
+		}
+		if a.Change.Action == plan.RotatePassword && len(a.Verification) < 2 {
+			t.Errorf("%s: verification %+v, want new works and old rejected", a.Change.Object, a.Verification)
+		}
+	}
+	b := s.Targets[0].Impl.(*batchFake)
+	if sets, tries, applies := b.sets.Load(), b.tries.Load(), b.applies.Load(); sets != 1 || tries != 2 || applies != 1 {
+		t.Errorf("calls: %d set, %d try, %d apply; want 1, 2, 1", sets, tries, applies)
+	}
+	assertSettled(t, dir, admins)
+	if again := runOnce(t, newEngine(), pb); len(again.Plan.Changes) != 0 {
+		t.Errorf("second run planned %d changes", len(again.Plan.Changes))
+	}
+	assertNoSecretInFiles(t, dir)
+}
+
+// TestBatchRejectionRetriesOnlyTheRejected: the target refuses the first
+// two new passwords of a group of three; only those are set again, with
+// fresh values, and all three end current.
+func TestBatchRejectionRetriesOnlyTheRejected(t *testing.T) {
+	admins := []string{"admin", "backup", "root"}
+	dir, pb := setup(t, "    batch: true\n    reject: 2", admins, nil)
+	res := runOnce(t, newEngine(), pb)
+	attempts := map[string]int{}
+	for _, a := range res.Actions {
+		if a.Result != "applied" {
+			t.Errorf("%s: %s (%s)", a.Change.Object, a.Result, a.Error)
+		}
+		attempts[a.Change.Object] = a.Attempts
+	}
+	if attempts["admin"] != 2 || attempts["backup"] != 2 || attempts["root"] != 1 {
+		t.Errorf("attempts %v, want admin 2, backup 2, root 1", attempts)
+	}
+	assertSettled(t, dir, admins)
+	versions, err := openStore(t, dir).List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, v := range versions {
+		if v.State == secret.Failed {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d failed versions in the store, want the 2 rejected ones", failed)
 	}
 }
 

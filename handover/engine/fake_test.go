@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,8 +31,52 @@ func (fakeConnector) Configure(d *playbook.Decoder, t playbook.Target, env conne
 	d.Map(t.Settings, "fake target", map[string]playbook.Field{
 		"file":   {Required: true, Decode: func(n *yaml.Node) { ft.file = env.Resolver.Path(d.NonEmpty(n, "file")) }},
 		"reject": {Decode: func(n *yaml.Node) { ft.reject = d.Int(n, "reject", 0, 100) }},
+		"batch":  {Decode: func(n *yaml.Node) { ft.batch = d.Bool(n, "batch") }},
 	})
+	if ft.batch {
+		return &batchFake{fakeTarget: ft}
+	}
 	return ft
+}
+
+// batchFake is the fake target taking groups of changes, as the SSH
+// connector does: it counts the calls, and a group is applied one change
+// after the other (a crash between two leaves them half done).
+type batchFake struct {
+	*fakeTarget
+	sets, tries, applies atomic.Int32
+}
+
+var (
+	_ connector.BatchRotator = (*batchFake)(nil)
+	_ connector.BatchApplier = (*batchFake)(nil)
+)
+
+func (b *batchFake) SetCredentials(ctx context.Context, _ string, creds []connector.Credential) []error {
+	b.sets.Add(1)
+	out := make([]error, len(creds))
+	for i, c := range creds {
+		out[i] = b.SetCredential(ctx, c.Change, c.Secret)
+	}
+	return out
+}
+
+func (b *batchFake) TryCredentials(ctx context.Context, _ string, creds []connector.Credential) []connector.Tried {
+	b.tries.Add(1)
+	out := make([]connector.Tried, len(creds))
+	for i, c := range creds {
+		out[i].Works, out[i].Err = b.TryCredential(ctx, c.Change, c.Secret)
+	}
+	return out
+}
+
+func (b *batchFake) ApplyBatch(ctx context.Context, _ string, chs []plan.Change, secrets connector.SecretReader) []connector.Applied {
+	b.applies.Add(1)
+	out := make([]connector.Applied, len(chs))
+	for i, ch := range chs {
+		out[i].Outcome, out[i].Err = b.Apply(ctx, ch, secrets)
+	}
+	return out
 }
 
 type fakeState struct {
@@ -50,6 +95,7 @@ type fakeTarget struct {
 	name   string
 	file   string
 	reject int // reject this many new passwords before accepting
+	batch  bool
 	env    connector.Env
 	mu     sync.Mutex
 }

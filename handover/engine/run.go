@@ -266,6 +266,7 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		g.changes = append(g.changes, ch)
 	}
 	results := make([][]report.Action, len(groups))
+	waits := make([]func(), len(groups))
 	eg := errgroup.Group{}
 	eg.SetLimit(s.parallel(parallel))
 	for i, g := range groups {
@@ -289,11 +290,19 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 				s.engine.progress(first.Target, first.System, "failed", why)
 				return nil
 			}
-			results[i] = rn.applySystem(ctx, g.t, g.changes)
+			results[i], waits[i] = rn.applySystem(ctx, g.t, g.changes)
 			return nil
 		})
 	}
 	eg.Wait()
+	// The proofs that old credentials fail ran beside the other systems'
+	// changes, outside the concurrency limit: they only wait on the
+	// targets' delays.
+	for _, wait := range waits {
+		if wait != nil {
+			wait()
+		}
+	}
 	var out []report.Action
 	for _, r := range results {
 		out = append(out, r...)
