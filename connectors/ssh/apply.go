@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,6 +21,11 @@ import (
 	"github.com/handoverhq/handover/handover/secret"
 )
 
+var (
+	_ connector.BatchApplier = (*target)(nil)
+	_ connector.BatchRotator = (*target)(nil)
+)
+
 // remoteFileState is a file as read before an edit.
 type remoteFileState struct {
 	Absent   bool
@@ -29,52 +33,6 @@ type remoteFileState struct {
 	Mode     string
 	UID, GID int
 	Data     []byte
-}
-
-func (t *target) readFile(ctx context.Context, r *runner, path string) (remoteFileState, error) {
-	out, err := r.Run(ctx, readFileScript, []string{path}, []byte{})
-	if err != nil {
-		return remoteFileState{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	lines := strings.SplitN(string(out), "\n", 4)
-	if strings.TrimSpace(lines[0]) == "absent" {
-		return remoteFileState{Absent: true}, nil
-	}
-	if len(lines) < 3 {
-		return remoteFileState{}, fmt.Errorf("read %s: short answer", path)
-	}
-	meta := strings.Fields(lines[1])
-	if len(meta) != 3 {
-		return remoteFileState{}, fmt.Errorf("read %s: bad metadata %q", path, lines[1])
-	}
-	uid, _ := strconv.Atoi(meta[1])
-	gid, _ := strconv.Atoi(meta[2])
-	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(lines[2]))
-	if err != nil {
-		return remoteFileState{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	return remoteFileState{Sum: strings.TrimSpace(lines[0]), Mode: meta[0], UID: uid, GID: gid, Data: data}, nil
-}
-
-// writeFile replaces path with data if it still is what was read.
-func (t *target) writeFile(ctx context.Context, r *runner, path string, was remoteFileState, data []byte, check string, mkdir bool) error {
-	want, op := was.Sum, "write"
-	if was.Absent {
-		want = "absent"
-	}
-	if data == nil {
-		op = "delete"
-		data = []byte{}
-	}
-	mk := "no"
-	if mkdir {
-		mk = "yes"
-	}
-	_, err := r.Run(ctx, writeFileScript, []string{path, want, was.Mode, strconv.Itoa(was.UID), strconv.Itoa(was.GID), check, op, mk}, data)
-	if err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	return nil
 }
 
 func (t *target) runnerForSystem(ctx context.Context, system string) (*runner, hostSpec, error) {
@@ -86,42 +44,186 @@ func (t *target) runnerForSystem(ctx context.Context, system string) (*runner, h
 	return r, h, err
 }
 
-// Apply makes a change that is not a credential rotation.
-func (t *target) Apply(ctx context.Context, ch plan.Change, _ connector.SecretReader) (connector.Outcome, error) {
-	r, _, err := t.runnerForSystem(ctx, ch.System)
+// Apply makes one change that is not a credential rotation.
+func (t *target) Apply(ctx context.Context, ch plan.Change, secrets connector.SecretReader) (connector.Outcome, error) {
+	res := t.ApplyBatch(ctx, ch.System, []plan.Change{ch}, secrets)
+	return res[0].Outcome, res[0].Err
+}
+
+// fileEdit is the edits a batch makes to one file.
+type fileEdit struct {
+	path    string
+	changes []int // indexes in the batch
+}
+
+// ApplyBatch makes a host's changes that are not credential rotations in
+// one script: the edits of each file computed here and written back with
+// a compare-and-swap, accounts locked, agents removed together.
+func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Change, _ connector.SecretReader) []connector.Applied {
+	out := make([]connector.Applied, len(chs))
+	r, _, err := t.runnerForSystem(ctx, system)
 	if err != nil {
-		return connector.Outcome{}, err
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
 	}
-	p := ch.Params
-	switch ch.Action {
-	case plan.RemoveKey:
-		return t.removeKey(ctx, r, p["file"], p["fingerprint"])
-	case plan.LockAccount:
-		if !loginName.MatchString(p["user"]) {
-			return connector.Outcome{}, fmt.Errorf("lock: %q is not a login name", p["user"])
+	var b batch
+	steps := make([]string, len(chs)) // "": settled without the host
+	var edits []*fileEdit
+	byFile := map[string]*fileEdit{}
+	var agents []agentJob
+	for i, ch := range chs {
+		p := ch.Params
+		switch ch.Action {
+		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron:
+			e := byFile[p["file"]]
+			if e == nil {
+				e = &fileEdit{path: p["file"]}
+				byFile[e.path] = e
+				edits = append(edits, e)
+			}
+			e.changes = append(e.changes, i)
+		case plan.LockAccount:
+			if !loginName.MatchString(p["user"]) {
+				out[i].Err = fmt.Errorf("lock: %q is not a login name", p["user"])
+				continue
+			}
+			steps[i] = b.lock(p["user"])
+			out[i].Outcome.Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
+		case plan.RemoveAgent:
+			a, ok := t.catalog.Lookup(p["agent"])
+			if !ok {
+				out[i].Err = fmt.Errorf("agent %q is not in the catalogue", p["agent"])
+				continue
+			}
+			agents = append(agents, agentJob{index: i, agent: a, packages: strings.Fields(p["packages"]), units: strings.Fields(p["units"]), paths: nonEmptyLines(p["paths"])})
+		default:
+			out[i].Err = fmt.Errorf("the ssh connector does not apply %s", ch.Action)
 		}
-		if _, err := r.Run(ctx, lockScript, []string{p["user"]}, []byte{}); err != nil {
-			return connector.Outcome{}, fmt.Errorf("lock %s: %w", p["user"], err)
+	}
+
+	written := map[string]remoteFile{}
+	if len(edits) > 0 {
+		paths := make([]string, len(edits))
+		for i, e := range edits {
+			paths[i] = e.path
 		}
-		return connector.Outcome{Detail: "password locked (usermod -L) and account expired (usermod -e 1)"}, nil
-	case plan.RemoveGrant:
-		return t.removeLine(ctx, r, p["file"], p["text"], "sudoers", strings.HasPrefix(p["file"], "/etc/sudoers.d/"), false)
-	case plan.RemoveCron:
-		deletable := strings.HasPrefix(p["file"], "/etc/cron.d/") || strings.HasPrefix(p["file"], "/var/spool/cron/")
-		return t.removeLine(ctx, r, p["file"], p["text"], "none", deletable, true)
-	case plan.RemoveAgent:
-		a, ok := t.catalog.Lookup(p["agent"])
-		if !ok {
-			return connector.Outcome{}, fmt.Errorf("agent %q is not in the catalogue", p["agent"])
-		}
-		script := agentRemovalScript(a, strings.Fields(p["packages"]), strings.Fields(p["units"]), nonEmptyLines(p["paths"]))
-		out, err := r.Run(ctx, script, nil, nil)
+		states, err := t.fileStates(ctx, r, system, paths, false)
 		if err != nil {
-			return connector.Outcome{}, fmt.Errorf("remove agent %s: %w", a.Name, err)
+			for _, e := range edits {
+				for _, i := range e.changes {
+					out[i].Err = err
+				}
+			}
+			edits = nil
 		}
-		return connector.Outcome{Detail: strings.Join(nonEmptyLines(string(out)), "; ")}, nil
+		for _, e := range edits {
+			st := states[e.path]
+			if f, data, ok := planFileEdit(chs, e, st, out, &b, steps); ok {
+				f.Data = data
+				written[e.path] = f
+			}
+		}
 	}
-	return connector.Outcome{}, fmt.Errorf("the ssh connector does not apply %s", ch.Action)
+	for i, s := range agentSteps(&b, agents) {
+		steps[agents[i].index] = s
+	}
+	if b.steps == 0 {
+		return out
+	}
+	results, runErr := t.runBatch(ctx, r, &b)
+	failedWrite := false
+	for i, s := range steps {
+		if s == "" {
+			continue
+		}
+		if err := stepError(results, s, runErr); err != nil {
+			out[i].Err = err
+			if ch := chs[i]; ch.Action == plan.RemoveKey || ch.Action == plan.RemoveGrant || ch.Action == plan.RemoveCron {
+				failedWrite = true
+			}
+			continue
+		}
+		if res := results[s]; res != nil && len(res.logs) > 0 {
+			out[i].Outcome.Detail = joinDetail(out[i].Outcome.Detail, strings.Join(res.logs, "; "))
+		}
+	}
+	t.remember(system, written, failedWrite)
+	return out
+}
+
+func joinDetail(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// planFileEdit applies a file's edits in memory, in plan order, and adds
+// the write to the batch when the content changed. It returns the file as
+// it will be, to remember once written.
+func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []connector.Applied, b *batch, steps []string) (remoteFile, []byte, bool) {
+	if st.Absent {
+		for _, i := range e.changes {
+			out[i].Outcome.Detail = e.path + " no longer exists"
+		}
+		return remoteFile{}, nil, false
+	}
+	data := st.Data
+	check, deletable, cron := "none", false, false
+	var touched []int
+	for _, i := range e.changes {
+		ch := chs[i]
+		var n int
+		switch ch.Action {
+		case plan.RemoveKey:
+			data, n = removeKeys(data, map[string]bool{ch.Params["fingerprint"]: true})
+			if n == 0 {
+				out[i].Outcome.Detail = "key already absent from " + e.path
+				continue
+			}
+			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, e.path, st.Mode)
+		case plan.RemoveGrant:
+			check, deletable = "sudoers", strings.HasPrefix(e.path, "/etc/sudoers.d/")
+			data, n = removeLines(data, ch.Params["text"])
+			if n == 0 {
+				out[i].Outcome.Detail = "entry already absent from " + e.path
+				continue
+			}
+			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s (checked with visudo)", n, e.path)
+		case plan.RemoveCron:
+			cron = true
+			deletable = strings.HasPrefix(e.path, "/etc/cron.d/") || strings.HasPrefix(e.path, "/var/spool/cron/")
+			data, n = removeLines(data, ch.Params["text"])
+			if n == 0 {
+				out[i].Outcome.Detail = "entry already absent from " + e.path
+				continue
+			}
+			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s", n, e.path)
+		}
+		touched = append(touched, i)
+	}
+	if len(touched) == 0 {
+		return remoteFile{}, nil, false
+	}
+	if data == nil {
+		data = []byte{} // emptied, not deleted
+	}
+	if deletable && onlyCommentsLeft(data, cron) {
+		for _, i := range touched {
+			out[i].Outcome.Detail = "removed " + e.path + " (nothing else in it)"
+		}
+		data = nil
+	}
+	s := b.writeFile(e.path, st, data, check, false)
+	for _, i := range touched {
+		steps[i] = s
+	}
+	return remoteFile{Path: e.path, Mode: st.Mode, UID: st.UID, GID: st.GID}, data, true
 }
 
 func nonEmptyLines(s string) []string {
@@ -132,50 +234,6 @@ func nonEmptyLines(s string) []string {
 		}
 	}
 	return out
-}
-
-func (t *target) removeKey(ctx context.Context, r *runner, file, fp string) (connector.Outcome, error) {
-	st, err := t.readFile(ctx, r, file)
-	if err != nil {
-		return connector.Outcome{}, err
-	}
-	if st.Absent {
-		return connector.Outcome{Detail: file + " no longer exists"}, nil
-	}
-	next, n := removeKeys(st.Data, map[string]bool{fp: true})
-	if n == 0 {
-		return connector.Outcome{Detail: "key already absent from " + file}, nil
-	}
-	if err := t.writeFile(ctx, r, file, st, next, "none", false); err != nil {
-		return connector.Outcome{}, err
-	}
-	return connector.Outcome{Detail: fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, file, st.Mode)}, nil
-}
-
-// removeLine drops a rule from a sudoers or cron file. A file of
-// sudoers.d or cron.d left with nothing active is removed.
-func (t *target) removeLine(ctx context.Context, r *runner, file, text, check string, deletable, cron bool) (connector.Outcome, error) {
-	st, err := t.readFile(ctx, r, file)
-	if err != nil {
-		return connector.Outcome{}, err
-	}
-	if st.Absent {
-		return connector.Outcome{Detail: file + " no longer exists"}, nil
-	}
-	next, n := removeLines(st.Data, text)
-	if n == 0 {
-		return connector.Outcome{Detail: "entry already absent from " + file}, nil
-	}
-	if deletable && onlyCommentsLeft(next, cron) {
-		if err := t.writeFile(ctx, r, file, st, nil, check, false); err != nil {
-			return connector.Outcome{}, err
-		}
-		return connector.Outcome{Detail: "removed " + file + " (nothing else in it)"}, nil
-	}
-	if err := t.writeFile(ctx, r, file, st, next, check, false); err != nil {
-		return connector.Outcome{}, err
-	}
-	return connector.Outcome{Detail: fmt.Sprintf("removed %d line(s) from %s", n, file)}, nil
 }
 
 // NewCredential makes the new secret of a rotation: an SSH key pair for
@@ -215,43 +273,83 @@ func (t *target) NewCredential(ctx context.Context, ch plan.Change, rnd io.Reade
 	return secret.FromBytes(pem.EncodeToMemory(blk)), nil
 }
 
-// SetCredential installs the access key or sets a password hash.
+// SetCredential sets one credential.
 func (t *target) SetCredential(ctx context.Context, ch plan.Change, next secret.Secret) error {
-	r, _, err := t.runnerForSystem(ctx, ch.System)
+	return t.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0]
+}
+
+// SetCredentials installs the access key and sets password hashes, in one
+// script. A password's hash is computed here (SHA-512 crypt) and set with
+// chpasswd -e: the password itself never reaches the host.
+func (t *target) SetCredentials(ctx context.Context, system string, creds []connector.Credential) []error {
+	errs := make([]error, len(creds))
+	r, _, err := t.runnerForSystem(ctx, system)
 	if err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
-	switch ch.Action {
-	case plan.InstallKey:
-		return t.installKey(ctx, r, ch, next)
-	case plan.RotatePassword:
-		user := ch.Params["user"]
-		if !loginName.MatchString(user) {
-			return fmt.Errorf("rotate: %q is not a login name", user)
+	var b batch
+	steps := make([]string, len(creds))
+	written := map[string]remoteFile{}
+	for i, c := range creds {
+		ch := c.Change
+		switch ch.Action {
+		case plan.InstallKey:
+			s, f, err := t.installKeyStep(ctx, r, &b, ch, c.Secret)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if s != "" {
+				steps[i], written[f.Path] = s, f
+			}
+		case plan.RotatePassword:
+			user := ch.Params["user"]
+			if !loginName.MatchString(user) {
+				errs[i] = fmt.Errorf("rotate: %q is not a login name", user)
+				continue
+			}
+			pw := c.Secret.RevealBytes()
+			hash, err := newSHA512Crypt(pw, rand.Reader)
+			clear(pw)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			steps[i] = b.chpasswd(user, hash)
+		default:
+			errs[i] = fmt.Errorf("the ssh connector does not rotate %s", ch.Action)
 		}
-		pw := next.RevealBytes()
-		hash, err := newSHA512Crypt(pw, rand.Reader)
-		clear(pw)
-		if err != nil {
-			return err
+	}
+	if b.steps == 0 {
+		return errs
+	}
+	results, runErr := t.runBatch(ctx, r, &b)
+	failedWrite := false
+	for i, s := range steps {
+		if s == "" {
+			continue
 		}
-		in := []byte(user + ":" + hash + "\n")
-		// The hash goes on stdin: never on a command line.
-		if _, err := r.Run(ctx, chpasswdScript, nil, in); err != nil {
-			return fmt.Errorf("chpasswd -e for %s: %w", user, err)
+		ch := creds[i].Change
+		if err := stepError(results, s, runErr); err != nil {
+			errs[i] = fmt.Errorf("%s %s: %w", ch.Action, ch.Object, err)
+			failedWrite = failedWrite || ch.Action == plan.InstallKey
+			continue
 		}
-		if user == t.s.User && t.passwordLogin() {
+		if ch.Action == plan.RotatePassword && ch.Params["user"] == t.s.User && t.passwordLogin() {
 			t.mu.Lock()
-			if old, ok := t.login[ch.System]; ok {
+			if old, ok := t.login[system]; ok {
 				old.Destroy()
 			}
-			t.login[ch.System] = secret.New(next.Reveal())
+			t.login[system] = secret.New(creds[i].Secret.Reveal())
 			t.mu.Unlock()
-			t.dropConn(ch.System)
+			t.dropConn(system)
 		}
-		return nil
 	}
-	return fmt.Errorf("the ssh connector does not rotate %s", ch.Action)
+	t.remember(system, written, failedWrite)
+	return errs
 }
 
 // passwordLogin reports whether the connector's own login or sudo uses
@@ -260,37 +358,54 @@ func (t *target) passwordLogin() bool {
 	return !t.s.Auth.Password.IsZero() || !t.s.Sudo.Password.IsZero()
 }
 
-func (t *target) installKey(ctx context.Context, r *runner, ch plan.Change, next secret.Secret) error {
+// installKeyStep adds the new access key's line to the batch: appended to
+// the user's authorized_keys, created (mode 600, owned by the user) when
+// there is none. It returns "" when the key is already there.
+func (t *target) installKeyStep(ctx context.Context, r *runner, b *batch, ch plan.Change, next secret.Secret) (string, remoteFile, error) {
 	pk, err := publicKeyOf(next)
 	if err != nil {
-		return fmt.Errorf("access key: %w", err)
+		return "", remoteFile{}, fmt.Errorf("access key: %w", err)
 	}
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))) + " " + t.s.AccessKey.Comment
 	file, user := ch.Params["file"], ch.Params["user"]
-	st, err := t.readFile(ctx, r, file)
+	states, err := t.fileStates(ctx, r, ch.System, []string{file}, false)
 	if err != nil {
-		return err
+		return "", remoteFile{}, err
 	}
+	st := states[file]
 	if st.Absent {
-		uid, gid, err := t.ids(ctx, r, user)
+		uid, gid, err := t.ids(ctx, r, ch.System, user)
 		if err != nil {
-			return err
+			return "", remoteFile{}, err
 		}
 		st.Mode, st.UID, st.GID = "600", uid, gid
 	}
 	data, added, err := appendKey(st.Data, line)
 	if err != nil {
-		return err
+		return "", remoteFile{}, err
 	}
 	if !added {
-		return nil
+		return "", remoteFile{}, nil
 	}
-	return t.writeFile(ctx, r, file, st, data, "none", true)
+	s := b.writeFile(file, st, data, "none", true)
+	return s, remoteFile{Kind: "authorized_keys", Owner: user, Path: file, Mode: st.Mode, UID: st.UID, GID: st.GID, Data: data}, nil
 }
 
-func (t *target) ids(ctx context.Context, r *runner, user string) (int, int, error) {
+// ids returns a user's uid and primary gid: from the inventory, else asked
+// of the host.
+func (t *target) ids(ctx context.Context, r *runner, system, user string) (int, int, error) {
 	if !loginName.MatchString(user) {
 		return 0, 0, fmt.Errorf("%q is not a login name", user)
+	}
+	t.mu.Lock()
+	var p passwdEntry
+	var ok bool
+	if hc := t.cache[system]; hc != nil {
+		p, ok = hc.passwd[user]
+	}
+	t.mu.Unlock()
+	if ok {
+		return p.UID, p.GID, nil
 	}
 	out, err := r.Run(ctx, `id -u "$1"; id -g "$1"`, []string{user}, []byte{})
 	if err != nil {
@@ -308,23 +423,99 @@ func (t *target) ids(ctx context.Context, r *runner, user string) (int, int, err
 	return uid, gid, nil
 }
 
-// TryCredential proves a credential with a fresh login: the access key by
-// logging in with it; a password by an SSH password login where the host
-// allows one for the account, else by comparing it with the account's
-// shadow hash (locally for SHA-512 crypt, with the host's libcrypt
-// through perl otherwise; the password then travels on stdin).
+// TryCredential proves one credential; see TryCredentials.
 func (t *target) TryCredential(ctx context.Context, ch plan.Change, cred secret.Secret) (bool, error) {
-	h, ok := t.host(ch.System)
+	res := t.TryCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: cred}})[0]
+	return res.Works, res.Err
+}
+
+// TryCredentials proves credentials with fresh logins. The access key:
+// by an SSH login with it, which then carries the host's next commands.
+// Passwords: by su logins run as an unprivileged user on the host (PAM
+// checks the password as for any login), all in one session; what su
+// cannot settle, by an SSH password login where sshd takes one for the
+// account, else by comparing with the shadow hash. A rejection by su only
+// counts once su accepted a password for that account in this run: a PAM
+// stack that refuses su to everyone (pam_wheel) must not pass for proof
+// that an old password is dead.
+func (t *target) TryCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
+	out := make([]connector.Tried, len(creds))
+	h, ok := t.host(system)
 	if !ok {
-		return false, fmt.Errorf("host %q is not in target %s", ch.System, t.name)
+		for i := range out {
+			out[i].Err = fmt.Errorf("host %q is not in target %s", system, t.name)
+		}
+		return out
 	}
-	switch ch.Action {
-	case plan.InstallKey:
-		return t.tryKey(ctx, h, ch, cred)
-	case plan.RotatePassword:
-		return t.tryPassword(ctx, h, ch, cred)
+	var pw []int
+	for i, c := range creds {
+		switch c.Change.Action {
+		case plan.InstallKey:
+			out[i].Works, out[i].Err = t.tryKey(ctx, h, c.Change, c.Secret)
+		case plan.RotatePassword:
+			pw = append(pw, i)
+		default:
+			out[i].Err = fmt.Errorf("the ssh connector does not rotate %s", c.Change.Action)
+		}
 	}
-	return false, fmt.Errorf("the ssh connector does not rotate %s", ch.Action)
+	if len(pw) > 0 {
+		t.tryPasswords(ctx, h, creds, pw, out)
+	}
+	return out
+}
+
+func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector.Credential, idx []int, out []connector.Tried) {
+	r, err := t.runnerFor(ctx, h)
+	if err != nil {
+		for _, i := range idx {
+			out[i].Err = err
+		}
+		return
+	}
+	var b batch
+	var fallback, viaSU []int
+	steps := map[int]string{}
+	for _, i := range idx {
+		user := creds[i].Change.Params["user"]
+		if !loginName.MatchString(user) {
+			out[i].Err = fmt.Errorf("%q is not a login name", user)
+			continue
+		}
+		pw := creds[i].Secret.Reveal()
+		if pw == "" || strings.ContainsAny(pw, "\n\r\x00") {
+			fallback = append(fallback, i) // su reads one line
+			continue
+		}
+		steps[i] = b.su(user, pw)
+		viaSU = append(viaSU, i)
+	}
+	if len(viaSU) > 0 {
+		b.body.WriteString("wait\n")
+		results, _ := t.runBatch(ctx, r, &b)
+		for _, i := range viaSU {
+			ch := creds[i].Change
+			key := h.Name + "\x00" + ch.Params["user"]
+			res := results[steps[i]]
+			t.mu.Lock()
+			proven := t.suWorks[key]
+			switch {
+			case res != nil && res.seen && res.ok:
+				t.suWorks[key] = true
+				out[i].Works = true
+			case res != nil && res.seen && res.msg == "rejected" && proven:
+				out[i].Works = false
+			default:
+				fallback = append(fallback, i)
+				t.mu.Unlock()
+				continue
+			}
+			t.mu.Unlock()
+			t.setMethod(ch.ID, "su login as "+ch.Params["user"]+" (PAM), started by an unprivileged user on the host")
+		}
+	}
+	for _, i := range fallback {
+		out[i].Works, out[i].Err = t.tryPassword(ctx, h, creds[i].Change, creds[i].Secret)
+	}
 }
 
 func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {
@@ -356,13 +547,14 @@ func (t *target) tryPublicKey(ctx context.Context, h hostSpec, ch plan.Change, c
 	if err != nil {
 		return false, err
 	}
-	st, err := t.readFile(ctx, r, ch.Params["file"])
+	file := ch.Params["file"]
+	states, err := t.fileStates(ctx, r, h.Name, []string{file}, true)
 	if err != nil {
 		return false, err
 	}
 	fp := ssh.FingerprintSHA256(pk)
-	t.setMethod(ch.ID, "key present in "+ch.Params["file"]+" (its private key was not available to log in)")
-	return slices.ContainsFunc(parseAuthorizedKeys(st.Data), func(k authorizedKey) bool { return k.Fingerprint == fp }), nil
+	t.setMethod(ch.ID, "key present in "+file+" (its private key was not available to log in)")
+	return slices.ContainsFunc(parseAuthorizedKeys(states[file].Data), func(k authorizedKey) bool { return k.Fingerprint == fp }), nil
 }
 
 func (t *target) setMethod(id, m string) {
@@ -371,8 +563,10 @@ func (t *target) setMethod(id, m string) {
 	t.mu.Unlock()
 }
 
-// tryLogin opens and closes a fresh connection as user: (true, nil) when
-// it authenticates, (false, nil) when the host rejects the credential.
+// tryLogin opens a fresh connection as user: (true, nil) when it
+// authenticates, (false, nil) when the host rejects the credential. A
+// connection as the connection user replaces the host's connection: the
+// commands that follow run over the credential just proven.
 func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []ssh.AuthMethod, id, method string) (bool, error) {
 	t.setMethod(id, method)
 	c, err := t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, user, auth)
@@ -382,45 +576,57 @@ func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []s
 		}
 		return false, err
 	}
-	c.Close()
+	if user != t.s.User {
+		c.Close()
+		return true, nil
+	}
+	t.mu.Lock()
+	old := t.conns[h.Name]
+	t.conns[h.Name] = c
+	t.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 	return true, nil
 }
 
 // passwordSSH reports whether the host's sshd takes a password for user,
-// per `sshd -T` as the last inventory read it.
-func (t *target) passwordSSH(ctx context.Context, r *runner, user string) (bool, error) {
-	out, err := r.Run(ctx, `export PATH=/usr/sbin:/usr/bin:/sbin:/bin; sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) '`, nil, []byte{})
-	if err != nil {
-		return false, nil
+// per `sshd -T` as the inventory read it (asked again if it did not).
+func (t *target) passwordSSH(ctx context.Context, r *runner, system, user string) bool {
+	t.mu.Lock()
+	var conf map[string]string
+	if hc := t.cache[system]; hc != nil && len(hc.sshd) > 0 {
+		conf = hc.sshd
 	}
-	conf := map[string]string{}
-	for _, l := range nonEmptyLines(string(out)) {
-		k, v, _ := strings.Cut(strings.TrimSpace(l), " ")
-		conf[strings.ToLower(k)] = strings.TrimSpace(v)
+	t.mu.Unlock()
+	if conf == nil {
+		out, err := r.Run(ctx, `export PATH=/usr/sbin:/usr/bin:/sbin:/bin; sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) '`, nil, []byte{})
+		if err != nil {
+			return false
+		}
+		conf = map[string]string{}
+		for _, l := range nonEmptyLines(string(out)) {
+			k, v, _ := strings.Cut(strings.TrimSpace(l), " ")
+			conf[strings.ToLower(k)] = strings.TrimSpace(v)
+		}
 	}
 	if conf["passwordauthentication"] != "yes" && conf["kbdinteractiveauthentication"] != "yes" {
-		return false, nil
+		return false
 	}
-	if user == "root" && conf["permitrootlogin"] != "yes" {
-		return false, nil
-	}
-	return true, nil
+	return user != "root" || conf["permitrootlogin"] == "yes"
 }
 
+// tryPassword proves a password without su: by an SSH password login
+// where sshd takes one for the account, else by comparing it with the
+// account's shadow hash (locally for SHA-512 crypt, with the host's
+// libcrypt through perl otherwise; the password then travels on stdin).
 func (t *target) tryPassword(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {
 	user := ch.Params["user"]
-	if !loginName.MatchString(user) {
-		return false, fmt.Errorf("%q is not a login name", user)
-	}
 	r, err := t.runnerFor(ctx, h)
 	if err != nil {
 		return false, err
 	}
-	viaSSH, err := t.passwordSSH(ctx, r, user)
-	if err != nil {
-		return false, err
-	}
-	if viaSSH {
+	if t.passwordSSH(ctx, r, h.Name, user) {
 		return t.tryLogin(ctx, h, user, passwordAuth(cred), ch.ID, "fresh SSH password login")
 	}
 	out, err := r.Run(ctx, shadowHashScript, []string{user}, []byte{})
@@ -481,8 +687,6 @@ func (t *target) KnownCredential(ctx context.Context, ch plan.Change) (secret.Se
 	return s, true, nil
 }
 
-// Verify re-inventories the host and checks every applied change against
-// what it finds now.
 func (t *target) Verify(ctx context.Context, system string, applied []plan.Change) ([]connector.Check, error) {
 	h, ok := t.host(system)
 	if !ok {

@@ -58,6 +58,8 @@ type target struct {
 	auth    *resolvedAuth
 	login   map[string]secret.Secret // host -> login/sudo password after its rotation
 	methods map[string]string        // change id -> how TryCredential proved it
+	cache   map[string]*hostCache    // host -> what its last inventory read
+	suWorks map[string]bool          // host+"\x00"+user -> su accepted a password
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
@@ -101,6 +103,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
 		conns: map[string]*conn{}, login: map[string]secret.Secret{}, methods: map[string]string{},
+		cache: map[string]*hostCache{}, suWorks: map[string]bool{},
 		now: env.Now,
 	}
 	if tg.now == nil {
@@ -353,7 +356,15 @@ func (t *target) readHost(ctx context.Context, h hostSpec) (*hostData, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inventory script: %w", err)
 	}
-	return parseInventory(out)
+	data, err := parseInventory(out)
+	if err != nil {
+		return nil, err
+	}
+	hc := newHostCache(data)
+	t.mu.Lock()
+	t.cache[h.Name] = hc
+	t.mu.Unlock()
+	return data, nil
 }
 
 // system builds the host's System, comparing shadow hashes with the

@@ -37,61 +37,6 @@ func inventoryScript(c *Catalog) string {
 	return b.String()
 }
 
-// readFileScript prints a file's digest, mode and owner, and content, or
-// "absent". $1 is the path.
-const readFileScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-f=$1
-if [ ! -e "$f" ]; then echo absent; exit 0; fi
-[ -f "$f" ] || { echo "$f is not a regular file" >&2; exit 2; }
-sha256sum < "$f" | cut -d' ' -f1
-stat -c '%a %u %g' -- "$f"
-base64 -w0 < "$f"; echo
-`
-
-// writeFileScript replaces a file atomically if it still has the content
-// it was read with (compare and swap on its SHA-256, "absent" for a new
-// file), keeping mode and owner: temp file in the same directory, checked
-// (visudo for sudoers), renamed over. A file that would be left with
-// nothing active is removed instead when $7 is "delete".
-//
-//	$1 path  $2 expected sha256|absent  $3 mode  $4 uid  $5 gid
-//	$6 check: none|sudoers  $7 op: write|delete  $8 create dir: yes|no
-const writeFileScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-f=$1 want=$2 mode=$3 uid=$4 gid=$5 check=$6 op=$7 mkdir=$8
-if [ -e "$f" ]; then have=$(sha256sum < "$f" | cut -d' ' -f1); else have=absent; fi
-if [ "$have" != "$want" ]; then echo "$f changed since it was read; not touched" >&2; exit 3; fi
-if [ "$op" = delete ]; then rm -f -- "$f" || exit 4; exit 0; fi
-d=$(dirname -- "$f")
-if [ ! -d "$d" ]; then
-	[ "$mkdir" = yes ] || { echo "$d does not exist" >&2; exit 4; }
-	mkdir -p -- "$d" && chown "$uid:$gid" "$d" && chmod 700 "$d" || exit 4
-fi
-# A name with a dot: sudo skips it in sudoers.d while it is being checked.
-tmp=$(mktemp "$d/.handover.XXXXXX") || exit 4
-trap 'rm -f -- "$tmp"' EXIT
-cat > "$tmp" || exit 4
-chown "$uid:$gid" "$tmp" && chmod "$mode" "$tmp" || exit 4
-if [ "$check" = sudoers ]; then
-	visudo -c -q -f "$tmp" >&2 || { echo "visudo refused the edited $f; not replaced" >&2; exit 5; }
-fi
-command -v restorecon >/dev/null 2>&1 && [ -e "$f" ] && chcon --reference="$f" "$tmp" 2>/dev/null
-mv -f -- "$tmp" "$f" || exit 4
-trap - EXIT
-case $f in /var/spool/cron/*) touch -- "$d" ;; esac
-exit 0
-`
-
-// lockScript locks an account's password and expires the account: no
-// password, key or cron login works any more, and it can be re-enabled.
-const lockScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-usermod -L -e 1 "$1"
-`
-
-// chpasswdScript sets a hash read on stdin ("user:hash").
-const chpasswdScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-chpasswd -e
-`
-
 // shadowHashScript prints an account's shadow hash.
 const shadowHashScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
 getent shadow "$1" | cut -d: -f2
@@ -103,99 +48,182 @@ const perlCryptScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
 exec perl -e 'my $p = <STDIN>; my $h = <STDIN>; chomp($p); chomp($h); my $c = crypt($p, $h); print((defined($c) && $c eq $h) ? "match\n" : "nomatch\n")'
 `
 
-// agentRemovalScript removes one agent: stop and disable its units, run
-// the vendor uninstaller when present, purge its packages with the host's
-// package manager, end leftover processes, remove its files and unit
-// files. Every value is quoted; only catalogue * and ? expand.
-func agentRemovalScript(a Agent, packages, units []string, paths []string) string {
-	q := func(ss []string) string {
-		out := make([]string, len(ss))
-		for i, s := range ss {
-			out[i] = shellQuote(s)
-		}
-		return strings.Join(out, " ")
+// agentJob is one agent a batch removes.
+type agentJob struct {
+	index    int // the change's index in the batch
+	agent    Agent
+	packages []string
+	units    []string
+	paths    []string
+}
+
+// agentSteps adds the removal of agents to a batch, one step per agent,
+// done together: their units stopped and disabled in one systemctl call
+// each, vendor uninstallers run, their packages purged in one package
+// manager call (one by one if that fails, to tell whose failed), their
+// leftover processes ended (TERM, then KILL after 3 s), their files and
+// unit files removed. Every value is quoted; only catalogue * and ?
+// expand.
+func agentSteps(b *batch, jobs []agentJob) []string {
+	if len(jobs) == 0 {
+		return nil
 	}
-	globs := func(ss []string) string {
-		out := make([]string, len(ss))
-		for i, s := range ss {
-			out[i] = shellGlob(s)
-		}
-		return strings.Join(out, " ")
+	steps := make([]string, len(jobs))
+	for i := range jobs {
+		steps[i] = b.step()
 	}
-	var b strings.Builder
-	b.WriteString(`export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-have() { command -v "$1" >/dev/null 2>&1; }
-log() { printf '%s\n' "$*"; }
-sysd=no
+	w := &b.body
+	q := func(ss []string) string { return shellQuote(strings.Join(ss, " ")) }
+	w.WriteString(`sysd=no
 if [ -d /run/systemd/system ] && have systemctl; then
 	case $(systemctl is-system-running 2>/dev/null) in running|degraded|starting|maintenance) sysd=yes ;; esac
 fi
+unitdirs='/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system'
 `)
-	fmt.Fprintf(&b, "units=%s\n", shellQuote(strings.Join(units, " ")))
-	b.WriteString(`for u in $units; do
-	if [ $sysd = yes ]; then systemctl stop -- "$u" >/dev/null 2>&1 && log "stopped $u"; fi
-	if have systemctl; then systemctl disable -- "$u" >/dev/null 2>&1 && log "disabled $u"; fi
-done
-`)
-	if len(a.Removal.Uninstaller) > 0 {
-		fmt.Fprintf(&b, "if [ -x %s ]; then timeout 300 %s </dev/null >/dev/null 2>&1; log \"ran the vendor uninstaller (exit $?)\"; fi\n", shellQuote(a.Removal.Uninstaller[0]), q(a.Removal.Uninstaller))
+	fmt.Fprintf(w, "agents=%s\n", shellQuote(strings.Join(steps, " ")))
+	for i, j := range jobs {
+		s := steps[i]
+		fmt.Fprintf(w, "units_%s=%s pkgs_%s=%s failed_%s=\n", s, q(j.units), s, q(j.packages), s)
+		if len(j.agent.Processes) > 0 {
+			fmt.Fprintf(w, "match_%s() { case $1 in %s) return 0 ;; esac; return 1; }\n", s, strings.Join(mapStrings(j.agent.Processes, shellGlob), "|"))
+		} else {
+			fmt.Fprintf(w, "match_%s() { return 1; }\n", s)
+		}
 	}
-	if a.Removal.Purge && len(packages) > 0 {
-		fmt.Fprintf(&b, "pkgs=%s\n", shellQuote(strings.Join(packages, " ")))
-		b.WriteString(`if have dpkg; then
-	present=
-	for p in $pkgs; do
-		s=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)
-		case $s in ""|un*|pn*) ;; *) present="$present $p" ;; esac
+	w.WriteString(`# Units: stopped (when systemd runs), then disabled, all in one call each.
+units=
+for s in $agents; do
+	eval "us=\$units_$s"
+	for u in $us; do
+		for d in $unitdirs; do
+			if [ -e "$d/$u" ] || [ -L "$d/$u" ]; then units="$units $u"; break; fi
+		done
 	done
-	if [ -n "$present" ]; then dpkg --purge $present >&2 || { echo "dpkg --purge$present failed" >&2; exit 10; }; log "purged$present"; fi
-elif have rpm; then
-	present=
-	for p in $pkgs; do rpm -q "$p" >/dev/null 2>&1 && present="$present $p"; done
-	if [ -n "$present" ]; then
-		if have dnf; then dnf -y -q remove $present >&2
-		elif have yum; then yum -y -q remove $present >&2
-		else rpm -e $present >&2; fi || { echo "removing$present failed" >&2; exit 10; }
-		log "removed$present"
+done
+if [ -n "$units" ]; then
+	if [ $sysd = yes ]; then systemctl stop $units >/dev/null 2>&1; fi
+	if have systemctl; then
+		if systemctl disable $units >/dev/null 2>&1; then
+			for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "disabled$(printf ' %s' $us)"; done
+		else
+			for u in $units; do systemctl disable "$u" >/dev/null 2>&1; done
+		fi
 	fi
 fi
 `)
-	}
-	if len(a.Processes) > 0 {
-		fmt.Fprintf(&b, "match() { case $1 in %s) return 0 ;; esac; return 1; }\n", strings.Join(mapStrings(a.Processes, shellGlob), "|"))
-		b.WriteString(`leftovers() {
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		c=$(cat "$p/comm" 2>/dev/null) || continue
-		e=$(readlink "$p/exe" 2>/dev/null); e=${e% (deleted)}; e=${e##*/}
-		if match "$c" || { [ -n "$e" ] && match "$e"; }; then echo "$pid"; fi
-	done
-}
-for sig in TERM KILL; do
-	pids=$(leftovers)
-	[ -n "$pids" ] || break
-	kill -$sig $pids 2>/dev/null && log "sent $sig to$(printf ' %s' $pids)"
-	sleep 1
-done
-`)
-	}
-	var unitPaths []string
-	for _, u := range slices.Concat(a.Units, a.Timers) {
-		for _, d := range []string{"/etc/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
-			unitPaths = append(unitPaths, d+"/"+u)
+	for i, j := range jobs {
+		if u := j.agent.Removal.Uninstaller; len(u) > 0 {
+			args := make([]string, len(u))
+			for k, a := range u {
+				args[k] = shellQuote(a)
+			}
+			fmt.Fprintf(w, "if [ -x %s ]; then timeout 300 %s </dev/null >/dev/null 2>&1; log %s \"ran the vendor uninstaller (exit $?)\"; fi\n", shellQuote(u[0]), strings.Join(args, " "), steps[i])
 		}
 	}
-	all := slices.Concat(paths, a.Removal.Files, unitPaths)
-	fmt.Fprintf(&b, "for p in %s; do\n", globs(all))
-	b.WriteString(`	[ -e "$p" ] || [ -L "$p" ] || continue
-	case $p in /|/bin|/boot|/dev|/etc|/home|/lib|/lib64|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib|/usr/local|/usr/share|/var|/var/lib) continue ;; esac
-	rm -rf -- "$p" && log "removed $p"
+	var purge []string
+	for i, j := range jobs {
+		if j.agent.Removal.Purge && len(j.packages) > 0 {
+			purge = append(purge, steps[i])
+		}
+	}
+	if len(purge) > 0 {
+		fmt.Fprintf(w, "purge=%s\n", shellQuote(strings.Join(purge, " ")))
+		w.WriteString(`# Packages: every agent's in one call; one by one if it fails.
+want=
+for s in $purge; do eval "want=\"\$want \$pkgs_$s\""; done
+present=
+if have dpkg-query; then
+	present=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $want 2>/dev/null | awk '$1 !~ /^(un|pn)/ { print $NF }')
+	remove() { msg=$(dpkg --purge "$@" 2>&1 >/dev/null); }
+elif have rpm; then
+	for p in $want; do rpm -q --quiet "$p" 2>/dev/null && present="$present $p"; done
+	if have dnf; then remove() { msg=$(dnf -y -q remove "$@" 2>&1 >/dev/null); }
+	elif have yum; then remove() { msg=$(yum -y -q remove "$@" 2>&1 >/dev/null); }
+	else remove() { msg=$(rpm -e "$@" 2>&1 >/dev/null); }
+	fi
+fi
+present=$(printf '%s ' $present)
+if [ -n "${present% }" ] && ! remove $present; then
+	for p in $present; do
+		remove "$p" || for s in $purge; do
+			eval "ps=\" \$pkgs_$s \""
+			case $ps in *" $p "*) eval "failed_$s=\"\$failed_$s \$p: \$msg\"" ;; esac
+		done
+	done
+fi
+for s in $purge; do
+	eval "ps=\$pkgs_$s f=\$failed_$s"
+	gone=
+	for p in $ps; do
+		case " $present" in *" $p "*) case $f in *"$p: "*) ;; *) gone="$gone $p" ;; esac ;; esac
+	done
+	[ -n "$gone" ] && log "$s" "purged$gone"
 done
-if [ $sysd = yes ]; then systemctl daemon-reload >/dev/null 2>&1; fi
-exit 0
 `)
-	return b.String()
+	}
+	w.WriteString(`# Processes left over: TERM, up to 3 s to end, then KILL.
+scan() {
+	found=
+	for s in $agents; do eval "pids_$s="; done
+	while IFS='	' read -r d e; do
+		[ -n "$d" ] || continue
+		pid=${d#/proc/}
+		pid=${pid%/exe}
+		[ "$pid" = "$$" ] && continue
+		c=
+		read -r c < "/proc/$pid/comm" 2>/dev/null || continue
+		e=${e% (deleted)}
+		e=${e##*/}
+		for s in $agents; do
+			if "match_$s" "$c" || { [ -n "$e" ] && "match_$s" "$e"; }; then
+				eval "pids_$s=\"\$pids_$s \$pid\""
+				found="$found $pid"
+			fi
+		done
+	done <<HANDOVER_PROCS
+$(find /proc/[0-9]*/exe -maxdepth 0 -printf '%h\t%l\n' 2>/dev/null)
+HANDOVER_PROCS
+}
+scan
+for sig in TERM KILL; do
+	[ -n "$found" ] || break
+	for s in $agents; do eval "p=\$pids_$s"; [ -n "$p" ] && log "$s" "sent $sig to$p"; done
+	kill -$sig $found 2>/dev/null
+	n=0
+	while [ $n -lt 30 ]; do
+		sleep 0.1 2>/dev/null || sleep 1
+		scan
+		[ -n "$found" ] || break
+		n=$((n + 1))
+	done
+done
+`)
+	for i, j := range jobs {
+		var unitPaths []string
+		for _, u := range slices.Concat(j.agent.Units, j.agent.Timers) {
+			for _, d := range []string{"/etc/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
+				unitPaths = append(unitPaths, d+"/"+u)
+			}
+			unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u)
+		}
+		all := slices.Concat(j.paths, j.agent.Removal.Files, unitPaths)
+		fmt.Fprintf(w, "s=%s\nset --\nfor p in %s; do\n", steps[i], strings.Join(mapStrings(all, shellGlob), " "))
+		w.WriteString(`	[ -e "$p" ] || [ -L "$p" ] || continue
+	case $p in /|/bin|/boot|/dev|/etc|/home|/lib|/lib64|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib|/usr/local|/usr/share|/var|/var/lib) continue ;; esac
+	set -- "$@" "$p"
+done
+if [ $# -gt 0 ]; then
+	if msg=$(rm -rf -- "$@" 2>&1); then log "$s" "removed$(printf ' %s' "$@")"; else log "$s" "rm: $msg"; fi
+fi
+`)
+	}
+	w.WriteString(`if [ $sysd = yes ]; then systemctl daemon-reload >/dev/null 2>&1; fi
+for s in $agents; do
+	eval "f=\$failed_$s"
+	if [ -n "$f" ]; then fail "$s" "package removal failed:$f"; else ok "$s"; fi
+done
+`)
+	return steps
 }
 
 func mapStrings(ss []string, f func(string) string) []string {

@@ -1,0 +1,385 @@
+package ssh
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// A host's changes run as one script, in one SSH session: each change is
+// a step that reports its own result, so one failure does not hide the
+// others and one round trip serves them all. Only the script's own printf
+// writes to its standard output; every command's output goes elsewhere, so
+// nothing on the host (a package's maintainer script) can forge a result.
+
+// batchPrelude defines the helpers every batch script uses.
+const batchPrelude = `export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+umask 077
+have() { command -v "$1" >/dev/null 2>&1; }
+ok() { printf '@@result %s ok\n' "$1"; }
+fail() { printf '@@result %s fail %s\n' "$1" "$(printf '%s' "$2" | tr '\n\r\t' '   ')"; }
+log() { printf '@@log %s %s\n' "$1" "$(printf '%s' "$2" | tr '\n\r\t' '   ')"; }
+# wf STEP PATH WANT MODE UID GID CHECK OP MKDIR: replace PATH with the
+# base64 content on stdin if it still has the SHA-256 WANT ("absent": it
+# must not exist), keeping MODE and owner: temp file in the same
+# directory, checked (visudo for sudoers), renamed over. OP "delete"
+# removes the file instead.
+wf() {
+	s=$1 f=$2 want=$3 mode=$4 uid=$5 gid=$6 check=$7 op=$8 mk=$9
+	if [ -e "$f" ]; then
+		have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
+		have=${have%% *}
+	else
+		have=absent
+	fi
+	[ "$have" = "$want" ] || { fail "$s" "$f changed since it was read; not touched"; return; }
+	if [ "$op" = delete ]; then
+		rm -f -- "$f" && ok "$s" || fail "$s" "cannot remove $f"
+		return
+	fi
+	d=${f%/*}
+	[ -n "$d" ] || d=/
+	if [ ! -d "$d" ]; then
+		[ "$mk" = yes ] || { fail "$s" "$d does not exist"; return; }
+		mkdir -p -- "$d" && chown "$uid:$gid" "$d" && chmod 700 "$d" || { fail "$s" "cannot create $d"; return; }
+	fi
+	# A name with a dot: sudo skips it in sudoers.d while it is checked.
+	tmp=$(mktemp "$d/.handover.XXXXXX") || { fail "$s" "cannot create a temporary file in $d"; return; }
+	if ! base64 -d > "$tmp" || ! chown "$uid:$gid" "$tmp" || ! chmod "$mode" "$tmp"; then
+		rm -f -- "$tmp"
+		fail "$s" "cannot write $tmp"
+		return
+	fi
+	if [ "$check" = sudoers ] && ! msg=$(visudo -c -q -f "$tmp" 2>&1); then
+		rm -f -- "$tmp"
+		fail "$s" "visudo refused the edited $f, which was not replaced: $msg"
+		return
+	fi
+	if have restorecon && [ -e "$f" ]; then chcon --reference="$f" "$tmp" 2>/dev/null; fi
+	mv -f -- "$tmp" "$f" || { rm -f -- "$tmp"; fail "$s" "cannot replace $f"; return; }
+	case $f in /var/spool/cron/*) touch -- "$d" ;; esac
+	ok "$s"
+}
+# tsu STEP USER: a su login as USER with the password on stdin, started as
+# nobody so that PAM asks for it. Prints ok, "fail rejected" when PAM
+# refused it, or fail with what su said.
+tsu() {
+	cd / || return
+	if have setpriv; then set -- "$1" "$2" setpriv --reuid=65534 --regid=65534 --clear-groups --
+	elif have runuser; then set -- "$1" "$2" runuser -u nobody --
+	else fail "$1" "neither setpriv nor runuser is installed"; return; fi
+	have su || { fail "$1" "su is not installed"; return; }
+	s=$1 u=$2
+	shift 2
+	o=$("$@" su -s /bin/sh -c 'echo handover-su-ok' "$u" 2>&1)
+	case $o in
+	*handover-su-ok*) ok "$s" ;;
+	*"Authentication failure"*|*"incorrect password"*) printf '@@result %s fail rejected\n' "$s" ;;
+	*) fail "$s" "su: $o" ;;
+	esac
+}
+`
+
+// batch builds one batch script.
+type batch struct {
+	body  strings.Builder
+	steps int
+}
+
+// step names a new step.
+func (b *batch) step() string {
+	s := "s" + strconv.Itoa(b.steps)
+	b.steps++
+	return s
+}
+
+// script is the whole script: the body runs with /dev/null as its
+// standard input (the script itself arrives on the shell's), and sh
+// parses it whole before running any of it, so a script cut in transit
+// runs nothing.
+func (b *batch) script() string {
+	return batchPrelude + "main() {\n:\n" + b.body.String() + "}\nmain </dev/null\nexit 0\n"
+}
+
+// heredoc appends a here-document holding data, with a delimiter that
+// data does not contain.
+func heredoc(w *strings.Builder, data string) {
+	delim := "HANDOVER_EOF"
+	for n := 0; strings.Contains(data, delim); n++ {
+		delim = "HANDOVER_EOF_" + strconv.Itoa(n)
+	}
+	w.WriteString(" <<'" + delim + "'\n" + data)
+	if data != "" && !strings.HasSuffix(data, "\n") {
+		w.WriteString("\n")
+	}
+	w.WriteString(delim + "\n")
+}
+
+// writeFile adds a compare-and-swap replacement of path (nil data deletes
+// it) and returns its step.
+func (b *batch) writeFile(path string, was remoteFileState, data []byte, check string, mkdir bool) string {
+	s := b.step()
+	want, op := was.Sum, "write"
+	if was.Absent {
+		want = "absent"
+	}
+	if data == nil {
+		op = "delete"
+	}
+	mk := "no"
+	if mkdir {
+		mk = "yes"
+	}
+	fmt.Fprintf(&b.body, "wf %s %s %s %s %d %d %s %s %s", s, shellQuote(path), want, shellQuote(was.Mode), was.UID, was.GID, check, op, mk)
+	heredoc(&b.body, wrap76(base64.StdEncoding.EncodeToString(data)))
+	return s
+}
+
+// wrap76 breaks base64 into lines, as base64 -d expects of long input.
+func wrap76(s string) string {
+	var w strings.Builder
+	for len(s) > 76 {
+		w.WriteString(s[:76] + "\n")
+		s = s[76:]
+	}
+	w.WriteString(s)
+	return w.String()
+}
+
+// lock adds locking and expiring an account.
+func (b *batch) lock(user string) string {
+	s := b.step()
+	fmt.Fprintf(&b.body, "if msg=$(usermod -L -e 1 %s 2>&1); then ok %s; else fail %s \"usermod -L -e 1: $msg\"; fi\n", shellQuote(user), s, s)
+	return s
+}
+
+// chpasswd adds setting an account's password hash. The hash travels in
+// the script, which the shell reads on its standard input: never on a
+// command line.
+func (b *batch) chpasswd(user, hash string) string {
+	s := b.step()
+	fmt.Fprintf(&b.body, "if msg=$(chpasswd -e 2>&1")
+	heredoc(&b.body, user+":"+hash)
+	fmt.Fprintf(&b.body, "); then ok %s; else fail %s \"chpasswd -e: $msg\"; fi\n", s, s)
+	return s
+}
+
+// su adds a su login as user with password, run in the background beside
+// the batch's other su logins (a refused one takes PAM's delay, seconds):
+// the batch must end with "wait". The password travels in the script, on
+// the shell's standard input.
+func (b *batch) su(user, password string) string {
+	s := b.step()
+	fmt.Fprintf(&b.body, "tsu %s %s", s, shellQuote(user))
+	var h strings.Builder
+	heredoc(&h, password+"\n")
+	// "cmd <<'X' &": the here-document is the background command's input.
+	text := h.String()
+	nl := strings.IndexByte(text, '\n')
+	b.body.WriteString(text[:nl] + " &" + text[nl:])
+	return s
+}
+
+// stepResult is what the script reported of one step.
+type stepResult struct {
+	seen bool
+	ok   bool
+	msg  string
+	logs []string
+}
+
+// parseResults reads the @@result and @@log lines of a batch script.
+func parseResults(out []byte) map[string]*stepResult {
+	res := map[string]*stepResult{}
+	get := func(s string) *stepResult {
+		if res[s] == nil {
+			res[s] = &stepResult{}
+		}
+		return res[s]
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		kind, rest, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		s, rest, _ := strings.Cut(rest, " ")
+		switch kind {
+		case "@@result":
+			r := get(s)
+			status, msg, _ := strings.Cut(rest, " ")
+			r.seen, r.ok, r.msg = true, status == "ok", strings.TrimSpace(msg)
+		case "@@log":
+			r := get(s)
+			r.logs = append(r.logs, strings.TrimSpace(rest))
+		}
+	}
+	return res
+}
+
+// runBatch runs a batch script and returns each step's result. A step the
+// host did not report (the connection was cut, the shell died) has an
+// error saying so.
+func (t *target) runBatch(ctx context.Context, r *runner, b *batch) (map[string]*stepResult, error) {
+	res, err := r.Script(ctx, b.script(), nil, nil)
+	results := parseResults(res.Stdout)
+	if err == nil && res.Exit != 0 {
+		err = fmt.Errorf("exit status %d: %s", res.Exit, strings.TrimSpace(lastLines(res.Stderr, 5)))
+	}
+	return results, err
+}
+
+// stepError is the error of a step, nil when it succeeded.
+func stepError(results map[string]*stepResult, s string, runErr error) error {
+	r := results[s]
+	switch {
+	case r == nil || !r.seen:
+		if runErr != nil {
+			return fmt.Errorf("the host did not report this step: %w", runErr)
+		}
+		return fmt.Errorf("the host did not report this step")
+	case !r.ok:
+		return fmt.Errorf("%s", r.msg)
+	}
+	return nil
+}
+
+// readFilesScript prints, for each path argument, "@@read I absent" or
+// "@@read I SHA256 MODE UID GID" and the content in base64 on one line.
+const readFilesScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
+i=0
+for f in "$@"; do
+	if [ ! -e "$f" ]; then
+		echo "@@read $i absent"
+	elif [ ! -f "$f" ]; then
+		echo "@@read $i notfile"
+	else
+		sum=$(sha256sum < "$f") || exit 2
+		echo "@@read $i ${sum%% *} $(stat -L -c '%a %u %g' -- "$f")"
+		base64 -w0 < "$f"
+		echo
+	fi
+	i=$((i + 1))
+done
+`
+
+// fileStates returns the state of each path as last read: from the
+// host's inventory when it holds the file (and fresh is false), else read
+// now, all in one session.
+func (t *target) fileStates(ctx context.Context, r *runner, system string, paths []string, fresh bool) (map[string]remoteFileState, error) {
+	out := map[string]remoteFileState{}
+	var missing []string
+	t.mu.Lock()
+	var files map[string]remoteFile
+	if hc := t.cache[system]; hc != nil && !fresh {
+		files = hc.files
+	}
+	for _, p := range paths {
+		if f, ok := files[p]; ok {
+			out[p] = remoteFileState{Sum: sha256Hex(f.Data), Mode: f.Mode, UID: f.UID, GID: f.GID, Data: f.Data}
+		} else {
+			missing = append(missing, p)
+		}
+	}
+	t.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	res, err := r.Script(ctx, readFilesScript, missing, []byte{})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", strings.Join(missing, ", "), err)
+	}
+	if res.Exit != 0 {
+		return nil, fmt.Errorf("read %s: exit status %d: %s", strings.Join(missing, ", "), res.Exit, strings.TrimSpace(lastLines(res.Stderr, 5)))
+	}
+	lines := strings.Split(string(res.Stdout), "\n")
+	for i := 0; i < len(lines); i++ {
+		f := strings.Fields(lines[i])
+		if len(f) < 3 || f[0] != "@@read" {
+			continue
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 0 || n >= len(missing) {
+			return nil, fmt.Errorf("read files: unexpected line %q", lines[i])
+		}
+		p := missing[n]
+		switch {
+		case f[2] == "absent":
+			out[p] = remoteFileState{Absent: true}
+		case f[2] == "notfile":
+			return nil, fmt.Errorf("%s is not a regular file", p)
+		case len(f) == 6 && i+1 < len(lines):
+			data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(lines[i+1]))
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", p, err)
+			}
+			uid, _ := strconv.Atoi(f[4])
+			gid, _ := strconv.Atoi(f[5])
+			out[p] = remoteFileState{Sum: f[2], Mode: f[3], UID: uid, GID: gid, Data: data}
+			i++
+		default:
+			return nil, fmt.Errorf("read files: unexpected line %q", lines[i])
+		}
+	}
+	for _, p := range missing {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("read %s: no answer", p)
+		}
+	}
+	return out, nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// hostCache is what the connector keeps of a host's last inventory for
+// the changes that follow: the files it may edit, the accounts, sshd's
+// settings. Never a password hash.
+type hostCache struct {
+	files  map[string]remoteFile // by path; nil: unknown, read before editing
+	passwd map[string]passwdEntry
+	sshd   map[string]string
+}
+
+func newHostCache(h *hostData) *hostCache {
+	hc := &hostCache{files: map[string]remoteFile{}, passwd: map[string]passwdEntry{}, sshd: h.SSHD}
+	for _, f := range h.Files {
+		hc.files[f.Path] = f
+	}
+	for _, p := range h.Passwd {
+		hc.passwd[p.Name] = p
+	}
+	return hc
+}
+
+// remember updates the cached files a batch wrote (a nil Data: deleted),
+// or forgets the host's files when a write failed, so that the next change
+// reads them anew.
+func (t *target) remember(system string, written map[string]remoteFile, failed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hc := t.cache[system]
+	if hc == nil || hc.files == nil {
+		return
+	}
+	if failed {
+		hc.files = nil
+		return
+	}
+	for p, f := range written {
+		if f.Data == nil {
+			delete(hc.files, p)
+			continue
+		}
+		hc.files[p] = f
+	}
+}
