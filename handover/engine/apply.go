@@ -109,80 +109,109 @@ func segments(t *Target, changes []plan.Change) [][]plan.Change {
 	return out
 }
 
-// applySystem applies one system's changes in order, a segment at a time.
-// It stops starting new segments when ctx is done; a failed new access key
-// stops everything after it on that system, since removals could lock the
-// operator out. The proofs that old credentials fail are slow on purpose
-// (PAM and directories delay a failed login by seconds): they run in the
-// background, and wait, which the caller calls outside its concurrency
-// slot, waits for them and completes the actions. The actions must not be
-// read before wait returns.
-func (r *runner) applySystem(ctx context.Context, t *Target, changes []plan.Change) (out []report.Action, wait func()) {
-	out = make([]report.Action, 0, len(changes))
-	// proven[i] receives the deferred checks of out[i].
-	proven := make([]report.Action, len(changes))
-	var oldChecks sync.WaitGroup
-	blocked := ""
-	e := r.s.engine
-	e.progress(t.Spec.Name, changes[0].System, "running", "")
-	skip := func(seg []plan.Change, why string) {
-		for _, ch := range seg {
-			out = append(out, report.Action{Change: ch, Result: "skipped", Error: why, Started: r.now(), Finished: r.now()})
+// systemRun is one system's changes under way. They are applied in two
+// passes over the whole estate: first every system's new access and
+// rotated credentials (the leading credential segments), then every
+// system's removals and last rotations, and its verification. The new
+// access is in place everywhere before anything is taken away, and the
+// proofs that old credentials fail, slow on purpose (PAM and directories
+// delay a failed login by seconds), run beside the second pass instead of
+// adding their delay to the end of the run.
+type systemRun struct {
+	t         *Target
+	changes   []plan.Change
+	segs      [][]plan.Change
+	next      int // first segment not yet run
+	out       []report.Action
+	proven    []report.Action // proven[i] receives the deferred checks of out[i]
+	oldChecks sync.WaitGroup
+	blocked   string
+}
+
+func (r *runner) newSystemRun(t *Target, changes []plan.Change) *systemRun {
+	return &systemRun{t: t, changes: changes, segs: segments(t, changes), out: make([]report.Action, 0, len(changes)), proven: make([]report.Action, len(changes))}
+}
+
+// credentialsFirst runs the system's leading credential segments.
+func (r *runner) credentialsFirst(ctx context.Context, sr *systemRun) {
+	r.s.engine.progress(sr.t.Spec.Name, sr.changes[0].System, "running", "")
+	for sr.next < len(sr.segs) && isCredential(sr.segs[sr.next][0].Action) && !sr.segs[sr.next][0].Last {
+		r.runSegment(ctx, sr, sr.segs[sr.next])
+		sr.next++
+	}
+}
+
+// rest runs the system's remaining segments and verifies the system. It
+// stops starting new segments when ctx is done; a failed new access key
+// stops everything after it, since removals could lock the operator out.
+func (r *runner) rest(ctx context.Context, sr *systemRun) {
+	for ; sr.next < len(sr.segs); sr.next++ {
+		r.runSegment(ctx, sr, sr.segs[sr.next])
+	}
+	r.verifySystem(ctx, sr.t, sr.out)
+}
+
+func (r *runner) runSegment(ctx context.Context, sr *systemRun, seg []plan.Change) {
+	switch {
+	case sr.blocked != "":
+		sr.skip(r, seg, sr.blocked)
+		return
+	case ctx.Err() != nil:
+		sr.skip(r, seg, "run interrupted before this change started")
+		return
+	}
+	var acts []report.Action
+	if isCredential(seg[0].Action) {
+		var later func([]report.Action)
+		acts, later = r.rotate(ctx, sr.t, seg)
+		if later != nil {
+			proven := sr.proven[len(sr.out) : len(sr.out)+len(seg)]
+			sr.oldChecks.Add(1)
+			go func() {
+				defer sr.oldChecks.Done()
+				later(proven)
+			}()
+		}
+	} else {
+		acts = r.apply(ctx, sr.t, seg)
+	}
+	for _, a := range acts {
+		if a.Result == "failed" && a.Change.Action == plan.InstallKey {
+			sr.blocked = "the new access key could not be verified on this system, so nothing that could lock the operator out was removed"
+		}
+		if a.Result == "aborted" {
+			sr.blocked = "an earlier change's outcome is unknown: " + a.Error
 		}
 	}
-	for _, seg := range segments(t, changes) {
-		switch {
-		case blocked != "":
-			skip(seg, blocked)
-			continue
-		case ctx.Err() != nil:
-			skip(seg, "run interrupted before this change started")
-			continue
-		}
-		var acts []report.Action
-		if isCredential(seg[0].Action) {
-			var later func([]report.Action)
-			acts, later = r.rotate(ctx, t, seg)
-			if later != nil {
-				base := len(out)
-				oldChecks.Add(1)
-				go func() {
-					defer oldChecks.Done()
-					later(proven[base : base+len(seg)])
-				}()
-			}
-		} else {
-			acts = r.apply(ctx, t, seg)
-		}
-		for _, a := range acts {
-			if a.Result == "failed" && a.Change.Action == plan.InstallKey {
-				blocked = "the new access key could not be verified on this system, so nothing that could lock the operator out was removed"
-			}
-			if a.Result == "aborted" {
-				blocked = "an earlier change's outcome is unknown: " + a.Error
-			}
-		}
-		out = append(out, acts...)
+	sr.out = append(sr.out, acts...)
+}
+
+func (sr *systemRun) skip(r *runner, seg []plan.Change, why string) {
+	for _, ch := range seg {
+		sr.out = append(sr.out, report.Action{Change: ch, Result: "skipped", Error: why, Started: r.now(), Finished: r.now()})
 	}
-	r.verifySystem(ctx, t, out)
-	return out, func() {
-		oldChecks.Wait()
-		failed := blocked != ""
-		for i := range out {
-			if p := proven[i]; len(p.Verification) > 0 {
-				out[i].Verification = append(out[i].Verification, p.Verification...)
-				out[i].Verified = out[i].Verified && p.Verified
-			}
-			if out[i].Result == "failed" {
-				failed = true
-			}
+}
+
+// finish waits for the system's old-credential proofs and completes its
+// actions with them.
+func (r *runner) finish(sr *systemRun) []report.Action {
+	sr.oldChecks.Wait()
+	failed := sr.blocked != ""
+	for i := range sr.out {
+		if p := sr.proven[i]; len(p.Verification) > 0 {
+			sr.out[i].Verification = append(sr.out[i].Verification, p.Verification...)
+			sr.out[i].Verified = sr.out[i].Verified && p.Verified
 		}
-		state := "done"
-		if failed {
-			state = "failed"
+		if sr.out[i].Result == "failed" {
+			failed = true
 		}
-		e.progress(t.Spec.Name, changes[0].System, state, fmt.Sprintf("%d changes", len(changes)))
 	}
+	state := "done"
+	if failed {
+		state = "failed"
+	}
+	r.s.engine.progress(sr.t.Spec.Name, sr.changes[0].System, state, fmt.Sprintf("%d changes", len(sr.changes)))
+	return sr.out
 }
 
 // apply makes changes that are not credential rotations: every intent is

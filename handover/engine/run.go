@@ -246,8 +246,9 @@ func checkPlan(saved, fresh *plan.Plan) error {
 	return nil
 }
 
-// apply runs the plan's changes: systems in parallel (bounded), each
-// system's changes in plan order.
+// apply runs the plan's changes, each system's in plan order: its new
+// credentials in a first pass over every system, the rest in a second,
+// systems in parallel (bounded) in each.
 func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel int, blocked map[string]string) []report.Action {
 	type group struct {
 		t       *Target
@@ -265,47 +266,50 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		}
 		g.changes = append(g.changes, ch)
 	}
+	runs := make([]*systemRun, len(groups))
 	results := make([][]report.Action, len(groups))
-	waits := make([]func(), len(groups))
-	eg := errgroup.Group{}
-	eg.SetLimit(s.parallel(parallel))
-	for i, g := range groups {
-		for _, ch := range g.changes {
-			s.engine.progress(ch.Target, ch.System, "pending", "")
-			break
-		}
-		eg.Go(func() error {
-			first := g.changes[0]
-			why, isBlocked := blocked[first.Target+"\x00"+first.System]
-			switch {
-			case g.t == nil:
-				why, isBlocked = fmt.Sprintf("target %q is not in the playbook", first.Target), true
-			case isBlocked:
-				why = "an earlier rotation on this system is unresolved: " + why
-			}
-			if isBlocked {
-				for _, ch := range g.changes {
-					results[i] = append(results[i], report.Action{Change: ch, Result: "skipped", Error: why, Started: s.engine.now(), Finished: s.engine.now()})
-				}
-				s.engine.progress(first.Target, first.System, "failed", why)
-				return nil
-			}
-			results[i], waits[i] = rn.applySystem(ctx, g.t, g.changes)
-			return nil
-		})
+	for _, g := range groups {
+		s.engine.progress(g.changes[0].Target, g.changes[0].System, "pending", "")
 	}
-	eg.Wait()
-	// The proofs that old credentials fail ran beside the other systems'
-	// changes, outside the concurrency limit: they only wait on the
-	// targets' delays.
-	for _, wait := range waits {
-		if wait != nil {
-			wait()
+	for i, g := range groups {
+		first := g.changes[0]
+		why, isBlocked := blocked[first.Target+"\x00"+first.System]
+		switch {
+		case g.t == nil:
+			why, isBlocked = fmt.Sprintf("target %q is not in the playbook", first.Target), true
+		case isBlocked:
+			why = "an earlier rotation on this system is unresolved: " + why
 		}
+		if isBlocked {
+			for _, ch := range g.changes {
+				results[i] = append(results[i], report.Action{Change: ch, Result: "skipped", Error: why, Started: s.engine.now(), Finished: s.engine.now()})
+			}
+			s.engine.progress(first.Target, first.System, "failed", why)
+			continue
+		}
+		runs[i] = rn.newSystemRun(g.t, g.changes)
+	}
+	// Two passes, each systems in parallel (bounded): new credentials
+	// everywhere, then the rest; see systemRun.
+	for _, pass := range []func(context.Context, *systemRun){rn.credentialsFirst, rn.rest} {
+		eg := errgroup.Group{}
+		eg.SetLimit(s.parallel(parallel))
+		for _, sr := range runs {
+			if sr != nil {
+				eg.Go(func() error {
+					pass(ctx, sr)
+					return nil
+				})
+			}
+		}
+		eg.Wait()
 	}
 	var out []report.Action
-	for _, r := range results {
-		out = append(out, r...)
+	for i, sr := range runs {
+		if sr != nil {
+			results[i] = rn.finish(sr)
+		}
+		out = append(out, results[i]...)
 	}
 	return out
 }
