@@ -252,49 +252,75 @@ func engineRun(t *testing.T, ctx context.Context, tg *target, store secret.Store
 	t.Helper()
 	p := plan.Plan{Changes: changes}
 	p.Sort()
-	var applied []plan.Change
+	// As the engine calls a batch connector: the access key, then the
+	// rotations, then the rest, each group in one call.
+	var key, rotations, rest []plan.Change
 	for _, ch := range p.Changes {
 		switch ch.Action {
-		case plan.InstallKey, plan.RotatePassword:
-			old, haveOld := secret.Secret{}, false
+		case plan.InstallKey:
+			key = append(key, ch)
+		case plan.RotatePassword:
+			rotations = append(rotations, ch)
+		default:
+			rest = append(rest, ch)
+		}
+	}
+	system := p.Changes[0].System
+	for _, group := range [][]plan.Change{key, rotations} {
+		if len(group) == 0 {
+			continue
+		}
+		var next, old []connector.Credential
+		var versions []secret.Version
+		for _, ch := range group {
 			if ch.Action == plan.RotatePassword {
-				var err error
-				old, haveOld, err = tg.KnownCredential(ctx, ch)
+				o, haveOld, err := tg.KnownCredential(ctx, ch)
 				if err != nil {
 					t.Fatalf("%s %s: known credential: %v", ch.Action, ch.Object, err)
 				}
-			}
-			next, err := tg.NewCredential(ctx, ch, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := store.PutPending(ctx, ch.SecretPath, next, map[string]string{"change": ch.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tg.SetCredential(ctx, ch, next); err != nil {
-				t.Fatalf("%s %s on %s: %v", ch.Action, ch.Object, ch.System, err)
-			}
-			works, err := tg.TryCredential(ctx, ch, next)
-			if err != nil || !works {
-				t.Fatalf("%s %s on %s: new credential works=%v err=%v", ch.Action, ch.Object, ch.System, works, err)
-			}
-			if haveOld {
-				oldWorks, err := tg.TryCredential(ctx, ch, old)
-				if err != nil || oldWorks {
-					t.Fatalf("%s %s on %s: old credential still works=%v err=%v", ch.Action, ch.Object, ch.System, oldWorks, err)
+				if haveOld {
+					old = append(old, connector.Credential{Change: ch, Secret: o})
 				}
 			}
-			if err := store.SetState(ctx, ch.SecretPath, v.Version, secret.Current); err != nil {
+			n, err := tg.NewCredential(ctx, ch, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-		default:
-			if _, err := tg.Apply(ctx, ch, storeReader{store}); err != nil {
-				t.Fatalf("%s %s on %s: %v", ch.Action, ch.Object, ch.System, err)
+			v, err := store.PutPending(ctx, ch.SecretPath, n, map[string]string{"change": ch.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			next, versions = append(next, connector.Credential{Change: ch, Secret: n}), append(versions, v)
+		}
+		for i, err := range tg.SetCredentials(ctx, system, next) {
+			if err != nil {
+				t.Fatalf("%s %s on %s: %v", group[i].Action, group[i].Object, system, err)
 			}
 		}
-		applied = append(applied, ch)
+		for i, tr := range tg.TryCredentials(ctx, system, next) {
+			if tr.Err != nil || !tr.Works {
+				t.Fatalf("%s %s on %s: new credential works=%v err=%v", group[i].Action, group[i].Object, system, tr.Works, tr.Err)
+			}
+		}
+		for i, tr := range tg.TryCredentials(ctx, system, old) {
+			if tr.Err != nil || tr.Works {
+				t.Fatalf("%s %s on %s: old credential still works=%v err=%v", old[i].Change.Action, old[i].Change.Object, system, tr.Works, tr.Err)
+			}
+		}
+		for i, ch := range group {
+			if err := store.SetState(ctx, ch.SecretPath, versions[i].Version, secret.Current); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
+	if len(rest) > 0 {
+		for i, res := range tg.ApplyBatch(ctx, system, rest, storeReader{store}) {
+			if res.Err != nil {
+				t.Fatalf("%s %s on %s: %v", rest[i].Action, rest[i].Object, system, res.Err)
+			}
+		}
+	}
+	applied := p.Changes
 	if len(applied) == 0 {
 		return
 	}
@@ -306,6 +332,9 @@ func engineRun(t *testing.T, ctx context.Context, tg *target, store secret.Store
 	for _, c := range checks {
 		if !c.OK {
 			t.Errorf("%s: check failed: %s (%s)", applied[0].System, c.What, c.Detail)
+		}
+		if strings.HasPrefix(c.What, "old and new passwords tested by") && !strings.Contains(c.What, "su login") {
+			t.Errorf("%s: %s; want a su login", applied[0].System, c.What)
 		}
 		proven[c.Change] = true
 	}

@@ -1,0 +1,260 @@
+package ssh
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+)
+
+func TestParseResults(t *testing.T) {
+	out := []byte("noise from nowhere\n@@log s0 removed /opt/x\n@@result s0 ok\n@@result s1 fail visudo refused it\n@@log s2 sent TERM to 12\n@@result s3 fail rejected\n@@resultx s4 ok\n")
+	res := parseResults(out)
+	tests := []struct {
+		step string
+		seen bool
+		ok   bool
+		msg  string
+		logs int
+	}{
+		{"s0", true, true, "", 1},
+		{"s1", true, false, "visudo refused it", 0},
+		{"s2", false, false, "", 1},
+		{"s3", true, false, "rejected", 0},
+	}
+	for _, tt := range tests {
+		r := res[tt.step]
+		if r == nil {
+			t.Fatalf("%s: no result", tt.step)
+		}
+		if r.seen != tt.seen || r.ok != tt.ok || r.msg != tt.msg || len(r.logs) != tt.logs {
+			t.Errorf("%s = %+v, want seen %v ok %v msg %q and %d log lines", tt.step, *r, tt.seen, tt.ok, tt.msg, tt.logs)
+		}
+	}
+	if _, ok := res["s4"]; ok {
+		t.Error("a line that is not @@result or @@log made a result")
+	}
+	if err := stepError(res, "s2", nil); err == nil || !strings.Contains(err.Error(), "did not report") {
+		t.Errorf("an unreported step: %v", err)
+	}
+	if err := stepError(res, "s1", nil); err == nil || err.Error() != "visudo refused it" {
+		t.Errorf("a failed step: %v", err)
+	}
+	if err := stepError(res, "s0", nil); err != nil {
+		t.Errorf("a step that succeeded: %v", err)
+	}
+}
+
+func TestHeredocDelimiterIsNotInTheData(t *testing.T) {
+	for _, data := range []string{"plain", "HANDOVER_EOF", "x\nHANDOVER_EOF\nHANDOVER_EOF_0\n", ""} {
+		var b strings.Builder
+		heredoc(&b, data)
+		text := b.String()
+		first, _, _ := strings.Cut(text, "\n")
+		delim := strings.Trim(strings.TrimPrefix(first, " <<"), "'")
+		if strings.Contains(data, delim) {
+			t.Errorf("data %q: delimiter %q occurs in it", data, delim)
+		}
+		if !strings.HasSuffix(text, "\n"+delim+"\n") {
+			t.Errorf("data %q: here-document %q does not end with its delimiter", data, text)
+		}
+	}
+}
+
+// batchForTest builds a script with every kind of step, over the whole
+// built-in catalogue.
+func batchForTest(t *testing.T) string {
+	t.Helper()
+	cat, err := BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b batch
+	b.writeFile("/root/.ssh/authorized_keys", remoteFileState{Sum: strings.Repeat("a", 64), Mode: "600"}, []byte("ssh-ed25519 AAAA x\n"), "none", true)
+	b.writeFile("/etc/sudoers.d/prestataire", remoteFileState{Sum: strings.Repeat("b", 64), Mode: "440"}, nil, "sudoers", false)
+	b.lock("prestanet")
+	b.chpasswd("root", "$6$salt$hash")
+	b.su("root", "it's a \"password\" with $(symbols) and `ticks`")
+	var jobs []agentJob
+	for i, a := range cat.Agents {
+		jobs = append(jobs, agentJob{index: i, agent: a, packages: a.Packages, units: a.Units, paths: a.Paths})
+	}
+	agentSteps(&b, jobs)
+	b.body.WriteString("wait\n")
+	return b.script()
+}
+
+// TestBatchScriptsParse checks the scripts' syntax with the shells hosts
+// run them with.
+func TestBatchScriptsParse(t *testing.T) {
+	script := batchForTest(t)
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) {
+			path, err := exec.LookPath(sh)
+			if err != nil {
+				t.Fatalf("%s is needed to check the scripts: %v", sh, err)
+			}
+			cmd := exec.Command(path, "-n")
+			cmd.Stdin = strings.NewReader(script)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s -n: %v\n%s", sh, err, out)
+			}
+		})
+	}
+}
+
+// TestWriteFileStep runs the compare-and-swap write with the local shell
+// on temporary files: replaced with mode and owner kept, refused when the
+// file changed since it was read, created, deleted.
+func TestWriteFileStep(t *testing.T) {
+	dir := t.TempDir()
+	uid, gid := os.Getuid(), os.Getgid()
+	keep := filepath.Join(dir, "keep")
+	stale := filepath.Join(dir, "stale")
+	gone := filepath.Join(dir, "gone")
+	created := filepath.Join(dir, "sub", "new")
+	for _, f := range []string{keep, stale, gone} {
+		if err := os.WriteFile(f, []byte("old content\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldSum := sha256Hex([]byte("old content\n"))
+	var b batch
+	sKeep := b.writeFile(keep, remoteFileState{Sum: oldSum, Mode: "640", UID: uid, GID: gid}, []byte("new content\n"), "none", false)
+	sStale := b.writeFile(stale, remoteFileState{Sum: sha256Hex([]byte("what was read\n")), Mode: "640", UID: uid, GID: gid}, []byte("x\n"), "none", false)
+	sGone := b.writeFile(gone, remoteFileState{Sum: oldSum, Mode: "640", UID: uid, GID: gid}, nil, "none", false)
+	sNew := b.writeFile(created, remoteFileState{Absent: true, Mode: "600", UID: uid, GID: gid}, []byte("first line\n"), "none", true)
+	cmd := exec.Command("/bin/sh", "-s")
+	cmd.Stdin = strings.NewReader(b.script())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, stderr.String())
+	}
+	res := parseResults(out)
+	for _, s := range []string{sKeep, sGone, sNew} {
+		if err := stepError(res, s, nil); err != nil {
+			t.Errorf("step %s: %v", s, err)
+		}
+	}
+	if err := stepError(res, sStale, nil); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Errorf("a file changed since it was read: %v", err)
+	}
+	for _, tt := range []struct {
+		path, want string
+		mode       os.FileMode
+	}{{keep, "new content\n", 0o640}, {stale, "old content\n", 0o640}, {created, "first line\n", 0o600}} {
+		b, err := os.ReadFile(tt.path)
+		if err != nil || string(b) != tt.want {
+			t.Errorf("%s holds %q (%v), want %q", tt.path, b, err, tt.want)
+		}
+		if fi, err := os.Stat(tt.path); err != nil || fi.Mode().Perm() != tt.mode {
+			t.Errorf("%s: mode %v (%v), want %v", tt.path, fi.Mode().Perm(), err, tt.mode)
+		}
+	}
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Errorf("%s was not deleted: %v", gone, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".handover.*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestPlanFileEdits: several changes to one file make one write; a file
+// emptied of keys is kept, a sudoers.d or cron.d file left with nothing
+// active is deleted.
+func TestPlanFileEdits(t *testing.T) {
+	k1 := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl support@prestanet.fr"
+	k2 := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBLvwuLBUEaBsXVKIdKnU6b2M04TZFsBw5eI0ZNZD3z1 backup@prestanet.fr"
+	fp := func(line string) string { return parseAuthorizedKeys([]byte(line + "\n"))[0].Fingerprint }
+	tests := []struct {
+		name       string
+		path, data string
+		changes    []plan.Change
+		wantWrites int
+		wantDelete bool
+		wantData   string
+	}{
+		{
+			name: "two keys of one file, one write", path: "/root/.ssh/authorized_keys",
+			data: k1 + "\n# ours\n" + k2 + "\n",
+			changes: []plan.Change{
+				{Action: plan.RemoveKey, Params: map[string]string{"file": "/root/.ssh/authorized_keys", "fingerprint": fp(k1)}},
+				{Action: plan.RemoveKey, Params: map[string]string{"file": "/root/.ssh/authorized_keys", "fingerprint": fp(k2)}},
+			},
+			wantWrites: 1, wantData: "# ours\n",
+		},
+		{
+			name: "every key removed: the file is kept, empty", path: "/root/.ssh/authorized_keys",
+			data:       k1 + "\n",
+			changes:    []plan.Change{{Action: plan.RemoveKey, Params: map[string]string{"file": "/root/.ssh/authorized_keys", "fingerprint": fp(k1)}}},
+			wantWrites: 1, wantData: "",
+		},
+		{
+			name: "sudoers.d left with comments only: deleted", path: "/etc/sudoers.d/prestanet",
+			data:       "# support\nprestanet ALL=(ALL) NOPASSWD: ALL\n",
+			changes:    []plan.Change{{Action: plan.RemoveGrant, Params: map[string]string{"file": "/etc/sudoers.d/prestanet", "text": "prestanet ALL=(ALL) NOPASSWD: ALL"}}},
+			wantWrites: 1, wantDelete: true,
+		},
+		{
+			name: "already gone: nothing to write", path: "/etc/cron.d/backup",
+			data:       "0 1 * * * root /usr/local/bin/backup\n",
+			changes:    []plan.Change{{Action: plan.RemoveCron, Params: map[string]string{"file": "/etc/cron.d/backup", "text": "*/5 * * * * root curl http://203.0.113.7/ping"}}},
+			wantWrites: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &fileEdit{path: tt.path}
+			for i := range tt.changes {
+				e.changes = append(e.changes, i)
+			}
+			out := make([]connector.Applied, len(tt.changes))
+			steps := make([]string, len(tt.changes))
+			var b batch
+			f, data, wrote := planFileEdit(tt.changes, e, remoteFileState{Sum: sha256Hex([]byte(tt.data)), Mode: "600", Data: []byte(tt.data)}, out, &b, steps)
+			if b.steps != tt.wantWrites || wrote != (tt.wantWrites > 0) {
+				t.Fatalf("%d writes (wrote %v), want %d", b.steps, wrote, tt.wantWrites)
+			}
+			if !wrote {
+				for i, o := range out {
+					if !strings.Contains(o.Outcome.Detail, "already absent") {
+						t.Errorf("change %d: detail %q", i, o.Outcome.Detail)
+					}
+				}
+				return
+			}
+			if f.Path != tt.path {
+				t.Errorf("file %q, want %q", f.Path, tt.path)
+			}
+			if tt.wantDelete != (data == nil) {
+				t.Errorf("deleted = %v, want %v", data == nil, tt.wantDelete)
+			}
+			if !tt.wantDelete && string(data) != tt.wantData {
+				t.Errorf("new content %q, want %q", data, tt.wantData)
+			}
+			for i, s := range steps {
+				if s != "s0" {
+					t.Errorf("change %d has step %q, want the file's write s0", i, s)
+				}
+			}
+			if tt.wantDelete != strings.Contains(b.body.String(), " delete ") {
+				t.Errorf("script: %s", b.body.String())
+			}
+		})
+	}
+}
+
+func TestBatchStepsAreNumbered(t *testing.T) {
+	var b batch
+	if got := fmt.Sprint(b.lock("a"), " ", b.chpasswd("b", "$6$x$y"), " ", b.su("c", "pw")); got != "s0 s1 s2" {
+		t.Errorf("steps %s, want s0 s1 s2", got)
+	}
+}
