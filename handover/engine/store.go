@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/handoverhq/handover/handover/secret"
 )
@@ -23,6 +24,9 @@ func openStore(ctx context.Context, s *Session) (secret.Store, error) {
 			unlock.Passphrase = p
 		}
 		st, err := secret.OpenFileStore(s.path(cfg.File.Path), unlock)
+		// The passphrase's scrypt took tens of MiB that nothing uses any
+		// more: give them back now rather than carry them through the run.
+		debug.FreeOSMemory()
 		if err != nil {
 			return nil, err
 		}
