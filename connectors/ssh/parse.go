@@ -1,12 +1,14 @@
 package ssh
 
 import (
-	"bufio"
+	"archive/tar"
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -96,20 +98,36 @@ type remoteFile struct {
 	Data     []byte
 }
 
-// parseInventory parses the inventory script's output.
+// parseInventory parses the inventory script's output: "@@name [arg]"
+// section lines and their content lines, except where the script says
+// otherwise — base64 between "@@file ..." or "@@archive" and "@@end", and
+// NUL-terminated "/proc/..." records in the "proc" section, where a
+// process's name or arguments may hold any byte but NUL.
 func parseInventory(out []byte) (*hostData, error) {
 	h := &hostData{OS: map[string]string{}, DMI: map[string]string{}, Enabled: map[string]bool{}, RunningUnits: map[string]bool{}, SocketPIDs: map[string]int{}, Shadow: map[string]shadowEntry{}, SSHD: map[string]string{}}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
 	section, arg := "", ""
 	owner := ""
 	var file *remoteFile
 	var b64 strings.Builder
+	var keyFiles []string // "USER\tPATH", the accounts of the archive's authorized_keys
+	var archive []byte
+	procs := procTable{byPID: map[int]*procRecord{}}
 	seenEnd := false
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "@@"); ok {
-			name, a, _ := strings.Cut(rest, " ")
+	for rest := out; len(rest) > 0; {
+		if section == "proc" && bytes.HasPrefix(rest, []byte("/proc/")) {
+			rec, after, ok := bytes.Cut(rest, []byte{0})
+			if !ok {
+				return nil, fmt.Errorf("inventory output: unterminated process record")
+			}
+			procs.add(h, string(rec))
+			rest = after
+			continue
+		}
+		var raw []byte
+		raw, rest, _ = bytes.Cut(rest, []byte{'\n'})
+		line := string(bytes.TrimSuffix(raw, []byte{'\r'}))
+		if head, ok := strings.CutPrefix(line, "@@"); ok {
+			name, a, _ := strings.Cut(head, " ")
 			switch name {
 			case "file":
 				f, err := parseFileHeader(a)
@@ -123,40 +141,206 @@ func parseInventory(out []byte) (*hostData, error) {
 				b64.Reset()
 				section = "file"
 				continue
+			case "archive":
+				b64.Reset()
+				section = "archive"
+				continue
 			case "end":
-				if file == nil {
-					return nil, fmt.Errorf("inventory output: @@end outside a file")
-				}
 				data, err := decodeDump(b64.String())
-				if err != nil {
+				switch {
+				case section == "archive" && err != nil:
+					return nil, fmt.Errorf("inventory output: archive: %w", err)
+				case section == "archive":
+					archive = data
+				case file == nil:
+					return nil, fmt.Errorf("inventory output: @@end outside a file")
+				case err != nil:
 					return nil, fmt.Errorf("inventory output: %s: %w", file.Path, err)
+				default:
+					file.Data = data
+					h.Files = append(h.Files, *file)
 				}
-				file.Data = data
-				h.Files = append(h.Files, *file)
 				file, section = nil, ""
 				continue
 			case "owner":
 				owner = a
 				continue
+			case "proc":
+				procs.self, _ = strconv.Atoi(a)
 			case "catalog-end":
 				seenEnd = true
 			}
 			section, arg = name, a
 			continue
 		}
-		if section == "file" {
+		switch section {
+		case "file", "archive":
 			b64.WriteString(line)
-			continue
+		case "authorized-keys":
+			if line != "" {
+				keyFiles = append(keyFiles, line)
+			}
+		default:
+			parseLine(h, section, arg, line)
 		}
-		parseLine(h, section, arg, line)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("inventory output: %w", err)
 	}
 	if !seenEnd {
 		return nil, fmt.Errorf("inventory output is truncated (no end marker)")
 	}
+	h.Procs = procs.list()
+	if archive != nil {
+		files, err := archivedFiles(archive, keyFiles)
+		if err != nil {
+			return nil, fmt.Errorf("inventory output: archive: %w", err)
+		}
+		h.Files = append(h.Files, files...)
+	}
 	return h, nil
+}
+
+// procTable gathers the "proc" section's records by PID, in the order of
+// their names, leaving out the script's own shell.
+type procTable struct {
+	self  int
+	order []int
+	byPID map[int]*procRecord
+}
+
+type procRecord struct {
+	comm, exe string
+	hasComm   bool
+	args      []string
+}
+
+// add reads one record: "/proc/PID/comm:NAME\n", "/proc/PID/cmdline:ARG",
+// "/proc/PID/exe:TARGET" or "/proc/PID/fd socket:[INODE]".
+func (t *procTable) add(h *hostData, rec string) {
+	pidStr, what, _ := strings.Cut(strings.TrimPrefix(rec, "/proc/"), "/")
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil {
+		return
+	}
+	if link, ok := strings.CutPrefix(what, "fd "); ok {
+		inode := strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")
+		if _, dup := h.SocketPIDs[inode]; !dup && inode != "" {
+			h.SocketPIDs[inode] = pid
+		}
+		return
+	}
+	p := t.byPID[pid]
+	if p == nil {
+		p = &procRecord{}
+		t.byPID[pid] = p
+	}
+	switch kind, v, _ := strings.Cut(what, ":"); kind {
+	case "comm":
+		if !p.hasComm {
+			t.order = append(t.order, pid)
+		}
+		p.comm, p.hasComm = strings.TrimRight(v, "\n"), true
+	case "cmdline":
+		p.args = append(p.args, v)
+	case "exe":
+		p.exe = strings.TrimRight(v, "\n")
+	}
+}
+
+// list is the processes that have a name: one that exited before its name
+// was read is gone. Arguments are joined by spaces, with tabs and newlines
+// made spaces.
+func (t *procTable) list() []procInfo {
+	var ps []procInfo
+	blank := strings.NewReplacer("\t", " ", "\n", " ")
+	for _, pid := range t.order {
+		if pid == t.self {
+			continue
+		}
+		p := t.byPID[pid]
+		ps = append(ps, procInfo{PID: pid, Comm: p.comm, Exe: p.exe, Args: strings.TrimSpace(blank.Replace(strings.Join(p.args, " ")))})
+	}
+	return ps
+}
+
+// archivedFiles reads the script's tar archive: three groups of members
+// separated by /dev/null (authorized_keys candidates, sudoers, cron). An
+// authorized_keys file is listed once per account it serves (keyFiles,
+// "USER\tPATH", sorted and unique as sort -u would), then sudoers and cron
+// in the archive's order. Only regular files count; a hard link (tar's
+// entry for a file it already stored) has the content of its target.
+func archivedFiles(archive []byte, keyFiles []string) ([]remoteFile, error) {
+	type member struct {
+		hdr  *tar.Header
+		data []byte
+	}
+	var groups [3][]member
+	byName := map[string]member{}
+	g := 0
+	tr := tar.NewReader(bytes.NewReader(archive))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeChar:
+			if hdr.Name == "/dev/null" {
+				g++
+			}
+			continue
+		case tar.TypeReg:
+		case tar.TypeLink:
+			target, ok := byName[hdr.Linkname]
+			if !ok {
+				continue
+			}
+			hdr.Size = target.hdr.Size
+			if g < len(groups) {
+				groups[g] = append(groups[g], member{hdr, target.data})
+			}
+			continue
+		default:
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", hdr.Name, err)
+		}
+		m := member{hdr, data}
+		if _, dup := byName[hdr.Name]; !dup {
+			byName[hdr.Name] = m
+		}
+		if g < len(groups) {
+			groups[g] = append(groups[g], m)
+		}
+	}
+	file := func(kind string, m member) remoteFile {
+		return remoteFile{Kind: kind, Mode: strconv.FormatInt(m.hdr.Mode&0o7777, 8), UID: m.hdr.Uid, GID: m.hdr.Gid, Path: m.hdr.Name, Data: m.data}
+	}
+	var files []remoteFile
+	keys := map[string]member{}
+	for _, m := range groups[0] {
+		keys[m.hdr.Name] = m
+	}
+	pairs := slices.Clone(keyFiles)
+	slices.Sort(pairs)
+	for _, p := range slices.Compact(pairs) {
+		user, path, _ := strings.Cut(p, "\t")
+		if m, ok := keys[path]; ok {
+			f := file("authorized_keys", m)
+			f.Owner = user
+			files = append(files, f)
+		}
+	}
+	for _, m := range groups[1] {
+		files = append(files, file("sudoers", m))
+	}
+	for _, m := range groups[2] {
+		files = append(files, file("cron", m))
+	}
+	return files, nil
 }
 
 func parseFileHeader(a string) (remoteFile, error) {
@@ -222,16 +406,11 @@ func parseLine(h *hostData, section, arg, line string) {
 			}
 			h.Disks = append(h.Disks, d)
 		}
-	case "ips":
-		ip := strings.TrimSpace(line)
-		if ip == "" {
-			return
-		}
-		if addr, _, ok := strings.Cut(ip, "/"); ok {
-			ip = addr
-		}
-		if net.ParseIP(ip) != nil {
-			h.IPs = append(h.IPs, ip)
+	case "ips": // one address per line
+		addIP(h, strings.TrimSpace(line))
+	case "ip-addr": // ip -o addr show: "2: eth0    inet 192.0.2.2/24 brd ..."
+		if f := strings.Fields(line); len(f) >= 4 {
+			addIP(h, f[3])
 		}
 	case "pkgmgr":
 		if s := strings.TrimSpace(line); s != "" {
@@ -256,28 +435,6 @@ func parseLine(h *hostData, section, arg, line string) {
 	case "running-units":
 		if s := strings.TrimSpace(line); s != "" {
 			h.RunningUnits[s] = true
-		}
-	case "processes":
-		f := strings.SplitN(line, "\t", 4)
-		if len(f) == 4 {
-			pid, err := strconv.Atoi(f[0])
-			if err == nil {
-				h.Procs = append(h.Procs, procInfo{PID: pid, Comm: f[1], Exe: f[2], Args: strings.TrimSpace(f[3])})
-			}
-		}
-	case "sockets":
-		// "/proc/123/fd socket:[4567]"
-		dir, link, ok := strings.Cut(line, " ")
-		if !ok {
-			return
-		}
-		pidStr := strings.TrimSuffix(strings.TrimPrefix(dir, "/proc/"), "/fd")
-		pid, err := strconv.Atoi(pidStr)
-		inode := strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")
-		if err == nil && inode != "" {
-			if _, dup := h.SocketPIDs[inode]; !dup {
-				h.SocketPIDs[inode] = pid
-			}
 		}
 	case "net":
 		if s, ok := parseProcNet(arg, line); ok {
@@ -321,6 +478,16 @@ func parseLine(h *hostData, section, arg, line string) {
 		if s := strings.TrimSpace(line); s != "" {
 			h.CatalogPaths = append(h.CatalogPaths, line)
 		}
+	}
+}
+
+// addIP keeps an address, without its prefix length, if it is one.
+func addIP(h *hostData, s string) {
+	if addr, _, ok := strings.Cut(s, "/"); ok {
+		s = addr
+	}
+	if s != "" && net.ParseIP(s) != nil {
+		h.IPs = append(h.IPs, s)
 	}
 }
 
