@@ -79,28 +79,19 @@ func isCredential(a plan.Action) bool {
 }
 
 // segments splits a system's changes, in plan order, into the groups the
-// connector takes at once: consecutive rotations, or consecutive other
-// changes, of one action class, when it implements the batch interfaces;
-// one change per group otherwise. The new access key is always a group of
-// its own: it is proven before anything else happens.
+// connector takes at once: consecutive credential changes (the new access
+// key and the rotations), or consecutive other changes, when it implements
+// the batch interfaces; one change per group otherwise. Changes marked
+// last stay apart from the others.
 func segments(t *Target, changes []plan.Change) [][]plan.Change {
 	_, batchRot := t.Impl.(connector.BatchRotator)
 	_, batchApply := t.Impl.(connector.BatchApplier)
-	class := func(a plan.Action) int {
-		switch {
-		case a == plan.InstallKey:
-			return 0
-		case isCredential(a):
-			return 1
-		}
-		return 2
-	}
 	var out [][]plan.Change
 	for i := 0; i < len(changes); {
-		c := class(changes[i].Action)
+		cred := isCredential(changes[i].Action)
+		together := (cred && batchRot) || (!cred && batchApply)
 		j := i + 1
-		together := (c == 1 && batchRot) || (c == 2 && batchApply)
-		for together && j < len(changes) && class(changes[j].Action) == c && changes[j].Last == changes[i].Last {
+		for together && j < len(changes) && isCredential(changes[j].Action) == cred && changes[j].Last == changes[i].Last {
 			j++
 		}
 		out = append(out, changes[i:j])
