@@ -76,11 +76,7 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 	if err != nil {
 		return Files{}, err
 	}
-	html, err := render(&signed, js, "html", signed.Lang)
-	if err != nil {
-		return Files{}, err
-	}
-	md, err := render(&signed, js, "md", signed.Lang)
+	html, md, err := renderAll(&signed, js)
 	if err != nil {
 		return Files{}, err
 	}
