@@ -14,7 +14,7 @@ import (
 type plainTarget struct{}
 
 func (plainTarget) Inventory(context.Context) (*connector.Inventory, error) { return nil, nil }
-func (plainTarget) Plan(*connector.Inventory) ([]plan.Change, error)       { return nil, nil }
+func (plainTarget) Plan(*connector.Inventory) ([]plan.Change, error)        { return nil, nil }
 func (plainTarget) Close() error                                            { return nil }
 func (plainTarget) Apply(context.Context, plan.Change, connector.SecretReader) (connector.Outcome, error) {
 	return connector.Outcome{}, nil
