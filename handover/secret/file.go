@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +74,11 @@ type FileStore struct {
 	now      func() time.Time
 
 	mu sync.Mutex // serialises this process's calls; the flock, other processes'
+	// queue holds the updates waiting for the lock: whoever takes it
+	// writes them all at once (group commit), so that systems finishing
+	// their rotations together do not each re-encrypt the whole table.
+	qmu   sync.Mutex
+	queue []*pendingUpdate
 	// recipient and identity encrypt and decrypt the table. In passphrase
 	// mode they are the store's X25519 key, set once its header is unlocked.
 	recipient age.Recipient
@@ -275,21 +281,89 @@ func (s *FileStore) List(ctx context.Context) ([]Version, error) {
 	return t.list(), nil
 }
 
+// pendingUpdate is one update waiting in the queue.
+type pendingUpdate struct {
+	change func(table) error
+	done   chan error // receives the update's result, once
+}
+
 // update applies change to the latest content and writes the result, all
-// under the lock so that no other writer slips in between.
+// under the lock so that no other writer slips in between. Updates queued
+// meanwhile by other goroutines are written by the same write, each
+// applied on its own: one refused does not refuse the others. The write
+// is durable when update returns, as for a write of its own.
 func (s *FileStore) update(ctx context.Context, change func(table) error) error {
-	return s.locked(ctx, func() error {
-		t, err := s.read()
-		if err != nil {
-			return err
+	u := &pendingUpdate{change: change, done: make(chan error, 1)}
+	s.qmu.Lock()
+	s.queue = append(s.queue, u)
+	s.qmu.Unlock()
+	err := s.locked(ctx, func() error {
+		s.qmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		if len(batch) > 0 {
+			s.commit(batch)
 		}
-		next := t.clone()
-		if err := change(next); err != nil {
-			next.wipe()
-			return err
-		}
-		return s.write(&next)
+		return nil
 	})
+	if err != nil {
+		s.qmu.Lock()
+		i := slices.Index(s.queue, u)
+		if i >= 0 {
+			s.queue = slices.Delete(s.queue, i, i+1)
+		}
+		s.qmu.Unlock()
+		if i >= 0 {
+			return err // never applied
+		}
+		// Another goroutine took it into its write: its result is ours.
+	}
+	return <-u.done
+}
+
+// commit applies a batch of updates to the latest content and writes it
+// once. Called with the lock held.
+func (s *FileStore) commit(batch []*pendingUpdate) {
+	t, err := s.read()
+	if err != nil {
+		for _, u := range batch {
+			u.done <- err
+		}
+		return
+	}
+	next := t.clone()
+	errs := make([]error, len(batch))
+	applied := 0
+	for i, u := range batch {
+		if len(batch) == 1 {
+			if errs[i] = u.change(next); errs[i] == nil {
+				applied++
+			}
+			break
+		}
+		// Each update on its own copy: a refused one leaves nothing behind.
+		trial := next.clone()
+		if errs[i] = u.change(trial); errs[i] != nil {
+			trial.wipe()
+			continue
+		}
+		next.wipe()
+		next = trial
+		applied++
+	}
+	var werr error
+	if applied > 0 {
+		werr = s.write(&next)
+	} else {
+		next.wipe()
+	}
+	for i, u := range batch {
+		if errs[i] == nil {
+			errs[i] = werr
+		}
+		u.done <- errs[i]
+	}
 }
 
 // locked runs f holding the in-process mutex and the flock on the lock

@@ -363,3 +363,48 @@ func BenchmarkFileStorePassphraseWrite(b *testing.B) {
 		}
 	}
 }
+
+// TestFileStoreGroupCommit makes many updates at once, one of them
+// refused: each gets its own result, the refused one changes nothing, and
+// a reopened store holds every other.
+func TestFileStoreGroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.age")
+	s := openFile(t, path, passphraseUnlock("correct horse"))
+	ctx := context.Background()
+	const n = 24
+	for i := range n {
+		if _, err := s.PutPending(ctx, fmt.Sprintf("fleet/h%02d/root", i), secret.New(fmt.Sprintf("pw-%d", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.SetState(ctx, fmt.Sprintf("fleet/h%02d/root", i), 1, secret.Current)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs[n] = s.SetState(ctx, "fleet/h00/root", 1, secret.Pending) // never allowed back
+	}()
+	wg.Wait()
+	for i, err := range errs[:n] {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if errs[n] == nil {
+		t.Error("a refused transition succeeded")
+	}
+	again := openFile(t, path, passphraseUnlock("correct horse"))
+	for i := range n {
+		_, v, err := again.Get(ctx, fmt.Sprintf("fleet/h%02d/root", i), 0)
+		if err != nil || v.State != secret.Current {
+			t.Errorf("h%02d after reopening: %v, %v; want current", i, v.State, err)
+		}
+	}
+}
