@@ -9,8 +9,9 @@
 # table, one tar for every file it dumps) and shell builtins for the rest.
 #
 # Nothing a file, an account or a process holds can forge a section: file
-# contents travel base64-encoded, and the process table is NUL-terminated
-# records that each start with "/proc/".
+# contents travel in a tar archive (base64-encoded where tar is missing),
+# and the process table is NUL-terminated records that each start with
+# "/proc/".
 export LC_ALL=C
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 077
@@ -33,9 +34,39 @@ dumpfile() { # KIND PATH; only where tar is missing
 
 sec hostname
 if readline /proc/sys/kernel/hostname; then printf '%s\n' "$l"; else hostname 2>/dev/null; fi
-sec kernel; uname -srm
-# The small files of /etc and /proc in one process rather than a cat each.
-awk '
+sec kernel
+if readline /proc/sys/kernel/ostype && o=$l && readline /proc/sys/kernel/osrelease && r=$l && readline /proc/sys/kernel/arch; then
+	printf '%s %s %s\n' "$o" "$r" "$l" # uname -srm, without a process
+else
+	uname -srm
+fi
+# One awk for the small files of /etc and /proc (rather than a cat each),
+# then for every unit file that find lists on its input: a process per
+# unit file would cost a second of CPU with systemd's few hundred units.
+# Reading a TCP table makes the kernel walk its whole connection hash
+# (4 ms on a large host): a table with no socket in use is not read.
+tcpawk=
+for p in tcp tcp6; do
+	k=TCP: f=/proc/net/sockstat inuse=
+	[ "$p" = tcp6 ] && k=TCP6: f=/proc/net/sockstat6
+	{ while read -r a b c x; do [ "$a $b" = "$k inuse" ] && inuse=$c; done < "$f"; } 2>/dev/null
+	if [ "$inuse" = 0 ]; then sec net "$p"; else tcpawk="$tcpawk $p"; fi
+done
+# dpkg's status file is read there too when nothing is pending in its
+# journal (updates/, which only dpkg-query merges): dpkg-query costs 3 ms
+# to print the same, in the same order.
+status=
+if have dpkg-query && [ -r /var/lib/dpkg/status ]; then
+	status=/var/lib/dpkg/status
+	for f in /var/lib/dpkg/updates/*; do [ -e "$f" ] && status= && break; done
+fi
+set --
+for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
+	[ -d "$d" ] && set -- "$@" "$d"
+done
+{
+	[ $# -eq 0 ] || find "$@" -maxdepth 1 \( -name '*.service' -o -name '*.socket' -o -name '*.timer' \) \( -type f -o -type l \) -printf '%f\t%p\t%l\n' 2>/dev/null
+} | awk -F'\t' -v status="$status" -v tcp="$tcpawk" '
 # copy prints the lines of file that match re; -1 if it cannot be read.
 function copy(file, re,   line, r) {
 	while ((r = (getline line < file)) > 0)
@@ -43,16 +74,49 @@ function copy(file, re,   line, r) {
 	close(file)
 	return r
 }
-# sockets prints the listening (TCP) or bound (UDP) sockets of a
-# /proc/net table: a busy server has thousands of connections.
+# sockets prints the listening TCP or bound UDP sockets of a /proc/net
+# table. Listening sockets come first (each followed by its half-open
+# connections, 03, before Linux 4.4): a TCP table is read up to the first
+# socket in another state.
 function sockets(proto, state,   file, line, f) {
 	print "@@net " proto
 	file = "/proc/net/" proto
-	while ((getline line < file) > 0)
-		if (split(line, f) >= 4 && f[4] == state) print line
+	while ((getline line < file) > 0) {
+		if (split(line, f, " ") < 4 || f[1] == "sl") continue
+		if (f[4] == state) print line
+		else if (proto ~ /^tcp/ && f[4] != "03") break
+	}
 	close(file)
 }
+# packages prints what dpkg-query -W prints with the format
+# "deb\t${db:Status-Abbrev}\t${Package}\t${Version}\n": every package not
+# in state not-installed, its state as three letters (wanted, current, R
+# for reinstall required).
+function packages(file,   line, r, f, p, v, st) {
+	print "@@packages"
+	while ((r = (getline line < file)) >= 0) {
+		if (r == 0 || line == "") {
+			if (p != "" && split(st, f, " ") == 3 && f[3] != "not-installed")
+				printf "deb\t%s%s%s\t%s\t%s\n", abbrev["want", f[1]], abbrev["status", f[3]], f[2] == "reinstreq" ? "R" : " ", p, v
+			p = v = st = ""
+			if (r == 0) break
+		} else if (line ~ /^Package:/) p = field(line)
+		else if (line ~ /^Version:/) v = field(line)
+		else if (line ~ /^Status:/) st = field(line)
+	}
+	close(file)
+}
+function field(line) {
+	sub(/^[^:]*:[ \t]*/, "", line)
+	sub(/[ \t]+$/, "", line)
+	return line
+}
 BEGIN {
+	split("unknown u install i hold h deinstall r purge p", a, " ")
+	for (i = 1; i < 10; i += 2) abbrev["want", a[i]] = a[i+1]
+	split("not-installed n config-files c half-installed H unpacked U half-configured F triggers-awaited W triggers-pending t installed i", a, " ")
+	for (i = 1; i < 16; i += 2) abbrev["status", a[i]] = a[i+1]
+	if (status != "") packages(status)
 	print "@@os-release"
 	if (copy("/etc/os-release", "") < 0) copy("/etc/redhat-release", "")
 	print "@@cpu";    copy("/proc/cpuinfo", "^(model name|processor)[ \t]*:")
@@ -60,7 +124,19 @@ BEGIN {
 	print "@@passwd"; copy("/etc/passwd", "")
 	print "@@group";  copy("/etc/group", "")
 	print "@@shadow"; copy("/etc/shadow", "")
-	sockets("tcp", "0A"); sockets("tcp6", "0A"); sockets("udp", "07"); sockets("udp6", "07")
+	n = split(tcp, t, " ")
+	for (i = 1; i <= n; i++) sockets(t[i], "0A")
+	sockets("udp", "07"); sockets("udp6", "07")
+	print "@@unit-files"
+}
+# NAME PATH LINK of a unit file, and the command of its first ExecStart.
+{
+	x = ""
+	while ((getline line < $2) > 0) {
+		if (line ~ /^ExecStart=/) { sub(/^ExecStart=[-@+!:]*/, "", line); split(line, a, " "); x = a[1]; break }
+	}
+	close($2)
+	printf "%s\t%s\t%s\t%s\n", $1, $2, $3, x
 }'
 sec dmi
 for f in sys_vendor product_name product_serial; do
@@ -83,10 +159,13 @@ fi
 
 sec pkgmgr
 for m in apt-get dnf yum zypper dpkg rpm; do have $m && echo $m; done
-sec packages
-if have dpkg-query; then
+# Without dpkg's status file (read with the files of /etc), the package
+# managers' own tools.
+if [ -z "$status" ] && have dpkg-query; then
+	sec packages
 	dpkg-query -W -f='deb\t${db:Status-Abbrev}\t${Package}\t${Version}\n' 2>/dev/null
-elif have rpm; then
+elif [ -z "$status" ] && have rpm; then
+	sec packages
 	rpm -qa --qf 'rpm\tii \t%{NAME}\t%{VERSION}-%{RELEASE}\n' 2>/dev/null
 fi
 
@@ -96,22 +175,6 @@ if [ -d /run/systemd/system ] && have systemctl; then
 	case $(systemctl is-system-running 2>/dev/null) in running|degraded|starting|maintenance) st=running ;; esac
 fi
 echo "$st"
-sec unit-files
-# One find and one awk for every unit file: a process per file costs a
-# second of CPU on a host with systemd's few hundred units.
-set --
-for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
-	[ -d "$d" ] && set -- "$@" "$d"
-done
-[ $# -gt 0 ] && find "$@" -maxdepth 1 \( -name '*.service' -o -name '*.socket' -o -name '*.timer' \) \( -type f -o -type l \) -printf '%f\t%p\t%l\n' 2>/dev/null |
-	awk -F'\t' '{
-		x = ""
-		while ((getline line < $2) > 0) {
-			if (line ~ /^ExecStart=/) { sub(/^ExecStart=[-@+!:]*/, "", line); split(line, a, " "); x = a[1]; break }
-		}
-		close($2)
-		printf "%s\t%s\t%s\t%s\n", $1, $2, $3, x
-	}'
 sec enabled
 for f in /etc/systemd/system/*.wants/* /etc/systemd/system/*.requires/*; do
 	[ -e "$f" ] || [ -L "$f" ] || continue
@@ -134,7 +197,10 @@ find /proc/[0-9]*/exe /proc/[0-9]*/fd -maxdepth 1 \( -name exe -printf '%p:%l\0'
 sec sshd
 # One sshd -T (5 ms of CPU): the settings that matter, and where sshd
 # looks for authorized keys.
-sshd=$(command -v sshd) || sshd=/usr/sbin/sshd
+sshd=/usr/sbin/sshd # where command -v would find it, without a subshell
+for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+	[ -f "$d/sshd" ] && [ -x "$d/sshd" ] && sshd=$d/sshd && break
+done
 conf=$("$sshd" -T 2>/dev/null)
 akf=
 IFS=$nl; set -f
@@ -173,13 +239,14 @@ keyfiles=$(AKF=$akf awk -F: '{
 	}
 }' /etc/passwd)
 
-if have tar && have base64; then
-	# Every file in one archive, in three groups separated by /dev/null:
-	# the authorized_keys candidates (their accounts are the section
-	# above), sudoers, cron. tar skips what is missing or unreadable and
-	# stores a symlink's target (-h); names are NUL-terminated (--null) so
-	# that no file name can split one, and all absolute (-P) so that none
-	# reads as an option.
+if have tar; then
+	# Every file in one tar archive, written as it is (the parser knows
+	# where it ends), in three groups separated by /dev/null: the
+	# authorized_keys candidates (their accounts are the section above),
+	# sudoers, cron. tar skips what is missing or unreadable and stores a
+	# symlink's target (-h); names are NUL-terminated (--null) so that no
+	# file name can split one, and all absolute (-P) so that none reads as
+	# an option.
 	sec authorized-keys
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles"
 	sec archive
@@ -190,9 +257,7 @@ if have tar && have base64; then
 		done
 		set +f
 		printf '%s\0' /dev/null /etc/sudoers /etc/sudoers.d/* /dev/null /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*
-	} | tar -c -f - -b 1 -P -h --numeric-owner --no-recursion --null -T - 2>/dev/null | base64 -w0
-	echo
-	sec end
+	} | tar -c -f - -b 1 -P -h --numeric-owner --no-recursion --null -T - 2>/dev/null
 else
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles" | sort -u | while IFS=$tab read -r u f; do
 		[ -f "$f" ] || continue

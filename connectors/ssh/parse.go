@@ -100,9 +100,10 @@ type remoteFile struct {
 
 // parseInventory parses the inventory script's output: "@@name [arg]"
 // section lines and their content lines, except where the script says
-// otherwise — base64 between "@@file ..." or "@@archive" and "@@end", and
-// NUL-terminated "/proc/..." records in the "proc" section, where a
-// process's name or arguments may hold any byte but NUL.
+// otherwise: a tar archive right after "@@archive", base64 between
+// "@@file ..." and "@@end", and NUL-terminated "/proc/..." records in the
+// "proc" section, where a process's name or arguments may hold any byte
+// but NUL.
 func parseInventory(out []byte) (*hostData, error) {
 	h := &hostData{OS: map[string]string{}, DMI: map[string]string{}, Enabled: map[string]bool{}, RunningUnits: map[string]bool{}, SocketPIDs: map[string]int{}, Shadow: map[string]shadowEntry{}, SSHD: map[string]string{}}
 	section, arg := "", ""
@@ -110,7 +111,7 @@ func parseInventory(out []byte) (*hostData, error) {
 	var file *remoteFile
 	var b64 strings.Builder
 	var keyFiles []string // "USER\tPATH", the accounts of the archive's authorized_keys
-	var archive []byte
+	var archive [][]archived
 	procs := procTable{byPID: map[int]*procRecord{}}
 	seenEnd := false
 	for rest := out; len(rest) > 0; {
@@ -142,16 +143,16 @@ func parseInventory(out []byte) (*hostData, error) {
 				section = "file"
 				continue
 			case "archive":
-				b64.Reset()
-				section = "archive"
+				groups, n, err := readArchive(rest)
+				if err != nil {
+					return nil, fmt.Errorf("inventory output: archive: %w", err)
+				}
+				archive, rest = groups, rest[n:]
+				section = ""
 				continue
 			case "end":
 				data, err := decodeDump(b64.String())
 				switch {
-				case section == "archive" && err != nil:
-					return nil, fmt.Errorf("inventory output: archive: %w", err)
-				case section == "archive":
-					archive = data
 				case file == nil:
 					return nil, fmt.Errorf("inventory output: @@end outside a file")
 				case err != nil:
@@ -174,7 +175,7 @@ func parseInventory(out []byte) (*hostData, error) {
 			continue
 		}
 		switch section {
-		case "file", "archive":
+		case "file":
 			b64.WriteString(line)
 		case "authorized-keys":
 			if line != "" {
@@ -189,11 +190,7 @@ func parseInventory(out []byte) (*hostData, error) {
 	}
 	h.Procs = procs.list()
 	if archive != nil {
-		files, err := archivedFiles(archive, keyFiles)
-		if err != nil {
-			return nil, fmt.Errorf("inventory output: archive: %w", err)
-		}
-		h.Files = append(h.Files, files...)
+		h.Files = append(h.Files, archivedFiles(archive, keyFiles)...)
 	}
 	return h, nil
 }
@@ -261,67 +258,81 @@ func (t *procTable) list() []procInfo {
 	return ps
 }
 
-// archivedFiles reads the script's tar archive: three groups of members
-// separated by /dev/null (authorized_keys candidates, sudoers, cron). An
-// authorized_keys file is listed once per account it serves (keyFiles,
-// "USER\tPATH", sorted and unique as sort -u would), then sudoers and cron
-// in the archive's order. Only regular files count; a hard link (tar's
-// entry for a file it already stored) has the content of its target.
-func archivedFiles(archive []byte, keyFiles []string) ([]remoteFile, error) {
-	type member struct {
-		hdr  *tar.Header
-		data []byte
-	}
-	var groups [3][]member
-	byName := map[string]member{}
-	g := 0
-	tr := tar.NewReader(bytes.NewReader(archive))
+// archived is a regular file of the script's tar archive.
+type archived struct {
+	hdr  *tar.Header
+	data []byte
+}
+
+// readArchive reads the tar archive at the start of out: three groups of
+// members separated by /dev/null (authorized_keys candidates, sudoers,
+// cron), of which it keeps the regular files. A hard link (tar's entry for
+// a file it already stored) has the content of its target. n is the
+// archive's length, with any zero padding after its end.
+func readArchive(out []byte) (groups [][]archived, n int, err error) {
+	r := bytes.NewReader(out)
+	tr := tar.NewReader(r)
+	byName := map[string]archived{}
+	groups = make([][]archived, 1, 3)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		var m archived
 		switch hdr.Typeflag {
 		case tar.TypeChar:
 			if hdr.Name == "/dev/null" {
-				g++
+				groups = append(groups, nil)
 			}
 			continue
 		case tar.TypeReg:
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", hdr.Name, err)
+			}
+			m = archived{hdr, data}
+			if _, dup := byName[hdr.Name]; !dup {
+				byName[hdr.Name] = m
+			}
 		case tar.TypeLink:
 			target, ok := byName[hdr.Linkname]
 			if !ok {
 				continue
 			}
-			hdr.Size = target.hdr.Size
-			if g < len(groups) {
-				groups[g] = append(groups[g], member{hdr, target.data})
-			}
-			continue
+			m = archived{hdr, target.data}
 		default:
 			continue
 		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", hdr.Name, err)
-		}
-		m := member{hdr, data}
-		if _, dup := byName[hdr.Name]; !dup {
-			byName[hdr.Name] = m
-		}
-		if g < len(groups) {
-			groups[g] = append(groups[g], m)
-		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], m)
 	}
-	file := func(kind string, m member) remoteFile {
+	n = len(out) - r.Len()
+	for n < len(out) && out[n] == 0 {
+		n++
+	}
+	return groups, n, nil
+}
+
+// archivedFiles lists the archive's files as the script's per-file dump
+// would: an authorized_keys file once per account it serves (keyFiles,
+// "USER\tPATH", sorted and unique as sort -u would), then sudoers and cron
+// in the archive's order.
+func archivedFiles(groups [][]archived, keyFiles []string) []remoteFile {
+	file := func(kind string, m archived) remoteFile {
 		return remoteFile{Kind: kind, Mode: strconv.FormatInt(m.hdr.Mode&0o7777, 8), UID: m.hdr.Uid, GID: m.hdr.Gid, Path: m.hdr.Name, Data: m.data}
 	}
+	group := func(i int) []archived {
+		if i < len(groups) {
+			return groups[i]
+		}
+		return nil
+	}
 	var files []remoteFile
-	keys := map[string]member{}
-	for _, m := range groups[0] {
+	keys := map[string]archived{}
+	for _, m := range group(0) {
 		keys[m.hdr.Name] = m
 	}
 	pairs := slices.Clone(keyFiles)
@@ -334,13 +345,13 @@ func archivedFiles(archive []byte, keyFiles []string) ([]remoteFile, error) {
 			files = append(files, f)
 		}
 	}
-	for _, m := range groups[1] {
+	for _, m := range group(1) {
 		files = append(files, file("sudoers", m))
 	}
-	for _, m := range groups[2] {
+	for _, m := range group(2) {
 		files = append(files, file("cron", m))
 	}
-	return files, nil
+	return files
 }
 
 func parseFileHeader(a string) (remoteFile, error) {
