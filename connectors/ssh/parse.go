@@ -151,16 +151,15 @@ func parseInventory(out []byte) (*hostData, error) {
 				section = ""
 				continue
 			case "end":
-				data, err := decodeDump(b64.String())
-				switch {
-				case file == nil:
+				if file == nil {
 					return nil, fmt.Errorf("inventory output: @@end outside a file")
-				case err != nil:
-					return nil, fmt.Errorf("inventory output: %s: %w", file.Path, err)
-				default:
-					file.Data = data
-					h.Files = append(h.Files, *file)
 				}
+				data, err := decodeDump(b64.String())
+				if err != nil {
+					return nil, fmt.Errorf("inventory output: %s: %w", file.Path, err)
+				}
+				file.Data = data
+				h.Files = append(h.Files, *file)
 				file, section = nil, ""
 				continue
 			case "owner":

@@ -229,7 +229,10 @@ func TestParseProcNet(t *testing.T) {
 }
 
 // TestParseCapturedInventories reads inventories captured from the test
-// fleet (shadow hashes replaced by the hash of "correct horse").
+// fleet: the output of inventoryScript(BuiltinCatalog()) run with
+// "/bin/sh -s" as root on its first three hosts, shadow hashes replaced by
+// the hash of "correct horse". Re-capture them when the script's output
+// changes.
 func TestParseCapturedInventories(t *testing.T) {
 	cat, err := BuiltinCatalog()
 	if err != nil {
