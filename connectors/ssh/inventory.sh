@@ -40,11 +40,8 @@ if readline /proc/sys/kernel/ostype && o=$l && readline /proc/sys/kernel/osrelea
 else
 	uname -srm
 fi
-# One awk for the small files of /etc and /proc (rather than a cat each),
-# then for every unit file that find lists on its input: a process per
-# unit file would cost a second of CPU with systemd's few hundred units.
 # Reading a TCP table makes the kernel walk its whole connection hash
-# (4 ms on a large host): a table with no socket in use is not read.
+# (4 ms on a large host): the awk below reads only a table with sockets.
 tcpawk=
 for p in tcp tcp6; do
 	k=TCP: f=/proc/net/sockstat inuse=
@@ -52,7 +49,7 @@ for p in tcp tcp6; do
 	{ while read -r a b c x; do [ "$a $b" = "$k inuse" ] && inuse=$c; done < "$f"; } 2>/dev/null
 	if [ "$inuse" = 0 ]; then sec net "$p"; else tcpawk="$tcpawk $p"; fi
 done
-# dpkg's status file is read there too when nothing is pending in its
+# dpkg's status file is read by the awk below when nothing is pending in its
 # journal (updates/, which only dpkg-query merges): dpkg-query costs 3 ms
 # to print the same, in the same order.
 status=
@@ -60,6 +57,9 @@ if have dpkg-query && [ -r /var/lib/dpkg/status ]; then
 	status=/var/lib/dpkg/status
 	for f in /var/lib/dpkg/updates/*; do [ -e "$f" ] && status= && break; done
 fi
+# One awk for the small files of /etc and /proc (rather than a cat each),
+# then for every unit file that find lists on its input: a process per
+# unit file would cost a second of CPU with systemd's few hundred units.
 set --
 for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
 	[ -d "$d" ] && set -- "$@" "$d"
