@@ -213,6 +213,12 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 	if data == nil {
 		data = []byte{} // emptied, not deleted
 	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		for _, i := range touched {
+			out[i].Err = fmt.Errorf("%s holds a NUL byte: not a text file handover edits", e.path)
+		}
+		return remoteFile{}, nil, false
+	}
 	if deletable && onlyCommentsLeft(data, cron) {
 		for _, i := range touched {
 			out[i].Outcome.Detail = "removed " + e.path + " (nothing else in it)"
@@ -293,6 +299,8 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	var b batch
 	steps := make([]string, len(creds))
 	written := map[string]remoteFile{}
+	var rotated []int
+	var users, hashes []string
 	for i, c := range creds {
 		ch := c.Change
 		switch ch.Action {
@@ -318,9 +326,14 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 				errs[i] = err
 				continue
 			}
-			steps[i] = b.chpasswd(user, hash)
+			rotated, users, hashes = append(rotated, i), append(users, user), append(hashes, hash)
 		default:
 			errs[i] = fmt.Errorf("the ssh connector does not rotate %s", ch.Action)
+		}
+	}
+	if len(rotated) > 0 {
+		for k, s := range b.chpasswd(users, hashes) {
+			steps[rotated[k]] = s
 		}
 	}
 	if b.steps == 0 {
@@ -386,6 +399,9 @@ func (t *target) installKeyStep(ctx context.Context, r *runner, b *batch, ch pla
 	}
 	if !added {
 		return "", remoteFile{}, nil
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return "", remoteFile{}, fmt.Errorf("%s holds a NUL byte: not a text file handover edits", file)
 	}
 	s := b.writeFile(file, st, data, "none", true)
 	return s, remoteFile{Kind: "authorized_keys", Owner: user, Path: file, Mode: st.Mode, UID: st.UID, GID: st.GID, Data: data}, nil

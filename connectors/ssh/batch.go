@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -25,13 +26,18 @@ have() { command -v "$1" >/dev/null 2>&1; }
 ok() { printf '@@result %s ok\n' "$1"; }
 fail() { printf '@@result %s fail %s\n' "$1" "$(printf '%s' "$2" | tr '\n\r\t' '   ')"; }
 log() { printf '@@log %s %s\n' "$1" "$(printf '%s' "$2" | tr '\n\r\t' '   ')"; }
-# wf STEP PATH WANT MODE UID GID CHECK OP MKDIR: replace PATH with the
-# base64 content on stdin if it still has the SHA-256 WANT ("absent": it
-# must not exist), keeping MODE and owner: temp file in the same
-# directory, checked (visudo for sudoers), renamed over. OP "delete"
-# removes the file instead.
+# wf STEP PATH WANT UMASK CHMOD UID GID CHECK OP MKDIR TMP CONTENT:
+# replace PATH with CONTENT if it still has the SHA-256 WANT ("absent": it
+# must not exist): a new file TMP in the same directory, created
+# exclusively with the old mode (through UMASK, or CHMOD when the mode has
+# bits a umask cannot give) and owner, checked (visudo for sudoers),
+# renamed over PATH. OP "delete" removes PATH instead. The content is
+# written by the shell's own printf: no process per file but sha256sum
+# and mv.
 wf() {
-	s=$1 f=$2 want=$3 mode=$4 uid=$5 gid=$6 check=$7 op=$8 mk=$9
+	s=$1 f=$2 want=$3 um=$4 mode=$5 uid=$6 gid=$7 check=$8 op=$9
+	shift 9
+	mk=$1 tmp=$2 content=$3
 	if [ -e "$f" ]; then
 		have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
 		have=${have%% *}
@@ -50,10 +56,17 @@ wf() {
 		mkdir -p -- "$d" && chown "$uid:$gid" "$d" && chmod 700 "$d" || { fail "$s" "cannot create $d"; return; }
 	fi
 	# A name with a dot: sudo skips it in sudoers.d while it is checked.
-	tmp=$(mktemp "$d/.handover.XXXXXX") || { fail "$s" "cannot create a temporary file in $d"; return; }
-	if ! base64 -d > "$tmp" || ! chown "$uid:$gid" "$tmp" || ! chmod "$mode" "$tmp"; then
+	tmp=$d/.handover.$tmp
+	umask "$um"
+	set -C
+	printf '%s' "$content" 2>/dev/null > "$tmp"
+	r=$?
+	set +C
+	umask 077
+	if [ $r -ne 0 ]; then fail "$s" "cannot create $tmp"; return; fi
+	if { [ "$uid:$gid" != 0:0 ] && ! chown "$uid:$gid" "$tmp"; } || { [ "$mode" != - ] && ! chmod "$mode" "$tmp"; }; then
 		rm -f -- "$tmp"
-		fail "$s" "cannot write $tmp"
+		fail "$s" "cannot set the owner and mode of $tmp"
 		return
 	fi
 	if [ "$check" = sudoers ] && ! msg=$(visudo -c -q -f "$tmp" 2>&1); then
@@ -122,7 +135,8 @@ func heredoc(w *strings.Builder, data string) {
 }
 
 // writeFile adds a compare-and-swap replacement of path (nil data deletes
-// it) and returns its step.
+// it) and returns its step. The new content travels as one quoted shell
+// word: it must not hold a NUL byte, which no file handover edits does.
 func (b *batch) writeFile(path string, was remoteFileState, data []byte, check string, mkdir bool) string {
 	s := b.step()
 	want, op := was.Sum, "write"
@@ -136,20 +150,26 @@ func (b *batch) writeFile(path string, was remoteFileState, data []byte, check s
 	if mkdir {
 		mk = "yes"
 	}
-	fmt.Fprintf(&b.body, "wf %s %s %s %s %d %d %s %s %s", s, shellQuote(path), want, shellQuote(was.Mode), was.UID, was.GID, check, op, mk)
-	heredoc(&b.body, wrap76(base64.StdEncoding.EncodeToString(data)))
+	// The mode through the umask when it only has read and write bits (a
+	// new file gets 0666 less the umask); chmod otherwise.
+	um, chmod := "077", "-"
+	if m, err := strconv.ParseUint(was.Mode, 8, 32); err == nil && m&^0o666 == 0 {
+		um = fmt.Sprintf("%03o", 0o777&^m)
+	} else if was.Mode != "" {
+		chmod = was.Mode
+	}
+	fmt.Fprintf(&b.body, "wf %s %s %s %s %s %d %d %s %s %s %s %s\n", s, shellQuote(path), want, um, shellQuote(chmod), was.UID, was.GID, check, op, mk, randomName(), shellQuote(string(data)))
 	return s
 }
 
-// wrap76 breaks base64 into lines, as base64 -d expects of long input.
-func wrap76(s string) string {
-	var w strings.Builder
-	for len(s) > 76 {
-		w.WriteString(s[:76] + "\n")
-		s = s[76:]
+// randomName is a temporary file's name suffix nobody can guess, for an
+// exclusive creation in a directory others may write to.
+func randomName() string {
+	var b [9]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
 	}
-	w.WriteString(s)
-	return w.String()
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // lock adds locking and expiring an account.
@@ -159,15 +179,31 @@ func (b *batch) lock(user string) string {
 	return s
 }
 
-// chpasswd adds setting an account's password hash. The hash travels in
-// the script, which the shell reads on its standard input: never on a
-// command line.
-func (b *batch) chpasswd(user, hash string) string {
-	s := b.step()
-	fmt.Fprintf(&b.body, "if msg=$(chpasswd -e 2>&1")
-	heredoc(&b.body, user+":"+hash)
-	fmt.Fprintf(&b.body, "); then ok %s; else fail %s \"chpasswd -e: $msg\"; fi\n", s, s)
-	return s
+// chpasswd adds setting accounts' password hashes, one step per account:
+// one chpasswd for all of them, and one per account if that fails, to
+// tell whose failed. The hashes travel in the script, which the shell
+// reads on its standard input: never on a command line.
+func (b *batch) chpasswd(users, hashes []string) []string {
+	steps := make([]string, len(users))
+	lines := make([]string, len(users))
+	for i := range users {
+		steps[i] = b.step()
+		lines[i] = users[i] + ":" + hashes[i]
+	}
+	b.body.WriteString("if msg=$(chpasswd -e 2>&1")
+	heredoc(&b.body, strings.Join(lines, "\n")+"\n")
+	b.body.WriteString("); then\n")
+	for _, s := range steps {
+		b.body.WriteString("ok " + s + "\n")
+	}
+	b.body.WriteString("else\n")
+	for i, s := range steps {
+		b.body.WriteString("if msg=$(chpasswd -e 2>&1")
+		heredoc(&b.body, lines[i]+"\n")
+		fmt.Fprintf(&b.body, "); then ok %s; else fail %s \"chpasswd -e: $msg\"; fi\n", s, s)
+	}
+	b.body.WriteString("fi\n")
+	return steps
 }
 
 // su adds a su login as user with password, run in the background beside

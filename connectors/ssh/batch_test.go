@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -79,7 +80,7 @@ func batchForTest(t *testing.T) string {
 	b.writeFile("/root/.ssh/authorized_keys", remoteFileState{Sum: strings.Repeat("a", 64), Mode: "600"}, []byte("ssh-ed25519 AAAA x\n"), "none", true)
 	b.writeFile("/etc/sudoers.d/prestataire", remoteFileState{Sum: strings.Repeat("b", 64), Mode: "440"}, nil, "sudoers", false)
 	b.lock("prestanet")
-	b.chpasswd("root", "$6$salt$hash")
+	b.chpasswd([]string{"root", "admin"}, []string{"$6$salt$hash", "$6$salt$other"})
 	b.su("root", "it's a \"password\" with $(symbols) and `ticks`")
 	var jobs []agentJob
 	for i, a := range cat.Agents {
@@ -130,6 +131,14 @@ func TestWriteFileStep(t *testing.T) {
 	sStale := b.writeFile(stale, remoteFileState{Sum: sha256Hex([]byte("what was read\n")), Mode: "640", UID: uid, GID: gid}, []byte("x\n"), "none", false)
 	sGone := b.writeFile(gone, remoteFileState{Sum: oldSum, Mode: "640", UID: uid, GID: gid}, nil, "none", false)
 	sNew := b.writeFile(created, remoteFileState{Absent: true, Mode: "600", UID: uid, GID: gid}, []byte("first line\n"), "none", true)
+	// A mode a umask cannot give, another owner, and content a shell
+	// could misread: quotes, a backslash, no final newline.
+	odd := filepath.Join(dir, "odd")
+	if err := os.WriteFile(odd, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oddContent := "it's \\ \"quoted\" $(not run) `nor this`\n%s %d\nno newline"
+	sOdd := b.writeFile(odd, remoteFileState{Sum: sha256Hex([]byte("x")), Mode: "750", UID: 4242, GID: 4243}, []byte(oddContent), "none", false)
 	cmd := exec.Command("/bin/sh", "-s")
 	cmd.Stdin = strings.NewReader(b.script())
 	var stderr bytes.Buffer
@@ -139,7 +148,7 @@ func TestWriteFileStep(t *testing.T) {
 		t.Fatalf("script: %v\n%s", err, stderr.String())
 	}
 	res := parseResults(out)
-	for _, s := range []string{sKeep, sGone, sNew} {
+	for _, s := range []string{sKeep, sGone, sNew, sOdd} {
 		if err := stepError(res, s, nil); err != nil {
 			t.Errorf("step %s: %v", s, err)
 		}
@@ -150,7 +159,7 @@ func TestWriteFileStep(t *testing.T) {
 	for _, tt := range []struct {
 		path, want string
 		mode       os.FileMode
-	}{{keep, "new content\n", 0o640}, {stale, "old content\n", 0o640}, {created, "first line\n", 0o600}} {
+	}{{keep, "new content\n", 0o640}, {stale, "old content\n", 0o640}, {created, "first line\n", 0o600}, {odd, oddContent, 0o750}} {
 		b, err := os.ReadFile(tt.path)
 		if err != nil || string(b) != tt.want {
 			t.Errorf("%s holds %q (%v), want %q", tt.path, b, err, tt.want)
@@ -158,6 +167,9 @@ func TestWriteFileStep(t *testing.T) {
 		if fi, err := os.Stat(tt.path); err != nil || fi.Mode().Perm() != tt.mode {
 			t.Errorf("%s: mode %v (%v), want %v", tt.path, fi.Mode().Perm(), err, tt.mode)
 		}
+	}
+	if fi, err := os.Stat(odd); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 4242 || fi.Sys().(*syscall.Stat_t).Gid != 4243 {
+		t.Errorf("%s: owner not set to 4242:4243 (%v)", odd, err)
 	}
 	if _, err := os.Stat(gone); !os.IsNotExist(err) {
 		t.Errorf("%s was not deleted: %v", gone, err)
@@ -254,7 +266,7 @@ func TestPlanFileEdits(t *testing.T) {
 
 func TestBatchStepsAreNumbered(t *testing.T) {
 	var b batch
-	if got := fmt.Sprint(b.lock("a"), " ", b.chpasswd("b", "$6$x$y"), " ", b.su("c", "pw")); got != "s0 s1 s2" {
-		t.Errorf("steps %s, want s0 s1 s2", got)
+	if got := fmt.Sprint(b.lock("a"), " ", b.chpasswd([]string{"b", "c"}, []string{"$6$x$y", "$6$x$z"}), " ", b.su("d", "pw")); got != "s0 [s1 s2] s3" {
+		t.Errorf("steps %s, want s0 [s1 s2] s3", got)
 	}
 }

@@ -59,7 +59,8 @@ type agentJob struct {
 
 // agentSteps adds the removal of agents to a batch, one step per agent,
 // done together: their units stopped and disabled in one systemctl call
-// each, vendor uninstallers run, their packages purged in one package
+// each where systemd runs (elsewhere their links are removed with their
+// files), vendor uninstallers run, their packages purged in one package
 // manager call (one by one if that fails, to tell whose failed), their
 // leftover processes ended (TERM, then KILL after 3 s), their files and
 // unit files removed. Every value is quoted; only catalogue * and ?
@@ -100,14 +101,14 @@ for s in $agents; do
 		done
 	done
 done
-if [ -n "$units" ]; then
-	if [ $sysd = yes ]; then systemctl stop $units >/dev/null 2>&1; fi
-	if have systemctl; then
-		if systemctl disable $units >/dev/null 2>&1; then
-			for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "disabled$(printf ' %s' $us)"; done
-		else
-			for u in $units; do systemctl disable "$u" >/dev/null 2>&1; done
-		fi
+# Without a running manager, disabling a unit is removing its links in
+# *.wants and *.requires, which the paths below include.
+if [ -n "$units" ] && [ $sysd = yes ]; then
+	systemctl stop $units >/dev/null 2>&1
+	if systemctl disable $units >/dev/null 2>&1; then
+		for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "stopped and disabled$(printf ' %s' $us)"; done
+	else
+		for u in $units; do systemctl disable "$u" >/dev/null 2>&1; done
 	fi
 fi
 `)
@@ -204,7 +205,7 @@ done
 			for _, d := range []string{"/etc/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
 				unitPaths = append(unitPaths, d+"/"+u)
 			}
-			unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u)
+			unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u, "/etc/systemd/system/*.requires/"+u)
 		}
 		all := slices.Concat(j.paths, j.agent.Removal.Files, unitPaths)
 		fmt.Fprintf(w, "s=%s\nset --\nfor p in %s; do\n", steps[i], strings.Join(mapStrings(all, shellGlob), " "))
