@@ -321,6 +321,9 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			}
 			pw := c.Secret.RevealBytes()
 			hash, err := newSHA512Crypt(pw, rand.Reader)
+			if err == nil {
+				t.rememberHash(pw, hash)
+			}
 			clear(pw)
 			if err != nil {
 				errs[i] = err
@@ -363,6 +366,20 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	}
 	t.remember(system, written, failedWrite)
 	return errs
+}
+
+// rememberHash notes that hash was made of pw here.
+func (t *target) rememberHash(pw []byte, hash string) {
+	t.mu.Lock()
+	t.hashes[hashDigest(pw, hash)] = true
+	t.mu.Unlock()
+}
+
+// setHash reports whether hash is one this connector made of pw.
+func (t *target) setHash(pw []byte, hash string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hashes[hashDigest(pw, hash)]
 }
 
 // passwordLogin reports whether the connector's own login or sudo uses

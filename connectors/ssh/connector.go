@@ -60,6 +60,7 @@ type target struct {
 	methods map[string]string        // change id -> how TryCredential proved it
 	cache   map[string]*hostCache    // host -> what its last inventory read
 	suWorks map[string]bool          // host+"\x00"+user -> su accepted a password
+	hashes  map[[32]byte]bool        // hashDigest of each password and the hash set from it
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
@@ -103,7 +104,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
 		conns: map[string]*conn{}, login: map[string]secret.Secret{}, methods: map[string]string{},
-		cache: map[string]*hostCache{}, suWorks: map[string]bool{},
+		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{},
 		now: env.Now,
 	}
 	if tg.now == nil {
@@ -400,7 +401,12 @@ func (t *target) system(ctx context.Context, h hostSpec, data *hostData) (connec
 			return "absent"
 		}
 		defer cur.Destroy()
-		match, known := sha512Matches(cur.RevealBytes(), hash)
+		pw := cur.RevealBytes()
+		defer clear(pw)
+		if t.setHash(pw, hash) {
+			return "current" // the very hash SetCredentials made of it
+		}
+		match, known := sha512Matches(pw, hash)
 		switch {
 		case !known:
 			return "differs"

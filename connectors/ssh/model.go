@@ -523,6 +523,19 @@ func (m agentMatch) empty() bool {
 
 func globMatch(pats []string, s string) bool {
 	for _, p := range pats {
+		// Most patterns are plain names or start with one: compare that
+		// first, path.Match only what can still match (a host has hundreds
+		// of packages and units, the catalogue hundreds of patterns).
+		i := strings.IndexAny(p, "*?[\\")
+		if i < 0 {
+			if p == s {
+				return true
+			}
+			continue
+		}
+		if !strings.HasPrefix(s, p[:i]) {
+			continue
+		}
 		if ok, _ := path.Match(p, s); ok {
 			return true
 		}
