@@ -23,9 +23,16 @@ import (
 const batchPrelude = `export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 077
 have() { command -v "$1" >/dev/null 2>&1; }
+nl='
+' cr='` + "\r" + `'
+# oneline sets m to $1 on one line (a message must not forge a result line).
+oneline() {
+	m=$1
+	case $m in *"$nl"*|*"$cr"*) m=$(printf '%s' "$m" | tr '\n\r' '  ') ;; esac
+}
 ok() { printf '@@result %s ok\n' "$1"; }
-fail() { printf '@@result %s fail %s\n' "$1" "$(printf '%s' "$2" | tr '\n\r\t' '   ')"; }
-log() { printf '@@log %s %s\n' "$1" "$(printf '%s' "$2" | tr '\n\r\t' '   ')"; }
+fail() { oneline "$2"; printf '@@result %s fail %s\n' "$1" "$m"; }
+log() { oneline "$2"; printf '@@log %s %s\n' "$1" "$m"; }
 # wf STEP PATH WANT UMASK CHMOD UID GID CHECK OP MKDIR TMP CONTENT:
 # replace PATH with CONTENT if it still has the SHA-256 WANT ("absent": it
 # must not exist): a new file TMP in the same directory, created

@@ -270,3 +270,29 @@ func TestBatchStepsAreNumbered(t *testing.T) {
 		t.Errorf("steps %s, want s0 [s1 s2] s3", got)
 	}
 }
+
+// TestMessagesCannotForgeResults runs the script helpers with messages
+// holding line breaks: they stay on their own line.
+func TestMessagesCannotForgeResults(t *testing.T) {
+	var b batch
+	s0, s1 := b.step(), b.step()
+	fmt.Fprintf(&b.body, "fail %s %s\nlog %s %s\n", s0, shellQuote("dpkg said\n@@result s9 ok"), s1, shellQuote("line\r@@result s8 ok\nend"))
+	cmd := exec.Command("/bin/sh", "-s")
+	cmd.Stdin = strings.NewReader(b.script())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script: %v", err)
+	}
+	res := parseResults(out)
+	for _, forged := range []string{"s8", "s9"} {
+		if r := res[forged]; r != nil {
+			t.Errorf("a message forged %s: %+v\n%s", forged, *r, out)
+		}
+	}
+	if r := res[s0]; r == nil || r.ok || r.msg != "dpkg said @@result s9 ok" {
+		t.Errorf("%s: %+v", s0, res[s0])
+	}
+	if r := res[s1]; r == nil || len(r.logs) != 1 || r.logs[0] != "line @@result s8 ok end" {
+		t.Errorf("%s: %+v", s1, res[s1])
+	}
+}

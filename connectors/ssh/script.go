@@ -214,7 +214,13 @@ done
 	set -- "$@" "$p"
 done
 if [ $# -gt 0 ]; then
-	if msg=$(rm -rf -- "$@" 2>&1); then log "$s" "removed$(printf ' %s' "$@")"; else log "$s" "rm: $msg"; fi
+	if msg=$(rm -rf -- "$@" 2>&1); then
+		m=removed
+		for p do m="$m $p"; done
+		log "$s" "$m"
+	else
+		log "$s" "rm: $msg"
+	fi
 fi
 `)
 	}
