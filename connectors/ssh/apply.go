@@ -727,7 +727,7 @@ func (t *target) Verify(ctx context.Context, system string, applied []plan.Chang
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.s.HostTimeout)
 	defer cancel()
-	data, err := t.readHost(ctx, h)
+	data, err := t.readHost(ctx, h, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-inventory: %w", err)
 	}

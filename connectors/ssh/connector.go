@@ -341,19 +341,29 @@ func (t *target) Inventory(ctx context.Context) (*connector.Inventory, error) {
 func (t *target) inventoryHost(ctx context.Context, h hostSpec) (connector.System, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.s.HostTimeout)
 	defer cancel()
-	data, err := t.readHost(ctx, h)
+	data, err := t.readHost(ctx, h, false)
 	if err != nil {
 		return connector.System{}, err
 	}
 	return t.system(ctx, h, data)
 }
 
-func (t *target) readHost(ctx context.Context, h hostSpec) (*hostData, error) {
+// readHost runs the inventory script on h. A re-inventory (again) reuses
+// the sshd settings the last inventory read.
+func (t *target) readHost(ctx context.Context, h hostSpec, again bool) (*hostData, error) {
 	r, err := t.runnerFor(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.Run(ctx, inventoryScript(t.catalog), nil, nil)
+	var sshd map[string]string
+	if again {
+		t.mu.Lock()
+		if hc := t.cache[h.Name]; hc != nil {
+			sshd = hc.sshd
+		}
+		t.mu.Unlock()
+	}
+	out, err := r.Run(ctx, inventoryScript(t.catalog, sshd), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("inventory script: %w", err)
 	}

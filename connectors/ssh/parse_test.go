@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -180,7 +181,7 @@ done
 		t.Run(h.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			data, err := tg.readHost(ctx, h)
+			data, err := tg.readHost(ctx, h, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,6 +231,23 @@ done
 			}
 			if !slices.Equal(gotProcs, wantProcs) || len(wantProcs) == 0 {
 				t.Errorf("processes differ from a read of each:\n%s\nwant:\n%s", strings.Join(gotProcs, "\n"), strings.Join(wantProcs, "\n"))
+			}
+
+			// The re-inventory, given sshd's settings, reads the same.
+			again, err := tg.readHost(ctx, h, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(again.SSHD, data.SSHD) || len(data.SSHD) == 0 {
+				t.Errorf("re-inventory: sshd settings %v, want %v", again.SSHD, data.SSHD)
+			}
+			if len(again.Files) != len(data.Files) {
+				t.Errorf("re-inventory: %d files, want %d", len(again.Files), len(data.Files))
+			}
+			for i := range min(len(again.Files), len(data.Files)) {
+				if a, d := again.Files[i], data.Files[i]; a.Path != d.Path || a.Owner != d.Owner || !bytes.Equal(a.Data, d.Data) {
+					t.Errorf("re-inventory: file %d is %s (%s), want %s (%s)", i, a.Path, a.Owner, d.Path, d.Owner)
+				}
 			}
 		})
 	}

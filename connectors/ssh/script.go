@@ -3,6 +3,7 @@ package ssh
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -12,9 +13,19 @@ var inventoryBase string
 
 // inventoryScript is the whole inventory in one script, one round trip
 // per host: the fixed part, then a check of every catalogue path pattern.
-// Patterns are quoted so that only * and ? expand.
-func inventoryScript(c *Catalog) string {
+// Patterns are quoted so that only * and ? expand. sshd, when not empty,
+// holds sshd's settings as an earlier inventory of the host read them
+// (`sshd -T`, the keys the script keeps), for a re-inventory to reuse.
+func inventoryScript(c *Catalog, sshd map[string]string) string {
 	var b strings.Builder
+	if len(sshd) > 0 {
+		keys := slices.Sorted(maps.Keys(sshd))
+		lines := make([]string, len(keys))
+		for i, k := range keys {
+			lines[i] = k + " " + sshd[k]
+		}
+		b.WriteString("sshd_known=" + shellQuote(strings.Join(lines, "\n")) + "\n")
+	}
 	b.WriteString(inventoryBase)
 	b.WriteString("sec catalog-paths\n")
 	var pats []string
