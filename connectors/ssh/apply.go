@@ -129,10 +129,17 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 	for i, s := range agentSteps(&b, agents) {
 		steps[agents[i].index] = s
 	}
+	t.forgetReinventory(system)
 	if b.steps == 0 {
 		return out
 	}
-	results, runErr := t.runBatch(ctx, r, &b)
+	// The re-inventory that proves the changes runs in the same session,
+	// once they are all done: Verify reads it rather than open another.
+	b.after = t.reinventoryScript(system)
+	results, after, runErr := t.runBatch(ctx, r, &b)
+	if runErr == nil {
+		t.keepReinventory(system, after)
+	}
 	failedWrite := false
 	for i, s := range steps {
 		if s == "" {
@@ -339,10 +346,11 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			steps[rotated[k]] = s
 		}
 	}
+	t.forgetReinventory(system)
 	if b.steps == 0 {
 		return errs
 	}
-	results, runErr := t.runBatch(ctx, r, &b)
+	results, _, runErr := t.runBatch(ctx, r, &b)
 	failedWrite := false
 	for i, s := range steps {
 		if s == "" {
@@ -524,7 +532,7 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 	}
 	if len(viaSU) > 0 {
 		b.body.WriteString("wait\n")
-		results, _ := t.runBatch(ctx, r, &b)
+		results, _, _ := t.runBatch(ctx, r, &b)
 		for _, i := range viaSU {
 			ch := creds[i].Change
 			key := h.Name + "\x00" + ch.Params["user"]
@@ -727,9 +735,12 @@ func (t *target) Verify(ctx context.Context, system string, applied []plan.Chang
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.s.HostTimeout)
 	defer cancel()
-	data, err := t.readHost(ctx, h, true)
-	if err != nil {
-		return nil, fmt.Errorf("re-inventory: %w", err)
+	data := t.takeReinventory(system)
+	if data == nil {
+		var err error
+		if data, err = t.readHost(ctx, h, true); err != nil {
+			return nil, fmt.Errorf("re-inventory: %w", err)
+		}
 	}
 	sys, err := t.system(ctx, h, data)
 	if err != nil {

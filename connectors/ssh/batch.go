@@ -110,7 +110,13 @@ tsu() {
 type batch struct {
 	body  strings.Builder
 	steps int
+	// after, when set, is a script run once the steps are done, in a
+	// subshell of its own; its output follows the line "@@after".
+	after string
 }
+
+// afterMarker separates the steps' results from the after script's output.
+const afterMarker = "@@after\n"
 
 // step names a new step.
 func (b *batch) step() string {
@@ -124,7 +130,11 @@ func (b *batch) step() string {
 // parses it whole before running any of it, so a script cut in transit
 // runs nothing.
 func (b *batch) script() string {
-	return batchPrelude + "main() {\n:\n" + b.body.String() + "}\nmain </dev/null\nexit 0\n"
+	s := batchPrelude + "main() {\n:\n" + b.body.String() + "}\nmain </dev/null\n"
+	if b.after != "" {
+		s += "printf '" + strings.TrimSuffix(afterMarker, "\n") + "\\n'\n(\n" + b.after + "\n) </dev/null\n"
+	}
+	return s + "exit 0\n"
 }
 
 // heredoc appends a here-document holding data, with a delimiter that
@@ -270,13 +280,23 @@ func parseResults(out []byte) map[string]*stepResult {
 // runBatch runs a batch script and returns each step's result. A step the
 // host did not report (the connection was cut, the shell died) has an
 // error saying so.
-func (t *target) runBatch(ctx context.Context, r *runner, b *batch) (map[string]*stepResult, error) {
+func (t *target) runBatch(ctx context.Context, r *runner, b *batch) (results map[string]*stepResult, after []byte, err error) {
 	res, err := r.Script(ctx, b.script(), nil, nil)
-	results := parseResults(res.Stdout)
+	out := res.Stdout
+	if b.after != "" {
+		// Results are lines of their own: the first line that is the
+		// marker ends them.
+		if i := bytes.Index(out, []byte("\n"+afterMarker)); i >= 0 {
+			out, after = out[:i+1], out[i+1+len(afterMarker):]
+		} else if bytes.HasPrefix(out, []byte(afterMarker)) {
+			out, after = nil, out[len(afterMarker):]
+		}
+	}
+	results = parseResults(out)
 	if err == nil && res.Exit != 0 {
 		err = fmt.Errorf("exit status %d: %s", res.Exit, strings.TrimSpace(lastLines(res.Stderr, 5)))
 	}
-	return results, err
+	return results, after, err
 }
 
 // stepError is the error of a step, nil when it succeeded.

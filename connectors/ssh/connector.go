@@ -61,6 +61,7 @@ type target struct {
 	cache   map[string]*hostCache    // host -> what its last inventory read
 	suWorks map[string]bool          // host+"\x00"+user -> su accepted a password
 	hashes  map[[32]byte]bool        // hashDigest of each password and the hash set from it
+	reinv   map[string]*hostData     // host -> re-inventory run after its last changes
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
@@ -104,7 +105,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
 		conns: map[string]*conn{}, login: map[string]secret.Secret{}, methods: map[string]string{},
-		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{},
+		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, reinv: map[string]*hostData{},
 		now: env.Now,
 	}
 	if tg.now == nil {
@@ -348,6 +349,50 @@ func (t *target) inventoryHost(ctx context.Context, h hostSpec) (connector.Syste
 	return t.system(ctx, h, data)
 }
 
+// reinventoryScript is the inventory script for a re-inventory of system:
+// it reuses the sshd settings the last inventory read.
+func (t *target) reinventoryScript(system string) string {
+	t.mu.Lock()
+	var sshd map[string]string
+	if hc := t.cache[system]; hc != nil {
+		sshd = hc.sshd
+	}
+	t.mu.Unlock()
+	return inventoryScript(t.catalog, sshd)
+}
+
+// keepReinventory parses the output of a re-inventory run after a batch of
+// changes, for Verify; an output that does not parse is dropped (Verify
+// then reads the host again).
+func (t *target) keepReinventory(system string, out []byte) {
+	data, err := parseInventory(out)
+	if err != nil {
+		return
+	}
+	hc := newHostCache(data)
+	t.mu.Lock()
+	t.reinv[system] = data
+	t.cache[system] = hc
+	t.mu.Unlock()
+}
+
+// takeReinventory returns, once, the re-inventory kept for system.
+func (t *target) takeReinventory(system string) *hostData {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	data := t.reinv[system]
+	delete(t.reinv, system)
+	return data
+}
+
+// forgetReinventory drops the re-inventory kept for system: a change is
+// about to make it stale.
+func (t *target) forgetReinventory(system string) {
+	t.mu.Lock()
+	delete(t.reinv, system)
+	t.mu.Unlock()
+}
+
 // readHost runs the inventory script on h. A re-inventory (again) reuses
 // the sshd settings the last inventory read.
 func (t *target) readHost(ctx context.Context, h hostSpec, again bool) (*hostData, error) {
@@ -355,15 +400,11 @@ func (t *target) readHost(ctx context.Context, h hostSpec, again bool) (*hostDat
 	if err != nil {
 		return nil, err
 	}
-	var sshd map[string]string
+	script := inventoryScript(t.catalog, nil)
 	if again {
-		t.mu.Lock()
-		if hc := t.cache[h.Name]; hc != nil {
-			sshd = hc.sshd
-		}
-		t.mu.Unlock()
+		script = t.reinventoryScript(h.Name)
 	}
-	out, err := r.Run(ctx, inventoryScript(t.catalog, sshd), nil, nil)
+	out, err := r.Run(ctx, script, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("inventory script: %w", err)
 	}

@@ -144,8 +144,10 @@ fi
 want=
 for s in $purge; do eval "want=\"\$want \$pkgs_$s\""; done
 present=
-if have dpkg-query; then
-	present=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $want 2>/dev/null | awk '$1 !~ /^(un|pn)/ { print $NF }')
+if have dpkg; then
+	# The packages the inventory found a moment ago, in any state; dpkg
+	# only warns about one that is gone since.
+	present=$want
 	remove() { msg=$(dpkg --purge "$@" 2>&1 >/dev/null); }
 elif have rpm; then
 	for p in $want; do rpm -q --quiet "$p" 2>/dev/null && present="$present $p"; done
@@ -204,10 +206,13 @@ for sig in TERM KILL; do
 	n=0
 	while [ $n -lt 30 ]; do
 		sleep 0.1 2>/dev/null || sleep 1
-		scan
-		[ -n "$found" ] || break
+		alive=
+		for p in $found; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+		[ -n "$alive" ] || break
 		n=$((n + 1))
 	done
+	# Whatever is left (or came back) is looked for again.
+	if [ -n "$alive" ]; then scan; else found=; fi
 done
 `)
 	for i, j := range jobs {
