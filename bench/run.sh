@@ -12,7 +12,8 @@
 # the work directory it prints.
 #
 # Settings (environment): HOSTS (100), PARALLEL (16), LDAP_USERS (10000,
-# 0 to skip the LDAP measure), HANDOVER_TESTENV_DIR.
+# 0 to skip the LDAP measure), SETTLE (seconds to wait after each fleet
+# reset before measuring, 10), HANDOVER_TESTENV_DIR.
 #
 # The fleet and the directory are shared with other engineers' tests: the
 # whole fleet part holds the fleet's test lock (exclusive), the LDAP part
@@ -63,6 +64,9 @@ reset_fleet() {
 		log "reset left some hosts down (see $work/testenv.log); starting them again"
 		nolock "$TE" up -only fleet >>"$work/testenv.log" 2>&1
 	fi
+	# Restarting 100 hosts leaves the kernel busy for a few seconds
+	# (reclaiming the old overlays' pages): let it settle before measuring.
+	sleep "${SETTLE:-10}"
 }
 
 # --- the fleet -------------------------------------------------------------
