@@ -42,8 +42,12 @@ else
 fi
 # Reading a TCP table makes the kernel walk its whole connection hash
 # (4 ms on a large host): the awk below reads only a table with sockets.
+# A re-inventory (reinv=1, set before this script) proves changes to keys,
+# accounts, grants, cron and agents: it leaves out the hardware and the
+# network, which no change touches.
+reinv=${reinv:-}
 tcpawk=
-for p in tcp tcp6; do
+[ -n "$reinv" ] || for p in tcp tcp6; do
 	k=TCP: f=/proc/net/sockstat inuse=
 	[ "$p" = tcp6 ] && k=TCP6: f=/proc/net/sockstat6
 	{ while read -r a b c x; do [ "$a $b" = "$k inuse" ] && inuse=$c; done < "$f"; } 2>/dev/null
@@ -66,7 +70,7 @@ for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /
 done
 {
 	[ $# -eq 0 ] || find "$@" -maxdepth 1 \( -name '*.service' -o -name '*.socket' -o -name '*.timer' \) \( -type f -o -type l \) -printf '%f\t%p\t%l\n' 2>/dev/null
-} | awk -F'\t' -v status="$status" -v tcp="$tcpawk" '
+} | awk -F'\t' -v status="$status" -v tcp="$tcpawk" -v reinv="$reinv" '
 # copy prints the lines of file that match re; -1 if it cannot be read.
 function copy(file, re,   line, r) {
 	while ((r = (getline line < file)) > 0)
@@ -119,14 +123,16 @@ BEGIN {
 	if (status != "") packages(status)
 	print "@@os-release"
 	if (copy("/etc/os-release", "") < 0) copy("/etc/redhat-release", "")
-	print "@@cpu";    copy("/proc/cpuinfo", "^(model name|processor)[ \t]*:")
-	print "@@memory"; copy("/proc/meminfo", "^MemTotal:")
+	if (reinv == "") {
+		print "@@cpu";    copy("/proc/cpuinfo", "^(model name|processor)[ \t]*:")
+		print "@@memory"; copy("/proc/meminfo", "^MemTotal:")
+	}
 	print "@@passwd"; copy("/etc/passwd", "")
 	print "@@group";  copy("/etc/group", "")
 	print "@@shadow"; copy("/etc/shadow", "")
 	n = split(tcp, t, " ")
 	for (i = 1; i <= n; i++) sockets(t[i], "0A")
-	sockets("udp", "07"); sockets("udp6", "07")
+	if (reinv == "") { sockets("udp", "07"); sockets("udp6", "07") }
 	print "@@unit-files"
 }
 # NAME PATH LINK of a unit file, and the command of its first ExecStart.
@@ -138,23 +144,25 @@ BEGIN {
 	close($2)
 	printf "%s\t%s\t%s\t%s\n", $1, $2, $3, x
 }'
-sec dmi
-for f in sys_vendor product_name product_serial; do
-	readline "/sys/class/dmi/id/$f" && printf '%s=%s\n' "$f" "$l"
-done
-sec disks
-for b in /sys/block/*; do
-	[ -e "$b/size" ] || continue
-	n=${b##*/}
-	case $n in loop*|ram*|zram*|sr*|fd*) continue ;; esac
-	readline "$b/size"; s=$l
-	readline "$b/device/model"
-	printf '%s\t%s\t%s\n' "$n" "$s" "$l"
-done
-if have ip; then
-	sec ip-addr; ip -o addr show 2>/dev/null
-else
-	sec ips; hostname -I 2>/dev/null | tr ' ' '\n'
+if [ -z "$reinv" ]; then
+	sec dmi
+	for f in sys_vendor product_name product_serial; do
+		readline "/sys/class/dmi/id/$f" && printf '%s=%s\n' "$f" "$l"
+	done
+	sec disks
+	for b in /sys/block/*; do
+		[ -e "$b/size" ] || continue
+		n=${b##*/}
+		case $n in loop*|ram*|zram*|sr*|fd*) continue ;; esac
+		readline "$b/size"; s=$l
+		readline "$b/device/model"
+		printf '%s\t%s\t%s\n' "$n" "$s" "$l"
+	done
+	if have ip; then
+		sec ip-addr; ip -o addr show 2>/dev/null
+	else
+		sec ips; hostname -I 2>/dev/null | tr ' ' '\n'
+	fi
 fi
 
 sec pkgmgr

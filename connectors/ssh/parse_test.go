@@ -241,6 +241,12 @@ done
 			if !maps.Equal(again.SSHD, data.SSHD) || len(data.SSHD) == 0 {
 				t.Errorf("re-inventory: sshd settings %v, want %v", again.SSHD, data.SSHD)
 			}
+			if !slices.Equal(again.Packages, data.Packages) || !slices.EqualFunc(again.Passwd, data.Passwd, func(a, b passwdEntry) bool { return a == b }) || len(again.UnitFiles) != len(data.UnitFiles) {
+				t.Errorf("re-inventory: packages, accounts or unit files differ")
+			}
+			if again.CPUs != 0 || len(again.Listen) != 0 {
+				t.Errorf("re-inventory: read the hardware or the network (%d CPUs, %d sockets)", again.CPUs, len(again.Listen))
+			}
 			if len(again.Files) != len(data.Files) {
 				t.Errorf("re-inventory: %d files, want %d", len(again.Files), len(data.Files))
 			}

@@ -15,7 +15,8 @@ var inventoryBase string
 // per host: the fixed part, then a check of every catalogue path pattern.
 // Patterns are quoted so that only * and ? expand. sshd, when not empty,
 // holds sshd's settings as an earlier inventory of the host read them
-// (`sshd -T`, the keys the script keeps), for a re-inventory to reuse.
+// (`sshd -T`, the keys the script keeps): the script is then a
+// re-inventory, which reuses them and leaves out the hardware and network.
 func inventoryScript(c *Catalog, sshd map[string]string) string {
 	var b strings.Builder
 	if len(sshd) > 0 {
@@ -24,7 +25,7 @@ func inventoryScript(c *Catalog, sshd map[string]string) string {
 		for i, k := range keys {
 			lines[i] = k + " " + sshd[k]
 		}
-		b.WriteString("sshd_known=" + shellQuote(strings.Join(lines, "\n")) + "\n")
+		b.WriteString("sshd_known=" + shellQuote(strings.Join(lines, "\n")) + " reinv=1\n")
 	}
 	b.WriteString(inventoryBase)
 	b.WriteString("sec catalog-paths\n")
