@@ -568,7 +568,7 @@ func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred se
 		// its private half, or, failing that, by its presence on the host.
 		return t.tryPublicKey(ctx, h, ch, cred)
 	}
-	return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(signer)}, ch.ID, "fresh SSH login with the key")
+	return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(signer)}, ch.ID, "fresh SSH login with the key", true)
 }
 
 func (t *target) tryPublicKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {
@@ -580,7 +580,7 @@ func (t *target) tryPublicKey(ctx context.Context, h hostSpec, ch plan.Change, c
 		defer closeAgent()
 		for _, s := range signers {
 			if bytes.Equal(s.PublicKey().Marshal(), pk.Marshal()) {
-				return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(s)}, ch.ID, "fresh SSH login with the key held by ssh-agent")
+				return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(s)}, ch.ID, "fresh SSH login with the key held by ssh-agent", true)
 			}
 		}
 	}
@@ -605,10 +605,12 @@ func (t *target) setMethod(id, m string) {
 }
 
 // tryLogin opens a fresh connection as user: (true, nil) when it
-// authenticates, (false, nil) when the host rejects the credential. A
-// connection as the connection user replaces the host's connection: the
-// commands that follow run over the credential just proven.
-func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []ssh.AuthMethod, id, method string) (bool, error) {
+// authenticates, (false, nil) when the host rejects the credential. With
+// adopt, a connection as the connection user replaces the host's
+// connection, so that the commands that follow run over the credential
+// just proven; only the new access key's proof does so, before anything
+// else runs on the host (a password proof may run beside other commands).
+func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []ssh.AuthMethod, id, method string, adopt bool) (bool, error) {
 	t.setMethod(id, method)
 	c, err := t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, user, auth)
 	if err != nil {
@@ -617,7 +619,7 @@ func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []s
 		}
 		return false, err
 	}
-	if user != t.s.User {
+	if !adopt || user != t.s.User {
 		c.Close()
 		return true, nil
 	}
@@ -626,7 +628,7 @@ func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []s
 	t.conns[h.Name] = c
 	t.mu.Unlock()
 	if old != nil {
-		old.Close()
+		old.Close() // nothing else runs on the host during this proof
 	}
 	return true, nil
 }
@@ -668,7 +670,7 @@ func (t *target) tryPassword(ctx context.Context, h hostSpec, ch plan.Change, cr
 		return false, err
 	}
 	if t.passwordSSH(ctx, r, h.Name, user) {
-		return t.tryLogin(ctx, h, user, passwordAuth(cred), ch.ID, "fresh SSH password login")
+		return t.tryLogin(ctx, h, user, passwordAuth(cred), ch.ID, "fresh SSH password login", false)
 	}
 	out, err := r.Run(ctx, shadowHashScript, []string{user}, []byte{})
 	if err != nil {

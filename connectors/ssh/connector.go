@@ -55,6 +55,7 @@ type target struct {
 
 	mu      sync.Mutex
 	conns   map[string]*conn // by host name; one connection per host, reused
+	retired []*conn          // replaced connections, closed with the target
 	auth    *resolvedAuth
 	login   map[string]secret.Secret // host -> login/sudo password after its rotation
 	methods map[string]string        // change id -> how TryCredential proved it
@@ -154,6 +155,10 @@ func (t *target) Close() error {
 		}
 		delete(t.conns, name)
 	}
+	for _, c := range t.retired {
+		c.Close()
+	}
+	t.retired = nil
 	if t.auth != nil {
 		if t.auth.close != nil {
 			t.auth.close()
@@ -285,7 +290,7 @@ func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 		}
 		t.mu.Lock()
 		if old := t.conns[h.Name]; old != nil {
-			old.Close()
+			t.retired = append(t.retired, old)
 		}
 		t.conns[h.Name] = c
 		t.mu.Unlock()
@@ -303,12 +308,14 @@ func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 }
 
 // dropConn forgets a host's connection (after its login credential
-// changed, so the next command proves the new one).
+// changed, so the next command proves the new one). It stays open until
+// the target closes: a command may still be running over it (a proof
+// that an old password fails takes seconds).
 func (t *target) dropConn(host string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c := t.conns[host]; c != nil {
-		c.Close()
+		t.retired = append(t.retired, c)
 		delete(t.conns, host)
 	}
 }
