@@ -365,8 +365,8 @@ func BenchmarkFileStorePassphraseWrite(b *testing.B) {
 }
 
 // TestFileStoreGroupCommit makes many updates at once, one of them
-// refused: each gets its own result, the refused one changes nothing, and
-// a reopened store holds every other.
+// refused (a version that does not exist): each gets its own result, and a
+// reopened store holds every other.
 func TestFileStoreGroupCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secrets.age")
 	s := openFile(t, path, passphraseUnlock("correct horse"))
@@ -389,7 +389,7 @@ func TestFileStoreGroupCommit(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		errs[n] = s.SetState(ctx, "fleet/h00/root", 1, secret.Pending) // never allowed back
+		errs[n] = s.SetState(ctx, "fleet/h00/root", 7, secret.Current) // no such version
 	}()
 	wg.Wait()
 	for i, err := range errs[:n] {
