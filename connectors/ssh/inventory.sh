@@ -136,12 +136,15 @@ BEGIN {
 	print "@@unit-files"
 }
 # NAME PATH LINK of a unit file, and the command of its first ExecStart.
+# (A re-inventory needs the names only: it does not read the files.)
 {
 	x = ""
-	while ((getline line < $2) > 0) {
-		if (line ~ /^ExecStart=/) { sub(/^ExecStart=[-@+!:]*/, "", line); split(line, a, " "); x = a[1]; break }
+	if (reinv == "") {
+		while ((getline line < $2) > 0) {
+			if (line ~ /^ExecStart=/) { sub(/^ExecStart=[-@+!:]*/, "", line); split(line, a, " "); x = a[1]; break }
+		}
+		close($2)
 	}
-	close($2)
 	printf "%s\t%s\t%s\t%s\n", $1, $2, $3, x
 }'
 if [ -z "$reinv" ]; then
