@@ -114,6 +114,12 @@ func TestBatchScriptsParse(t *testing.T) {
 // on temporary files: replaced with mode and owner kept, refused when the
 // file changed since it was read, created, deleted.
 func TestWriteFileStep(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) { testWriteFileStep(t, sh) })
+	}
+}
+
+func testWriteFileStep(t *testing.T, sh string) {
 	dir := t.TempDir()
 	uid, gid := os.Getuid(), os.Getgid()
 	keep := filepath.Join(dir, "keep")
@@ -139,7 +145,7 @@ func TestWriteFileStep(t *testing.T) {
 	}
 	oddContent := "it's \\ \"quoted\" $(not run) `nor this`\n%s %d\nno newline"
 	sOdd := b.writeFile(odd, remoteFileState{Sum: sha256Hex([]byte("x")), Mode: "750", UID: 4242, GID: 4243}, []byte(oddContent), "none", false)
-	cmd := exec.Command("/bin/sh", "-s")
+	cmd := exec.Command(sh, "-s")
 	cmd.Stdin = strings.NewReader(b.script())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -274,10 +280,16 @@ func TestBatchStepsAreNumbered(t *testing.T) {
 // TestMessagesCannotForgeResults runs the script helpers with messages
 // holding line breaks: they stay on their own line.
 func TestMessagesCannotForgeResults(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) { testMessagesCannotForgeResults(t, sh) })
+	}
+}
+
+func testMessagesCannotForgeResults(t *testing.T, sh string) {
 	var b batch
 	s0, s1 := b.step(), b.step()
 	fmt.Fprintf(&b.body, "fail %s %s\nlog %s %s\n", s0, shellQuote("dpkg said\n@@result s9 ok"), s1, shellQuote("line\r@@result s8 ok\nend"))
-	cmd := exec.Command("/bin/sh", "-s")
+	cmd := exec.Command(sh, "-s")
 	cmd.Stdin = strings.NewReader(b.script())
 	out, err := cmd.Output()
 	if err != nil {
