@@ -556,3 +556,69 @@ access_key: false
 		t.Error("no credential findings: the inventory did not run as root")
 	}
 }
+
+// TestPasswordProofWhereSuIsRefused: on a host whose PAM refuses su to
+// everyone (as pam_wheel can), su proves nothing, and a refusal of the old
+// password by su must not pass for proof that it is dead: the proofs fall
+// back to SSH password logins, which this host allows.
+func TestPasswordProofWhereSuIsRefused(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	if e.Fleet == nil || len(e.Fleet.Hosts) == 0 {
+		t.Fatal("testenv has no fleet: run bin/testenv up -only fleet")
+	}
+	t.Cleanup(func() { resetFleet(t) })
+	h := e.Fleet.Hosts[0]
+	store := secret.NewMemoryStore()
+	settings := fmt.Sprintf("hosts:\n  - {name: %s, address: %s}\nauth: {key_file: %s}\nknown_hosts: %s\npasswords:\n  - {account: root, password: '${file:%s}'}\n",
+		h.Name, strings.TrimSuffix(h.Addr, ":22"), e.Fleet.OperatorKey, e.Fleet.KnownHosts, h.RootPasswordFile)
+	tg := configure(t, e, settings, store, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := tg.runnerFor(ctx, tg.s.Hosts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(ctx, `printf 'auth requisite pam_deny.so\naccount required pam_permit.so\nsession required pam_permit.so\n' > /etc/pam.d/su`, nil, []byte{}); err != nil {
+		t.Fatal(err)
+	}
+
+	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ch plan.Change
+	for _, c := range changes {
+		if c.Action == plan.RotatePassword && c.Object == "root" {
+			ch = c
+		}
+	}
+	if ch.ID == "" {
+		t.Fatal("no rotation of root planned")
+	}
+	old, haveOld, err := tg.KnownCredential(ctx, ch)
+	if err != nil || !haveOld {
+		t.Fatalf("handed-over password of root: %v, %v", haveOld, err)
+	}
+	next, err := tg.NewCredential(ctx, ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0]; err != nil {
+		t.Fatal(err)
+	}
+	tried := tg.TryCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}, {Change: ch, Secret: old}})
+	if tried[0].Err != nil || !tried[0].Works {
+		t.Errorf("new password: works=%v err=%v; want it proven by another way than su", tried[0].Works, tried[0].Err)
+	}
+	if tried[1].Err != nil || tried[1].Works {
+		t.Errorf("old password: works=%v err=%v; want it rejected", tried[1].Works, tried[1].Err)
+	}
+	if m := tg.method(ch.ID); m != "fresh SSH password login" {
+		t.Errorf("proven by %q, want a fresh SSH password login", m)
+	}
+}
