@@ -7,8 +7,8 @@
 //	fleetbook -hosts 100 -parallel 16 -out DIR
 //
 // It reads env.json (testenv.Load) and writes DIR/fleet.yaml,
-// DIR/ldap.yaml, DIR/inventory.yml and DIR/hosts.txt (one address a line,
-// for the bare-login floor). Credentials stay in the testenv's
+// DIR/ldap.yaml (when the testenv's directory is up), DIR/inventory.yml and
+// DIR/hosts.txt (one address a line, for the bare-login floor). Credentials stay in the testenv's
 // files: the playbooks hold ${file:...} references, never a value.
 package main
 
@@ -53,10 +53,13 @@ func run(args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
-	files := map[string]func() (any, error){
-		"ldap.yaml": func() (any, error) { return ldapPlaybook(env, *parallel) },
+	files := map[string]func() (any, error){}
+	// -hosts 0: the LDAP playbook only, with or without a fleet. With
+	// hosts, the LDAP playbook too when the directory is up: the fleet's
+	// benchmark must not need it.
+	if *hosts == 0 || env.LDAP != nil {
+		files["ldap.yaml"] = func() (any, error) { return ldapPlaybook(env, *parallel) }
 	}
-	// -hosts 0: the LDAP playbook only, with or without a fleet.
 	if *hosts > 0 {
 		files["fleet.yaml"] = func() (any, error) { return fleetPlaybook(env, *hosts, *parallel) }
 		files["inventory.yml"] = func() (any, error) { return ansibleInventory(env, *hosts) }

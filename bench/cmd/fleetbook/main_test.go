@@ -1,7 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/handoverhq/handover/testenv"
@@ -93,5 +98,35 @@ func TestFleetHostsBounds(t *testing.T) {
 		if _, err := fleetHosts(fakeEnv(), n); err == nil {
 			t.Errorf("fleetHosts(%d) of a 2-host fleet: no error", n)
 		}
+	}
+}
+
+// TestRunWithoutDirectory: the fleet's playbooks are written when the
+// testenv runs no directory (the benchmark starts only the fleet for its
+// fleet part); the LDAP playbook alone needs one.
+func TestRunWithoutDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HANDOVER_TESTENV_DIR", dir)
+	b, err := json.Marshal(fakeEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(testenv.EnvFile(dir), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := run([]string{"-hosts", "2", "-out", out}, io.Discard); err != nil {
+		t.Fatalf("fleet without a directory: %v", err)
+	}
+	for _, name := range []string{"fleet.yaml", "inventory.yml", "hosts.txt"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "ldap.yaml")); !os.IsNotExist(err) {
+		t.Errorf("ldap.yaml written without a directory: %v", err)
+	}
+	if err := run([]string{"-hosts", "0", "-out", out}, io.Discard); err == nil || !strings.Contains(err.Error(), "no ldap") {
+		t.Errorf("the LDAP playbook alone without a directory: %v, want an error saying so", err)
 	}
 }
