@@ -22,6 +22,11 @@ import (
 // journaled, so nothing is left half-known.
 const mutationTimeout = 2 * time.Minute
 
+// groupTimeout bounds a group of n changes made together: each keeps its
+// own allowance (a host's agents, each with its vendor uninstaller, are
+// removed by one script).
+func groupTimeout(n int) time.Duration { return time.Duration(max(n, 1)) * mutationTimeout }
+
 // Crash steps of the rotation protocol, in order. Tests kill the process at
 // each to prove recovery.
 const (
@@ -228,7 +233,7 @@ func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) []repo
 	if err := r.recordAll(intents); err != nil {
 		return r.aborted(out, err)
 	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(chs)))
 	defer cancel()
 	res := apply(mctx, chs[0].System, chs, storeReader{r.s})
 	recs := make([]journal.Record, len(chs))
@@ -334,7 +339,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 	}
 	try := batchRotator(t.Impl)
 	system := chs[0].System
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(chs)))
 	defer cancel()
 
 	for _, l := range lanes {
@@ -371,7 +376,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 		return results(), nil
 	}
 	return results(), func(proven []report.Action) {
-		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
+		octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(old)))
 		defer cancel()
 		creds := make([]connector.Credential, len(old))
 		for i, l := range old {
@@ -660,7 +665,7 @@ func (r *runner) verifySystem(ctx context.Context, t *Target, actions []report.A
 		}
 		return
 	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(applied)))
 	defer cancel()
 	checks, err := vf.Verify(vctx, applied[0].System, applied)
 	rec := journal.Record{Kind: journal.Verified, Target: t.Spec.Name, System: applied[0].System, Result: "verified"}
