@@ -137,9 +137,7 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 	// once they are all done: Verify reads it rather than open another.
 	b.after = t.reinventoryScript(system)
 	results, after, runErr := t.runBatch(ctx, r, &b)
-	if runErr == nil {
-		t.keepReinventory(system, after)
-	}
+	kept := runErr == nil && t.keepReinventory(system, after)
 	failedWrite := false
 	for i, s := range steps {
 		if s == "" {
@@ -156,7 +154,9 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 			out[i].Outcome.Detail = joinDetail(out[i].Outcome.Detail, strings.Join(res.logs, "; "))
 		}
 	}
-	t.remember(system, written, failedWrite)
+	if !kept { // else the cache holds what the re-inventory read
+		t.remember(system, written, failedWrite)
+	}
 	return out
 }
 
@@ -536,27 +536,35 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 		for _, i := range viaSU {
 			ch := creds[i].Change
 			key := h.Name + "\x00" + ch.Params["user"]
-			res := results[steps[i]]
-			t.mu.Lock()
-			proven := t.suWorks[key]
-			switch {
-			case res != nil && res.seen && res.ok:
-				t.suWorks[key] = true
-				out[i].Works = true
-			case res != nil && res.seen && res.msg == "rejected" && proven:
-				out[i].Works = false
-			default:
+			works, settled := t.suVerdict(key, results[steps[i]])
+			if !settled {
 				fallback = append(fallback, i)
-				t.mu.Unlock()
 				continue
 			}
-			t.mu.Unlock()
+			out[i].Works = works
 			t.setMethod(ch.ID, "su login as "+ch.Params["user"]+" (PAM), started by an unprivileged user on the host")
 		}
 	}
 	for _, i := range fallback {
 		out[i].Works, out[i].Err = t.tryPassword(ctx, h, creds[i].Change, creds[i].Secret)
 	}
+}
+
+// suVerdict reads a su login's result for key (host and account): whether
+// the password works, and whether su settled it at all. An acceptance
+// settles it, and proves su works for the account; a refusal settles it
+// only once su accepted a password for that account.
+func (t *target) suVerdict(key string, res *stepResult) (works, settled bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case res != nil && res.seen && res.ok:
+		t.suWorks[key] = true
+		return true, true
+	case res != nil && res.seen && res.msg == "rejected" && t.suWorks[key]:
+		return false, true
+	}
+	return false, false
 }
 
 func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {

@@ -369,18 +369,19 @@ func (t *target) reinventoryScript(system string) string {
 }
 
 // keepReinventory parses the output of a re-inventory run after a batch of
-// changes, for Verify; an output that does not parse is dropped (Verify
-// then reads the host again).
-func (t *target) keepReinventory(system string, out []byte) {
+// changes, for Verify, and reports whether it did; an output that does not
+// parse is dropped (Verify then reads the host again).
+func (t *target) keepReinventory(system string, out []byte) bool {
 	data, err := parseInventory(out)
 	if err != nil {
-		return
+		return false
 	}
 	hc := newHostCache(data)
 	t.mu.Lock()
 	t.reinv[system] = data
 	t.cache[system] = hc
 	t.mu.Unlock()
+	return true
 }
 
 // takeReinventory returns, once, the re-inventory kept for system.

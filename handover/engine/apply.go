@@ -337,7 +337,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 		}
 		return results(), nil
 	}
-	try := batchRotator(t.Impl)
+	try := batchTrier(t.Impl)
 	system := chs[0].System
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(chs)))
 	defer cancel()

@@ -54,9 +54,9 @@ func batchSetter(impl connector.Target) setFunc {
 	}
 }
 
-// batchRotator returns impl's way to try a group of credentials; impl is
+// batchTrier returns impl's way to try a group of credentials; impl is
 // a connector.Rotator.
-func batchRotator(impl connector.Target) tryFunc {
+func batchTrier(impl connector.Target) tryFunc {
 	if b, ok := impl.(connector.BatchRotator); ok {
 		return b.TryCredentials
 	}
