@@ -145,6 +145,20 @@ func testWriteFileStep(t *testing.T, sh string) {
 	}
 	oddContent := "it's \\ \"quoted\" $(not run) `nor this`\n%s %d\nno newline"
 	sOdd := b.writeFile(odd, remoteFileState{Sum: sha256Hex([]byte("x")), Mode: "750", UID: 4242, GID: 4243}, []byte(oddContent), "none", false)
+	// Names one sha256sum cannot serve (it escapes a backslash): wf sums
+	// such a file itself; a space is fine either way.
+	spaced := filepath.Join(dir, "with space")
+	slashed := filepath.Join(dir, `back\slash`)
+	for _, f := range []string{spaced, slashed} {
+		if err := os.WriteFile(f, []byte("old content\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sSpaced := b.writeFile(spaced, remoteFileState{Sum: oldSum, Mode: "600", UID: uid, GID: gid}, []byte("spaced\n"), "none", false)
+	sSlashed := b.writeFile(slashed, remoteFileState{Sum: oldSum, Mode: "600", UID: uid, GID: gid}, []byte("slashed\n"), "none", false)
+	if !strings.Contains(b.script(), "\npresum ") {
+		t.Fatal("a batch of several writes sums the files in one sha256sum")
+	}
 	cmd := exec.Command(sh, "-s")
 	cmd.Stdin = strings.NewReader(b.script())
 	var stderr bytes.Buffer
@@ -154,7 +168,7 @@ func testWriteFileStep(t *testing.T, sh string) {
 		t.Fatalf("script: %v\n%s", err, stderr.String())
 	}
 	res := parseResults(out)
-	for _, s := range []string{sKeep, sGone, sNew, sOdd} {
+	for _, s := range []string{sKeep, sGone, sNew, sOdd, sSpaced, sSlashed} {
 		if err := stepError(res, s, nil); err != nil {
 			t.Errorf("step %s: %v", s, err)
 		}
@@ -165,7 +179,7 @@ func testWriteFileStep(t *testing.T, sh string) {
 	for _, tt := range []struct {
 		path, want string
 		mode       os.FileMode
-	}{{keep, "new content\n", 0o640}, {stale, "old content\n", 0o640}, {created, "first line\n", 0o600}, {odd, oddContent, 0o750}} {
+	}{{spaced, "spaced\n", 0o600}, {slashed, "slashed\n", 0o600}, {keep, "new content\n", 0o640}, {stale, "old content\n", 0o640}, {created, "first line\n", 0o600}, {odd, oddContent, 0o750}} {
 		b, err := os.ReadFile(tt.path)
 		if err != nil || string(b) != tt.want {
 			t.Errorf("%s holds %q (%v), want %q", tt.path, b, err, tt.want)

@@ -216,6 +216,9 @@ for sig in TERM KILL; do
 	if [ -n "$alive" ]; then scan; else found=; fi
 done
 `)
+	// Leftover files: every agent's in one rm, each agent's listed in its
+	// own log.
+	w.WriteString("set --\n")
 	for i, j := range jobs {
 		var unitPaths []string
 		for _, u := range slices.Concat(j.agent.Units, j.agent.Timers) {
@@ -225,22 +228,19 @@ done
 			unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u, "/etc/systemd/system/*.requires/"+u)
 		}
 		all := slices.Concat(j.paths, j.agent.Removal.Files, unitPaths)
-		fmt.Fprintf(w, "s=%s\nset --\nfor p in %s; do\n", steps[i], strings.Join(mapStrings(all, shellGlob), " "))
-		w.WriteString(`	[ -e "$p" ] || [ -L "$p" ] || continue
+		fmt.Fprintf(w, "rm_%s=\nfor p in %s; do\n", steps[i], strings.Join(mapStrings(all, shellGlob), " "))
+		fmt.Fprintf(w, `	[ -e "$p" ] || [ -L "$p" ] || continue
 	case $p in /|/bin|/boot|/dev|/etc|/home|/lib|/lib64|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib|/usr/local|/usr/share|/var|/var/lib) continue ;; esac
 	set -- "$@" "$p"
+	rm_%s="$rm_%s $p"
 done
-if [ $# -gt 0 ]; then
-	if msg=$(rm -rf -- "$@" 2>&1); then
-		m=removed
-		for p do m="$m $p"; done
-		log "$s" "$m"
-	else
-		log "$s" "rm: $msg"
-	fi
+`, steps[i], steps[i])
+	}
+	w.WriteString(`if [ $# -gt 0 ]; then
+	if msg=$(rm -rf -- "$@" 2>&1); then m=removed; else m="rm: $msg;"; fi
+	for s in $agents; do eval "r=\$rm_$s"; [ -n "$r" ] && log "$s" "$m$r"; done
 fi
 `)
-	}
 	w.WriteString(`if [ $sysd = yes ]; then systemctl daemon-reload >/dev/null 2>&1; fi
 for s in $agents; do
 	eval "f=\$failed_$s"
