@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -341,9 +342,20 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			errs[i] = fmt.Errorf("the ssh connector does not rotate %s", ch.Action)
 		}
 	}
+	// Each new password is then proven by a su login in the same script
+	// (see TryCredentials), once chpasswd set it.
+	proofs := map[int]string{}
 	if len(rotated) > 0 {
 		for k, s := range b.chpasswd(users, hashes) {
 			steps[rotated[k]] = s
+		}
+		for k, i := range rotated {
+			if pw := creds[i].Secret.Reveal(); suFits(pw) {
+				proofs[i] = b.suAfter(steps[i], users[k], pw)
+			}
+		}
+		if len(proofs) > 0 {
+			b.body.WriteString("wait\n")
 		}
 	}
 	t.forgetReinventory(system)
@@ -362,6 +374,11 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			failedWrite = failedWrite || ch.Action == plan.InstallKey
 			continue
 		}
+		if s, ok := proofs[i]; ok {
+			if res := results[s]; res != nil && res.seen {
+				t.keepProof(system, ch.Params["user"], creds[i].Secret, *res)
+			}
+		}
 		if ch.Action == plan.RotatePassword && ch.Params["user"] == t.s.User && t.passwordLogin() {
 			t.mu.Lock()
 			if old, ok := t.login[system]; ok {
@@ -374,6 +391,34 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	}
 	t.remember(system, written, failedWrite)
 	return errs
+}
+
+// suFits reports whether su can be given pw: it reads one line.
+func suFits(pw string) bool { return pw != "" && !strings.ContainsAny(pw, "\n\r\x00") }
+
+// proofKey identifies a password of an account on a host.
+func proofKey(system, user string, pw secret.Secret) [32]byte {
+	b := pw.RevealBytes()
+	defer clear(b)
+	return hashDigest(b, system+"\x00"+user)
+}
+
+// keepProof keeps the result of a su login made right after a password
+// was set, for TryCredentials.
+func (t *target) keepProof(system, user string, pw secret.Secret, res stepResult) {
+	t.mu.Lock()
+	t.proofs[proofKey(system, user, pw)] = res
+	t.mu.Unlock()
+}
+
+// takeProof returns, once, the kept su login result for a password.
+func (t *target) takeProof(system, user string, pw secret.Secret) (stepResult, bool) {
+	k := proofKey(system, user, pw)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	res, ok := t.proofs[k]
+	delete(t.proofs, k)
+	return res, ok
 }
 
 // rememberHash notes that hash was made of pw here.
@@ -473,8 +518,10 @@ func (t *target) TryCredential(ctx context.Context, ch plan.Change, cred secret.
 // TryCredentials proves credentials with fresh logins. The access key:
 // by an SSH login with it, which then carries the host's next commands.
 // Passwords: by su logins run as an unprivileged user on the host (PAM
-// checks the password as for any login), all in one session; what su
-// cannot settle, by an SSH password login where sshd takes one for the
+// checks the password as for any login), all in one session; a new
+// password's su login already ran in the script that set it, right after
+// chpasswd, and its result is taken from there (once). What su cannot
+// settle, by an SSH password login where sshd takes one for the
 // account, else by comparing with the shadow hash. A rejection by su only
 // counts once su accepted a password for that account in this run: a PAM
 // stack that refuses su to everyone (pam_wheel) must not pass for proof
@@ -506,44 +553,48 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 }
 
 func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector.Credential, idx []int, out []connector.Tried) {
-	r, err := t.runnerFor(ctx, h)
-	if err != nil {
-		for _, i := range idx {
-			out[i].Err = err
-		}
-		return
-	}
 	var b batch
 	var fallback, viaSU []int
 	steps := map[int]string{}
+	results := map[string]*stepResult{}
 	for _, i := range idx {
 		user := creds[i].Change.Params["user"]
 		if !loginName.MatchString(user) {
 			out[i].Err = fmt.Errorf("%q is not a login name", user)
 			continue
 		}
-		pw := creds[i].Secret.Reveal()
-		if pw == "" || strings.ContainsAny(pw, "\n\r\x00") {
-			fallback = append(fallback, i) // su reads one line
+		if !suFits(creds[i].Secret.Reveal()) {
+			fallback = append(fallback, i)
 			continue
 		}
-		steps[i] = b.su(user, pw)
 		viaSU = append(viaSU, i)
-	}
-	if len(viaSU) > 0 {
-		b.body.WriteString("wait\n")
-		results, _, _ := t.runBatch(ctx, r, &b)
-		for _, i := range viaSU {
-			ch := creds[i].Change
-			key := h.Name + "\x00" + ch.Params["user"]
-			works, settled := t.suVerdict(key, results[steps[i]])
-			if !settled {
-				fallback = append(fallback, i)
-				continue
-			}
-			out[i].Works = works
-			t.setMethod(ch.ID, "su login as "+ch.Params["user"]+" (PAM), started by an unprivileged user on the host")
+		// The su login the credential script ran once it set this password.
+		if res, ok := t.takeProof(h.Name, user, creds[i].Secret); ok {
+			steps[i] = "kept" + strconv.Itoa(i)
+			results[steps[i]] = &res
+			continue
 		}
+		steps[i] = b.su(user, creds[i].Secret.Reveal())
+	}
+	if b.steps > 0 {
+		// Without a connection, the logins not made fall back below, which
+		// says why.
+		if r, err := t.runnerFor(ctx, h); err == nil {
+			b.body.WriteString("wait\n")
+			ran, _, _ := t.runBatch(ctx, r, &b)
+			maps.Copy(results, ran)
+		}
+	}
+	for _, i := range viaSU {
+		ch := creds[i].Change
+		key := h.Name + "\x00" + ch.Params["user"]
+		works, settled := t.suVerdict(key, results[steps[i]])
+		if !settled {
+			fallback = append(fallback, i)
+			continue
+		}
+		out[i].Works = works
+		t.setMethod(ch.ID, "su login as "+ch.Params["user"]+" (PAM), started by an unprivileged user on the host")
 	}
 	for _, i := range fallback {
 		out[i].Works, out[i].Err = t.tryPassword(ctx, h, creds[i].Change, creds[i].Secret)

@@ -30,7 +30,7 @@ oneline() {
 	m=$1
 	case $m in *"$nl"*|*"$cr"*) m=$(printf '%s' "$m" | tr '\n\r' '  ') ;; esac
 }
-ok() { printf '@@result %s ok\n' "$1"; }
+ok() { printf '@@result %s ok\n' "$1"; eval "done_$1=1"; }
 fail() { oneline "$2"; printf '@@result %s fail %s\n' "$1" "$m"; }
 log() { oneline "$2"; printf '@@log %s %s\n' "$1" "$m"; }
 # wf STEP PATH WANT UMASK CHMOD UID GID CHECK OP MKDIR TMP CONTENT:
@@ -276,6 +276,15 @@ func (b *batch) su(user, password string) string {
 	text := h.String()
 	nl := strings.IndexByte(text, '\n')
 	b.body.WriteString(text[:nl] + " &" + text[nl:])
+	return s
+}
+
+// suAfter adds a su login as user with password, like su, run only when
+// step succeeded.
+func (b *batch) suAfter(step, user, password string) string {
+	fmt.Fprintf(&b.body, "if [ -n \"${done_%s-}\" ]; then\n", step)
+	s := b.su(user, password)
+	b.body.WriteString("fi\n")
 	return s
 }
 

@@ -62,6 +62,9 @@ type target struct {
 	cache   map[string]*hostCache    // host -> what its last inventory read
 	suWorks map[string]bool          // host+"\x00"+user -> su accepted a password
 	hashes  map[[32]byte]bool        // hashDigest of each password and the hash set from it
+	// proofs holds the su logins the credential script ran right after
+	// setting passwords, by proofKey, until TryCredentials takes them.
+	proofs map[[32]byte]stepResult
 	reinv   map[string]*hostData     // host -> re-inventory run after its last changes
 }
 
@@ -106,7 +109,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
 		conns: map[string]*conn{}, login: map[string]secret.Secret{}, methods: map[string]string{},
-		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, reinv: map[string]*hostData{},
+		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, proofs: map[[32]byte]stepResult{}, reinv: map[string]*hostData{},
 		now: env.Now,
 	}
 	if tg.now == nil {

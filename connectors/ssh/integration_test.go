@@ -297,10 +297,23 @@ func engineRun(t *testing.T, ctx context.Context, tg *target, store secret.Store
 				t.Fatalf("%s %s on %s: %v", group[i].Action, group[i].Object, system, err)
 			}
 		}
+		// The new passwords' su logins ran in the script that set them.
+		tg.mu.Lock()
+		kept := len(tg.proofs)
+		tg.mu.Unlock()
+		if want := len(old); kept != want {
+			t.Errorf("%s: %d su proofs kept from the credential script, want %d", system, kept, want)
+		}
 		for i, tr := range tg.TryCredentials(ctx, system, next) {
 			if tr.Err != nil || !tr.Works {
 				t.Fatalf("%s %s on %s: new credential works=%v err=%v", group[i].Action, group[i].Object, system, tr.Works, tr.Err)
 			}
+		}
+		tg.mu.Lock()
+		kept = len(tg.proofs)
+		tg.mu.Unlock()
+		if kept != 0 {
+			t.Errorf("%s: %d su proofs left once taken", system, kept)
 		}
 		for i, tr := range tg.TryCredentials(ctx, system, old) {
 			if tr.Err != nil || tr.Works {
