@@ -204,19 +204,82 @@ type dialer struct {
 	keys    *hostKeys
 	timeout time.Duration
 	jump    *jumpSettings
+	bastion *bastion
+	// jumpAuth logs in to the jump host: the connection user's own
+	// credentials, never a credential being proven on a host behind it.
+	jumpAuth []ssh.AuthMethod
 }
 
-// conn is an SSH connection and what must be closed with it.
+// conn is an SSH connection to a host.
 type conn struct {
 	*ssh.Client
-	via *ssh.Client // the jump host's connection, if any
 }
 
-func (c *conn) Close() error {
-	err := c.Client.Close()
-	if c.via != nil {
-		c.via.Close()
+// bastion is the one connection to the jump host that every host's
+// connection goes through, as forwarded channels: the jump host sees one
+// login whatever the number of hosts (OpenSSH's MaxStartups starts
+// dropping concurrent unauthenticated connections past 10).
+type bastion struct {
+	mu sync.Mutex
+	c  *ssh.Client
+}
+
+// client returns the connection to the jump host, dialling it if needed.
+func (b *bastion) client(ctx context.Context, d *dialer) (*ssh.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c != nil {
+		return b.c, nil
 	}
+	jaddr := joinHostPort(d.jump.Address, d.jump.Port)
+	c, err := d.handshake(ctx, nil, "jump host "+jaddr, jaddr, d.jump.HostKey, d.jump.User, d.jumpAuth)
+	if err != nil {
+		return nil, err
+	}
+	b.c = c
+	return c, nil
+}
+
+// forward opens a channel to addr through the jump host; a jump
+// connection found dead is dialled again, once.
+func (b *bastion) forward(ctx context.Context, d *dialer, addr string) (net.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		jc, err := b.client(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := dialVia(ctx, jc, addr)
+		if err == nil {
+			return raw, nil
+		}
+		if attempt > 0 || ctx.Err() != nil {
+			return nil, err
+		}
+		if _, _, kerr := jc.SendRequest("keepalive@openssh.com", true, nil); kerr == nil {
+			return nil, err // the jump host is fine: it could not reach addr
+		}
+		b.drop(jc)
+	}
+}
+
+func (b *bastion) drop(c *ssh.Client) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c == c {
+		b.c.Close()
+		b.c = nil
+	}
+}
+
+// Close closes the jump connection, once no host connection needs it.
+func (b *bastion) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c == nil {
+		return nil
+	}
+	err := b.c.Close()
+	b.c = nil
 	return err
 }
 
@@ -225,30 +288,22 @@ func (c *conn) Close() error {
 func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []ssh.AuthMethod) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	var via *ssh.Client
 	var raw net.Conn
-	var err error
 	if d.jump != nil {
-		jaddr := joinHostPort(d.jump.Address, d.jump.Port)
-		jc, err := d.handshake(ctx, nil, "jump host "+jaddr, jaddr, d.jump.HostKey, d.jump.User, auth)
-		if err != nil {
-			return nil, err
-		}
-		via = jc
-		raw, err = dialVia(ctx, jc, addr)
-		if err != nil {
-			jc.Close()
-			return nil, fmt.Errorf("via jump host %s: %w", jaddr, err)
+		var err error
+		if raw, err = d.bastion.forward(ctx, d, addr); err != nil {
+			var hke *HostKeyError
+			if errors.As(err, &hke) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("via jump host %s: %w", joinHostPort(d.jump.Address, d.jump.Port), err)
 		}
 	}
 	c, err := d.handshake(ctx, raw, name, addr, pin, user, auth)
 	if err != nil {
-		if via != nil {
-			via.Close()
-		}
 		return nil, err
 	}
-	return &conn{Client: c, via: via}, nil
+	return &conn{Client: c}, nil
 }
 
 func dialVia(ctx context.Context, jc *ssh.Client, addr string) (net.Conn, error) {

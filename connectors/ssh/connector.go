@@ -66,6 +66,7 @@ type target struct {
 	// setting passwords, by proofKey, until TryCredentials takes them.
 	proofs map[[32]byte]stepResult
 	reinv   map[string]*hostData     // host -> re-inventory run after its last changes
+	bastion bastion                  // the jump host's connection, shared by all hosts
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
@@ -162,6 +163,7 @@ func (t *target) Close() error {
 		c.Close()
 	}
 	t.retired = nil
+	t.bastion.Close()
 	if t.auth != nil {
 		if t.auth.close != nil {
 			t.auth.close()
@@ -267,7 +269,19 @@ func (t *target) authMethods(host string, a *resolvedAuth) []ssh.AuthMethod {
 }
 
 func (t *target) dialer() *dialer {
-	return &dialer{keys: t.keys, timeout: t.s.HostTimeout, jump: t.s.Jump}
+	d := &dialer{keys: t.keys, timeout: t.s.HostTimeout, jump: t.s.Jump, bastion: &t.bastion}
+	t.mu.Lock()
+	a := t.auth
+	t.mu.Unlock()
+	if d.jump != nil && a != nil {
+		if len(a.signers) > 0 {
+			d.jumpAuth = append(d.jumpAuth, ssh.PublicKeys(a.signers...))
+		}
+		if !a.password.IsZero() {
+			d.jumpAuth = append(d.jumpAuth, passwordAuth(a.password)...)
+		}
+	}
+	return d
 }
 
 // runnerFor returns a runner on host's connection, dialling it if needed.

@@ -635,3 +635,108 @@ func TestPasswordProofWhereSuIsRefused(t *testing.T) {
 		t.Errorf("proven by %q, want a fresh SSH password login", m)
 	}
 }
+
+// TestJumpHost reaches hosts only through a bastion: their names resolve
+// on the bastion alone (its /etc/hosts), so a connection that did not go
+// through it fails. Every host's connection is a channel of one login on
+// the bastion, made with the connection user's credentials: the new
+// access key is proven on a host behind the bastion without the bastion
+// having to know that key. A bastion whose key differs from its pin is
+// refused.
+func TestJumpHost(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	if len(e.Fleet.Hosts) < 3 {
+		t.Fatalf("the fleet has %d hosts; this test needs 3", len(e.Fleet.Hosts))
+	}
+	jump, behind := e.Fleet.Hosts[0], e.Fleet.Hosts[1:3]
+	jumpIP := strings.TrimSuffix(jump.Addr, ":22")
+	sshTo := func(script string) {
+		t.Helper()
+		cmd := exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes", "root@"+jumpIP, script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ssh %s: %v\n%s", jumpIP, err, out)
+		}
+	}
+	var hostsLines, settingsHosts []string
+	for i, h := range behind {
+		name := fmt.Sprintf("behind-%d.handover-test.lan", i)
+		hostsLines = append(hostsLines, strings.TrimSuffix(h.Addr, ":22")+" "+name)
+		settingsHosts = append(settingsHosts, fmt.Sprintf("  - {name: %s, address: %s, host_key: '%s'}", h.Name, name, h.HostKeyFP))
+	}
+	sshTo("cp -p /etc/hosts /etc/hosts.handover-test && printf '%s\\n' '" + strings.Join(hostsLines, "' '") + "' >> /etc/hosts")
+	t.Cleanup(func() {
+		sshTo("mv /etc/hosts.handover-test /etc/hosts")
+		resetFleet(t) // the access key installed behind the bastion
+	})
+	settings := func(jumpKey string) string {
+		return fmt.Sprintf("hosts:\n%s\nauth: {key_file: %s}\nknown_hosts: %s\nhost_timeout: 10s\njump: {address: %s, user: root%s}\n",
+			strings.Join(settingsHosts, "\n"), e.Fleet.OperatorKey, e.Fleet.KnownHosts, jumpIP, jumpKey)
+	}
+
+	// Without the bastion, the names do not resolve.
+	direct := configure(t, e, strings.Split(settings(""), "jump:")[0], secret.NewMemoryStore(), nil)
+	inv, err := direct.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Systems[0].Error == "" {
+		t.Fatalf("%s was reached without the bastion: the test proves nothing", inv.Systems[0].Name)
+	}
+
+	store := secret.NewMemoryStore()
+	tg := configure(t, e, settings(""), store, nil)
+	inv, err = tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sys := range inv.Systems {
+		if sys.Error != "" || len(sys.Findings) == 0 {
+			t.Fatalf("%s through the bastion: error %q, %d findings", sys.Name, sys.Error, len(sys.Findings))
+		}
+	}
+	// One login on the bastion carries both hosts' connections.
+	out, err := exec.Command("ss", "-Htn", "state", "established", "dst", jump.Addr).Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	if n := len(nonEmptyLines(string(out))); n != 1 {
+		t.Errorf("%d connections to the bastion, want 1:\n%s", n, out)
+	}
+
+	// The new access key of a host behind the bastion, set and proven.
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(changes, func(c plan.Change) bool {
+		return c.Action == plan.InstallKey && c.System == behind[0].Name
+	})
+	if i < 0 {
+		t.Fatalf("no access key planned on %s", behind[0].Name)
+	}
+	ch := changes[i]
+	key, err := tg.NewCredential(context.Background(), ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := []connector.Credential{{Change: ch, Secret: key}}
+	if err := tg.SetCredentials(context.Background(), ch.System, cred)[0]; err != nil {
+		t.Fatalf("install the access key behind the bastion: %v", err)
+	}
+	if tr := tg.TryCredentials(context.Background(), ch.System, cred)[0]; tr.Err != nil || !tr.Works {
+		t.Errorf("access key behind the bastion: works=%v err=%v", tr.Works, tr.Err)
+	}
+
+	// A bastion that does not show its pinned key is refused.
+	bad := configure(t, e, settings(", host_key: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'"), secret.NewMemoryStore(), nil)
+	inv, err = bad.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sys := range inv.Systems {
+		if !strings.Contains(sys.Error, "does not match") || !strings.Contains(sys.Error, jump.HostKeyFP) {
+			t.Errorf("%s through a bastion with the wrong key: error %q", sys.Name, sys.Error)
+		}
+	}
+}
