@@ -64,9 +64,9 @@ type target struct {
 	hashes  map[[32]byte]bool        // hashDigest of each password and the hash set from it
 	// proofs holds the su logins the credential script ran right after
 	// setting passwords, by proofKey, until TryCredentials takes them.
-	proofs map[[32]byte]stepResult
-	reinv   map[string]*hostData     // host -> re-inventory run after its last changes
-	bastion bastion                  // the jump host's connection, shared by all hosts
+	proofs  map[[32]byte]stepResult
+	reinv   map[string]*hostData // host -> re-inventory run after its last changes
+	bastion bastion              // the jump host's connection, shared by all hosts
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
