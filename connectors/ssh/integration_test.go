@@ -740,3 +740,85 @@ func TestJumpHost(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHAgent logs in with a key held by a real ssh-agent (auth: {agent:
+// true}), and installs an access key the operator supplies as a public
+// key: its proof is a fresh login with the private half the agent holds.
+func TestSSHAgent(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+	agentCmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agentCmd.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() {
+		agentCmd.Process.Kill()
+		agentCmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ssh-agent did not create its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	access := filepath.Join(dir, "access")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "incoming@example.test", "-f", access).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	for _, k := range []string{e.Fleet.OperatorKey, access} {
+		add := exec.Command("ssh-add", "-q", k)
+		add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		if out, err := add.CombinedOutput(); err != nil {
+			t.Fatalf("ssh-add %s: %v\n%s", k, err, out)
+		}
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	pub, err := os.ReadFile(access + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resetFleet(t) })
+
+	settings := fmt.Sprintf("hosts: [%s]\nauth: {agent: true}\nknown_hosts: %s\naccess_key: {public_key: '%s'}\n",
+		strings.TrimSuffix(h.Addr, ":22"), e.Fleet.KnownHosts, strings.TrimSpace(string(pub)))
+	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := inv.Systems[0]; sys.Error != "" || len(sys.Findings) == 0 {
+		t.Fatalf("inventory with the agent's key: error %q, %d findings", sys.Error, len(sys.Findings))
+	}
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(changes, func(c plan.Change) bool { return c.Action == plan.InstallKey })
+	if i < 0 {
+		t.Fatal("no access key planned")
+	}
+	ch := changes[i]
+	key, err := tg.NewCredential(context.Background(), ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.Reveal() != strings.TrimSpace(string(pub)) {
+		t.Fatalf("the access key is not the one supplied: %q", key.Reveal())
+	}
+	cred := []connector.Credential{{Change: ch, Secret: key}}
+	if err := tg.SetCredentials(context.Background(), ch.System, cred)[0]; err != nil {
+		t.Fatal(err)
+	}
+	if tr := tg.TryCredentials(context.Background(), ch.System, cred)[0]; tr.Err != nil || !tr.Works {
+		t.Errorf("supplied access key: works=%v err=%v", tr.Works, tr.Err)
+	}
+	if m := tg.method(ch.ID); m != "fresh SSH login with the key held by ssh-agent" {
+		t.Errorf("proven by %q, want a login with the agent's key", m)
+	}
+}
