@@ -301,6 +301,10 @@ func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []
 	}
 	c, err := d.handshake(ctx, raw, name, addr, pin, user, auth)
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%s: no SSH answer within host_timeout (%s): %w", addr, d.timeout, err)
+		}
 		return nil, err
 	}
 	return &conn{Client: c}, nil

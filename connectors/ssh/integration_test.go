@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -495,20 +496,44 @@ func TestWrongHostKeyAndUnreachableHost(t *testing.T) {
 		t.Fatal("testenv needs a fleet of at least 2 hosts")
 	}
 	h1, h2 := e.Fleet.Hosts[0], e.Fleet.Hosts[1]
+	// A host that takes the TCP connection and then says nothing (a hung
+	// sshd, a firewall that swallows the traffic).
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
 	// A pin that is not h1's key, and an address where nothing listens.
 	wrong := "SHA256:" + strings.Repeat("A", 43)
 	settings := fmt.Sprintf(`hosts:
   - {name: %s, address: %s, host_key: %q}
   - {name: %s, address: %s}
   - {name: nowhere, address: 127.0.1.254, host_key: %q}
+  - {name: silent, address: 127.0.0.1, port: %d, host_key: %q}
 auth: {key_file: %s}
 known_hosts: %s
-host_timeout: 5s
-`, h1.Name, strings.TrimSuffix(h1.Addr, ":22"), wrong, h2.Name, strings.TrimSuffix(h2.Addr, ":22"), wrong, e.Fleet.OperatorKey, e.Fleet.KnownHosts)
+host_timeout: 3s
+`, h1.Name, strings.TrimSuffix(h1.Addr, ":22"), wrong, h2.Name, strings.TrimSuffix(h2.Addr, ":22"), wrong, silent.Addr().(*net.TCPAddr).Port, wrong, e.Fleet.OperatorKey, e.Fleet.KnownHosts)
 	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+	start := time.Now()
 	inv, err := tg.Inventory(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := inv.Systems[3].Error; !strings.Contains(got, "no SSH answer within host_timeout (3s)") {
+		t.Errorf("silent host: error %q, want the host timeout", got)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the inventory took %v: the silent host was not bounded by its 3 s timeout", d)
 	}
 	if got := inv.Systems[0].Error; !strings.Contains(got, "does not match") || !strings.Contains(got, h1.HostKeyFP) {
 		t.Errorf("wrong host key: error %q", got)
