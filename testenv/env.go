@@ -171,6 +171,11 @@ type FleetEnv struct {
 	ProviderKeys         []string `json:"provider_keys"`
 	ProviderFingerprints []string `json:"provider_fingerprints"`
 	Hosts                []Host   `json:"hosts"`
+	// RPMHost is a RHEL-family host (rpm and dnf, no dpkg, the admin in
+	// wheel, Rocky Linux's os-release) planted like the others, at
+	// 127.0.1.250. It is not in Hosts: fleet-wide tools (the benchmark,
+	// its Ansible playbook) address Hosts only.
+	RPMHost *Host `json:"rpm_host,omitempty"`
 	// ProviderKeyComments parallels ProviderKeys ("support@prestanet.test").
 	ProviderKeyComments []string `json:"provider_key_comments,omitempty"`
 	// ProviderUser is the provider's own login on every host.

@@ -131,6 +131,97 @@ func findingsOf(sys connector.System, kind string) []connector.Finding {
 	return out
 }
 
+// checkPlanted checks that an inventory found, and attributed rightly,
+// everything planted on a testenv host.
+func checkPlanted(t *testing.T, h testenv.Host, sys connector.System) {
+	t.Helper()
+	if sys.Error != "" {
+		t.Fatalf("host error: %s", sys.Error)
+	}
+	byID := map[string]connector.Finding{}
+	for _, f := range sys.Findings {
+		byID[f.ID] = f
+	}
+	for _, k := range h.Keys {
+		id := "ssh-key:" + k.User + ":" + k.Fingerprint + ":" + k.File
+		f, ok := byID[id]
+		if !ok {
+			t.Errorf("key %s of %s in %s not found", k.Fingerprint, k.User, k.File)
+			continue
+		}
+		if f.Provider != k.Provider {
+			t.Errorf("key %s (%s) in %s: provider=%v, want %v (reasons %v)", k.Fingerprint, k.Comment, k.File, f.Provider, k.Provider, f.Reasons)
+		}
+		if k.Options != "" && f.Detail["options"] == "" {
+			t.Errorf("key %s: options %q not reported", k.Fingerprint, k.Options)
+		}
+	}
+	for _, c := range h.Cron {
+		var got []connector.Finding
+		for _, f := range findingsOf(sys, connector.KindCron) {
+			if f.Detail[detailFile] == c.File {
+				got = append(got, f)
+			}
+		}
+		if len(got) == 0 {
+			t.Errorf("cron file %s: no entry found", c.File)
+		}
+		for _, f := range got {
+			if f.Provider != c.Provider {
+				t.Errorf("cron %s: provider=%v, want %v (reasons %v)", f.Summary, f.Provider, c.Provider, f.Reasons)
+			}
+		}
+	}
+	for _, file := range h.Sudoers {
+		found := false
+		for _, f := range findingsOf(sys, connector.KindGrant) {
+			if f.Detail[detailFile] == file {
+				found = true
+				if !f.Provider {
+					t.Errorf("grant %s not attributed to the provider", f.Summary)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("sudoers file %s: no grant found", file)
+		}
+	}
+	for _, a := range h.AgentDetails {
+		f, ok := byID["agent:"+a.Name]
+		if !ok {
+			t.Errorf("agent %s (%s) not found", a.Name, a.State)
+			continue
+		}
+		if !f.Provider || len(f.Reasons) == 0 {
+			t.Errorf("agent %s not attributed: %v", a.Name, f.Reasons)
+		}
+		if a.Package != "" && !strings.Contains(f.Detail["packages"], a.Package) {
+			t.Errorf("agent %s: package %s not reported: %v", a.Name, a.Package, f.Detail)
+		}
+		if a.Running && !strings.Contains(f.Detail["processes"], a.Daemon) {
+			t.Errorf("agent %s: process %s not reported: %v", a.Name, a.Daemon, f.Detail)
+		}
+		if a.State == "rc" && !strings.Contains(f.Summary, "rc") {
+			t.Errorf("agent %s: rc state not reported: %s", a.Name, f.Summary)
+		}
+	}
+	var provider, admin connector.Account
+	for _, a := range sys.Accounts {
+		switch a.Name {
+		case h.ProviderUser:
+			provider = a
+		case h.Admin:
+			admin = a
+		}
+	}
+	if !provider.Provider || !provider.Admin {
+		t.Errorf("provider account %s: provider=%v admin=%v via %v", h.ProviderUser, provider.Provider, provider.Admin, provider.AdminVia)
+	}
+	if !admin.Admin || admin.Provider {
+		t.Errorf("admin account %s: admin=%v provider=%v", h.Admin, admin.Admin, admin.Provider)
+	}
+}
+
 func TestInventoryFindsEveryPlantedArtefact(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", false)
@@ -147,91 +238,7 @@ func TestInventoryFindsEveryPlantedArtefact(t *testing.T) {
 	for i, h := range sampleHosts(e) {
 		sys := inv.Systems[i]
 		t.Run(h.Name, func(t *testing.T) {
-			if sys.Error != "" {
-				t.Fatalf("host error: %s", sys.Error)
-			}
-			byID := map[string]connector.Finding{}
-			for _, f := range sys.Findings {
-				byID[f.ID] = f
-			}
-			for _, k := range h.Keys {
-				id := "ssh-key:" + k.User + ":" + k.Fingerprint + ":" + k.File
-				f, ok := byID[id]
-				if !ok {
-					t.Errorf("key %s of %s in %s not found", k.Fingerprint, k.User, k.File)
-					continue
-				}
-				if f.Provider != k.Provider {
-					t.Errorf("key %s (%s) in %s: provider=%v, want %v (reasons %v)", k.Fingerprint, k.Comment, k.File, f.Provider, k.Provider, f.Reasons)
-				}
-				if k.Options != "" && f.Detail["options"] == "" {
-					t.Errorf("key %s: options %q not reported", k.Fingerprint, k.Options)
-				}
-			}
-			for _, c := range h.Cron {
-				var got []connector.Finding
-				for _, f := range findingsOf(sys, connector.KindCron) {
-					if f.Detail[detailFile] == c.File {
-						got = append(got, f)
-					}
-				}
-				if len(got) == 0 {
-					t.Errorf("cron file %s: no entry found", c.File)
-				}
-				for _, f := range got {
-					if f.Provider != c.Provider {
-						t.Errorf("cron %s: provider=%v, want %v (reasons %v)", f.Summary, f.Provider, c.Provider, f.Reasons)
-					}
-				}
-			}
-			for _, file := range h.Sudoers {
-				found := false
-				for _, f := range findingsOf(sys, connector.KindGrant) {
-					if f.Detail[detailFile] == file {
-						found = true
-						if !f.Provider {
-							t.Errorf("grant %s not attributed to the provider", f.Summary)
-						}
-					}
-				}
-				if !found {
-					t.Errorf("sudoers file %s: no grant found", file)
-				}
-			}
-			for _, a := range h.AgentDetails {
-				f, ok := byID["agent:"+a.Name]
-				if !ok {
-					t.Errorf("agent %s (%s) not found", a.Name, a.State)
-					continue
-				}
-				if !f.Provider || len(f.Reasons) == 0 {
-					t.Errorf("agent %s not attributed: %v", a.Name, f.Reasons)
-				}
-				if a.Package != "" && !strings.Contains(f.Detail["packages"], a.Package) {
-					t.Errorf("agent %s: package %s not reported: %v", a.Name, a.Package, f.Detail)
-				}
-				if a.Running && !strings.Contains(f.Detail["processes"], a.Daemon) {
-					t.Errorf("agent %s: process %s not reported: %v", a.Name, a.Daemon, f.Detail)
-				}
-				if a.State == "rc" && !strings.Contains(f.Summary, "rc") {
-					t.Errorf("agent %s: rc state not reported: %s", a.Name, f.Summary)
-				}
-			}
-			var provider, admin connector.Account
-			for _, a := range sys.Accounts {
-				switch a.Name {
-				case h.ProviderUser:
-					provider = a
-				case h.Admin:
-					admin = a
-				}
-			}
-			if !provider.Provider || !provider.Admin {
-				t.Errorf("provider account %s: provider=%v admin=%v via %v", h.ProviderUser, provider.Provider, provider.Admin, provider.AdminVia)
-			}
-			if !admin.Admin || admin.Provider {
-				t.Errorf("admin account %s: admin=%v provider=%v", h.Admin, admin.Admin, admin.Provider)
-			}
+			checkPlanted(t, h, sys)
 			if sys.Hardware == nil || sys.Hardware.CPUs == 0 || sys.Hardware.MemoryMB == 0 {
 				t.Errorf("hardware not read: %+v", sys.Hardware)
 			}
@@ -845,5 +852,102 @@ func TestSSHAgent(t *testing.T) {
 	}
 	if m := tg.method(ch.ID); m != "fresh SSH login with the key held by ssh-agent" {
 		t.Errorf("proven by %q, want a login with the agent's key", m)
+	}
+}
+
+// TestRPMHost runs the whole job on the fleet's RHEL-family host (rpm and
+// dnf, no dpkg, the admin in wheel, root's crontab in /var/spool/cron):
+// every planted artefact found and attributed, the packaged agent removed
+// by the host's package manager (dnf) and proven gone by re-inventory and
+// by rpm itself, passwords rotated and proven, and nothing left to plan.
+func TestRPMHost(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	if e.Fleet == nil || e.Fleet.RPMHost == nil {
+		t.Fatal("testenv has no RHEL-family host: run bin/testenv up -only fleet")
+	}
+	h := *e.Fleet.RPMHost
+	t.Cleanup(func() { resetFleet(t) })
+	settings := fmt.Sprintf(`hosts: [{name: %s, address: %s}]
+auth: {key_file: %s}
+known_hosts: %s
+passwords:
+  - {account: root, password: '${file:%s}'}
+  - {account: %s, password: '${file:%s}'}
+`, h.Name, strings.TrimSuffix(h.Addr, ":22"), e.Fleet.OperatorKey, e.Fleet.KnownHosts, h.RootPasswordFile, h.Admin, h.AdminPassFile)
+	store := secret.NewMemoryStore()
+	tg := configure(t, e, settings, store, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := inv.Systems[0]
+	checkPlanted(t, h, sys)
+	if t.Failed() {
+		t.FailNow()
+	}
+	var os string
+	for _, f := range sys.Facts {
+		if f.Name == "os" {
+			os = f.Value
+		}
+	}
+	if !strings.HasPrefix(os, "Rocky Linux") {
+		t.Errorf("os %q, want Rocky Linux's os-release", os)
+	}
+	if !slices.ContainsFunc(sys.Software, func(p connector.Package) bool {
+		return p.Name == "teamviewer" && strings.HasSuffix(p.Version, ".el9")
+	}) {
+		t.Errorf("the teamviewer rpm is not among the packages: %v", sys.Software)
+	}
+	for _, a := range sys.Accounts {
+		if a.Name == h.Admin && !slices.Contains(a.AdminVia, "wheel group") {
+			t.Errorf("%s is an admin via %v, want the wheel group", a.Name, a.AdminVia)
+		}
+	}
+
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engineRun(t, ctx, tg, store, changes)
+	if t.Failed() {
+		t.FailNow()
+	}
+	out, err := exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes",
+		"root@"+strings.TrimSuffix(h.Addr, ":22"), "rpm -q teamviewer; pgrep -x teamviewerd; ls /opt/teamviewer /usr/lib/systemd/system/teamviewerd.service").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "package teamviewer is not installed") {
+		t.Errorf("teamviewer is still on the host:\n%s", out)
+	}
+	// Removed by the host's package manager, which logs what it erased.
+	out, err = exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes",
+		"root@"+strings.TrimSuffix(h.Addr, ":22"), "cat /var/log/dnf.rpm.log").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "teamviewer") {
+		t.Errorf("dnf did not remove teamviewer (%v):\n%s", err, out)
+	}
+	for _, acct := range []struct{ user, oldFile string }{{"root", h.RootPasswordFile}, {h.Admin, h.AdminPassFile}} {
+		old := secret.New(testenv.ReadSecret(t, acct.oldFile))
+		if tryLogin(t, e, h, acct.user, passwordAuth(old)[0]) {
+			t.Errorf("the handed-over password of %s still logs in", acct.user)
+		}
+	}
+	inv2, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv2.Systems[0].Error; err != "" {
+		t.Fatal(err)
+	}
+	if agents := findingsOf(inv2.Systems[0], connector.KindAgent); len(agents) > 0 {
+		t.Errorf("agents remain: %v", agents)
+	}
+	again, err := tg.Plan(inv2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range again {
+		t.Errorf("second plan is not empty: %s %s", ch.Action, ch.Object)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -23,11 +24,13 @@ var (
 	debsSource []byte
 	//go:embed plan.go
 	planSource []byte
+	//go:embed rpm.go
+	rpmSource []byte
 )
 
 func recipeKey() string {
 	h := sha256.New()
-	for _, b := range [][]byte{agentdSource, debsSource, planSource} {
+	for _, b := range [][]byte{agentdSource, debsSource, planSource, rpmSource} {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
@@ -77,7 +80,7 @@ func ensureArtefacts(ctx context.Context, cacheDir, rootfs string, log io.Writer
 	if err := os.MkdirAll(layers, 0o755); err != nil {
 		return nil, err
 	}
-	for _, v := range variants {
+	for _, v := range append(slices.Clone(variants), rpmVariant) {
 		l := filepath.Join(layers, v.key())
 		if _, err := os.Stat(l); err != nil {
 			fmt.Fprintf(log, "fleet: building layer %s\n", v.key())
@@ -229,6 +232,24 @@ func buildLayer(ctx context.Context, rootfs, dst string, v variant, a *artefacts
 		}
 	}()
 
+	install := debianAgents
+	if v.rpm {
+		install = rpmAgents
+	}
+	if err := install(ctx, root, v, a); err != nil {
+		return err
+	}
+	if err := unmountAll(root); err != nil {
+		return err
+	}
+	mounted = false
+	return os.Rename(upper, dst)
+}
+
+// debianAgents installs a variant's agents the Debian way: dpkg -i of their
+// packages, dpkg -r of those to leave in state rc, tarball agents' files
+// and enabled units.
+func debianAgents(ctx context.Context, root string, v variant, a *artefacts) error {
 	var debs []string
 	for _, ag := range append(append([]agent{}, v.installed...), v.removed...) {
 		if ag.pkg == "" {
@@ -281,11 +302,7 @@ func buildLayer(ctx context.Context, rootfs, dst string, v variant, a *artefacts
 	if err := chroot(ctx, root, nil, "apt-cache", "gencaches"); err != nil {
 		return err
 	}
-	if err := unmountAll(root); err != nil {
-		return err
-	}
-	mounted = false
-	return os.Rename(upper, dst)
+	return nil
 }
 
 // inHost runs a command in root the way it would run on a booted host:

@@ -54,7 +54,7 @@ func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) 
 		return err
 	}
 	start := time.Now()
-	err = forEach(ctx, hosts, func(ctx context.Context, h host) error {
+	err = forEach(ctx, append(hosts, m.rpmHost), func(ctx context.Context, h host) error {
 		if _, ok := h.running(); ok {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err := m.probe(pctx, h.addr)
@@ -68,7 +68,7 @@ func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Log, "fleet: %d hosts ready in %s\n", len(hosts), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(o.Log, "fleet: %d hosts and the RHEL-family host ready in %s\n", len(hosts), time.Since(start).Round(time.Millisecond))
 	env.Fleet = fleetEnv(m, hosts)
 	return nil
 }
@@ -108,7 +108,7 @@ func (Component) Reset(ctx context.Context, o component.Options, env *testenv.En
 	if err != nil {
 		return err
 	}
-	if err := forEach(ctx, hosts, func(ctx context.Context, h host) error { return h.restart(ctx, m) }); err != nil {
+	if err := forEach(ctx, append(hosts, m.rpmHost), func(ctx context.Context, h host) error { return h.restart(ctx, m) }); err != nil {
 		return err
 	}
 	env.Fleet = fleetEnv(m, hosts)
@@ -224,13 +224,16 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 	hosts := make([]host, n)
 	for i := range hosts {
 		hosts[i] = newHost(o.Dir, i+1)
-		s, err := hosts[i].ensureSecrets(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", hosts[i].name, err)
-		}
-		m.secrets[i+1] = s
 	}
-	if err := writeKnownHosts(m.knownHosts, hosts, m.secrets); err != nil {
+	m.rpmHost = newHost(o.Dir, rpmIndex)
+	for _, h := range append(hosts, m.rpmHost) {
+		s, err := h.ensureSecrets(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("host %s: %w", h.name, err)
+		}
+		m.secrets[h.index] = s
+	}
+	if err := writeKnownHosts(m.knownHosts, append(hosts, m.rpmHost), m.secrets); err != nil {
 		return nil, nil, err
 	}
 	if err := m.loadKnownHosts(); err != nil {
@@ -284,7 +287,7 @@ func stopBeyond(ctx context.Context, dir string, n int) error {
 	}
 	var extra []host
 	for _, h := range all {
-		if h.index > n {
+		if h.index > n && h.index != rpmIndex {
 			extra = append(extra, h)
 		}
 	}
@@ -328,6 +331,8 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 	for _, h := range hosts {
 		f.Hosts = append(f.Hosts, describe(h, m))
 	}
+	rpm := describe(m.rpmHost, m)
+	f.RPMHost = &rpm
 	return f
 }
 

@@ -262,6 +262,7 @@ type material struct {
 	knownHosts string
 	callback   ssh.HostKeyCallback
 	secrets    map[int]secrets
+	rpmHost    host // the RHEL-family host, beside hosts 1..n
 }
 
 // probe is readiness: a real SSH handshake with the host key checked

@@ -107,11 +107,17 @@ var (
 type variant struct {
 	installed []agent // packages installed and running, or tarball agents
 	removed   []agent // packages installed then `dpkg -r`: state rc, conffile left
+	// rpm makes a RHEL-family host: rpm and dnf, no dpkg, an os-release of
+	// Rocky Linux, the admin in wheel; installed agents are rpm packages.
+	rpm bool
 }
 
 // key names the variant's cached layer.
 func (v variant) key() string {
 	k := "v"
+	if v.rpm {
+		k = "rpm"
+	}
 	for _, a := range v.installed {
 		k += "-" + a.name
 	}
@@ -145,7 +151,18 @@ var variants = []variant{
 	{installed: []agent{anydesk, rustdesk}},
 }
 
+// rpmIndex numbers the fleet's RHEL-family host: outside 1..200, so it
+// never counts in the fleet's size (the hosts tools like the benchmark
+// address), at 127.0.1.250.
+const rpmIndex = 250
+
+// rpmVariant is the RHEL-family host's: TeamViewer installed from its rpm.
+var rpmVariant = variant{rpm: true, installed: []agent{teamviewer}}
+
 func planHost(i int) hostPlan {
+	if i == rpmIndex {
+		return hostPlan{index: i, name: "srv-rhel-01", admin: "admin", variant: rpmVariant, rootCrontab: true}
+	}
 	n := i - 1
 	p := hostPlan{
 		index:       i,
