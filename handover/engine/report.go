@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -35,7 +36,26 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	r.Deviations = deviations(res)
 	r.Summary = summary(res)
 	r.Run.Result = runResult(res)
+	r.Formats = formats(pb.Report.Formats)
 	return r
+}
+
+// formats are the report's formats as report.formats asks (json always
+// first); nil for all three, the default (and what an unset list means).
+func formats(asked []string) []string {
+	if len(asked) == 0 {
+		return nil
+	}
+	out := []string{"json"}
+	for _, f := range []string{"html", "md"} {
+		if slices.Contains(asked, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 3 {
+		return nil
+	}
+	return out
 }
 
 // credentials says where each admin account's current credential is, and

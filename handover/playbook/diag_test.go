@@ -79,6 +79,8 @@ func TestDiagnostics(t *testing.T) {
 		}},
 		{"one of", base + "report:\n  lang: de\n", []string{`12:9: report.lang must be one of fr, en, not "de"`}},
 		{"list item one of", base + "report:\n  formats: [json, pdf]\n", []string{`12:19: report.formats item must be one of json, html, md, not "pdf"`}},
+		{"formats without json", base + "report:\n  formats: [html]\n", []string{`12:12: report.formats: json is always written (the signed record that html and md render and that handover verify checks): list it`}},
+		{"format twice", base + "report:\n  formats: [json, md, md]\n", []string{`12:23: report.formats: md is listed twice`}},
 		{"access key type", base + "policy: {access_key_type: dsa}\n", []string{`11:27: policy.access_key_type must be one of ed25519, rsa, not "dsa"`}},
 		{"duration in words", base + "policy:\n  timeout: 5 minutes\n", []string{`12:12: policy.timeout: invalid duration "5 minutes" (examples: 30s, 5m, 90d)`}},
 		{"days and hours", base + "policy:\n  max_credential_age: 1d12h\n", []string{`12:23: policy.max_credential_age: invalid duration "1d12h" (examples: 30s, 5m, 90d)`}},

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,8 +279,17 @@ func decodeReport(d *Decoder, n *yaml.Node, r *ReportSettings) {
 		"formats": {Decode: func(n *yaml.Node) {
 			r.Formats = nil
 			d.Seq(n, "report.formats", func(item *yaml.Node) {
-				r.Formats = append(r.Formats, d.OneOf(item, "report.formats item", "json", "html", "md"))
+				f := d.OneOf(item, "report.formats item", "json", "html", "md")
+				if f != "" && slices.Contains(r.Formats, f) {
+					d.Errorf(item, "report.formats: %s is listed twice", f)
+				}
+				r.Formats = append(r.Formats, f)
 			})
+			// report.json is the signed record the renderings are made
+			// from and handover verify checks: never left out.
+			if n.Kind == yaml.SequenceNode && !slices.Contains(r.Formats, "json") {
+				d.Errorf(n, "report.formats: json is always written (the signed record that html and md render and that handover verify checks): list it")
+			}
 		}},
 	})
 }

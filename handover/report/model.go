@@ -4,6 +4,7 @@
 package report
 
 import (
+	"slices"
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -21,13 +22,16 @@ const Namespace = "handover-report"
 // Report is everything the engine hands over to the report. It is built
 // from an allow-list of fields: nothing in it can hold a secret value.
 type Report struct {
-	FormatVersion int               `json:"format_version"`
-	Tool          Tool              `json:"tool"`
-	Lang          string            `json:"lang"`
-	Handover      playbook.Handover `json:"handover"`
-	Playbook      PlaybookInfo      `json:"playbook"`
-	Run           Run               `json:"run"`
-	Summary       Summary           `json:"summary"`
+	FormatVersion int    `json:"format_version"`
+	Tool          Tool   `json:"tool"`
+	Lang          string `json:"lang"`
+	// Formats are the files written: "json" always, "html" and "md" as
+	// the playbook's report.formats asks. Empty means all three.
+	Formats  []string          `json:"formats,omitempty"`
+	Handover playbook.Handover `json:"handover"`
+	Playbook PlaybookInfo      `json:"playbook"`
+	Run      Run               `json:"run"`
+	Summary  Summary           `json:"summary"`
 	// Dossier is the inventory of every target, taken before the changes.
 	Dossier []connector.Inventory `json:"dossier"`
 	// After is the re-inventory taken after the changes, where one was made.
@@ -42,6 +46,11 @@ type Report struct {
 	Journal    Journal          `json:"journal"`
 	// Signature is set by Write from the signing key.
 	Signature *Signature `json:"signature,omitempty"`
+}
+
+// Renders reports whether the format ext ("html", "md") is written.
+func (r *Report) Renders(ext string) bool {
+	return len(r.Formats) == 0 || slices.Contains(r.Formats, ext)
 }
 
 type Tool struct {

@@ -52,6 +52,8 @@ func render(r *Report, js []byte, format, lang string) ([]byte, error) {
 // renderAll renders the HTML and Markdown reports from one view, side by
 // side: a large estate's report takes a noticeable time at the end of a
 // run.
+// renderAll renders the report's renderings (r.Renders): the HTML and the
+// Markdown from one view, side by side; nil for one not wanted.
 func renderAll(r *Report, js []byte) (html, md []byte, err error) {
 	w, err := wordsFor(cmp.Or(r.Lang, DefaultLang))
 	if err != nil {
@@ -65,9 +67,13 @@ func renderAll(r *Report, js []byte) (html, md []byte, err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		html, herr = renderHTML(v)
+		if r.Renders("html") {
+			html, herr = renderHTML(v)
+		}
 	}()
-	md, err = renderMarkdown(v)
+	if r.Renders("md") {
+		md, err = renderMarkdown(v)
+	}
 	<-done
 	return html, md, errors.Join(herr, err)
 }

@@ -82,6 +82,43 @@ func TestReportWriteThenVerify(t *testing.T) {
 	}
 }
 
+// TestReportFormats: a report written without its HTML rendering (as
+// report.formats: [json, md] asks) has no report.html, says so in the
+// signed report.json, and verifies without it; one without either
+// rendering too.
+func TestReportFormats(t *testing.T) {
+	for _, formats := range [][]string{{"json", "md"}, {"json"}} {
+		t.Run(strings.Join(formats, "+"), func(t *testing.T) {
+			f := fixture(t, reporttest.Options{Formats: formats})
+			if f.Files.HTML != "" {
+				t.Errorf("Files.HTML = %q, want none", f.Files.HTML)
+			}
+			if _, err := os.Stat(filepath.Join(f.Files.Dir, report.HTMLFile)); !os.IsNotExist(err) {
+				t.Errorf("report.html written: %v", err)
+			}
+			_, err := os.Stat(filepath.Join(f.Files.Dir, report.MarkdownFile))
+			if wantMD := len(formats) == 2; (err == nil) != wantMD {
+				t.Errorf("report.md written: %v, want %v", err == nil, wantMD)
+			}
+			for _, p := range f.Files.All() {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("Files lists %s: %v", p, err)
+				}
+			}
+			v, err := verify(t, f.Files.JSON, "")
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if len(v.Problems) > 0 {
+				t.Errorf("problems: %v", v.Problems)
+			}
+			if want := len(formats) + 1; len(v.Files) != want { // and the journal
+				t.Errorf("checked %d files, want %d", len(v.Files), want)
+			}
+		})
+	}
+}
+
 // TestReportVerifiedBySSHKeygen checks every signature with OpenSSH itself.
 func TestReportVerifiedBySSHKeygen(t *testing.T) {
 	f := fixture(t, reporttest.Options{})

@@ -121,7 +121,17 @@ func Verify(ctx context.Context, reportJSON string, allowedSigners string) (*Ver
 	if r != nil && r.Journal.File != "" && r.Journal.File == filepath.Base(r.Journal.File) {
 		journalName = r.Journal.File
 	}
-	vr.names = []string{jsonName, HTMLFile, MarkdownFile, journalName}
+	renderings := []string{HTMLFile, MarkdownFile}
+	if r != nil {
+		renderings = nil
+		if r.Renders("html") {
+			renderings = append(renderings, HTMLFile)
+		}
+		if r.Renders("md") {
+			renderings = append(renderings, MarkdownFile)
+		}
+	}
+	vr.names = append(append([]string{jsonName}, renderings...), journalName)
 	vr.data[jsonName] = js
 	if err := vr.signatures(ctx); err != nil {
 		return v, err
@@ -148,7 +158,7 @@ func Verify(ctx context.Context, reportJSON string, allowedSigners string) (*Ver
 	}
 	vr.signer(r, jsonName)
 	vr.journal(r, jsonName, journalName)
-	for _, f := range []string{HTMLFile, MarkdownFile} {
+	for _, f := range renderings {
 		vr.rendering(r, js, jsonName, f)
 	}
 	return vr.done(jsonName)

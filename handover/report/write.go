@@ -40,7 +40,12 @@ type Files struct {
 
 // All lists every file, in the order they were written.
 func (f Files) All() []string {
-	out := []string{f.JSON, f.HTML, f.Markdown, f.Journal}
+	var out []string
+	for _, p := range []string{f.JSON, f.HTML, f.Markdown, f.Journal} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
 	out = append(out, f.Signatures...)
 	return append(out, f.AllowedSigners)
 }
@@ -100,10 +105,22 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 	}
 	// The signed files go first and report.json last, so a directory
 	// holding report.json is complete.
-	contents := []struct {
+	type content struct {
 		path string
 		data []byte
-	}{{f.HTML, html}, {f.Markdown, md}, {f.Journal, jb}, {f.JSON, js}}
+	}
+	var contents []content
+	if !signed.Renders("html") {
+		f.HTML = ""
+	} else {
+		contents = append(contents, content{f.HTML, html})
+	}
+	if !signed.Renders("md") {
+		f.Markdown = ""
+	} else {
+		contents = append(contents, content{f.Markdown, md})
+	}
+	contents = append(contents, content{f.Journal, jb}, content{f.JSON, js})
 	sigs := map[string][]byte{}
 	for _, c := range contents {
 		sig, err := s.Sign(ctx, c.data)
@@ -125,7 +142,9 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 		}
 	}
 	for _, p := range []string{f.JSON, f.HTML, f.Markdown, f.Journal} {
-		f.Signatures = append(f.Signatures, p+SigSuffix)
+		if p != "" {
+			f.Signatures = append(f.Signatures, p+SigSuffix)
+		}
 	}
 	if err := syncDir(dir); err != nil {
 		return Files{}, err

@@ -30,6 +30,8 @@ import (
 type Options struct {
 	Hosts int    // SSH hosts; 0 means 4
 	Lang  string // report language; "" means fr
+	// Formats is the report's formats (report.Report.Formats); nil: all.
+	Formats []string
 }
 
 // Fixture is a signed report written to disk.
@@ -140,6 +142,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 		FormatVersion: report.FormatVersion,
 		Tool:          report.Tool{Name: "handover", Version: "1.0.0"},
 		Lang:          o.Lang,
+		Formats:       o.Formats,
 		Handover: playbook.Handover{
 			Client:   playbook.Party{Name: "Mairie de Saint-Aubin-sur-Loire", Domain: "saint-aubin.fr", Contact: "Mme Claire Lefèvre, directrice générale des services"},
 			Outgoing: playbook.Party{Name: "PrestaNet SARL", Domain: "prestanet.fr", Contact: "support@prestanet.fr"},
