@@ -165,7 +165,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	s.Findings = append(s.Findings, agentFindings(h, hc)...)
 
 	if u, ok := users[hc.AccessUser]; ok {
-		fact(factAccessKeyFile, authorizedKeysPath(h.SSHD["authorizedkeysfile"], u))
+		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})
 	}
 	return s
 }

@@ -97,7 +97,7 @@ func inventory() *connector.Inventory {
 		Systems: []connector.System{
 			{
 				Name: "srv-app1", Kind: "host", Address: "192.168.10.11",
-				Facts:    []connector.Fact{{Name: "os", Value: "Debian 12"}},
+				Facts:    []connector.Fact{{Name: "os", Value: "Debian 12"}, {Name: "access_key_file", Value: "/root/.ssh/authorized_keys", Planned: true}},
 				Hardware: &connector.Hardware{Vendor: "Dell", Model: "R640", CPUs: 8, MemoryMB: 32768, Disks: []connector.Disk{{Name: "sda", SizeMB: 480000}}, IPs: []string{"192.168.10.11"}},
 				Software: []connector.Package{{Name: "openssh-server", Version: "1:9.2p1-2", State: "ii"}},
 				Services: []connector.Service{{Name: "ssh", Enabled: true, Running: true}},
@@ -146,6 +146,7 @@ func TestFingerprintIgnoresWhatPlansDoNotUse(t *testing.T) {
 		"display name":    func(inv *connector.Inventory) { inv.Systems[0].Accounts[1].Display = "Prestanet" },
 		"system kind":     func(inv *connector.Inventory) { inv.Systems[0].Kind = "server" },
 		"inventory label": func(inv *connector.Inventory) { inv.Type = "ssh2" },
+		"fact":            func(inv *connector.Inventory) { inv.Systems[0].Facts[0].Value = "Debian 13" },
 	}
 	for name, edit := range edits {
 		t.Run(name, func(t *testing.T) {
@@ -183,7 +184,8 @@ func TestFingerprintFollowsAccountsAndFindings(t *testing.T) {
 		"system added": func(inv *connector.Inventory) {
 			inv.Systems = append(inv.Systems, connector.System{Name: "srv-app3"})
 		},
-		"no systems": func(inv *connector.Inventory) { inv.Systems = nil },
+		"no systems":   func(inv *connector.Inventory) { inv.Systems = nil },
+		"planned fact": func(inv *connector.Inventory) { inv.Systems[0].Facts[1].Value = "/etc/ssh/keys/root" },
 	}
 	seen := map[string]string{inventory().Fingerprint(): "unchanged"}
 	for name, edit := range edits {

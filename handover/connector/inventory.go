@@ -40,6 +40,10 @@ type System struct {
 type Fact struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+	// Planned marks a fact the connector's plan reads (where the access
+	// key goes): it counts in the inventory's Fingerprint, so a saved plan
+	// made before it changed is refused as stale.
+	Planned bool `json:"-"`
 }
 
 // Hardware of a host, as far as it is readable.
@@ -131,8 +135,8 @@ type Link struct {
 	Kind string `json:"kind"` // "authenticates against", "relays mail to"
 }
 
-// Fingerprint digests what a plan depends on (accounts and findings of
-// every system), so a stale plan can be refused.
+// Fingerprint digests what a plan depends on (accounts, findings and
+// planned facts of every system), so a stale plan can be refused.
 func (inv *Inventory) Fingerprint() string {
 	type acct struct {
 		Name, State     string
@@ -143,10 +147,16 @@ func (inv *Inventory) Fingerprint() string {
 		Error    string
 		Accounts []acct
 		Findings []Finding
+		Facts    []Fact `json:",omitempty"`
 	}
 	var ss []sys
 	for _, s := range inv.Systems {
 		x := sys{Name: s.Name, Error: s.Error, Findings: s.Findings}
+		for _, f := range s.Facts {
+			if f.Planned {
+				x.Facts = append(x.Facts, f)
+			}
+		}
 		for _, a := range s.Accounts {
 			x.Accounts = append(x.Accounts, acct{a.Name, a.State, a.Admin, a.Provider})
 		}
