@@ -59,10 +59,15 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 	if r == nil || s == nil {
 		return Files{}, errors.New("report: Write needs a report and a signer")
 	}
-	jb, err := checkJournal(journalFile, r.Journal)
-	if err != nil {
-		return Files{}, err
-	}
+	// The journal is checked while the report is encoded and rendered.
+	var jb []byte
+	var jerr error
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		jb, jerr = checkJournal(journalFile, r.Journal)
+	}()
+	defer func() { <-checked }()
 	signed := *r
 	if signed.FormatVersion == 0 {
 		signed.FormatVersion = FormatVersion
@@ -84,6 +89,9 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 	html, md, err := renderAll(&signed, js)
 	if err != nil {
 		return Files{}, err
+	}
+	if <-checked; jerr != nil {
+		return Files{}, jerr
 	}
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
