@@ -180,3 +180,93 @@ func TestCrashRecoveryOnRealHost(t *testing.T) {
 		})
 	}
 }
+
+// TestRunAsSudoUser runs the whole handover of a host as its admin, who
+// logs in with a password and becomes root by sudo with that password (as
+// on estates that refuse root logins): the admin's own password is
+// rotated last, after everything it was needed for; the new access key is
+// the admin's; afterwards the stored passwords log in, the handed-over
+// ones do not, and a second run changes nothing.
+func TestRunAsSudoUser(t *testing.T) {
+	env := testenv.Require(t)
+	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Operator == nil {
+		t.Fatal("the test estate has no fleet: run `make testenv-up`")
+	}
+	testenv.LockComponent(t, "fleet", true)
+	h := env.Fleet.Hosts[1]
+	t.Cleanup(func() { resetFleet(t) })
+	dir := t.TempDir()
+	pb := fmt.Sprintf(`version: 1
+handover:
+  client: {name: Mairie de Saint-Exemple}
+  outgoing: {name: Prestanet Informatique}
+state: %[1]s/state
+secrets:
+  file:
+    path: %[1]s/secrets.age
+    passphrase: ${file:%[2]s}
+signing:
+  key: %[3]s
+  identity: %[4]s
+outgoing:
+  domains: [prestanet.test]
+  key_comments: ["*@prestanet.test", "*prestanet*"]
+  accounts: ["prestanet*"]
+  agents: [all]
+targets:
+  - name: hote
+    type: ssh
+    hosts: [{name: %[5]s, address: %[6]s}]
+    user: %[7]s
+    auth: {password: "${file:%[8]s}"}
+    sudo: {password: "${file:%[8]s}"}
+    known_hosts: %[9]s
+    passwords:
+      - {account: root, password: "${file:%[10]s}"}
+      - {account: %[7]s, password: "${file:%[8]s}"}
+`, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity, h.Name, strings.Split(h.Addr, ":")[0],
+		h.Admin, h.AdminPassFile, env.Fleet.KnownHosts, h.RootPasswordFile)
+	path := filepath.Join(dir, "playbook.yaml")
+	if err := os.WriteFile(path, []byte(pb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code, _ := handover(t, nil, "run", "--yes", path)
+	if code != 0 {
+		t.Fatalf("run as %s through sudo: exit %d\n%s", h.Admin, code, out)
+	}
+	st, err := secret.OpenFileStore(filepath.Join(dir, "secrets.age"), secret.FileUnlock{Passphrase: secret.New(testenv.ReadSecret(t, env.Operator.PassphraseFile))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, acct := range []struct{ user, oldFile string }{{"root", h.RootPasswordFile}, {h.Admin, h.AdminPassFile}} {
+		cur, v, err := st.Get(context.Background(), connector.SecretPath("hote", h.Name, acct.user), 0)
+		if err != nil || v.State != secret.Current {
+			t.Fatalf("no current password of %s in the store: %v %+v", acct.user, err, v)
+		}
+		old := testenv.ReadSecret(t, acct.oldFile)
+		if !passwordWorks(t, env, h.Addr, acct.user, cur.Reveal()) {
+			t.Errorf("the stored password of %s does not log in", acct.user)
+		}
+		if passwordWorks(t, env, h.Addr, acct.user, old) {
+			t.Errorf("the handed-over password of %s still logs in", acct.user)
+		}
+		if strings.Contains(out, cur.Reveal()) || strings.Contains(out, old) {
+			t.Errorf("a password of %s appears in the output", acct.user)
+		}
+	}
+	if _, _, err := st.Get(context.Background(), connector.SecretPath("hote", h.Name, h.Admin+".access-key"), 0); err != nil {
+		t.Errorf("no access key of %s in the store: %v", h.Admin, err)
+	}
+	// The second run logs in and sudoes with the stored password.
+	out, code, _ = handover(t, nil, "run", "--yes", path)
+	if code != 0 || !strings.Contains(out, "0 applied") {
+		t.Errorf("second run: exit %d, want nothing to do:\n%s", code, out)
+	}
+	// A host put back as it was (its old passwords again): the stored
+	// password does not log in, the playbook's does, and the job is redone.
+	resetFleet(t)
+	out, code, _ = handover(t, nil, "run", "--yes", path)
+	if code != 0 || strings.Contains(out, " 0 applied") {
+		t.Errorf("run on the host put back: exit %d, want the job redone:\n%s", code, out)
+	}
+}

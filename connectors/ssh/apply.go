@@ -385,6 +385,9 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 				old.Destroy()
 			}
 			t.login[system] = secret.New(creds[i].Secret.Reveal())
+			st := t.stored[system]
+			st.password = false // the rotation's, no longer the store's earlier one
+			t.stored[system] = st
 			t.mu.Unlock()
 			t.dropConn(system)
 		}

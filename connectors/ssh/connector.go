@@ -67,6 +67,7 @@ type target struct {
 	proofs  map[[32]byte]stepResult
 	reinv   map[string]*hostData // host -> re-inventory run after its last changes
 	bastion bastion              // the jump host's connection, shared by all hosts
+	stored  map[string]storedLogin
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
@@ -110,7 +111,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
 		conns: map[string]*conn{}, login: map[string]secret.Secret{}, methods: map[string]string{},
-		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, proofs: map[[32]byte]stepResult{}, reinv: map[string]*hostData{},
+		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, proofs: map[[32]byte]stepResult{}, stored: map[string]storedLogin{}, reinv: map[string]*hostData{},
 		now: env.Now,
 	}
 	if tg.now == nil {
@@ -249,12 +250,20 @@ func (t *target) credentials(ctx context.Context) (*resolvedAuth, error) {
 	return a, nil
 }
 
-// authMethods are the connection user's methods for host: its keys, then
-// its password (the rotated one once rotation succeeded there).
+// authMethods are the connection user's methods for host: its keys (and
+// the host's access key from the store, when it is the connection user's),
+// then its password (the rotated one once rotation succeeded there, or the
+// store's current one).
 func (t *target) authMethods(host string, a *resolvedAuth) []ssh.AuthMethod {
 	var m []ssh.AuthMethod
-	if len(a.signers) > 0 {
-		m = append(m, ssh.PublicKeys(a.signers...))
+	signers := a.signers
+	t.mu.Lock()
+	if s := t.stored[host].key; s != nil {
+		signers = append(slices.Clip(signers), s)
+	}
+	t.mu.Unlock()
+	if len(signers) > 0 {
+		m = append(m, ssh.PublicKeys(signers...))
 	}
 	pw := a.password
 	t.mu.Lock()
@@ -284,6 +293,69 @@ func (t *target) dialer() *dialer {
 	return d
 }
 
+// storedLogin is what the secret store holds of the connection user's
+// credentials on a host, from an earlier run's rotation: the host's access
+// key, and the password when it is the one the connector logs in or
+// sudoes with (the playbook's is the handed-over one, rotated since).
+type storedLogin struct {
+	loaded   bool
+	key      ssh.Signer
+	password bool // t.login[host] came from the store
+}
+
+// loadStored looks the host's stored credentials up, once.
+func (t *target) loadStored(ctx context.Context, host string) {
+	t.mu.Lock()
+	st := t.stored[host]
+	_, rotated := t.login[host]
+	t.mu.Unlock()
+	if st.loaded || t.env.Secrets == nil {
+		return
+	}
+	st.loaded = true
+	if t.s.AccessKey.User == t.s.User && t.s.AccessKey.PublicKey == "" && !t.s.AccessKey.Disabled {
+		if k, ok, err := t.env.Secrets.Current(ctx, t.accessKeyPath(host)); err == nil && ok {
+			b := k.RevealBytes()
+			if signer, err := ssh.ParsePrivateKey(b); err == nil {
+				st.key = signer
+			}
+			clear(b)
+			k.Destroy()
+		}
+	}
+	var pw secret.Secret
+	if t.passwordLogin() && !rotated {
+		if cur, ok, err := t.env.Secrets.Current(ctx, connector.SecretPath(t.name, host, t.s.User)); err == nil && ok {
+			pw, st.password = cur, true
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.login[host]; ok || !st.password {
+		st.password = false
+		pw.Destroy()
+	} else {
+		t.login[host] = pw
+	}
+	t.stored[host] = st
+}
+
+// forgetStoredPassword drops a stored password that did not log in, so
+// that the playbook's is tried; false if there was none.
+func (t *target) forgetStoredPassword(host string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.stored[host]
+	if !st.password {
+		return false
+	}
+	st.password = false
+	t.stored[host] = st
+	t.login[host].Destroy()
+	delete(t.login, host)
+	return true
+}
+
 // runnerFor returns a runner on host's connection, dialling it if needed.
 func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 	a, err := t.credentials(ctx)
@@ -301,7 +373,12 @@ func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 		}
 	}
 	if c == nil {
+		t.loadStored(ctx, h.Name)
 		c, err = t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, t.s.User, t.authMethods(h.Name, a))
+		if err != nil && isAuthFailure(err) && t.forgetStoredPassword(h.Name) {
+			// The store's password did not log in: the playbook's, then.
+			c, err = t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, t.s.User, t.authMethods(h.Name, a))
+		}
 		if err != nil {
 			return nil, err
 		}
