@@ -121,6 +121,12 @@ func resetFleet(t *testing.T) {
 	}
 }
 
+// rootSSH runs a command on a fleet host as root with OpenSSH's client
+// and the operator's key: a view of the host independent of the connector.
+func rootSSH(e *testenv.Env, ip, command string) ([]byte, error) {
+	return exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes", "root@"+ip, command).CombinedOutput()
+}
+
 func findingsOf(sys connector.System, kind string) []connector.Finding {
 	var out []connector.Finding
 	for _, f := range sys.Findings {
@@ -691,8 +697,7 @@ func TestJumpHost(t *testing.T) {
 	jumpIP := strings.TrimSuffix(jump.Addr, ":22")
 	sshTo := func(script string) {
 		t.Helper()
-		cmd := exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes", "root@"+jumpIP, script)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := rootSSH(e, jumpIP, script); err != nil {
 			t.Fatalf("ssh %s: %v\n%s", jumpIP, err, out)
 		}
 	}
@@ -922,14 +927,13 @@ passwords:
 	if t.Failed() {
 		t.FailNow()
 	}
-	out, err := exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes",
-		"root@"+strings.TrimSuffix(h.Addr, ":22"), "rpm -q teamviewer; pgrep -x teamviewerd; ls /opt/teamviewer /usr/lib/systemd/system/teamviewerd.service").CombinedOutput()
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	out, err := rootSSH(e, ip, "rpm -q teamviewer; pgrep -x teamviewerd; ls /opt/teamviewer /usr/lib/systemd/system/teamviewerd.service")
 	if err == nil || !strings.Contains(string(out), "package teamviewer is not installed") {
 		t.Errorf("teamviewer is still on the host:\n%s", out)
 	}
 	// Removed by the host's package manager, which logs what it erased.
-	out, err = exec.Command("ssh", "-i", e.Fleet.OperatorKey, "-o", "UserKnownHostsFile="+e.Fleet.KnownHosts, "-o", "BatchMode=yes",
-		"root@"+strings.TrimSuffix(h.Addr, ":22"), "cat /var/log/dnf.rpm.log").CombinedOutput()
+	out, err = rootSSH(e, ip, "cat /var/log/dnf.rpm.log")
 	if err != nil || !strings.Contains(string(out), "teamviewer") {
 		t.Errorf("dnf did not remove teamviewer (%v):\n%s", err, out)
 	}
