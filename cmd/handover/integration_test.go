@@ -262,6 +262,10 @@ targets:
 	if code != 0 || !strings.Contains(out, "0 applied") {
 		t.Errorf("second run: exit %d, want nothing to do:\n%s", code, out)
 	}
+	// So does the freshness check a cron job runs.
+	if out, code, _ = handover(t, nil, "check", path); code != 0 {
+		t.Errorf("check after the handover: exit %d, want no drift:\n%s", code, out)
+	}
 	// A host put back as it was (its old passwords again): the stored
 	// password does not log in, the playbook's does, and the job is redone.
 	resetFleet(t)
