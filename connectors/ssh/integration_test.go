@@ -961,3 +961,30 @@ passwords:
 		t.Errorf("second plan is not empty: %s %s", ch.Action, ch.Object)
 	}
 }
+
+// TestSudoWithoutPassword logs in as an account whose sudo rule needs no
+// password (NOPASSWD: the provider's own account, here): the inventory
+// runs as root through `sudo -n`.
+func TestSudoWithoutPassword(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
+	h := e.Fleet.Hosts[0]
+	i := slices.IndexFunc(e.Fleet.ProviderKeyComments, func(c string) bool { return strings.HasPrefix(c, h.ProviderUser+"@") })
+	if i < 0 {
+		t.Fatalf("no key of the provider's account %s among %v", h.ProviderUser, e.Fleet.ProviderKeyComments)
+	}
+	settings := fmt.Sprintf("hosts: [%s]\nuser: %s\nauth: {key_file: %s}\nsudo: true\nknown_hosts: %s\naccess_key: false\n",
+		strings.TrimSuffix(h.Addr, ":22"), h.ProviderUser, e.Fleet.ProviderKeys[i], e.Fleet.KnownHosts)
+	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := inv.Systems[0]
+	if sys.Error != "" {
+		t.Fatal(sys.Error)
+	}
+	if len(findingsOf(sys, connector.KindCredAge)) == 0 {
+		t.Error("no credential findings: the inventory did not run as root")
+	}
+}
