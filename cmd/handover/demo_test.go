@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,7 +108,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		values = append(values, val.Reveal())
 	}
-	for _, h := range env.Fleet.Hosts {
+	for _, h := range append(slices.Clone(env.Fleet.Hosts), *env.Fleet.RPMHost) {
 		values = append(values, testenv.ReadSecret(t, h.RootPasswordFile), testenv.ReadSecret(t, h.AdminPassFile))
 	}
 	for _, a := range append(env.LDAP.Admins, env.AD.Admins...) {
