@@ -988,3 +988,70 @@ func TestSudoWithoutPassword(t *testing.T) {
 		t.Error("no credential findings: the inventory did not run as root")
 	}
 }
+
+// TestRPMHostPackageManagers removes the RHEL-family host's packaged agent
+// where dnf is not the tool at hand: yum alone (as on RHEL 7, or RHEL 8+
+// where yum is dnf under its old name), and rpm alone (a minimal image).
+// Each time the agent's package is gone, by rpm's own account and by
+// re-inventory.
+func TestRPMHostPackageManagers(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	if e.Fleet == nil || e.Fleet.RPMHost == nil {
+		t.Fatal("testenv has no RHEL-family host: run bin/testenv up -only fleet")
+	}
+	h := *e.Fleet.RPMHost
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	for _, tc := range []struct {
+		name, prepare string
+		byDnf         bool // dnf's log records the erase
+	}{
+		{"yum", "mv /usr/bin/dnf /usr/bin/dnf.hidden && ln -s dnf-3 /usr/bin/yum", true},
+		{"rpm", "mv /usr/bin/dnf /usr/bin/dnf.hidden", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resetFleet(t)
+			if out, err := rootSSH(e, ip, tc.prepare); err != nil {
+				t.Fatalf("%s: %v\n%s", tc.prepare, err, out)
+			}
+			tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n",
+				h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+			ctx := context.Background()
+			inv, err := tg.Inventory(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := inv.Systems[0].Error; err != "" {
+				t.Fatal(err)
+			}
+			changes, err := tg.Plan(inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(changes, func(c plan.Change) bool { return c.Action == plan.RemoveAgent && c.Object == "teamviewer" })
+			if i < 0 {
+				t.Fatal("no removal of teamviewer planned")
+			}
+			if res := tg.ApplyBatch(ctx, h.Name, changes[i:i+1], nil)[0]; res.Err != nil {
+				t.Fatalf("remove teamviewer: %v", res.Err)
+			}
+			checks, err := tg.Verify(ctx, h.Name, changes[i:i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range checks {
+				if !c.OK {
+					t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+				}
+			}
+			out, _ := rootSSH(e, ip, "rpm -q teamviewer; cat /var/log/dnf.rpm.log 2>/dev/null")
+			if !strings.Contains(string(out), "package teamviewer is not installed") {
+				t.Errorf("rpm still has teamviewer:\n%s", out)
+			}
+			if logged := strings.Contains(string(out), "Erase: teamviewer"); logged != tc.byDnf {
+				t.Errorf("dnf's log records the erase: %v, want %v:\n%s", logged, tc.byDnf, out)
+			}
+		})
+	}
+}
