@@ -77,10 +77,11 @@ func passwordWorks(t *testing.T, env *testenv.Env, addr, user, password string) 
 	return true
 }
 
-// sshPlaybook writes a playbook for one fleet host.
-func sshPlaybook(t *testing.T, env *testenv.Env, dir string, h testenv.Host, i int) string {
-	t.Helper()
-	pb := fmt.Sprintf(`version: 1
+// playbookHead is how the tests' playbooks start: the parties, the state
+// directory and a file store in dir, the operator's signing key, how to
+// recognise the provider.
+func playbookHead(env *testenv.Env, dir string) string {
+	return fmt.Sprintf(`version: 1
 handover:
   client: {name: Mairie de Saint-Exemple}
   outgoing: {name: Prestanet Informatique}
@@ -97,24 +98,34 @@ outgoing:
   key_comments: ["*@prestanet.test", "*prestanet*"]
   accounts: ["prestanet*"]
   agents: [all]
-policy:
+`, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity)
+}
+
+// writePlaybook writes text as dir/playbook.yaml and returns its path.
+func writePlaybook(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, "playbook.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sshPlaybook writes a playbook for one fleet host.
+func sshPlaybook(t *testing.T, env *testenv.Env, dir string, h testenv.Host, i int) string {
+	t.Helper()
+	return writePlaybook(t, dir, playbookHead(env, dir)+fmt.Sprintf(`policy:
   rotate: {admins: false, accounts: ["hote:root"]}
 targets:
   - name: hote
     type: ssh
-    hosts: [{name: %[5]s, address: %[6]s}]
-    auth: {key_file: %[7]s}
-    known_hosts: %[8]s
+    hosts: [{name: %[1]s, address: %[2]s}]
+    auth: {key_file: %[3]s}
+    known_hosts: %[4]s
     access_key: false
     passwords:
-      - {account: root, password: "${file:%[9]s}"}
-`, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity, h.Name, strings.Split(h.Addr, ":")[0],
-		env.Fleet.OperatorKey, env.Fleet.KnownHosts, h.RootPasswordFile)
-	p := filepath.Join(dir, "playbook.yaml")
-	if err := os.WriteFile(p, []byte(pb), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+      - {account: root, password: "${file:%[5]s}"}
+`, h.Name, strings.Split(h.Addr, ":")[0], env.Fleet.OperatorKey, env.Fleet.KnownHosts, h.RootPasswordFile))
 }
 
 // TestCrashRecoveryOnRealHost SIGKILLs `handover run` at each step of the
@@ -196,40 +207,18 @@ func TestRunAsSudoUser(t *testing.T) {
 	h := env.Fleet.Hosts[1]
 	t.Cleanup(func() { resetFleet(t) })
 	dir := t.TempDir()
-	pb := fmt.Sprintf(`version: 1
-handover:
-  client: {name: Mairie de Saint-Exemple}
-  outgoing: {name: Prestanet Informatique}
-state: %[1]s/state
-secrets:
-  file:
-    path: %[1]s/secrets.age
-    passphrase: ${file:%[2]s}
-signing:
-  key: %[3]s
-  identity: %[4]s
-outgoing:
-  domains: [prestanet.test]
-  key_comments: ["*@prestanet.test", "*prestanet*"]
-  accounts: ["prestanet*"]
-  agents: [all]
-targets:
+	path := writePlaybook(t, dir, playbookHead(env, dir)+fmt.Sprintf(`targets:
   - name: hote
     type: ssh
-    hosts: [{name: %[5]s, address: %[6]s}]
-    user: %[7]s
-    auth: {password: "${file:%[8]s}"}
-    sudo: {password: "${file:%[8]s}"}
-    known_hosts: %[9]s
+    hosts: [{name: %[1]s, address: %[2]s}]
+    user: %[3]s
+    auth: {password: "${file:%[4]s}"}
+    sudo: {password: "${file:%[4]s}"}
+    known_hosts: %[5]s
     passwords:
-      - {account: root, password: "${file:%[10]s}"}
-      - {account: %[7]s, password: "${file:%[8]s}"}
-`, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity, h.Name, strings.Split(h.Addr, ":")[0],
-		h.Admin, h.AdminPassFile, env.Fleet.KnownHosts, h.RootPasswordFile)
-	path := filepath.Join(dir, "playbook.yaml")
-	if err := os.WriteFile(path, []byte(pb), 0o600); err != nil {
-		t.Fatal(err)
-	}
+      - {account: root, password: "${file:%[6]s}"}
+      - {account: %[3]s, password: "${file:%[4]s}"}
+`, h.Name, strings.Split(h.Addr, ":")[0], h.Admin, h.AdminPassFile, env.Fleet.KnownHosts, h.RootPasswordFile))
 	out, code, _ := handover(t, nil, "run", "--yes", path)
 	if code != 0 {
 		t.Fatalf("run as %s through sudo: exit %d\n%s", h.Admin, code, out)

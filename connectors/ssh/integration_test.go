@@ -599,6 +599,13 @@ sudo: {password: '${file:%s}'}
 known_hosts: %s
 access_key: false
 `, strings.TrimSuffix(h.Addr, ":22"), h.Admin, h.AdminPassFile, h.AdminPassFile, e.Fleet.KnownHosts)
+	inventoryAsRoot(t, e, settings)
+}
+
+// inventoryAsRoot inventories the one host of settings and checks that
+// the script ran as root: it read /etc/shadow.
+func inventoryAsRoot(t *testing.T, e *testenv.Env, settings string) {
+	t.Helper()
 	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
 	inv, err := tg.Inventory(context.Background())
 	if err != nil {
@@ -608,7 +615,6 @@ access_key: false
 	if sys.Error != "" {
 		t.Fatal(sys.Error)
 	}
-	// Reading /etc/shadow proves the script ran as root through sudo.
 	if len(findingsOf(sys, connector.KindCredAge)) == 0 {
 		t.Error("no credential findings: the inventory did not run as root")
 	}
@@ -975,18 +981,7 @@ func TestSudoWithoutPassword(t *testing.T) {
 	}
 	settings := fmt.Sprintf("hosts: [%s]\nuser: %s\nauth: {key_file: %s}\nsudo: true\nknown_hosts: %s\naccess_key: false\n",
 		strings.TrimSuffix(h.Addr, ":22"), h.ProviderUser, e.Fleet.ProviderKeys[i], e.Fleet.KnownHosts)
-	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
-	inv, err := tg.Inventory(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := inv.Systems[0]
-	if sys.Error != "" {
-		t.Fatal(sys.Error)
-	}
-	if len(findingsOf(sys, connector.KindCredAge)) == 0 {
-		t.Error("no credential findings: the inventory did not run as root")
-	}
+	inventoryAsRoot(t, e, settings)
 }
 
 // TestRPMHostPackageManagers removes the RHEL-family host's packaged agent
