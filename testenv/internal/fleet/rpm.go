@@ -55,8 +55,17 @@ func rpmAgents(ctx context.Context, root string, v variant, a *artefacts) error 
 	if err := writeFile(filepath.Join(root, "etc/resolv.conf"), resolv, 0o644, 0, 0); err != nil {
 		return err
 	}
-	install := "apt-get update -qq && apt-get install -y -qq --no-install-recommends " + rpmTools + " >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*"
-	if err := inHost(ctx, root, "/bin/sh", "-c", install); err != nil {
+	// The machine's proxy settings, as debootstrap had them; a mirror's
+	// snapshot date is not a reason to fail.
+	args := []string{"/usr/bin/env"}
+	for _, k := range []string{"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
+		if v, ok := os.LookupEnv(k); ok {
+			args = append(args, k+"="+v)
+		}
+	}
+	install := "apt-get -o Acquire::Check-Valid-Until=false -o Acquire::Check-Date=false update -qq && " +
+		"apt-get install -y -qq --no-install-recommends " + rpmTools + " >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*"
+	if err := inHost(ctx, root, append(args, "/bin/sh", "-c", install)...); err != nil {
 		return fmt.Errorf("install %s: %w", rpmTools, err)
 	}
 	bin, err := os.ReadFile(a.agentd)
