@@ -503,6 +503,9 @@ func (r *runner) exec(ctx context.Context, cmd string, stdin []byte) (result, er
 		return res, fmt.Errorf("remote command: %w", err)
 	}
 	if res.Exit == 97 || res.Exit == 98 || (r.sudo && res.Exit == 1 && bytes.Contains(res.Stderr, []byte("sudo:"))) {
+		if bytes.Contains(res.Stderr, []byte("must have a tty")) {
+			return res, fmt.Errorf("sudo refused: the host's sudoers require a terminal (Defaults requiretty); handover runs without one: allow the connection user with a line 'Defaults:USER !requiretty' in a sudoers.d file")
+		}
 		return res, fmt.Errorf("sudo refused (exit %d): %s", res.Exit, firstLine(res.Stderr))
 	}
 	return res, nil

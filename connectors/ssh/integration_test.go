@@ -1050,3 +1050,26 @@ func TestRPMHostPackageManagers(t *testing.T) {
 		})
 	}
 }
+
+// TestSudoRequiresTTY: on a host whose sudoers demand a terminal
+// (`Defaults requiretty`, as older RHEL had), the inventory as a sudo user
+// fails and says what to change.
+func TestSudoRequiresTTY(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	if out, err := rootSSH(e, ip, "printf 'Defaults requiretty\\n' > /etc/sudoers.d/tty && chmod 440 /etc/sudoers.d/tty && visudo -c -q"); err != nil {
+		t.Fatalf("requiretty: %v\n%s", err, out)
+	}
+	tg := configure(t, e, fmt.Sprintf("hosts: [%s]\nuser: %s\nauth: {password: '${file:%s}'}\nsudo: {password: '${file:%s}'}\nknown_hosts: %s\naccess_key: false\n",
+		ip, h.Admin, h.AdminPassFile, h.AdminPassFile, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Systems[0].Error; !strings.Contains(got, "requiretty") || !strings.Contains(got, "!requiretty") {
+		t.Errorf("error %q, want one that names requiretty and the fix", got)
+	}
+}
