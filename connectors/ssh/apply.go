@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -267,7 +268,7 @@ func (t *target) NewCredential(ctx context.Context, ch plan.Change, rnd io.Reade
 	comment := t.s.AccessKey.Comment
 	var blk *pem.Block
 	var err error
-	switch t.policy.AccessKeyType {
+	switch cmp.Or(ch.Params["key_type"], t.policy.AccessKeyType) {
 	case "rsa":
 		var k *rsa.PrivateKey
 		k, err = rsa.GenerateKey(rnd, 3072)

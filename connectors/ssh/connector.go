@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -514,6 +515,7 @@ func (t *target) readHost(ctx context.Context, h hostSpec, again bool) (*hostDat
 	if err != nil {
 		return nil, err
 	}
+	data.ServerVersion = string(r.c.ServerVersion())
 	hc := newHostCache(data)
 	t.mu.Lock()
 	t.cache[h.Name] = hc
@@ -539,6 +541,7 @@ func (t *target) system(ctx context.Context, h hostSpec, data *hostData) (connec
 			return connector.System{}, err
 		}
 		hc.AccessKeyFP = fp
+		hc.AccessKeyType = t.policy.AccessKeyType
 	}
 	var storeErr error
 	hc.StoreState = func(account, hash string) string {
@@ -657,13 +660,21 @@ func (t *target) planSystem(sys connector.System) []plan.Change {
 		})
 		file := fact(factAccessKeyFile)
 		if !have && file != "" {
-			add(plan.Change{
+			ch := plan.Change{
 				Action: plan.InstallKey, Object: t.s.AccessKey.User,
 				After:      "new access key authorised for " + t.s.AccessKey.User + " in " + file,
 				Reason:     "the incoming team's own access, installed before anything is removed",
 				SecretPath: t.accessKeyPath(sys.Name),
 				Params:     map[string]string{"user": t.s.AccessKey.User, "file": file},
-			})
+			}
+			if t.s.AccessKey.PublicKey == "" {
+				kt := cmp.Or(fact(factAccessKeyType), t.policy.AccessKeyType, "ed25519")
+				ch.Params["key_type"] = kt
+				if kt != cmp.Or(t.policy.AccessKeyType, "ed25519") {
+					ch.Reason += "; " + kt + " key: this host's sshd does not take " + cmp.Or(t.policy.AccessKeyType, "ed25519") + " keys"
+				}
+			}
+			add(ch)
 		}
 	}
 	loginUsesPassword := !t.s.Auth.Password.IsZero() || !t.s.Sudo.Password.IsZero()

@@ -1073,3 +1073,65 @@ func TestSudoRequiresTTY(t *testing.T) {
 		t.Errorf("error %q, want one that names requiretty and the fix", got)
 	}
 }
+
+// TestAccessKeyWhereSSHDRefusesEd25519: on a host whose sshd takes no
+// ed25519 key (as in FIPS mode), the new access key is RSA, and proven by
+// a fresh login with it; an ed25519 one could never have logged in.
+func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	// sshd reads its configuration again when it gets SIGHUP (it is the
+	// host's PID 1, and stays so).
+	if out, err := rootSSH(e, ip, "printf 'PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256\\n' > /etc/ssh/sshd_config.d/00-fips.conf && kill -HUP 1"); err != nil {
+		t.Fatalf("configure sshd: %v\n%s", err, out)
+	}
+	root := secret.New(testenv.ReadSecret(t, h.RootPasswordFile))
+	for deadline := time.Now().Add(10 * time.Second); !tryLogin(t, e, h, "root", passwordAuth(root)[0]); {
+		if time.Now().After(deadline) {
+			t.Fatal("sshd did not come back after SIGHUP")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := rootSSH(e, ip, "true"); err == nil {
+		t.Fatalf("the operator's ed25519 key still logs in: the test proves nothing\n%s", out)
+	}
+	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {password: '${file:%s}'}\nknown_hosts: %s\n",
+		h.Name, ip, h.RootPasswordFile, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	ctx := context.Background()
+	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.Systems[0].Error; err != "" {
+		t.Fatal(err)
+	}
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(changes, func(c plan.Change) bool { return c.Action == plan.InstallKey })
+	if i < 0 {
+		t.Fatal("no access key planned")
+	}
+	ch := changes[i]
+	if ch.Params["key_type"] != "rsa" || !strings.Contains(ch.Reason, "does not take ed25519") {
+		t.Errorf("planned key type %q (%s), want rsa and why", ch.Params["key_type"], ch.Reason)
+	}
+	key, err := tg.NewCredential(ctx, ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer, err := ssh.ParsePrivateKey(key.RevealBytes()); err != nil || signer.PublicKey().Type() != ssh.KeyAlgoRSA {
+		t.Fatalf("access key: %v, want an RSA key", err)
+	}
+	cred := []connector.Credential{{Change: ch, Secret: key}}
+	if err := tg.SetCredentials(ctx, ch.System, cred)[0]; err != nil {
+		t.Fatal(err)
+	}
+	if tr := tg.TryCredentials(ctx, ch.System, cred)[0]; tr.Err != nil || !tr.Works {
+		t.Errorf("RSA access key: works=%v err=%v", tr.Works, tr.Err)
+	}
+}

@@ -222,7 +222,7 @@ for l in $conf; do
 	authorizedkeysfile\ *) akf=${l#* } ;;
 	esac
 	case $l in
-	authorizedkeysfile\ *|authorizedkeyscommand\ *|passwordauthentication\ *|kbdinteractiveauthentication\ *|permitrootlogin\ *|usepam\ *|pubkeyauthentication\ *)
+	authorizedkeysfile\ *|authorizedkeyscommand\ *|passwordauthentication\ *|kbdinteractiveauthentication\ *|permitrootlogin\ *|usepam\ *|pubkeyauthentication\ *|pubkeyacceptedalgorithms\ *|pubkeyacceptedkeytypes\ *)
 		printf '%s\n' "$l" ;;
 	esac
 done

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -28,6 +29,7 @@ const (
 // Facts the plan reads.
 const (
 	factAccessKeyFile = "access_key_file"
+	factAccessKeyType = "access_key_type"
 )
 
 // adminGroups are the groups whose members may become root by sudo (or
@@ -43,6 +45,9 @@ type hostContext struct {
 	// AccessKeyFP is the fingerprint of this host's access key, if one is
 	// configured or already in the store.
 	AccessKeyFP string
+	// AccessKeyType is the key type policy.access_key_type asks for a new
+	// access key ("ed25519", "rsa"; "" for the default, ed25519).
+	AccessKeyType string
 	// RotateExtra are accounts policy.rotate.accounts names for the target.
 	RotateExtra []string
 	RotateAdmin bool
@@ -166,6 +171,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 
 	if u, ok := users[hc.AccessUser]; ok {
 		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})
+		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyType, Value: accessKeyType(h, hc.AccessKeyType), Planned: true})
 	}
 	return s
 }
@@ -678,4 +684,43 @@ func correlateAddresses(fs []connector.Finding) []connector.Finding {
 		}
 	}
 	return fs
+}
+
+// accessKeyType is the type of a new access key for the host: the one
+// asked for, unless the host's sshd cannot take it (OpenSSH before 6.5
+// knows no ed25519; FIPS-mode or hardened hosts leave it out of
+// PubkeyAcceptedAlgorithms), then RSA, which every sshd takes.
+func accessKeyType(h *hostData, want string) string {
+	if want == "" {
+		want = "ed25519"
+	}
+	if want != "ed25519" {
+		return want
+	}
+	if major, minor, ok := openSSHVersion(h.ServerVersion); ok && (major < 6 || major == 6 && minor < 5) {
+		return "rsa"
+	}
+	algos := cmp.Or(h.SSHD["pubkeyacceptedalgorithms"], h.SSHD["pubkeyacceptedkeytypes"])
+	if algos != "" && !slices.ContainsFunc(strings.Split(algos, ","), func(a string) bool {
+		return strings.HasPrefix(a, "ssh-ed25519")
+	}) {
+		return "rsa"
+	}
+	return want
+}
+
+// openSSHVersion reads OpenSSH's major and minor version from an SSH
+// server identification ("SSH-2.0-OpenSSH_9.2p1 Debian-2" is 9, 2).
+func openSSHVersion(id string) (major, minor int, ok bool) {
+	_, v, found := strings.Cut(id, "OpenSSH_")
+	if !found {
+		return 0, 0, false
+	}
+	if end := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }); end >= 0 {
+		v = v[:end]
+	}
+	ma, mi, _ := strings.Cut(v, ".")
+	major, err1 := strconv.Atoi(ma)
+	minor, err2 := strconv.Atoi(mi)
+	return major, minor, err1 == nil && err2 == nil
 }

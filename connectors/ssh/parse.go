@@ -38,9 +38,12 @@ type hostData struct {
 	Groups       []groupEntry
 	Shadow       map[string]shadowEntry
 	SSHD         map[string]string
-	Files        []remoteFile
-	CronScripts  []string
-	CatalogPaths []string
+	// ServerVersion is the SSH server's identification ("SSH-2.0-OpenSSH_9.2p1
+	// Debian-2"), from the connection the inventory ran on.
+	ServerVersion string
+	Files         []remoteFile
+	CronScripts   []string
+	CatalogPaths  []string
 }
 
 type diskInfo struct {

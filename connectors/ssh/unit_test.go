@@ -393,3 +393,31 @@ func TestPlanIsIdempotentOnACleanHost(t *testing.T) {
 		t.Errorf("plan = %+v", changes)
 	}
 }
+
+// TestAccessKeyType: an ed25519 access key unless the host's sshd cannot
+// take one (too old, or left out of its accepted algorithms); an asked-for
+// RSA key stays RSA.
+func TestAccessKeyType(t *testing.T) {
+	for _, tt := range []struct {
+		banner, algos, want, asked string
+	}{
+		{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "", "ed25519", ""},
+		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "ed25519", ""},
+		{"SSH-2.0-OpenSSH_8.7", "ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "rsa", ""}, // FIPS mode
+		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,rsa-sha2-512", "ed25519", ""},
+		{"SSH-2.0-OpenSSH_5.3", "", "rsa", ""},   // CentOS 6
+		{"SSH-2.0-OpenSSH_6.4", "", "rsa", ""},   // before ed25519
+		{"SSH-2.0-OpenSSH_6.6.1", "", "ed25519", ""},
+		{"SSH-2.0-OpenSSH_10.0", "", "ed25519", ""},
+		{"SSH-2.0-dropbear_2022.83", "", "ed25519", ""},
+		{"SSH-2.0-OpenSSH_9.2p1", "", "rsa", "rsa"},
+	} {
+		h := &hostData{ServerVersion: tt.banner, SSHD: map[string]string{}}
+		if tt.algos != "" {
+			h.SSHD["pubkeyacceptedalgorithms"] = tt.algos
+		}
+		if got := accessKeyType(h, tt.asked); got != tt.want {
+			t.Errorf("%s, accepted %q, asked %q: %s, want %s", tt.banner, tt.algos, tt.asked, got, tt.want)
+		}
+	}
+}
