@@ -178,6 +178,10 @@ type FleetEnv struct {
 	RPMHost *Host `json:"rpm_host,omitempty"`
 	// ProviderKeyComments parallels ProviderKeys ("support@prestanet.test").
 	ProviderKeyComments []string `json:"provider_key_comments,omitempty"`
+	// ProviderCAKey is the provider's SSH user certificate authority
+	// (private key): sshd trusts it on some hosts (TrustedUserCAKeys), so
+	// a certificate it signs for root logs in there.
+	ProviderCAKey string `json:"provider_ca_key,omitempty"`
 	// ProviderUser is the provider's own login on every host.
 	ProviderUser string `json:"provider_user,omitempty"`
 	// ClientKey is a client admin's own private key (legitimate: authorised

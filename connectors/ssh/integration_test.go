@@ -2,6 +2,8 @@ package ssh
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -119,6 +121,39 @@ func resetFleet(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testenv reset -only fleet: %v\n%s", err, out)
 	}
+}
+
+// caCertAuth is a fresh key with a user certificate for principal, signed
+// by the CA whose private key is in caFile.
+func caCertAuth(t *testing.T, caFile, principal string) ssh.AuthMethod {
+	t.Helper()
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := &ssh.Certificate{Key: key.PublicKey(), CertType: ssh.UserCert, KeyId: "test", ValidPrincipals: []string{principal},
+		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: ssh.CertTimeInfinity,
+		Permissions: ssh.Permissions{Extensions: map[string]string{"permit-pty": ""}}}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewCertSigner(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.PublicKeys(signer)
 }
 
 // rootSSH runs a command on a fleet host as root with OpenSSH's client
@@ -463,6 +498,12 @@ func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 						t.Errorf("provider key %s still logs in as %s", filepath.Base(file), user)
 					}
 				}
+			}
+			// A certificate the provider's CA signs no longer logs in where
+			// sshd trusted the CA.
+			if slices.ContainsFunc(h.Keys, func(k testenv.AuthorizedKey) bool { return k.User == caOwner }) &&
+				tryLogin(t, e, h, "root", caCertAuth(t, e.Fleet.ProviderCAKey, "root")) {
+				t.Error("a certificate signed by the provider's CA still logs in as root")
 			}
 			access, _, err := store.Get(ctx, tg.accessKeyPath(h.Name), 0)
 			if err != nil {
@@ -1089,14 +1130,18 @@ func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
 		t.Fatalf("configure sshd: %v\n%s", err, out)
 	}
 	root := secret.New(testenv.ReadSecret(t, h.RootPasswordFile))
-	for deadline := time.Now().Add(10 * time.Second); !tryLogin(t, e, h, "root", passwordAuth(root)[0]); {
-		if time.Now().After(deadline) {
-			t.Fatal("sshd did not come back after SIGHUP")
+	// Until sshd is back with the new settings: the password logs in, the
+	// operator's ed25519 key no longer does.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", h.Addr, time.Second); err == nil {
+			c.Close()
+			if _, err := rootSSH(e, ip, "true"); err != nil && tryLogin(t, e, h, "root", passwordAuth(root)[0]) {
+				break
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if out, err := rootSSH(e, ip, "true"); err == nil {
-		t.Fatalf("the operator's ed25519 key still logs in: the test proves nothing\n%s", out)
+		if time.Now().After(deadline) {
+			t.Fatal("sshd did not come back refusing ed25519 keys after SIGHUP")
+		}
 	}
 	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {password: '${file:%s}'}\nknown_hosts: %s\n",
 		h.Name, ip, h.RootPasswordFile, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
@@ -1133,5 +1178,26 @@ func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
 	}
 	if tr := tg.TryCredentials(ctx, ch.System, cred)[0]; tr.Err != nil || !tr.Works {
 		t.Errorf("RSA access key: works=%v err=%v", tr.Works, tr.Err)
+	}
+}
+
+// TestProviderCertificateLogsInBeforeTheRun: the planted user CA is real:
+// a certificate it signs logs in as root where sshd trusts it, and only
+// there.
+func TestProviderCertificateLogsInBeforeTheRun(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
+	trusted := 0
+	for _, h := range sampleHosts(e) {
+		want := slices.ContainsFunc(h.Keys, func(k testenv.AuthorizedKey) bool { return k.User == caOwner })
+		if got := tryLogin(t, e, h, "root", caCertAuth(t, e.Fleet.ProviderCAKey, "root")); got != want {
+			t.Errorf("%s: a certificate of the provider's CA logs in: %v, want %v", h.Name, got, want)
+		}
+		if want {
+			trusted++
+		}
+	}
+	if trusted == 0 {
+		t.Error("no host trusts the provider's CA: the test proves nothing")
 	}
 }

@@ -215,14 +215,15 @@ done
 # The re-inventory that proves a run's changes is given the settings the
 # inventory read moments before (sshd_known): the run changes none of them.
 if [ -n "${sshd_known:-}" ]; then conf=$sshd_known; else conf=$("$sshd" -T 2>/dev/null); fi
-akf=
+akf= ca=
 IFS=$nl; set -f
 for l in $conf; do
 	case $l in
 	authorizedkeysfile\ *) akf=${l#* } ;;
+	trustedusercakeys\ *) ca=${l#* } ;;
 	esac
 	case $l in
-	authorizedkeysfile\ *|authorizedkeyscommand\ *|passwordauthentication\ *|kbdinteractiveauthentication\ *|permitrootlogin\ *|usepam\ *|pubkeyauthentication\ *|pubkeyacceptedalgorithms\ *|pubkeyacceptedkeytypes\ *)
+	authorizedkeysfile\ *|authorizedkeyscommand\ *|passwordauthentication\ *|kbdinteractiveauthentication\ *|permitrootlogin\ *|usepam\ *|pubkeyauthentication\ *|pubkeyacceptedalgorithms\ *|pubkeyacceptedkeytypes\ *|trustedusercakeys\ *)
 		printf '%s\n' "$l" ;;
 	esac
 done
@@ -251,6 +252,10 @@ keyfiles=$(AKF=$akf awk -F: '{
 		print $1 "\t" out
 	}
 }' /etc/passwd)
+# The keys sshd trusts as user certificate authorities (TrustedUserCAKeys)
+# are read with the authorized_keys files, as the account "@ca": any
+# certificate one of them signs logs in.
+case $ca in ''|none) ;; /*) keyfiles="$keyfiles${keyfiles:+$nl}@ca$tab$ca" ;; esac
 
 if have tar; then
 	# Every file in one tar archive, written as it is (the parser knows

@@ -301,6 +301,10 @@ func ports(h *hostData) []connector.Port {
 	return out
 }
 
+// caOwner is the account name under which the inventory lists the keys
+// sshd trusts as user certificate authorities.
+const caOwner = "@ca"
+
 func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) []connector.Finding {
 	var out []connector.Finding
 	for _, f := range h.Files {
@@ -318,6 +322,9 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 				fd.Detail["options"] = strings.Join(k.Options, ",")
 			}
 			fd.Summary = fmt.Sprintf("%s key %s %q authorises %s (%s)", k.Type, k.Fingerprint, k.Comment, f.Owner, f.Path)
+			if f.Owner == caOwner {
+				fd.Summary = fmt.Sprintf("%s key %s %q is a user certificate authority sshd trusts (TrustedUserCAKeys %s): a certificate it signs logs in", k.Type, k.Fingerprint, k.Comment, f.Path)
+			}
 			if k.Fingerprint == hc.AccessKeyFP && hc.AccessKeyFP != "" {
 				fd.Detail[detailAccessKey] = "true"
 				fd.Summary += ", the new access key"

@@ -216,6 +216,7 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 		{&m.support, "provider_support_ed25519", "support@" + testenv.ProviderDomain, false},
 		{&m.backup, "provider_backup_rsa", "backup-prestanet", true},
 		{&m.prestanet, "provider_prestanet_ed25519", "prestanet@bastion." + testenv.ProviderDomain, false},
+		{&m.providerCA, "provider_ca_ed25519", "ca@" + testenv.ProviderDomain, false},
 	} {
 		if *k.dst, err = ensureKey(filepath.Join(keys, k.file), k.comment, k.rsa); err != nil {
 			return nil, nil, err
@@ -331,6 +332,7 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 	for _, h := range hosts {
 		f.Hosts = append(f.Hosts, describe(h, m))
 	}
+	f.ProviderCAKey = m.providerCA.path
 	rpm := describe(m.rpmHost, m)
 	f.RPMHost = &rpm
 	return f

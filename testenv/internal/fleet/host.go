@@ -259,6 +259,7 @@ type material struct {
 	support    keyPair // provider, ed25519
 	backup     keyPair // provider, RSA, with from=/command= options
 	prestanet  keyPair // provider account's own key
+	providerCA keyPair // provider's SSH user certificate authority
 	knownHosts string
 	callback   ssh.HostKeyCallback
 	secrets    map[int]secrets

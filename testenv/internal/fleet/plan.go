@@ -136,6 +136,7 @@ type hostPlan struct {
 	variant
 	altKeysFile bool // sshd also reads /etc/ssh/authorized_keys/%u
 	rootCrontab bool // the provider's entry in root's crontab
+	userCA      bool // sshd trusts the provider's user CA (TrustedUserCAKeys)
 }
 
 var roles = []string{
@@ -171,6 +172,7 @@ func planHost(i int) hostPlan {
 		variant:     variants[n%len(variants)],
 		altKeysFile: n%5 == 0 || n%5 == 2,
 		rootCrontab: n%5 == 0 || n%5 == 3,
+		userCA:      n%5 == 1 || n%5 == 4,
 	}
 	if n%2 == 1 {
 		p.admin = "admin"

@@ -114,6 +114,11 @@ func plant(h host, m *material) error {
 	if err := writeKeys(root, "/root", rootKeys, 0, 0); err != nil {
 		return err
 	}
+	if h.userCA {
+		if err := writeFile(filepath.Join(root, userCAFile), []byte(m.providerCA.authorizedLine("")+"\n"), 0o644, 0, 0); err != nil {
+			return err
+		}
+	}
 	if h.rootCrontab {
 		gid := 0 // RHEL: root:root 0600 in /var/spool/cron
 		if !h.rpm {
@@ -149,8 +154,14 @@ func (p hostPlan) rootCrontabFile() string {
 	return "/var/spool/cron/crontabs/root"
 }
 
+// userCAFile is where the provider's user CA is trusted.
+const userCAFile = "/etc/ssh/prestanet_ca.pub"
+
 func sshdConfig(h host) string {
 	c := "# Prestanet Informatique - acces support, ne pas modifier\nPermitRootLogin yes\nPasswordAuthentication yes\n"
+	if h.userCA {
+		c += "TrustedUserCAKeys " + userCAFile + "\n"
+	}
 	if h.altKeysFile {
 		c += "AuthorizedKeysFile .ssh/authorized_keys " + altKeysDir + "/%u\n"
 	}
@@ -348,6 +359,9 @@ func describe(h host, m *material) testenv.Host {
 		key(providerUser, "/home/"+providerUser+"/.ssh/authorized_keys", m.prestanet, "", true),
 		key(clientUser, "/home/"+clientUser+"/.ssh/authorized_keys", m.client, "", false),
 	)
+	if h.userCA {
+		out.Keys = append(out.Keys, key("@ca", userCAFile, m.providerCA, "", true))
+	}
 	if h.rootCrontab {
 		out.Cron = append(out.Cron, testenv.CronJob{File: h.rootCrontabFile(), Provider: true})
 	}
