@@ -405,8 +405,8 @@ func TestAccessKeyType(t *testing.T) {
 		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "ed25519", ""},
 		{"SSH-2.0-OpenSSH_8.7", "ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "rsa", ""}, // FIPS mode
 		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,rsa-sha2-512", "ed25519", ""},
-		{"SSH-2.0-OpenSSH_5.3", "", "rsa", ""},   // CentOS 6
-		{"SSH-2.0-OpenSSH_6.4", "", "rsa", ""},   // before ed25519
+		{"SSH-2.0-OpenSSH_5.3", "", "rsa", ""}, // CentOS 6
+		{"SSH-2.0-OpenSSH_6.4", "", "rsa", ""}, // before ed25519
 		{"SSH-2.0-OpenSSH_6.6.1", "", "ed25519", ""},
 		{"SSH-2.0-OpenSSH_10.0", "", "ed25519", ""},
 		{"SSH-2.0-dropbear_2022.83", "", "ed25519", ""},
