@@ -123,6 +123,28 @@ func resetFleet(t *testing.T) {
 	}
 }
 
+// plannedChange inventories the target's one host, plans, and returns the
+// planned change with action (and object, unless empty).
+func plannedChange(t *testing.T, tg *target, action plan.Action, object string) plan.Change {
+	t.Helper()
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.Systems[0].Error; err != "" {
+		t.Fatal(err)
+	}
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(changes, func(c plan.Change) bool { return c.Action == action && (object == "" || c.Object == object) })
+	if i < 0 {
+		t.Fatalf("no %s %s planned", action, object)
+	}
+	return changes[i]
+}
+
 // caCertAuth is a fresh key with a user certificate for principal, signed
 // by the CA whose private key is in caFile.
 func caCertAuth(t *testing.T, caFile, principal string) ssh.AuthMethod {
@@ -1054,25 +1076,11 @@ func TestRPMHostPackageManagers(t *testing.T) {
 			tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n",
 				h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
 			ctx := context.Background()
-			inv, err := tg.Inventory(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := inv.Systems[0].Error; err != "" {
-				t.Fatal(err)
-			}
-			changes, err := tg.Plan(inv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			i := slices.IndexFunc(changes, func(c plan.Change) bool { return c.Action == plan.RemoveAgent && c.Object == "teamviewer" })
-			if i < 0 {
-				t.Fatal("no removal of teamviewer planned")
-			}
-			if res := tg.ApplyBatch(ctx, h.Name, changes[i:i+1], nil)[0]; res.Err != nil {
+			remove := []plan.Change{plannedChange(t, tg, plan.RemoveAgent, "teamviewer")}
+			if res := tg.ApplyBatch(ctx, h.Name, remove, nil)[0]; res.Err != nil {
 				t.Fatalf("remove teamviewer: %v", res.Err)
 			}
-			checks, err := tg.Verify(ctx, h.Name, changes[i:i+1])
+			checks, err := tg.Verify(ctx, h.Name, remove)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1146,22 +1154,7 @@ func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
 	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {password: '${file:%s}'}\nknown_hosts: %s\n",
 		h.Name, ip, h.RootPasswordFile, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
 	ctx := context.Background()
-	inv, err := tg.Inventory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inv.Systems[0].Error; err != "" {
-		t.Fatal(err)
-	}
-	changes, err := tg.Plan(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(changes, func(c plan.Change) bool { return c.Action == plan.InstallKey })
-	if i < 0 {
-		t.Fatal("no access key planned")
-	}
-	ch := changes[i]
+	ch := plannedChange(t, tg, plan.InstallKey, "")
 	if ch.Params["key_type"] != "rsa" || !strings.Contains(ch.Reason, "does not take ed25519") {
 		t.Errorf("planned key type %q (%s), want rsa and why", ch.Params["key_type"], ch.Reason)
 	}
