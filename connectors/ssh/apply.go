@@ -139,7 +139,7 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 	// once they are all done: Verify reads it rather than open another.
 	b.after = t.reinventoryScript(system)
 	results, after, runErr := t.runBatch(ctx, r, &b)
-	kept := runErr == nil && t.keepReinventory(system, after)
+	kept := runErr == nil && t.keepReinventory(system, after, string(r.c.ServerVersion()))
 	failedWrite := false
 	for i, s := range steps {
 		if s == "" {

@@ -210,11 +210,6 @@ type dialer struct {
 	jumpAuth []ssh.AuthMethod
 }
 
-// conn is an SSH connection to a host.
-type conn struct {
-	*ssh.Client
-}
-
 // bastion is the one connection to the jump host that every host's
 // connection goes through, as forwarded channels: the jump host sees one
 // login whatever the number of hosts (OpenSSH's MaxStartups starts
@@ -285,7 +280,7 @@ func (b *bastion) Close() error {
 
 // dial connects to addr as user, checking its host key with pin or the
 // known hosts. The handshake is bounded by ctx and the host timeout.
-func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []ssh.AuthMethod) (*conn, error) {
+func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []ssh.AuthMethod) (*ssh.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	var raw net.Conn
@@ -307,7 +302,7 @@ func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []
 		}
 		return nil, err
 	}
-	return &conn{Client: c}, nil
+	return c, nil
 }
 
 func dialVia(ctx context.Context, jc *ssh.Client, addr string) (net.Conn, error) {
@@ -437,7 +432,7 @@ const sudoWrapper = `IFS= read -r l || exit 97; if [ "$l" != '` + stdinMarker + 
 // runner runs scripts on one host over an established connection, as
 // root (directly or through sudo).
 type runner struct {
-	c        *conn
+	c        *ssh.Client
 	sudo     bool
 	sudoPass secret.Secret // zero: NOPASSWD
 }

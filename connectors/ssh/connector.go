@@ -55,8 +55,8 @@ type target struct {
 	now      func() time.Time
 
 	mu      sync.Mutex
-	conns   map[string]*conn // by host name; one connection per host, reused
-	retired []*conn          // replaced connections, closed with the target
+	conns   map[string]*ssh.Client // by host name; one connection per host, reused
+	retired []*ssh.Client          // replaced connections, closed with the target
 	auth    *resolvedAuth
 	login   map[string]secret.Secret // host -> login/sudo password after its rotation
 	methods map[string]string        // change id -> how TryCredential proved it
@@ -111,7 +111,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	}
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
-		conns: map[string]*conn{}, login: map[string]secret.Secret{}, methods: map[string]string{},
+		conns: map[string]*ssh.Client{}, login: map[string]secret.Secret{}, methods: map[string]string{},
 		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, proofs: map[[32]byte]stepResult{}, stored: map[string]storedLogin{}, reinv: map[string]*hostData{},
 		now: env.Now,
 	}
@@ -466,11 +466,12 @@ func (t *target) reinventoryScript(system string) string {
 // keepReinventory parses the output of a re-inventory run after a batch of
 // changes, for Verify, and reports whether it did; an output that does not
 // parse is dropped (Verify then reads the host again).
-func (t *target) keepReinventory(system string, out []byte) bool {
+func (t *target) keepReinventory(system string, out []byte, serverVersion string) bool {
 	data, err := parseInventory(out)
 	if err != nil {
 		return false
 	}
+	data.ServerVersion = serverVersion
 	hc := newHostCache(data)
 	t.mu.Lock()
 	t.reinv[system] = data
@@ -668,10 +669,11 @@ func (t *target) planSystem(sys connector.System) []plan.Change {
 				Params:     map[string]string{"user": t.s.AccessKey.User, "file": file},
 			}
 			if t.s.AccessKey.PublicKey == "" {
-				kt := cmp.Or(fact(factAccessKeyType), t.policy.AccessKeyType, "ed25519")
+				asked := cmp.Or(t.policy.AccessKeyType, "ed25519")
+				kt := cmp.Or(fact(factAccessKeyType), asked)
 				ch.Params["key_type"] = kt
-				if kt != cmp.Or(t.policy.AccessKeyType, "ed25519") {
-					ch.Reason += "; " + kt + " key: this host's sshd does not take " + cmp.Or(t.policy.AccessKeyType, "ed25519") + " keys"
+				if kt != asked {
+					ch.Reason += "; " + kt + " key: this host's sshd does not take " + asked + " keys"
 				}
 			}
 			add(ch)
