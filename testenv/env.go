@@ -176,6 +176,11 @@ type FleetEnv struct {
 	// 127.0.1.250. It is not in Hosts: fleet-wide tools (the benchmark,
 	// its Ansible playbook) address Hosts only.
 	RPMHost *Host `json:"rpm_host,omitempty"`
+	// SystemdHost is a Debian host booted by systemd, as a real machine
+	// is: systemd is its PID 1 and starts sshd and the agents' units
+	// (Restart=always), so systemctl talks to a running manager there. At
+	// 127.0.1.251, not in Hosts either.
+	SystemdHost *Host `json:"systemd_host,omitempty"`
 	// ProviderKeyComments parallels ProviderKeys ("support@prestanet.test").
 	ProviderKeyComments []string `json:"provider_key_comments,omitempty"`
 	// ProviderCAKey is the provider's SSH user certificate authority

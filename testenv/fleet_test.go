@@ -465,3 +465,45 @@ func TestFleetAgentRestartsUntilDisabled(t *testing.T) {
 		t.Errorf("%s back after disable and kill: %q", a.Daemon, got)
 	}
 }
+
+// TestFleetSystemdHost: the systemd host boots as a real server does,
+// systemd as PID 1 bringing up sshd and the enabled agents' units, and a
+// killed agent is restarted by systemd itself.
+func TestFleetSystemdHost(t *testing.T) {
+	env := requireFleetExclusive(t)
+	if env.Fleet.SystemdHost == nil {
+		t.Fatal("no systemd host in env.json")
+	}
+	h := *env.Fleet.SystemdHost
+	c := operator(t, env, h)
+	if got := sh(t, c, "cat /proc/1/comm; systemctl is-system-running; hostname"); got != "systemd\nrunning\n"+h.Name+"\n" {
+		t.Fatalf("boot: %q", got)
+	}
+	var running []testenv.HostAgent
+	for _, a := range h.AgentDetails {
+		if a.Running {
+			running = append(running, a)
+			if got := sh(t, c, "systemctl is-enabled "+a.Unit+"; systemctl is-active "+a.Unit); got != "enabled\nactive\n" {
+				t.Errorf("%s: %q", a.Unit, got)
+			}
+		}
+	}
+	if len(running) == 0 {
+		t.Fatal("no agent runs on the systemd host")
+	}
+	a := running[0]
+	t.Cleanup(func() {
+		// Put the agent back as it was if the restart below failed.
+		if s, err := c.NewSession(); err == nil {
+			_ = s.Run("systemctl start " + a.Unit)
+			s.Close()
+		}
+	})
+	before := strings.TrimSpace(sh(t, c, "systemctl show -p MainPID --value "+a.Unit))
+	sh(t, c, "kill -9 "+before)
+	after := strings.TrimSpace(sh(t, c, fmt.Sprintf(
+		"for i in $(seq 1 60); do p=$(systemctl show -p MainPID --value %s) && [ \"$p\" != 0 ] && [ \"$p\" != %s ] && echo $p && exit 0; sleep 0.2; done; exit 1", a.Unit, before)))
+	if after == "" || after == before {
+		t.Fatalf("%s not restarted by systemd: %q -> %q", a.Unit, before, after)
+	}
+}

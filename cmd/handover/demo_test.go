@@ -108,7 +108,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		values = append(values, val.Reveal())
 	}
-	for _, h := range append(slices.Clone(env.Fleet.Hosts), *env.Fleet.RPMHost) {
+	for _, h := range append(slices.Clone(env.Fleet.Hosts), *env.Fleet.RPMHost, *env.Fleet.SystemdHost) {
 		values = append(values, testenv.ReadSecret(t, h.RootPasswordFile), testenv.ReadSecret(t, h.AdminPassFile))
 	}
 	for _, a := range append(env.LDAP.Admins, env.AD.Admins...) {

@@ -948,15 +948,8 @@ func TestRPMHost(t *testing.T) {
 	}
 	h := *e.Fleet.RPMHost
 	t.Cleanup(func() { resetFleet(t) })
-	settings := fmt.Sprintf(`hosts: [{name: %s, address: %s}]
-auth: {key_file: %s}
-known_hosts: %s
-passwords:
-  - {account: root, password: '${file:%s}'}
-  - {account: %s, password: '${file:%s}'}
-`, h.Name, strings.TrimSuffix(h.Addr, ":22"), e.Fleet.OperatorKey, e.Fleet.KnownHosts, h.RootPasswordFile, h.Admin, h.AdminPassFile)
 	store := secret.NewMemoryStore()
-	tg := configure(t, e, settings, store, nil)
+	tg := configure(t, e, oneHostSettings(e, h), store, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	inv, err := tg.Inventory(ctx)
@@ -1029,6 +1022,163 @@ passwords:
 	for _, ch := range again {
 		t.Errorf("second plan is not empty: %s %s", ch.Action, ch.Object)
 	}
+}
+
+// oneHostSettings is a target of host h alone, logged in to as root with
+// the operator's key, with the handed-over passwords of root and the admin.
+func oneHostSettings(e *testenv.Env, h testenv.Host) string {
+	return fmt.Sprintf(`hosts: [{name: %s, address: %s}]
+auth: {key_file: %s}
+known_hosts: %s
+passwords:
+  - {account: root, password: '${file:%s}'}
+  - {account: %s, password: '${file:%s}'}
+`, h.Name, strings.TrimSuffix(h.Addr, ":22"), e.Fleet.OperatorKey, e.Fleet.KnownHosts, h.RootPasswordFile, h.Admin, h.AdminPassFile)
+}
+
+// TestSystemdHost runs the whole job on the fleet's systemd host, booted
+// as a real server is: systemd is PID 1, started sshd and the agents'
+// units, and restarts an agent that dies (Restart=always). The inventory
+// reads the running units from systemd; the removal stops and disables
+// them through systemctl, so that none comes back and no unit is left
+// failed; the host's manager ends the run as healthy as it started.
+func TestSystemdHost(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
+		t.Fatal("testenv has no systemd host: run bin/testenv up -only fleet")
+	}
+	h := *e.Fleet.SystemdHost
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	if out, err := rootSSH(e, ip, "cat /proc/1/comm; systemctl is-system-running"); err != nil || string(out) != "systemd\nrunning\n" {
+		t.Fatalf("the systemd host is not booted by a healthy systemd (%v):\n%s", err, out)
+	}
+	store := secret.NewMemoryStore()
+	tg := configure(t, e, oneHostSettings(e, h), store, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := inv.Systems[0]
+	checkPlanted(t, h, sys)
+	if !slices.ContainsFunc(sys.Facts, func(f connector.Fact) bool { return f.Name == "systemd" && f.Value == "running" }) {
+		t.Errorf("systemd not reported running: %v", sys.Facts)
+	}
+	var units []string
+	for _, a := range h.AgentDetails {
+		if !a.Running {
+			continue
+		}
+		units = append(units, a.Unit)
+		if !slices.ContainsFunc(sys.Services, func(s connector.Service) bool { return s.Name == a.Unit && s.Running && s.Enabled }) {
+			t.Errorf("service %s not reported enabled and running (from systemd): %v", a.Unit, sys.Services)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engineRun(t, ctx, tg, store, changes)
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Past the units' RestartSec (5 s): a unit killed rather than stopped
+	// would be running again, or failed.
+	time.Sleep(6 * time.Second)
+	out, err := rootSSH(e, ip, "systemctl is-system-running; systemctl --failed --no-legend --plain; systemctl show -p Id,LoadState,ActiveState "+strings.Join(units, " ")+
+		"; for p in "+strings.Join(agentDaemons(h), " ")+"; do pgrep -x $p && echo running: $p; done; dpkg -l teamviewer anydesk 2>&1 | grep '^[a-z][a-z] ' || echo no-packages")
+	got := string(out)
+	if err != nil || !strings.HasPrefix(got, "running\n") || strings.Contains(got, "running:") || !strings.Contains(got, "no-packages") {
+		t.Errorf("after the run (%v):\n%s", err, got)
+	}
+	for _, u := range units {
+		if !strings.Contains(got, "Id="+u+"\nLoadState=not-found\nActiveState=inactive") && !strings.Contains(got, "LoadState=not-found\nActiveState=inactive\nId="+u) {
+			t.Errorf("unit %s is still known to systemd:\n%s", u, got)
+		}
+	}
+	for _, acct := range []struct{ user, oldFile string }{{"root", h.RootPasswordFile}, {h.Admin, h.AdminPassFile}} {
+		old := secret.New(testenv.ReadSecret(t, acct.oldFile))
+		if tryLogin(t, e, h, acct.user, passwordAuth(old)[0]) {
+			t.Errorf("the handed-over password of %s still logs in", acct.user)
+		}
+	}
+	inv2, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv2.Systems[0].Error; err != "" {
+		t.Fatal(err)
+	}
+	if agents := findingsOf(inv2.Systems[0], connector.KindAgent); len(agents) > 0 {
+		t.Errorf("agents remain: %v", agents)
+	}
+	again, err := tg.Plan(inv2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range again {
+		t.Errorf("second plan is not empty: %s %s", ch.Action, ch.Object)
+	}
+}
+
+// TestSystemdUnitWithoutFile: an agent whose unit file is gone while
+// systemd still runs it (deleted by hand, no reload since: systemd keeps
+// the unit and restarts it when it dies) is found by the unit systemd
+// holds, stopped through systemd and forgotten by it, not merely killed.
+func TestSystemdUnitWithoutFile(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
+		t.Fatal("testenv has no systemd host: run bin/testenv up -only fleet")
+	}
+	h := *e.Fleet.SystemdHost
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	const unit = "ninjarmm-agent.service"
+	if out, err := rootSSH(e, ip, "rm /etc/systemd/system/"+unit+" /etc/systemd/system/multi-user.target.wants/"+unit+" && systemctl show -p LoadState,ActiveState "+unit); err != nil || string(out) != "LoadState=loaded\nActiveState=active\n" {
+		t.Fatalf("unit file removed behind systemd's back (%v):\n%s", err, out)
+	}
+	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n",
+		h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	remove := plannedChange(t, tg, plan.RemoveAgent, "ninjarmm")
+	if !strings.Contains(remove.Before+" "+remove.Params["units"], unit) {
+		t.Errorf("the removal does not name %s: %s %v", unit, remove.Before, remove.Params)
+	}
+	ctx := context.Background()
+	if res := tg.ApplyBatch(ctx, h.Name, []plan.Change{remove}, nil)[0]; res.Err != nil {
+		t.Fatalf("remove ninjarmm: %v", res.Err)
+	} else if !strings.Contains(res.Outcome.Detail, "stopped and disabled "+unit) {
+		t.Errorf("the unit was not stopped through systemd: %s", res.Outcome.Detail)
+	}
+	checks, err := tg.Verify(ctx, h.Name, []plan.Change{remove})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+		}
+	}
+	time.Sleep(6 * time.Second) // past RestartSec
+	out, err := rootSSH(e, ip, "systemctl is-system-running; systemctl show -p LoadState,ActiveState "+unit+"; pgrep -x ninjarmm-linage || echo no-process")
+	if err != nil || string(out) != "running\nLoadState=not-found\nActiveState=inactive\nno-process\n" {
+		t.Errorf("after the removal (%v):\n%s", err, out)
+	}
+}
+
+func agentDaemons(h testenv.Host) []string {
+	var d []string
+	for _, a := range h.AgentDetails {
+		d = append(d, a.Daemon)
+	}
+	return d
 }
 
 // TestSudoWithoutPassword logs in as an account whose sudo rule needs no

@@ -191,9 +191,13 @@ for f in /etc/systemd/system/*.wants/* /etc/systemd/system/*.requires/*; do
 	[ -e "$f" ] || [ -L "$f" ] || continue
 	echo "${f##*/}"
 done
-sec running-units
+# The services and timers systemd holds that are active, activating,
+# failed or have a job pending: "UNIT LOAD ACTIVE SUB DESCRIPTION". A unit
+# can live on in the manager after its file is gone (until a reload), and
+# one that keeps dying is "activating (auto-restart)", not running.
+sec units
 if [ -d /run/systemd/system ] && have systemctl; then
-	systemctl list-units --type=service --state=running --no-legend --plain 2>/dev/null | awk '{print $1}'
+	systemctl list-units --type=service,timer --no-legend --plain 2>/dev/null
 fi
 
 # The process table in two processes whatever its size, as NUL-terminated

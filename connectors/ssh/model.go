@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -556,6 +557,10 @@ func globMatch(pats []string, s string) bool {
 	return false
 }
 
+// unitName is what systemd accepts in a unit's name: a file named
+// otherwise in a unit directory is no unit, and never reaches a command.
+var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
+
 // findAgent matches one catalogue entry against a host.
 func findAgent(h *hostData, a Agent) agentMatch {
 	var m agentMatch
@@ -566,8 +571,15 @@ func findAgent(h *hostData, a Agent) agentMatch {
 	}
 	units := append(slices.Clone(a.Units), a.Timers...)
 	for _, u := range h.UnitFiles {
-		if globMatch(units, u.Name) && !slices.Contains(m.Units, u.Name) {
+		if unitName.MatchString(u.Name) && globMatch(units, u.Name) && !slices.Contains(m.Units, u.Name) {
 			m.Units = append(m.Units, u.Name)
+		}
+	}
+	// A unit systemd still runs, restarts or holds as failed counts even
+	// without its file.
+	for _, u := range slices.Sorted(maps.Keys(h.LiveUnits)) {
+		if unitName.MatchString(u) && globMatch(units, u) && !slices.Contains(m.Units, u) {
+			m.Units = append(m.Units, u)
 		}
 	}
 	for _, p := range h.Procs {
@@ -609,6 +621,12 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 			state := "unit file present"
 			if h.Enabled[u] {
 				state = "enabled"
+			}
+			if st, ok := h.LiveUnits[u]; ok {
+				if !slices.ContainsFunc(h.UnitFiles, func(f unitFile) bool { return f.Name == u }) {
+					state = "without a unit file"
+				}
+				state += fmt.Sprintf(", %s (%s) in systemd", st.Active, st.Sub)
 			}
 			what = append(what, fmt.Sprintf("unit %s %s", u, state))
 		}

@@ -31,13 +31,16 @@ type hostData struct {
 	UnitFiles    []unitFile
 	Enabled      map[string]bool
 	RunningUnits map[string]bool
-	Procs        []procInfo
-	SocketPIDs   map[string]int // socket inode -> pid
-	Listen       []listenSocket
-	Passwd       []passwdEntry
-	Groups       []groupEntry
-	Shadow       map[string]shadowEntry
-	SSHD         map[string]string
+	// LiveUnits are the services and timers a running systemd holds that
+	// are not inactive (or have failed), by name.
+	LiveUnits  map[string]unitState
+	Procs      []procInfo
+	SocketPIDs map[string]int // socket inode -> pid
+	Listen     []listenSocket
+	Passwd     []passwdEntry
+	Groups     []groupEntry
+	Shadow     map[string]shadowEntry
+	SSHD       map[string]string
 	// ServerVersion is the SSH server's identification ("SSH-2.0-OpenSSH_9.2p1
 	// Debian-2"), from the connection the inventory ran on.
 	ServerVersion string
@@ -58,6 +61,10 @@ type pkgInfo struct {
 	Name    string
 	Version string
 }
+
+// unitState is a unit as systemd holds it: whether it is loaded (or
+// not-found: its file gone), its high- and low-level activation states.
+type unitState struct{ Load, Active, Sub string }
 
 type unitFile struct {
 	Name, Path, Link, Exec string
@@ -108,7 +115,7 @@ type remoteFile struct {
 // "proc" section, where a process's name or arguments may hold any byte
 // but NUL.
 func parseInventory(out []byte) (*hostData, error) {
-	h := &hostData{OS: map[string]string{}, DMI: map[string]string{}, Enabled: map[string]bool{}, RunningUnits: map[string]bool{}, SocketPIDs: map[string]int{}, Shadow: map[string]shadowEntry{}, SSHD: map[string]string{}}
+	h := &hostData{OS: map[string]string{}, DMI: map[string]string{}, Enabled: map[string]bool{}, RunningUnits: map[string]bool{}, LiveUnits: map[string]unitState{}, SocketPIDs: map[string]int{}, Shadow: map[string]shadowEntry{}, SSHD: map[string]string{}}
 	section, arg := "", ""
 	owner := ""
 	var file *remoteFile
@@ -445,9 +452,15 @@ func parseLine(h *hostData, section, arg, line string) {
 		if s := strings.TrimSpace(line); s != "" {
 			h.Enabled[s] = true
 		}
-	case "running-units":
-		if s := strings.TrimSpace(line); s != "" {
-			h.RunningUnits[s] = true
+	case "units":
+		// list-units marks a failed unit with a bullet where it can print
+		// one; --plain should leave it out.
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "●"))
+		if len(f) >= 4 {
+			h.LiveUnits[f[0]] = unitState{Load: f[1], Active: f[2], Sub: f[3]}
+			if f[3] == "running" {
+				h.RunningUnits[f[0]] = true
+			}
 		}
 	case "net":
 		if s, ok := parseProcNet(arg, line); ok {

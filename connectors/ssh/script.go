@@ -103,10 +103,14 @@ unitdirs='/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system 
 			fmt.Fprintf(w, "match_%s() { return 1; }\n", s)
 		}
 	}
-	w.WriteString(`# Units: stopped (when systemd runs), then disabled, all in one call each.
-units=
+	w.WriteString(`# Units: stopped (when systemd runs: every unit the inventory saw,
+# with or without its file), then disabled (those with a file), all in
+# one call each.
+set -f
+units= known=
 for s in $agents; do
 	eval "us=\$units_$s"
+	known="$known $us"
 	for u in $us; do
 		for d in $unitdirs; do
 			if [ -e "$d/$u" ] || [ -L "$d/$u" ]; then units="$units $u"; break; fi
@@ -115,14 +119,15 @@ for s in $agents; do
 done
 # Without a running manager, disabling a unit is removing its links in
 # *.wants and *.requires, which the paths below include.
-if [ -n "$units" ] && [ $sysd = yes ]; then
-	systemctl stop $units >/dev/null 2>&1
-	if systemctl disable $units >/dev/null 2>&1; then
+if [ -n "${known# }" ] && [ $sysd = yes ]; then
+	systemctl stop $known >/dev/null 2>&1
+	if [ -z "$units" ] || systemctl disable $units >/dev/null 2>&1; then
 		for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "stopped and disabled$(printf ' %s' $us)"; done
 	else
 		for u in $units; do systemctl disable "$u" >/dev/null 2>&1; done
 	fi
 fi
+set +f
 `)
 	for i, j := range jobs {
 		if u := j.agent.Removal.Uninstaller; len(u) > 0 {
@@ -228,20 +233,30 @@ done
 			unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u, "/etc/systemd/system/*.requires/"+u)
 		}
 		all := slices.Concat(j.paths, j.agent.Removal.Files, unitPaths)
+		slices.Sort(all)
+		all = slices.Compact(all)
 		fmt.Fprintf(w, "rm_%s=\nfor p in %s; do\n", steps[i], strings.Join(mapStrings(all, shellGlob), " "))
 		fmt.Fprintf(w, `	[ -e "$p" ] || [ -L "$p" ] || continue
 	case $p in /|/bin|/boot|/dev|/etc|/home|/lib|/lib64|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib|/usr/local|/usr/share|/var|/var/lib) continue ;; esac
+	case "$rm_%s " in *" $p "*) continue ;; esac
 	set -- "$@" "$p"
 	rm_%s="$rm_%s $p"
 done
-`, steps[i], steps[i])
+`, steps[i], steps[i], steps[i])
 	}
 	w.WriteString(`if [ $# -gt 0 ]; then
 	if msg=$(rm -rf -- "$@" 2>&1); then m=removed; else m="rm: $msg;"; fi
 	for s in $agents; do eval "r=\$rm_$s"; [ -n "$r" ] && log "$s" "$m$r"; done
 fi
 `)
-	w.WriteString(`if [ $sysd = yes ]; then systemctl daemon-reload >/dev/null 2>&1; fi
+	// Once their files are gone, systemd forgets the units on a reload,
+	// except a failed one, which it keeps until told.
+	w.WriteString(`if [ $sysd = yes ]; then
+	systemctl daemon-reload >/dev/null 2>&1
+	set -f
+	[ -z "${known# }" ] || systemctl reset-failed $known >/dev/null 2>&1
+	set +f
+fi
 for s in $agents; do
 	eval "f=\$failed_$s"
 	if [ -n "$f" ]; then fail "$s" "package removal failed:$f"; else ok "$s"; fi

@@ -80,7 +80,7 @@ func ensureArtefacts(ctx context.Context, cacheDir, rootfs string, log io.Writer
 	if err := os.MkdirAll(layers, 0o755); err != nil {
 		return nil, err
 	}
-	for _, v := range append(slices.Clone(variants), rpmVariant) {
+	for _, v := range append(slices.Clone(variants), rpmVariant, systemdVariant) {
 		l := filepath.Join(layers, v.key())
 		if _, err := os.Stat(l); err != nil {
 			fmt.Fprintf(log, "fleet: building layer %s\n", v.key())

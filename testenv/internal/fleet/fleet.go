@@ -54,7 +54,7 @@ func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) 
 		return err
 	}
 	start := time.Now()
-	err = forEach(ctx, append(hosts, m.rpmHost), func(ctx context.Context, h host) error {
+	err = forEach(ctx, append(hosts, m.extra()...), func(ctx context.Context, h host) error {
 		if _, ok := h.running(); ok {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err := m.probe(pctx, h.addr)
@@ -68,7 +68,7 @@ func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Log, "fleet: %d hosts and the RHEL-family host ready in %s\n", len(hosts), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(o.Log, "fleet: %d hosts, the RHEL-family host and the systemd host ready in %s\n", len(hosts), time.Since(start).Round(time.Millisecond))
 	env.Fleet = fleetEnv(m, hosts)
 	return nil
 }
@@ -108,7 +108,7 @@ func (Component) Reset(ctx context.Context, o component.Options, env *testenv.En
 	if err != nil {
 		return err
 	}
-	if err := forEach(ctx, append(hosts, m.rpmHost), func(ctx context.Context, h host) error { return h.restart(ctx, m) }); err != nil {
+	if err := forEach(ctx, append(hosts, m.extra()...), func(ctx context.Context, h host) error { return h.restart(ctx, m) }); err != nil {
 		return err
 	}
 	env.Fleet = fleetEnv(m, hosts)
@@ -227,14 +227,15 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 		hosts[i] = newHost(o.Dir, i+1)
 	}
 	m.rpmHost = newHost(o.Dir, rpmIndex)
-	for _, h := range append(hosts, m.rpmHost) {
+	m.sdHost = newHost(o.Dir, systemdIndex)
+	for _, h := range append(hosts, m.extra()...) {
 		s, err := h.ensureSecrets(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("host %s: %w", h.name, err)
 		}
 		m.secrets[h.index] = s
 	}
-	if err := writeKnownHosts(m.knownHosts, append(hosts, m.rpmHost), m.secrets); err != nil {
+	if err := writeKnownHosts(m.knownHosts, append(hosts, m.extra()...), m.secrets); err != nil {
 		return nil, nil, err
 	}
 	if err := m.loadKnownHosts(); err != nil {
@@ -242,6 +243,10 @@ func prepare(ctx context.Context, o component.Options, n int) (*material, []host
 	}
 	return m, hosts, nil
 }
+
+// extra are the hosts beside 1..n: the RHEL-family host and the systemd
+// host.
+func (m *material) extra() []host { return []host{m.rpmHost, m.sdHost} }
 
 // existingHosts lists the hosts that have state under dir, running or not.
 func existingHosts(dir string) ([]host, error) {
@@ -288,7 +293,7 @@ func stopBeyond(ctx context.Context, dir string, n int) error {
 	}
 	var extra []host
 	for _, h := range all {
-		if h.index > n && h.index != rpmIndex {
+		if h.index > n && h.index <= 200 {
 			extra = append(extra, h)
 		}
 	}
@@ -335,6 +340,8 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 	f.ProviderCAKey = m.providerCA.path
 	rpm := describe(m.rpmHost, m)
 	f.RPMHost = &rpm
+	sd := describe(m.sdHost, m)
+	f.SystemdHost = &sd
 	return f
 }
 

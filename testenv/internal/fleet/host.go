@@ -45,13 +45,21 @@ func (h host) adminPassword() string {
 	return filepath.Join(h.dir, h.admin+".password")
 }
 
-// isSSHD reports whether pid is this host's listening sshd: how Down
-// recognises the process it may stop. sshd rewrites its command line once
-// started ("sshd: /usr/sbin/sshd -D -e -o ListenAddress=A [listener] ..."),
-// so both forms count.
-func (h host) isSSHD(pid int) bool {
+// isInit reports whether pid is this host's PID 1 as this package started
+// it: how Down recognises the process it may stop. On most hosts that is
+// the listening sshd, which rewrites its command line once started ("sshd:
+// /usr/sbin/sshd -D -e -o ListenAddress=A [listener] ..."), so both forms
+// count; on the systemd host, systemd with the host's root as its own.
+func (h host) isInit(pid int) bool {
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err != nil || strings.TrimSpace(string(comm)) != "sshd" {
+	if err != nil {
+		return false
+	}
+	if h.systemd {
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		return err == nil && strings.TrimSpace(string(comm)) == "systemd" && root == h.root()
+	}
+	if strings.TrimSpace(string(comm)) != "sshd" {
 		return false
 	}
 	exact := "/usr/sbin/sshd -D -e -o ListenAddress=" + h.addr
@@ -151,9 +159,16 @@ func (h host) start(ctx context.Context, m *material) error {
 		return fmt.Errorf("plant: %w", err)
 	}
 	_ = os.Truncate(h.logFile(), 0)
-	upid, err := proc.Start(h.unsharePID(), h.logFile(), nil,
-		"unshare", "--pid", "--mount", "--uts", "--fork", "--propagation", "private",
-		"/bin/sh", "-c", bootScript, "boot", h.root(), h.addr, h.name, agentUnits(), filepath.Dir(h.dir))
+	argv := []string{"unshare", "--pid", "--mount", "--uts", "--fork", "--propagation", "private",
+		"/bin/sh", "-c", bootScript, "boot", h.root(), h.addr, h.name, agentUnits(), filepath.Dir(h.dir)}
+	if h.systemd {
+		t, err := h.makeCgroup()
+		if err != nil {
+			return err
+		}
+		argv = h.systemdArgv(t)
+	}
+	upid, err := proc.Start(h.unsharePID(), h.logFile(), nil, argv...)
 	if err != nil {
 		return err
 	}
@@ -181,7 +196,7 @@ func (h host) waitSSHD(ctx context.Context, upid int) (int, error) {
 		if b, err := os.ReadFile(children); err == nil {
 			if f := strings.Fields(string(b)); len(f) > 0 {
 				pid, err := strconv.Atoi(f[0])
-				if err == nil && h.isSSHD(pid) {
+				if err == nil && h.isInit(pid) {
 					return pid, nil
 				}
 			}
@@ -201,15 +216,23 @@ func (h host) waitSSHD(ctx context.Context, upid int) (int, error) {
 // is alive.
 func (h host) running() (int, bool) {
 	pid := proc.ReadPID(h.sshdPID())
-	return pid, proc.Alive(pid) && h.isSSHD(pid)
+	return pid, proc.Alive(pid) && h.isInit(pid)
 }
 
 // stop ends the host and unmounts its overlay. Killing sshd, PID 1 of the
 // host's PID namespace, makes the kernel end every process of the host;
 // unshare then exits on its own.
+//
+// systemd takes SIGTERM for a request to re-execute itself: a systemd
+// host's PID 1 is killed outright (its file systems are thrown away), then
+// its cgroup removed.
 func (h host) stop() error {
+	wait := 5 * time.Second
+	if h.systemd {
+		wait = 0
+	}
 	if pid, ok := h.running(); ok {
-		if err := proc.Kill(pid, 5*time.Second); err != nil {
+		if err := proc.Kill(pid, wait); err != nil {
 			return err
 		}
 	}
@@ -230,6 +253,13 @@ func (h host) stop() error {
 		}
 	}
 	os.Remove(h.unsharePID())
+	if h.systemd {
+		if t, err := findCgroupTree(); err == nil {
+			if err := h.removeCgroup(t); err != nil {
+				return err
+			}
+		}
+	}
 	return unmountAll(h.root())
 }
 
@@ -264,6 +294,7 @@ type material struct {
 	callback   ssh.HostKeyCallback
 	secrets    map[int]secrets
 	rpmHost    host // the RHEL-family host, beside hosts 1..n
+	sdHost     host // the systemd host, beside hosts 1..n
 }
 
 // probe is readiness: a real SSH handshake with the host key checked

@@ -137,6 +137,9 @@ type hostPlan struct {
 	altKeysFile bool // sshd also reads /etc/ssh/authorized_keys/%u
 	rootCrontab bool // the provider's entry in root's crontab
 	userCA      bool // sshd trusts the provider's user CA (TrustedUserCAKeys)
+	// systemd boots the host with systemd as its PID 1, which starts sshd
+	// and the agents' units, instead of sshd as PID 1.
+	systemd bool
 }
 
 var roles = []string{
@@ -160,9 +163,21 @@ const rpmIndex = 250
 // rpmVariant is the RHEL-family host's: TeamViewer installed from its rpm.
 var rpmVariant = variant{rpm: true, installed: []agent{teamviewer}}
 
+// systemdIndex numbers the fleet's systemd host, at 127.0.1.251: like the
+// RHEL-family host, outside 1..200.
+const systemdIndex = 251
+
+// systemdVariant is the systemd host's: a packaged agent running, an
+// unpackaged one with its unit in /etc, and a package in state rc.
+var systemdVariant = variant{installed: []agent{teamviewer, ninjarmm}, removed: []agent{anydesk}}
+
 func planHost(i int) hostPlan {
-	if i == rpmIndex {
+	switch i {
+	case rpmIndex:
 		return hostPlan{index: i, name: "srv-rhel-01", admin: "admin", variant: rpmVariant, rootCrontab: true}
+	case systemdIndex:
+		return hostPlan{index: i, name: "srv-systemd-01", admin: "adminlocal", variant: systemdVariant,
+			altKeysFile: true, rootCrontab: true, userCA: true, systemd: true}
 	}
 	n := i - 1
 	p := hostPlan{

@@ -119,6 +119,11 @@ func plant(h host, m *material) error {
 			return err
 		}
 	}
+	if h.systemd {
+		if err := plantSystemd(h); err != nil {
+			return err
+		}
+	}
 	if h.rootCrontab {
 		gid := 0 // RHEL: root:root 0600 in /var/spool/cron
 		if !h.rpm {
