@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,14 +22,20 @@ import (
 // keyExchanges is chosen, not defaulted: curve25519-sha256 costs the
 // client about a seventh of the CPU of OpenSSH's default post-quantum
 // hybrid (sntrup761x25519), and the client's key exchange dominates a
-// fleet-wide run. The NIST curves and group14 stay for older servers.
+// fleet-wide run. The NIST curves and the finite-field groups follow for
+// older servers; diffie-hellman-group14-sha1 last, for the oldest still in
+// service (OpenSSH 5.x and 6.x, as on CentOS 6), which offer nothing else
+// this package implements besides group exchange.
 var keyExchanges = []string{
-	"curve25519-sha256",
+	ssh.KeyExchangeCurve25519,
 	"curve25519-sha256@libssh.org",
-	"ecdh-sha2-nistp256",
-	"ecdh-sha2-nistp384",
-	"ecdh-sha2-nistp521",
-	"diffie-hellman-group14-sha256",
+	ssh.KeyExchangeECDHP256,
+	ssh.KeyExchangeECDHP384,
+	ssh.KeyExchangeECDHP521,
+	ssh.KeyExchangeDH14SHA256,
+	ssh.KeyExchangeDH16SHA512,
+	ssh.KeyExchangeDHGEXSHA256,
+	ssh.InsecureKeyExchangeDH14SHA1,
 }
 
 // hostKeyOrder prefers ed25519, the key every current OpenSSH host has,
@@ -43,6 +50,8 @@ var hostKeyOrder = []string{
 // is refused.
 type HostKeyError struct {
 	Host, Got, Want string
+	// keyType is the type of the key the host presented.
+	keyType string
 }
 
 func (e *HostKeyError) Error() string {
@@ -61,11 +70,14 @@ type hostKeys struct {
 	record   func(host, addr string, key ssh.PublicKey)
 	mu       sync.Mutex
 	trusted  map[string]string // addr -> fingerprint trusted this run
+	// pinAlgo is, by address, the host key algorithm that showed the
+	// pinned key where the preferred one showed another.
+	pinAlgo  map[string][]string
 	fileLock sync.Mutex
 }
 
 func newHostKeys(file string, tofu bool, record func(host, addr string, key ssh.PublicKey)) (*hostKeys, error) {
-	hk := &hostKeys{file: file, tofu: tofu, record: record, trusted: map[string]string{}}
+	hk := &hostKeys{file: file, tofu: tofu, record: record, trusted: map[string]string{}, pinAlgo: map[string][]string{}}
 	if file != "" {
 		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && tofu {
 			return hk, nil
@@ -86,7 +98,7 @@ func (hk *hostKeys) callback(name, pin string) ssh.HostKeyCallback {
 		got := ssh.FingerprintSHA256(key)
 		if pin != "" {
 			if got != pin {
-				return &HostKeyError{Host: name, Got: got, Want: pin}
+				return &HostKeyError{Host: name, Got: got, Want: pin, keyType: key.Type()}
 			}
 			return nil
 		}
@@ -185,6 +197,27 @@ func (hk *hostKeys) algorithms(addr string) []string {
 	return algos
 }
 
+// pinFamilies are the host key algorithms tried, one family at a time,
+// when a host presents a key other than the pinned one: a pin names one
+// of the host's keys (an ECDSA or RSA fingerprint, from an older client or
+// a provider's dossier), and a server shows the type the client prefers.
+var pinFamilies = [][]string{
+	{ssh.KeyAlgoED25519},
+	{ssh.KeyAlgoECDSA256}, {ssh.KeyAlgoECDSA384}, {ssh.KeyAlgoECDSA521},
+	{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA},
+}
+
+// pinnedAlgorithms returns the host key algorithms to offer a host with a
+// pinned key: the family that showed it before, if another did not.
+func (hk *hostKeys) pinnedAlgorithms(addr string) []string {
+	hk.mu.Lock()
+	defer hk.mu.Unlock()
+	if a, ok := hk.pinAlgo[addr]; ok {
+		return a
+	}
+	return hostKeyOrder
+}
+
 func algoFor(keyType, algo string) bool {
 	if keyType == ssh.KeyAlgoRSA {
 		return algo == ssh.KeyAlgoRSA || algo == ssh.KeyAlgoRSASHA256 || algo == ssh.KeyAlgoRSASHA512
@@ -227,7 +260,7 @@ func (b *bastion) client(ctx context.Context, d *dialer) (*ssh.Client, error) {
 		return b.c, nil
 	}
 	jaddr := joinHostPort(d.jump.Address, d.jump.Port)
-	c, err := d.handshake(ctx, nil, "jump host "+jaddr, jaddr, d.jump.HostKey, d.jump.User, d.jumpAuth)
+	c, err := d.handshake(ctx, nil, nil, "jump host "+jaddr, jaddr, d.jump.HostKey, d.jump.User, d.jumpAuth)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +327,11 @@ func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []
 			return nil, fmt.Errorf("via jump host %s: %w", joinHostPort(d.jump.Address, d.jump.Port), err)
 		}
 	}
-	c, err := d.handshake(ctx, raw, name, addr, pin, user, auth)
+	var redial func() (net.Conn, error)
+	if d.jump != nil {
+		redial = func() (net.Conn, error) { return d.bastion.forward(ctx, d, addr) }
+	}
+	c, err := d.handshake(ctx, raw, redial, name, addr, pin, user, auth)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
@@ -328,7 +365,51 @@ func dialVia(ctx context.Context, jc *ssh.Client, addr string) (net.Conn, error)
 	}
 }
 
-func (d *dialer) handshake(ctx context.Context, raw net.Conn, name, addr, pin, user string, auth []ssh.AuthMethod) (*ssh.Client, error) {
+// handshake logs in to addr over raw (a direct connection when nil). When
+// the host presents a key of another type than the pinned one, the other
+// types are asked for, each over a new connection (redial, or direct), and
+// the host is refused only if none is the pinned key.
+func (d *dialer) handshake(ctx context.Context, raw net.Conn, redial func() (net.Conn, error), name, addr, pin, user string, auth []ssh.AuthMethod) (*ssh.Client, error) {
+	algos := hostKeyOrder
+	if pin == "" {
+		algos = d.keys.algorithms(addr)
+	} else {
+		algos = d.keys.pinnedAlgorithms(addr)
+	}
+	c, err := d.handshakeWith(ctx, raw, name, addr, pin, user, auth, algos)
+	var hke *HostKeyError
+	if pin == "" || !errors.As(err, &hke) || hke.Want != pin {
+		return c, err
+	}
+	for _, fam := range pinFamilies {
+		if slices.ContainsFunc(fam, func(a string) bool { return algoFor(hke.keyType, a) }) {
+			continue
+		}
+		var next net.Conn
+		if redial != nil {
+			var rerr error
+			if next, rerr = redial(); rerr != nil {
+				return nil, err
+			}
+		}
+		c, ferr := d.handshakeWith(ctx, next, name, addr, pin, user, auth, fam)
+		var other *HostKeyError
+		switch {
+		case ferr == nil:
+			d.keys.mu.Lock()
+			d.keys.pinAlgo[addr] = fam
+			d.keys.mu.Unlock()
+			return c, nil
+		case errors.As(ferr, &other), strings.Contains(ferr.Error(), "no common algorithm for host key"):
+			continue
+		default:
+			return nil, ferr // the key matched the pin; the rest failed
+		}
+	}
+	return nil, err
+}
+
+func (d *dialer) handshakeWith(ctx context.Context, raw net.Conn, name, addr, pin, user string, auth []ssh.AuthMethod, algos []string) (*ssh.Client, error) {
 	if raw == nil {
 		var nd net.Dialer
 		c, err := nd.DialContext(ctx, "tcp", addr)
@@ -343,10 +424,6 @@ func (d *dialer) handshake(ctx context.Context, raw net.Conn, name, addr, pin, u
 	// A context cancelled mid-handshake closes the socket, which unblocks
 	// the handshake.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	algos := hostKeyOrder
-	if pin == "" {
-		algos = d.keys.algorithms(addr)
-	}
 	cfg := &ssh.ClientConfig{
 		User:              user,
 		Auth:              auth,

@@ -628,6 +628,81 @@ host_timeout: 3s
 	}
 }
 
+// TestPinOfAnotherKeyType: a host has an ed25519 and an ECDSA host key
+// and the playbook pins the ECDSA one (the fingerprint an older client
+// showed, or a provider's dossier lists). The host is not refused for
+// showing its ed25519 key first: its ECDSA key is asked for and matches.
+// A pin that is none of its keys is still refused.
+func TestPinOfAnotherKeyType(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	out, err := rootSSH(e, ip, "ssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key && printf 'HostKey /etc/ssh/ssh_host_ecdsa_key\\n' >> /etc/ssh/sshd_config.d/hostkeys.conf && kill -HUP 1 && ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub")
+	if err != nil {
+		t.Fatalf("ECDSA host key: %v\n%s", err, out)
+	}
+	ecdsa := strings.Fields(string(out))[1]
+	settings := func(pin string) string {
+		return fmt.Sprintf("hosts: [{name: %s, address: %s, host_key: '%s'}]\nauth: {key_file: %s}\n", h.Name, ip, pin, e.Fleet.OperatorKey)
+	}
+	time.Sleep(200 * time.Millisecond) // sshd reloading
+	tg := configure(t, e, settings(ecdsa), secret.NewMemoryStore(), nil)
+	for range 2 { // the second connection asks for ECDSA at once
+		inv, err := tg.Inventory(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inv.Systems[0].Error; got != "" {
+			t.Fatalf("host pinned by its ECDSA key refused: %s", got)
+		}
+	}
+	if got := tg.keys.pinnedAlgorithms(h.Addr); !slices.Equal(got, []string{ssh.KeyAlgoECDSA256}) {
+		t.Errorf("algorithms remembered for %s: %v", h.Addr, got)
+	}
+	bad := configure(t, e, settings("SHA256:"+strings.Repeat("B", 43)), secret.NewMemoryStore(), nil)
+	inv, err := bad.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Systems[0].Error; !strings.Contains(got, "does not match") {
+		t.Errorf("a pin of none of the host's keys: error %q", got)
+	}
+}
+
+// TestOldServerAlgorithms: a server that offers only what OpenSSH 5 and
+// 6 did (an RSA host key signed with SHA-1, finite-field Diffie-Hellman,
+// AES-CTR, HMAC-SHA1), as an estate's oldest machines still do, is
+// inventoried, its RSA host key checked against the pin.
+func TestOldServerAlgorithms(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	for _, kex := range []string{"diffie-hellman-group14-sha1", "diffie-hellman-group-exchange-sha256"} {
+		t.Run(kex, func(t *testing.T) {
+			resetFleet(t) // OpenSSH's client, which configures the host, refuses these
+			conf := "HostKey /etc/ssh/ssh_host_rsa_key\\nKexAlgorithms " + kex + "\\nHostKeyAlgorithms ssh-rsa\\nCiphers aes128-ctr\\nMACs hmac-sha1\\n"
+			out, err := rootSSH(e, ip, "ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key && printf '"+conf+"' > /etc/ssh/sshd_config.d/00-legacy.conf && kill -HUP 1 && ssh-keygen -lf /etc/ssh/ssh_host_rsa_key.pub")
+			if err != nil {
+				t.Fatalf("configure sshd: %v\n%s", err, out)
+			}
+			rsa := strings.Fields(string(out))[1]
+			time.Sleep(200 * time.Millisecond) // sshd reloading
+			tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s, host_key: '%s'}]\nauth: {key_file: %s}\n", h.Name, ip, rsa, e.Fleet.OperatorKey), secret.NewMemoryStore(), nil)
+			inv, err := tg.Inventory(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inv.Systems[0].Error; got != "" {
+				t.Fatalf("inventory of a server offering only %s: %s", kex, got)
+			}
+		})
+	}
+}
+
 func TestTrustOnFirstUseRecordsTheKey(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", false)
