@@ -64,12 +64,12 @@ func (e *HostKeyError) Error() string {
 // hostKeys checks host keys against pins, a known_hosts file, or trust on
 // first use, in that order of precedence.
 type hostKeys struct {
-	known    ssh.HostKeyCallback // nil without known_hosts
-	file     string
-	tofu     bool
-	record   func(host, addr string, key ssh.PublicKey)
-	mu       sync.Mutex
-	trusted  map[string]string // addr -> fingerprint trusted this run
+	known   ssh.HostKeyCallback // nil without known_hosts
+	file    string
+	tofu    bool
+	record  func(host, addr string, key ssh.PublicKey)
+	mu      sync.Mutex
+	trusted map[string]string // addr -> fingerprint trusted this run
 	// pinAlgo is, by address, the host key algorithm that showed the
 	// pinned key where the preferred one showed another.
 	pinAlgo  map[string][]string
