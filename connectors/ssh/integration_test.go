@@ -1399,6 +1399,113 @@ func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
 	}
 }
 
+// TestMatchBlockKeyFiles: sshd reads some key files for the accounts or
+// connections a Match block names only, which `sshd -T` (the global
+// settings) does not show: a provider key in a file read for one account
+// ("Match User", with %u), and the provider's CA trusted for connections
+// from some addresses ("Match Address"). Both are found, attributed to the
+// account they serve (not to every account), and removed; neither logs in
+// afterwards.
+func TestMatchBlockKeyFiles(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0] // sshd trusts no CA there
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	support := slices.IndexFunc(e.Fleet.ProviderKeyComments, func(c string) bool { return strings.HasPrefix(c, "support@") })
+	if support < 0 {
+		t.Fatalf("no support key among %v", e.Fleet.ProviderKeyComments)
+	}
+	keyLine, err := os.ReadFile(e.Fleet.ProviderKeys[support] + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caLine, err := os.ReadFile(e.Fleet.ProviderCAKey + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user = "jdupont" // the client's own account: only its own key is planted
+	script := fmt.Sprintf(`mkdir -p /etc/ssh/keys.d && printf '%%s' %s > /etc/ssh/keys.d/%s_extra && printf '%%s' %s > /etc/ssh/match_ca.pub &&
+printf '\nMatch User %s\n\tAuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys.d/%%%%u_extra\nMatch Address 127.0.0.0/8\n\tTrustedUserCAKeys /etc/ssh/match_ca.pub\n' >> /etc/ssh/sshd_config &&
+sshd -t && kill -HUP 1`, shellQuote(string(keyLine)), user, shellQuote(string(caLine)), user)
+	if out, err := rootSSH(e, ip, script); err != nil {
+		t.Fatalf("Match blocks: %v\n%s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond) // sshd reloading
+	b, err := os.ReadFile(e.Fleet.ProviderKeys[support])
+	if err != nil {
+		t.Fatal(err)
+	}
+	logins := func() (key, cert bool) {
+		return tryLogin(t, e, h, user, keyAuth(t, b)), tryLogin(t, e, h, "root", caCertAuth(t, e.Fleet.ProviderCAKey, "root"))
+	}
+	if key, cert := logins(); !key || !cert {
+		t.Fatalf("before the run: the key in the Match file logs in: %v, the CA's certificate: %v", key, cert)
+	}
+
+	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := inv.Systems[0]
+	if sys.Error != "" {
+		t.Fatal(sys.Error)
+	}
+	want := map[string]bool{
+		"ssh-key:" + user + ":" + e.Fleet.ProviderFingerprints[support] + ":/etc/ssh/keys.d/" + user + "_extra": false,
+		"ssh-key:" + caOwner + ":" + fingerprintOf(t, caLine) + ":/etc/ssh/match_ca.pub":                       false,
+	}
+	for _, f := range findingsOf(sys, connector.KindSSHKey) {
+		if _, ok := want[f.ID]; ok {
+			want[f.ID] = true
+			if !f.Provider {
+				t.Errorf("%s not attributed to the provider: %v", f.ID, f.Reasons)
+			}
+		} else if strings.Contains(f.ID, "/etc/ssh/keys.d/") {
+			t.Errorf("a Match User file counted for another account: %s", f.ID)
+		}
+	}
+	for id, found := range want {
+		if !found {
+			t.Errorf("not found: %s", id)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var remove []plan.Change
+	for _, ch := range changes {
+		if _, ok := want[ch.Finding]; ok && ch.Action == plan.RemoveKey {
+			remove = append(remove, ch)
+		}
+	}
+	if len(remove) != len(want) {
+		t.Fatalf("planned %d removals of the Match blocks' keys, want %d", len(remove), len(want))
+	}
+	for i, res := range tg.ApplyBatch(context.Background(), h.Name, remove, nil) {
+		if res.Err != nil {
+			t.Errorf("%s: %v", remove[i].Object, res.Err)
+		}
+	}
+	if key, cert := logins(); key || cert {
+		t.Errorf("after the removal: the key in the Match file logs in: %v, the CA's certificate: %v", key, cert)
+	}
+}
+
+func fingerprintOf(t *testing.T, authorizedLine []byte) string {
+	t.Helper()
+	k, _, _, _, err := ssh.ParseAuthorizedKey(authorizedLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.FingerprintSHA256(k)
+}
+
 // TestProviderCertificateLogsInBeforeTheRun: the planted user CA is real:
 // a certificate it signs logs in as root where sshd trusts it, and only
 // there.

@@ -233,13 +233,65 @@ for l in $conf; do
 done
 set +f; IFS=$ifs
 [ -n "$akf" ] || akf='.ssh/authorized_keys .ssh/authorized_keys2'
+# sshd -T shows the global settings: a Match block can give some accounts
+# other AuthorizedKeysFile or TrustedUserCAKeys values, which count as
+# well. Every value the configuration files name is read too (sshd_config
+# and the sshd_config.d/*.conf it includes on Debian and RHEL), so a key
+# file read for a few accounts only is not missed.
+cfgs=
+for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do
+	[ -f "$f" ] && cfgs="$cfgs$f$nl"
+done
 # Every account's authorized_keys candidates, "USER<TAB>PATH", expanding
-# sshd's %h, %u, %U and %%.
-keyfiles=$(AKF=$akf awk -F: '{
-	n = split(ENVIRON["AKF"], pats, " ")
-	for (i = 1; i <= n; i++) {
+# sshd's %h, %u, %U and %%; then "@ca<TAB>PATH" for the CA files that Match
+# blocks name.
+keyfiles=$(AKF=$akf CA=$ca CFGS=$cfgs awk -F: '
+# addpat records a key file pattern for the accounts in scope (",a,b,"),
+# or for every account (scope "").
+function addpat(p, sc,   i) {
+	if (p in idx) {
+		i = idx[p]
+		if (scope[i] != "" && sc != "") scope[i] = scope[i] substr(sc, 2)
+		else scope[i] = ""
+		return
+	}
+	idx[p] = ++np
+	pats[np] = p
+	scope[np] = sc
+}
+BEGIN {
+	n = split(ENVIRON["AKF"], w, " ")
+	for (i = 1; i <= n; i++) addpat(w[i], "")
+	nc = split(ENVIRON["CFGS"], cfgs, "\n")
+	for (c = 1; c <= nc; c++) {
+		if (cfgs[c] == "") continue
+		sc = ""
+		while ((getline line < cfgs[c]) > 0) {
+			sub(/^[ \t]+/, "", line)
+			if (line ~ /^#/) continue
+			gsub(/"/, "", line)
+			n = split(line, w, /[ \t=]+/)
+			key = tolower(w[1])
+			if (key == "match") {
+				# A block for named accounts only ("Match User a,b"):
+				# its files are theirs. Any other condition may hold
+				# for any account.
+				sc = ""
+				if (n == 3 && tolower(w[2]) == "user" && w[3] !~ /[*?!]/) sc = "," w[3] ","
+			} else if (key == "authorizedkeysfile") {
+				for (j = 2; j <= n; j++) if (w[j] != "") addpat(w[j], sc)
+			} else if (key == "trustedusercakeys" && w[2] ~ /^\// && w[2] != ENVIRON["CA"]) {
+				cas[w[2]] = 1
+			}
+		}
+		close(cfgs[c])
+	}
+}
+{
+	for (i = 1; i <= np; i++) {
 		p = pats[i]
 		if (p == "" || p == "none") continue
+		if (scope[i] != "" && index(scope[i], "," $1 ",") == 0) continue
 		out = ""
 		for (j = 1; j <= length(p); j++) {
 			c = substr(p, j, 1)
@@ -255,7 +307,8 @@ keyfiles=$(AKF=$akf awk -F: '{
 		if (substr(out, 1, 1) != "/") out = $6 "/" out
 		print $1 "\t" out
 	}
-}' /etc/passwd)
+}
+END { for (f in cas) print "@ca\t" f }' /etc/passwd)
 # The keys sshd trusts as user certificate authorities (TrustedUserCAKeys)
 # are read with the authorized_keys files, as the account "@ca": any
 # certificate one of them signs logs in.
