@@ -1454,7 +1454,7 @@ sshd -t && kill -HUP 1`, shellQuote(string(keyLine)), user, shellQuote(string(ca
 	}
 	want := map[string]bool{
 		"ssh-key:" + user + ":" + e.Fleet.ProviderFingerprints[support] + ":/etc/ssh/keys.d/" + user + "_extra": false,
-		"ssh-key:" + caOwner + ":" + fingerprintOf(t, caLine) + ":/etc/ssh/match_ca.pub":                       false,
+		"ssh-key:" + caOwner + ":" + fingerprintOf(t, caLine) + ":/etc/ssh/match_ca.pub":                        false,
 	}
 	for _, f := range findingsOf(sys, connector.KindSSHKey) {
 		if _, ok := want[f.ID]; ok {
