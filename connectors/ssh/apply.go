@@ -198,7 +198,7 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, e.path, st.Mode)
 		case plan.RemoveGrant:
 			check, deletable = "sudoers", strings.HasPrefix(e.path, "/etc/sudoers.d/")
-			data, n = removeLines(data, ch.Params["text"])
+			data, n = removeSudoersRule(data, ch.Params["text"])
 			if n == 0 {
 				out[i].Outcome.Detail = "entry already absent from " + e.path
 				continue

@@ -438,12 +438,7 @@ func engineRun(t *testing.T, ctx context.Context, tg *target, store secret.Store
 // tryLogin reports whether user can log in to addr with auth.
 func tryLogin(t *testing.T, e *testenv.Env, h testenv.Host, user string, auth ssh.AuthMethod) bool {
 	t.Helper()
-	keys, err := newHostKeys(e.Fleet.KnownHosts, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &dialer{keys: keys, timeout: 20 * time.Second}
-	c, err := d.dial(context.Background(), h.Name, h.Addr, "", user, []ssh.AuthMethod{auth})
+	c, err := sshDial(t, e, h, user, auth)
 	if err != nil {
 		if !isAuthFailure(err) {
 			t.Fatalf("login %s@%s: %v", user, h.Name, err)
@@ -452,6 +447,17 @@ func tryLogin(t *testing.T, e *testenv.Env, h testenv.Host, user string, auth ss
 	}
 	c.Close()
 	return true
+}
+
+// sshDial logs in to h as user, with the connector's own dialer.
+func sshDial(t *testing.T, e *testenv.Env, h testenv.Host, user string, auth ssh.AuthMethod) (*ssh.Client, error) {
+	t.Helper()
+	keys, err := newHostKeys(e.Fleet.KnownHosts, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dialer{keys: keys, timeout: 20 * time.Second}
+	return d.dial(context.Background(), h.Name, h.Addr, "", user, []ssh.AuthMethod{auth})
 }
 
 func keyAuth(t *testing.T, pemBytes []byte) ssh.AuthMethod {
@@ -1494,6 +1500,57 @@ sshd -t && kill -HUP 1`, shellQuote(string(keyLine)), user, shellQuote(string(ca
 	}
 	if key, cert := logins(); key || cert {
 		t.Errorf("after the removal: the key in the Match file logs in: %v, the CA's certificate: %v", key, cert)
+	}
+}
+
+// TestSudoersIncludedFileAndContinuedRule: the provider's sudo rights sit
+// in a file /etc/sudoers includes by name (not in /etc/sudoers.d), given
+// through a User_Alias, in a rule continued over three lines. The rule is
+// found whole, attributed through the alias, and removed whole (the
+// result still passes visudo): the provider's account can no longer sudo.
+func TestSudoersIncludedFileAndContinuedRule(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	const local = "/etc/sudoers.local"
+	script := `rm /etc/sudoers.d/prestanet && printf 'User_Alias N2 = ` + h.ProviderUser + `\nN2 ALL=(ALL) NOPASSWD: \\\n    /usr/bin/apt, \\\n    ALL\n' > ` + local + ` && chmod 440 ` + local + ` &&
+printf '#include ` + local + `\n' >> /etc/sudoers && visudo -c -q`
+	if out, err := rootSSH(e, ip, script); err != nil {
+		t.Fatalf("plant: %v\n%s", err, out)
+	}
+	i := slices.IndexFunc(e.Fleet.ProviderKeyComments, func(c string) bool { return strings.HasPrefix(c, h.ProviderUser+"@") })
+	key, err := os.ReadFile(e.Fleet.ProviderKeys[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sudo := func() bool {
+		c, err := sshDial(t, e, h, h.ProviderUser, keyAuth(t, key))
+		if err != nil {
+			t.Fatalf("login as %s: %v", h.ProviderUser, err)
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.Run("sudo -n true") == nil
+	}
+	if !sudo() {
+		t.Fatal("before the run, the provider's account cannot sudo through the included file")
+	}
+	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	ch := plannedChange(t, tg, plan.RemoveGrant, local+":N2 ALL=(ALL) NOPASSWD: /usr/bin/apt, ALL")
+	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{ch}, nil)[0]; res.Err != nil {
+		t.Fatalf("remove the rule: %v", res.Err)
+	}
+	if sudo() {
+		t.Error("after the removal, the provider's account can still sudo")
+	}
+	if out, err := rootSSH(e, ip, "cat "+local+"; visudo -c -q && echo valid"); err != nil || string(out) != "User_Alias N2 = "+h.ProviderUser+"\nvalid\n" {
+		t.Errorf("%s after the removal (%v):\n%s", local, err, out)
 	}
 }
 

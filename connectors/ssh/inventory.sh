@@ -314,6 +314,20 @@ END { for (f in cas) print "@ca\t" f }' /etc/passwd)
 # certificate one of them signs logs in.
 case $ca in ''|none) ;; /*) keyfiles="$keyfiles${keyfiles:+$nl}@ca$tab$ca" ;; esac
 
+# Files /etc/sudoers includes besides /etc/sudoers.d (sudo's #include,
+# @include, #includedir, @includedir; a relative path is /etc's), read with
+# the shell's own read, one level deep; a directory as DIR/*.
+sudoinc=
+if [ -r /etc/sudoers ]; then
+	while read -r d p x; do
+		case $d in '#include'|'@include'|'#includedir'|'@includedir') ;; *) continue ;; esac
+		case $p in ''|*%*) continue ;; /*) ;; *) p=/etc/$p ;; esac
+		[ "$p" = /etc/sudoers.d ] && continue
+		case $d in *dir) p=$p/* ;; esac
+		sudoinc="$sudoinc$p$nl"
+	done < /etc/sudoers
+fi
+
 if have tar; then
 	# Every file in one tar archive, written as it is (the parser knows
 	# where it ends), in three groups separated by /dev/null: the
@@ -331,7 +345,10 @@ if have tar; then
 			case ${l#*"$tab"} in /*) printf '%s\0' "${l#*"$tab"}" ;; esac
 		done
 		set +f
-		printf '%s\0' /dev/null /etc/sudoers /etc/sudoers.d/* /dev/null /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*
+		printf '%s\0' /dev/null /etc/sudoers /etc/sudoers.d/*
+		for l in $sudoinc; do printf '%s\0' "$l"; done
+		IFS=$ifs
+		printf '%s\0' /dev/null /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*
 	} | tar -c -f - -b 1 -P -h --numeric-owner --no-recursion --null -T - 2>/dev/null
 else
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles" | sort -u | while IFS=$tab read -r u f; do
@@ -340,7 +357,9 @@ else
 		dumpfile authorized_keys "$f"
 	done
 	dumpfile sudoers /etc/sudoers
-	for f in /etc/sudoers.d/*; do dumpfile sudoers "$f"; done
+	IFS=$nl
+	for f in /etc/sudoers.d/* $sudoinc; do dumpfile sudoers "$f"; done
+	IFS=$ifs
 	dumpfile cron /etc/crontab
 	for f in /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do dumpfile cron "$f"; done
 fi

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -342,17 +343,19 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 	return out
 }
 
-// grant is one sudoers rule (or user alias) that names users.
+// grant is one sudoers rule that names users.
 type grant struct {
 	File, Text string
-	Users      []string // users, %groups, aliases
-	All        bool     // grants every command
-	Reasons    []string
+	Users      []string // users, %groups, aliases, as written
+	// Members are Users with their aliases (User_Alias) expanded.
+	Members []string
+	All     bool // grants every command
+	Reasons []string
 }
 
 func (g grant) finding(providerAccounts map[string]bool) connector.Finding {
 	reasons := slices.Clone(g.Reasons)
-	for _, u := range g.Users {
+	for _, u := range g.Members {
 		if providerAccounts[u] {
 			reasons = append(reasons, fmt.Sprintf("grants the provider's account %s", u))
 		}
@@ -375,13 +378,118 @@ func shortHash(s string) string {
 	return hex.EncodeToString(h[:4])
 }
 
-var sudoersKeywords = []string{"Defaults", "Host_Alias", "Runas_Alias", "Cmnd_Alias", "Cmd_Alias"}
+var sudoersKeywords = []string{"Defaults", "Host_Alias", "Runas_Alias", "Cmnd_Alias", "Cmd_Alias", "User_Alias"}
+
+// sudoersLine is one logical line of a sudoers file: physical lines
+// joined where one ends with a backslash.
+type sudoersLine struct {
+	Text string // trimmed; continued lines joined by a space
+	Raw  []byte // the physical lines, as in the file
+}
+
+func sudoersLines(data []byte) []sudoersLine {
+	var out []sudoersLine
+	var cur sudoersLine
+	var parts []string
+	for _, line := range splitLines(data) {
+		cur.Raw = append(cur.Raw, line...)
+		s := strings.TrimSpace(string(line))
+		if cont, ok := strings.CutSuffix(s, "\\"); ok && !strings.HasPrefix(s, "#") {
+			parts = append(parts, strings.TrimSpace(cont))
+			continue
+		}
+		parts = append(parts, s)
+		cur.Text = strings.TrimSpace(strings.Join(parts, " "))
+		out = append(out, cur)
+		cur, parts = sudoersLine{}, nil
+	}
+	if len(parts) > 0 { // a file ending in a backslash
+		cur.Text = strings.TrimSpace(strings.Join(parts, " "))
+		out = append(out, cur)
+	}
+	return out
+}
+
+// removeSudoersRule drops every logical line whose text is text, with all
+// its physical lines.
+func removeSudoersRule(data []byte, text string) ([]byte, int) {
+	var out bytes.Buffer
+	n := 0
+	want := strings.TrimSpace(text)
+	for _, l := range sudoersLines(data) {
+		if l.Text == want {
+			n++
+			continue
+		}
+		out.Write(l.Raw)
+	}
+	return out.Bytes(), n
+}
+
+// sudoersIgnored tells the files of /etc/sudoers.d that sudo skips: names
+// with a dot or ending in ~ (editors' and package managers' leftovers).
+func sudoersIgnored(p string) bool {
+	dir, base := path.Split(p)
+	return dir == "/etc/sudoers.d/" && (strings.Contains(base, ".") || strings.HasSuffix(base, "~"))
+}
+
+// userAliases reads every User_Alias definition of the sudoers files:
+// "User_Alias A = u1, %g : B = u2".
+func userAliases(h *hostData) map[string][]string {
+	aliases := map[string][]string{}
+	for _, f := range h.Files {
+		if f.Kind != "sudoers" || sudoersIgnored(f.Path) {
+			continue
+		}
+		for _, l := range sudoersLines(f.Data) {
+			def, ok := strings.CutPrefix(l.Text, "User_Alias")
+			if !ok || def == "" || (def[0] != ' ' && def[0] != '\t') {
+				continue
+			}
+			for _, d := range strings.Split(def, ":") {
+				name, members, ok := strings.Cut(d, "=")
+				if !ok {
+					continue
+				}
+				for _, m := range strings.Split(members, ",") {
+					if m = strings.TrimSpace(m); m != "" {
+						aliases[strings.TrimSpace(name)] = append(aliases[strings.TrimSpace(name)], m)
+					}
+				}
+			}
+		}
+	}
+	return aliases
+}
+
+// expandAliases replaces aliases by their members, recursively (an alias
+// may name another).
+func expandAliases(users []string, aliases map[string][]string) []string {
+	var out []string
+	var walk func(u string, depth int)
+	walk = func(u string, depth int) {
+		if m, ok := aliases[u]; ok && depth < 8 {
+			for _, x := range m {
+				walk(x, depth+1)
+			}
+			return
+		}
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	for _, u := range users {
+		walk(u, 0)
+	}
+	return out
+}
 
 // parseGrants reads every sudoers file's user specifications.
 func parseGrants(h *hostData, out connector.Outgoing) []grant {
+	aliases := userAliases(h)
 	var gs []grant
 	for _, f := range h.Files {
-		if f.Kind != "sudoers" {
+		if f.Kind != "sudoers" || sudoersIgnored(f.Path) {
 			continue
 		}
 		fileWhy := out.Text(path.Base(f.Path))
@@ -389,9 +497,9 @@ func parseGrants(h *hostData, out connector.Outgoing) []grant {
 		if f.Path == "/etc/sudoers" {
 			headerWhy = nil // the distribution's file: its comments say nothing of who added a rule
 		}
-		for _, line := range splitLines(f.Data) {
-			text := strings.TrimSpace(string(line))
-			if text == "" || strings.HasPrefix(text, "#") || strings.HasPrefix(text, "@include") || strings.HasSuffix(text, "\\") {
+		for _, l := range sudoersLines(f.Data) {
+			text := l.Text
+			if text == "" || strings.HasPrefix(text, "#") || strings.HasPrefix(text, "@include") {
 				continue
 			}
 			first := strings.Fields(text)[0]
@@ -399,25 +507,20 @@ func parseGrants(h *hostData, out connector.Outgoing) []grant {
 				continue
 			}
 			g := grant{File: f.Path, Text: text}
-			spec := text
-			if strings.HasPrefix(first, "User_Alias") {
-				_, def, _ := strings.Cut(text, "=")
-				spec = def
-			} else {
-				spec, _, _ = strings.Cut(text, " ")
-				_, cmds, _ := strings.Cut(text, "=")
-				if i := strings.LastIndex(cmds, ")"); i >= 0 {
-					cmds = cmds[i+1:]
-				}
-				cmds = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmds), "NOPASSWD:"))
-				g.All = cmds == "ALL" || strings.HasSuffix(cmds, " ALL") || strings.HasSuffix(cmds, ":ALL")
+			spec, _, _ := strings.Cut(text, " ")
+			_, cmds, _ := strings.Cut(text, "=")
+			if i := strings.LastIndex(cmds, ")"); i >= 0 {
+				cmds = cmds[i+1:]
 			}
+			cmds = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmds), "NOPASSWD:"))
+			g.All = cmds == "ALL" || strings.HasSuffix(cmds, " ALL") || strings.HasSuffix(cmds, ":ALL")
 			for _, u := range strings.Split(spec, ",") {
 				if u = strings.TrimSpace(u); u != "" {
 					g.Users = append(g.Users, u)
 				}
 			}
-			for _, u := range g.Users {
+			g.Members = expandAliases(g.Users, aliases)
+			for _, u := range g.Members {
 				name := strings.TrimPrefix(u, "%")
 				for _, why := range out.Account(name) {
 					g.Reasons = append(g.Reasons, "user "+u+": "+why)
@@ -465,7 +568,7 @@ func adminReasons(h *hostData, grants []grant) map[string][]string {
 		if !g.All {
 			continue
 		}
-		for _, u := range g.Users {
+		for _, u := range g.Members {
 			if grp, ok := strings.CutPrefix(u, "%"); ok {
 				for _, m := range members[grp] {
 					add(m, fmt.Sprintf("sudoers %s: %%%s", g.File, grp))

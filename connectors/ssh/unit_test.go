@@ -421,3 +421,45 @@ func TestAccessKeyType(t *testing.T) {
 		}
 	}
 }
+
+func TestSudoersRules(t *testing.T) {
+	sudoers := "# distribution file\nroot ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n"
+	support := "# Prestanet - support\nUser_Alias SUPPORT = prestanet, %prestanet-n2 : NOBODY = nobody\n" +
+		"SUPPORT ALL=(ALL) NOPASSWD: \\\n    /usr/bin/apt, \\\n    ALL\n" +
+		"jdupont ALL=(ALL) /usr/bin/systemctl restart apache2\n"
+	h := &hostData{Files: []remoteFile{
+		{Kind: "sudoers", Path: "/etc/sudoers", Data: []byte(sudoers)},
+		{Kind: "sudoers", Path: "/etc/sudoers.d/support", Data: []byte(support)},
+		{Kind: "sudoers", Path: "/etc/sudoers.d/support.dpkg-old", Data: []byte("prestanet ALL=(ALL) ALL\n")},
+	}}
+	gs := parseGrants(h, connector.NewOutgoing(playbook.Outgoing{Accounts: []string{"prestanet"}}))
+	var texts []string
+	for _, g := range gs {
+		texts = append(texts, g.File+": "+g.Text)
+	}
+	want := []string{
+		"/etc/sudoers: root ALL=(ALL:ALL) ALL",
+		"/etc/sudoers.d/support: SUPPORT ALL=(ALL) NOPASSWD: /usr/bin/apt, ALL",
+		"/etc/sudoers.d/support: jdupont ALL=(ALL) /usr/bin/systemctl restart apache2",
+	}
+	if !slices.Equal(texts, want) {
+		t.Fatalf("rules:\n%s\nwant:\n%s", strings.Join(texts, "\n"), strings.Join(want, "\n"))
+	}
+	g := gs[1]
+	if !g.All || !slices.Equal(g.Members, []string{"prestanet", "%prestanet-n2"}) {
+		t.Errorf("continued rule: all=%v members=%v", g.All, g.Members)
+	}
+	if f := g.finding(map[string]bool{"prestanet": true}); !f.Provider {
+		t.Errorf("a rule for an alias of the provider's account is not the provider's: %v", f.Reasons)
+	}
+	if f := gs[2].finding(map[string]bool{"prestanet": true}); f.Provider {
+		t.Errorf("the client's own rule attributed to the provider: %v", f.Reasons)
+	}
+	if why := adminReasons(h, gs); len(why["prestanet"]) == 0 {
+		t.Errorf("prestanet is not an admin through the alias: %v", why)
+	}
+	out, n := removeSudoersRule([]byte(support), g.Text)
+	if n != 1 || string(out) != "# Prestanet - support\nUser_Alias SUPPORT = prestanet, %prestanet-n2 : NOBODY = nobody\njdupont ALL=(ALL) /usr/bin/systemctl restart apache2\n" {
+		t.Errorf("removed %d:\n%s", n, out)
+	}
+}
