@@ -83,6 +83,18 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	for _, k := range []string{"passwordauthentication", "kbdinteractiveauthentication", "permitrootlogin", "authorizedkeysfile", "authorizedkeyscommand"} {
 		fact("sshd_"+k, h.SSHD[k])
 	}
+	// A command sshd asks for keys is an access of its own: whoever feeds
+	// it logs in. It is reported, not changed (handover edits no sshd
+	// setting), so that the dossier shows it and the report counts it.
+	if cmd := h.SSHD["authorizedkeyscommand"]; cmd != "" && cmd != "none" {
+		why := hc.Outgoing.Text(cmd)
+		s.Findings = append(s.Findings, connector.Finding{
+			ID: "auth-method:sshd-authorized-keys-command", Kind: connector.KindAuth, Object: "AuthorizedKeysCommand",
+			Summary:  fmt.Sprintf("sshd accepts every key that %q prints (AuthorizedKeysCommand); remove it from sshd's configuration by hand if it is not the client's", cmd),
+			Provider: len(why) > 0, Reasons: why,
+			Detail: map[string]string{"command": cmd},
+		})
+	}
 
 	hw := &connector.Hardware{Vendor: h.DMI["sys_vendor"], Model: h.DMI["product_name"], Serial: h.DMI["product_serial"], CPUModel: h.CPUModel, CPUs: h.CPUs, MemoryMB: h.MemKB / 1024, IPs: h.IPs}
 	for _, d := range h.Disks {

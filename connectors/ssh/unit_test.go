@@ -463,3 +463,24 @@ func TestSudoersRules(t *testing.T) {
 		t.Errorf("removed %d:\n%s", n, out)
 	}
 }
+
+// An AuthorizedKeysCommand is reported as an access of its own, the
+// provider's when it names the provider.
+func TestAuthorizedKeysCommandFinding(t *testing.T) {
+	out := connector.NewOutgoing(playbook.Outgoing{Names: []string{"Prestanet"}})
+	for _, tc := range []struct {
+		cmd             string
+		found, provider bool
+	}{
+		{"none", false, false},
+		{"/usr/local/bin/prestanet-keys %u", true, true},
+		{"/usr/bin/sss_ssh_authorizedkeys", true, false},
+	} {
+		h := &hostData{SSHD: map[string]string{"authorizedkeyscommand": tc.cmd}, Shadow: map[string]shadowEntry{}}
+		sys := buildSystem(h, hostContext{Name: "h", Outgoing: out, Now: time.Now()})
+		i := slices.IndexFunc(sys.Findings, func(f connector.Finding) bool { return f.Kind == connector.KindAuth })
+		if (i >= 0) != tc.found || (i >= 0 && sys.Findings[i].Provider != tc.provider) {
+			t.Errorf("%q: findings %v, want found=%v provider=%v", tc.cmd, sys.Findings, tc.found, tc.provider)
+		}
+	}
+}
