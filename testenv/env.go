@@ -181,6 +181,9 @@ type FleetEnv struct {
 	// (Restart=always), so systemctl talks to a running manager there. At
 	// 127.0.1.251, not in Hosts either.
 	SystemdHost *Host `json:"systemd_host,omitempty"`
+	// SystemdHostError says why there is no systemd host, when it could
+	// not start (the machine gives no cgroup hierarchy, say).
+	SystemdHostError string `json:"systemd_host_error,omitempty"`
 	// ProviderKeyComments parallels ProviderKeys ("support@prestanet.test").
 	ProviderKeyComments []string `json:"provider_key_comments,omitempty"`
 	// ProviderCAKey is the provider's SSH user certificate authority

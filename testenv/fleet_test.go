@@ -472,7 +472,7 @@ func TestFleetAgentRestartsUntilDisabled(t *testing.T) {
 func TestFleetSystemdHost(t *testing.T) {
 	env := requireFleetExclusive(t)
 	if env.Fleet.SystemdHost == nil {
-		t.Fatal("no systemd host in env.json")
+		t.Fatalf("no systemd host in env.json: %s", env.Fleet.SystemdHostError)
 	}
 	h := *env.Fleet.SystemdHost
 	c := operator(t, env, h)

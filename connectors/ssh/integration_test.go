@@ -1126,10 +1126,7 @@ passwords:
 func TestSystemdHost(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
-	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
-		t.Fatal("testenv has no systemd host: run bin/testenv up -only fleet")
-	}
-	h := *e.Fleet.SystemdHost
+	h := systemdHost(t, e)
 	ip := strings.TrimSuffix(h.Addr, ":22")
 	t.Cleanup(func() { resetFleet(t) })
 	if out, err := rootSSH(e, ip, "cat /proc/1/comm; systemctl is-system-running"); err != nil || string(out) != "systemd\nrunning\n" {
@@ -1216,10 +1213,7 @@ func TestSystemdHost(t *testing.T) {
 func TestSystemdUnitWithoutFile(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
-	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
-		t.Fatal("testenv has no systemd host: run bin/testenv up -only fleet")
-	}
-	h := *e.Fleet.SystemdHost
+	h := systemdHost(t, e)
 	ip := strings.TrimSuffix(h.Addr, ":22")
 	t.Cleanup(func() { resetFleet(t) })
 	const unit = "ninjarmm-agent.service"
@@ -1252,6 +1246,16 @@ func TestSystemdUnitWithoutFile(t *testing.T) {
 	if err != nil || string(out) != "running\nLoadState=not-found\nActiveState=inactive\nno-process\n" {
 		t.Errorf("after the removal (%v):\n%s", err, out)
 	}
+}
+
+// systemdHost is the fleet's host booted by systemd; the test fails with
+// the reason when the testenv could not start it.
+func systemdHost(t *testing.T, e *testenv.Env) testenv.Host {
+	t.Helper()
+	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
+		t.Fatalf("testenv has no systemd host (%s): run bin/testenv up -only fleet", e.Fleet.SystemdHostError)
+	}
+	return *e.Fleet.SystemdHost
 }
 
 func agentDaemons(h testenv.Host) []string {

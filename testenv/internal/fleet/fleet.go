@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -54,7 +55,7 @@ func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) 
 		return err
 	}
 	start := time.Now()
-	err = forEach(ctx, append(hosts, m.extra()...), func(ctx context.Context, h host) error {
+	err = m.forAll(ctx, hosts, func(ctx context.Context, h host) error {
 		if _, ok := h.running(); ok {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err := m.probe(pctx, h.addr)
@@ -68,9 +69,33 @@ func (Component) Up(ctx context.Context, o component.Options, env *testenv.Env) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Log, "fleet: %d hosts, the RHEL-family host and the systemd host ready in %s\n", len(hosts), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(o.Log, "fleet: %d hosts and the RHEL-family host ready in %s\n", len(hosts), time.Since(start).Round(time.Millisecond))
+	m.logSystemd(o.Log)
 	env.Fleet = fleetEnv(m, hosts)
 	return nil
+}
+
+// forAll runs fn on hosts and the hosts beside them. The systemd host
+// alone may fail without failing the fleet: it needs what some machines
+// cannot give (a cgroup hierarchy), and every other test can still run;
+// its error is kept for env.json, where the tests that need it read why
+// it is missing.
+func (m *material) forAll(ctx context.Context, hosts []host, fn func(context.Context, host) error) error {
+	m.sdErr = nil
+	return forEach(ctx, append(hosts, m.extra()...), func(ctx context.Context, h host) error {
+		err := fn(ctx, h)
+		if err != nil && h.systemd {
+			m.sdErr = err
+			return nil
+		}
+		return err
+	})
+}
+
+func (m *material) logSystemd(log io.Writer) {
+	if m.sdErr != nil {
+		fmt.Fprintf(log, "fleet: WARNING: the systemd host did not start, the tests that need it will fail: %v\n", m.sdErr)
+	}
 }
 
 // Down stops every host this component started, by recorded PID, unmounts
@@ -108,9 +133,10 @@ func (Component) Reset(ctx context.Context, o component.Options, env *testenv.En
 	if err != nil {
 		return err
 	}
-	if err := forEach(ctx, append(hosts, m.extra()...), func(ctx context.Context, h host) error { return h.restart(ctx, m) }); err != nil {
+	if err := m.forAll(ctx, hosts, func(ctx context.Context, h host) error { return h.restart(ctx, m) }); err != nil {
 		return err
 	}
+	m.logSystemd(o.Log)
 	env.Fleet = fleetEnv(m, hosts)
 	return nil
 }
@@ -340,8 +366,12 @@ func fleetEnv(m *material, hosts []host) *testenv.FleetEnv {
 	f.ProviderCAKey = m.providerCA.path
 	rpm := describe(m.rpmHost, m)
 	f.RPMHost = &rpm
-	sd := describe(m.sdHost, m)
-	f.SystemdHost = &sd
+	if m.sdErr != nil {
+		f.SystemdHostError = m.sdErr.Error()
+	} else {
+		sd := describe(m.sdHost, m)
+		f.SystemdHost = &sd
+	}
 	return f
 }
 

@@ -254,7 +254,7 @@ func (h host) stop() error {
 	}
 	os.Remove(h.unsharePID())
 	if h.systemd {
-		if t, err := findCgroupTree(); err == nil {
+		for _, t := range cgroupTrees() {
 			if err := h.removeCgroup(t); err != nil {
 				return err
 			}
@@ -295,6 +295,7 @@ type material struct {
 	secrets    map[int]secrets
 	rpmHost    host // the RHEL-family host, beside hosts 1..n
 	sdHost     host // the systemd host, beside hosts 1..n
+	sdErr      error
 }
 
 // probe is readiness: a real SSH handshake with the host key checked

@@ -34,19 +34,29 @@ type cgroupTree struct {
 }
 
 func findCgroupTree() (cgroupTree, error) {
+	if ts := cgroupTrees(); len(ts) > 0 {
+		return ts[0], nil
+	}
+	return cgroupTree{}, errors.New("no cgroup hierarchy for the systemd host: neither a cgroup v1 \"systemd\" hierarchy at /sys/fs/cgroup/systemd nor cgroup v2 at /sys/fs/cgroup or /sys/fs/cgroup/unified")
+}
+
+// cgroupTrees lists the hierarchies the machine has, preferred first.
+func cgroupTrees() []cgroupTree {
 	is := func(path string, magic int64) bool {
 		var st syscall.Statfs_t
 		return syscall.Statfs(path, &st) == nil && int64(st.Type) == magic
 	}
-	switch {
-	case is("/sys/fs/cgroup/systemd", cgroupV1Magic):
-		return cgroupTree{base: "/sys/fs/cgroup/systemd"}, nil
-	case is("/sys/fs/cgroup", cgroupV2Magic):
-		return cgroupTree{base: "/sys/fs/cgroup", v2: true}, nil
-	case is("/sys/fs/cgroup/unified", cgroupV2Magic):
-		return cgroupTree{base: "/sys/fs/cgroup/unified", v2: true}, nil
+	var ts []cgroupTree
+	if is("/sys/fs/cgroup/systemd", cgroupV1Magic) {
+		ts = append(ts, cgroupTree{base: "/sys/fs/cgroup/systemd"})
 	}
-	return cgroupTree{}, errors.New("no cgroup hierarchy for the systemd host: neither a cgroup v1 \"systemd\" hierarchy at /sys/fs/cgroup/systemd nor cgroup v2 at /sys/fs/cgroup or /sys/fs/cgroup/unified")
+	if is("/sys/fs/cgroup", cgroupV2Magic) {
+		ts = append(ts, cgroupTree{base: "/sys/fs/cgroup", v2: true})
+	}
+	if is("/sys/fs/cgroup/unified", cgroupV2Magic) {
+		ts = append(ts, cgroupTree{base: "/sys/fs/cgroup/unified", v2: true})
+	}
+	return ts
 }
 
 // cgroup is the host's cgroup directory in t: one per state directory, so
