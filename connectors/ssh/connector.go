@@ -623,6 +623,37 @@ func publicKeyOf(s secret.Secret) (ssh.PublicKey, error) {
 	return parsePublicKeyLine(string(b))
 }
 
+// ownAccess tells the changes that would end the connector's own access
+// to a host when no access key replaces it (access_key: false): locking
+// the connection user, removing the key it logs in with, removing a sudo
+// rule it needs. They are not planned: the finding stays open in the
+// report, rather than the incoming team locked out by its own run. With an
+// access key, proven before any removal, every removal runs over it.
+func (t *target) ownAccess() func(plan.Change) bool {
+	if !t.s.AccessKey.Disabled {
+		return func(plan.Change) bool { return false }
+	}
+	login := map[string]bool{}
+	t.mu.Lock()
+	if t.auth != nil {
+		for _, s := range t.auth.signers {
+			login[ssh.FingerprintSHA256(s.PublicKey())] = true
+		}
+	}
+	t.mu.Unlock()
+	return func(ch plan.Change) bool {
+		switch ch.Action {
+		case plan.LockAccount:
+			return ch.Params["user"] == t.s.User
+		case plan.RemoveKey:
+			return ch.Params["user"] == t.s.User && login[ch.Params["fingerprint"]]
+		case plan.RemoveGrant:
+			return t.s.Sudo.Use && slices.Contains(strings.Split(ch.Params["members"], ","), t.s.User)
+		}
+		return false
+	}
+}
+
 // Plan derives the changes from an inventory. It does no I/O.
 func (t *target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 	var out []plan.Change
@@ -637,7 +668,11 @@ func (t *target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 
 func (t *target) planSystem(sys connector.System) []plan.Change {
 	var out []plan.Change
+	held := t.ownAccess()
 	add := func(ch plan.Change) {
+		if held(ch) {
+			return
+		}
 		ch.Target, ch.System = t.name, sys.Name
 		ch.MakeID()
 		out = append(out, ch)
@@ -721,7 +756,7 @@ func (t *target) planSystem(sys connector.System) []plan.Change {
 				Action: plan.RemoveGrant, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,
 				Before: f.Summary, After: "rule removed (checked with visudo before the file is replaced)",
 				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText]},
+				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText], "members": f.Detail["members"]},
 			})
 		case f.Kind == connector.KindCron:
 			add(plan.Change{

@@ -1280,6 +1280,50 @@ func TestSudoWithoutPassword(t *testing.T) {
 	settings := fmt.Sprintf("hosts: [%s]\nuser: %s\nauth: {key_file: %s}\nsudo: true\nknown_hosts: %s\naccess_key: false\n",
 		strings.TrimSuffix(h.Addr, ":22"), h.ProviderUser, e.Fleet.ProviderKeys[i], e.Fleet.KnownHosts)
 	inventoryAsRoot(t, e, settings)
+
+	// The provider's account is the only access here and no access key
+	// replaces it: the plan removes everything of the provider's but what
+	// this very login needs (its account, its key, its sudo rule), which
+	// would lock the incoming team out. With an access key, all of it.
+	planned := func(settings string) map[plan.Action][]string {
+		tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+		inv, err := tg.Inventory(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes, err := tg.Plan(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[plan.Action][]string{}
+		for _, ch := range changes {
+			got[ch.Action] = append(got[ch.Action], ch.Object)
+		}
+		return got
+	}
+	own := []struct {
+		action plan.Action
+		object string
+	}{
+		{plan.LockAccount, h.ProviderUser},
+		{plan.RemoveKey, h.ProviderUser + ":" + e.Fleet.ProviderFingerprints[i] + ":/home/" + h.ProviderUser + "/.ssh/authorized_keys"},
+		{plan.RemoveGrant, "/etc/sudoers.d/prestanet:" + h.ProviderUser + " ALL=(ALL:ALL) NOPASSWD: ALL"},
+	}
+	without := planned(settings)
+	for _, o := range own {
+		if slices.Contains(without[o.action], o.object) {
+			t.Errorf("without an access key, planned %s %s: the run would cut its own access", o.action, o.object)
+		}
+	}
+	if len(without[plan.RemoveAgent]) == 0 || len(without[plan.RemoveKey]) == 0 {
+		t.Errorf("without an access key, the rest of the provider's access is not planned: %v", without)
+	}
+	with := planned(strings.Replace(settings, "access_key: false\n", "", 1))
+	for _, o := range own {
+		if !slices.Contains(with[o.action], o.object) {
+			t.Errorf("with an access key, %s %s not planned: %v", o.action, o.object, with[o.action])
+		}
+	}
 }
 
 // TestRPMHostPackageManagers removes the RHEL-family host's packaged agent

@@ -381,7 +381,7 @@ func (g grant) finding(providerAccounts map[string]bool) connector.Finding {
 		Summary:  fmt.Sprintf("sudoers %s: %s", g.File, g.Text),
 		Provider: len(reasons) > 0,
 		Reasons:  reasons,
-		Detail:   map[string]string{detailFile: g.File, detailText: g.Text},
+		Detail:   map[string]string{detailFile: g.File, detailText: g.Text, "members": strings.Join(g.Members, ",")},
 	}
 }
 
