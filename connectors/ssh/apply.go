@@ -91,7 +91,7 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 				out[i].Err = fmt.Errorf("lock: %q is not a login name", p["user"])
 				continue
 			}
-			steps[i] = b.lock(p["user"])
+			steps[i] = b.lock(p["user"], p["user"] != t.s.User)
 			out[i].Outcome.Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
 		case plan.RemoveAgent:
 			a, ok := t.catalog.Lookup(p["agent"])

@@ -230,9 +230,20 @@ func randomName() string {
 }
 
 // lock adds locking and expiring an account.
-func (b *batch) lock(user string) string {
+//
+// With end, the account's processes are then killed: its open sessions
+// (a provider logged in right now, a tunnel it left running) end with its
+// access. Not for the account the connector itself logs in as.
+func (b *batch) lock(user string, end bool) string {
 	s := b.step()
-	fmt.Fprintf(&b.body, "if msg=$(usermod -L -e 1 %s 2>&1); then ok %s; else fail %s \"usermod -L -e 1: $msg\"; fi\n", shellQuote(user), s, s)
+	u := shellQuote(user)
+	fmt.Fprintf(&b.body, "if msg=$(usermod -L -e 1 %s 2>&1); then\n", u)
+	if end {
+		fmt.Fprintf(&b.body, `	pids=$(pgrep -u %s 2>/dev/null | tr '\n' ' ')
+	if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null; log %s "ended its processes (open sessions included):$(printf ' %%s' $pids)"; fi
+`, u, s)
+	}
+	fmt.Fprintf(&b.body, "\tok %s\nelse fail %s \"usermod -L -e 1: $msg\"; fi\n", s, s)
 	return s
 }
 

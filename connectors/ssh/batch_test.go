@@ -79,7 +79,7 @@ func batchForTest(t *testing.T) string {
 	var b batch
 	b.writeFile("/root/.ssh/authorized_keys", remoteFileState{Sum: strings.Repeat("a", 64), Mode: "600"}, []byte("ssh-ed25519 AAAA x\n"), "none", true)
 	b.writeFile("/etc/sudoers.d/prestataire", remoteFileState{Sum: strings.Repeat("b", 64), Mode: "440"}, nil, "sudoers", false)
-	b.lock("prestanet")
+	b.lock("prestanet", true)
 	b.chpasswd([]string{"root", "admin"}, []string{"$6$salt$hash", "$6$salt$other"})
 	b.su("root", "it's a \"password\" with $(symbols) and `ticks`")
 	var jobs []agentJob
@@ -286,7 +286,7 @@ func TestPlanFileEdits(t *testing.T) {
 
 func TestBatchStepsAreNumbered(t *testing.T) {
 	var b batch
-	if got := fmt.Sprint(b.lock("a"), " ", b.chpasswd([]string{"b", "c"}, []string{"$6$x$y", "$6$x$z"}), " ", b.su("d", "pw")); got != "s0 [s1 s2] s3" {
+	if got := fmt.Sprint(b.lock("a", false), " ", b.chpasswd([]string{"b", "c"}, []string{"$6$x$y", "$6$x$z"}), " ", b.su("d", "pw")); got != "s0 [s1 s2] s3" {
 		t.Errorf("steps %s, want s0 [s1 s2] s3", got)
 	}
 }

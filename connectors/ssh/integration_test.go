@@ -1266,6 +1266,54 @@ func agentDaemons(h testenv.Host) []string {
 	return d
 }
 
+// TestLockEndsTheProviderSessions: the provider is logged in when its
+// account is locked (a session left open, a tunnel). Locking the account
+// ends that session too, and whatever else runs as the account.
+func TestLockEndsTheProviderSessions(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	i := slices.IndexFunc(e.Fleet.ProviderKeyComments, func(c string) bool { return strings.HasPrefix(c, h.ProviderUser+"@") })
+	key, err := os.ReadFile(e.Fleet.ProviderKeys[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sshDial(t, e, h, h.ProviderUser, keyAuth(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- sess.Wait() }()
+
+	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	lock := plannedChange(t, tg, plan.LockAccount, h.ProviderUser)
+	res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{lock}, nil)[0]
+	if res.Err != nil {
+		t.Fatalf("lock: %v", res.Err)
+	}
+	if !strings.Contains(res.Outcome.Detail, "ended its processes") {
+		t.Errorf("outcome: %s", res.Outcome.Detail)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Error("the provider's open session survived the lock of its account")
+	}
+	if out, err := rootSSH(e, ip, "pgrep -u "+h.ProviderUser+" || echo none"); err != nil || string(out) != "none\n" {
+		t.Errorf("processes of %s after the lock (%v): %s", h.ProviderUser, err, out)
+	}
+}
+
 // TestSudoWithoutPassword logs in as an account whose sudo rule needs no
 // password (NOPASSWD: the provider's own account, here): the inventory
 // runs as root through `sudo -n`.
