@@ -72,7 +72,10 @@ type hostKeys struct {
 	trusted map[string]string // addr -> fingerprint trusted this run
 	// pinAlgo is, by address, the host key algorithm that showed the
 	// pinned key where the preferred one showed another.
-	pinAlgo  map[string][]string
+	pinAlgo map[string][]string
+	// hostCAs are the keys of known_hosts' @cert-authority lines (host
+	// certificate authorities), by their wire form.
+	hostCAs  map[string]bool
 	fileLock sync.Mutex
 }
 
@@ -87,6 +90,20 @@ func newHostKeys(file string, tofu bool, record func(host, addr string, key ssh.
 			return nil, fmt.Errorf("known_hosts %s: %w", file, err)
 		}
 		hk.known = cb
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("known_hosts %s: %w", file, err)
+		}
+		hk.hostCAs = map[string]bool{}
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 4 || f[0] != "@cert-authority" {
+				continue
+			}
+			if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(strings.Join(f[2:], " "))); err == nil {
+				hk.hostCAs[string(k.Marshal())] = true
+			}
+		}
 	}
 	return hk, nil
 }
@@ -167,9 +184,19 @@ func (hk *hostKeys) remember(addr string, key ssh.PublicKey) error {
 	return nil
 }
 
+// certAlgorithms are the host certificate types, asked for first from a
+// host that known_hosts knows by a certificate authority only.
+var certAlgorithms = []string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
 // algorithms returns the host key algorithms to offer for addr: those of
 // the keys known_hosts holds for it, so the server does not pick a key
-// type the file lacks; every algorithm otherwise.
+// type the file lacks; for a host it lists no key of (it may be known by
+// a @cert-authority line), host certificates first when the file has
+// such lines, then every algorithm.
 func (hk *hostKeys) algorithms(addr string) []string {
 	if hk.known == nil {
 		return hostKeyOrder
@@ -179,9 +206,20 @@ func (hk *hostKeys) algorithms(addr string) []string {
 	var probe ssh.PublicKey = dummyKey{}
 	var ke *knownhosts.KeyError
 	tcp, _ := net.ResolveTCPAddr("tcp", addr)
-	if err := hk.known(addr, tcp, probe); !errors.As(err, &ke) || len(ke.Want) == 0 {
+	err := hk.known(addr, tcp, probe)
+	if !errors.As(err, &ke) {
 		return hostKeyOrder
 	}
+	// The lines that match the host include its CAs' keys: those say
+	// nothing of the host key's type.
+	want := slices.DeleteFunc(slices.Clone(ke.Want), func(k knownhosts.KnownKey) bool { return hk.hostCAs[string(k.Key.Marshal())] })
+	if len(want) == 0 {
+		if len(want) < len(ke.Want) {
+			return slices.Concat(certAlgorithms, hostKeyOrder)
+		}
+		return hostKeyOrder
+	}
+	ke = &knownhosts.KeyError{Want: want}
 	var algos []string
 	for _, want := range hostKeyOrder {
 		for _, k := range ke.Want {

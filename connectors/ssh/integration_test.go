@@ -677,6 +677,67 @@ func TestPinOfAnotherKeyType(t *testing.T) {
 	}
 }
 
+// TestHostCertificate: known_hosts knows the host only through the
+// certificate authority that signed its host key (a @cert-authority line),
+// as in estates with an SSH CA. The host's certificate is asked for and
+// checked; a CA that did not sign it gets the host refused.
+func TestHostCertificate(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	out, err := rootSSH(e, ip, "cat /etc/ssh/ssh_host_ed25519_key.pub")
+	if err != nil {
+		t.Fatalf("host key: %v\n%s", err, out)
+	}
+	hostKey, _, _, _, err := ssh.ParseAuthorizedKey(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA := func() ssh.Signer {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ssh.NewSignerFromKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ca, other := newCA(), newCA()
+	cert := &ssh.Certificate{Key: hostKey, CertType: ssh.HostCert, KeyId: h.Name, ValidPrincipals: []string{ip},
+		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	script := "printf '%s' " + shellQuote(string(ssh.MarshalAuthorizedKey(cert))) + " > /etc/ssh/ssh_host_ed25519_key-cert.pub && " +
+		"printf 'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub\\n' >> /etc/ssh/sshd_config.d/hostkeys.conf && kill -HUP 1"
+	if out, err := rootSSH(e, ip, script); err != nil {
+		t.Fatalf("host certificate: %v\n%s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond) // sshd reloading
+	inventory := func(ca ssh.Signer) string {
+		known := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(known, []byte("@cert-authority 127.0.1.* "+string(ssh.MarshalAuthorizedKey(ca.PublicKey()))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, known), secret.NewMemoryStore(), nil)
+		inv, err := tg.Inventory(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv.Systems[0].Error
+	}
+	if got := inventory(ca); got != "" {
+		t.Errorf("a host whose certificate the known CA signed: %s", got)
+	}
+	if got := inventory(other); !strings.Contains(got, "host key of "+h.Name) {
+		t.Errorf("a host whose certificate another CA signed: error %q, want it refused for its host key", got)
+	}
+}
+
 // TestOldServerAlgorithms: a server that offers only what OpenSSH 5 and
 // 6 did (an RSA host key signed with SHA-1, finite-field Diffie-Hellman,
 // AES-CTR, HMAC-SHA1), as an estate's oldest machines still do, is
