@@ -43,6 +43,8 @@ HO=$work/bin/handover
 MEASURE=$work/bin/measure
 FLEETBOOK=$work/bin/fleetbook
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+# What is measured, said now: the tree may change while the benchmark runs.
+built="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- cmd handover connectors 2>/dev/null || echo ' with uncommitted changes in cmd, handover or connectors')"
 go build -ldflags "-X main.version=$version" -o "$HO" ./cmd/handover
 go build -o "$TE" ./testenv/cmd/testenv
 go build -o "$MEASURE" ./bench/cmd/measure
@@ -160,7 +162,7 @@ fi
 {
 	echo "handover benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "command:   make bench   (HOSTS=$HOSTS PARALLEL=$PARALLEL LDAP_USERS=$LDAP_USERS)"
-	echo "handover:  $("$HO" version 2>/dev/null), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- cmd handover connectors 2>/dev/null || echo ' with uncommitted changes in cmd, handover or connectors')"
+	echo "handover:  $("$HO" version 2>/dev/null), $built"
 	echo "ansible:   $(ansible-playbook --version | head -n 1)"
 	echo "openssh:   $(ssh -V 2>&1)"
 	echo "machine:   $(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ {print $2}') GB, $(uname -sr)"
