@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -124,6 +125,11 @@ func reportWriter(sess *engine.Session, lang string) func(ctx context.Context, d
 		if err != nil {
 			return nil, fmt.Errorf("signing key: %w", err)
 		}
+		// Encoding, rendering and signing a large estate's report is the
+		// run's memory peak: short-lived copies of a report of megabytes.
+		// The collector runs more often meanwhile, so that they are not
+		// all alive at once.
+		defer debug.SetGCPercent(debug.SetGCPercent(20))
 		files, err := report.Write(ctx, dir, r, journalFile, signer)
 		if err != nil {
 			return nil, err
