@@ -198,12 +198,16 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, e.path, st.Mode)
 		case plan.RemoveGrant:
 			check, deletable = "sudoers", strings.HasPrefix(e.path, "/etc/sudoers.d/")
-			data, n = removeSudoersRule(data, ch.Params["text"])
+			data, n = removeSudoersRule(data, ch.Params["text"], ch.Params["replace"])
 			if n == 0 {
 				out[i].Outcome.Detail = "entry already absent from " + e.path
 				continue
 			}
-			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s (checked with visudo)", n, e.path)
+			if r := ch.Params["replace"]; r != "" {
+				out[i].Outcome.Detail = fmt.Sprintf("rule rewritten in %s without the provider's users: %s (checked with visudo)", e.path, r)
+			} else {
+				out[i].Outcome.Detail = fmt.Sprintf("removed %d rule(s) from %s (checked with visudo)", n, e.path)
+			}
 		case plan.RemoveCron:
 			cron = true
 			deletable = strings.HasPrefix(e.path, "/etc/cron.d/") || strings.HasPrefix(e.path, "/var/spool/cron/")

@@ -752,12 +752,25 @@ func (t *target) planSystem(sys connector.System) []plan.Change {
 				Params: map[string]string{"user": f.Object},
 			})
 		case f.Kind == connector.KindGrant:
-			add(plan.Change{
+			ch := plan.Change{
 				Action: plan.RemoveGrant, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,
 				Before: f.Summary, After: "rule removed (checked with visudo before the file is replaced)",
 				Reason: strings.Join(f.Reasons, "; "),
 				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText], "members": f.Detail["members"]},
-			})
+			}
+			switch {
+			case f.Detail["rewritten"] != "":
+				// The rule also grants others: only the provider's users go.
+				ch.Params["replace"] = f.Detail["rewritten"]
+				ch.After = "rule kept for " + f.Detail["keep"] + " without the provider's " + f.Detail["drop"] + ": " + f.Detail["rewritten"] + " (checked with visudo)"
+				ch.Params["members"] = f.Detail["drop"]
+			case f.Detail["shared_alias"] == "true":
+				// The provider is in an alias shared with others: removing
+				// the rule would take their rights too. Left for the admin
+				// to edit; the finding stays open in the report.
+				continue
+			}
+			add(ch)
 		case f.Kind == connector.KindCron:
 			add(plan.Change{
 				Action: plan.RemoveCron, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,

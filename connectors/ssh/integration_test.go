@@ -1711,6 +1711,67 @@ printf '#include ` + local + `\n' >> /etc/sudoers && visudo -c -q`
 	}
 }
 
+// TestSudoersRuleSharedWithTheClient: one rule grants sudo to the
+// provider's account and to the client's own admin. The provider's account
+// is taken out of it; the client's admin keeps its rights.
+func TestSudoersRuleSharedWithTheClient(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	ip := strings.TrimSuffix(h.Addr, ":22")
+	t.Cleanup(func() { resetFleet(t) })
+	const client = "jdupont"
+	rule := h.ProviderUser + ", " + client + " ALL=(ALL) NOPASSWD: ALL"
+	if out, err := rootSSH(e, ip, "rm /etc/sudoers.d/prestanet && printf '%s\\n' '"+rule+"' > /etc/sudoers.d/equipe && chmod 440 /etc/sudoers.d/equipe && visudo -c -q"); err != nil {
+		t.Fatalf("plant: %v\n%s", err, out)
+	}
+	i := slices.IndexFunc(e.Fleet.ProviderKeyComments, func(c string) bool { return strings.HasPrefix(c, h.ProviderUser+"@") })
+	providerKey, err := os.ReadFile(e.Fleet.ProviderKeys[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientKey, err := os.ReadFile(e.Fleet.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sudo := func(user string, key []byte) bool {
+		c, err := sshDial(t, e, h, user, keyAuth(t, key))
+		if err != nil {
+			t.Fatalf("login as %s: %v", user, err)
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return s.Run("sudo -n true") == nil
+	}
+	if !sudo(h.ProviderUser, providerKey) || !sudo(client, clientKey) {
+		t.Fatal("before the run, the shared rule does not grant both accounts")
+	}
+	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	ch := plannedChange(t, tg, plan.RemoveGrant, "/etc/sudoers.d/equipe:"+rule)
+	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{ch}, nil)[0]; res.Err != nil {
+		t.Fatalf("apply: %v", res.Err)
+	}
+	if sudo(h.ProviderUser, providerKey) {
+		t.Error("the provider's account can still sudo")
+	}
+	if !sudo(client, clientKey) {
+		t.Error("the client's admin lost its sudo rights with the provider's")
+	}
+	checks, err := tg.Verify(context.Background(), h.Name, []plan.Change{ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+		}
+	}
+}
+
 func fingerprintOf(t *testing.T, authorizedLine []byte) string {
 	t.Helper()
 	k, _, _, _, err := ssh.ParseAuthorizedKey(authorizedLine)

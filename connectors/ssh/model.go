@@ -361,8 +361,48 @@ type grant struct {
 	Users      []string // users, %groups, aliases, as written
 	// Members are Users with their aliases (User_Alias) expanded.
 	Members []string
-	All     bool // grants every command
-	Reasons []string
+	// Rest is the rule after its user list: hosts, run-as, commands.
+	Rest string
+	// Drop are the Users that are the provider's (an account, a group, or
+	// an alias of the provider's alone); Keep the others.
+	Drop, Keep []string
+	// SharedAlias: the rule is the provider's only through a User_Alias
+	// that also names others.
+	SharedAlias bool
+	All         bool // grants every command
+	Reasons     []string
+}
+
+// splitUserList splits a sudoers rule into its user list ("a, b,%g") and
+// the rest ("ALL=(ALL) ALL"). Items are separated by commas, with or
+// without blanks around them; the list ends at the first blank not
+// followed by a comma.
+func splitUserList(text string) (users []string, rest string) {
+	s := strings.TrimLeft(text, " \t")
+	for {
+		i := strings.IndexAny(s, ", \t")
+		if i < 0 {
+			return append(users, s), ""
+		}
+		if item := s[:i]; item != "" {
+			users = append(users, item)
+		}
+		s = s[i:]
+		t := strings.TrimLeft(s, " \t")
+		if !strings.HasPrefix(t, ",") {
+			return users, strings.TrimSpace(t)
+		}
+		s = strings.TrimLeft(t[1:], " \t")
+	}
+}
+
+// rewritten is the rule with the provider's users left out, "" when it
+// has no other user (then the whole rule goes).
+func (g grant) rewritten() string {
+	if len(g.Keep) == 0 || len(g.Drop) == 0 {
+		return ""
+	}
+	return strings.Join(g.Keep, ", ") + " " + g.Rest
 }
 
 func (g grant) finding(providerAccounts map[string]bool) connector.Finding {
@@ -374,14 +414,18 @@ func (g grant) finding(providerAccounts map[string]bool) connector.Finding {
 	}
 	slices.Sort(reasons)
 	reasons = slices.Compact(reasons)
+	summary := fmt.Sprintf("sudoers %s: %s", g.File, g.Text)
+	if g.SharedAlias {
+		summary += " (the provider's account is in a User_Alias that also names others: edit the alias by hand)"
+	}
 	return connector.Finding{
 		ID:       "grant:" + g.File + ":" + shortHash(g.Text),
 		Kind:     connector.KindGrant,
 		Object:   strings.Join(g.Users, ","),
-		Summary:  fmt.Sprintf("sudoers %s: %s", g.File, g.Text),
+		Summary:  summary,
 		Provider: len(reasons) > 0,
 		Reasons:  reasons,
-		Detail:   map[string]string{detailFile: g.File, detailText: g.Text, "members": strings.Join(g.Members, ",")},
+		Detail:   map[string]string{detailFile: g.File, detailText: g.Text, "members": strings.Join(g.Members, ","), "keep": strings.Join(g.Keep, ","), "drop": strings.Join(g.Drop, ","), "rewritten": g.rewritten(), "shared_alias": strconv.FormatBool(g.SharedAlias)},
 	}
 }
 
@@ -423,14 +467,17 @@ func sudoersLines(data []byte) []sudoersLine {
 }
 
 // removeSudoersRule drops every logical line whose text is text, with all
-// its physical lines.
-func removeSudoersRule(data []byte, text string) ([]byte, int) {
+// its physical lines, or puts replace (one line) in its place.
+func removeSudoersRule(data []byte, text, replace string) ([]byte, int) {
 	var out bytes.Buffer
 	n := 0
 	want := strings.TrimSpace(text)
 	for _, l := range sudoersLines(data) {
 		if l.Text == want {
 			n++
+			if replace != "" {
+				out.WriteString(replace + "\n")
+			}
 			continue
 		}
 		out.Write(l.Raw)
@@ -519,30 +566,40 @@ func parseGrants(h *hostData, out connector.Outgoing) []grant {
 				continue
 			}
 			g := grant{File: f.Path, Text: text}
-			spec, _, _ := strings.Cut(text, " ")
+			g.Users, g.Rest = splitUserList(text)
 			_, cmds, _ := strings.Cut(text, "=")
 			if i := strings.LastIndex(cmds, ")"); i >= 0 {
 				cmds = cmds[i+1:]
 			}
 			cmds = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmds), "NOPASSWD:"))
 			g.All = cmds == "ALL" || strings.HasSuffix(cmds, " ALL") || strings.HasSuffix(cmds, ":ALL")
-			for _, u := range strings.Split(spec, ",") {
-				if u = strings.TrimSpace(u); u != "" {
-					g.Users = append(g.Users, u)
+			g.Members = expandAliases(g.Users, aliases)
+			for _, u := range g.Users {
+				provider := true
+				for _, m := range expandAliases([]string{u}, aliases) {
+					if len(out.Account(strings.TrimPrefix(m, "%"))) == 0 {
+						provider = false
+					}
+				}
+				if provider {
+					g.Drop = append(g.Drop, u)
+				} else {
+					g.Keep = append(g.Keep, u)
 				}
 			}
-			g.Members = expandAliases(g.Users, aliases)
 			for _, u := range g.Members {
 				name := strings.TrimPrefix(u, "%")
 				for _, why := range out.Account(name) {
 					g.Reasons = append(g.Reasons, "user "+u+": "+why)
 				}
 			}
+			userWhy := len(g.Reasons) > 0
 			g.Reasons = append(g.Reasons, out.Text(text)...)
 			for _, why := range fileWhy {
 				g.Reasons = append(g.Reasons, "file name "+why)
 			}
 			g.Reasons = append(g.Reasons, headerWhy...)
+			g.SharedAlias = userWhy && len(g.Drop) == 0 && len(g.Reasons) == len(slices.DeleteFunc(slices.Clone(g.Reasons), func(r string) bool { return !strings.HasPrefix(r, "user ") }))
 			gs = append(gs, g)
 		}
 	}

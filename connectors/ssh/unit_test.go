@@ -458,7 +458,7 @@ func TestSudoersRules(t *testing.T) {
 	if why := adminReasons(h, gs); len(why["prestanet"]) == 0 {
 		t.Errorf("prestanet is not an admin through the alias: %v", why)
 	}
-	out, n := removeSudoersRule([]byte(support), g.Text)
+	out, n := removeSudoersRule([]byte(support), g.Text, "")
 	if n != 1 || string(out) != "# Prestanet - support\nUser_Alias SUPPORT = prestanet, %prestanet-n2 : NOBODY = nobody\njdupont ALL=(ALL) /usr/bin/systemctl restart apache2\n" {
 		t.Errorf("removed %d:\n%s", n, out)
 	}
@@ -482,5 +482,42 @@ func TestAuthorizedKeysCommandFinding(t *testing.T) {
 		if (i >= 0) != tc.found || (i >= 0 && sys.Findings[i].Provider != tc.provider) {
 			t.Errorf("%q: findings %v, want found=%v provider=%v", tc.cmd, sys.Findings, tc.found, tc.provider)
 		}
+	}
+}
+
+// A rule that names the provider's account beside others loses the
+// provider's account only; one that reaches it through an alias shared
+// with others is left to the admin.
+func TestSudoersMixedRules(t *testing.T) {
+	data := "User_Alias MIXED = prestanet, jdupont\nUser_Alias PROV = prestanet\n" +
+		"prestanet, jdupont ALL=(ALL) ALL\n" +
+		"jdupont,prestanet,%admins  ALL = (root) NOPASSWD: /usr/bin/apt\n" +
+		"MIXED ALL=(ALL) ALL\n" +
+		"PROV, jdupont ALL=(ALL) ALL\n" +
+		"prestanet ALL=(ALL) ALL\n"
+	h := &hostData{Files: []remoteFile{{Kind: "sudoers", Path: "/etc/sudoers.d/equipe", Data: []byte(data)}}}
+	gs := parseGrants(h, connector.NewOutgoing(playbook.Outgoing{Accounts: []string{"prestanet"}}))
+	type want struct {
+		rewritten string
+		shared    bool
+	}
+	wants := []want{
+		{"jdupont ALL=(ALL) ALL", false},
+		{"jdupont, %admins ALL = (root) NOPASSWD: /usr/bin/apt", false},
+		{"", true},
+		{"jdupont ALL=(ALL) ALL", false},
+		{"", false},
+	}
+	if len(gs) != len(wants) {
+		t.Fatalf("%d rules, want %d", len(gs), len(wants))
+	}
+	for i, g := range gs {
+		if got := (want{g.rewritten(), g.SharedAlias}); got != wants[i] {
+			t.Errorf("%s: rewritten %q shared %v, want %q %v", g.Text, got.rewritten, got.shared, wants[i].rewritten, wants[i].shared)
+		}
+	}
+	out, n := removeSudoersRule([]byte(data), gs[0].Text, gs[0].rewritten())
+	if n != 1 || !strings.Contains(string(out), "\njdupont ALL=(ALL) ALL\njdupont,prestanet") {
+		t.Errorf("rewrite:\n%s", out)
 	}
 }
