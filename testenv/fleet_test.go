@@ -453,13 +453,7 @@ func TestFleetAgentRestartsUntilDisabled(t *testing.T) {
 		}
 	})
 	c := operator(t, env, h)
-	before := strings.TrimSpace(sh(t, c, "pgrep -x "+a.Daemon))
-	sh(t, c, "kill "+before)
-	after := strings.TrimSpace(sh(t, c, fmt.Sprintf(
-		"for i in $(seq 1 60); do p=$(pgrep -x %s) && [ \"$p\" != %s ] && echo $p && exit 0; sleep 0.2; done; exit 1", a.Daemon, before)))
-	if after == "" || after == before {
-		t.Fatalf("%s not restarted after kill: %q -> %q", a.Daemon, before, after)
-	}
+	after := killAndWaitRestart(t, c, "kill", "pgrep -x "+a.Daemon)
 	got := sh(t, c, "systemctl disable "+a.Unit+" 2>/dev/null && kill "+after+" && sleep 6.5; pgrep -x "+a.Daemon+" || echo stopped")
 	if strings.TrimSpace(got) != "stopped" {
 		t.Errorf("%s back after disable and kill: %q", a.Daemon, got)
@@ -499,11 +493,20 @@ func TestFleetSystemdHost(t *testing.T) {
 			s.Close()
 		}
 	})
-	before := strings.TrimSpace(sh(t, c, "systemctl show -p MainPID --value "+a.Unit))
-	sh(t, c, "kill -9 "+before)
+	killAndWaitRestart(t, c, "kill -9", "systemctl show -p MainPID --value "+a.Unit)
+}
+
+// killAndWaitRestart kills the process whose PID pidCmd prints, with
+// kill (the command and its signal), and waits up to 12 s for pidCmd to
+// print another: what restarted it. It returns the new PID.
+func killAndWaitRestart(t *testing.T, c *ssh.Client, kill, pidCmd string) string {
+	t.Helper()
+	before := strings.TrimSpace(sh(t, c, pidCmd))
+	sh(t, c, kill+" "+before)
 	after := strings.TrimSpace(sh(t, c, fmt.Sprintf(
-		"for i in $(seq 1 60); do p=$(systemctl show -p MainPID --value %s) && [ \"$p\" != 0 ] && [ \"$p\" != %s ] && echo $p && exit 0; sleep 0.2; done; exit 1", a.Unit, before)))
+		"for i in $(seq 1 60); do p=$(%s) && [ -n \"$p\" ] && [ \"$p\" != 0 ] && [ \"$p\" != %s ] && echo $p && exit 0; sleep 0.2; done; exit 1", pidCmd, before)))
 	if after == "" || after == before {
-		t.Fatalf("%s not restarted by systemd: %q -> %q", a.Unit, before, after)
+		t.Fatalf("not restarted after %s: %q -> %q (%s)", kill, before, after, pidCmd)
 	}
+	return after
 }

@@ -157,14 +157,7 @@ func caCertAuth(t *testing.T, caFile, principal string) ssh.AuthMethod {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newEd25519Signer(t)
 	cert := &ssh.Certificate{Key: key.PublicKey(), CertType: ssh.UserCert, KeyId: "test", ValidPrincipals: []string{principal},
 		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: ssh.CertTimeInfinity,
 		Permissions: ssh.Permissions{Extensions: map[string]string{"permit-pty": ""}}}
@@ -176,6 +169,20 @@ func caCertAuth(t *testing.T, caFile, principal string) ssh.AuthMethod {
 		t.Fatal(err)
 	}
 	return ssh.PublicKeys(signer)
+}
+
+// newEd25519Signer is a fresh ed25519 key.
+func newEd25519Signer(t *testing.T) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // rootSSH runs a command on a fleet host as root with OpenSSH's client
@@ -319,6 +326,20 @@ func TestInventoryFindsEveryPlantedArtefact(t *testing.T) {
 // engineRun plays the engine's part for one host's changes: the
 // write-ahead protocol for credentials (pending in the store, set, new
 // works, old fails, current), Apply for the rest, then Verify.
+// planAndRun plans from inv and applies every change as the engine does;
+// the test ends there if any failed.
+func planAndRun(t *testing.T, ctx context.Context, tg *target, store secret.Store, inv *connector.Inventory) {
+	t.Helper()
+	changes, err := tg.Plan(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engineRun(t, ctx, tg, store, changes)
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
 func engineRun(t *testing.T, ctx context.Context, tg *target, store secret.Store, changes []plan.Change) {
 	t.Helper()
 	p := plan.Plan{Changes: changes}
@@ -640,20 +661,10 @@ host_timeout: 3s
 // showing its ed25519 key first: its ECDSA key is asked for and matches.
 // A pin that is none of its keys is still refused.
 func TestPinOfAnotherKeyType(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
-	out, err := rootSSH(e, ip, "ssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key && printf 'HostKey /etc/ssh/ssh_host_ecdsa_key\\n' >> /etc/ssh/sshd_config.d/hostkeys.conf && kill -HUP 1 && ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub")
-	if err != nil {
-		t.Fatalf("ECDSA host key: %v\n%s", err, out)
-	}
+	e, h, ip := firstHostToChange(t)
+	out := reconfigureSSHD(t, e, ip, "ssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key && printf 'HostKey /etc/ssh/ssh_host_ecdsa_key\\n' >> /etc/ssh/sshd_config.d/hostkeys.conf", "ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub")
 	ecdsa := strings.Fields(string(out))[1]
-	settings := func(pin string) string {
-		return fmt.Sprintf("hosts: [{name: %s, address: %s, host_key: '%s'}]\nauth: {key_file: %s}\n", h.Name, ip, pin, e.Fleet.OperatorKey)
-	}
-	time.Sleep(200 * time.Millisecond) // sshd reloading
+	settings := func(pin string) string { return pinnedSettings(e, h, pin) }
 	tg := configure(t, e, settings(ecdsa), secret.NewMemoryStore(), nil)
 	for range 2 { // the second connection asks for ECDSA at once
 		inv, err := tg.Inventory(context.Background())
@@ -682,11 +693,7 @@ func TestPinOfAnotherKeyType(t *testing.T) {
 // as in estates with an SSH CA. The host's certificate is asked for and
 // checked; a CA that did not sign it gets the host refused.
 func TestHostCertificate(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	out, err := rootSSH(e, ip, "cat /etc/ssh/ssh_host_ed25519_key.pub")
 	if err != nil {
 		t.Fatalf("host key: %v\n%s", err, out)
@@ -695,29 +702,14 @@ func TestHostCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newCA := func() ssh.Signer {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ssh.NewSignerFromKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	ca, other := newCA(), newCA()
+	ca, other := newEd25519Signer(t), newEd25519Signer(t)
 	cert := &ssh.Certificate{Key: hostKey, CertType: ssh.HostCert, KeyId: h.Name, ValidPrincipals: []string{ip},
 		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: ssh.CertTimeInfinity}
 	if err := cert.SignCert(rand.Reader, ca); err != nil {
 		t.Fatal(err)
 	}
-	script := "printf '%s' " + shellQuote(string(ssh.MarshalAuthorizedKey(cert))) + " > /etc/ssh/ssh_host_ed25519_key-cert.pub && " +
-		"printf 'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub\\n' >> /etc/ssh/sshd_config.d/hostkeys.conf && kill -HUP 1"
-	if out, err := rootSSH(e, ip, script); err != nil {
-		t.Fatalf("host certificate: %v\n%s", err, out)
-	}
-	time.Sleep(200 * time.Millisecond) // sshd reloading
+	reconfigureSSHD(t, e, ip, "printf '%s' "+shellQuote(string(ssh.MarshalAuthorizedKey(cert)))+" > /etc/ssh/ssh_host_ed25519_key-cert.pub && "+
+		"printf 'HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub\\n' >> /etc/ssh/sshd_config.d/hostkeys.conf", "")
 	inventory := func(ca ssh.Signer) string {
 		known := filepath.Join(t.TempDir(), "known_hosts")
 		if err := os.WriteFile(known, []byte("@cert-authority 127.0.1.* "+string(ssh.MarshalAuthorizedKey(ca.PublicKey()))), 0o600); err != nil {
@@ -743,22 +735,14 @@ func TestHostCertificate(t *testing.T) {
 // AES-CTR, HMAC-SHA1), as an estate's oldest machines still do, is
 // inventoried, its RSA host key checked against the pin.
 func TestOldServerAlgorithms(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	for _, kex := range []string{"diffie-hellman-group14-sha1", "diffie-hellman-group-exchange-sha256"} {
 		t.Run(kex, func(t *testing.T) {
 			resetFleet(t) // OpenSSH's client, which configures the host, refuses these
 			conf := "HostKey /etc/ssh/ssh_host_rsa_key\\nKexAlgorithms " + kex + "\\nHostKeyAlgorithms ssh-rsa\\nCiphers aes128-ctr\\nMACs hmac-sha1\\n"
-			out, err := rootSSH(e, ip, "ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key && printf '"+conf+"' > /etc/ssh/sshd_config.d/00-legacy.conf && kill -HUP 1 && ssh-keygen -lf /etc/ssh/ssh_host_rsa_key.pub")
-			if err != nil {
-				t.Fatalf("configure sshd: %v\n%s", err, out)
-			}
+			out := reconfigureSSHD(t, e, ip, "ssh-keygen -q -t rsa -b 2048 -N '' -f /etc/ssh/ssh_host_rsa_key && printf '"+conf+"' > /etc/ssh/sshd_config.d/00-legacy.conf", "ssh-keygen -lf /etc/ssh/ssh_host_rsa_key.pub")
 			rsa := strings.Fields(string(out))[1]
-			time.Sleep(200 * time.Millisecond) // sshd reloading
-			tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s, host_key: '%s'}]\nauth: {key_file: %s}\n", h.Name, ip, rsa, e.Fleet.OperatorKey), secret.NewMemoryStore(), nil)
+			tg := configure(t, e, pinnedSettings(e, h, rsa), secret.NewMemoryStore(), nil)
 			inv, err := tg.Inventory(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -807,19 +791,24 @@ access_key: false
 	inventoryAsRoot(t, e, settings)
 }
 
-// inventoryAsRoot inventories the one host of settings and checks that
-// the script ran as root: it read /etc/shadow.
-func inventoryAsRoot(t *testing.T, e *testenv.Env, settings string) {
+// okInventory inventories tg's one host; the test ends if that fails.
+func okInventory(t *testing.T, tg *target) *connector.Inventory {
 	t.Helper()
-	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
 	inv, err := tg.Inventory(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := inv.Systems[0]
-	if sys.Error != "" {
-		t.Fatal(sys.Error)
+	if err := inv.Systems[0].Error; err != "" {
+		t.Fatal(err)
 	}
+	return inv
+}
+
+// inventoryAsRoot inventories the one host of settings and checks that
+// the script ran as root: it read /etc/shadow.
+func inventoryAsRoot(t *testing.T, e *testenv.Env, settings string) {
+	t.Helper()
+	sys := okInventory(t, configure(t, e, settings, secret.NewMemoryStore(), nil)).Systems[0]
 	if len(findingsOf(sys, connector.KindCredAge)) == 0 {
 		t.Error("no credential findings: the inventory did not run as root")
 	}
@@ -1090,16 +1079,10 @@ func TestRPMHost(t *testing.T) {
 	}
 	h := *e.Fleet.RPMHost
 	t.Cleanup(func() { resetFleet(t) })
-	store := secret.NewMemoryStore()
-	tg := configure(t, e, oneHostSettings(e, h), store, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	inv, err := tg.Inventory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, store, inv := plantedInventory(t, ctx, e, h)
 	sys := inv.Systems[0]
-	checkPlanted(t, h, sys)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -1123,14 +1106,7 @@ func TestRPMHost(t *testing.T) {
 		}
 	}
 
-	changes, err := tg.Plan(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engineRun(t, ctx, tg, store, changes)
-	if t.Failed() {
-		t.FailNow()
-	}
+	planAndRun(t, ctx, tg, store, inv)
 	ip := strings.TrimSuffix(h.Addr, ":22")
 	out, err := rootSSH(e, ip, "rpm -q teamviewer; pgrep -x teamviewerd; ls /opt/teamviewer /usr/lib/systemd/system/teamviewerd.service")
 	if err == nil || !strings.Contains(string(out), "package teamviewer is not installed") {
@@ -1141,6 +1117,14 @@ func TestRPMHost(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "teamviewer") {
 		t.Errorf("dnf did not remove teamviewer (%v):\n%s", err, out)
 	}
+	checkHandedOver(t, ctx, e, h, tg)
+}
+
+// checkHandedOver checks host h after a whole run: the handed-over
+// passwords of root and the admin no longer log in, a re-inventory finds
+// no agent, and a second plan is empty.
+func checkHandedOver(t *testing.T, ctx context.Context, e *testenv.Env, h testenv.Host, tg *target) {
+	t.Helper()
 	for _, acct := range []struct{ user, oldFile string }{{"root", h.RootPasswordFile}, {h.Admin, h.AdminPassFile}} {
 		old := secret.New(testenv.ReadSecret(t, acct.oldFile))
 		if tryLogin(t, e, h, acct.user, passwordAuth(old)[0]) {
@@ -1164,6 +1148,60 @@ func TestRPMHost(t *testing.T) {
 	for _, ch := range again {
 		t.Errorf("second plan is not empty: %s %s", ch.Action, ch.Object)
 	}
+}
+
+// firstHostToChange is the fleet's first host, for a test that changes
+// it: the fleet locked for the test alone, the host planted again after.
+func firstHostToChange(t *testing.T) (*testenv.Env, testenv.Host, string) {
+	t.Helper()
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
+	h := e.Fleet.Hosts[0]
+	t.Cleanup(func() { resetFleet(t) })
+	return e, h, strings.TrimSuffix(h.Addr, ":22")
+}
+
+// operatorSettings is a target of host h alone, logged in to as root with
+// the operator's key.
+func operatorSettings(e *testenv.Env, h testenv.Host) string {
+	return fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, strings.TrimSuffix(h.Addr, ":22"), e.Fleet.OperatorKey, e.Fleet.KnownHosts)
+}
+
+// reconfigureSSHD runs script on the host as root, then has its sshd (the
+// host's PID 1) read its configuration again, then runs then; it returns
+// what then printed, once sshd is back.
+func reconfigureSSHD(t *testing.T, e *testenv.Env, ip, script, then string) []byte {
+	t.Helper()
+	cmd := script + " && kill -HUP 1"
+	if then != "" {
+		cmd += " && " + then
+	}
+	out, err := rootSSH(e, ip, cmd)
+	if err != nil {
+		t.Fatalf("reconfigure sshd: %v\n%s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond) // sshd reloading
+	return out
+}
+
+// pinnedSettings is a target of host h alone, its host key pinned by
+// fingerprint, logged in to as root with the operator's key.
+func pinnedSettings(e *testenv.Env, h testenv.Host, pin string) string {
+	return fmt.Sprintf("hosts: [{name: %s, address: %s, host_key: '%s'}]\nauth: {key_file: %s}\n", h.Name, strings.TrimSuffix(h.Addr, ":22"), pin, e.Fleet.OperatorKey)
+}
+
+// plantedInventory inventories host h alone (oneHostSettings) and checks
+// that every artefact planted there is found and attributed.
+func plantedInventory(t *testing.T, ctx context.Context, e *testenv.Env, h testenv.Host) (*target, secret.Store, *connector.Inventory) {
+	t.Helper()
+	store := secret.NewMemoryStore()
+	tg := configure(t, e, oneHostSettings(e, h), store, nil)
+	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlanted(t, h, inv.Systems[0])
+	return tg, store, inv
 }
 
 // oneHostSettings is a target of host h alone, logged in to as root with
@@ -1185,24 +1223,14 @@ passwords:
 // them through systemctl, so that none comes back and no unit is left
 // failed; the host's manager ends the run as healthy as it started.
 func TestSystemdHost(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := systemdHost(t, e)
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := systemdHostToChange(t)
 	if out, err := rootSSH(e, ip, "cat /proc/1/comm; systemctl is-system-running"); err != nil || string(out) != "systemd\nrunning\n" {
 		t.Fatalf("the systemd host is not booted by a healthy systemd (%v):\n%s", err, out)
 	}
-	store := secret.NewMemoryStore()
-	tg := configure(t, e, oneHostSettings(e, h), store, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	inv, err := tg.Inventory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, store, inv := plantedInventory(t, ctx, e, h)
 	sys := inv.Systems[0]
-	checkPlanted(t, h, sys)
 	if !slices.ContainsFunc(sys.Facts, func(f connector.Fact) bool { return f.Name == "systemd" && f.Value == "running" }) {
 		t.Errorf("systemd not reported running: %v", sys.Facts)
 	}
@@ -1220,14 +1248,7 @@ func TestSystemdHost(t *testing.T) {
 		t.FailNow()
 	}
 
-	changes, err := tg.Plan(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engineRun(t, ctx, tg, store, changes)
-	if t.Failed() {
-		t.FailNow()
-	}
+	planAndRun(t, ctx, tg, store, inv)
 	// Past the units' RestartSec (5 s): a unit killed rather than stopped
 	// would be running again, or failed.
 	time.Sleep(6 * time.Second)
@@ -1242,29 +1263,7 @@ func TestSystemdHost(t *testing.T) {
 			t.Errorf("unit %s is still known to systemd:\n%s", u, got)
 		}
 	}
-	for _, acct := range []struct{ user, oldFile string }{{"root", h.RootPasswordFile}, {h.Admin, h.AdminPassFile}} {
-		old := secret.New(testenv.ReadSecret(t, acct.oldFile))
-		if tryLogin(t, e, h, acct.user, passwordAuth(old)[0]) {
-			t.Errorf("the handed-over password of %s still logs in", acct.user)
-		}
-	}
-	inv2, err := tg.Inventory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inv2.Systems[0].Error; err != "" {
-		t.Fatal(err)
-	}
-	if agents := findingsOf(inv2.Systems[0], connector.KindAgent); len(agents) > 0 {
-		t.Errorf("agents remain: %v", agents)
-	}
-	again, err := tg.Plan(inv2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range again {
-		t.Errorf("second plan is not empty: %s %s", ch.Action, ch.Object)
-	}
+	checkHandedOver(t, ctx, e, h, tg)
 }
 
 // TestSystemdUnitWithoutFile: an agent whose unit file is gone while
@@ -1272,11 +1271,7 @@ func TestSystemdHost(t *testing.T) {
 // the unit and restarts it when it dies) is found by the unit systemd
 // holds, stopped through systemd and forgotten by it, not merely killed.
 func TestSystemdUnitWithoutFile(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := systemdHost(t, e)
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := systemdHostToChange(t)
 	const unit = "ninjarmm-agent.service"
 	if out, err := rootSSH(e, ip, "rm /etc/systemd/system/"+unit+" /etc/systemd/system/multi-user.target.wants/"+unit+" && systemctl show -p LoadState,ActiveState "+unit); err != nil || string(out) != "LoadState=loaded\nActiveState=active\n" {
 		t.Fatalf("unit file removed behind systemd's back (%v):\n%s", err, out)
@@ -1309,14 +1304,19 @@ func TestSystemdUnitWithoutFile(t *testing.T) {
 	}
 }
 
-// systemdHost is the fleet's host booted by systemd; the test fails with
-// the reason when the testenv could not start it.
-func systemdHost(t *testing.T, e *testenv.Env) testenv.Host {
+// systemdHostToChange is the fleet's host booted by systemd, for a test
+// that changes it (as firstHostToChange); the test fails with the reason
+// when the testenv could not start that host.
+func systemdHostToChange(t *testing.T) (*testenv.Env, testenv.Host, string) {
 	t.Helper()
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", true)
 	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
 		t.Fatalf("testenv has no systemd host (%s): run bin/testenv up -only fleet", e.Fleet.SystemdHostError)
 	}
-	return *e.Fleet.SystemdHost
+	h := *e.Fleet.SystemdHost
+	t.Cleanup(func() { resetFleet(t) })
+	return e, h, strings.TrimSuffix(h.Addr, ":22")
 }
 
 func agentDaemons(h testenv.Host) []string {
@@ -1331,11 +1331,7 @@ func agentDaemons(h testenv.Host) []string {
 // account is locked (a session left open, a tunnel). Locking the account
 // ends that session too, and whatever else runs as the account.
 func TestLockEndsTheProviderSessions(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	i := slices.IndexFunc(e.Fleet.ProviderKeyComments, func(c string) bool { return strings.HasPrefix(c, h.ProviderUser+"@") })
 	key, err := os.ReadFile(e.Fleet.ProviderKeys[i])
 	if err != nil {
@@ -1356,7 +1352,7 @@ func TestLockEndsTheProviderSessions(t *testing.T) {
 	ended := make(chan error, 1)
 	go func() { ended <- sess.Wait() }()
 
-	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	lock := plannedChange(t, tg, plan.LockAccount, h.ProviderUser)
 	res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{lock}, nil)[0]
 	if res.Err != nil {
@@ -1492,11 +1488,7 @@ func TestRPMHostPackageManagers(t *testing.T) {
 // (`Defaults requiretty`, as older RHEL had), the inventory as a sudo user
 // fails and says what to change.
 func TestSudoRequiresTTY(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	if out, err := rootSSH(e, ip, "printf 'Defaults requiretty\\n' > /etc/sudoers.d/tty && chmod 440 /etc/sudoers.d/tty && visudo -c -q"); err != nil {
 		t.Fatalf("requiretty: %v\n%s", err, out)
 	}
@@ -1515,11 +1507,7 @@ func TestSudoRequiresTTY(t *testing.T) {
 // ed25519 key (as in FIPS mode), the new access key is RSA, and proven by
 // a fresh login with it; an ed25519 one could never have logged in.
 func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	// sshd reads its configuration again when it gets SIGHUP (it is the
 	// host's PID 1, and stays so).
 	if out, err := rootSSH(e, ip, "printf 'PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256\\n' > /etc/ssh/sshd_config.d/00-fips.conf && kill -HUP 1"); err != nil {
@@ -1590,11 +1578,8 @@ func TestMatchBlockKeyFiles(t *testing.T) {
 	const user = "jdupont" // the client's own account: only its own key is planted
 	script := fmt.Sprintf(`mkdir -p /etc/ssh/keys.d && printf '%%s' %s > /etc/ssh/keys.d/%s_extra && printf '%%s' %s > /etc/ssh/match_ca.pub &&
 printf '\nMatch User %s\n\tAuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys.d/%%%%u_extra\nMatch Address 127.0.0.0/8\n\tTrustedUserCAKeys /etc/ssh/match_ca.pub\n' >> /etc/ssh/sshd_config &&
-sshd -t && kill -HUP 1`, shellQuote(string(keyLine)), user, shellQuote(string(caLine)), user)
-	if out, err := rootSSH(e, ip, script); err != nil {
-		t.Fatalf("Match blocks: %v\n%s", err, out)
-	}
-	time.Sleep(200 * time.Millisecond) // sshd reloading
+sshd -t`, shellQuote(string(keyLine)), user, shellQuote(string(caLine)), user)
+	reconfigureSSHD(t, e, ip, script, "")
 	b, err := os.ReadFile(e.Fleet.ProviderKeys[support])
 	if err != nil {
 		t.Fatal(err)
@@ -1606,15 +1591,9 @@ sshd -t && kill -HUP 1`, shellQuote(string(keyLine)), user, shellQuote(string(ca
 		t.Fatalf("before the run: the key in the Match file logs in: %v, the CA's certificate: %v", key, cert)
 	}
 
-	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
-	inv, err := tg.Inventory(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	inv := okInventory(t, tg)
 	sys := inv.Systems[0]
-	if sys.Error != "" {
-		t.Fatal(sys.Error)
-	}
 	want := map[string]bool{
 		"ssh-key:" + user + ":" + e.Fleet.ProviderFingerprints[support] + ":/etc/ssh/keys.d/" + user + "_extra": false,
 		"ssh-key:" + caOwner + ":" + fingerprintOf(t, caLine) + ":/etc/ssh/match_ca.pub":                        false,
@@ -1666,11 +1645,7 @@ sshd -t && kill -HUP 1`, shellQuote(string(keyLine)), user, shellQuote(string(ca
 // found whole, attributed through the alias, and removed whole (the
 // result still passes visudo): the provider's account can no longer sudo.
 func TestSudoersIncludedFileAndContinuedRule(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	const local = "/etc/sudoers.local"
 	script := `rm /etc/sudoers.d/prestanet && printf 'User_Alias N2 = ` + h.ProviderUser + `\nN2 ALL=(ALL) NOPASSWD: \\\n    /usr/bin/apt, \\\n    ALL\n' > ` + local + ` && chmod 440 ` + local + ` &&
 printf '#include ` + local + `\n' >> /etc/sudoers && visudo -c -q`
@@ -1682,23 +1657,11 @@ printf '#include ` + local + `\n' >> /etc/sudoers && visudo -c -q`
 	if err != nil {
 		t.Fatal(err)
 	}
-	sudo := func() bool {
-		c, err := sshDial(t, e, h, h.ProviderUser, keyAuth(t, key))
-		if err != nil {
-			t.Fatalf("login as %s: %v", h.ProviderUser, err)
-		}
-		defer c.Close()
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		return s.Run("sudo -n true") == nil
-	}
+	sudo := func() bool { return canSudo(t, e, h, h.ProviderUser, key) }
 	if !sudo() {
 		t.Fatal("before the run, the provider's account cannot sudo through the included file")
 	}
-	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	ch := plannedChange(t, tg, plan.RemoveGrant, local+":N2 ALL=(ALL) NOPASSWD: /usr/bin/apt, ALL")
 	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{ch}, nil)[0]; res.Err != nil {
 		t.Fatalf("remove the rule: %v", res.Err)
@@ -1715,11 +1678,7 @@ printf '#include ` + local + `\n' >> /etc/sudoers && visudo -c -q`
 // provider's account and to the client's own admin. The provider's account
 // is taken out of it; the client's admin keeps its rights.
 func TestSudoersRuleSharedWithTheClient(t *testing.T) {
-	e := testenv.Require(t)
-	testenv.LockComponent(t, "fleet", true)
-	h := e.Fleet.Hosts[0]
-	ip := strings.TrimSuffix(h.Addr, ":22")
-	t.Cleanup(func() { resetFleet(t) })
+	e, h, ip := firstHostToChange(t)
 	const client = "jdupont"
 	rule := h.ProviderUser + ", " + client + " ALL=(ALL) NOPASSWD: ALL"
 	if out, err := rootSSH(e, ip, "rm /etc/sudoers.d/prestanet && printf '%s\\n' '"+rule+"' > /etc/sudoers.d/equipe && chmod 440 /etc/sudoers.d/equipe && visudo -c -q"); err != nil {
@@ -1734,23 +1693,11 @@ func TestSudoersRuleSharedWithTheClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sudo := func(user string, key []byte) bool {
-		c, err := sshDial(t, e, h, user, keyAuth(t, key))
-		if err != nil {
-			t.Fatalf("login as %s: %v", user, err)
-		}
-		defer c.Close()
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		return s.Run("sudo -n true") == nil
-	}
+	sudo := func(user string, key []byte) bool { return canSudo(t, e, h, user, key) }
 	if !sudo(h.ProviderUser, providerKey) || !sudo(client, clientKey) {
 		t.Fatal("before the run, the shared rule does not grant both accounts")
 	}
-	tg := configure(t, e, fmt.Sprintf("hosts: [{name: %s, address: %s}]\nauth: {key_file: %s}\nknown_hosts: %s\n", h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	ch := plannedChange(t, tg, plan.RemoveGrant, "/etc/sudoers.d/equipe:"+rule)
 	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{ch}, nil)[0]; res.Err != nil {
 		t.Fatalf("apply: %v", res.Err)
@@ -1770,6 +1717,23 @@ func TestSudoersRuleSharedWithTheClient(t *testing.T) {
 			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
 		}
 	}
+}
+
+// canSudo logs in to h as user with the private key and tells whether
+// `sudo -n true` succeeds (no password asked).
+func canSudo(t *testing.T, e *testenv.Env, h testenv.Host, user string, key []byte) bool {
+	t.Helper()
+	c, err := sshDial(t, e, h, user, keyAuth(t, key))
+	if err != nil {
+		t.Fatalf("login as %s: %v", user, err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return s.Run("sudo -n true") == nil
 }
 
 func fingerprintOf(t *testing.T, authorizedLine []byte) string {
