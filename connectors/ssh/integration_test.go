@@ -1319,6 +1319,75 @@ func systemdHostToChange(t *testing.T) (*testenv.Env, testenv.Host, string) {
 	return e, h, strings.TrimSuffix(h.Addr, ":22")
 }
 
+// TestProviderUnitOfItsOwn: the provider left a supervision job of its own
+// as a systemd service and timer (no catalogue entry knows it). The
+// inventory reports both as the provider's; with a catalogue extension
+// describing the job, it is removed like any agent: timer stopped and
+// disabled, files gone, systemd healthy, re-inventory clean.
+func TestProviderUnitOfItsOwn(t *testing.T) {
+	e, h, ip := systemdHostToChange(t)
+	script := `printf '[Unit]\nDescription=Supervision\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/prestanet-check\n' > /etc/systemd/system/prestanet-supervision.service &&
+printf '[Timer]\nOnBootSec=1min\nOnUnitActiveSec=5min\n[Install]\nWantedBy=timers.target\n' > /etc/systemd/system/prestanet-supervision.timer &&
+printf '#!/bin/sh\necho ok\n' > /usr/local/bin/prestanet-check && chmod 755 /usr/local/bin/prestanet-check &&
+systemctl daemon-reload && systemctl enable --now prestanet-supervision.timer 2>/dev/null && systemctl is-active prestanet-supervision.timer`
+	if out, err := rootSSH(e, ip, script); err != nil || string(out) != "active\n" {
+		t.Fatalf("plant the provider's job (%v):\n%s", err, out)
+	}
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	sys := okInventory(t, tg).Systems[0]
+	for _, u := range []string{"prestanet-supervision.service", "prestanet-supervision.timer"} {
+		i := slices.IndexFunc(sys.Findings, func(f connector.Finding) bool { return f.ID == "service:"+u })
+		if i < 0 || !sys.Findings[i].Provider {
+			t.Errorf("the provider's %s is not reported as the provider's: %v", u, findingsOf(sys, connector.KindService))
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	ext := filepath.Join(t.TempDir(), "agents-extra.yaml")
+	if err := os.WriteFile(ext, []byte(`agents:
+  - name: prestanet-supervision
+    title: Prestanet supervision job
+    vendor: Prestanet Informatique
+    source: https://prestanet.test/supervision
+    packages: []
+    units: [prestanet-supervision.service]
+    processes: [prestanet-check]
+    paths: [/usr/local/bin/prestanet-check]
+    configs: []
+    cron: []
+    timers: [prestanet-supervision.timer]
+    removal:
+      purge: false
+      uninstaller: ""
+      files: [/usr/local/bin/prestanet-check]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tg = configure(t, e, operatorSettings(e, h)+"catalog: "+ext+"\n", secret.NewMemoryStore(), nil)
+	remove := plannedChange(t, tg, plan.RemoveAgent, "prestanet-supervision")
+	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{remove}, nil)[0]; res.Err != nil {
+		t.Fatalf("remove: %v", res.Err)
+	}
+	checks, err := tg.Verify(context.Background(), h.Name, []plan.Change{remove})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+		}
+	}
+	out, err := rootSSH(e, ip, "systemctl is-system-running; systemctl show -p LoadState prestanet-supervision.timer prestanet-supervision.service; ls /usr/local/bin/prestanet-check 2>&1")
+	if err == nil || !strings.HasPrefix(string(out), "running\nLoadState=not-found\n\nLoadState=not-found\n") || !strings.Contains(string(out), "No such file") {
+		t.Errorf("after the removal (%v):\n%s", err, out)
+	}
+	if left := findingsOf(okInventory(t, tg).Systems[0], connector.KindService); len(left) > 0 {
+		t.Errorf("still reported: %v", left)
+	}
+}
+
 func agentDaemons(h testenv.Host) []string {
 	var d []string
 	for _, a := range h.AgentDetails {

@@ -128,6 +128,9 @@ const (
 	KindPolicy  = "policy"
 	KindMaster  = "master-user"
 	KindCredAge = "credential-age"
+	// KindService is a service or timer of the host's own (not a
+	// catalogued agent) that the outgoing provider's identity matches.
+	KindService = "service"
 )
 
 type Link struct {
