@@ -33,10 +33,13 @@ testenv-reset: build
 
 # Everything on a fresh Debian 12 machine: packages, binaries, the testenv,
 # every test including the integration tests against the real servers, and
-# the testenv stopped again whatever happened.
+# the testenv stopped again whatever happened. A testenv that was already
+# up (after `make demo`, say) is put back to its planted state first.
 test: deps build
 	@set -o pipefail; \
+	was_up=0; [ -f "$$HANDOVER_TESTENV_DIR/env.json" ] && was_up=1; \
 	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; \
+	if [ $$was_up = 1 ]; then $(TESTENV) reset || { $(TESTENV) down; exit 1; }; fi; \
 	rc=0; $(GO) test -race -count=1 -p 1 -timeout 40m ./... || rc=$$?; \
 	$(TESTENV) down || true; \
 	exit $$rc

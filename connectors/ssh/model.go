@@ -184,6 +184,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	agents := agentFindings(h, hc)
 	s.Findings = append(s.Findings, agents...)
 	s.Findings = append(s.Findings, serviceFindings(h, hc, agents)...)
+	s.Findings = append(s.Findings, processFindings(h, hc, agents)...)
 
 	if u, ok := users[hc.AccessUser]; ok {
 		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})
@@ -882,6 +883,72 @@ func serviceFindings(h *hostData, hc hostContext, agents []connector.Finding) []
 		})
 	}
 	return out
+}
+
+// processFindings are the running processes whose command line names the
+// provider and that no agent finding accounts for: a reverse tunnel to
+// the provider's bastion (ssh -R, autossh), a session of its account, a
+// script of its own. Reported, not ended here: locking the provider's
+// account ends its processes; others come from a unit, a cron job or an
+// agent that the rest of the handover removes. The finding's id follows
+// the command line, not the PID, so that a check run later sees the same
+// process as the same finding.
+func processFindings(h *hostData, hc hostContext, agents []connector.Finding) []connector.Finding {
+	agentPIDs := map[string]bool{}
+	for _, a := range agents {
+		for _, p := range strings.Fields(a.Detail["processes"]) {
+			pid, _, _ := strings.Cut(p, ":")
+			agentPIDs[pid] = true
+		}
+	}
+	var out []connector.Finding
+	seen := map[string]bool{}
+	for _, p := range h.Procs {
+		args := strings.TrimSpace(p.Args)
+		if args == "" || agentPIDs[strconv.Itoa(p.PID)] {
+			continue
+		}
+		why := hc.Outgoing.Text(args)
+		if len(why) == 0 {
+			continue
+		}
+		id := "process:" + shortHash(args)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		shown := redactArgs(args)
+		if len(shown) > 200 {
+			shown = shown[:200] + "…"
+		}
+		out = append(out, connector.Finding{
+			ID: id, Kind: connector.KindProcess, Object: p.Comm, Provider: true, Reasons: why,
+			Summary: fmt.Sprintf("process %s (pid %d) runs %q", p.Comm, p.PID, shown),
+			Detail:  map[string]string{"pid": strconv.Itoa(p.PID), "exe": exeOf(p)},
+		})
+	}
+	return out
+}
+
+var (
+	secretAssign = regexp.MustCompile(`(?i)^([^=]*(pass|pwd|secret|token|apikey|api_key|auth)[^=]*=).+$`)
+	secretFlag   = regexp.MustCompile(`(?i)^--?(password|passwd|pass|pwd|secret|token|api-?key)$`)
+)
+
+// redactArgs hides what looks like a credential in a command line before
+// it goes into the dossier: the value of NAME=VALUE where the name speaks
+// of a password, token or secret, and the word after such a flag.
+func redactArgs(args string) string {
+	w := strings.Fields(args)
+	for i := range w {
+		switch {
+		case secretAssign.MatchString(w[i]):
+			w[i] = secretAssign.ReplaceAllString(w[i], "${1}[redacted]")
+		case secretFlag.MatchString(w[i]) && i+1 < len(w):
+			w[i+1] = "[redacted]"
+		}
+	}
+	return strings.Join(w, " ")
 }
 
 // commentReasons attributes a whole file by its comments ("# Supervision

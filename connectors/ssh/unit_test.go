@@ -521,3 +521,28 @@ func TestSudoersMixedRules(t *testing.T) {
 		t.Errorf("rewrite:\n%s", out)
 	}
 }
+
+// A process whose command line names the provider is reported once, by a
+// stable id, with what looks like a credential hidden; an agent's own
+// processes are left to its finding.
+func TestProcessFindings(t *testing.T) {
+	out := connector.NewOutgoing(playbook.Outgoing{Names: []string{"Prestanet"}, Domains: []string{"prestanet.fr"}})
+	h := &hostData{Procs: []procInfo{
+		{PID: 10, Comm: "autossh", Args: "/usr/bin/autossh -M 0 -N -R 2222:localhost:22 tunnel@bastion.prestanet.fr"},
+		{PID: 11, Comm: "autossh", Args: "/usr/bin/autossh -M 0 -N -R 2222:localhost:22 tunnel@bastion.prestanet.fr"},
+		{PID: 12, Comm: "curl", Args: "curl --token abc123 -d password=hunter2 https://api.prestanet.fr/ping"},
+		{PID: 13, Comm: "cron", Args: "/usr/sbin/cron -f"},
+		{PID: 14, Comm: "teamviewerd", Args: "/opt/teamviewer/tv_bin/teamviewerd -d --owner=prestanet"},
+	}}
+	agents := []connector.Finding{{Kind: connector.KindAgent, Detail: map[string]string{"processes": "14:teamviewerd"}}}
+	fs := processFindings(h, hostContext{Outgoing: out}, agents)
+	if len(fs) != 2 {
+		t.Fatalf("findings: %v", fs)
+	}
+	if !fs[0].Provider || fs[0].ID != "process:"+shortHash(h.Procs[0].Args) {
+		t.Errorf("tunnel: %+v", fs[0])
+	}
+	if s := fs[1].Summary; strings.Contains(s, "abc123") || strings.Contains(s, "hunter2") || !strings.Contains(s, "password=[redacted]") {
+		t.Errorf("a credential shows: %s", s)
+	}
+}

@@ -131,6 +131,9 @@ const (
 	// KindService is a service or timer of the host's own (not a
 	// catalogued agent) that the outgoing provider's identity matches.
 	KindService = "service"
+	// KindProcess is a running process that the provider's identity
+	// matches (a tunnel, a session).
+	KindProcess = "process"
 )
 
 type Link struct {
