@@ -1440,6 +1440,34 @@ func TestLockEndsTheProviderSessions(t *testing.T) {
 	}
 }
 
+// TestProviderTunnelProcess: a reverse tunnel to the provider's bastion
+// runs on the host (as autossh would keep it). The inventory reports the
+// process as the provider's, by its command line, with a stable id.
+func TestProviderTunnelProcess(t *testing.T) {
+	e, h, ip := firstHostToChange(t)
+	tunnel := "autossh -M 0 -N -R 2222:localhost:22 tunnel@bastion." + testenv.ProviderDomain
+	if out, err := rootSSH(e, ip, "setsid bash -c 'exec -a \""+tunnel+"\" sleep 600' </dev/null >/dev/null 2>&1 & sleep 0.2; pgrep -f bastion >/dev/null && echo started"); err != nil || string(out) != "started\n" {
+		t.Fatalf("start the tunnel (%v): %s", err, out)
+	}
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	var ids []string
+	for range 2 {
+		var got []connector.Finding
+		for _, f := range findingsOf(okInventory(t, tg).Systems[0], connector.KindProcess) {
+			if strings.Contains(f.Summary, tunnel) {
+				got = append(got, f)
+			}
+		}
+		if len(got) != 1 || !got[0].Provider {
+			t.Fatalf("the tunnel is not reported once as the provider's: %v", got)
+		}
+		ids = append(ids, got[0].ID)
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("the same process has two ids: %v", ids)
+	}
+}
+
 // TestSudoWithoutPassword logs in as an account whose sudo rule needs no
 // password (NOPASSWD: the provider's own account, here): the inventory
 // runs as root through `sudo -n`.
