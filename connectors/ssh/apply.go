@@ -859,7 +859,7 @@ func (t *target) Verify(ctx context.Context, system string, applied []plan.Chang
 			a, _ := t.catalog.Lookup(ch.Params["agent"])
 			m := findAgent(data, a)
 			check(ch, "agent "+a.Name+": no package left (any dpkg state, rc included)", len(m.Packages) == 0, pkgList(m.Packages))
-			check(ch, "agent "+a.Name+": no unit file left", len(m.Units) == 0, strings.Join(m.Units, " "))
+			check(ch, "agent "+a.Name+": no unit left (no unit file, none held by systemd)", len(m.Units) == 0, strings.Join(m.Units, " "))
 			check(ch, "agent "+a.Name+": no process left", len(m.Processes) == 0, procList(m.Processes))
 			check(ch, "agent "+a.Name+": no path left", len(m.Paths) == 0, strings.Join(m.Paths, " "))
 		}
