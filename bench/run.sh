@@ -13,7 +13,8 @@
 #
 # Settings (environment): HOSTS (100), PARALLEL (16), LDAP_USERS (10000,
 # 0 to skip the LDAP measure), SETTLE (seconds to wait after each fleet
-# reset before measuring, 10), HANDOVER_TESTENV_DIR.
+# reset before measuring, 10), REPEAT (3: runs of (a), (a'), (b0) and (b),
+# the median one reported; Ansible runs once), HANDOVER_TESTENV_DIR.
 #
 # The fleet and the directory are shared with other engineers' tests: the
 # whole fleet part holds the fleet's test lock (exclusive), the LDAP part
@@ -25,6 +26,7 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$HOME/go/bin:$PATH
 
 HOSTS=${HOSTS:-100}
+REPEAT=${REPEAT:-3}
 PARALLEL=${PARALLEL:-16}
 LDAP_USERS=${LDAP_USERS:-10000}
 DEFAULT_HOSTS=5
@@ -105,22 +107,47 @@ floor() { # floor LABEL OUT [ssh options]
 		ssh -i "$key" -o UserKnownHostsFile="$known" -o BatchMode=yes "$@" root@{} true
 }
 
+# median NAME: of the REPEAT runs NAME.1.json ... measured, the one with
+# the median wall time becomes NAME.json, the table's; every run's wall
+# time is listed in runs.txt.
+median() {
+	local name=$1 files=()
+	for i in $(seq 1 "$REPEAT"); do [ -f "$work/$name.$i.json" ] && files+=("$work/$name.$i.json"); done
+	[ ${#files[@]} -gt 0 ] || return 0
+	jq -s 'sort_by(.wall_s) | .[(length - 1) / 2 | floor]' "${files[@]}" >"$work/$name.json"
+	printf '%s: %s\n' "$(jq -r .label "$work/$name.json")" "$(jq -rs 'map(.wall_s * 100 | round / 100 | tostring) | join(" ")' "${files[@]}")" >>"$work/runs.txt"
+}
+: >"$work/runs.txt"
+
 reset_fleet
-log "(a) floor: ssh root@host true on $HOSTS hosts, $PARALLEL at once"
-floor "(a) ssh true" "$work/a.json" >"$work/a.log" 2>&1 || true
-log "(a') floor with -o KexAlgorithms=curve25519-sha256"
-floor "(a') ssh true, curve25519" "$work/a-kex.json" -o KexAlgorithms=curve25519-sha256 >"$work/a-kex.log" 2>&1 || true
+for i in $(seq 1 "$REPEAT"); do
+	log "(a) floor: ssh root@host true on $HOSTS hosts, $PARALLEL at once ($i/$REPEAT)"
+	floor "(a) ssh true" "$work/a.$i.json" >"$work/a.$i.log" 2>&1 || true
+	log "(a') floor with -o KexAlgorithms=curve25519-sha256 ($i/$REPEAT)"
+	floor "(a') ssh true, curve25519" "$work/a-kex.$i.json" -o KexAlgorithms=curve25519-sha256 >"$work/a-kex.$i.log" 2>&1 || true
+done
+median a
+median a-kex
 
 # Read-only, so on the planted fleet as it is: the inventory part of (b).
-log "(b0) handover inventory on $HOSTS hosts (log: $work/b0.log)"
-nolock "$MEASURE" run -label "(b0) handover inventory" -o "$work/b0.json" -servers "fleet:$HOSTS" -- \
-	"$HO" inventory "$work/fleet.yaml" >"$work/b0.log" 2>&1 || true
+for i in $(seq 1 "$REPEAT"); do
+	log "(b0) handover inventory on $HOSTS hosts ($i/$REPEAT, log: $work/b0.$i.log)"
+	nolock "$MEASURE" run -label "(b0) handover inventory" -o "$work/b0.$i.json" -servers "fleet:$HOSTS" -- \
+		"$HO" inventory "$work/fleet.yaml" >"$work/b0.$i.log" 2>&1 || true
+done
+median b0
 
-reset_fleet
-log "(b) handover run --yes on $HOSTS hosts (log: $work/b.log)"
-nolock "$MEASURE" run -label "(b) handover run" -o "$work/b.json" -servers "fleet:$HOSTS" -- \
-	"$HO" run --yes "$work/fleet.yaml" >"$work/b.log" 2>&1 || true
-grep -E '^Result:' "$work/b.log" >&2 || log "(b) printed no result: see $work/b.log"
+# Each run on a freshly reset fleet, with a state directory (secret store,
+# journal, reports) of its own.
+for i in $(seq 1 "$REPEAT"); do
+	reset_fleet
+	nolock "$FLEETBOOK" -hosts "$HOSTS" -parallel "$PARALLEL" -out "$work/b.$i" >/dev/null
+	log "(b) handover run --yes on $HOSTS hosts ($i/$REPEAT, log: $work/b.$i.log)"
+	nolock "$MEASURE" run -label "(b) handover run" -o "$work/b.$i.json" -servers "fleet:$HOSTS" -- \
+		"$HO" run --yes "$work/b.$i/fleet.yaml" >"$work/b.$i.log" 2>&1 || true
+	grep -E '^Result:' "$work/b.$i.log" >&2 || log "(b) printed no result: see $work/b.$i.log"
+done
+median b
 
 reset_fleet
 log "(c) ansible-playbook on $HOSTS hosts, $PARALLEL forks (log: $work/c.log)"
@@ -161,12 +188,14 @@ fi
 # --- the figures -----------------------------------------------------------
 {
 	echo "handover benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "command:   make bench   (HOSTS=$HOSTS PARALLEL=$PARALLEL LDAP_USERS=$LDAP_USERS)"
+	echo "command:   make bench   (HOSTS=$HOSTS PARALLEL=$PARALLEL LDAP_USERS=$LDAP_USERS REPEAT=$REPEAT)"
 	echo "handover:  $("$HO" version 2>/dev/null), $built"
 	echo "ansible:   $(ansible-playbook --version | head -n 1)"
 	echo "openssh:   $(ssh -V 2>&1)"
 	echo "machine:   $(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ {print $2}') GB, $(uname -sr)"
 	echo "work dir:  $work"
+	echo "runs:      wall s of each run; the table shows the median one"
+	sed 's/^/           /' "$work/runs.txt"
 	echo
 } >"$work/header.txt"
 nolock "$MEASURE" table -floor "$work/a.json" -floor-kex "$work/a-kex.json" -inventory "$work/b0.json" -handover "$work/b.json" -ansible "$work/c.json" "${ldap_args[@]}" \
