@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -127,9 +128,14 @@ func reportWriter(sess *engine.Session, lang string) func(ctx context.Context, d
 		}
 		// Encoding, rendering and signing a large estate's report is the
 		// run's memory peak: short-lived copies of a report of megabytes.
-		// The collector runs more often meanwhile, so that they are not
-		// all alive at once.
-		defer debug.SetGCPercent(debug.SetGCPercent(20))
+		// Meanwhile the heap is kept within 64 MiB of what is live before
+		// it (a soft limit: the collector runs when it is reached, rather
+		// than when the heap has doubled), so that they are not all alive
+		// at once.
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(ms.HeapAlloc) + 64<<20))
 		files, err := report.Write(ctx, dir, r, journalFile, signer)
 		if err != nil {
 			return nil, err
