@@ -124,6 +124,17 @@ func plant(h host, m *material) error {
 			return err
 		}
 	}
+	if h.rpm {
+		// RHEL's /bin/sh is bash (Debian's is dash): scripts sent to
+		// "sh" meet bash's POSIX mode there.
+		sh := filepath.Join(root, "/usr/bin/sh")
+		if err := os.Remove(sh); err != nil {
+			return err
+		}
+		if err := os.Symlink("bash", sh); err != nil {
+			return err
+		}
+	}
 	if h.rootCrontab {
 		gid := 0 // RHEL: root:root 0600 in /var/spool/cron
 		if !h.rpm {
