@@ -239,8 +239,9 @@ func (b *batch) lock(user string, end bool) string {
 	u := shellQuote(user)
 	fmt.Fprintf(&b.body, "if msg=$(usermod -L -e 1 %s 2>&1); then\n", u)
 	if end {
-		fmt.Fprintf(&b.body, `	pids=$(pgrep -u %s 2>/dev/null | tr '\n' ' ')
-	if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null; log %s "ended its processes (open sessions included):$(printf ' %%s' $pids)"; fi
+		fmt.Fprintf(&b.body, `	pids= l=$(pgrep -u %s 2>/dev/null)
+	for p in $l; do pids="$pids $p"; done
+	if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null; log %s "ended its processes (open sessions included):$pids"; fi
 `, u, s)
 	}
 	fmt.Fprintf(&b.body, "\tok %s\nelse fail %s \"usermod -L -e 1: $msg\"; fi\n", s, s)

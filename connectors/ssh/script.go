@@ -122,7 +122,7 @@ done
 if [ -n "${known# }" ] && [ $sysd = yes ]; then
 	systemctl stop $known >/dev/null 2>&1
 	if [ -z "$units" ] || systemctl disable $units >/dev/null 2>&1; then
-		for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "stopped and disabled$(printf ' %s' $us)"; done
+		for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "stopped and disabled $us"; done
 	else
 		for u in $units; do systemctl disable "$u" >/dev/null 2>&1; done
 	fi
@@ -162,7 +162,8 @@ elif have rpm; then
 	else remove() { msg=$(rpm -e "$@" 2>&1 >/dev/null); }
 	fi
 fi
-present=$(printf '%s ' $present)
+l=$present present=
+for p in $l; do present="$present$p "; done
 if [ -n "${present% }" ] && ! remove $present; then
 	for p in $present; do
 		remove "$p" || for s in $purge; do
