@@ -408,9 +408,11 @@ func dialVia(ctx context.Context, jc *ssh.Client, addr string) (net.Conn, error)
 // types are asked for, each over a new connection (redial, or direct), and
 // the host is refused only if none is the pinned key.
 func (d *dialer) handshake(ctx context.Context, raw net.Conn, redial func() (net.Conn, error), name, addr, pin, user string, auth []ssh.AuthMethod) (*ssh.Client, error) {
-	algos := d.keys.pinnedAlgorithms(addr)
+	var algos []string
 	if pin == "" {
 		algos = d.keys.algorithms(addr)
+	} else {
+		algos = d.keys.pinnedAlgorithms(addr)
 	}
 	c, err := d.handshakeWith(ctx, raw, name, addr, pin, user, auth, algos)
 	var hke *HostKeyError

@@ -596,13 +596,15 @@ func parseGrants(h *hostData, out connector.Outgoing) []grant {
 					g.Reasons = append(g.Reasons, "user "+u+": "+why)
 				}
 			}
-			userWhy := len(g.Reasons) > 0
+			userWhy := len(g.Reasons)
 			g.Reasons = append(g.Reasons, out.Text(text)...)
 			for _, why := range fileWhy {
 				g.Reasons = append(g.Reasons, "file name "+why)
 			}
 			g.Reasons = append(g.Reasons, headerWhy...)
-			g.SharedAlias = userWhy && len(g.Drop) == 0 && len(g.Reasons) == len(slices.DeleteFunc(slices.Clone(g.Reasons), func(r string) bool { return !strings.HasPrefix(r, "user ") }))
+			// The provider's through its members alone, none of them
+			// named in the rule: through an alias shared with others.
+			g.SharedAlias = userWhy > 0 && len(g.Reasons) == userWhy && len(g.Drop) == 0
 			gs = append(gs, g)
 		}
 	}
