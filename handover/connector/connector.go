@@ -128,10 +128,46 @@ type Outcome struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Check is one verified fact after a change.
+// CheckKind says what a check proves. The report fills its proof columns
+// by kind, never by reading a check's words.
+type CheckKind string
+
+const (
+	// NewWorks: the new credential logs in (or the new access key does).
+	NewWorks CheckKind = "new-works"
+	// OldRejected: the previous credential no longer logs in.
+	OldRejected CheckKind = "old-rejected"
+	// Absent: what the change removed is gone on an independent
+	// re-observation (a re-inventory, a re-read of the directory).
+	Absent CheckKind = "absent"
+	// Present: what the change installed or kept is there on
+	// re-observation (the new access key, the stored hash on the host, a
+	// rewritten rule's other users).
+	Present CheckKind = "present"
+	// State: the object is in the state the change set (an account locked,
+	// disabled, expired).
+	State CheckKind = "state"
+	// Note: an observation that proves nothing by itself (how a proof was
+	// made); its OK is informative.
+	Note CheckKind = "note"
+)
+
+// Known reports whether k is one of the kinds above.
+func (k CheckKind) Known() bool {
+	switch k {
+	case NewWorks, OldRejected, Absent, Present, State, Note:
+		return true
+	}
+	return false
+}
+
+// Check is one verified fact after a change: what was looked at (What, in
+// the connector's words, naming the thing observed and how), what it
+// proves (Kind) and whether it held.
 type Check struct {
 	Change string    `json:"change"` // change id
-	What   string    `json:"what"`   // e.g. "agent teamviewer absent on re-inventory"
+	Kind   CheckKind `json:"kind"`
+	What   string    `json:"what"` // e.g. "agent teamviewer: no process left (ps, /proc)"
 	OK     bool      `json:"ok"`
 	Detail string    `json:"detail,omitempty"`
 	At     time.Time `json:"at"`
