@@ -33,73 +33,129 @@ type Connector interface {
 }
 
 // Target is one configured target.
+//
+// The contract, in the order the engine calls it: Inventory reads; Plan
+// turns what was read and the engine's Decisions into changes; the engine
+// then applies each system's changes through Rotator and Applier, and asks
+// Verifier for an independent proof. Every call returns what it did and
+// what it proved: a connector keeps nothing between calls but its
+// connections and what it read, so any call may come in any run, after a
+// crash, in a fresh process.
 type Target interface {
 	// Inventory reads the target's state. It never changes anything.
 	Inventory(ctx context.Context) (*Inventory, error)
-	// Plan derives the changes the playbook's policy calls for from an
-	// inventory. It does no I/O.
-	Plan(inv *Inventory) ([]plan.Change, error)
+	// Plan derives the changes from an inventory and the engine's
+	// decisions: the rotations the engine decided (Decisions.Rotate), and
+	// the removals of the provider's access the connector found. It does
+	// no I/O.
+	Plan(inv *Inventory, d Decisions) ([]plan.Change, error)
 	// Close releases connections.
 	Close() error
 }
 
-// Applier makes a change that is not a credential rotation (removing a key,
-// an agent, a grant; installing the new access key).
-type Applier interface {
-	Apply(ctx context.Context, ch plan.Change, secrets SecretReader) (Outcome, error)
+// Decisions are what the engine decided from the playbook's policy and the
+// inventory's facts; connectors do not read the policy themselves.
+type Decisions struct {
+	// Rotate lists the accounts whose credential the plan rotates.
+	Rotate []Rotation
+	// AccessKeyType is the type of a new access key: "ed25519" or "rsa".
+	AccessKeyType string
 }
 
+// Rotation is the engine's decision to rotate one account's credential.
+type Rotation struct {
+	System  string
+	Account string // Account.Name
+	Reason  string // why, for the plan and the report
+}
+
+// Rotation returns the decision to rotate account on system, if any.
+func (d Decisions) Rotation(system, account string) (Rotation, bool) {
+	for _, r := range d.Rotate {
+		if r.System == system && r.Account == account {
+			return r, true
+		}
+	}
+	return Rotation{}, false
+}
+
+// Applier makes changes that are not credential rotations (removing a key,
+// an agent, a grant, locking an account), one system's group at a time: in
+// one round trip where the connector can. The engine journals every
+// change's intent before the call and every outcome after it.
+type Applier interface {
+	Apply(ctx context.Context, system string, changes []plan.Change, secrets SecretReader) Applied
+}
+
+// Applied is what one Apply call did.
+type Applied struct {
+	// Results has one entry per change, in the order of the changes.
+	Results []ChangeResult
+	// After is what the connector read of the system once the changes were
+	// made, in the same session (a re-inventory at the end of its script),
+	// or nil. The engine does not look inside: it hands the latest one back
+	// to Verify when no change of the system ran after it.
+	After Observation
+}
+
+// ChangeResult is the outcome of one change: Err nil means applied.
+type ChangeResult struct {
+	Err    error
+	Detail string
+}
+
+// Observation is a connector's own reading of a system, passed back to
+// it by the engine. Only the connector that made it knows its type.
+type Observation any
+
 // Rotator changes credentials under the engine's write-ahead protocol: the
-// engine stores the new value as pending before it calls SetCredential, and
-// proves the result with TryCredential (new works, old fails) before making
-// it current.
+// engine stores every new value as pending and journals its intent before
+// SetCredentials, proves the results with TryCredentials (new works, old
+// fails) and only then makes the new values current. Credentials come in
+// groups of one system (one remote script, one login where the connector
+// can); results are in the order of creds, one per credential.
 type Rotator interface {
-	// SetCredential makes next the credential of ch.Object on the target.
-	SetCredential(ctx context.Context, ch plan.Change, next secret.Secret) error
-	// TryCredential reports whether cred authenticates ch.Object right now
-	// with a fresh login: (true, nil) accepted, (false, nil) rejected, an
-	// error when it cannot tell (target unreachable).
-	TryCredential(ctx context.Context, ch plan.Change, cred secret.Secret) (bool, error)
+	// SetCredentials makes each credential the one of its change's object.
+	SetCredentials(ctx context.Context, system string, creds []Credential) []Set
+	// TryCredentials reports, for each credential, whether it
+	// authenticates its change's object right now with a fresh login.
+	TryCredentials(ctx context.Context, system string, creds []Credential) []Tried
 	// KnownCredential returns ch.Object's credential as handed over (from
 	// the playbook), if the connector has one.
 	KnownCredential(ctx context.Context, ch plan.Change) (secret.Secret, bool, error)
 }
 
-// BatchApplier is implemented by connectors that apply several changes of
-// one system in a single round trip. The engine journals every change's
-// intent before the call and every outcome after it; results are in the
-// order of changes, one per change.
-type BatchApplier interface {
-	ApplyBatch(ctx context.Context, system string, changes []plan.Change, secrets SecretReader) []Applied
-}
-
-// Applied is the outcome of one change of a batch: Err nil means applied.
-type Applied struct {
-	Outcome Outcome
-	Err     error
-}
-
-// BatchRotator is implemented by connectors that set and try several
-// credentials of one system at once (one remote script, one login). The
-// engine keeps the write-ahead protocol for each credential: every new value
-// is pending in the store and its intent journaled before SetCredentials.
-// Results are in the order of creds, one per credential.
-type BatchRotator interface {
-	SetCredentials(ctx context.Context, system string, creds []Credential) []error
-	TryCredentials(ctx context.Context, system string, creds []Credential) []Tried
-}
-
-// Credential is one credential of a batch: the change it belongs to and
+// Credential is one credential of a group: the change it belongs to and
 // the value to set or try.
 type Credential struct {
 	Change plan.Change
 	Secret secret.Secret
 }
 
-// Tried is what trying one credential showed, as TryCredential returns it.
+// Set is the outcome of setting one credential.
+type Set struct {
+	// Err is nil when the target took the value; an *ErrRejected when it
+	// refused it (the engine retries with a fresh one); any other error
+	// when the outcome is unknown (the engine asks with TryCredentials).
+	Err error
+	// Proven, when not nil, is a login with the new value made right after
+	// setting it in the same session; the engine records it as the proof
+	// that the new credential works instead of trying it again.
+	Proven *Tried
+}
+
+// Tried is what trying one credential showed.
 type Tried struct {
+	// Works: the credential was accepted. Err: it could not be told
+	// (target unreachable); Works is then meaningless.
 	Works bool
 	Err   error
+	// Method names how it was tried ("fresh SSH password login", "su on
+	// the host", "Kerberos pre-authentication"), for the check's words.
+	Method string
+	// Detail is what else the attempt showed, for the report (never a
+	// secret).
+	Detail string
 }
 
 // Generator is implemented by connectors whose new credential is not a
@@ -109,10 +165,21 @@ type Generator interface {
 	NewCredential(ctx context.Context, ch plan.Change, rand io.Reader) (secret.Secret, error)
 }
 
-// Verifier proves the changes applied on one system, typically by a fresh
-// re-inventory, after all of them ran.
+// Verifier proves the changes made on one system by an independent
+// re-observation, after all of them ran: each removed thing absent, each
+// installed thing present, each account in its new state.
 type Verifier interface {
-	Verify(ctx context.Context, system string, applied []plan.Change) ([]Check, error)
+	// Verify returns checks for the changes in done. after is the last
+	// Applied.After of the system when no change ran after it, else nil
+	// (then the connector reads the system again).
+	Verify(ctx context.Context, system string, done []Done, after Observation) ([]Check, error)
+}
+
+// Done is a change the target took, for Verify.
+type Done struct {
+	Change plan.Change
+	// At is when the engine asked the target for the change.
+	At time.Time
 }
 
 // ErrRejected wraps a target's refusal of a new credential (password
@@ -122,11 +189,6 @@ type ErrRejected struct {
 }
 
 func (e *ErrRejected) Error() string { return "rejected by the target: " + e.Reason }
-
-// Outcome says what Apply did.
-type Outcome struct {
-	Detail string `json:"detail,omitempty"`
-}
 
 // CheckKind says what a check proves. The report fills its proof columns
 // by kind, never by reading a check's words.
@@ -187,7 +249,12 @@ type Recorder interface {
 
 // Env is what the engine hands a connector at Configure time.
 type Env struct {
-	Playbook *playbook.Playbook
+	// Named are the accounts the playbook names for this target
+	// (policy.rotate.accounts): inventoried with their Password facts even
+	// when they are not admins, for the engine to decide on.
+	Named []string
+	// Outgoing recognises the outgoing provider (playbook outgoing:).
+	Outgoing Outgoing
 	Resolver *playbook.Resolver
 	Secrets  SecretReader
 	Recorder Recorder

@@ -98,7 +98,40 @@ type Account struct {
 	PasswordChanged *time.Time `json:"password_changed,omitempty"`
 	Provider        bool       `json:"provider,omitempty"`
 	Reasons         []string   `json:"reasons,omitempty"` // why it is attributed to the provider
+	// Password is set when the connector can rotate the account's
+	// password; the engine decides whether to.
+	Password *Password `json:"password,omitempty"`
 }
+
+// Password is what a connector knows of an account's password, for the
+// engine's rotation policy. The value itself never appears.
+type Password struct {
+	// Login is the name the account logs in with, when it differs from
+	// Account.Name (a DN's uid or sAMAccountName): policy.rotate.accounts
+	// may name either.
+	Login string `json:"login,omitempty"`
+	// Held says whether the secret store's current value is the password
+	// the system has now.
+	Held Held `json:"held"`
+	// Connector marks the password the connector itself logs in (or
+	// elevates) with.
+	Connector bool `json:"connector,omitempty"`
+}
+
+// Held says whether handover holds an account's current password.
+type Held string
+
+const (
+	// HeldCurrent: the store's current value is the account's password.
+	HeldCurrent Held = "current"
+	// HeldDiffers: the store holds a value, but the system's password is
+	// another (changed by someone else since).
+	HeldDiffers Held = "differs"
+	// HeldAbsent: the store holds nothing for the account.
+	HeldAbsent Held = "absent"
+	// HeldUnknown: the connector could not compare.
+	HeldUnknown Held = "unknown"
+)
 
 // Finding is anything of note the plan may act on: an authorized key, a
 // grant, a cron job, an agent, a forward, a token.
@@ -147,6 +180,7 @@ func (inv *Inventory) Fingerprint() string {
 	type acct struct {
 		Name, State     string
 		Admin, Provider bool
+		Password        *Password `json:",omitempty"`
 	}
 	type sys struct {
 		Name     string
@@ -164,7 +198,7 @@ func (inv *Inventory) Fingerprint() string {
 			}
 		}
 		for _, a := range s.Accounts {
-			x.Accounts = append(x.Accounts, acct{a.Name, a.State, a.Admin, a.Provider})
+			x.Accounts = append(x.Accounts, acct{a.Name, a.State, a.Admin, a.Provider, a.Password})
 		}
 		ss = append(ss, x)
 	}

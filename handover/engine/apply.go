@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,18 +87,14 @@ func isCredential(a plan.Action) bool {
 
 // segments splits a system's changes, in plan order, into the groups the
 // connector takes at once: consecutive credential changes (the new access
-// key and the rotations), or consecutive other changes, when it implements
-// the batch interfaces; one change per group otherwise. Changes marked
+// key and the rotations), or consecutive other changes. Changes marked
 // last stay apart from the others.
-func segments(t *Target, changes []plan.Change) [][]plan.Change {
-	_, batchRot := t.Impl.(connector.BatchRotator)
-	_, batchApply := t.Impl.(connector.BatchApplier)
+func segments(changes []plan.Change) [][]plan.Change {
 	var out [][]plan.Change
 	for i := 0; i < len(changes); {
 		cred := isCredential(changes[i].Action)
-		together := (cred && batchRot) || (!cred && batchApply)
 		j := i + 1
-		for together && j < len(changes) && isCredential(changes[j].Action) == cred && changes[j].Last == changes[i].Last {
+		for j < len(changes) && isCredential(changes[j].Action) == cred && changes[j].Last == changes[i].Last {
 			j++
 		}
 		out = append(out, changes[i:j])
@@ -122,10 +120,13 @@ type systemRun struct {
 	proven    []report.Action // proven[i] receives the deferred checks of out[i]
 	oldChecks sync.WaitGroup
 	blocked   string
+	// after is the connector's reading of the system made by the last
+	// group applied, while no later group has run.
+	after connector.Observation
 }
 
 func (r *runner) newSystemRun(t *Target, changes []plan.Change) *systemRun {
-	return &systemRun{t: t, changes: changes, segs: segments(t, changes), out: make([]report.Action, 0, len(changes)), proven: make([]report.Action, len(changes))}
+	return &systemRun{t: t, changes: changes, segs: segments(changes), out: make([]report.Action, 0, len(changes)), proven: make([]report.Action, len(changes))}
 }
 
 // credentialsFirst runs the system's leading credential segments.
@@ -144,7 +145,7 @@ func (r *runner) rest(ctx context.Context, sr *systemRun) {
 	for ; sr.next < len(sr.segs); sr.next++ {
 		r.runSegment(ctx, sr, sr.segs[sr.next])
 	}
-	r.verifySystem(ctx, sr.t, sr.out)
+	r.verifySystem(ctx, sr.t, sr.out, sr.after)
 }
 
 func (r *runner) runSegment(ctx context.Context, sr *systemRun, seg []plan.Change) {
@@ -157,6 +158,7 @@ func (r *runner) runSegment(ctx context.Context, sr *systemRun, seg []plan.Chang
 		return
 	}
 	var acts []report.Action
+	sr.after = nil
 	if isCredential(seg[0].Action) {
 		var later func([]report.Action)
 		acts, later = r.rotate(ctx, sr.t, seg)
@@ -169,13 +171,13 @@ func (r *runner) runSegment(ctx context.Context, sr *systemRun, seg []plan.Chang
 			}()
 		}
 	} else {
-		acts = r.apply(ctx, sr.t, seg)
+		acts, sr.after = r.apply(ctx, sr.t, seg)
 	}
 	for _, a := range acts {
-		if a.Result == "failed" && a.Change.Action == plan.InstallKey {
+		if a.Result == plan.Failed && a.Change.Action == plan.InstallKey {
 			sr.blocked = "the new access key could not be verified on this system, so nothing that could lock the operator out was removed"
 		}
-		if a.Result == "aborted" {
+		if a.Result == plan.Aborted {
 			sr.blocked = "an earlier change's outcome is unknown: " + a.Error
 		}
 	}
@@ -184,7 +186,7 @@ func (r *runner) runSegment(ctx context.Context, sr *systemRun, seg []plan.Chang
 
 func (sr *systemRun) skip(r *runner, seg []plan.Change, why string) {
 	for _, ch := range seg {
-		sr.out = append(sr.out, report.Action{Change: ch, Result: "skipped", Error: why, Started: r.now(), Finished: r.now()})
+		sr.out = append(sr.out, report.Action{Change: ch, Result: plan.Skipped, Error: why, Started: r.now(), Finished: r.now()})
 	}
 }
 
@@ -198,7 +200,7 @@ func (r *runner) finish(sr *systemRun) []report.Action {
 			sr.out[i].Verification = append(sr.out[i].Verification, p.Verification...)
 			sr.out[i].Verified = sr.out[i].Verified && p.Verified
 		}
-		if sr.out[i].Result == "failed" {
+		if sr.out[i].Result == plan.Failed {
 			failed = true
 		}
 	}
@@ -211,19 +213,19 @@ func (r *runner) finish(sr *systemRun) []report.Action {
 }
 
 // apply makes changes that are not credential rotations: every intent is
-// journaled, the connector applies them (together when it can), and every
-// outcome is journaled.
-func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) []report.Action {
+// journaled, the connector applies them together, and every outcome is
+// journaled. It returns the connector's reading of the system after them.
+func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) ([]report.Action, connector.Observation) {
 	out := make([]report.Action, len(chs))
 	for i, ch := range chs {
 		out[i] = report.Action{Change: ch, Started: r.now(), Attempts: 1}
 	}
-	apply := batchApplier(t.Impl)
-	if apply == nil {
+	ap, ok := t.Impl.(connector.Applier)
+	if !ok {
 		for i := range out {
 			out[i] = r.fail(out[i], fmt.Errorf("the %s connector cannot apply %s", t.Spec.Type, out[i].Change.Action))
 		}
-		return out
+		return out, nil
 	}
 	intents := make([]journal.Record, len(chs))
 	for i, ch := range chs {
@@ -231,42 +233,43 @@ func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) []repo
 		intents[i].Detail = changeDetail(ch)
 	}
 	if err := r.recordAll(intents); err != nil {
-		return r.aborted(out, err)
+		return r.aborted(out, err), nil
 	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(chs)))
 	defer cancel()
-	res := apply(mctx, chs[0].System, chs, storeReader{r.s})
+	done := ap.Apply(mctx, chs[0].System, chs, storeReader{r.s})
+	res := fit(done.Results, len(chs), func(err error) connector.ChangeResult { return connector.ChangeResult{Err: err} })
 	recs := make([]journal.Record, len(chs))
 	for i, ch := range chs {
 		recs[i] = changeRecord(journal.Outcome, ch)
 		if err := res[i].Err; err != nil {
-			recs[i].Result, recs[i].Error = "failed", err.Error()
+			recs[i].Result, recs[i].Error = plan.Failed, err.Error()
 			continue
 		}
-		recs[i].Result = "applied"
-		if d := res[i].Outcome.Detail; d != "" {
+		recs[i].Result = plan.Applied
+		if d := res[i].Detail; d != "" {
 			recs[i].Detail = map[string]string{"detail": d}
 		}
 	}
 	if err := r.recordAll(recs); err != nil {
-		return r.aborted(out, err)
+		return r.aborted(out, err), nil
 	}
 	for i := range out {
 		if err := res[i].Err; err != nil {
 			out[i] = r.fail(out[i], err)
 			continue
 		}
-		out[i].Result, out[i].Finished = "applied", r.now()
+		out[i].Result, out[i].Finished = plan.Applied, r.now()
 	}
-	return out
+	return out, done.After
 }
 
 // aborted marks every action of a group aborted: the journal could not
 // record it, so the run stops changing this system.
 func (r *runner) aborted(as []report.Action, err error) []report.Action {
 	for i := range as {
-		if as[i].Result == "" || as[i].Result == "applied" {
-			as[i].Result, as[i].Error = "aborted", err.Error()
+		if as[i].Result == "" || as[i].Result == plan.Applied {
+			as[i].Result, as[i].Error = plan.Aborted, err.Error()
 		}
 		as[i].Finished = r.now()
 	}
@@ -274,7 +277,7 @@ func (r *runner) aborted(as []report.Action, err error) []report.Action {
 }
 
 func (r *runner) fail(a report.Action, err error) report.Action {
-	a.Result, a.Error, a.Finished = "failed", err.Error(), r.now()
+	a.Result, a.Error, a.Finished = plan.Failed, err.Error(), r.now()
 	r.s.engine.log().Error("change failed", "target", a.Change.Target, "system", a.Change.System, "action", a.Change.Action, "object", a.Change.Object, "error", err)
 	return a
 }
@@ -296,6 +299,8 @@ type lane struct {
 	next    secret.Secret
 	ref     string
 	state   laneState
+	// proven is the proof that next works, from setting it or a try.
+	proven *connector.Tried
 }
 
 type laneState int
@@ -337,7 +342,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 		}
 		return results(), nil
 	}
-	try := batchTrier(t.Impl)
+	try := trier(rot)
 	system := chs[0].System
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(chs)))
 	defer cancel()
@@ -361,10 +366,10 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 			}
 			break
 		}
-		r.setAttempt(mctx, t, active, attempt, try, system)
+		r.setAttempt(mctx, t, rot, active, attempt, try, system)
 	}
 	for _, l := range r.lanesIn(lanes, laneRejected) {
-		l.a.Finished, l.a.Result, l.state = r.now(), "failed", laneDone
+		l.a.Finished, l.a.Result, l.state = r.now(), plan.Failed, laneDone
 		l.a.Error = fmt.Sprintf("the target rejected %d fresh credentials; the previous one stays current (last reason: %s)", l.a.Attempts, l.a.Error)
 	}
 	applied := r.lanesIn(lanes, laneApplied)
@@ -385,23 +390,17 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 		tried := try(octx, system, creds)
 		recs := make([]journal.Record, len(old))
 		for i, l := range old {
-			c := connector.Check{Change: l.a.Change.ID, What: report.CheckOldRejected, OK: tried[i].Err == nil && !tried[i].Works, At: r.now()}
-			switch {
-			case tried[i].Err != nil:
-				c.Detail = tried[i].Err.Error()
-			case tried[i].Works:
-				c.Detail = "the target still accepts the previous credential"
-			}
+			c := oldCheck(l.a.Change, tried[i], r.now())
 			p := &proven[slices.Index(lanes, l)]
 			p.Verification = append(p.Verification, c)
 			p.Verified = c.OK
 			rec := changeRecord(journal.Verified, l.a.Change)
 			rec.Secret = l.ref
-			rec.Result = "old-rejected"
+			rec.Result = plan.OldRejected
 			if !c.OK {
-				rec.Result = "old-accepted"
+				rec.Result = plan.OldAccepted
 				if tried[i].Err != nil {
-					rec.Result, rec.Error = "old-untested", tried[i].Err.Error()
+					rec.Result, rec.Error = plan.OldUntested, tried[i].Err.Error()
 				}
 			}
 			rec.Detail = map[string]string{"old_rejected": strconv.FormatBool(c.OK)}
@@ -423,7 +422,7 @@ func (r *runner) lanesIn(lanes []*lane, states ...laneState) []*lane {
 
 // setAttempt makes one attempt for every lane still to be set: fresh
 // values, stored pending and journaled before the target changes.
-func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, attempt int, try tryFunc, system string) {
+func (r *runner) setAttempt(ctx context.Context, t *Target, rot connector.Rotator, active []*lane, attempt int, try tryFunc, system string) {
 	var ready []*lane
 	var puts []secret.Put
 	for _, l := range active {
@@ -446,7 +445,7 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, atte
 	for i, l := range ready {
 		if errs[i] != nil {
 			// Nothing was changed: the store refused the write-ahead.
-			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", "secret store: "+errs[i].Error(), r.now(), laneDone
+			l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Aborted, "secret store: "+errs[i].Error(), r.now(), laneDone
 			continue
 		}
 		l.v, l.ref = vs[i], secret.RefOf(r.store, vs[i]).String()
@@ -465,7 +464,7 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, atte
 	if err := r.recordAll(intents); err != nil {
 		_ = r.setStates(ctx, stateChanges(stored, secret.Failed))
 		for _, l := range stored {
-			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", err.Error(), r.now(), laneDone
+			l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Aborted, err.Error(), r.now(), laneDone
 		}
 		return
 	}
@@ -473,8 +472,11 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, atte
 		r.crash(StepIntent, l.a.Change)
 	}
 
-	setErrs := batchSetter(t.Impl)(ctx, system, credentials(stored, func(l *lane) secret.Secret { return l.next }))
-	for _, l := range stored {
+	creds := credentials(stored, func(l *lane) secret.Secret { return l.next })
+	sets := fit(rot.SetCredentials(ctx, system, creds), len(creds), func(err error) connector.Set { return connector.Set{Err: err} })
+	setErrs := make([]error, len(sets))
+	for i, l := range stored {
+		setErrs[i], l.proven = sets[i].Err, sets[i].Proven
 		r.crash(StepSet, l.a.Change)
 	}
 	// A failure that is not a rejection (a cut connection) may or may not
@@ -501,7 +503,7 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, atte
 		var rej *connector.ErrRejected
 		switch setErr := setErrs[i]; {
 		case errors.As(setErr, &rej):
-			o.Result, o.Error = "rejected", rej.Reason
+			o.Result, o.Error = plan.Rejected, rej.Reason
 			l.a.Error, l.state = rej.Error(), laneRejected
 			rejected = append(rejected, l)
 			r.s.engine.log().Warn("new credential rejected", "target", ch.Target, "system", ch.System, "object", ch.Object, "attempt", attempt, "reason", rej.Reason)
@@ -509,27 +511,27 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, atte
 			tr := probed[l]
 			switch {
 			case tr.Err != nil:
-				o.Result, o.Error = "unknown", setErr.Error()+"; probing the new credential: "+tr.Err.Error()
+				o.Result, o.Error = plan.Unknown, setErr.Error()+"; probing the new credential: "+tr.Err.Error()
 				// Left pending: the next run's recovery settles it.
-				l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", "outcome unknown, left for recovery: "+o.Error, r.now(), laneDone
+				l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Aborted, "outcome unknown, left for recovery: "+o.Error, r.now(), laneDone
 			case !tr.Works:
-				o.Result, o.Error = "failed", setErr.Error()
+				o.Result, o.Error = plan.Failed, setErr.Error()
 				l.a, l.state = r.fail(l.a, setErr), laneDone
 				failed = append(failed, l)
 			default:
-				o.Result = "applied"
+				o.Result = plan.Applied
 				o.Detail = map[string]string{"note": "the connection failed after the change, but the new credential works: " + setErr.Error()}
-				l.state = laneApplied
+				l.proven, l.state = &tr, laneApplied
 			}
 		default:
-			o.Result, l.state = "applied", laneApplied
+			o.Result, l.state = plan.Applied, laneApplied
 		}
 		outcomes[i] = o
 	}
 	if err := r.recordAll(outcomes); err != nil {
 		for _, l := range stored {
 			if l.state == laneApplied {
-				l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", err.Error(), r.now(), laneDone
+				l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Aborted, err.Error(), r.now(), laneDone
 			}
 		}
 	}
@@ -548,30 +550,38 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, active []*lane, atte
 	}
 }
 
-// prove checks that the new credentials work, makes them current, and
-// returns the lanes whose old credential is to be tried next. A new
-// credential that works is made current even if the old one still works
-// (the report says so): the store must hold what logs in.
+// prove checks that the new credentials work (with the proof the
+// connector returned from setting them, else a fresh try), makes them
+// current, and returns the lanes whose old credential is to be tried next.
+// A new credential that works is made current even if the old one still
+// works (the report says so): the store must hold what logs in.
 func (r *runner) prove(ctx context.Context, applied []*lane, try tryFunc, system string) []*lane {
-	tried := try(ctx, system, credentials(applied, func(l *lane) secret.Secret { return l.next }))
+	var ask []*lane
+	for _, l := range applied {
+		if l.proven == nil {
+			ask = append(ask, l)
+		}
+	}
+	if len(ask) > 0 {
+		for i, tr := range try(ctx, system, credentials(ask, func(l *lane) secret.Secret { return l.next })) {
+			ask[i].proven = &tr
+		}
+	}
 	recs := make([]journal.Record, len(applied))
 	var works []*lane
 	for i, l := range applied {
 		ch := l.a.Change
-		chk := connector.Check{Change: ch.ID, What: report.CheckNewWorks, OK: tried[i].Works && tried[i].Err == nil, At: r.now()}
-		if tried[i].Err != nil {
-			chk.Detail = tried[i].Err.Error()
-		}
+		chk := newCheck(ch, *l.proven, r.now())
 		l.a.Verification = append(l.a.Verification, chk)
 		rec := changeRecord(journal.Verified, ch)
 		rec.Secret = l.ref
-		rec.Detail = map[string]string{"new_works": strconv.FormatBool(chk.OK)}
-		rec.Result = "verified"
+		rec.Detail = map[string]string{"new_works": strconv.FormatBool(chk.OK), "method": chk.What}
+		rec.Result = plan.Verified
 		if !chk.OK {
-			rec.Result = "failed"
+			rec.Result = plan.Failed
 			// The target took the change (it said so) but the new credential
 			// does not log in: keep it pending for recovery rather than lose it.
-			l.a.Result, l.a.Error, l.a.Finished, l.state = "failed", "the target accepted the change but the new credential does not log in; left pending for recovery", r.now(), laneDone
+			l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Failed, "the target accepted the change but the new credential does not log in; left pending for recovery", r.now(), laneDone
 		} else {
 			works = append(works, l)
 		}
@@ -579,7 +589,7 @@ func (r *runner) prove(ctx context.Context, applied []*lane, try tryFunc, system
 	}
 	if err := r.recordAll(recs); err != nil {
 		for _, l := range works {
-			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", err.Error(), r.now(), laneDone
+			l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Aborted, err.Error(), r.now(), laneDone
 		}
 		return nil
 	}
@@ -588,24 +598,56 @@ func (r *runner) prove(ctx context.Context, applied []*lane, try tryFunc, system
 	}
 	if err := r.setStates(ctx, stateChanges(works, secret.Current)); err != nil {
 		for _, l := range works {
-			l.a.Result, l.a.Error, l.a.Finished, l.state = "aborted", "marking the new credential current: "+err.Error(), r.now(), laneDone
+			l.a.Result, l.a.Error, l.a.Finished, l.state = plan.Aborted, "marking the new credential current: "+err.Error(), r.now(), laneDone
 		}
 		return nil
 	}
 	var old []*lane
 	for _, l := range works {
-		l.a.Result, l.a.Finished, l.state = "applied", r.now(), laneDone
+		l.a.Result, l.a.Finished, l.state = plan.Applied, r.now(), laneDone
 		switch {
 		case l.a.Change.Action == plan.InstallKey:
 			l.a.Verified = true // nothing is replaced
 		case !l.haveOld:
-			l.a.Verification = append(l.a.Verification, connector.Check{Change: l.a.Change.ID, What: report.CheckOldRejected, OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
+			l.a.Verification = append(l.a.Verification, connector.Check{Change: l.a.Change.ID, Kind: connector.OldRejected, What: "previous credential refused", OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
 		default:
 			l.a.Verified = true
 			old = append(old, l)
 		}
 	}
 	return old
+}
+
+// newCheck is the proof that a new credential works, from a try.
+func newCheck(ch plan.Change, tr connector.Tried, at time.Time) connector.Check {
+	what := "new credential logs in"
+	if ch.Action == plan.InstallKey {
+		what = "new access key logs in"
+	}
+	c := connector.Check{Change: ch.ID, Kind: connector.NewWorks, What: withMethod(what, tr.Method), OK: tr.Works && tr.Err == nil, Detail: tr.Detail, At: at}
+	if tr.Err != nil {
+		c.Detail = tr.Err.Error()
+	}
+	return c
+}
+
+// oldCheck is the proof that a previous credential fails, from a try.
+func oldCheck(ch plan.Change, tr connector.Tried, at time.Time) connector.Check {
+	c := connector.Check{Change: ch.ID, Kind: connector.OldRejected, What: withMethod("previous credential refused", tr.Method), OK: tr.Err == nil && !tr.Works, Detail: tr.Detail, At: at}
+	switch {
+	case tr.Err != nil:
+		c.Detail = tr.Err.Error()
+	case tr.Works:
+		c.Detail = cmp.Or(tr.Detail, "the target still accepts the previous credential")
+	}
+	return c
+}
+
+func withMethod(what, method string) string {
+	if method == "" {
+		return what
+	}
+	return what + " (" + method + ")"
 }
 
 // previous is the credential the rotation replaces: the store's current
@@ -628,49 +670,45 @@ func (r *runner) generate(ctx context.Context, t *Target, ch plan.Change) (secre
 	if g, ok := t.Impl.(connector.Generator); ok {
 		return g.NewCredential(ctx, ch, r.s.engine.rand())
 	}
-	p := r.s.Playbook.Policy.Password
-	if t.Spec.Password != nil {
-		p = *t.Spec.Password
-	}
-	if p.Length == 0 {
-		p = secret.DefaultPolicy
-	}
-	return secret.Generate(r.s.engine.rand(), p)
+	return secret.Generate(r.s.engine.rand(), passwordPolicy(r.s.Playbook.Policy, t.Spec))
 }
 
-// verifySystem lets the connector prove the system's changes (typically
-// by re-inventory) and attaches each check to its action.
-func (r *runner) verifySystem(ctx context.Context, t *Target, actions []report.Action) {
-	vf, ok := t.Impl.(connector.Verifier)
-	var applied []plan.Change
+// verifySystem lets the connector prove the system's changes by an
+// independent re-observation and attaches each check to its action. A
+// change other than a credential is proven only when every check of it
+// holds and there is at least one.
+func (r *runner) verifySystem(ctx context.Context, t *Target, actions []report.Action, after connector.Observation) {
+	var done []connector.Done
 	for _, a := range actions {
-		if a.Result == "applied" {
-			applied = append(applied, a.Change)
+		if a.Result == plan.Applied {
+			done = append(done, connector.Done{Change: a.Change, At: a.Started})
 		}
 	}
-	if len(applied) == 0 {
+	if len(done) == 0 {
 		return
 	}
 	byID := map[string]*report.Action{}
 	for i := range actions {
 		byID[actions[i].Change.ID] = &actions[i]
 	}
+	vf, ok := t.Impl.(connector.Verifier)
 	if !ok {
 		// Credential changes were proven by login; the rest rests on the
-		// connector's own outcome.
-		for _, ch := range applied {
-			if !isCredential(ch.Action) {
-				byID[ch.ID].Verified = false
+		// connector's own outcome, which proves nothing.
+		for _, d := range done {
+			if !isCredential(d.Change.Action) {
+				byID[d.Change.ID].Verified = false
 			}
 		}
 		return
 	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(applied)))
+	system := done[0].Change.System
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(done)))
 	defer cancel()
-	checks, err := vf.Verify(vctx, applied[0].System, applied)
-	rec := journal.Record{Kind: journal.Verified, Target: t.Spec.Name, System: applied[0].System, Result: "verified"}
+	checks, err := vf.Verify(vctx, system, done, after)
+	rec := journal.Record{Kind: journal.Verified, Target: t.Spec.Name, System: system, Result: plan.Verified}
 	if err != nil {
-		rec.Result, rec.Error = "failed", err.Error()
+		rec.Result, rec.Error = plan.Failed, err.Error()
 	}
 	okByChange := map[string]bool{}
 	seen := map[string]bool{}
@@ -678,17 +716,26 @@ func (r *runner) verifySystem(ctx context.Context, t *Target, actions []report.A
 		if c.At.IsZero() {
 			c.At = r.now()
 		}
-		if a := byID[c.Change]; a != nil {
-			a.Verification = append(a.Verification, c)
-			if !seen[c.Change] {
-				okByChange[c.Change] = true
-				seen[c.Change] = true
-			}
+		if !c.Kind.Known() {
+			c.OK, c.Detail = false, strings.TrimSpace(fmt.Sprintf("the connector gave this check no known kind (%q) %s", c.Kind, c.Detail))
+		}
+		a := byID[c.Change]
+		if a == nil {
+			continue
+		}
+		a.Verification = append(a.Verification, c)
+		if !seen[c.Change] {
+			okByChange[c.Change] = true
+			seen[c.Change] = true
+		}
+		// A note says how a proof was made; it proves nothing itself.
+		if c.Kind != connector.Note {
 			okByChange[c.Change] = okByChange[c.Change] && c.OK
 		}
 	}
 	n, bad := 0, 0
-	for _, ch := range applied {
+	for _, d := range done {
+		ch := d.Change
 		a := byID[ch.ID]
 		if isCredential(ch.Action) {
 			if seen[ch.ID] {
@@ -698,7 +745,7 @@ func (r *runner) verifySystem(ctx context.Context, t *Target, actions []report.A
 		}
 		a.Verified = err == nil && seen[ch.ID] && okByChange[ch.ID]
 		if err != nil {
-			a.Verification = append(a.Verification, connector.Check{Change: ch.ID, What: "re-inventory", OK: false, Detail: err.Error(), At: r.now()})
+			a.Verification = append(a.Verification, connector.Check{Change: ch.ID, Kind: connector.Absent, What: "re-observation of " + system, OK: false, Detail: err.Error(), At: r.now()})
 		}
 		n++
 		if !a.Verified {
@@ -706,8 +753,8 @@ func (r *runner) verifySystem(ctx context.Context, t *Target, actions []report.A
 		}
 	}
 	rec.Detail = map[string]string{"checks": strconv.Itoa(len(checks)), "changes": strconv.Itoa(n), "unproven": strconv.Itoa(bad)}
-	if bad > 0 && rec.Result == "verified" {
-		rec.Result = "unproven"
+	if bad > 0 && rec.Result == plan.Verified {
+		rec.Result = plan.Unproven
 	}
 	_ = r.record(rec)
 }

@@ -2,72 +2,19 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/handoverhq/handover/handover/connector"
-	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/secret"
 )
 
-// The engine speaks to connectors in groups of changes. A connector that
-// implements the batch interfaces gets a group in one call (one remote
-// script, one login); any other gets one call per change, which segments
-// keeps to groups of one.
+// The engine speaks to connectors in groups of changes of one system: the
+// consecutive credential changes, or the consecutive other changes (see
+// segments). A connector makes a group in one round trip where it can.
 
-type applyFunc func(ctx context.Context, system string, chs []plan.Change, secrets connector.SecretReader) []connector.Applied
-
-type setFunc func(ctx context.Context, system string, creds []connector.Credential) []error
-
-type tryFunc func(ctx context.Context, system string, creds []connector.Credential) []connector.Tried
-
-// batchApplier returns impl's way to apply a group, or nil when it applies
-// nothing.
-func batchApplier(impl connector.Target) applyFunc {
-	if b, ok := impl.(connector.BatchApplier); ok {
-		return b.ApplyBatch
-	}
-	ap, ok := impl.(connector.Applier)
-	if !ok {
-		return nil
-	}
-	return func(ctx context.Context, _ string, chs []plan.Change, secrets connector.SecretReader) []connector.Applied {
-		out := make([]connector.Applied, len(chs))
-		for i, ch := range chs {
-			out[i].Outcome, out[i].Err = ap.Apply(ctx, ch, secrets)
-		}
-		return out
-	}
-}
-
-// batchSetter returns impl's way to set a group of credentials; impl is a
-// connector.Rotator.
-func batchSetter(impl connector.Target) setFunc {
-	if b, ok := impl.(connector.BatchRotator); ok {
-		return b.SetCredentials
-	}
-	rot := impl.(connector.Rotator)
-	return func(ctx context.Context, _ string, creds []connector.Credential) []error {
-		out := make([]error, len(creds))
-		for i, c := range creds {
-			out[i] = rot.SetCredential(ctx, c.Change, c.Secret)
-		}
-		return out
-	}
-}
-
-// batchTrier returns impl's way to try a group of credentials; impl is
-// a connector.Rotator.
-func batchTrier(impl connector.Target) tryFunc {
-	if b, ok := impl.(connector.BatchRotator); ok {
-		return b.TryCredentials
-	}
-	rot := impl.(connector.Rotator)
-	return func(ctx context.Context, _ string, creds []connector.Credential) []connector.Tried {
-		out := make([]connector.Tried, len(creds))
-		for i, c := range creds {
-			out[i].Works, out[i].Err = rot.TryCredential(ctx, c.Change, c.Secret)
-		}
-		return out
-	}
+// tryOne tries a single credential through the group interface.
+func tryOne(ctx context.Context, rot connector.Rotator, c connector.Credential) connector.Tried {
+	return trier(rot)(ctx, c.Change.System, []connector.Credential{c})[0]
 }
 
 func credentials(lanes []*lane, value func(*lane) secret.Secret) []connector.Credential {
@@ -122,4 +69,31 @@ func (r *runner) setStates(ctx context.Context, changes []secret.StateChange) er
 		}
 	}
 	return nil
+}
+
+// errShortResults is a connector's broken promise of one result per item.
+func errShortResults(got, want int) error {
+	return fmt.Errorf("the connector returned %d results for %d items", got, want)
+}
+
+// fit holds a connector to one result per item: a wrong count turns every
+// item into a failure rather than an index out of range.
+func fit[T any](res []T, n int, bad func(error) T) []T {
+	if len(res) == n {
+		return res
+	}
+	out := make([]T, n)
+	for i := range out {
+		out[i] = bad(errShortResults(len(res), n))
+	}
+	return out
+}
+
+type tryFunc func(ctx context.Context, system string, creds []connector.Credential) []connector.Tried
+
+// trier is rot's TryCredentials, held to one result per credential.
+func trier(rot connector.Rotator) tryFunc {
+	return func(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
+		return fit(rot.TryCredentials(ctx, system, creds), len(creds), func(err error) connector.Tried { return connector.Tried{Err: err} })
+	}
 }

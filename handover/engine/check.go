@@ -118,11 +118,11 @@ func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []se
 				return nil
 			}
 			defer val.Destroy()
-			works, err := rot.TryCredential(cctx, ch, val)
+			tr := tryOne(cctx, rot, connector.Credential{Change: ch, Secret: val})
 			switch {
-			case err != nil:
-				out[i] = &Drift{Target: ch.Target, System: ch.System, Kind: "unreachable", Object: ch.Object, Detail: "testing the stored credential: " + err.Error()}
-			case !works:
+			case tr.Err != nil:
+				out[i] = &Drift{Target: ch.Target, System: ch.System, Kind: "unreachable", Object: ch.Object, Detail: "testing the stored credential: " + tr.Err.Error()}
+			case !tr.Works:
 				out[i] = &Drift{Target: ch.Target, System: ch.System, Kind: "credential-broken", Object: ch.Object,
 					Detail: fmt.Sprintf("the stored credential %s no longer logs in: it was changed outside handover", secret.RefOf(st, v))}
 			}

@@ -39,44 +39,27 @@ func (fakeConnector) Configure(d *playbook.Decoder, t playbook.Target, env conne
 	return ft
 }
 
-// batchFake is the fake target taking groups of changes, as the SSH
-// connector does: it counts the calls, and a group is applied one change
+// batchFake is the fake target counting the calls the engine makes, as
+// the SSH connector would see them: a group is still applied one change
 // after the other (a crash between two leaves them half done).
 type batchFake struct {
 	*fakeTarget
 	sets, tries, applies atomic.Int32
 }
 
-var (
-	_ connector.BatchRotator = (*batchFake)(nil)
-	_ connector.BatchApplier = (*batchFake)(nil)
-)
-
-func (b *batchFake) SetCredentials(ctx context.Context, _ string, creds []connector.Credential) []error {
+func (b *batchFake) SetCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Set {
 	b.sets.Add(1)
-	out := make([]error, len(creds))
-	for i, c := range creds {
-		out[i] = b.SetCredential(ctx, c.Change, c.Secret)
-	}
-	return out
+	return b.fakeTarget.SetCredentials(ctx, system, creds)
 }
 
-func (b *batchFake) TryCredentials(ctx context.Context, _ string, creds []connector.Credential) []connector.Tried {
+func (b *batchFake) TryCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
 	b.tries.Add(1)
-	out := make([]connector.Tried, len(creds))
-	for i, c := range creds {
-		out[i].Works, out[i].Err = b.TryCredential(ctx, c.Change, c.Secret)
-	}
-	return out
+	return b.fakeTarget.TryCredentials(ctx, system, creds)
 }
 
-func (b *batchFake) ApplyBatch(ctx context.Context, _ string, chs []plan.Change, secrets connector.SecretReader) []connector.Applied {
+func (b *batchFake) Apply(ctx context.Context, system string, chs []plan.Change, secrets connector.SecretReader) connector.Applied {
 	b.applies.Add(1)
-	out := make([]connector.Applied, len(chs))
-	for i, ch := range chs {
-		out[i].Outcome, out[i].Err = b.Apply(ctx, ch, secrets)
-	}
-	return out
+	return b.fakeTarget.Apply(ctx, system, chs, secrets)
 }
 
 type fakeState struct {
@@ -137,7 +120,17 @@ func (t *fakeTarget) Inventory(ctx context.Context) (*connector.Inventory, error
 		return &connector.Inventory{Systems: []connector.System{sys}}, nil
 	}
 	for _, a := range s.Admins {
-		sys.Accounts = append(sys.Accounts, connector.Account{Name: a, Admin: true})
+		held := connector.HeldAbsent
+		cur, ok, err := t.env.Secrets.Current(ctx, connector.SecretPath(t.name, sys.Name, a))
+		switch {
+		case err != nil:
+			held = connector.HeldUnknown
+		case ok && cur.Reveal() == s.Passwords[a]:
+			held = connector.HeldCurrent
+		case ok:
+			held = connector.HeldDiffers
+		}
+		sys.Accounts = append(sys.Accounts, connector.Account{Name: a, Admin: true, AdminVia: []string{"test admin"}, State: "enabled", Password: &connector.Password{Held: held}})
 	}
 	for _, k := range s.ProviderKeys {
 		sys.Findings = append(sys.Findings, connector.Finding{ID: "ssh-key:" + k, Kind: connector.KindSSHKey, Object: k, Provider: true, Reasons: []string{"test key"}})
@@ -145,18 +138,18 @@ func (t *fakeTarget) Inventory(ctx context.Context) (*connector.Inventory, error
 	return &connector.Inventory{Systems: []connector.System{sys}}, nil
 }
 
-func (t *fakeTarget) Plan(inv *connector.Inventory) ([]plan.Change, error) {
+func (t *fakeTarget) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.Change, error) {
 	var out []plan.Change
 	for _, sys := range inv.Systems {
 		if sys.Error != "" {
 			continue
 		}
 		for _, a := range sys.Accounts {
-			path := connector.SecretPath(t.name, sys.Name, a.Name)
-			if _, ok, _ := t.env.Secrets.Current(context.Background(), path); ok {
-				continue // already rotated by handover
+			r, ok := d.Rotation(sys.Name, a.Name)
+			if !ok {
+				continue
 			}
-			out = append(out, plan.Change{System: sys.Name, Action: plan.RotatePassword, Object: a.Name, Reason: "admin account", SecretPath: path})
+			out = append(out, plan.Change{System: sys.Name, Action: plan.RotatePassword, Object: a.Name, Reason: r.Reason, SecretPath: connector.SecretPath(t.name, sys.Name, a.Name)})
 		}
 		for _, f := range sys.Findings {
 			out = append(out, plan.Change{System: sys.Name, Action: plan.RemoveKey, Object: f.Object, Finding: f.ID, Reason: "provider key"})
@@ -167,11 +160,19 @@ func (t *fakeTarget) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 
 func (t *fakeTarget) Close() error { return nil }
 
-// setHook, when set, runs at the start of every SetCredential (tests of
+// setHook, when set, runs at the start of every credential set (tests of
 // interruption use it to cancel a run mid-change).
 var setHook func()
 
-func (t *fakeTarget) SetCredential(ctx context.Context, ch plan.Change, next secret.Secret) error {
+func (t *fakeTarget) SetCredentials(ctx context.Context, _ string, creds []connector.Credential) []connector.Set {
+	out := make([]connector.Set, len(creds))
+	for i, c := range creds {
+		out[i].Err = t.set(ctx, c.Change, c.Secret)
+	}
+	return out
+}
+
+func (t *fakeTarget) set(ctx context.Context, ch plan.Change, next secret.Secret) error {
 	if setHook != nil {
 		setHook()
 	}
@@ -198,29 +199,42 @@ func (t *fakeTarget) SetCredential(ctx context.Context, ch plan.Change, next sec
 	return t.save(s)
 }
 
-func (t *fakeTarget) TryCredential(ctx context.Context, ch plan.Change, cred secret.Secret) (bool, error) {
+func (t *fakeTarget) TryCredentials(ctx context.Context, _ string, creds []connector.Credential) []connector.Tried {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	out := make([]connector.Tried, len(creds))
 	s, err := t.load()
-	if err != nil {
-		return false, err
+	if err == nil && s.Down {
+		err = errors.New("connection refused")
 	}
-	if s.Down {
-		return false, errors.New("connection refused")
+	for i, c := range creds {
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i] = connector.Tried{Works: s.Passwords[c.Change.Object] == c.Secret.Reveal(), Method: "fake login"}
 	}
-	return s.Passwords[ch.Object] == cred.Reveal(), nil
+	return out
 }
 
 func (t *fakeTarget) KnownCredential(ctx context.Context, ch plan.Change) (secret.Secret, bool, error) {
 	return secret.New("handed-over-" + ch.Object), true, nil
 }
 
-func (t *fakeTarget) Apply(ctx context.Context, ch plan.Change, _ connector.SecretReader) (connector.Outcome, error) {
+func (t *fakeTarget) Apply(ctx context.Context, _ string, chs []plan.Change, _ connector.SecretReader) connector.Applied {
+	out := connector.Applied{Results: make([]connector.ChangeResult, len(chs))}
+	for i, ch := range chs {
+		out.Results[i] = t.remove(ch)
+	}
+	return out
+}
+
+func (t *fakeTarget) remove(ch plan.Change) connector.ChangeResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.load()
 	if err != nil {
-		return connector.Outcome{}, err
+		return connector.ChangeResult{Err: err}
 	}
 	var keep []string
 	for _, k := range s.ProviderKeys {
@@ -229,10 +243,10 @@ func (t *fakeTarget) Apply(ctx context.Context, ch plan.Change, _ connector.Secr
 		}
 	}
 	s.ProviderKeys = keep
-	return connector.Outcome{Detail: "removed from authorized_keys"}, t.save(s)
+	return connector.ChangeResult{Detail: "removed from authorized_keys", Err: t.save(s)}
 }
 
-func (t *fakeTarget) Verify(ctx context.Context, system string, applied []plan.Change) ([]connector.Check, error) {
+func (t *fakeTarget) Verify(ctx context.Context, system string, done []connector.Done, _ connector.Observation) ([]connector.Check, error) {
 	inv, err := t.Inventory(ctx)
 	if err != nil {
 		return nil, err
@@ -242,9 +256,9 @@ func (t *fakeTarget) Verify(ctx context.Context, system string, applied []plan.C
 		left[f.Object] = true
 	}
 	var out []connector.Check
-	for _, ch := range applied {
-		if ch.Action == plan.RemoveKey {
-			out = append(out, connector.Check{Change: ch.ID, What: "key absent on re-inventory", OK: !left[ch.Object]})
+	for _, d := range done {
+		if d.Change.Action == plan.RemoveKey {
+			out = append(out, connector.Check{Change: d.Change.ID, Kind: connector.Absent, What: "key " + d.Change.Object + " in the fake state file", OK: !left[d.Change.Object]})
 		}
 	}
 	return out, nil

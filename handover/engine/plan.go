@@ -36,12 +36,20 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 		if t == nil {
 			continue
 		}
-		changes, err := t.Impl.Plan(inv)
+		d := decide(s.Playbook.Policy, inv.Target, inv, s.engine.now())
+		changes, err := t.Impl.Plan(inv, d)
 		if err != nil {
 			p.Problems = append(p.Problems, plan.Problem{Target: inv.Target, Error: "plan: " + err.Error()})
 			continue
 		}
 		for _, ch := range changes {
+			if _, ok := d.Rotation(ch.System, ch.Object); ch.Action == plan.RotatePassword && !ok {
+				// The engine decides rotations; a connector that plans
+				// another has a bug, and the change is not made.
+				p.Problems = append(p.Problems, plan.Problem{Target: inv.Target, System: ch.System,
+					Error: fmt.Sprintf("plan: the %s connector planned a rotation of %s that the policy did not decide", inv.Type, ch.Object)})
+				continue
+			}
 			ch.Target = inv.Target
 			ch.MakeID()
 			if w, ok := s.waiverFor(ch, inv); ok {

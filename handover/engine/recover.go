@@ -17,22 +17,6 @@ import (
 	"github.com/handoverhq/handover/handover/secret"
 )
 
-// Recovery results.
-const (
-	// RecoveredCompleted: the target had taken the pending credential; it
-	// is now current.
-	RecoveredCompleted = "recovered"
-	// RecoveredRolledBack: the target still has the previous credential;
-	// the pending one is marked failed.
-	RecoveredRolledBack = "rolled-back"
-	// RecoveredNeverApplied: the run stopped before journaling its intent,
-	// so the target was never touched.
-	RecoveredNeverApplied = "never-applied"
-	// Unresolved: neither credential could be proven; the system is left
-	// alone until someone looks.
-	Unresolved = "unresolved"
-)
-
 // runsDir holds one directory per run with its journal.
 func (s *Session) runsDir() string { return filepath.Join(s.StateDir(), "runs") }
 
@@ -111,7 +95,7 @@ func (r *runner) recover(ctx context.Context) ([]report.Action, map[string]strin
 	var actions []report.Action
 	for _, v := range pending {
 		a := r.recoverOne(ctx, v, intents)
-		if a.Result == Unresolved {
+		if a.Result == plan.Unresolved {
 			blocked[a.Change.Target+"\x00"+a.Change.System] = a.Error
 		}
 		actions = append(actions, a)
@@ -124,9 +108,9 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	ch := plan.Change{Target: v.Meta["target"], System: v.Meta["system"], Object: v.Meta["object"], Action: plan.Action(v.Meta["action"]), ID: v.Meta["change"]}
 	a := report.Action{Change: ch, Started: r.now(), Secret: ref}
 	rec := journal.Record{Kind: journal.Recovered, Target: ch.Target, System: ch.System, Action: string(ch.Action), Object: ch.Object, Change: ch.ID, Secret: ref}
-	finish := func(result, detail string) report.Action {
+	finish := func(result plan.Result, detail string) report.Action {
 		a.Result, a.Finished = result, r.now()
-		if result == Unresolved {
+		if result == plan.Unresolved {
 			a.Error = detail
 		}
 		rec.Result = result
@@ -134,7 +118,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 			rec.Detail = map[string]string{"detail": detail}
 		}
 		if err := r.record(rec); err != nil {
-			a.Result, a.Error = Unresolved, err.Error()
+			a.Result, a.Error = plan.Unresolved, err.Error()
 		}
 		r.s.engine.log().Info("recovery", "secret", ref, "target", ch.Target, "system", ch.System, "object", ch.Object, "result", result, "detail", detail)
 		return a
@@ -144,9 +128,9 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		// Write-ahead order: the intent is journaled before the target is
 		// touched, so without one the target never saw this value.
 		if err := r.store.SetState(ctx, v.Path, v.Version, secret.Failed); err != nil {
-			return finish(Unresolved, "marking the never-applied version failed: "+err.Error())
+			return finish(plan.Unresolved, "marking the never-applied version failed: "+err.Error())
 		}
-		return finish(RecoveredNeverApplied, "no intent was journaled for it: the target was not changed")
+		return finish(plan.NeverApplied, "no intent was journaled for it: the target was not changed")
 	}
 	rec.Resolves = intent.Run + "/" + strconv.Itoa(intent.Seq)
 	if js := intent.Detail["change"]; js != "" {
@@ -158,61 +142,59 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	}
 	t := r.s.target(ch.Target)
 	if t == nil {
-		return finish(Unresolved, fmt.Sprintf("target %q is no longer in the playbook", ch.Target))
+		return finish(plan.Unresolved, fmt.Sprintf("target %q is no longer in the playbook", ch.Target))
 	}
 	rot, ok := t.Impl.(connector.Rotator)
 	if !ok {
-		return finish(Unresolved, fmt.Sprintf("the %s connector cannot test credentials", t.Spec.Type))
+		return finish(plan.Unresolved, fmt.Sprintf("the %s connector cannot test credentials", t.Spec.Type))
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mutationTimeout)
 	defer cancel()
 	next, _, err := r.store.Get(pctx, v.Path, v.Version)
 	if err != nil {
-		return finish(Unresolved, "reading the pending version: "+err.Error())
+		return finish(plan.Unresolved, "reading the pending version: "+err.Error())
 	}
-	works, err := rot.TryCredential(pctx, ch, next)
-	if err != nil {
-		return finish(Unresolved, "testing the pending credential: "+err.Error())
+	tried := tryOne(pctx, rot, connector.Credential{Change: ch, Secret: next})
+	if tried.Err != nil {
+		return finish(plan.Unresolved, "testing the pending credential: "+tried.Err.Error())
 	}
-	a.Verification = append(a.Verification, connector.Check{Change: ch.ID, What: "pending credential works", OK: works, At: r.now()})
+	works := tried.Works
+	a.Verification = append(a.Verification, newCheck(ch, tried, r.now()))
 	old, haveOld, err := r.previous(pctx, rot, ch, v.Path)
 	if err != nil {
-		return finish(Unresolved, "reading the previous credential: "+err.Error())
+		return finish(plan.Unresolved, "reading the previous credential: "+err.Error())
 	}
 	if works {
 		if haveOld {
-			oldOK, err := rot.TryCredential(pctx, ch, old)
-			c := connector.Check{Change: ch.ID, What: "old credential rejected", OK: err == nil && !oldOK, At: r.now()}
-			if err != nil {
-				c.Detail = err.Error()
-			}
+			c := oldCheck(ch, tryOne(pctx, rot, connector.Credential{Change: ch, Secret: old}), r.now())
 			a.Verification = append(a.Verification, c)
 			a.Verified = c.OK
 		} else {
 			a.Verified = ch.Action == plan.InstallKey
 		}
 		if err := r.store.SetState(pctx, v.Path, v.Version, secret.Current); err != nil {
-			return finish(Unresolved, "promoting the pending version: "+err.Error())
+			return finish(plan.Unresolved, "promoting the pending version: "+err.Error())
 		}
-		return finish(RecoveredCompleted, "the target had taken the new credential; it is now current")
+		return finish(plan.Recovered, "the target had taken the new credential; it is now current")
 	}
 	if ch.Action == plan.InstallKey || haveOld {
 		oldOK := ch.Action == plan.InstallKey
 		if haveOld {
-			oldOK, err = rot.TryCredential(pctx, ch, old)
-			if err != nil {
-				return finish(Unresolved, "testing the previous credential: "+err.Error())
+			tr := tryOne(pctx, rot, connector.Credential{Change: ch, Secret: old})
+			if tr.Err != nil {
+				return finish(plan.Unresolved, "testing the previous credential: "+tr.Err.Error())
 			}
-			a.Verification = append(a.Verification, connector.Check{Change: ch.ID, What: "previous credential works", OK: oldOK, At: r.now()})
+			oldOK = tr.Works
+			a.Verification = append(a.Verification, connector.Check{Change: ch.ID, Kind: connector.State, What: withMethod("previous credential still logs in", tr.Method), OK: oldOK, Detail: tr.Detail, At: r.now()})
 		}
 		if oldOK {
 			if err := r.store.SetState(pctx, v.Path, v.Version, secret.Failed); err != nil {
-				return finish(Unresolved, "marking the pending version failed: "+err.Error())
+				return finish(plan.Unresolved, "marking the pending version failed: "+err.Error())
 			}
-			return finish(RecoveredRolledBack, "the target kept the previous credential; this run plans the change again")
+			return finish(plan.RolledBack, "the target kept the previous credential; this run plans the change again")
 		}
 	}
-	return finish(Unresolved, "neither the pending nor the previous credential logs in; the system is left untouched until this is looked at (see `handover secrets list`)")
+	return finish(plan.Unresolved, "neither the pending nor the previous credential logs in; the system is left untouched until this is looked at (see `handover secrets list`)")
 }
 
 func (s *Session) target(name string) *Target {

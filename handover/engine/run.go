@@ -53,7 +53,7 @@ func (r *Result) Failed() bool {
 		return true
 	}
 	for _, a := range append(append([]report.Action{}, r.Recovered...), r.Actions...) {
-		if a.Result != "applied" && a.Result != RecoveredCompleted && a.Result != RecoveredRolledBack && a.Result != RecoveredNeverApplied {
+		if !a.Result.Settled() {
 			return true
 		}
 	}
@@ -105,8 +105,8 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if opts.RecoverOnly {
 		mode = "resume"
 	}
-	if err := rn.record(journal.Record{Kind: journal.RunStart, Result: mode, Detail: map[string]string{
-		"playbook": s.Playbook.File, "playbook_sha256": s.Playbook.Hash, "tool_version": e.Version,
+	if err := rn.record(journal.Record{Kind: journal.RunStart, Detail: map[string]string{
+		"mode": mode, "playbook": s.Playbook.File, "playbook_sha256": s.Playbook.Hash, "tool_version": e.Version,
 		"store": store.Kind() + ":" + store.Location(),
 	}}); err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return res, nil
 	}
 	res.Report = s.buildReport(ctx, rn, res, mode, started)
-	if err := rn.end(res.Report.Run.Result, nil); err != nil {
+	if err := rn.end(plan.Result(res.Report.Run.Result), nil); err != nil {
 		return nil, err
 	}
 	recs, head, err := journal.VerifyFile(res.Journal)
@@ -157,7 +157,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 }
 
 // end journals the end of the run and closes the journal.
-func (r *runner) end(result string, err error) error {
+func (r *runner) end(result plan.Result, err error) error {
 	rec := journal.Record{Kind: journal.RunEnd, Result: result}
 	if err != nil {
 		rec.Error = err.Error()
@@ -184,9 +184,9 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 				errs = append(errs, sys.Name+": "+sys.Error)
 			}
 		}
-		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: "ok", Detail: d}
+		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: plan.Done, Detail: d}
 		if len(errs) > 0 {
-			rec.Result, rec.Error = "partial", strings.Join(errs, "; ")
+			rec.Result, rec.Error = plan.Partial, strings.Join(errs, "; ")
 		}
 		if err := rn.record(rec); err != nil {
 			return err
@@ -205,7 +205,7 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 		p.Problems = fresh.Problems
 	}
 	res.Plan = p
-	if err := rn.record(journal.Record{Kind: journal.Planned, Result: "ok", Detail: map[string]string{
+	if err := rn.record(journal.Record{Kind: journal.Planned, Result: plan.Done, Detail: map[string]string{
 		"changes": strconv.Itoa(len(p.Changes)), "waived": strconv.Itoa(len(p.Waived)), "problems": strconv.Itoa(len(p.Problems)),
 	}}); err != nil {
 		return err
@@ -282,7 +282,7 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		}
 		if isBlocked {
 			for _, ch := range g.changes {
-				results[i] = append(results[i], report.Action{Change: ch, Result: "skipped", Error: why, Started: s.engine.now(), Finished: s.engine.now()})
+				results[i] = append(results[i], report.Action{Change: ch, Result: plan.Skipped, Error: why, Started: s.engine.now(), Finished: s.engine.now()})
 			}
 			s.engine.progress(first.Target, first.System, "failed", why)
 			continue

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -117,7 +118,7 @@ func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
 	s.Resolver = &playbook.Resolver{Dir: abs, Prompt: e.Prompt}
 	s.Resolver.Vault = s.readVault
 	env := connector.Env{
-		Playbook: pb,
+		Outgoing: connector.NewOutgoing(pb.Outgoing),
 		Resolver: s.Resolver,
 		Secrets:  storeReader{s},
 		Recorder: recorder{s},
@@ -133,6 +134,7 @@ func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
 			d.ErrorAt(t.Pos, "target %q: unknown type %q (known: %s)", t.Name, t.Type, strings.Join(e.Registry.Types(), ", "))
 			continue
 		}
+		env.Named = namedAccounts(pb.Policy, t.Name)
 		impl := c.Configure(d, t, env)
 		if impl != nil {
 			s.Targets = append(s.Targets, &Target{Spec: t, Connector: c, Impl: impl})
@@ -273,7 +275,12 @@ func (r storeReader) Current(ctx context.Context, path string) (secret.Secret, b
 type recorder struct{ s *Session }
 
 func (r recorder) Record(kind, system string, detail map[string]string) {
-	rec := journal.Record{Kind: journal.Event, System: system, Result: kind, Detail: detail}
+	d := maps.Clone(detail)
+	if d == nil {
+		d = map[string]string{}
+	}
+	d["event"] = kind
+	rec := journal.Record{Kind: journal.Event, System: system, Detail: d}
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if r.s.journal != nil {

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/handoverhq/handover/handover/plan"
 )
 
 // Kind says what a record is.
@@ -56,7 +58,7 @@ type Record struct {
 	Secret string `json:"secret,omitempty"`
 	// Attempt numbers retries of one change with fresh secrets.
 	Attempt int               `json:"attempt,omitempty"`
-	Result  string            `json:"result,omitempty"`
+	Result  plan.Result       `json:"result,omitempty"`
 	Error   string            `json:"error,omitempty"`
 	Detail  map[string]string `json:"detail,omitempty"`
 	// Resolves names the intent a Recovered record settles: run/seq.

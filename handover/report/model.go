@@ -110,7 +110,7 @@ type Action struct {
 	Started  time.Time   `json:"started"`
 	Finished time.Time   `json:"finished"`
 	// Result: applied, failed, skipped, recovered, rolled-back.
-	Result   string `json:"result"`
+	Result   plan.Result `json:"result"`
 	Error    string `json:"error,omitempty"`
 	Attempts int    `json:"attempts,omitempty"`
 	// Secret is the store reference of the new credential, if any.

@@ -249,7 +249,7 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	for _, rec := range r.Journal.Records {
 		v.Journal = append(v.Journal, recordRow{
 			Seq: rec.Seq, Time: stamp(rec.Time), Kind: string(rec.Kind), Target: rec.Target, System: rec.System,
-			What: recordWhat(rec), Result: rec.Result, Error: rec.Error, Hash: short(rec.Hash),
+			What: recordWhat(rec), Result: string(rec.Result), Error: rec.Error, Hash: short(rec.Hash),
 		})
 	}
 	return v, nil
@@ -257,7 +257,7 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 
 func recordWhat(r journal.Record) string {
 	parts := []string{}
-	for _, s := range []string{r.Action, r.Object, r.Change, r.Secret} {
+	for _, s := range []string{r.Detail["mode"], r.Detail["event"], r.Action, r.Object, r.Change, r.Secret} {
 		if s != "" {
 			parts = append(parts, s)
 		}
@@ -522,7 +522,7 @@ func actions(r *Report, w words) []actionGroup {
 			N: i + 1, Time: clock(a.Started), System: a.Change.System,
 			Action: w.Maybe("act."+string(a.Change.Action), string(a.Change.Action)), Object: a.Change.Object,
 			Before: a.Change.Before, After: a.Change.After,
-			Result: w.Maybe("res."+a.Result, a.Result), ResultClass: resultClass(a.Result), Error: a.Error,
+			Result: w.Maybe("res."+string(a.Result), string(a.Result)), ResultClass: resultClass(a.Result), Error: a.Error,
 		}
 		if a.Change.Action == plan.RotatePassword {
 			// Whatever the connector wrote, a password is shown only as
@@ -578,7 +578,7 @@ func triOf(oks []bool, w words) tri {
 	return tri{w.T("yes"), "yes"}
 }
 
-func resultClass(res string) string {
+func resultClass(res plan.Result) string {
 	switch res {
 	case "applied", "recovered":
 		return "ok"

@@ -177,7 +177,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 	}
 	r.Summary = summarise(r)
 	r.Run.Result = "partial"
-	end, err := b.rec(journal.Record{Kind: journal.RunEnd, Result: r.Run.Result})
+	end, err := b.rec(journal.Record{Kind: journal.RunEnd, Result: plan.Result(r.Run.Result)})
 	if err != nil {
 		return nil, err
 	}
