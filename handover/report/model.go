@@ -111,8 +111,8 @@ type Action struct {
 	Finished time.Time   `json:"finished"`
 	// Result: applied, failed, skipped, recovered, rolled-back.
 	Result   plan.Result `json:"result"`
-	Error    string `json:"error,omitempty"`
-	Attempts int    `json:"attempts,omitempty"`
+	Error    string      `json:"error,omitempty"`
+	Attempts int         `json:"attempts,omitempty"`
 	// Secret is the store reference of the new credential, if any.
 	Secret       string            `json:"secret,omitempty"`
 	Verification []connector.Check `json:"verification,omitempty"`
