@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -29,24 +28,28 @@ func (t *Target) dialectOf(ctx context.Context, ch plan.Change) (string, error) 
 	return d, err
 }
 
-// SetCredential sets ch.Object's password: the Password Modify extended
+// SetCredentials sets each account's password, one after the other on
+// the bind account's connection.
+func (t *Target) SetCredentials(ctx context.Context, _ string, creds []connector.Credential) []connector.Set {
+	out := make([]connector.Set, len(creds))
+	for i, c := range creds {
+		out[i].Err = t.setPassword(ctx, c.Change, c.Secret)
+	}
+	return out
+}
+
+// setPassword sets ch.Object's password: the Password Modify extended
 // operation (RFC 3062) on OpenLDAP, unicodePwd on AD. Both only over an
 // encrypted connection. A refusal by the server's password policy is an
 // *connector.ErrRejected with the server's words.
-func (t *Target) SetCredential(ctx context.Context, ch plan.Change, next secret.Secret) error {
+func (t *Target) setPassword(ctx context.Context, ch plan.Change, next secret.Secret) error {
 	if ch.Action != plan.RotatePassword {
-		return fmt.Errorf("ldap: SetCredential: unexpected action %s", ch.Action)
+		return fmt.Errorf("ldap: cannot rotate %s", ch.Action)
 	}
 	dialect, err := t.dialectOf(ctx, ch)
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	if t.setAt == nil {
-		t.setAt = map[string]time.Time{}
-	}
-	t.setAt[normDN(ch.Object)] = t.now()
-	t.mu.Unlock()
 	err = t.withSession(ctx, func(sess *session) error {
 		if !sess.encrypted {
 			return fmt.Errorf("refusing to set the password of %s over an unencrypted connection", ch.Object)
@@ -72,11 +75,10 @@ func (t *Target) SetCredential(ctx context.Context, ch plan.Change, next secret.
 		return fmt.Errorf("set password of %s: %w", ch.Object, err)
 	}
 	if normDN(ch.Object) == normDN(t.s.BindDN) {
-		// From now on the connector logs in with the new password; the
-		// current connection stays bound as it was and is dropped.
+		// The connection stays bound as it was; it is dropped, and the
+		// next one binds with the store's current password, which the
+		// engine makes the new one once it is proven.
 		t.mu.Lock()
-		t.bindPassword.Destroy()
-		t.bindPassword = secret.New(next.Reveal())
 		t.admin.Close()
 		t.admin = nil
 		t.mu.Unlock()
@@ -91,17 +93,16 @@ func isPolicyRejection(err error) bool {
 		ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform) && strings.Contains(strings.ToLower(ldapMessage(err)), "password")
 }
 
-// probe is what one fresh login with a password said.
-type probe struct {
-	At         time.Time
-	Result     bool  // what TryCredential answered
-	Kerberos   *bool // AD only
-	KerbReason string
-	Simple     bool
-	SimpleErr  string
+// TryCredentials logs in afresh as each change's account.
+func (t *Target) TryCredentials(ctx context.Context, _ string, creds []connector.Credential) []connector.Tried {
+	out := make([]connector.Tried, len(creds))
+	for i, c := range creds {
+		out[i] = t.try(ctx, c.Change, c.Secret)
+	}
+	return out
 }
 
-// TryCredential logs in afresh as ch.Object with cred.
+// try logs in afresh as ch's account with cred.
 //
 // OpenLDAP: a simple bind on a new connection.
 //
@@ -109,51 +110,49 @@ type probe struct {
 // after a password change AD keeps accepting the previous password for
 // NTLM and LDAP simple binds during its "old password allowed period"
 // (60 minutes by default; Samba does the same), while the KDC accepts only
-// the current one. Verify reports what the simple bind said. With
+// the current one; the detail says what the simple bind said. With
 // kerberos: false (no route to the KDC) the simple bind answers, and
-// Verify says the old password was not proven refused.
-func (t *Target) TryCredential(ctx context.Context, ch plan.Change, cred secret.Secret) (bool, error) {
+// Verify says the old password was not proven refused by the KDC.
+func (t *Target) try(ctx context.Context, ch plan.Change, cred secret.Secret) connector.Tried {
 	dn := accountOf(ch)
 	dialect, err := t.dialectOf(ctx, ch)
 	if err != nil {
-		return false, err
+		return connector.Tried{Err: err}
 	}
-	p := probe{At: t.now()}
-	simpleOK, simpleErr, err := t.simpleBind(ctx, dn, cred)
+	simpleOK, simpleWhy, err := t.simpleBind(ctx, dn, cred)
 	if err != nil {
-		return false, err
+		return connector.Tried{Err: err}
 	}
-	p.Simple, p.SimpleErr = simpleOK, simpleErr
-	result := simpleOK
-	if dialect == AD && t.s.Kerberos {
-		login, realm := ch.Params["login"], ch.Params["realm"]
-		if realm == "" {
-			if err := t.withSession(ctx, func(*session) error { realm = t.info.Realm; return nil }); err != nil {
-				return false, err
-			}
+	if dialect != AD || !t.s.Kerberos {
+		tr := connector.Tried{Works: simpleOK, Method: "LDAP simple bind as " + dn + " on a new connection", Detail: simpleWhy}
+		if dialect == AD {
+			tr.Method += " (kerberos: false)"
 		}
-		if login == "" {
-			return false, fmt.Errorf("kerberos login for %s: the plan gives no sAMAccountName", dn)
+		return tr
+	}
+	login, realm := ch.Params["login"], ch.Params["realm"]
+	if realm == "" {
+		if err := t.withSession(ctx, func(*session) error { realm = t.info.Realm; return nil }); err != nil {
+			return connector.Tried{Err: err}
 		}
-		ok, reason, err := kerberosLogin(ctx, t.kdcAddr(), realm, login, cred)
-		if err != nil {
-			return false, err
-		}
-		p.Kerberos, p.KerbReason = &ok, reason
-		result = ok
 	}
-	p.Result = result
-	t.mu.Lock()
-	if t.probes == nil {
-		t.probes = map[string][]probe{}
+	if login == "" {
+		return connector.Tried{Err: fmt.Errorf("kerberos login for %s: the plan gives no sAMAccountName", dn)}
 	}
-	key := normDN(dn)
-	t.probes[key] = append(t.probes[key], p)
-	if n := len(t.probes[key]); n > 8 {
-		t.probes[key] = t.probes[key][n-8:]
+	ok, reason, err := kerberosLogin(ctx, t.kdcAddr(), realm, login, cred)
+	if err != nil {
+		return connector.Tried{Err: err}
 	}
-	t.mu.Unlock()
-	return result, nil
+	tr := connector.Tried{Works: ok, Method: "Kerberos pre-authentication of " + login + "@" + realm}
+	switch {
+	case !ok && simpleOK:
+		tr.Detail = "the KDC refused it (" + reason + "); an LDAP simple bind still accepted it: Active Directory keeps accepting the previous password for NTLM and simple binds during its old password allowed period (60 minutes by default); Kerberos does not"
+	case !ok:
+		tr.Detail = "the KDC refused it (" + reason + "); an LDAP simple bind refused it too (" + simpleWhy + ")"
+	case !simpleOK:
+		tr.Detail = "an LDAP simple bind refused it (" + simpleWhy + ")"
+	}
+	return tr
 }
 
 // simpleBind binds as dn on a new connection: (true, "", nil) accepted,
@@ -211,25 +210,33 @@ func (t *Target) KnownCredential(ctx context.Context, ch plan.Change) (secret.Se
 	return secret.Secret{}, false, nil
 }
 
-// Apply removes a provider account from a group, or locks it. Both are
-// idempotent: a membership already gone or an account already locked is
-// not an error.
-func (t *Target) Apply(ctx context.Context, ch plan.Change, _ connector.SecretReader) (connector.Outcome, error) {
+// Apply removes provider accounts from groups, or locks them, one change
+// after the other. Both are idempotent: a membership already gone or an
+// account already locked is not an error.
+func (t *Target) Apply(ctx context.Context, _ string, chs []plan.Change, _ connector.SecretReader) connector.Applied {
+	out := connector.Applied{Results: make([]connector.ChangeResult, len(chs))}
+	for i, ch := range chs {
+		out.Results[i] = t.applyOne(ctx, ch)
+	}
+	return out
+}
+
+func (t *Target) applyOne(ctx context.Context, ch plan.Change) connector.ChangeResult {
 	switch ch.Action {
 	case plan.RemoveMembership:
 		return t.removeMembership(ctx, ch)
 	case plan.LockAccount:
 		return t.lock(ctx, ch)
 	}
-	return connector.Outcome{}, fmt.Errorf("ldap: cannot apply %s", ch.Action)
+	return connector.ChangeResult{Err: fmt.Errorf("ldap: cannot apply %s", ch.Action)}
 }
 
-func (t *Target) removeMembership(ctx context.Context, ch plan.Change) (connector.Outcome, error) {
+func (t *Target) removeMembership(ctx context.Context, ch plan.Change) connector.ChangeResult {
 	group, attr, value, account := ch.Params["group"], ch.Params["attr"], ch.Params["value"], ch.Params["account"]
 	if group == "" || attr == "" || value == "" || account == "" {
-		return connector.Outcome{}, fmt.Errorf("remove-membership %s: the plan lacks group, attr, value or account", ch.Object)
+		return connector.ChangeResult{Err: fmt.Errorf("remove-membership %s: the plan lacks group, attr, value or account", ch.Object)}
 	}
-	var out connector.Outcome
+	var out connector.ChangeResult
 	err := t.withSession(ctx, func(sess *session) error {
 		defer sess.guard(ctx)()
 		if attr == "primaryGroupID" {
@@ -269,7 +276,8 @@ func (t *Target) removeMembership(ctx context.Context, ch plan.Change) (connecto
 		}
 		return nil
 	})
-	return out, err
+	out.Err = err
+	return out
 }
 
 func (t *Target) domainUsers(ctx context.Context, sess *session) (string, error) {
@@ -284,12 +292,12 @@ func (t *Target) domainUsers(ctx context.Context, sess *session) (string, error)
 	return dn, err
 }
 
-func (t *Target) lock(ctx context.Context, ch plan.Change) (connector.Outcome, error) {
+func (t *Target) lock(ctx context.Context, ch plan.Change) connector.ChangeResult {
 	dialect, err := t.dialectOf(ctx, ch)
 	if err != nil {
-		return connector.Outcome{}, err
+		return connector.ChangeResult{Err: err}
 	}
-	var out connector.Outcome
+	var out connector.ChangeResult
 	err = t.withSession(ctx, func(sess *session) error {
 		if dialect == AD {
 			e, err := sess.read(ctx, ch.Object, "userAccountControl")
@@ -325,5 +333,6 @@ func (t *Target) lock(ctx context.Context, ch plan.Change) (connector.Outcome, e
 		out.Detail = "pwdAccountLockedTime=" + lockedForever + " (locked until an administrator unlocks it)"
 		return nil
 	})
-	return out, err
+	out.Err = err
+	return out
 }

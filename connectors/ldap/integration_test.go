@@ -31,6 +31,7 @@ import (
 
 	"github.com/handoverhq/handover/connectors/ldap"
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/secret"
@@ -155,13 +156,10 @@ func configure(t testing.TB, d directory, url string, store *secret.MemoryStore,
 	if err := yaml.Unmarshal([]byte(b.String()), &doc); err != nil {
 		t.Fatalf("settings: %v", err)
 	}
-	pb := &playbook.Playbook{
-		Outgoing: playbook.Outgoing{Names: []string{testenv.ProviderName}, Domains: []string{testenv.ProviderDomain}, Accounts: []string{"prestanet-*"}},
-		Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour},
-	}
+	out := playbook.Outgoing{Names: []string{testenv.ProviderName}, Domains: []string{testenv.ProviderDomain}, Accounts: []string{"prestanet-*"}}
 	dec := playbook.NewDecoder("playbook.yaml")
 	env := connector.Env{
-		Playbook: pb, Resolver: &playbook.Resolver{Dir: t.TempDir()}, Secrets: storeReader{store},
+		Outgoing: connector.NewOutgoing(out), Resolver: &playbook.Resolver{Dir: t.TempDir()}, Secrets: storeReader{store},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
 	}
 	tgt := ldap.New().Configure(dec, playbook.Target{Name: "annuaire", Type: "ldap", Settings: doc.Content[0]}, env)
@@ -259,7 +257,7 @@ func accountByName(inv *connector.Inventory, dn string) (connector.Account, bool
 // rotate plays the engine's write-ahead protocol for one rotation: store
 // pending, set, prove new works and old fails, make current. It retries a
 // rejected password as the engine does.
-func rotate(t *testing.T, ctx context.Context, tgt *ldap.Target, store *secret.MemoryStore, ch plan.Change) (old, next secret.Secret) {
+func rotate(t *testing.T, ctx context.Context, tgt *ldap.Target, store *secret.MemoryStore, ch plan.Change) (old, next secret.Secret, oldTry connector.Tried) {
 	t.Helper()
 	old, ok, err := tgt.KnownCredential(ctx, ch)
 	if err != nil || !ok {
@@ -274,7 +272,7 @@ func rotate(t *testing.T, ctx context.Context, tgt *ldap.Target, store *secret.M
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = tgt.SetCredential(ctx, ch, next)
+		err = setOne(ctx, tgt, ch, next)
 		var rej *connector.ErrRejected
 		if errors.As(err, &rej) {
 			t.Logf("attempt %d rejected: %s", attempt, rej.Reason)
@@ -286,16 +284,17 @@ func rotate(t *testing.T, ctx context.Context, tgt *ldap.Target, store *secret.M
 		if err != nil {
 			t.Fatalf("SetCredential %s: %v", ch.Object, err)
 		}
-		if works, err := tgt.TryCredential(ctx, ch, next); err != nil || !works {
-			t.Fatalf("new password of %s: works=%v err=%v", ch.Object, works, err)
+		if tr := tryOne(ctx, tgt, ch, next); tr.Err != nil || !tr.Works {
+			t.Fatalf("new password of %s: works=%v err=%v", ch.Object, tr.Works, tr.Err)
 		}
-		if works, err := tgt.TryCredential(ctx, ch, old); err != nil || works {
-			t.Fatalf("old password of %s: works=%v err=%v", ch.Object, works, err)
+		oldTry = tryOne(ctx, tgt, ch, old)
+		if oldTry.Err != nil || oldTry.Works {
+			t.Fatalf("old password of %s: works=%v err=%v", ch.Object, oldTry.Works, oldTry.Err)
 		}
 		if err := store.SetState(ctx, ch.SecretPath, v.Version, secret.Current); err != nil {
 			t.Fatal(err)
 		}
-		return old, next
+		return old, next, oldTry
 	}
 	t.Fatalf("rotation of %s rejected 3 times", ch.Object)
 	return
@@ -341,7 +340,7 @@ func runHandover(t *testing.T, d directory) {
 		}
 	}
 
-	changes, err := tgt.Plan(inv)
+	changes, err := tgt.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,21 +378,30 @@ func runHandover(t *testing.T, d directory) {
 	}
 
 	// Apply in the engine's order, the bind account last.
+	started := time.Now()
 	p := plan.Plan{Changes: changes}
 	p.Sort()
 	olds := map[string]secret.Secret{}
+	graces := 0
 	for _, ch := range p.Changes {
 		switch ch.Action {
 		case plan.RotatePassword:
-			old, _ := rotate(t, ctx, tgt, store, ch)
+			old, _, oldTry := rotate(t, ctx, tgt, store, ch)
 			olds[ch.Object] = old
+			if strings.Contains(oldTry.Detail, "simple bind still accepted it") {
+				graces++
+			}
 		default:
-			if _, err := tgt.Apply(ctx, ch, storeReader{store}); err != nil {
+			if err := tgt.Apply(ctx, ch.System, []plan.Change{ch}, storeReader{store}).Results[0].Err; err != nil {
 				t.Fatalf("apply %s %s: %v", ch.Action, ch.Object, err)
 			}
 		}
 	}
-	checks, err := tgt.Verify(ctx, ldap.System, p.Changes)
+	var done []connector.Done
+	for _, ch := range p.Changes {
+		done = append(done, connector.Done{Change: ch, At: started})
+	}
+	checks, err := tgt.Verify(ctx, ldap.System, done, nil)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -406,12 +414,6 @@ func runHandover(t *testing.T, d directory) {
 		// Samba, like Windows, keeps the previous password valid for
 		// simple binds for an hour; Kerberos refuses it, and the report
 		// says both.
-		graces := 0
-		for _, c := range checks {
-			if c.What == "previous password refused by the KDC" && strings.Contains(c.Detail, "simple bind still accepted it") {
-				graces++
-			}
-		}
 		if graces != len(d.rotated()) {
 			t.Errorf("AD rotation checks report the simple-bind grace for %d accounts, want %d", graces, len(d.rotated()))
 		}
@@ -432,7 +434,7 @@ func runHandover(t *testing.T, d directory) {
 		if err != nil {
 			t.Fatalf("%s: inventory after apply: %v", name, err)
 		}
-		again, err := target.Plan(inv2)
+		again, err := target.Plan(inv2, decisions(inv2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,7 +517,7 @@ func runRejected(t *testing.T, d directory) {
 	store := secret.NewMemoryStore()
 	tgt := configure(t, d, d.url, store, options{})
 	ch := rotationOf(t, ctx, tgt, d.nested)
-	err := tgt.SetCredential(ctx, ch, secret.New("Sh0rt!"))
+	err := setOne(ctx, tgt, ch, secret.New("Sh0rt!"))
 	var rej *connector.ErrRejected
 	if !errors.As(err, &rej) || rej.Reason == "" {
 		t.Fatalf("SetCredential with a short password: %v, want ErrRejected", err)
@@ -525,8 +527,8 @@ func runRejected(t *testing.T, d directory) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if works, err := tgt.TryCredential(ctx, ch, old); err != nil || !works {
-		t.Fatalf("old password after a rejection: works=%v err=%v", works, err)
+	if tr := tryOne(ctx, tgt, ch, old); tr.Err != nil || !tr.Works {
+		t.Fatalf("old password after a rejection: works=%v err=%v", tr.Works, tr.Err)
 	}
 }
 
@@ -537,7 +539,7 @@ func rotationOf(t *testing.T, ctx context.Context, tgt *ldap.Target, dn string) 
 	if err != nil {
 		t.Fatalf("inventory: %v", err)
 	}
-	changes, err := tgt.Plan(inv)
+	changes, err := tgt.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +576,7 @@ func runCut(t *testing.T, d directory) {
 		t.Fatal(err)
 	}
 	px.arm()
-	err = tgt.SetCredential(ctx, ch, next)
+	err = setOne(ctx, tgt, ch, next)
 	if err == nil {
 		t.Fatal("SetCredential succeeded through a cut connection")
 	}
@@ -585,11 +587,11 @@ func runCut(t *testing.T, d directory) {
 	if px.cuts.Load() != 1 {
 		t.Fatalf("proxy cut %d connections, want 1", px.cuts.Load())
 	}
-	if works, err := tgt.TryCredential(ctx, ch, next); err != nil || !works {
-		t.Fatalf("new password after the cut: works=%v err=%v", works, err)
+	if tr := tryOne(ctx, tgt, ch, next); tr.Err != nil || !tr.Works {
+		t.Fatalf("new password after the cut: works=%v err=%v", tr.Works, tr.Err)
 	}
-	if works, err := tgt.TryCredential(ctx, ch, old); err != nil || works {
-		t.Fatalf("old password after the cut: works=%v err=%v", works, err)
+	if tr := tryOne(ctx, tgt, ch, old); tr.Err != nil || tr.Works {
+		t.Fatalf("old password after the cut: works=%v err=%v", tr.Works, tr.Err)
 	}
 }
 
@@ -866,4 +868,18 @@ func tlsConfig(t testing.TB, pem []byte, url string) *tls.Config {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// decisions are the engine's rotation decisions under the tests' policy.
+func decisions(inv *connector.Inventory) connector.Decisions {
+	p := playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour}
+	return engine.Decide(p, "annuaire", inv, time.Now())
+}
+
+func setOne(ctx context.Context, tgt *ldap.Target, ch plan.Change, v secret.Secret) error {
+	return tgt.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: v}})[0].Err
+}
+
+func tryOne(ctx context.Context, tgt *ldap.Target, ch plan.Change, v secret.Secret) connector.Tried {
+	return tgt.TryCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: v}})[0]
 }

@@ -522,8 +522,16 @@ func (t *Target) inventory(ctx context.Context, sess *session) (connector.System
 	}
 	slices.SortFunc(kept, func(a, b account) int { return strings.Compare(a.DN, b.DN) })
 	for _, a := range kept {
-		sys.Accounts = append(sys.Accounts, a.Account)
-		sys.Findings = append(sys.Findings, t.accountFindings(ctx, a, w)...)
+		acct := a.Account
+		if !a.Provider {
+			pw, err := t.passwordFacts(ctx, a)
+			if err != nil {
+				return sys, err
+			}
+			acct.Password = pw
+		}
+		sys.Accounts = append(sys.Accounts, acct)
+		sys.Findings = append(sys.Findings, t.accountFindings(a, w)...)
 	}
 	sys.Facts = append(sys.Facts,
 		connector.Fact{Name: "accounts", Value: strconv.Itoa(total)},
@@ -539,10 +547,11 @@ func (t *Target) inventory(ctx context.Context, sess *session) (connector.System
 	return sys, nil
 }
 
-// listed reports whether policy.rotate.accounts names the account (by DN
-// or login) for this target.
+// listed reports whether the playbook names the account (by DN or login)
+// for this target (policy.rotate.accounts): it is then inventoried even if
+// it is no admin.
 func (t *Target) listed(dn, login string) bool {
-	for _, x := range t.rotateExtra {
+	for _, x := range t.env.Named {
 		if normDN(x) == normDN(dn) || (login != "" && strings.EqualFold(x, login)) {
 			return true
 		}
@@ -551,9 +560,9 @@ func (t *Target) listed(dn, login string) bool {
 }
 
 // accountFindings are what the plan acts on for one kept account: the
-// provider's admin memberships, and the state of each credential the
-// plan may rotate.
-func (t *Target) accountFindings(ctx context.Context, a account, w *walker) []connector.Finding {
+// provider's account and admin memberships; a service account with admin
+// rights is noted, since its password is not rotated unless named.
+func (t *Target) accountFindings(a account, w *walker) []connector.Finding {
 	var fs []connector.Finding
 	if a.Provider {
 		fs = append(fs, connector.Finding{
@@ -572,39 +581,35 @@ func (t *Target) accountFindings(ctx context.Context, a account, w *walker) []co
 		}
 		return fs
 	}
-	isBind := normDN(a.DN) == normDN(t.s.BindDN)
-	if a.Admin && a.Service && !isBind && !t.listed(a.DN, a.Login) {
+	if a.Admin && a.Service && normDN(a.DN) != normDN(t.s.BindDN) && !t.listed(a.DN, a.Login) {
 		fs = append(fs, connector.Finding{
 			ID: "account:" + a.DN, Kind: connector.KindAccount, Object: a.DN,
 			Summary: "service account with admin rights: not rotated automatically (an application uses its password); list it in policy.rotate.accounts to rotate it",
 			Detail:  map[string]string{"login": a.Login, "admin_via": strings.Join(a.AdminVia, "; ")},
 		})
-		return fs
 	}
-	if !a.Admin && !isBind && !t.listed(a.DN, a.Login) {
-		return fs
-	}
-	stored := false
-	if t.env.Secrets != nil {
-		v, ok, err := t.env.Secrets.Current(ctx, t.secretPath(a.DN))
-		if err == nil && ok {
-			stored = true
-			v.Destroy()
-		}
-	}
-	changed := ""
-	if a.PasswordChanged != nil {
-		changed = a.PasswordChanged.Format(time.RFC3339)
-	}
-	summary := "password last changed " + first(changed, "at an unknown date")
-	if stored {
-		summary += "; handover holds the current password"
-	}
-	fs = append(fs, connector.Finding{
-		ID: connector.KindCredAge + ":" + a.DN, Kind: connector.KindCredAge, Object: a.DN, Summary: summary,
-		Detail: map[string]string{"login": a.Login, "state": a.State, "stored": strconv.FormatBool(stored), "password_changed": changed},
-	})
 	return fs
+}
+
+// passwordFacts are the facts the engine's rotation policy reads of an
+// account: its login, whether handover holds its current password (the
+// store has a current value: a bind to compare would count as a failed
+// login against the account's lockout policy), and whether it is the bind
+// account.
+func (t *Target) passwordFacts(ctx context.Context, a account) (*connector.Password, error) {
+	pw := &connector.Password{Login: a.Login, Held: connector.HeldAbsent, Connector: normDN(a.DN) == normDN(t.s.BindDN)}
+	if t.env.Secrets == nil {
+		return pw, nil
+	}
+	v, ok, err := t.env.Secrets.Current(ctx, t.secretPath(a.DN))
+	if err != nil {
+		return nil, fmt.Errorf("secret store: %w", err)
+	}
+	if ok {
+		pw.Held = connector.HeldCurrent
+		v.Destroy()
+	}
+	return pw, nil
 }
 
 // parseGeneralizedTime reads an LDAP GeneralizedTime ("20261123223000Z",

@@ -165,23 +165,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	if len(d.Diagnostics()) > before || s.URL == nil {
 		return nil
 	}
-	pb := env.Playbook
-	if pb == nil {
-		pb = &playbook.Playbook{}
-	}
-	tgt := &Target{
-		name:   t.Name,
-		s:      s,
-		env:    env,
-		out:    connector.NewOutgoing(pb.Outgoing),
-		policy: pb.Policy,
-	}
-	for _, ra := range pb.Policy.RotateAccounts {
-		if tn, acct, ok := strings.Cut(ra, ":"); ok && tn == t.Name {
-			tgt.rotateExtra = append(tgt.rotateExtra, acct)
-		}
-	}
-	return tgt
+	return &Target{name: t.Name, s: s, env: env, out: env.Outgoing}
 }
 
 // dnList decodes a list of DNs (or names). In a flow list ([a, b]) YAML
@@ -205,24 +189,14 @@ func dnList(d *playbook.Decoder, n *yaml.Node, what string) []string {
 
 // Target is one configured directory.
 type Target struct {
-	name        string
-	s           settings
-	env         connector.Env
-	out         connector.Outgoing
-	policy      playbook.Policy
-	rotateExtra []string // accounts policy.rotate.accounts names for this target
+	name string
+	s    settings
+	env  connector.Env
+	out  connector.Outgoing
 
 	mu    sync.Mutex
 	admin *session // the bind account's connection, opened on first use
 	info  *serverInfo
-	// bindPassword is the bind account's password after this process
-	// rotated it; it wins over the store and the playbook.
-	bindPassword secret.Secret
-	// probes records what each fresh login said, per DN, for Verify's
-	// account of the AD old-password grace.
-	probes map[string][]probe
-	// setAt is when this process set each account's password.
-	setAt map[string]time.Time
 	// resolved caches the playbook's references, so that a ${prompt:}
 	// is asked once per run.
 	resolved map[string]secret.Secret
@@ -269,7 +243,6 @@ func (t *Target) Close() error {
 	defer t.mu.Unlock()
 	err := t.admin.Close()
 	t.admin = nil
-	t.bindPassword.Destroy()
 	for _, v := range t.resolved {
 		v.Destroy()
 	}
@@ -363,13 +336,10 @@ type credential struct {
 
 // bindCredentials lists the bind account's passwords to try, best first
 // (the caller holds t.mu):
-// the one this process set, the secret store's current one (a previous
-// run rotated it), then the one handed over in the playbook.
+// the secret store's current one (a run rotated it), then the one handed
+// over in the playbook.
 func (t *Target) bindCredentials(ctx context.Context) ([]credential, error) {
 	var out []credential
-	if !t.bindPassword.IsZero() {
-		out = append(out, credential{"password set by this run", secret.New(t.bindPassword.Reveal())})
-	}
 	if t.env.Secrets != nil {
 		v, ok, err := t.env.Secrets.Current(ctx, t.secretPath(t.s.BindDN))
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/playbook"
-	"github.com/handoverhq/handover/handover/secret"
 )
 
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -23,10 +22,8 @@ func decodeTarget(t *testing.T, settings string) (connector.Target, playbook.Dia
 	}
 	d := playbook.NewDecoder("pb.yaml")
 	env := connector.Env{
-		Playbook: &playbook.Playbook{
-			Outgoing: playbook.Outgoing{Domains: []string{"prestanet.test"}, Accounts: []string{"prestanet-*"}},
-			Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, MaxCredentialAge: 90 * 24 * time.Hour, RotateAccounts: []string{"annuaire:svc-listed", "other:svc-x"}},
-		},
+		Outgoing: connector.NewOutgoing(playbook.Outgoing{Domains: []string{"prestanet.test"}, Accounts: []string{"prestanet-*"}}),
+		Named:    []string{"svc-listed"},
 		Resolver: &playbook.Resolver{Dir: t.TempDir()},
 		Now:      func() time.Time { return testNow },
 	}
@@ -152,58 +149,46 @@ func TestADTimesAndNames(t *testing.T) {
 	}
 }
 
+// TestLDAPPlanRules: the plan rotates exactly what the engine decided (the
+// bind account last) and removes the provider's memberships and logins.
+// Which accounts are rotated is the engine's policy, tested there.
 func TestLDAPPlanRules(t *testing.T) {
 	tgt, ds := decodeTarget(t, "url: ldaps://dc1.example\nbind_dn: cn=bind,dc=x\npassword: ${env:PW}\n")
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}
 	fresh := testNow.Add(-24 * time.Hour)
-	old := testNow.Add(-400 * 24 * time.Hour)
-	cred := func(dn string, stored bool, changed time.Time) connector.Finding {
-		s := "false"
-		if stored {
-			s = "true"
-		}
-		return connector.Finding{ID: connector.KindCredAge + ":" + dn, Kind: connector.KindCredAge, Object: dn,
-			Detail: map[string]string{"stored": s, "login": rdn(dn)[3:], "password_changed": changed.Format(time.RFC3339)}}
+	pw := func(login string, bind bool) *connector.Password {
+		return &connector.Password{Login: login, Held: connector.HeldAbsent, Connector: bind}
 	}
 	inv := &connector.Inventory{Target: "annuaire", Systems: []connector.System{{
 		Name:  System,
 		Facts: []connector.Fact{{Name: "dialect", Value: OpenLDAP}},
 		Accounts: []connector.Account{
-			{Name: "cn=never,dc=x", Admin: true, State: "enabled", PasswordChanged: &fresh},
-			{Name: "cn=rotated,dc=x", Admin: true, State: "enabled", PasswordChanged: &fresh},
-			{Name: "cn=aged,dc=x", Admin: true, State: "enabled", PasswordChanged: &old},
-			{Name: "cn=disabled,dc=x", Admin: true, State: "disabled", PasswordChanged: &old},
-			{Name: "cn=bind,dc=x", Admin: true, State: "enabled", PasswordChanged: &fresh},
-			{Name: "cn=svc-backup,dc=x", Admin: true, Service: true, State: "enabled"},
-			{Name: "cn=svc-listed,dc=x", Service: true, State: "enabled", PasswordChanged: &old},
+			{Name: "cn=never,dc=x", Admin: true, State: "enabled", PasswordChanged: &fresh, Password: pw("never", false)},
+			{Name: "cn=undecided,dc=x", Admin: true, State: "enabled", PasswordChanged: &fresh, Password: pw("undecided", false)},
+			{Name: "cn=bind,dc=x", Admin: true, State: "enabled", PasswordChanged: &fresh, Password: pw("bind", true)},
 			{Name: "cn=prestanet-admin,dc=x", Admin: true, Provider: true, State: "enabled", Reasons: []string{"name"}},
 			{Name: "cn=gone,dc=x", Provider: true, State: "locked", Reasons: []string{"mail"}},
 		},
 		Findings: []connector.Finding{
-			cred("cn=never,dc=x", false, fresh),
-			cred("cn=rotated,dc=x", true, fresh),
-			cred("cn=aged,dc=x", true, old),
-			cred("cn=disabled,dc=x", false, old),
-			cred("cn=bind,dc=x", false, fresh),
-			cred("cn=svc-listed,dc=x", true, old),
-			{ID: "account:cn=svc-backup,dc=x", Kind: connector.KindAccount, Object: "cn=svc-backup,dc=x"},
 			{ID: "account:cn=prestanet-admin,dc=x", Kind: connector.KindAccount, Object: "cn=prestanet-admin,dc=x", Provider: true, Detail: map[string]string{"login": "prestanet-admin"}},
 			{ID: "membership:cn=prestanet-admin,dc=x:cn=admins,dc=x", Kind: connector.KindMember, Object: "cn=prestanet-admin,dc=x", Provider: true,
 				Detail: map[string]string{"group": "cn=admins,dc=x", "attr": "member", "value": "cn=prestanet-admin,dc=x"}},
 			{ID: "account:cn=gone,dc=x", Kind: connector.KindAccount, Object: "cn=gone,dc=x", Provider: true},
 		},
 	}}}
-	changes, err := tgt.Plan(inv)
+	d := connector.Decisions{Rotate: []connector.Rotation{
+		{System: System, Account: "cn=never,dc=x", Reason: "admin"},
+		{System: System, Account: "cn=bind,dc=x", Reason: "the account handover logs in with"},
+	}}
+	changes, err := tgt.Plan(inv, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]bool{ // action object -> Last
 		"rotate-password cn=never,dc=x":                               false,
-		"rotate-password cn=aged,dc=x":                                false,
 		"rotate-password cn=bind,dc=x":                                true,
-		"rotate-password cn=svc-listed,dc=x":                          false,
 		"remove-membership cn=prestanet-admin,dc=x in cn=admins,dc=x": false,
 		"lock-account cn=prestanet-admin,dc=x":                        false,
 	}

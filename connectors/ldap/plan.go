@@ -1,7 +1,6 @@
 package ldap
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -9,20 +8,15 @@ import (
 	"github.com/handoverhq/handover/handover/plan"
 )
 
-// Plan derives the changes from an inventory, without I/O:
+// Plan derives the changes from an inventory and the engine's decisions,
+// without I/O:
 //
-//   - rotate-password for every enabled admin that is neither the
-//     provider's nor a service account, for the accounts
-//     policy.rotate.accounts names, and for the bind account (last);
+//   - rotate-password for every account the engine decided to rotate, the
+//     bind account last (the connector then binds with the new password);
 //   - remove-membership for each admin-group membership of a provider
 //     account, and lock-account for each provider account not yet locked
 //     or disabled (never a deletion).
-//
-// An account is rotated again only when handover does not hold its
-// current password (the provider may know it) or when its password is
-// older than policy.max_credential_age: a second plan right after a run
-// is empty.
-func (t *Target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
+func (t *Target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.Change, error) {
 	var changes []plan.Change
 	for _, sys := range inv.Systems {
 		if sys.Error != "" {
@@ -39,33 +33,24 @@ func (t *Target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 				changes = append(changes, t.providerChanges(inv.Target, sys, a, byID)...)
 				continue
 			}
-			f, ok := byID[connector.KindCredAge+":"+a.Name]
-			if !ok {
-				continue // not a rotation candidate (a service admin, say)
-			}
-			isBind := normDN(a.Name) == normDN(t.s.BindDN)
-			listed := t.listed(a.Name, f.Detail["login"])
-			if !isBind && !listed && (!t.policy.RotateAdmins || a.State != "enabled") {
+			r, ok := d.Rotation(sys.Name, a.Name)
+			if !ok || a.Password == nil {
 				continue
 			}
-			why, due := t.rotationDue(a, f)
-			if !due {
-				continue
+			isBind := a.Password.Connector
+			reason := r.Reason
+			if isBind {
+				reason += "; rotated last, the connector then binds with the new password"
 			}
-			reason := why
-			switch {
-			case isBind:
-				reason = "bind account handed over by the outgoing provider; rotated last, the connector then logs in with the new password; " + why
-			case a.Admin:
-				reason = "admin (" + strings.Join(a.AdminVia, "; ") + "); " + why
-			case listed:
-				reason = "listed in policy.rotate.accounts; " + why
+			changed := "of unknown age"
+			if a.PasswordChanged != nil {
+				changed = "last changed " + a.PasswordChanged.Format(time.RFC3339)
 			}
 			ch := plan.Change{
 				Target: inv.Target, System: sys.Name, Action: plan.RotatePassword, Object: a.Name,
-				Before: "password " + first(f.Detail["password_changed"], "of unknown age"), After: "new generated password, stored before it is set",
-				Reason: reason, Finding: f.ID, SecretPath: t.secretPath(a.Name),
-				Params: map[string]string{"dialect": dialect, "login": f.Detail["login"]},
+				Before: "password " + changed, After: "new generated password, stored before it is set",
+				Reason: reason, SecretPath: t.secretPath(a.Name),
+				Params: map[string]string{"dialect": dialect, "login": a.Password.Login},
 				Last:   isBind,
 			}
 			if realm != "" {
@@ -78,24 +63,6 @@ func (t *Target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 		changes[i].MakeID()
 	}
 	return changes, nil
-}
-
-// rotationDue says whether an account's password must be rotated, and why.
-func (t *Target) rotationDue(a connector.Account, f connector.Finding) (string, bool) {
-	if f.Detail["stored"] != "true" {
-		return "handover does not hold its current password, so the outgoing provider may know it", true
-	}
-	maxAge := t.policy.MaxCredentialAge
-	if maxAge <= 0 {
-		return "", false
-	}
-	if a.PasswordChanged == nil {
-		return "the directory does not record when its password last changed", true
-	}
-	if age := t.now().Sub(*a.PasswordChanged); age > maxAge {
-		return fmt.Sprintf("its password is %s old, over policy.max_credential_age (%s)", age.Round(time.Hour), maxAge), true
-	}
-	return "", false
 }
 
 func (t *Target) providerChanges(target string, sys connector.System, a connector.Account, byID map[string]connector.Finding) []plan.Change {

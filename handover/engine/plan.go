@@ -36,7 +36,7 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 		if t == nil {
 			continue
 		}
-		d := decide(s.Playbook.Policy, inv.Target, inv, s.engine.now())
+		d := Decide(s.Playbook.Policy, inv.Target, inv, s.engine.now())
 		changes, err := t.Impl.Plan(inv, d)
 		if err != nil {
 			p.Problems = append(p.Problems, plan.Problem{Target: inv.Target, Error: "plan: " + err.Error()})

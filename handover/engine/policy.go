@@ -28,8 +28,8 @@ func namedAccounts(p playbook.Policy, target string) []string {
 	return out
 }
 
-// decide makes the engine's decisions for one target's inventory.
-func decide(p playbook.Policy, target string, inv *connector.Inventory, now time.Time) connector.Decisions {
+// Decide makes the engine's decisions for one target's inventory.
+func Decide(p playbook.Policy, target string, inv *connector.Inventory, now time.Time) connector.Decisions {
 	d := connector.Decisions{AccessKeyType: cmp.Or(p.AccessKeyType, "ed25519")}
 	named := namedAccounts(p, target)
 	for _, sys := range inv.Systems {

@@ -47,7 +47,7 @@ func TestRotationPolicy(t *testing.T) {
 				tt.policy(&p)
 			}
 			inv := &connector.Inventory{Target: "dir", Systems: []connector.System{{Name: "s", Accounts: []connector.Account{tt.acct}}, {Name: "down", Error: "unreachable", Accounts: []connector.Account{tt.acct}}}}
-			d := decide(p, "dir", inv, now)
+			d := Decide(p, "dir", inv, now)
 			r, got := d.Rotation("s", tt.acct.Name)
 			if got != tt.want {
 				t.Fatalf("rotate = %v (%q), want %v", got, r.Reason, tt.want)
@@ -64,10 +64,10 @@ func TestRotationPolicy(t *testing.T) {
 
 func TestAccessKeyTypeDefault(t *testing.T) {
 	inv := &connector.Inventory{}
-	if got := decide(playbook.Policy{}, "t", inv, time.Time{}).AccessKeyType; got != "ed25519" {
+	if got := Decide(playbook.Policy{}, "t", inv, time.Time{}).AccessKeyType; got != "ed25519" {
 		t.Errorf("default access key type %q", got)
 	}
-	if got := decide(playbook.Policy{AccessKeyType: "rsa"}, "t", inv, time.Time{}).AccessKeyType; got != "rsa" {
+	if got := Decide(playbook.Policy{AccessKeyType: "rsa"}, "t", inv, time.Time{}).AccessKeyType; got != "rsa" {
 		t.Errorf("access key type %q, want rsa", got)
 	}
 }
