@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -116,11 +117,14 @@ func (s *suite) crash(t *testing.T, step string) []error {
 	}
 	for _, a := range r.res.Recovered {
 		if want := recoveredAs[step]; a.Result != want {
-			errs = append(errs, fmt.Errorf("recovery of %s: %s, want %s: %s", name(a), a.Result, want, a.Error))
+			errs = append(errs, fmt.Errorf("recovery of %s: %s, want %s %s", name(a), a.Result, want, a.Error))
 		}
-		if a.Result == plan.Recovered && !recoveredProven(a) {
-			errs = append(errs, fmt.Errorf("recovery of %s: the recovered credential is not proven: %+v", name(a), a.Verification))
+		if a.Result == plan.Recovered {
+			if why := unproven(a); why != "" {
+				errs = append(errs, fmt.Errorf("recovery of %s: the recovered credential is not proven: %s", name(a), why))
+			}
 		}
+		errs = append(errs, checkShapes(a)...)
 	}
 	for _, a := range r.res.Actions {
 		errs = append(errs, actionProof(a, r.records)...)
@@ -132,19 +136,23 @@ func (s *suite) crash(t *testing.T, step string) []error {
 	return append(errs, noSecrets(ctx, r)...)
 }
 
-// recoveredProven: a recovered credential logs in, and its old value, when
-// it was handed over, does not.
-func recoveredProven(a report.Action) bool {
+// unproven says why a recovered credential is not proven, if it is not:
+// it must log in, and its old value, when it was handed over, must not.
+func unproven(a report.Action) string {
+	var why []string
 	newOK := false
 	for _, c := range a.Verification {
 		switch {
 		case c.Kind == connector.NewWorks && c.OK:
 			newOK = true
 		case c.Kind == connector.OldRejected && !c.OK:
-			return false
+			why = append(why, fmt.Sprintf("%s: %s", c.What, c.Detail))
 		}
 	}
-	return newOK
+	if !newOK {
+		why = append(why, "no passing new-works check")
+	}
+	return strings.Join(why, "; ")
 }
 
 // settled: nothing is pending in the store, and check, from a fresh
