@@ -14,7 +14,8 @@
 //     with the target cut off (Harness.Cut) and after every target's
 //     Close, and must plan exactly the same changes. This proves Plan
 //     needs no connection; it cannot prove that a Plan which tries one
-//     and ignores the failure makes none.
+//     and ignores the failure makes none, nor, without Cut, that a Plan
+//     which dials again after Close does not.
 //  3. Every change is proven, and proven by the right kind of check. After
 //     a run, every change the planted state calls for is applied; every
 //     rotated password and installed key has a passing new-works check;
@@ -27,14 +28,19 @@
 //     nothing.
 //  5. A run killed at each step of the rotation protocol (SIGKILL of a
 //     child process, as a power cut) is recovered by the next run: every
-//     interrupted rotation settled, nothing left pending, the run
-//     successful, and `handover check` finds no drift (every stored
-//     current credential logs in, the plan is empty).
+//     interrupted rotation settled as the step implies (never applied,
+//     rolled back, recovered: this tests TryCredentials' honesty), nothing
+//     left pending, the run successful, and `handover check` finds no
+//     drift (every stored current credential logs in, the plan is empty).
+//     The child runs one system at a time and dies at the first rotation
+//     group reaching the step; removals have no crash steps.
 //  6. No secret leaks. No value the store ever held (pending, failed or
 //     current) and no handed-over credential appears in any file of the
 //     state directory (journals, reports), in the plan and inventory
-//     written as the CLI writes them, or in the engine's and connector's
-//     logs at debug level.
+//     written as the CLI writes them, in the engine's and connector's
+//     logs at debug level (Env.Log), or in the killed run's output. Values
+//     are looked for as they are, escaped in JSON, and line by line for a
+//     multi-line key; an encoded or partial leak is not found.
 //
 // The planted state must give every property something to prove: at
 // least one rotation and one other change, and the handed-over credential
