@@ -95,6 +95,11 @@ type LDAPEnv struct {
 	ServiceDNs    []string `json:"service_dns,omitempty"`     // service accounts, bind account first
 	// PasswordDir holds one 0600 file per account, named by its uid.
 	PasswordDir string `json:"password_dir,omitempty"`
+	// ObserverDN and ObserverPasswordFile are the testenv's own rootdn,
+	// outside the tree, for tests to read the directory without the
+	// connector (it is never inventoried nor handed over).
+	ObserverDN           string `json:"observer_dn,omitempty"`
+	ObserverPasswordFile string `json:"observer_password_file,omitempty"`
 }
 
 type ADEnv struct {
@@ -116,6 +121,10 @@ type ADEnv struct {
 	NestedAdminDN string   `json:"nested_admin_dn,omitempty"`
 	ServiceDNs    []string `json:"service_dns,omitempty"`
 	Users         int      `json:"users,omitempty"`
+	// SamLDB is the DC's database, for tests to read the domain with
+	// ldbsearch without the connector (every AD admin is handed over and
+	// rotated, so none can observe over LDAP).
+	SamLDB string `json:"sam_ldb,omitempty"`
 }
 
 type MailEnv struct {

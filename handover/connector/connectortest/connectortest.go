@@ -81,6 +81,7 @@ import (
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/engine"
 )
 
 // Harness is what the suite needs from a connector's test: the connector,
@@ -109,6 +110,10 @@ type Harness struct {
 	CrashTest string
 	// Timeout bounds each property (default 10 minutes).
 	Timeout time.Duration
+	// After, optional, checks what the connector's own tests know of the
+	// target on the finished run, before anything resets it: the
+	// provider's login refused by the server, a fact in the dossier.
+	After func(t *testing.T, res *engine.Result)
 }
 
 // Run runs the conformance suite against the harness's target.
@@ -127,6 +132,9 @@ func Run(t *testing.T, h Harness) {
 		t.Run("ChangesProven", func(t *testing.T) { fail(t, proofs(r)) })
 		t.Run("SecondPlanEmpty", func(t *testing.T) { fail(t, s.idempotent(t, r)) })
 		t.Run("NoSecretInOutput", func(t *testing.T) { fail(t, noSecrets(s.ctx(t), r)) })
+		if h.After != nil {
+			t.Run("After", func(t *testing.T) { h.After(t, r.res) })
+		}
 	})
 	t.Run("CrashRecovery", func(t *testing.T) {
 		for _, step := range crashSteps {

@@ -198,6 +198,7 @@ func fillEnv(env *testenv.Env, o component.Options, p paths, st *story, pid int)
 		ServiceDNs:        st.ServiceDNs,
 		Users:             st.Users,
 		PID:               pid,
+		SamLDB:            filepath.Join(p.run, "private", "sam.ldb"),
 	}
 	for _, dn := range st.AdminDNs {
 		ad.Admins = append(ad.Admins, testenv.Account{Name: dn, PasswordFile: filepath.Join(p.secrets, st.passwordFile(dn))})
