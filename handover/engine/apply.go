@@ -385,7 +385,7 @@ func (r *runner) rotate(ctx context.Context, t *Target, chs []plan.Change) ([]re
 		tried := try(octx, system, creds)
 		recs := make([]journal.Record, len(old))
 		for i, l := range old {
-			c := connector.Check{Change: l.a.Change.ID, What: report.CheckOldRejected, OK: tried[i].Err == nil && !tried[i].Works, At: r.now()}
+			c := connector.Check{Change: l.a.Change.ID, What: "old credential rejected", OK: tried[i].Err == nil && !tried[i].Works, At: r.now()}
 			switch {
 			case tried[i].Err != nil:
 				c.Detail = tried[i].Err.Error()
@@ -558,7 +558,7 @@ func (r *runner) prove(ctx context.Context, applied []*lane, try tryFunc, system
 	var works []*lane
 	for i, l := range applied {
 		ch := l.a.Change
-		chk := connector.Check{Change: ch.ID, What: report.CheckNewWorks, OK: tried[i].Works && tried[i].Err == nil, At: r.now()}
+		chk := connector.Check{Change: ch.ID, What: "new credential works", OK: tried[i].Works && tried[i].Err == nil, At: r.now()}
 		if tried[i].Err != nil {
 			chk.Detail = tried[i].Err.Error()
 		}
@@ -599,7 +599,7 @@ func (r *runner) prove(ctx context.Context, applied []*lane, try tryFunc, system
 		case l.a.Change.Action == plan.InstallKey:
 			l.a.Verified = true // nothing is replaced
 		case !l.haveOld:
-			l.a.Verification = append(l.a.Verification, connector.Check{Change: l.a.Change.ID, What: report.CheckOldRejected, OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
+			l.a.Verification = append(l.a.Verification, connector.Check{Change: l.a.Change.ID, What: "old credential rejected", OK: false, Detail: "the previous credential was not handed over, so it could not be tested", At: r.now()})
 		default:
 			l.a.Verified = true
 			old = append(old, l)

@@ -200,11 +200,11 @@ func TestRejectedCredentialIsRetriedFresh(t *testing.T) {
 	tests := []struct {
 		name       string
 		reject     int
-		wantResult string
+		wantResult plan.Result
 		wantStored []secret.State
 	}{
-		{"accepted on the third try", 2, "applied", []secret.State{secret.Failed, secret.Failed, secret.Current}},
-		{"policy retries exhausted", 9, "failed", []secret.State{secret.Failed, secret.Failed, secret.Failed}},
+		{"accepted on the third try", 2, plan.Applied, []secret.State{secret.Failed, secret.Failed, secret.Current}},
+		{"policy retries exhausted", 9, plan.Failed, []secret.State{secret.Failed, secret.Failed, secret.Failed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,10 +227,10 @@ func TestRejectedCredentialIsRetriedFresh(t *testing.T) {
 				t.Errorf("stored states %v, want %v", states, tt.wantStored)
 			}
 			state, _ := readFakeState(filepath.Join(dir, "box.json"))
-			if tt.wantResult == "failed" && state.Passwords["root"] != "handed-over-root" {
+			if tt.wantResult == plan.Failed && state.Passwords["root"] != "handed-over-root" {
 				t.Error("a failed rotation changed the password")
 			}
-			if tt.wantResult == "failed" && !strings.Contains(a.Error, "password is in history") {
+			if tt.wantResult == plan.Failed && !strings.Contains(a.Error, "password is in history") {
 				t.Errorf("error does not give the target's reason: %s", a.Error)
 			}
 		})
@@ -268,7 +268,7 @@ func TestCrashAtEachStep(t *testing.T) {
 				if len(res.Recovered) != len(m.admins) {
 					t.Fatalf("recovered %d rotations, want %d: %+v", len(res.Recovered), len(m.admins), res.Recovered)
 				}
-				want := map[string]string{
+				want := map[string]plan.Result{
 					engine.StepPending: engine.RecoveredNeverApplied,
 					engine.StepIntent:  engine.RecoveredRolledBack,
 					engine.StepSet:     engine.RecoveredCompleted,
@@ -534,11 +534,11 @@ func TestInterruptFinishesTheChangeInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	results := map[string]int{}
+	results := map[plan.Result]int{}
 	for _, a := range res.Actions {
 		results[a.Result]++
 	}
-	if results["applied"] != 1 || results["skipped"] != 3 {
+	if results[plan.Applied] != 1 || results[plan.Skipped] != 3 {
 		t.Fatalf("results %v, want the change in flight applied and the 3 others skipped", results)
 	}
 	if !res.Actions[0].Verified {

@@ -125,7 +125,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	a := report.Action{Change: ch, Started: r.now(), Secret: ref}
 	rec := journal.Record{Kind: journal.Recovered, Target: ch.Target, System: ch.System, Action: string(ch.Action), Object: ch.Object, Change: ch.ID, Secret: ref}
 	finish := func(result, detail string) report.Action {
-		a.Result, a.Finished = result, r.now()
+		a.Result, a.Finished = plan.Result(result), r.now()
 		if result == Unresolved {
 			a.Error = detail
 		}

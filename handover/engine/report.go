@@ -125,11 +125,11 @@ func outgoingFates(res *Result) []report.ProviderAccess {
 		k := key{a.Change.Target, a.Change.System, a.Change.Finding}
 		f := "failed"
 		switch {
-		case a.Result == "applied" && a.Change.Action == plan.LockAccount:
+		case a.Result == plan.Applied && a.Change.Action == plan.LockAccount:
 			f = "locked"
-		case a.Result == "applied":
+		case a.Result == plan.Applied:
 			f = "removed"
-		case a.Result == "skipped":
+		case a.Result == plan.Skipped:
 			f = "remaining"
 		}
 		prev, seen := fate[k]
@@ -172,8 +172,8 @@ func deviations(res *Result) report.Deviations {
 		}
 	}
 	for _, a := range append(append([]report.Action{}, res.Recovered...), res.Actions...) {
-		switch a.Result {
-		case "applied", RecoveredCompleted, RecoveredRolledBack, RecoveredNeverApplied:
+		switch {
+		case a.Result.Settled():
 			for _, c := range a.Verification {
 				if !c.OK {
 					d.Residual = append(d.Residual, fmt.Sprintf("%s/%s %s %s: not proven: %s %s", a.Change.Target, a.Change.System, a.Change.Action, a.Change.Object, c.What, c.Detail))
@@ -223,7 +223,7 @@ func summary(res *Result) report.Summary {
 			continue
 		}
 		switch a.Result {
-		case "applied":
+		case plan.Applied:
 			out.Targets[i].Applied++
 			if a.Verified {
 				out.Targets[i].Verified++
@@ -238,16 +238,16 @@ func summary(res *Result) report.Summary {
 // runResult: success when every change was applied and proven, no-changes
 // when there was nothing to do, failed when nothing could be applied,
 // partial otherwise.
-func runResult(res *Result) string {
+func runResult(res *Result) report.RunResult {
 	applied, bad := 0, 0
 	for _, a := range append(append([]report.Action{}, res.Recovered...), res.Actions...) {
-		switch a.Result {
-		case "applied", RecoveredCompleted:
+		switch {
+		case a.Result.OK():
 			applied++
 			if !a.Verified {
 				bad++
 			}
-		case RecoveredRolledBack, RecoveredNeverApplied:
+		case a.Result.Settled():
 		default:
 			bad++
 		}
@@ -255,11 +255,11 @@ func runResult(res *Result) string {
 	problems := res.Plan != nil && len(res.Plan.Problems) > 0
 	switch {
 	case applied == 0 && bad == 0 && !problems:
-		return "no-changes"
+		return report.RunNoChanges
 	case bad == 0 && !problems:
-		return "success"
+		return report.RunSuccess
 	case applied == 0 && bad > 0:
-		return "failed"
+		return report.RunFailed
 	}
-	return "partial"
+	return report.RunPartial
 }

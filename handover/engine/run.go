@@ -49,11 +49,11 @@ type Result struct {
 // Failed reports whether anything went wrong: a failed or unproven
 // change, an unresolved recovery, or a target that could not be covered.
 func (r *Result) Failed() bool {
-	if r.Report != nil && r.Report.Run.Result != "success" && r.Report.Run.Result != "no-changes" {
+	if r.Report != nil && r.Report.Run.Result != report.RunSuccess && r.Report.Run.Result != report.RunNoChanges {
 		return true
 	}
 	for _, a := range append(append([]report.Action{}, r.Recovered...), r.Actions...) {
-		if a.Result != "applied" && a.Result != RecoveredCompleted && a.Result != RecoveredRolledBack && a.Result != RecoveredNeverApplied {
+		if !a.Result.Settled() {
 			return true
 		}
 	}
@@ -134,7 +134,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return res, nil
 	}
 	res.Report = s.buildReport(ctx, rn, res, mode, started)
-	if err := rn.end(res.Report.Run.Result, nil); err != nil {
+	if err := rn.end(string(res.Report.Run.Result), nil); err != nil {
 		return nil, err
 	}
 	recs, head, err := journal.VerifyFile(res.Journal)
@@ -282,7 +282,7 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		}
 		if isBlocked {
 			for _, ch := range g.changes {
-				results[i] = append(results[i], report.Action{Change: ch, Result: "skipped", Error: why, Started: s.engine.now(), Finished: s.engine.now()})
+				results[i] = append(results[i], report.Action{Change: ch, Result: plan.Skipped, Error: why, Started: s.engine.now(), Finished: s.engine.now()})
 			}
 			s.engine.progress(first.Target, first.System, "failed", why)
 			continue

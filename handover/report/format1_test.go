@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/report"
 )
 
@@ -44,6 +45,22 @@ func TestVerifyFormat1(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: rendering again differs from the signed file", tc.file)
+		}
+	}
+	// Its checks' words give them their kinds: the proof columns are
+	// filled as format 1 filled them.
+	rows := proofColumns(t, r)
+	for i, a := range r.Actions {
+		want := [3]string{"na", "na", "na"}
+		switch {
+		case !a.Verified:
+		case a.Change.Action == plan.RotatePassword:
+			want = [3]string{"yes", "yes", "na"}
+		default:
+			want = [3]string{"na", "na", "yes"}
+		}
+		if got := rows[i+1]; got != want {
+			t.Errorf("action %d (%s): proof columns %v, want %v", i+1, a.Change.Action, got, want)
 		}
 	}
 }

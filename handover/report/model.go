@@ -14,7 +14,9 @@ import (
 )
 
 // FormatVersion is the version of report.json's schema (docs/report.md).
-const FormatVersion = 1
+// Version 2 gives every check its kind; reports of version 1 are still
+// read, verified and rendered (format1.go).
+const FormatVersion = 2
 
 // Namespace is the SSHSIG namespace of report signatures.
 const Namespace = "handover-report"
@@ -70,9 +72,22 @@ type Run struct {
 	Operator string    `json:"operator"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
-	// Result: "success", "partial" (some failures), "failed", "no-changes".
-	Result string `json:"result"`
+	Result   RunResult `json:"result"`
 }
+
+// RunResult is the run's overall result.
+type RunResult string
+
+const (
+	// RunSuccess: every change was applied and proven.
+	RunSuccess RunResult = "success"
+	// RunPartial: some changes failed, or some systems were not covered.
+	RunPartial RunResult = "partial"
+	// RunFailed: nothing could be applied.
+	RunFailed RunResult = "failed"
+	// RunNoChanges: there was nothing to do.
+	RunNoChanges RunResult = "no-changes"
+)
 
 // Summary counts per target.
 type Summary struct {
@@ -109,10 +124,9 @@ type Action struct {
 	Change   plan.Change `json:"change"`
 	Started  time.Time   `json:"started"`
 	Finished time.Time   `json:"finished"`
-	// Result: applied, failed, skipped, recovered, rolled-back.
-	Result   string `json:"result"`
-	Error    string `json:"error,omitempty"`
-	Attempts int    `json:"attempts,omitempty"`
+	Result   plan.Result `json:"result"`
+	Error    string      `json:"error,omitempty"`
+	Attempts int         `json:"attempts,omitempty"`
 	// Secret is the store reference of the new credential, if any.
 	Secret       string            `json:"secret,omitempty"`
 	Verification []connector.Check `json:"verification,omitempty"`
@@ -160,12 +174,3 @@ type Signature struct {
 	Key         string `json:"key"`
 	Fingerprint string `json:"fingerprint"`
 }
-
-// Check.What conventions the renderer recognises, so the actions table can
-// say in plain words whether the new credential works, the old one is
-// rejected and a removed agent is gone. Other checks are shown as written.
-const (
-	CheckNewWorks    = "new credential works"
-	CheckOldRejected = "old credential rejected"
-	CheckAbsent      = "absent on re-inventory"
-)

@@ -270,16 +270,16 @@ func recordWhat(r journal.Record) string {
 
 func resultBanner(r *Report, w words) banner {
 	switch r.Run.Result {
-	case "success":
+	case RunSuccess:
 		return banner{"ok", w.T("result.success"), w.T("result.success.text")}
-	case "partial":
+	case RunPartial:
 		return banner{"warn", w.T("result.partial"), w.T("result.partial.text")}
-	case "failed":
+	case RunFailed:
 		return banner{"bad", w.T("result.failed"), w.T("result.failed.text")}
-	case "no-changes":
+	case RunNoChanges:
 		return banner{"info", w.T("result.nochange"), w.T("result.nochange.text")}
 	}
-	return banner{"warn", w.T("result.unknown") + " : " + r.Run.Result, ""}
+	return banner{"warn", w.T("result.unknown") + " : " + string(r.Run.Result), ""}
 }
 
 // highlights are the summary's plain sentences for a reader who will not
@@ -293,7 +293,7 @@ func highlights(r *Report, w words) []string {
 	out = append(out, w.F("hl.systems", systems, len(r.Dossier)))
 	var rot, rotOK, agents, agentsOK, failed int
 	for _, a := range r.Actions {
-		done := (a.Result == "applied" || a.Result == "recovered") && a.Verified
+		done := a.Result.OK() && a.Verified
 		switch a.Change.Action {
 		case plan.RotatePassword:
 			rot++
@@ -306,7 +306,7 @@ func highlights(r *Report, w words) []string {
 				agentsOK++
 			}
 		}
-		if a.Result == "failed" {
+		if a.Result == plan.Failed {
 			failed++
 		}
 	}
@@ -522,7 +522,7 @@ func actions(r *Report, w words) []actionGroup {
 			N: i + 1, Time: clock(a.Started), System: a.Change.System,
 			Action: w.Maybe("act."+string(a.Change.Action), string(a.Change.Action)), Object: a.Change.Object,
 			Before: a.Change.Before, After: a.Change.After,
-			Result: w.Maybe("res."+a.Result, a.Result), ResultClass: resultClass(a.Result), Error: a.Error,
+			Result: w.Maybe("res."+string(a.Result), string(a.Result)), ResultClass: resultClass(a.Result), Error: a.Error,
 		}
 		if a.Change.Action == plan.RotatePassword {
 			// Whatever the connector wrote, a password is shown only as
@@ -538,13 +538,12 @@ func actions(r *Report, w words) []actionGroup {
 		}
 		var newC, oldC, goneC []bool
 		for _, c := range a.Verification {
-			what := strings.ToLower(c.What)
-			switch {
-			case strings.Contains(what, CheckNewWorks):
+			switch checkKind(r, c) {
+			case connector.NewWorks:
 				newC = append(newC, c.OK)
-			case strings.Contains(what, CheckOldRejected):
+			case connector.OldRejected:
 				oldC = append(oldC, c.OK)
-			case strings.Contains(what, CheckAbsent):
+			case connector.Absent:
 				goneC = append(goneC, c.OK)
 			default:
 				mark := "✓"
@@ -578,14 +577,23 @@ func triOf(oks []bool, w words) tri {
 	return tri{w.T("yes"), "yes"}
 }
 
-func resultClass(res string) string {
-	switch res {
-	case "applied", "recovered":
+func resultClass(res plan.Result) string {
+	switch {
+	case res.OK():
 		return "ok"
-	case "failed":
+	case res == plan.Failed:
 		return "bad"
 	}
 	return "warn"
+}
+
+// checkKind is what a check proves: its kind, or for a report of format 1,
+// whose checks had none, the kind its words gave it then.
+func checkKind(r *Report, c connector.Check) connector.CheckKind {
+	if r.FormatVersion == format1 {
+		return format1CheckKind(c)
+	}
+	return c.Kind
 }
 
 func access(r *Report, w words) []accessRow {
