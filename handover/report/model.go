@@ -38,6 +38,9 @@ type Report struct {
 	Dossier []connector.Inventory `json:"dossier"`
 	// After is the re-inventory taken after the changes, where one was made.
 	After []connector.Inventory `json:"after,omitempty"`
+	// Presentation is how the run's connectors said their systems read
+	// (labels, colours, cards): data, so rendering needs no connector.
+	Presentation *Presentation `json:"presentation,omitempty"`
 	// Credentials says where each admin credential's current value is
 	// stored (never the value).
 	Credentials []Credential `json:"credentials"`

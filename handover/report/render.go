@@ -147,12 +147,11 @@ type findingRow struct {
 type serviceView struct {
 	Title, Target, System, Text string
 	Lists                       []namedList
-	Forwards                    []findingRow
 }
 
 type namedList struct {
 	Name  string
-	Items []string
+	Items []connector.CardItem
 }
 
 type adminRow struct {
@@ -230,9 +229,11 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	}
 	v.Banner = resultBanner(r, w)
 	v.Points = highlights(r, w)
-	svg, edges := schema(r, w)
+	lk := looksOf(r, w.lang)
+	svg, edges := schema(r, w, lk)
 	v.Schema, v.Edges = template.HTML(svg), edges
-	v.Targets, v.Services = dossier(r, w)
+	v.Targets = dossier(r, w, lk)
+	v.Services = cards(lk, w)
 	v.Admins = admins(r, w)
 	v.Actions = actions(r, w)
 	v.Access = access(r, w)
@@ -343,7 +344,7 @@ func highlights(r *Report, w words) []string {
 // dossier, the re-inventory, credentials and actions in linear time.
 type sysKey struct{ target, system string }
 
-func dossier(r *Report, w words) ([]targetView, []serviceView) {
+func dossier(r *Report, w words, lk looks) []targetView {
 	after := map[sysKey]*connector.System{}
 	for i := range r.After {
 		for j := range r.After[i].Systems {
@@ -352,12 +353,11 @@ func dossier(r *Report, w words) ([]targetView, []serviceView) {
 		}
 	}
 	var tvs []targetView
-	var svcs []serviceView
 	for _, inv := range r.Dossier {
 		tv := targetView{Name: inv.Target, Type: inv.Type, Count: w.F("systems.count", len(inv.Systems)), Open: len(inv.Systems) <= 12}
 		for _, s := range inv.Systems {
 			sv := systemView{
-				Anchor: anchor(inv.Target, s.Name), Name: s.Name, Kind: s.Kind, KindLabel: kindLabel(s.Kind, w),
+				Anchor: anchor(inv.Target, s.Name), Name: s.Name, Kind: s.Kind, KindLabel: lk.label(s.Kind, w),
 				Address: s.Address, Error: s.Error, OS: osOf(s.Facts), HW: hwSummary(s.Hardware, w),
 				NSoftware: len(s.Software), NServices: len(s.Services),
 				Facts: s.Facts, Software: s.Software, Services: s.Services, Ports: s.Ports, Links: s.Links,
@@ -389,85 +389,27 @@ func dossier(r *Report, w words) ([]targetView, []serviceView) {
 				}
 			}
 			tv.Systems = append(tv.Systems, sv)
-			if sv := service(inv.Target, s, w); sv != nil {
-				svcs = append(svcs, *sv)
-			}
 		}
 		tvs = append(tvs, tv)
 	}
-	return tvs, svcs
+	return tvs
 }
 
 func finding(f connector.Finding) findingRow {
 	return findingRow{Kind: f.Kind, Object: f.Object, Summary: f.Summary, Reasons: strings.Join(f.Reasons, "; "), Provider: f.Provider}
 }
 
-// service summarises a directory, mail or vault system in plain words.
-func service(target string, s connector.System, w words) *serviceView {
-	sv := &serviceView{Target: target, System: s.Name}
-	switch s.Kind {
-	case "directory":
-		var admins, svc, prov int
-		for _, a := range s.Accounts {
-			if a.Admin {
-				admins++
-			}
-			if a.Service {
-				svc++
-			}
-			if a.Provider {
-				prov++
-			}
+// cards are the presentation's cards in the view's language.
+func cards(lk looks, w words) []serviceView {
+	var out []serviceView
+	for _, c := range lk.cards {
+		sv := serviceView{Title: c.Title.In(w.lang), Target: c.Target, System: c.System, Text: c.Text.In(w.lang)}
+		for _, l := range c.Lists {
+			sv.Lists = append(sv.Lists, namedList{Name: l.Name.In(w.lang), Items: l.Items})
 		}
-		sv.Title = w.T("svc.directory")
-		sv.Text = w.F("svc.directory.text", len(s.Accounts), admins, svc, prov)
-		for _, f := range s.Facts {
-			sv.Lists = append(sv.Lists, namedList{f.Name, []string{f.Value}})
-		}
-	case "mail":
-		var fwd, prov int
-		for _, f := range s.Findings {
-			if f.Kind == connector.KindForward {
-				fwd++
-				if f.Provider {
-					prov++
-				}
-				sv.Forwards = append(sv.Forwards, finding(f))
-			}
-		}
-		sv.Title = w.T("svc.mail")
-		sv.Text = w.F("svc.mail.text", len(s.Accounts), fwd, prov)
-	case "vault":
-		sv.Title = w.T("svc.vault")
-		var auth, pol, tok []string
-		for _, f := range s.Facts {
-			name := strings.ToLower(f.Name)
-			switch {
-			case strings.Contains(name, "auth"):
-				auth = append(auth, f.Name+": "+f.Value)
-			case strings.Contains(name, "polic"):
-				pol = append(pol, f.Name+": "+f.Value)
-			}
-		}
-		for _, f := range s.Findings {
-			switch f.Kind {
-			case connector.KindAuth:
-				auth = append(auth, f.Summary)
-			case connector.KindPolicy:
-				pol = append(pol, f.Summary)
-			case connector.KindToken:
-				tok = append(tok, f.Summary)
-			}
-		}
-		for _, l := range []namedList{{w.T("svc.vault.auth"), auth}, {w.T("svc.vault.policies"), pol}, {w.T("svc.vault.tokens"), tok}} {
-			if len(l.Items) > 0 {
-				sv.Lists = append(sv.Lists, l)
-			}
-		}
-	default:
-		return nil
+		out = append(out, sv)
 	}
-	return sv
+	return out
 }
 
 // admins lists every admin account of the dossier with where its current
@@ -612,16 +554,6 @@ func access(r *Report, w words) []accessRow {
 		})
 	}
 	return out
-}
-
-func kindLabel(kind string, w words) string {
-	switch kind {
-	case "host", "directory", "mail", "vault":
-		return w.T("kind." + kind)
-	case "":
-		return w.T("kind.other")
-	}
-	return kind
 }
 
 // osOf picks the fact that names the operating system or server software.

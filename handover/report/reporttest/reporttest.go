@@ -159,6 +159,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 		return nil, err
 	}
 	r.Dossier = []connector.Inventory{b.servers(o.Hosts), b.directory(), b.mail(), b.vault()}
+	r.Presentation = report.Present(r.Dossier, describe)
 	for _, inv := range r.Dossier {
 		if _, err := b.rec(journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: "ok", Detail: map[string]string{"systems": strconv.Itoa(len(inv.Systems))}}); err != nil {
 			return nil, err
