@@ -118,14 +118,14 @@ func printResult(w io.Writer, res *engine.Result) {
 	for _, a := range res.Recovered {
 		fmt.Fprintf(w, "recovery %-12s %s/%s %s %s %s\n", a.Result, a.Change.Target, a.Change.System, a.Change.Action, a.Change.Object, a.Error)
 	}
-	counts := map[string]int{}
+	counts := map[plan.Result]int{}
 	for _, a := range res.Actions {
 		counts[a.Result]++
-		if a.Result != "applied" || !a.Verified {
+		if a.Result != plan.Applied || !a.Verified {
 			fmt.Fprintf(w, "%-8s %s/%s %s %s: %s%s\n", a.Result, a.Change.Target, a.Change.System, a.Change.Action, a.Change.Object, a.Error, unproven(a))
 		}
 	}
-	fmt.Fprintf(w, "\nResult: %s — %d applied, %d failed, %d skipped", res.Report.Run.Result, counts["applied"], counts["failed"]+counts["aborted"], counts["skipped"])
+	fmt.Fprintf(w, "\nResult: %s — %d applied, %d failed, %d skipped", res.Report.Run.Result, counts[plan.Applied], counts[plan.Failed]+counts[plan.Aborted], counts[plan.Skipped])
 	if res.Plan != nil {
 		fmt.Fprintf(w, ", %d waived, %d not covered", len(res.Plan.Waived), len(res.Plan.Problems))
 	}
@@ -140,7 +140,7 @@ func printResult(w io.Writer, res *engine.Result) {
 }
 
 func unproven(a report.Action) string {
-	if a.Result != "applied" {
+	if a.Result != plan.Applied {
 		return ""
 	}
 	var why []string

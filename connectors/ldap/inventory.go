@@ -425,7 +425,7 @@ func first(vs ...string) string {
 func (t *Target) inventory(ctx context.Context, sess *session) (connector.System, error) {
 	info := t.info
 	now := t.now()
-	sys := connector.System{Name: System, Kind: "directory", Address: t.s.URL.Redacted()}
+	sys := connector.System{Name: System, Kind: KindDirectory, Address: t.s.URL.Redacted()}
 	sys.Facts = append(sys.Facts, info.Facts...)
 	if !sess.encrypted {
 		sys.Findings = append(sys.Findings, connector.Finding{

@@ -227,8 +227,11 @@ func (k CheckKind) Known() bool {
 // the connector's words, naming the thing observed and how), what it
 // proves (Kind) and whether it held.
 type Check struct {
-	Change string    `json:"change"` // change id
-	Kind   CheckKind `json:"kind"`
+	Change string `json:"change"` // change id
+	// Kind is omitted from JSON when unset: checks in reports of format 1
+	// had none, and decoding then encoding such a report must give back
+	// its exact bytes.
+	Kind   CheckKind `json:"kind,omitempty"`
 	What   string    `json:"what"` // e.g. "agent teamviewer: no process left (ps, /proc)"
 	OK     bool      `json:"ok"`
 	Detail string    `json:"detail,omitempty"`

@@ -31,6 +31,7 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	for _, inv := range res.Dossier {
 		r.Dossier = append(r.Dossier, *inv)
 	}
+	r.Presentation = report.Present(r.Dossier, s.describe)
 	r.Credentials = s.credentials(ctx, rn.store, res.Dossier)
 	r.Outgoing = outgoingFates(res)
 	r.Deviations = deviations(res)
@@ -38,6 +39,20 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	r.Run.Result = runResult(res)
 	r.Formats = formats(pb.Report.Formats)
 	return r
+}
+
+// describe is how the connector of a target says its systems read in the
+// report, if it says.
+func (s *Session) describe(target string) (connector.Presentation, bool) {
+	for _, t := range s.Targets {
+		if t.Spec.Name != target {
+			continue
+		}
+		if d, ok := t.Connector.(connector.Describer); ok {
+			return d.Describe(), true
+		}
+	}
+	return connector.Presentation{}, false
 }
 
 // formats are the report's formats as report.formats asks (json always
@@ -238,7 +253,7 @@ func summary(res *Result) report.Summary {
 // runResult: success when every change was applied and proven, no-changes
 // when there was nothing to do, failed when nothing could be applied,
 // partial otherwise.
-func runResult(res *Result) string {
+func runResult(res *Result) report.RunResult {
 	applied, bad := 0, 0
 	for _, a := range append(append([]report.Action{}, res.Recovered...), res.Actions...) {
 		switch {
@@ -255,11 +270,11 @@ func runResult(res *Result) string {
 	problems := res.Plan != nil && len(res.Plan.Problems) > 0
 	switch {
 	case applied == 0 && bad == 0 && !problems:
-		return "no-changes"
+		return report.RunNoChanges
 	case bad == 0 && !problems:
-		return "success"
+		return report.RunSuccess
 	case applied == 0 && bad > 0:
-		return "failed"
+		return report.RunFailed
 	}
-	return "partial"
+	return report.RunPartial
 }

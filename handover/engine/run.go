@@ -49,7 +49,7 @@ type Result struct {
 // Failed reports whether anything went wrong: a failed or unproven
 // change, an unresolved recovery, or a target that could not be covered.
 func (r *Result) Failed() bool {
-	if r.Report != nil && r.Report.Run.Result != "success" && r.Report.Run.Result != "no-changes" {
+	if r.Report != nil && r.Report.Run.Result != report.RunSuccess && r.Report.Run.Result != report.RunNoChanges {
 		return true
 	}
 	for _, a := range append(append([]report.Action{}, r.Recovered...), r.Actions...) {
@@ -134,6 +134,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return res, nil
 	}
 	res.Report = s.buildReport(ctx, rn, res, mode, started)
+	// The run-end record carries the run's result (report.RunResult).
 	if err := rn.end(plan.Result(res.Report.Run.Result), nil); err != nil {
 		return nil, err
 	}

@@ -53,16 +53,6 @@ const (
 	Partial Result = "partial"
 )
 
-// Results of a whole run, as its last journal record and the report say.
-const (
-	// Success: every change applied and proven.
-	Success Result = "success"
-	// NoChanges: there was nothing to do.
-	NoChanges Result = "no-changes"
-	// Partial (above): some changes failed or are unproven; Failed
-	// (above): nothing could be applied.
-)
-
 // Settled reports whether a change's effect on the target is known and
 // final: nothing is left for a later run to finish.
 func (r Result) Settled() bool {

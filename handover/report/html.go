@@ -215,8 +215,7 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 <div class="cards">
 {{- range .Services}}
 <div class="card"><h4>{{.Title}} — {{.System}}</h4><p class="muted">{{.Target}}</p>{{if .Text}}<p>{{.Text}}</p>{{end}}
-{{- range .Lists}}<p><strong>{{.Name}}</strong></p><ul>{{range .Items}}<li>{{.}}</li>{{end}}</ul>{{end}}
-{{- if .Forwards}}<p><strong>{{t "svc.mail.forwards"}}</strong></p><ul>{{range .Forwards}}<li>{{.Summary}}{{if .Provider}} <span class="pill warn">{{t "col.provider"}}</span>{{end}}</li>{{end}}</ul>{{end}}
+{{- range .Lists}}<p><strong>{{.Name}}</strong></p><ul>{{range .Items}}<li>{{.Text}}{{if .Provider}} <span class="pill warn">{{t "col.provider"}}</span>{{end}}</li>{{end}}</ul>{{end}}
 </div>
 {{- end}}
 </div>

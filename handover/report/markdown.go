@@ -148,10 +148,11 @@ func renderMarkdown(v *view) ([]byte, error) {
 	for _, s := range v.Services {
 		p("- **%s — %s** (%s). %s\n", md(s.Title), md(s.System), md(s.Target), md(s.Text))
 		for _, l := range s.Lists {
-			p("  - %s : %s\n", md(l.Name), md(strings.Join(l.Items, "; ")))
-		}
-		for _, f := range s.Forwards {
-			p("  - %s : %s %s\n", w.T("svc.mail.forwards"), md(f.Summary), providerMark(f.Provider, w))
+			items := make([]string, 0, len(l.Items))
+			for _, it := range l.Items {
+				items = append(items, strings.TrimSpace(it.Text+" "+providerMark(it.Provider, w)))
+			}
+			p("  - %s : %s\n", md(l.Name), md(strings.Join(items, "; ")))
 		}
 	}
 	p("\n### %s\n\n%s\n\n", w.T("s2.admins"), w.T("s2.admins.note"))

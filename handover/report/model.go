@@ -14,7 +14,9 @@ import (
 )
 
 // FormatVersion is the version of report.json's schema (docs/report.md).
-const FormatVersion = 1
+// Version 2 gives every check its kind; reports of version 1 are still
+// read, verified and rendered (format1.go).
+const FormatVersion = 2
 
 // Namespace is the SSHSIG namespace of report signatures.
 const Namespace = "handover-report"
@@ -36,6 +38,9 @@ type Report struct {
 	Dossier []connector.Inventory `json:"dossier"`
 	// After is the re-inventory taken after the changes, where one was made.
 	After []connector.Inventory `json:"after,omitempty"`
+	// Presentation is how the run's connectors said their systems read
+	// (labels, colours, cards): data, so rendering needs no connector.
+	Presentation *Presentation `json:"presentation,omitempty"`
 	// Credentials says where each admin credential's current value is
 	// stored (never the value).
 	Credentials []Credential `json:"credentials"`
@@ -70,9 +75,22 @@ type Run struct {
 	Operator string    `json:"operator"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
-	// Result: "success", "partial" (some failures), "failed", "no-changes".
-	Result string `json:"result"`
+	Result   RunResult `json:"result"`
 }
+
+// RunResult is the run's overall result.
+type RunResult string
+
+const (
+	// RunSuccess: every change was applied and proven.
+	RunSuccess RunResult = "success"
+	// RunPartial: some changes failed, or some systems were not covered.
+	RunPartial RunResult = "partial"
+	// RunFailed: nothing could be applied.
+	RunFailed RunResult = "failed"
+	// RunNoChanges: there was nothing to do.
+	RunNoChanges RunResult = "no-changes"
+)
 
 // Summary counts per target.
 type Summary struct {
@@ -160,12 +178,3 @@ type Signature struct {
 	Key         string `json:"key"`
 	Fingerprint string `json:"fingerprint"`
 }
-
-// Check.What conventions the renderer recognises, so the actions table can
-// say in plain words whether the new credential works, the old one is
-// rejected and a removed agent is gone. Other checks are shown as written.
-const (
-	CheckNewWorks    = "new credential works"
-	CheckOldRejected = "old credential rejected"
-	CheckAbsent      = "absent on re-inventory"
-)

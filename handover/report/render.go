@@ -147,12 +147,11 @@ type findingRow struct {
 type serviceView struct {
 	Title, Target, System, Text string
 	Lists                       []namedList
-	Forwards                    []findingRow
 }
 
 type namedList struct {
 	Name  string
-	Items []string
+	Items []connector.CardItem
 }
 
 type adminRow struct {
@@ -230,9 +229,11 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	}
 	v.Banner = resultBanner(r, w)
 	v.Points = highlights(r, w)
-	svg, edges := schema(r, w)
+	lk := looksOf(r, w.lang)
+	svg, edges := schema(r, w, lk)
 	v.Schema, v.Edges = template.HTML(svg), edges
-	v.Targets, v.Services = dossier(r, w)
+	v.Targets = dossier(r, w, lk)
+	v.Services = cards(lk, w)
 	v.Admins = admins(r, w)
 	v.Actions = actions(r, w)
 	v.Access = access(r, w)
@@ -270,16 +271,16 @@ func recordWhat(r journal.Record) string {
 
 func resultBanner(r *Report, w words) banner {
 	switch r.Run.Result {
-	case "success":
+	case RunSuccess:
 		return banner{"ok", w.T("result.success"), w.T("result.success.text")}
-	case "partial":
+	case RunPartial:
 		return banner{"warn", w.T("result.partial"), w.T("result.partial.text")}
-	case "failed":
+	case RunFailed:
 		return banner{"bad", w.T("result.failed"), w.T("result.failed.text")}
-	case "no-changes":
+	case RunNoChanges:
 		return banner{"info", w.T("result.nochange"), w.T("result.nochange.text")}
 	}
-	return banner{"warn", w.T("result.unknown") + " : " + r.Run.Result, ""}
+	return banner{"warn", w.T("result.unknown") + " : " + string(r.Run.Result), ""}
 }
 
 // highlights are the summary's plain sentences for a reader who will not
@@ -293,7 +294,7 @@ func highlights(r *Report, w words) []string {
 	out = append(out, w.F("hl.systems", systems, len(r.Dossier)))
 	var rot, rotOK, agents, agentsOK, failed int
 	for _, a := range r.Actions {
-		done := (a.Result == "applied" || a.Result == "recovered") && a.Verified
+		done := a.Result.OK() && a.Verified
 		switch a.Change.Action {
 		case plan.RotatePassword:
 			rot++
@@ -306,7 +307,7 @@ func highlights(r *Report, w words) []string {
 				agentsOK++
 			}
 		}
-		if a.Result == "failed" {
+		if a.Result == plan.Failed {
 			failed++
 		}
 	}
@@ -343,7 +344,7 @@ func highlights(r *Report, w words) []string {
 // dossier, the re-inventory, credentials and actions in linear time.
 type sysKey struct{ target, system string }
 
-func dossier(r *Report, w words) ([]targetView, []serviceView) {
+func dossier(r *Report, w words, lk looks) []targetView {
 	after := map[sysKey]*connector.System{}
 	for i := range r.After {
 		for j := range r.After[i].Systems {
@@ -352,12 +353,11 @@ func dossier(r *Report, w words) ([]targetView, []serviceView) {
 		}
 	}
 	var tvs []targetView
-	var svcs []serviceView
 	for _, inv := range r.Dossier {
 		tv := targetView{Name: inv.Target, Type: inv.Type, Count: w.F("systems.count", len(inv.Systems)), Open: len(inv.Systems) <= 12}
 		for _, s := range inv.Systems {
 			sv := systemView{
-				Anchor: anchor(inv.Target, s.Name), Name: s.Name, Kind: s.Kind, KindLabel: kindLabel(s.Kind, w),
+				Anchor: anchor(inv.Target, s.Name), Name: s.Name, Kind: s.Kind, KindLabel: lk.label(s.Kind, w),
 				Address: s.Address, Error: s.Error, OS: osOf(s.Facts), HW: hwSummary(s.Hardware, w),
 				NSoftware: len(s.Software), NServices: len(s.Services),
 				Facts: s.Facts, Software: s.Software, Services: s.Services, Ports: s.Ports, Links: s.Links,
@@ -389,85 +389,27 @@ func dossier(r *Report, w words) ([]targetView, []serviceView) {
 				}
 			}
 			tv.Systems = append(tv.Systems, sv)
-			if sv := service(inv.Target, s, w); sv != nil {
-				svcs = append(svcs, *sv)
-			}
 		}
 		tvs = append(tvs, tv)
 	}
-	return tvs, svcs
+	return tvs
 }
 
 func finding(f connector.Finding) findingRow {
 	return findingRow{Kind: f.Kind, Object: f.Object, Summary: f.Summary, Reasons: strings.Join(f.Reasons, "; "), Provider: f.Provider}
 }
 
-// service summarises a directory, mail or vault system in plain words.
-func service(target string, s connector.System, w words) *serviceView {
-	sv := &serviceView{Target: target, System: s.Name}
-	switch s.Kind {
-	case "directory":
-		var admins, svc, prov int
-		for _, a := range s.Accounts {
-			if a.Admin {
-				admins++
-			}
-			if a.Service {
-				svc++
-			}
-			if a.Provider {
-				prov++
-			}
+// cards are the presentation's cards in the view's language.
+func cards(lk looks, w words) []serviceView {
+	var out []serviceView
+	for _, c := range lk.cards {
+		sv := serviceView{Title: c.Title.In(w.lang), Target: c.Target, System: c.System, Text: c.Text.In(w.lang)}
+		for _, l := range c.Lists {
+			sv.Lists = append(sv.Lists, namedList{Name: l.Name.In(w.lang), Items: l.Items})
 		}
-		sv.Title = w.T("svc.directory")
-		sv.Text = w.F("svc.directory.text", len(s.Accounts), admins, svc, prov)
-		for _, f := range s.Facts {
-			sv.Lists = append(sv.Lists, namedList{f.Name, []string{f.Value}})
-		}
-	case "mail":
-		var fwd, prov int
-		for _, f := range s.Findings {
-			if f.Kind == connector.KindForward {
-				fwd++
-				if f.Provider {
-					prov++
-				}
-				sv.Forwards = append(sv.Forwards, finding(f))
-			}
-		}
-		sv.Title = w.T("svc.mail")
-		sv.Text = w.F("svc.mail.text", len(s.Accounts), fwd, prov)
-	case "vault":
-		sv.Title = w.T("svc.vault")
-		var auth, pol, tok []string
-		for _, f := range s.Facts {
-			name := strings.ToLower(f.Name)
-			switch {
-			case strings.Contains(name, "auth"):
-				auth = append(auth, f.Name+": "+f.Value)
-			case strings.Contains(name, "polic"):
-				pol = append(pol, f.Name+": "+f.Value)
-			}
-		}
-		for _, f := range s.Findings {
-			switch f.Kind {
-			case connector.KindAuth:
-				auth = append(auth, f.Summary)
-			case connector.KindPolicy:
-				pol = append(pol, f.Summary)
-			case connector.KindToken:
-				tok = append(tok, f.Summary)
-			}
-		}
-		for _, l := range []namedList{{w.T("svc.vault.auth"), auth}, {w.T("svc.vault.policies"), pol}, {w.T("svc.vault.tokens"), tok}} {
-			if len(l.Items) > 0 {
-				sv.Lists = append(sv.Lists, l)
-			}
-		}
-	default:
-		return nil
+		out = append(out, sv)
 	}
-	return sv
+	return out
 }
 
 // admins lists every admin account of the dossier with where its current
@@ -538,13 +480,12 @@ func actions(r *Report, w words) []actionGroup {
 		}
 		var newC, oldC, goneC []bool
 		for _, c := range a.Verification {
-			what := strings.ToLower(c.What)
-			switch {
-			case strings.Contains(what, CheckNewWorks):
+			switch checkKind(r, c) {
+			case connector.NewWorks:
 				newC = append(newC, c.OK)
-			case strings.Contains(what, CheckOldRejected):
+			case connector.OldRejected:
 				oldC = append(oldC, c.OK)
-			case strings.Contains(what, CheckAbsent):
+			case connector.Absent:
 				goneC = append(goneC, c.OK)
 			default:
 				mark := "✓"
@@ -579,13 +520,22 @@ func triOf(oks []bool, w words) tri {
 }
 
 func resultClass(res plan.Result) string {
-	switch res {
-	case "applied", "recovered":
+	switch {
+	case res.OK():
 		return "ok"
-	case "failed":
+	case res == plan.Failed:
 		return "bad"
 	}
 	return "warn"
+}
+
+// checkKind is what a check proves: its kind, or for a report of format 1,
+// whose checks had none, the kind its words gave it then.
+func checkKind(r *Report, c connector.Check) connector.CheckKind {
+	if r.FormatVersion == format1 {
+		return format1CheckKind(c)
+	}
+	return c.Kind
 }
 
 func access(r *Report, w words) []accessRow {
@@ -604,16 +554,6 @@ func access(r *Report, w words) []accessRow {
 		})
 	}
 	return out
-}
-
-func kindLabel(kind string, w words) string {
-	switch kind {
-	case "host", "directory", "mail", "vault":
-		return w.T("kind." + kind)
-	case "":
-		return w.T("kind.other")
-	}
-	return kind
 }
 
 // osOf picks the fact that names the operating system or server software.

@@ -187,7 +187,7 @@ func TestVerifyTamper(t *testing.T) {
 		},
 		{
 			name:   "report syntax",
-			tamper: flipIn(report.JSONFile, `"format_version": 1,`, ",", ";"),
+			tamper: flipIn(report.JSONFile, `"format_version": 2,`, ",", ";"),
 			want:   []string{"report.json: does not match its signature", "report.json line 2: cannot be read as a report"},
 		},
 		{
@@ -389,7 +389,7 @@ func damageSignature(t *testing.T, f *reporttest.Fixture) {
 func rerender(t *testing.T, f *reporttest.Fixture) {
 	t.Helper()
 	r := *f.Report
-	r.Run.Result = "success"
+	r.Run.Result = report.RunSuccess
 	b, err := report.Render(&r, "html", "fr")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"net"
@@ -22,47 +23,6 @@ const (
 	labelRune = 26 // longest name printed in a box
 )
 
-// column puts external systems on the left, hosts in the middle and the
-// services they depend on (mail, directory, vault) on the right, so most
-// arrows cross one gap and none crosses a box.
-func column(kind string) int {
-	switch kind {
-	case "external":
-		return 0
-	case "host", "":
-		return 1
-	}
-	return 2
-}
-
-// kindRank orders groups within a column.
-func kindRank(kind string) int {
-	switch kind {
-	case "host":
-		return 0
-	case "mail":
-		return 1
-	case "directory":
-		return 2
-	case "vault":
-		return 3
-	case "external":
-		return 5
-	}
-	return 4
-}
-
-var kindColor = map[string]string{
-	"host": "#1f5fa8", "directory": "#6b3fa0", "mail": "#b5561b", "vault": "#2b7a4b", "external": "#6b7280",
-}
-
-func colorOf(kind string) string {
-	if c, ok := kindColor[kind]; ok {
-		return c
-	}
-	return "#4b5563"
-}
-
 // linkPalette colours the kinds of links, in the order of their names.
 var linkPalette = []string{"#374151", "#0e7490", "#9d174d", "#854d0e", "#3730a3", "#166534"}
 
@@ -83,16 +43,16 @@ type edgeRow struct {
 // inventory's links between them as arrows. Its size is linear in the
 // number of systems and links: a group shows at most maxBoxes systems and
 // folds the rest into one box, and equal links are drawn once.
-func schema(r *Report, w words) (string, []edgeRow) {
+func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 	type group struct {
 		inv  int
 		kind string
 	}
 	var groups []group
 	for i, inv := range r.Dossier {
-		groups = append(groups, group{i, dominantKind(inv.Systems)})
+		groups = append(groups, group{i, dominantKind(inv.Systems, lk)})
 	}
-	slices.SortStableFunc(groups, func(a, b group) int { return kindRank(a.kind) - kindRank(b.kind) })
+	slices.SortStableFunc(groups, func(a, b group) int { return cmp.Compare(lk.rank(a.kind), lk.rank(b.kind)) })
 
 	var nodes []schemaNode
 	colY := [3]int{margin, margin, margin}
@@ -126,7 +86,7 @@ func schema(r *Report, w words) (string, []edgeRow) {
 	boxOf := map[sysRef]int{}
 	for _, g := range groups {
 		inv := r.Dossier[g.inv]
-		col := column(g.kind)
+		col := lk.column(g.kind)
 		head := add(schemaNode{col: col, title: inv.Target, sub: inv.Type, kind: g.kind, header: true})
 		claim(inv.Target, head)
 		shown := len(inv.Systems)
@@ -174,20 +134,20 @@ func schema(r *Report, w words) (string, []edgeRow) {
 					to, ok = where[hostOf(l.To)]
 				}
 				toName := l.To
-				if ok && !nodes[to].more && !nodes[to].header && nodes[to].kind != "external" {
+				if ok && !nodes[to].more && !nodes[to].header && nodes[to].kind != kindExternal {
 					toName = nodes[to].title
 				}
 				if !ok {
 					if extHead < 0 {
-						extHead = add(schemaNode{col: 0, title: w.T("kind.external"), kind: "external", header: true})
+						extHead = add(schemaNode{col: 0, title: w.T("kind.external"), kind: kindExternal, header: true})
 					}
 					switch {
 					case extShown < maxBoxes-1:
-						to = add(schemaNode{col: 0, title: l.To, kind: "external"})
+						to = add(schemaNode{col: 0, title: l.To, kind: kindExternal})
 						where[l.To] = to
 						extShown++
 					case extMore < 0:
-						extMore = add(schemaNode{col: 0, kind: "external", more: true})
+						extMore = add(schemaNode{col: 0, kind: kindExternal, more: true})
 						to = extMore
 					default:
 						to = extMore
@@ -305,7 +265,7 @@ func schema(r *Report, w words) (string, []edgeRow) {
 	// Boxes.
 	for _, n := range nodes {
 		bx, by := colX[n.col], n.y
-		c := colorOf(n.kind)
+		c := lk.color(n.kind)
 		switch {
 		case n.header:
 			fmt.Fprintf(&b, `<g class="target"><rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s"/>`, bx, by, colW, headH, c)
@@ -334,8 +294,8 @@ func schema(r *Report, w words) (string, []edgeRow) {
 	lx, ly := margin, legendY+12
 	fmt.Fprintf(&b, `<g class="legend" font-size="11" fill="#374151"><text x="%d" y="%d" font-weight="700">%s</text>`, lx, ly, esc(w.T("legend")))
 	lx += 64
-	for _, k := range []string{"host", "directory", "mail", "vault"} {
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" rx="2" fill="%s"/><text x="%d" y="%d">%s</text>`, lx, ly-10, colorOf(k), lx+17, ly, esc(w.T("kind."+k)))
+	for _, k := range lk.kinds {
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" rx="2" fill="%s"/><text x="%d" y="%d">%s</text>`, lx, ly-10, lk.color(k.Kind), lx+17, ly, esc(k.Label.In(w.lang)))
 		lx += 92
 	}
 	fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="5" fill="#c81e1e"/><text x="%d" y="%d">%s</text>`, lx+6, ly-4, lx+17, ly, esc(w.T("legend.provider")))
@@ -356,12 +316,12 @@ func abs(n int) int {
 	return n
 }
 
-func dominantKind(ss []connector.System) string {
+func dominantKind(ss []connector.System, lk looks) string {
 	n := map[string]int{}
 	best := ""
 	for _, s := range ss {
 		n[s.Kind]++
-		if best == "" || n[s.Kind] > n[best] || (n[s.Kind] == n[best] && kindRank(s.Kind) < kindRank(best)) {
+		if best == "" || n[s.Kind] > n[best] || (n[s.Kind] == n[best] && lk.rank(s.Kind) < lk.rank(best)) {
 			best = s.Kind
 		}
 	}

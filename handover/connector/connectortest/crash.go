@@ -129,7 +129,7 @@ func (s *suite) crash(t *testing.T, step string) []error {
 	for _, a := range r.res.Actions {
 		errs = append(errs, actionProof(a, r.records)...)
 	}
-	if got := r.res.Report.Run.Result; got != string(plan.Success) {
+	if got := r.res.Report.Run.Result; got != report.RunSuccess {
 		errs = append(errs, fmt.Errorf("the run after a crash at %s: result %q", step, got))
 	}
 	errs = append(errs, s.settled(ctx, r)...)

@@ -300,8 +300,8 @@ func proofs(r *ran) []error {
 		return append(errs, errors.New("the run wrote no report"))
 	}
 	switch got := res.Report.Run.Result; got {
-	case string(plan.Success):
-	case string(plan.Partial):
+	case report.RunSuccess:
+	case report.RunPartial:
 		// Only untested old credentials may keep the run from success:
 		// actionProof accepted them, and reported everything else.
 	default:
@@ -427,8 +427,8 @@ func (s *suite) idempotent(t *testing.T, r *ran) []error {
 	if n := len(res.Actions) + len(res.Recovered); n > 0 {
 		errs = append(errs, fmt.Errorf("second run made or recovered %d changes", n))
 	}
-	if got := res.Report.Run.Result; got != string(plan.NoChanges) {
-		errs = append(errs, fmt.Errorf("second run result %q, want %q", got, plan.NoChanges))
+	if got := res.Report.Run.Result; got != report.RunNoChanges {
+		errs = append(errs, fmt.Errorf("second run result %q, want %q", got, report.RunNoChanges))
 	}
 	return errs
 }

@@ -159,6 +159,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 		return nil, err
 	}
 	r.Dossier = []connector.Inventory{b.servers(o.Hosts), b.directory(), b.mail(), b.vault()}
+	r.Presentation = report.Present(r.Dossier, describe)
 	for _, inv := range r.Dossier {
 		if _, err := b.rec(journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: "ok", Detail: map[string]string{"systems": strconv.Itoa(len(inv.Systems))}}); err != nil {
 			return nil, err
@@ -176,7 +177,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 		"srv-compta1 : la tâche planifiée de PrestaNet n'a pas pu être retirée (fichier verrouillé) ; à traiter sur place.",
 	}
 	r.Summary = summarise(r)
-	r.Run.Result = "partial"
+	r.Run.Result = report.RunPartial
 	end, err := b.rec(journal.Record{Kind: journal.RunEnd, Result: plan.Result(r.Run.Result)})
 	if err != nil {
 		return nil, err
@@ -315,7 +316,7 @@ func (b *builder) apply() error {
 	waived.MakeID()
 	r.Deviations.Waivers = []plan.Waived{{Change: waived, Justification: "Le contrat de tierce maintenance applicative court jusqu'au 30 juin 2026 ; PrestaNet garde un accès en lecture pour la bascule de la comptabilité.", Approver: "Claire Lefèvre, DGS", Expires: time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)}}
 	for _, a := range r.Actions {
-		if a.Result == "failed" {
+		if a.Result == plan.Failed {
 			r.Deviations.Failures = append(r.Deviations.Failures, report.Failure{Target: a.Change.Target, System: a.Change.System, Change: a.Change.ID, Error: a.Error})
 		}
 	}
@@ -336,7 +337,7 @@ func (b *builder) apply() error {
 				if a, ok := byFinding[s.Name+"|"+f.ID]; ok {
 					pa.Change = a.Change.ID
 					pa.Fate = "removed"
-					if a.Result == "failed" {
+					if a.Result == plan.Failed {
 						pa.Fate = "failed"
 					}
 				} else if f.ID == waived.Finding {
@@ -374,32 +375,34 @@ func (b *builder) one(ch plan.Change) (report.Action, error) {
 	}
 	a.Started = in.Time
 	failed := ch.Action == plan.RemoveCron
-	out := journal.Record{Kind: journal.Outcome, Target: ch.Target, System: ch.System, Change: ch.ID, Result: "applied"}
+	result := plan.Applied
+	out := journal.Record{Kind: journal.Outcome, Target: ch.Target, System: ch.System, Change: ch.ID}
 	if failed {
-		out.Result, out.Error = "failed", "rm /etc/cron.d/prestanet-sync: operation not permitted (file is immutable: chattr +i)"
+		result, out.Error = plan.Failed, "rm /etc/cron.d/prestanet-sync: operation not permitted (file is immutable: chattr +i)"
 	}
+	out.Result = string(result)
 	o, err := b.rec(out)
 	if err != nil {
 		return a, err
 	}
-	a.Finished, a.Result, a.Error = o.Time, out.Result, out.Error
+	a.Finished, a.Result, a.Error = o.Time, result, out.Error
 	if failed {
 		return a, nil
 	}
 	switch ch.Action {
 	case plan.RotatePassword:
 		a.Verification = []connector.Check{
-			{Change: ch.ID, What: report.CheckNewWorks, OK: true, Detail: "fresh login with the new password accepted", At: b.now},
-			{Change: ch.ID, What: report.CheckOldRejected, OK: true, Detail: "fresh login with the handed-over password refused", At: b.now},
+			{Change: ch.ID, Kind: connector.NewWorks, What: "new credential works", OK: true, Detail: "fresh login with the new password accepted", At: b.now},
+			{Change: ch.ID, Kind: connector.OldRejected, What: "old credential rejected", OK: true, Detail: "fresh login with the handed-over password refused", At: b.now},
 		}
 		if err := b.store.SetState(b.ctx, ch.SecretPath, 1, secret.Current); err != nil {
 			return a, err
 		}
 		b.r.Credentials = append(b.r.Credentials, report.Credential{Target: ch.Target, System: ch.System, Account: ch.Object, Store: "vault", Where: "https://coffre.numerique-conseil.fr:8200 (kv/)", Path: ch.SecretPath, Version: 1, Changed: b.now})
 	case plan.RemoveAgent:
-		a.Verification = []connector.Check{{Change: ch.ID, What: "agent teamviewer " + report.CheckAbsent, OK: true, At: b.now}}
+		a.Verification = []connector.Check{{Change: ch.ID, Kind: connector.Absent, What: "agent teamviewer: no process left, package purged (ps, dpkg)", OK: true, At: b.now}}
 	default:
-		a.Verification = []connector.Check{{Change: ch.ID, What: string(ch.Action) + " " + report.CheckAbsent, OK: true, At: b.now}}
+		a.Verification = []connector.Check{{Change: ch.ID, Kind: connector.Absent, What: string(ch.Action) + " absent on re-inventory", OK: true, At: b.now}}
 	}
 	a.Verified = true
 	if _, err := b.rec(journal.Record{Kind: journal.Verified, Target: ch.Target, System: ch.System, Change: ch.ID, Result: "ok"}); err != nil {
@@ -449,10 +452,10 @@ func summarise(r *report.Report) report.Summary {
 	for _, a := range r.Actions {
 		ts := &s.Targets[at[a.Change.Target]]
 		ts.Planned++
-		switch a.Result {
-		case "applied", "recovered":
+		switch {
+		case a.Result.OK():
 			ts.Applied++
-		case "failed":
+		case a.Result == plan.Failed:
 			ts.Failed++
 		}
 		if a.Verified {
