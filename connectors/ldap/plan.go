@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ func (t *Target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
 			}
 			ch := plan.Change{
 				Target: inv.Target, System: sys.Name, Action: plan.RotatePassword, Object: a.Name,
-				Before: "password " + first(f.Detail["password_changed"], "of unknown age"), After: "new generated password, stored before it is set",
+				Before: "password " + cmp.Or(f.Detail["password_changed"], "of unknown age"), After: "new generated password, stored before it is set",
 				Reason: reason, Finding: f.ID, SecretPath: t.secretPath(a.Name),
 				Params: map[string]string{"dialect": dialect, "login": f.Detail["login"]},
 				Last:   isBind,

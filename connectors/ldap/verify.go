@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -202,7 +203,7 @@ func (t *Target) verifyLock(ctx context.Context, ch plan.Change, dialect string,
 		}
 		checks = append(checks, t.check(ch, "LDAP bind with the handed-over password fails", !simpleOK, simpleWhy))
 		if dialect == AD && t.s.Kerberos {
-			realm := first(ch.Params["realm"], t.info.Realm)
+			realm := cmp.Or(ch.Params["realm"], t.info.Realm)
 			kOK, why, err := kerberosLogin(ctx, t.kdcAddr(), realm, ch.Params["login"], cred)
 			if err != nil {
 				return nil, err
