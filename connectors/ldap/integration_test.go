@@ -157,7 +157,7 @@ func configure(t testing.TB, d directory, url string, store *secret.MemoryStore,
 	}
 	pb := &playbook.Playbook{
 		Outgoing: playbook.Outgoing{Names: []string{testenv.ProviderName}, Domains: []string{testenv.ProviderDomain}, Accounts: []string{"prestanet-*"}},
-		Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour},
+		Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour},
 	}
 	dec := playbook.NewDecoder("playbook.yaml")
 	env := connector.Env{
@@ -266,7 +266,7 @@ func rotate(t *testing.T, ctx context.Context, tgt *ldap.Target, store *secret.M
 		t.Fatalf("KnownCredential %s: %v %v", ch.Object, ok, err)
 	}
 	for attempt := 1; attempt <= 3; attempt++ {
-		next, err = secret.Generate(nil, secret.DefaultPolicy)
+		next, err = secret.Generate(nil, secret.DefaultPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -569,7 +569,7 @@ func runCut(t *testing.T, d directory) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := secret.Generate(nil, secret.DefaultPolicy)
+	next, err := secret.Generate(nil, secret.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}

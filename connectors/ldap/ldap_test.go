@@ -25,7 +25,7 @@ func decodeTarget(t *testing.T, settings string) (connector.Target, playbook.Dia
 	env := connector.Env{
 		Playbook: &playbook.Playbook{
 			Outgoing: playbook.Outgoing{Domains: []string{"prestanet.test"}, Accounts: []string{"prestanet-*"}},
-			Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, MaxCredentialAge: 90 * 24 * time.Hour, RotateAccounts: []string{"annuaire:svc-listed", "other:svc-x"}},
+			Policy:   playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), MaxCredentialAge: 90 * 24 * time.Hour, RotateAccounts: []string{"annuaire:svc-listed", "other:svc-x"}},
 		},
 		Resolver: &playbook.Resolver{Dir: t.TempDir()},
 		Now:      func() time.Time { return testNow },

@@ -633,7 +633,7 @@ func (r *runner) generate(ctx context.Context, t *Target, ch plan.Change) (secre
 		p = *t.Spec.Password
 	}
 	if p.Length == 0 {
-		p = secret.DefaultPolicy
+		p = secret.DefaultPolicy()
 	}
 	return secret.Generate(r.s.engine.rand(), p)
 }

@@ -63,11 +63,11 @@ func TestMakeIDIsDistinct(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	all := []plan.Action{plan.RotatePassword, plan.InstallKey, plan.RemoveKey, plan.LockAccount, plan.RemoveMembership, plan.RemoveGrant, plan.RemoveCron, plan.RemoveAgent, plan.RemoveForward, plan.RevokeToken}
-	if len(plan.Actions) != len(all) {
-		t.Errorf("Actions lists %d actions, want %d", len(plan.Actions), len(all))
+	if len(plan.Actions()) != len(all) {
+		t.Errorf("Actions lists %d actions, want %d", len(plan.Actions()), len(all))
 	}
 	for _, a := range all {
-		if !a.Known() || plan.Actions[a.Order()] != a {
+		if !a.Known() || plan.Actions()[a.Order()] != a {
 			t.Errorf("%s: Known() = %v, Order() = %d", a, a.Known(), a.Order())
 		}
 	}
@@ -83,7 +83,7 @@ func TestActions(t *testing.T) {
 			t.Errorf("%s is not applied before %s", order[i-1], order[i])
 		}
 	}
-	if plan.RemoveAgent.Order() != len(plan.Actions)-1 {
+	if plan.RemoveAgent.Order() != len(plan.Actions())-1 {
 		t.Errorf("%s is not the last action", plan.RemoveAgent)
 	}
 }
