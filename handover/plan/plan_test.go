@@ -86,6 +86,12 @@ func TestActions(t *testing.T) {
 	if plan.RemoveAgent.Order() != len(plan.Actions())-1 {
 		t.Errorf("%s is not the last action", plan.RemoveAgent)
 	}
+	// The list is the caller's copy: changing it changes no order.
+	mine := plan.Actions()
+	mine[0], mine[len(mine)-1] = "", ""
+	if plan.InstallKey.Order() != 0 || plan.Actions()[0] != plan.InstallKey || !plan.RemoveAgent.Known() {
+		t.Errorf("changing the list Actions returned changed the actions' order")
+	}
 }
 
 func TestSort(t *testing.T) {
