@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/handoverhq/handover/handover/atomicfile"
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
@@ -325,7 +326,8 @@ func (s *Session) reportDir() string {
 	return filepath.Join(s.StateDir(), "reports")
 }
 
-// writeReportJSON is the fallback report writer: report.json, unsigned.
+// writeReportJSON is the fallback report writer: report.json, unsigned,
+// written whole and, like a signed one, never over another.
 func writeReportJSON(_ context.Context, dir string, r *report.Report, _ string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -334,6 +336,6 @@ func writeReportJSON(_ context.Context, dir string, r *report.Report, _ string) 
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(dir, "report.json")
-	return []string{p}, os.WriteFile(p, append(b, '\n'), 0o644)
+	p := filepath.Join(dir, report.JSONFile)
+	return []string{p}, atomicfile.Create(p, append(b, '\n'), 0o644)
 }
