@@ -230,8 +230,8 @@ func TestSambaOldPasswordAllowedPeriod(t *testing.T) {
 			t.Fatalf("set password of %s: %v", dn, err)
 		}
 	}
-	old, _ := secret.Generate(nil, secret.DefaultPolicy)
-	next, _ := secret.Generate(nil, secret.DefaultPolicy)
+	old, _ := secret.Generate(nil, secret.DefaultPolicy())
+	next, _ := secret.Generate(nil, secret.DefaultPolicy())
 	set(old)
 	set(next)
 	if _, err := adConn(t, env, env.AD.URLS, dn, old.Reveal()); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -58,7 +59,7 @@ func catalogCommand(s *stdio) *cli.Command {
 			tw := tabwriter.NewWriter(s.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tTITLE\tVENDOR\tPACKAGES\tUNITS\tSOURCE")
 			for _, a := range cat.Agents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Title, a.Vendor, dash(strings.Join(a.Packages, " ")), dash(strings.Join(a.Units, " ")), a.Source)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.Title, a.Vendor, cmp.Or(strings.Join(a.Packages, " "), "-"), cmp.Or(strings.Join(a.Units, " "), "-"), a.Source)
 			}
 			return tw.Flush()
 		},
@@ -82,11 +83,4 @@ type catalogProblems playbook.Diagnostics
 
 func (p catalogProblems) Error() string {
 	return fmt.Sprintf("%s\n%d problem(s)", playbook.Diagnostics(p).Error(), len(p))
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

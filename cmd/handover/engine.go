@@ -9,25 +9,16 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/handoverhq/handover/connectors/builtin"
 	"github.com/handoverhq/handover/handover/engine"
-	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/secret"
 )
-
-// crashEnv names the fault-injection hook: HANDOVER_CRASH_AT=STEP[:N]
-// SIGKILLs the process at the Nth time (default first) the rotation
-// protocol reaches STEP. The recovery tests use it to kill a real run at
-// each step; it is documented in docs/engine.md.
-const crashEnv = "HANDOVER_CRASH_AT"
 
 // jsonFlag switches logs to JSON lines for machines.
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "write logs as JSON lines (for machines) instead of text"}
@@ -57,30 +48,8 @@ func newEngine(c *cli.Context, s *stdio) *engine.Engine {
 			return secret.FromBytes(b), nil
 		}
 	}
-	e.Crash = crashHook(os.Getenv(crashEnv))
+	e.Crash = crashHook()
 	return e
-}
-
-func crashHook(spec string) func(string, plan.Change) {
-	if spec == "" {
-		return nil
-	}
-	step, nth, _ := strings.Cut(spec, ":")
-	want := 1
-	if nth != "" {
-		fmt.Sscanf(nth, "%d", &want)
-	}
-	seen := 0
-	return func(s string, _ plan.Change) {
-		if s != step {
-			return
-		}
-		seen++
-		if seen == want {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
-		}
-	}
 }
 
 // load loads the command's PLAYBOOK argument, printing every diagnostic

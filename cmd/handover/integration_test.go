@@ -28,8 +28,14 @@ import (
 // exit status (-1 when killed by a signal).
 func handover(t *testing.T, env []string, args ...string) (string, int, syscall.Signal) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "HANDOVER_BE_MAIN=1"), env...)
+	return runBinary(t, os.Args[0], append([]string{"HANDOVER_BE_MAIN=1"}, env...), args...)
+}
+
+// runBinary runs bin, a build of the CLI, as handover does.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (string, int, syscall.Signal) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -131,7 +137,8 @@ targets:
 // TestCrashRecoveryOnRealHost SIGKILLs `handover run` at each step of the
 // rotation protocol on a real SSH host of the test estate; after each
 // kill, a rerun finishes the job: the stored credential logs in, the
-// handed-over one does not, and every journal verifies.
+// handed-over one does not, and every journal verifies. The killed run is
+// a test build, the only one with HANDOVER_CRASH_AT; the rerun is not.
 func TestCrashRecoveryOnRealHost(t *testing.T) {
 	env := testenv.Require(t)
 	if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Operator == nil {
@@ -141,13 +148,14 @@ func TestCrashRecoveryOnRealHost(t *testing.T) {
 	i := len(env.Fleet.Hosts) - 1
 	h := env.Fleet.Hosts[i]
 	t.Cleanup(func() { resetFleet(t) })
+	crashing := buildHandover(t, crashTestTag)
 	for _, step := range []string{engine.StepPending, engine.StepIntent, engine.StepSet, engine.StepOutcome, engine.StepVerify} {
 		t.Run(step, func(t *testing.T) {
 			resetFleet(t)
 			dir := t.TempDir()
 			pb := sshPlaybook(t, env, dir, h, i)
 			old := testenv.ReadSecret(t, h.RootPasswordFile)
-			out, code, sig := handover(t, []string{"HANDOVER_CRASH_AT=" + step}, "run", "--yes", pb)
+			out, code, sig := runBinary(t, crashing, []string{"HANDOVER_CRASH_AT=" + step}, "run", "--yes", pb)
 			if sig != syscall.SIGKILL {
 				t.Fatalf("run was not killed at %s (exit %d):\n%s", step, code, out)
 			}

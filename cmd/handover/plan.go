@@ -96,7 +96,7 @@ func printPlan(w io.Writer, p *plan.Plan) {
 		counts[ch.Action]++
 	}
 	var parts []string
-	for _, a := range plan.Actions {
+	for _, a := range plan.Actions() {
 		if n := counts[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, a))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/handoverhq/handover/handover/atomicfile"
 	"github.com/handoverhq/handover/handover/report"
 )
 
@@ -46,7 +47,7 @@ func reportCommand(s *stdio) *cli.Command {
 					return withCode(exitError, err)
 				}
 				if o := c.String("output"); o != "" {
-					if err := report.WriteFileAtomic(o, out); err != nil {
+					if err := atomicfile.Write(o, out, 0o644); err != nil {
 						return withCode(exitError, err)
 					}
 					return nil

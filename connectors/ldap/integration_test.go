@@ -484,7 +484,7 @@ func runCut(t *testing.T, d directory) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := secret.Generate(nil, secret.DefaultPolicy)
+	next, err := secret.Generate(nil, secret.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -785,7 +785,7 @@ func fileExists(p string) bool {
 
 // decisions are the engine's rotation decisions under the tests' policy.
 func decisions(inv *connector.Inventory) connector.Decisions {
-	p := playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour}
+	p := playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), Retries: 3, MaxCredentialAge: 90 * 24 * time.Hour}
 	return engine.Decide(p, "annuaire", inv, time.Now())
 }
 

@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -339,7 +340,7 @@ type account struct {
 func (t *Target) toAccount(e *ldap.Entry, dialect string, now time.Time) account {
 	a := account{DN: e.DN}
 	a.Name = e.DN
-	a.Display = first(e.GetEqualFoldAttributeValue("displayName"), e.GetEqualFoldAttributeValue("cn"))
+	a.Display = cmp.Or(e.GetEqualFoldAttributeValue("displayName"), e.GetEqualFoldAttributeValue("cn"))
 	a.State = "enabled"
 	if dialect == AD {
 		a.Login = e.GetEqualFoldAttributeValue("sAMAccountName")
@@ -410,15 +411,6 @@ func (t *Target) toAccount(e *ldap.Entry, dialect string, now time.Time) account
 		a.Reasons = reasons
 	}
 	return a
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // inventory reads everything on an open, bound connection.

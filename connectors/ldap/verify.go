@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -181,7 +182,7 @@ func (t *Target) verifyLock(ctx context.Context, ch plan.Change, dialect string,
 		}
 		checks = append(checks, t.check(ch, connector.OldRejected, "LDAP bind with the handed-over password fails", !simpleOK, simpleWhy))
 		if dialect == AD && t.s.Kerberos {
-			realm := first(ch.Params["realm"], t.info.Realm)
+			realm := cmp.Or(ch.Params["realm"], t.info.Realm)
 			kOK, why, err := kerberosLogin(ctx, t.kdcAddr(), realm, ch.Params["login"], cred)
 			if err != nil {
 				return nil, err

@@ -122,14 +122,14 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 		tg.out = connector.NewOutgoing(env.Playbook.Outgoing)
 		tg.policy = env.Playbook.Policy
 	} else {
-		tg.policy = playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, AccessKeyType: "ed25519"}
+		tg.policy = playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), AccessKeyType: "ed25519"}
 	}
 	tg.password = tg.policy.Password
 	if t.Password != nil {
 		tg.password = *t.Password
 	}
 	if tg.password.Length == 0 {
-		tg.password = secret.DefaultPolicy
+		tg.password = secret.DefaultPolicy()
 	}
 	keys, err := newHostKeys(s.KnownHosts, s.TrustFirstUse, tg.recordTrust)
 	if err != nil {

@@ -74,7 +74,7 @@ func configure(t *testing.T, e *testenv.Env, settingsYAML string, store secret.S
 		t.Fatal(err)
 	}
 	d := playbook.NewDecoder("test.yaml")
-	pb := &playbook.Playbook{Outgoing: outgoingFleet(e), Policy: playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, AccessKeyType: "ed25519", Parallel: 16}}
+	pb := &playbook.Playbook{Outgoing: outgoingFleet(e), Policy: playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), AccessKeyType: "ed25519", Parallel: 16}}
 	env := connector.Env{Playbook: pb, Resolver: &playbook.Resolver{Dir: t.TempDir()}, Secrets: storeReader{store}, Recorder: rec, Now: time.Now}
 	tg := New().Configure(d, playbook.Target{Name: "fleet", Type: "ssh", Settings: doc.Content[0]}, env)
 	if ds := d.Diagnostics(); len(ds) > 0 {

@@ -131,7 +131,7 @@ func passwordPolicy(p playbook.Policy, t playbook.Target) secret.Policy {
 		pp = *t.Password
 	}
 	if pp.Length == 0 {
-		pp = secret.DefaultPolicy
+		pp = secret.DefaultPolicy()
 	}
 	return pp
 }

@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/handoverhq/handover/handover/atomicfile"
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
@@ -61,10 +62,13 @@ func (r *Result) Failed() bool {
 }
 
 // NewRunID names a run: its UTC start time and a random suffix, so runs
-// sort by time and never collide.
+// sort by time and never collide. Both come from the engine's clock and
+// randomness, so a test that injects them gets the same id every time.
 func (e *Engine) NewRunID() string {
 	var b [3]byte
-	_, _ = rand.Read(b[:])
+	// crypto/rand does not fail; an injected reader that runs dry leaves
+	// zeros, and the time still names the run.
+	_, _ = io.ReadFull(e.rand(), b[:])
 	return e.now().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
@@ -323,7 +327,8 @@ func (s *Session) reportDir() string {
 	return filepath.Join(s.StateDir(), "reports")
 }
 
-// writeReportJSON is the fallback report writer: report.json, unsigned.
+// writeReportJSON is the fallback report writer: report.json, unsigned,
+// written whole and, like a signed one, never over another.
 func writeReportJSON(_ context.Context, dir string, r *report.Report, _ string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -332,6 +337,6 @@ func writeReportJSON(_ context.Context, dir string, r *report.Report, _ string) 
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(dir, "report.json")
-	return []string{p}, os.WriteFile(p, append(b, '\n'), 0o644)
+	p := filepath.Join(dir, report.JSONFile)
+	return []string{p}, atomicfile.Create(p, append(b, '\n'), 0o644)
 }

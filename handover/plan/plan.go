@@ -40,17 +40,21 @@ const (
 	RevokeToken Action = "revoke-token"
 )
 
-// Actions lists every action, in the order a system's changes are applied:
+// actions is every action, in the order a system's changes are applied:
 // the new access first, so nothing removed can lock the operator out; the
 // provider's access next; agents last, so their removal is proven by a
 // final re-inventory.
-var Actions = []Action{InstallKey, RotatePassword, RemoveKey, RemoveMembership, RemoveGrant, LockAccount, RevokeToken, RemoveForward, RemoveCron, RemoveAgent}
+var actions = [...]Action{InstallKey, RotatePassword, RemoveKey, RemoveMembership, RemoveGrant, LockAccount, RevokeToken, RemoveForward, RemoveCron, RemoveAgent}
+
+// Actions lists every action in the order a system's changes are applied.
+// The slice is the caller's own: changing it changes no order.
+func Actions() []Action { return slices.Clone(actions[:]) }
 
 // Known reports whether a is one of Actions.
-func (a Action) Known() bool { return slices.Contains(Actions, a) }
+func (a Action) Known() bool { return slices.Contains(actions[:], a) }
 
 // Order is a's position in Actions.
-func (a Action) Order() int { return slices.Index(Actions, a) }
+func (a Action) Order() int { return slices.Index(actions[:], a) }
 
 // Change is one step of a plan. It never carries a secret: a rotation names
 // where the new value will be stored, not the value.

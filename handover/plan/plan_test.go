@@ -63,11 +63,11 @@ func TestMakeIDIsDistinct(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	all := []plan.Action{plan.RotatePassword, plan.InstallKey, plan.RemoveKey, plan.LockAccount, plan.RemoveMembership, plan.RemoveGrant, plan.RemoveCron, plan.RemoveAgent, plan.RemoveForward, plan.RevokeToken}
-	if len(plan.Actions) != len(all) {
-		t.Errorf("Actions lists %d actions, want %d", len(plan.Actions), len(all))
+	if len(plan.Actions()) != len(all) {
+		t.Errorf("Actions lists %d actions, want %d", len(plan.Actions()), len(all))
 	}
 	for _, a := range all {
-		if !a.Known() || plan.Actions[a.Order()] != a {
+		if !a.Known() || plan.Actions()[a.Order()] != a {
 			t.Errorf("%s: Known() = %v, Order() = %d", a, a.Known(), a.Order())
 		}
 	}
@@ -83,8 +83,14 @@ func TestActions(t *testing.T) {
 			t.Errorf("%s is not applied before %s", order[i-1], order[i])
 		}
 	}
-	if plan.RemoveAgent.Order() != len(plan.Actions)-1 {
+	if plan.RemoveAgent.Order() != len(plan.Actions())-1 {
 		t.Errorf("%s is not the last action", plan.RemoveAgent)
+	}
+	// The list is the caller's copy: changing it changes no order.
+	mine := plan.Actions()
+	mine[0], mine[len(mine)-1] = "", ""
+	if plan.InstallKey.Order() != 0 || plan.Actions()[0] != plan.InstallKey || !plan.RemoveAgent.Known() {
+		t.Errorf("changing the list Actions returned changed the actions' order")
 	}
 }
 

@@ -176,7 +176,7 @@ func Parse(file string, data []byte) (*Playbook, *Decoder) {
 	d := NewDecoder(file)
 	sum := sha256.Sum256(data)
 	pb := &Playbook{File: file, Dir: filepath.Dir(file), Hash: hex.EncodeToString(sum[:])}
-	pb.Policy = Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, AccessKeyType: "ed25519", MaxCredentialAge: 90 * 24 * time.Hour, Parallel: 16, Timeout: 10 * time.Minute}
+	pb.Policy = Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), Retries: 3, AccessKeyType: "ed25519", MaxCredentialAge: 90 * 24 * time.Hour, Parallel: 16, Timeout: 10 * time.Minute}
 	pb.Report = ReportSettings{Lang: "fr", Formats: []string{"json", "html", "md"}}
 	pb.Secrets.Store = "file"
 
@@ -482,7 +482,7 @@ func decodeTargets(d *Decoder, n *yaml.Node) []Target {
 			case "timeout":
 				t.Timeout = d.Duration(v, "target timeout")
 			case "password_policy":
-				p := DecodePasswordPolicy(d, v, "password_policy", secret.DefaultPolicy)
+				p := DecodePasswordPolicy(d, v, "password_policy", secret.DefaultPolicy())
 				t.Password = &p
 			default:
 				settings.Content = append(settings.Content, k, v)

@@ -244,7 +244,7 @@ targets:
 		{"report", pb.Report, playbook.ReportSettings{Dir: filepath.Join(".handover", "mairie", "reports"), Lang: "fr", Formats: []string{"json", "html", "md"}}},
 		{"store", pb.Secrets.Store, "file"},
 		{"identity", pb.Secrets.File.Identity, "key.txt"},
-		{"policy", pb.Policy, playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy, Retries: 3, AccessKeyType: "ed25519", MaxCredentialAge: 90 * 24 * time.Hour, Parallel: 16, Timeout: 10 * time.Minute}},
+		{"policy", pb.Policy, playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), Retries: 3, AccessKeyType: "ed25519", MaxCredentialAge: 90 * 24 * time.Hour, Parallel: 16, Timeout: 10 * time.Minute}},
 		{"signing", pb.Signing, playbook.SigningSettings{}},
 		{"waivers", pb.Waivers, []playbook.Waiver(nil)},
 		{"agents", pb.Outgoing.Agents, []string(nil)},

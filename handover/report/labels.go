@@ -7,7 +7,7 @@ import "fmt"
 const DefaultLang = "fr"
 
 // Langs are the languages the report is written in.
-var Langs = []string{"fr", "en"}
+func Langs() []string { return []string{"fr", "en"} }
 
 // labels holds every word the renderings print, per language. It is read
 // only; a missing key fails the rendering (see label), so a label cannot

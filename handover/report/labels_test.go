@@ -17,7 +17,7 @@ func TestRenderLabelsComplete(t *testing.T) {
 		return ks
 	}
 	want := keys(DefaultLang)
-	for _, lang := range Langs {
+	for _, lang := range Langs() {
 		got := keys(lang)
 		for _, k := range want {
 			if _, ok := labels[lang][k]; !ok {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/handoverhq/handover/handover/atomicfile"
 	"github.com/handoverhq/handover/handover/journal"
 )
 
@@ -97,7 +98,7 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Files{}, fmt.Errorf("report dir: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, JSONFile)); err == nil {
+	if _, err := os.Lstat(filepath.Join(dir, JSONFile)); err == nil {
 		return Files{}, fmt.Errorf("report dir %s already holds a signed report; a report is never overwritten", dir)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return Files{}, fmt.Errorf("report dir: %w", err)
@@ -112,7 +113,8 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 		AllowedSigners: filepath.Join(dir, AllowedSignersFile),
 	}
 	// The signed files go first and report.json last, so a directory
-	// holding report.json is complete.
+	// holding report.json is complete. report.json is placed only where
+	// none is, even one written since the check above.
 	type content struct {
 		path string
 		data []byte
@@ -138,14 +140,20 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 		sigs[c.path] = sig
 	}
 	line := AllowedSignersLine(signed.Signature.Identity, pub) + "\n"
-	if err := writeAtomic(f.AllowedSigners, []byte(line)); err != nil {
+	if err := atomicfile.Write(f.AllowedSigners, []byte(line), 0o644); err != nil {
 		return Files{}, err
 	}
 	for _, c := range contents {
-		if err := writeAtomic(c.path+SigSuffix, sigs[c.path]); err != nil {
+		if err := atomicfile.Write(c.path+SigSuffix, sigs[c.path], 0o644); err != nil {
 			return Files{}, err
 		}
-		if err := writeAtomic(c.path, c.data); err != nil {
+		place := atomicfile.Write
+		if c.path == f.JSON {
+			place = atomicfile.Create
+		}
+		if err := place(c.path, c.data, 0o644); errors.Is(err, fs.ErrExist) {
+			return Files{}, fmt.Errorf("report dir %s got a signed report while this one was written; a report is never overwritten", dir)
+		} else if err != nil {
 			return Files{}, err
 		}
 	}
@@ -153,9 +161,6 @@ func Write(ctx context.Context, dir string, r *Report, journalFile string, s Sig
 		if p != "" {
 			f.Signatures = append(f.Signatures, p+SigSuffix)
 		}
-	}
-	if err := syncDir(dir); err != nil {
-		return Files{}, err
 	}
 	return f, nil
 }
@@ -197,51 +202,6 @@ func checkJournal(path string, j Journal) ([]byte, error) {
 		return nil, fmt.Errorf("journal %s changed while the report was being written", path)
 	}
 	return b, nil
-}
-
-// writeAtomic writes a file through a temporary file in the same directory,
-// fsync'd and renamed into place: readers see the old file or the whole new
-// one.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// WriteFileAtomic writes data to path atomically (for the CLI's -o).
-func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 func short(h string) string {

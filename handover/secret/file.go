@@ -18,6 +18,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"golang.org/x/sys/unix"
+
+	"github.com/handoverhq/handover/handover/atomicfile"
 )
 
 // FileUnlock opens a file store: set exactly one of Passphrase and
@@ -574,8 +576,8 @@ func (s *FileStore) encrypt(plain []byte) ([]byte, error) {
 	return enc.Bytes(), nil
 }
 
-// write replaces the file with t's encryption: temp file in the same
-// directory, fsync, rename over, fsync the directory.
+// write replaces the file with t's encryption, mode 0600: temp file in the
+// same directory, fsync, rename over, fsync the directory.
 func (s *FileStore) write(t *table) error {
 	plain, err := json.Marshal(t)
 	if err != nil {
@@ -586,37 +588,10 @@ func (s *FileStore) write(t *table) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.path)
-	f, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("file store %s: %w", s.path, err)
+	if err := atomicfile.Write(s.path, enc, 0o600); err != nil {
+		return fmt.Errorf("file store: %w", err)
 	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(enc); err != nil {
-		f.Close()
-		return fmt.Errorf("file store %s: write %s: %w", s.path, tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("file store %s: fsync %s: %w", s.path, tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("file store %s: close %s: %w", s.path, tmp, err)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("file store %s: %w", s.path, err)
-	}
-	committed = true
 	s.legacy = false
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("file store %s: fsync directory: %w", s.path, err)
-	}
 	s.setCache(sha256.Sum256(enc), t)
 	return nil
 }
@@ -630,15 +605,6 @@ func (s *FileStore) setCache(sum [sha256.Size]byte, t *table) {
 	s.cacheSum, s.cache = sum, t
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // removeTemps deletes temp files a crashed writer left behind. Only called
 // under the flock: no live writer has a temp file then.
 func (s *FileStore) removeTemps() {
@@ -648,7 +614,9 @@ func (s *FileStore) removeTemps() {
 		return
 	}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), base+".tmp-") {
+		// base.tmp-* are Check's, and the writes' before they went
+		// through atomicfile.
+		if atomicfile.IsTemp(e.Name(), base) || strings.HasPrefix(e.Name(), base+".tmp-") {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}

@@ -292,24 +292,42 @@ func TestFileStoreSharedFile(t *testing.T) {
 }
 
 // A crash between writing the temp file and renaming it leaves a temp file;
-// the next open removes it and the store is intact.
+// the next open removes it and the store is intact. Files that only look
+// alike stay.
 func TestFileStoreRemovesLeftoverTemps(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "secrets.age")
-	s := openFile(t, path, passphraseUnlock("correct horse"))
-	if _, err := s.PutPending(context.Background(), "p", secret.New("v"), nil); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		removed bool
+	}{
+		{".secrets.age8731264", true},   // a write's
+		{"secrets.age.tmp-123", true},   // Check's, or an older version's write
+		{".secrets.age.backup", false},  // the operator's
+		{".secrets.agenda12", false},    // another file's
+		{"secrets.age.old-123", false},  // the operator's
+		{".other.age8731264", false},    // another store's
+		{".secrets.age8731264x", false}, // not a temp name
 	}
-	leftover := filepath.Join(dir, "secrets.age.tmp-123")
-	if err := os.WriteFile(leftover, []byte("torn"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s = openFile(t, path, passphraseUnlock("correct horse"))
-	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("leftover temp file still there (stat: %v)", err)
-	}
-	if _, _, err := s.Get(context.Background(), "p", 1); err != nil {
-		t.Errorf("Get after leftover cleanup: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "secrets.age")
+			s := openFile(t, path, passphraseUnlock("correct horse"))
+			if _, err := s.PutPending(context.Background(), "p", secret.New("v"), nil); err != nil {
+				t.Fatal(err)
+			}
+			leftover := filepath.Join(dir, tt.name)
+			if err := os.WriteFile(leftover, []byte("torn"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s = openFile(t, path, passphraseUnlock("correct horse"))
+			_, err := os.Stat(leftover)
+			if gone := errors.Is(err, os.ErrNotExist); gone != tt.removed {
+				t.Errorf("%s removed: %v, want %v (stat: %v)", tt.name, gone, tt.removed, err)
+			}
+			if _, _, err := s.Get(context.Background(), "p", 1); err != nil {
+				t.Errorf("Get after leftover cleanup: %v", err)
+			}
+		})
 	}
 }
 

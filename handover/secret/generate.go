@@ -33,7 +33,9 @@ type Policy struct {
 
 // DefaultPolicy is long enough to make classes irrelevant and accepted by
 // every complexity rule we know (AD, ppolicy, pam_pwquality).
-var DefaultPolicy = Policy{Length: 24, Lower: true, Upper: true, Digits: true, Symbols: true}
+func DefaultPolicy() Policy {
+	return Policy{Length: 24, Lower: true, Upper: true, Digits: true, Symbols: true}
+}
 
 func (p Policy) classes() []string {
 	var cs []string

@@ -35,7 +35,7 @@ func classesOf(p secret.Policy) map[string]string {
 }
 
 var validPolicies = map[string]secret.Policy{
-	"default":                   secret.DefaultPolicy,
+	"default":                   secret.DefaultPolicy(),
 	"minimum length":            {Length: 12, Lower: true, Upper: true, Digits: true, Symbols: true},
 	"maximum length":            {Length: 256, Lower: true, Upper: true, Digits: true, Symbols: true},
 	"lower only":                {Length: 16, Lower: true},
@@ -201,11 +201,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 func TestGenerateReadsTheInjectedReader(t *testing.T) {
 	cr := &countingReader{r: seeded(3)}
-	if _, err := secret.Generate(cr, secret.DefaultPolicy); err != nil {
+	if _, err := secret.Generate(cr, secret.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
-	if cr.n < secret.DefaultPolicy.Length {
-		t.Errorf("Generate read %d bytes from the injected reader, want at least one per character (%d)", cr.n, secret.DefaultPolicy.Length)
+	if cr.n < secret.DefaultPolicy().Length {
+		t.Errorf("Generate read %d bytes from the injected reader, want at least one per character (%d)", cr.n, secret.DefaultPolicy().Length)
 	}
 }
 
@@ -217,7 +217,7 @@ func TestGenerateReaderError(t *testing.T) {
 	}
 	for name, r := range tests {
 		t.Run(name, func(t *testing.T) {
-			s, err := secret.Generate(r, secret.DefaultPolicy)
+			s, err := secret.Generate(r, secret.DefaultPolicy())
 			if !errors.Is(err, boom) {
 				t.Fatalf("Generate() error = %v, want it to wrap %v", err, boom)
 			}
@@ -227,7 +227,7 @@ func TestGenerateReaderError(t *testing.T) {
 		})
 	}
 	t.Run("short reader", func(t *testing.T) {
-		_, err := secret.Generate(bytes.NewReader(make([]byte, 5)), secret.DefaultPolicy)
+		_, err := secret.Generate(bytes.NewReader(make([]byte, 5)), secret.DefaultPolicy())
 		if !errors.Is(err, io.EOF) {
 			t.Fatalf("Generate() error = %v, want an end of input", err)
 		}
@@ -266,7 +266,7 @@ func chiSquare(counts []int) float64 {
 // class every character is equally likely, and every position draws the
 // classes in the same proportions.
 func TestGenerateDistribution(t *testing.T) {
-	p := secret.DefaultPolicy
+	p := secret.DefaultPolicy()
 	const samples = 20000
 	classes := []string{secret.Lower, secret.Upper, secret.Digits, secret.Symbols}
 	perChar := map[byte]int{}

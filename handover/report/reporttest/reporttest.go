@@ -50,7 +50,7 @@ type Fixture struct {
 const Identity = "handover@numerique-conseil.fr"
 
 // Start is the run's start time.
-var Start = time.Date(2026, 3, 12, 8, 30, 0, 0, time.UTC)
+func Start() time.Time { return time.Date(2026, 3, 12, 8, 30, 0, 0, time.UTC) }
 
 // Write builds the fixture under dir: the run's journal in dir/run, the
 // signing key in dir/key and the signed report in dir/report.
@@ -67,7 +67,7 @@ func Write(ctx context.Context, dir string, o Options) (*Fixture, error) {
 		return nil, err
 	}
 	f.Key = keyFile
-	b := &builder{ctx: ctx, store: secret.NewMemoryStore(), now: Start, f: f}
+	b := &builder{ctx: ctx, store: secret.NewMemoryStore(), now: Start(), f: f}
 	jpath := filepath.Join(dir, "run", "journal.jsonl")
 	b.j, err = journal.Create(jpath, "20260312T083000Z-4f2a", "j.martin", b.clock)
 	if err != nil {
@@ -148,11 +148,11 @@ func (b *builder) build(o Options) (*report.Report, error) {
 			Outgoing: playbook.Party{Name: "PrestaNet SARL", Domain: "prestanet.fr", Contact: "support@prestanet.fr"},
 			Incoming: playbook.Party{Name: "Numérique Conseil", Domain: "numerique-conseil.fr", Contact: "Julien Martin"},
 			Contract: "MAPA-2026-014",
-			Date:     Start,
+			Date:     Start(),
 			Operator: "j.martin",
 		},
 		Playbook: report.PlaybookInfo{File: "playbooks/saint-aubin.yaml", Hash: "9b1f0c2e4d6a8b0c1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d"},
-		Run:      report.Run{ID: "20260312T083000Z-4f2a", Mode: "run", Operator: "j.martin", Started: Start},
+		Run:      report.Run{ID: "20260312T083000Z-4f2a", Mode: "run", Operator: "j.martin", Started: Start()},
 	}
 	b.r = r
 	if _, err := b.rec(journal.Record{Kind: journal.RunStart, Detail: map[string]string{"playbook": r.Playbook.File}}); err != nil {
@@ -192,7 +192,7 @@ func (b *builder) build(o Options) (*report.Report, error) {
 }
 
 func (b *builder) servers(n int) connector.Inventory {
-	inv := connector.Inventory{Target: tServers, Type: "ssh", Started: Start, Finished: Start.Add(40 * time.Second)}
+	inv := connector.Inventory{Target: tServers, Type: "ssh", Started: Start(), Finished: Start().Add(40 * time.Second)}
 	roles := []string{"app", "fichiers", "compta", "etat-civil", "web", "sauvegarde"}
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("srv-%s%d", roles[(i-1)%len(roles)], (i-1)/len(roles)+1)
@@ -240,7 +240,7 @@ func (b *builder) directory() connector.Inventory {
 		},
 		Findings: []connector.Finding{{ID: "membership:uid=prestanet-admin:cn=admins-reseau", Kind: connector.KindMember, Object: "uid=prestanet-admin,ou=people,dc=saint-aubin,dc=fr", Summary: "prestanet-admin est membre de cn=admins-reseau (administrateurs)", Provider: true, Reasons: []string{"account attributed to the provider"}}},
 	}
-	return connector.Inventory{Target: tLDAP, Type: "ldap", Started: Start, Finished: Start.Add(5 * time.Second), Systems: []connector.System{s}}
+	return connector.Inventory{Target: tLDAP, Type: "ldap", Started: Start(), Finished: Start().Add(5 * time.Second), Systems: []connector.System{s}}
 }
 
 func (b *builder) mail() connector.Inventory {
@@ -257,7 +257,7 @@ func (b *builder) mail() connector.Inventory {
 		},
 		Links: []connector.Link{{To: "ldap://127.0.0.1:389", Kind: "authenticates against"}},
 	}
-	return connector.Inventory{Target: tMail, Type: "mail", Started: Start, Finished: Start.Add(4 * time.Second), Systems: []connector.System{s}}
+	return connector.Inventory{Target: tMail, Type: "mail", Started: Start(), Finished: Start().Add(4 * time.Second), Systems: []connector.System{s}}
 }
 
 func (b *builder) vault() connector.Inventory {
@@ -271,7 +271,7 @@ func (b *builder) vault() connector.Inventory {
 		},
 		Links: []connector.Link{{To: "ldap://127.0.0.1:389", Kind: "authenticates against"}},
 	}
-	return connector.Inventory{Target: tVault, Type: "vault", Started: Start, Finished: Start.Add(3 * time.Second), Systems: []connector.System{s}}
+	return connector.Inventory{Target: tVault, Type: "vault", Started: Start(), Finished: Start().Add(3 * time.Second), Systems: []connector.System{s}}
 }
 
 // apply journals and records every action the way the engine does: the new
@@ -356,7 +356,7 @@ func (b *builder) one(ch plan.Change) (report.Action, error) {
 	a := report.Action{Change: ch, Attempts: 1}
 	intent := journal.Record{Kind: journal.Intent, Target: ch.Target, System: ch.System, Action: string(ch.Action), Object: ch.Object, Change: ch.ID, Attempt: 1}
 	if ch.Action == plan.RotatePassword {
-		val, err := secret.Generate(rand.Reader, secret.DefaultPolicy)
+		val, err := secret.Generate(rand.Reader, secret.DefaultPolicy())
 		if err != nil {
 			return a, err
 		}

@@ -116,7 +116,7 @@ func plant(ctx context.Context, build string, staff int) error {
 		fmt.Fprintf(&ldif, "dn: %s\nobjectClass: organizationalUnit\n\n", ou)
 	}
 	for _, u := range accounts {
-		pw, err := secret.Generate(nil, secret.DefaultPolicy)
+		pw, err := secret.Generate(nil, secret.DefaultPolicy())
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func plant(ctx context.Context, build string, staff int) error {
 	}
 	// The built-in Administrator: its password is handed over too.
 	admin := "CN=Administrator," + usersCN
-	pw, err := secret.Generate(nil, secret.DefaultPolicy)
+	pw, err := secret.Generate(nil, secret.DefaultPolicy())
 	if err != nil {
 		return err
 	}
