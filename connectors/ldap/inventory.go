@@ -43,10 +43,11 @@ func (t *Target) Inventory(ctx context.Context) (*connector.Inventory, error) {
 }
 
 // membership is one direct membership that makes an account an admin.
+// It is also what the plan reads of a provider's membership.
 type membership struct {
-	Group string // group DN
-	Attr  string // member, uniqueMember, memberUid, primaryGroupID
-	Value string // the attribute value naming the account
+	Group string `json:"group"` // group DN
+	Attr  string `json:"attr"`  // member, uniqueMember, memberUid, primaryGroupID
+	Value string `json:"value"` // the attribute value naming the account
 }
 
 // adminRecord is an account found in an admin group.
@@ -551,6 +552,12 @@ func (t *Target) listed(dn, login string) bool {
 	return false
 }
 
+// providerAccount is what the plan reads of a provider account: the login
+// its lock is proven with (Kerberos, on AD).
+type providerAccount struct {
+	Login string `json:"login,omitempty"`
+}
+
 // accountFindings are what the plan acts on for one kept account: the
 // provider's account and admin memberships; a service account with admin
 // rights is noted, since its password is not rotated unless named.
@@ -561,6 +568,7 @@ func (t *Target) accountFindings(a account, w *walker) []connector.Finding {
 			ID: "account:" + a.DN, Kind: connector.KindAccount, Object: a.DN, Provider: true, Reasons: a.Reasons,
 			Summary: fmt.Sprintf("account of the outgoing provider (%s)", a.State),
 			Detail:  map[string]string{"login": a.Login, "state": a.State},
+			Data:    providerAccount{Login: a.Login},
 		})
 		if r, ok := w.admins[normDN(a.DN)]; ok {
 			for _, m := range r.Direct {
@@ -568,6 +576,7 @@ func (t *Target) accountFindings(a account, w *walker) []connector.Finding {
 					ID: "membership:" + a.DN + ":" + m.Group, Kind: connector.KindMember, Object: a.DN, Provider: true, Reasons: a.Reasons,
 					Summary: fmt.Sprintf("provider account is a member of %s, which makes it an admin (%s)", m.Group, strings.Join(r.Via, "; ")),
 					Detail:  map[string]string{"group": m.Group, "attr": m.Attr, "value": m.Value},
+					Data:    m,
 				})
 			}
 		}

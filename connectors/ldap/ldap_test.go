@@ -174,7 +174,7 @@ func TestLDAPPlanRules(t *testing.T) {
 		Findings: []connector.Finding{
 			{ID: "account:cn=prestanet-admin,dc=x", Kind: connector.KindAccount, Object: "cn=prestanet-admin,dc=x", Provider: true, Detail: map[string]string{"login": "prestanet-admin"}},
 			{ID: "membership:cn=prestanet-admin,dc=x:cn=admins,dc=x", Kind: connector.KindMember, Object: "cn=prestanet-admin,dc=x", Provider: true,
-				Detail: map[string]string{"group": "cn=admins,dc=x", "attr": "member", "value": "cn=prestanet-admin,dc=x"}},
+				Data: membership{Group: "cn=admins,dc=x", Attr: "member", Value: "cn=prestanet-admin,dc=x"}},
 			{ID: "account:cn=gone,dc=x", Kind: connector.KindAccount, Object: "cn=gone,dc=x", Provider: true},
 		},
 	}}}

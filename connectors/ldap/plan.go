@@ -69,24 +69,26 @@ func (t *Target) providerChanges(target string, sys connector.System, a connecto
 	var out []plan.Change
 	why := "account of the outgoing provider: " + strings.Join(a.Reasons, "; ")
 	for _, f := range sys.Findings {
-		if f.Kind != connector.KindMember || f.Object != a.Name {
+		m, ok := f.Data.(membership)
+		if f.Kind != connector.KindMember || f.Object != a.Name || !ok {
 			continue
 		}
 		out = append(out, plan.Change{
 			Target: target, System: sys.Name, Action: plan.RemoveMembership,
-			Object: a.Name + " in " + f.Detail["group"],
-			Before: "member of " + f.Detail["group"] + " (" + f.Detail["attr"] + ")", After: "not a member",
+			Object: a.Name + " in " + m.Group,
+			Before: "member of " + m.Group + " (" + m.Attr + ")", After: "not a member",
 			Reason: why + "; " + f.Summary, Finding: f.ID,
-			Params: map[string]string{"account": a.Name, "group": f.Detail["group"], "attr": f.Detail["attr"], "value": f.Detail["value"]},
+			Params: map[string]string{"account": a.Name, "group": m.Group, "attr": m.Attr, "value": m.Value},
 		})
 	}
 	if a.State == "enabled" || a.State == "expired" {
 		f := byID["account:"+a.Name]
+		login, _ := f.Data.(providerAccount)
 		out = append(out, plan.Change{
 			Target: target, System: sys.Name, Action: plan.LockAccount, Object: a.Name,
 			Before: a.State, After: lockedState(factValue(sys.Facts, "dialect")),
 			Reason: why + "; locked rather than deleted, so its history and ownerships stay", Finding: f.ID,
-			Params: map[string]string{"dialect": factValue(sys.Facts, "dialect"), "login": f.Detail["login"], "realm": factValue(sys.Facts, "kerberos_realm")},
+			Params: map[string]string{"dialect": factValue(sys.Facts, "dialect"), "login": login.Login, "realm": factValue(sys.Facts, "kerberos_realm")},
 		})
 	}
 	return out

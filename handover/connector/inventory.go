@@ -142,9 +142,16 @@ type Finding struct {
 	Kind     string            `json:"kind"`
 	Object   string            `json:"object"`
 	Summary  string            `json:"summary"`
-	Provider bool              `json:"provider"`
-	Reasons  []string          `json:"reasons,omitempty"`
-	Detail   map[string]string `json:"detail,omitempty"`
+	Provider bool     `json:"provider"`
+	Reasons  []string `json:"reasons,omitempty"`
+	// Detail is for display only: what a reader of the dossier wants to
+	// see. Nothing reads it to decide.
+	Detail map[string]string `json:"detail,omitempty"`
+	// Data is what the connector's own plan reads of the finding: a value
+	// of a type of the connector's (the file and line of a key, the group
+	// and attribute of a membership). It is written in the dossier as
+	// read, and counts in the inventory's Fingerprint.
+	Data any `json:"data,omitempty"`
 }
 
 // Finding kinds.
