@@ -3,9 +3,12 @@ package ssh
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/handoverhq/handover/handover/connector"
 )
 
 // authorizedKey is one key line of an authorized_keys file.
@@ -108,40 +111,42 @@ func parsePublicKeyLine(s string) (ssh.PublicKey, error) {
 	return pk, nil
 }
 
-// removeLines drops the lines equal to text (ignoring surrounding
-// whitespace), keeping everything else byte for byte.
-func removeLines(data []byte, text string) ([]byte, int) {
-	var out bytes.Buffer
-	n := 0
-	want := strings.TrimSpace(text)
-	for _, line := range splitLines(data) {
-		if strings.TrimSpace(string(line)) == want {
-			n++
-			continue
-		}
-		out.Write(line)
-	}
-	return out.Bytes(), n
-}
+// caOwner is the account name under which the inventory lists the keys
+// sshd trusts as user certificate authorities.
+const caOwner = "@ca"
 
-// onlyCommentsLeft reports whether data holds nothing but blank lines,
-// comments and (for cron) variable assignments: a file that no longer
-// does anything.
-func onlyCommentsLeft(data []byte, allowAssignments bool) bool {
-	for _, line := range splitLines(data) {
-		s := strings.TrimSpace(string(line))
-		if s == "" || strings.HasPrefix(s, "#") {
+func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) []connector.Finding {
+	var out []connector.Finding
+	for _, f := range h.Files {
+		if f.Kind != "authorized_keys" {
 			continue
 		}
-		if allowAssignments && isCronAssignment(s) {
-			continue
+		for _, k := range parseAuthorizedKeys(f.Data) {
+			fd := connector.Finding{
+				ID:     "ssh-key:" + f.Owner + ":" + k.Fingerprint + ":" + f.Path,
+				Kind:   connector.KindSSHKey,
+				Object: f.Owner + ":" + k.Fingerprint,
+				Detail: map[string]string{detailFile: f.Path, detailUser: f.Owner, "fingerprint": k.Fingerprint, "type": k.Type, "comment": k.Comment, "line": strconv.Itoa(k.Line), "mode": f.Mode},
+			}
+			if len(k.Options) > 0 {
+				fd.Detail["options"] = strings.Join(k.Options, ",")
+			}
+			fd.Summary = fmt.Sprintf("%s key %s %q authorises %s (%s)", k.Type, k.Fingerprint, k.Comment, f.Owner, f.Path)
+			if f.Owner == caOwner {
+				fd.Summary = fmt.Sprintf("%s key %s %q is a user certificate authority sshd trusts (TrustedUserCAKeys %s): a certificate it signs logs in", k.Type, k.Fingerprint, k.Comment, f.Path)
+			}
+			if k.Fingerprint == hc.AccessKeyFP && hc.AccessKeyFP != "" {
+				fd.Detail[detailAccessKey] = "true"
+				fd.Summary += ", the new access key"
+			} else {
+				fd.Reasons = hc.Outgoing.Key(k.Fingerprint, k.Comment)
+				if providerAccounts[f.Owner] {
+					fd.Reasons = append(fd.Reasons, fmt.Sprintf("authorises the provider's account %s", f.Owner))
+				}
+				fd.Provider = len(fd.Reasons) > 0
+			}
+			out = append(out, fd)
 		}
-		return false
 	}
-	return true
-}
-
-func isCronAssignment(s string) bool {
-	name, _, ok := strings.Cut(s, "=")
-	return ok && name != "" && !strings.ContainsAny(strings.TrimSpace(name), " \t*/@")
+	return out
 }

@@ -154,6 +154,7 @@ func yamlErrLine(err error) int {
 	return 1
 }
 
+// Long: one decoder per catalogue key, each with its own checks, then the checks across keys.
 func decodeAgent(d *playbook.Decoder, n *yaml.Node) (Agent, bool) {
 	var a Agent
 	what := "agent"

@@ -39,6 +39,8 @@ func newSHA512Crypt(pw []byte, rnd io.Reader) (string, error) {
 
 // sha512Crypt computes the crypt string of pw with the salt and rounds of
 // setting ("$6$salt$" or "$6$rounds=N$salt$"; any hash part is ignored).
+//
+// Long: the specification's steps in its order, kept whole to be read against it.
 func sha512Crypt(pw []byte, setting string) (string, error) {
 	rest, ok := strings.CutPrefix(setting, "$6$")
 	if !ok {

@@ -91,6 +91,8 @@ type accessKeySettings struct {
 
 // decodeSettings decodes a target's settings, reporting every problem to
 // d. resolve maps a playbook-relative path to a usable one.
+//
+// Long: one decoder per setting, then the checks across settings.
 func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) string) settings {
 	s := settings{Port: defaultPort, User: "root", HostTimeout: defaultHostTimeout, Parallel: defaultParallel, HostKeys: map[string]string{}}
 	var hostsNode, fileNode, authNode, sudoNode, knownNode, tofuNode *yaml.Node

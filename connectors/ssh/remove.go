@@ -1,64 +1,243 @@
 package ssh
 
 import (
-	_ "embed"
+	"bytes"
+	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
 )
 
-//go:embed inventory.sh
-var inventoryBase string
+// Apply makes one change that is not a credential rotation.
+func (t *target) Apply(ctx context.Context, ch plan.Change, secrets connector.SecretReader) (connector.Outcome, error) {
+	res := t.ApplyBatch(ctx, ch.System, []plan.Change{ch}, secrets)
+	return res[0].Outcome, res[0].Err
+}
 
-// inventoryScript is the whole inventory in one script, one round trip
-// per host: the fixed part, then a check of every catalogue path pattern.
-// Patterns are quoted so that only * and ? expand. sshd, when not empty,
-// holds sshd's settings as an earlier inventory of the host read them
-// (`sshd -T`, the keys the script keeps): the script is then a
-// re-inventory, which reuses them and leaves out the hardware and network.
-func inventoryScript(c *Catalog, sshd map[string]string) string {
-	var b strings.Builder
-	if len(sshd) > 0 {
-		keys := slices.Sorted(maps.Keys(sshd))
-		lines := make([]string, len(keys))
-		for i, k := range keys {
-			lines[i] = k + " " + sshd[k]
+// fileEdit is the edits a batch makes to one file.
+type fileEdit struct {
+	path    string
+	changes []int // indexes in the batch
+}
+
+// ApplyBatch makes a host's changes that are not credential rotations in
+// one script: the edits of each file computed here and written back with
+// a compare-and-swap, accounts locked, agents removed together.
+//
+// Long: sorting a host's changes into steps, one run, then each change's result, in one place.
+func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Change, _ connector.SecretReader) []connector.Applied {
+	out := make([]connector.Applied, len(chs))
+	r, _, err := t.runnerForSystem(ctx, system)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
 		}
-		b.WriteString("sshd_known=" + shellQuote(strings.Join(lines, "\n")) + " reinv=1\n")
+		return out
 	}
-	b.WriteString(inventoryBase)
-	b.WriteString("sec catalog-paths\n")
-	var pats []string
-	for _, a := range c.Agents {
-		for _, p := range slices.Concat(a.Paths, a.Configs, a.Cron) {
-			if !slices.Contains(pats, p) {
-				pats = append(pats, p)
+	var b batch
+	steps := make([]string, len(chs)) // "": settled without the host
+	var edits []*fileEdit
+	byFile := map[string]*fileEdit{}
+	var agents []agentJob
+	for i, ch := range chs {
+		p := ch.Params
+		switch ch.Action {
+		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron:
+			e := byFile[p["file"]]
+			if e == nil {
+				e = &fileEdit{path: p["file"]}
+				byFile[e.path] = e
+				edits = append(edits, e)
+			}
+			e.changes = append(e.changes, i)
+		case plan.LockAccount:
+			if !loginName.MatchString(p["user"]) {
+				out[i].Err = fmt.Errorf("lock: %q is not a login name", p["user"])
+				continue
+			}
+			steps[i] = b.lock(p["user"], p["user"] != t.s.User)
+			out[i].Outcome.Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
+		case plan.RemoveAgent:
+			a, ok := t.catalog.Lookup(p["agent"])
+			if !ok {
+				out[i].Err = fmt.Errorf("agent %q is not in the catalogue", p["agent"])
+				continue
+			}
+			agents = append(agents, agentJob{index: i, agent: a, packages: strings.Fields(p["packages"]), units: strings.Fields(p["units"]), paths: nonEmptyLines(p["paths"])})
+		default:
+			out[i].Err = fmt.Errorf("the ssh connector does not apply %s", ch.Action)
+		}
+	}
+
+	written := map[string]remoteFile{}
+	if len(edits) > 0 {
+		paths := make([]string, len(edits))
+		for i, e := range edits {
+			paths[i] = e.path
+		}
+		states, err := t.fileStates(ctx, r, system, paths, false)
+		if err != nil {
+			for _, e := range edits {
+				for _, i := range e.changes {
+					out[i].Err = err
+				}
+			}
+			edits = nil
+		}
+		for _, e := range edits {
+			st := states[e.path]
+			if f, data, ok := planFileEdit(chs, e, st, out, &b, steps); ok {
+				f.Data = data
+				written[e.path] = f
 			}
 		}
 	}
-	for i := 0; i < len(pats); i += 16 {
-		chunk := pats[i:min(i+16, len(pats))]
-		b.WriteString("for p in")
-		for _, p := range chunk {
-			b.WriteString(" " + shellGlob(p))
-		}
-		b.WriteString("; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then printf '%s\\n' \"$p\"; fi; done\n")
+	for i, s := range agentSteps(&b, agents) {
+		steps[agents[i].index] = s
 	}
-	b.WriteString("sec catalog-end\n")
-	return b.String()
+	t.forgetReinventory(system)
+	if b.steps == 0 {
+		return out
+	}
+	// The re-inventory that proves the changes runs in the same session,
+	// once they are all done: Verify reads it rather than open another.
+	b.after = t.reinventoryScript(system)
+	results, after, runErr := t.runBatch(ctx, r, &b)
+	kept := runErr == nil && t.keepReinventory(system, after, string(r.c.ServerVersion()))
+	failedWrite := false
+	for i, s := range steps {
+		if s == "" {
+			continue
+		}
+		if err := stepError(results, s, runErr); err != nil {
+			out[i].Err = err
+			if ch := chs[i]; ch.Action == plan.RemoveKey || ch.Action == plan.RemoveGrant || ch.Action == plan.RemoveCron {
+				failedWrite = true
+			}
+			continue
+		}
+		if res := results[s]; res != nil && len(res.logs) > 0 {
+			out[i].Outcome.Detail = joinDetail(out[i].Outcome.Detail, strings.Join(res.logs, "; "))
+		}
+	}
+	if !kept { // else the cache holds what the re-inventory read
+		t.remember(system, written, failedWrite)
+	}
+	return out
 }
 
-// shadowHashScript prints an account's shadow hash.
-const shadowHashScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-getent shadow "$1" | cut -d: -f2
-`
+func joinDetail(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
 
-// perlCryptScript compares a password with a hash of any scheme the host's
-// libcrypt knows (yescrypt, ...), both read on stdin.
-const perlCryptScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-exec perl -e 'my $p = <STDIN>; my $h = <STDIN>; chomp($p); chomp($h); my $c = crypt($p, $h); print((defined($c) && $c eq $h) ? "match\n" : "nomatch\n")'
-`
+// planFileEdit applies a file's edits in memory, in plan order, and adds
+// the write to the batch when the content changed. It returns the file as
+// it will be, to remember once written.
+func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []connector.Applied, b *batch, steps []string) (remoteFile, []byte, bool) {
+	if st.Absent {
+		for _, i := range e.changes {
+			out[i].Outcome.Detail = e.path + " no longer exists"
+		}
+		return remoteFile{}, nil, false
+	}
+	data := st.Data
+	check, deletable, cron := "none", false, false
+	var touched []int
+	for _, i := range e.changes {
+		ch := chs[i]
+		var n int
+		switch ch.Action {
+		case plan.RemoveKey:
+			data, n = removeKeys(data, map[string]bool{ch.Params["fingerprint"]: true})
+			if n == 0 {
+				out[i].Outcome.Detail = "key already absent from " + e.path
+				continue
+			}
+			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, e.path, st.Mode)
+		case plan.RemoveGrant:
+			check, deletable = "sudoers", strings.HasPrefix(e.path, "/etc/sudoers.d/")
+			data, n = removeSudoersRule(data, ch.Params["text"], ch.Params["replace"])
+			if n == 0 {
+				out[i].Outcome.Detail = "entry already absent from " + e.path
+				continue
+			}
+			if r := ch.Params["replace"]; r != "" {
+				out[i].Outcome.Detail = fmt.Sprintf("rule rewritten in %s without the provider's users: %s (checked with visudo)", e.path, r)
+			} else {
+				out[i].Outcome.Detail = fmt.Sprintf("removed %d rule(s) from %s (checked with visudo)", n, e.path)
+			}
+		case plan.RemoveCron:
+			cron = true
+			deletable = strings.HasPrefix(e.path, "/etc/cron.d/") || strings.HasPrefix(e.path, "/var/spool/cron/")
+			data, n = removeLines(data, ch.Params["text"])
+			if n == 0 {
+				out[i].Outcome.Detail = "entry already absent from " + e.path
+				continue
+			}
+			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s", n, e.path)
+		}
+		touched = append(touched, i)
+	}
+	if len(touched) == 0 {
+		return remoteFile{}, nil, false
+	}
+	if data == nil {
+		data = []byte{} // emptied, not deleted
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		for _, i := range touched {
+			out[i].Err = fmt.Errorf("%s holds a NUL byte: not a text file handover edits", e.path)
+		}
+		return remoteFile{}, nil, false
+	}
+	if deletable && onlyCommentsLeft(data, cron) {
+		for _, i := range touched {
+			out[i].Outcome.Detail = "removed " + e.path + " (nothing else in it)"
+		}
+		data = nil
+	}
+	s := b.writeFile(e.path, st, data, check, false)
+	for _, i := range touched {
+		steps[i] = s
+	}
+	return remoteFile{Path: e.path, Mode: st.Mode, UID: st.UID, GID: st.GID}, data, true
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// onlyCommentsLeft reports whether data holds nothing but blank lines,
+// comments and (for cron) variable assignments: a file that no longer
+// does anything.
+func onlyCommentsLeft(data []byte, allowAssignments bool) bool {
+	for _, line := range splitLines(data) {
+		s := strings.TrimSpace(string(line))
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		if allowAssignments && isCronAssignment(s) {
+			continue
+		}
+		return false
+	}
+	return true
+}
 
 // agentJob is one agent a batch removes.
 type agentJob struct {

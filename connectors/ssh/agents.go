@@ -1,0 +1,245 @@
+package ssh
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/handoverhq/handover/handover/connector"
+)
+
+// agentMatch is what the inventory found of one catalogue agent.
+type agentMatch struct {
+	Packages  []pkgInfo
+	Units     []string
+	Processes []procInfo
+	Paths     []string
+}
+
+func (m agentMatch) empty() bool {
+	return len(m.Packages)+len(m.Units)+len(m.Processes)+len(m.Paths) == 0
+}
+
+func globMatch(pats []string, s string) bool {
+	for _, p := range pats {
+		// Most patterns are plain names or start with one: compare that
+		// first, path.Match only what can still match (a host has hundreds
+		// of packages and units, the catalogue hundreds of patterns).
+		i := strings.IndexAny(p, "*?[\\")
+		if i < 0 {
+			if p == s {
+				return true
+			}
+			continue
+		}
+		if !strings.HasPrefix(s, p[:i]) {
+			continue
+		}
+		if ok, _ := path.Match(p, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// unitName is what systemd accepts in a unit's name: a file named
+// otherwise in a unit directory is no unit, and never reaches a command.
+var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
+
+// findAgent matches one catalogue entry against a host.
+func findAgent(h *hostData, a Agent) agentMatch {
+	var m agentMatch
+	for _, p := range h.Packages {
+		if globMatch(a.Packages, p.Name) && p.State != "un" && p.State != "pn" {
+			m.Packages = append(m.Packages, p)
+		}
+	}
+	units := append(slices.Clone(a.Units), a.Timers...)
+	for _, u := range h.UnitFiles {
+		if unitName.MatchString(u.Name) && globMatch(units, u.Name) && !slices.Contains(m.Units, u.Name) {
+			m.Units = append(m.Units, u.Name)
+		}
+	}
+	// A unit systemd still runs, restarts or holds as failed counts even
+	// without its file.
+	for _, u := range slices.Sorted(maps.Keys(h.LiveUnits)) {
+		if unitName.MatchString(u) && globMatch(units, u) && !slices.Contains(m.Units, u) {
+			m.Units = append(m.Units, u)
+		}
+	}
+	for _, p := range h.Procs {
+		if globMatch(a.Processes, p.Comm) || globMatch(a.Processes, path.Base(exeOf(p))) {
+			m.Processes = append(m.Processes, p)
+		}
+	}
+	pathPats := slices.Concat(a.Paths, a.Configs, a.Cron)
+	for _, p := range h.CatalogPaths {
+		if globMatch(pathPats, p) && !slices.Contains(m.Paths, p) {
+			m.Paths = append(m.Paths, p)
+		}
+	}
+	return m
+}
+
+func agentFindings(h *hostData, hc hostContext) []connector.Finding {
+	if hc.Catalog == nil {
+		return nil
+	}
+	var out []connector.Finding
+	for _, a := range hc.Catalog.Agents {
+		m := findAgent(h, a)
+		if m.empty() {
+			continue
+		}
+		var what, reasons []string
+		var pkgs, units, procs []string
+		for _, p := range m.Packages {
+			pkgs = append(pkgs, p.Name)
+			if p.State == "rc" {
+				what = append(what, fmt.Sprintf("package %s removed, configuration files remain (dpkg rc)", p.Name))
+			} else {
+				what = append(what, fmt.Sprintf("package %s %s (%s)", p.Name, p.Version, p.State))
+			}
+		}
+		for _, u := range m.Units {
+			units = append(units, u)
+			state := "unit file present"
+			if h.Enabled[u] {
+				state = "enabled"
+			}
+			if st, ok := h.LiveUnits[u]; ok {
+				if !slices.ContainsFunc(h.UnitFiles, func(f unitFile) bool { return f.Name == u }) {
+					state = "without a unit file"
+				}
+				state += fmt.Sprintf(", %s (%s) in systemd", st.Active, st.Sub)
+			}
+			what = append(what, fmt.Sprintf("unit %s %s", u, state))
+		}
+		for _, p := range m.Processes {
+			procs = append(procs, fmt.Sprintf("%d:%s", p.PID, p.Comm))
+			what = append(what, fmt.Sprintf("process %s running (pid %d)", p.Comm, p.PID))
+		}
+		for _, p := range m.Paths {
+			what = append(what, "path "+p)
+		}
+		reasons = append(reasons, fmt.Sprintf("catalogue entry %s (%s, %s)", a.Name, a.Vendor, a.Source))
+		selected := hc.Outgoing.Agent(a.Name)
+		if selected {
+			reasons = append(reasons, "selected for removal by outgoing.agents")
+		}
+		out = append(out, connector.Finding{
+			ID:       "agent:" + a.Name,
+			Kind:     connector.KindAgent,
+			Object:   a.Name,
+			Summary:  fmt.Sprintf("%s (%s): %s", a.Title, a.Vendor, strings.Join(what, "; ")),
+			Provider: selected,
+			Reasons:  reasons,
+			Detail: map[string]string{
+				"packages":  strings.Join(pkgs, " "),
+				"units":     strings.Join(units, " "),
+				"processes": strings.Join(procs, " "),
+				"paths":     strings.Join(m.Paths, "\n"),
+				"source":    a.Source,
+			},
+		})
+	}
+	return out
+}
+
+// localUnitDirs are where an administrator (or a provider) puts units of
+// their own; packages install theirs in /lib and /usr/lib.
+var localUnitDirs = []string{"/etc/systemd/system/", "/usr/local/lib/systemd/system/"}
+
+// serviceFindings are the local services and timers that the provider's
+// identity matches (by name or program) and that no catalogue entry found
+// knows: a supervision job calling home, a tunnel. They are reported, not
+// removed: a catalogue extension entry describing them (catalog: FILE)
+// makes them an agent that handover removes and proves gone.
+func serviceFindings(h *hostData, hc hostContext, agents []connector.Finding) []connector.Finding {
+	known := map[string]bool{}
+	for _, a := range agents {
+		for _, u := range strings.Fields(a.Detail["units"]) {
+			known[u] = true
+		}
+	}
+	var out []connector.Finding
+	seen := map[string]bool{}
+	for _, u := range h.UnitFiles {
+		if seen[u.Name] || known[u.Name] || u.Link == "/dev/null" || !unitName.MatchString(u.Name) ||
+			!(strings.HasSuffix(u.Name, ".service") || strings.HasSuffix(u.Name, ".timer")) ||
+			!slices.ContainsFunc(localUnitDirs, func(d string) bool { return strings.HasPrefix(u.Path, d) && !strings.Contains(u.Path[len(d):], "/") }) {
+			continue
+		}
+		why := hc.Outgoing.Text(u.Name + " " + u.Exec)
+		if len(why) == 0 {
+			continue
+		}
+		seen[u.Name] = true
+		state := "unit file present"
+		if h.Enabled[u.Name] {
+			state = "enabled"
+		}
+		if st, ok := h.LiveUnits[u.Name]; ok {
+			state += fmt.Sprintf(", %s (%s)", st.Active, st.Sub)
+		}
+		what := u.Path
+		if u.Exec != "" {
+			what += ", runs " + u.Exec
+		}
+		out = append(out, connector.Finding{
+			ID: "service:" + u.Name, Kind: connector.KindService, Object: u.Name, Provider: true, Reasons: why,
+			Summary: fmt.Sprintf("unit %s (%s; %s), in no catalogue entry: describe it in a catalogue extension (catalog: FILE) to have it removed", u.Name, what, state),
+			Detail:  map[string]string{detailFile: u.Path, "exec": u.Exec},
+		})
+	}
+	return out
+}
+
+// processFindings are the running processes whose command line names the
+// provider and that no agent finding accounts for: a reverse tunnel to
+// the provider's bastion (ssh -R, autossh), a session of its account, a
+// script of its own. Reported, not ended here: locking the provider's
+// account ends its processes; others come from a unit, a cron job or an
+// agent that the rest of the handover removes. The finding's id follows
+// the command line, not the PID, so that a check run later sees the same
+// process as the same finding.
+func processFindings(h *hostData, hc hostContext, agents []connector.Finding) []connector.Finding {
+	agentPIDs := map[string]bool{}
+	for _, a := range agents {
+		for _, p := range strings.Fields(a.Detail["processes"]) {
+			pid, _, _ := strings.Cut(p, ":")
+			agentPIDs[pid] = true
+		}
+	}
+	var out []connector.Finding
+	seen := map[string]bool{}
+	for _, p := range h.Procs {
+		args := strings.TrimSpace(p.Args)
+		if args == "" || agentPIDs[strconv.Itoa(p.PID)] {
+			continue
+		}
+		why := hc.Outgoing.Text(args)
+		if len(why) == 0 {
+			continue
+		}
+		id := "process:" + shortHash(args)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		shown := redactArgs(args)
+		if len(shown) > 200 {
+			shown = shown[:200] + "…"
+		}
+		out = append(out, connector.Finding{
+			ID: id, Kind: connector.KindProcess, Object: p.Comm, Provider: true, Reasons: why,
+			Summary: fmt.Sprintf("process %s (pid %d) runs %q", p.Comm, p.PID, shown),
+			Detail:  map[string]string{"pid": strconv.Itoa(p.PID), "exe": exeOf(p)},
+		})
+	}
+	return out
+}

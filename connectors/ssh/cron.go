@@ -1,0 +1,106 @@
+package ssh
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/handoverhq/handover/handover/connector"
+)
+
+// removeLines drops the lines equal to text (ignoring surrounding
+// whitespace), keeping everything else byte for byte.
+func removeLines(data []byte, text string) ([]byte, int) {
+	var out bytes.Buffer
+	n := 0
+	want := strings.TrimSpace(text)
+	for _, line := range splitLines(data) {
+		if strings.TrimSpace(string(line)) == want {
+			n++
+			continue
+		}
+		out.Write(line)
+	}
+	return out.Bytes(), n
+}
+
+func isCronAssignment(s string) bool {
+	name, _, ok := strings.Cut(s, "=")
+	return ok && name != "" && !strings.ContainsAny(strings.TrimSpace(name), " \t*/@")
+}
+
+func cronFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) []connector.Finding {
+	var out []connector.Finding
+	for _, f := range h.Files {
+		if f.Kind != "cron" {
+			continue
+		}
+		owner := ""
+		if strings.HasPrefix(f.Path, "/var/spool/cron/") {
+			owner = path.Base(f.Path)
+		}
+		headerWhy := commentReasons(f.Data, hc.Outgoing)
+		for _, line := range splitLines(f.Data) {
+			text := strings.TrimSpace(string(line))
+			if text == "" || strings.HasPrefix(text, "#") || isCronAssignment(text) {
+				continue
+			}
+			fd := connector.Finding{
+				ID:      "cron:" + f.Path + ":" + shortHash(text),
+				Kind:    connector.KindCron,
+				Object:  f.Path,
+				Summary: fmt.Sprintf("%s: %s", f.Path, text),
+				Detail:  map[string]string{detailFile: f.Path, detailText: text},
+				Reasons: hc.Outgoing.Text(text),
+			}
+			if owner != "" {
+				fd.Detail[detailUser] = owner
+				if providerAccounts[owner] {
+					fd.Reasons = append(fd.Reasons, fmt.Sprintf("crontab of the provider's account %s", owner))
+				}
+			} else if fields := strings.Fields(text); len(fields) > 6 && providerAccounts[fields[5]] && !strings.HasPrefix(fields[0], "@") {
+				fd.Reasons = append(fd.Reasons, fmt.Sprintf("runs as the provider's account %s", fields[5]))
+			}
+			for _, why := range hc.Outgoing.Text(path.Base(f.Path)) {
+				fd.Reasons = append(fd.Reasons, "file name "+why)
+			}
+			fd.Reasons = append(fd.Reasons, headerWhy...)
+			fd.Provider = len(fd.Reasons) > 0
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+var ipv4 = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)
+
+// correlateAddresses attributes a cron entry that calls an IP address a
+// provider entry also calls: the same call-home job, planted twice.
+func correlateAddresses(fs []connector.Finding) []connector.Finding {
+	home := map[string]string{}
+	for _, f := range fs {
+		if !f.Provider {
+			continue
+		}
+		for _, ip := range ipv4.FindAllString(f.Detail[detailText], -1) {
+			if _, ok := home[ip]; !ok {
+				home[ip] = f.Detail[detailFile]
+			}
+		}
+	}
+	for i, f := range fs {
+		if f.Provider {
+			continue
+		}
+		for _, ip := range ipv4.FindAllString(f.Detail[detailText], -1) {
+			if src, ok := home[ip]; ok && !strings.HasPrefix(ip, "127.0.0.") {
+				fs[i].Reasons = append(fs[i].Reasons, fmt.Sprintf("calls %s, as the provider's entry in %s does", ip, src))
+				fs[i].Provider = true
+				break
+			}
+		}
+	}
+	return fs
+}

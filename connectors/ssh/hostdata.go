@@ -1,0 +1,96 @@
+package ssh
+
+// hostData is the inventory script's output, parsed. It may hold password
+// hashes (shadow): it never leaves the connector.
+type hostData struct {
+	Hostname     string
+	OS           map[string]string
+	Kernel       string
+	CPUModel     string
+	CPUs         int
+	MemKB        int64
+	DMI          map[string]string
+	Disks        []diskInfo
+	IPs          []string
+	PkgMgrs      []string
+	Packages     []pkgInfo
+	Systemd      bool
+	UnitFiles    []unitFile
+	Enabled      map[string]bool
+	RunningUnits map[string]bool
+	// LiveUnits are the services and timers a running systemd holds that
+	// are not inactive (or have failed), by name.
+	LiveUnits  map[string]unitState
+	Procs      []procInfo
+	SocketPIDs map[string]int // socket inode -> pid
+	Listen     []listenSocket
+	Passwd     []passwdEntry
+	Groups     []groupEntry
+	Shadow     map[string]shadowEntry
+	SSHD       map[string]string
+	// ServerVersion is the SSH server's identification ("SSH-2.0-OpenSSH_9.2p1
+	// Debian-2"), from the connection the inventory ran on.
+	ServerVersion string
+	Files         []remoteFile
+	CronScripts   []string
+	CatalogPaths  []string
+}
+
+type diskInfo struct {
+	Name    string
+	Sectors int64
+	Model   string
+}
+
+type pkgInfo struct {
+	Format  string // deb or rpm
+	State   string // dpkg's two-letter abbreviation: ii, rc, iU...
+	Name    string
+	Version string
+}
+
+// unitState is a unit as systemd holds it: whether it is loaded (or
+// not-found: its file gone), its high- and low-level activation states.
+type unitState struct{ Load, Active, Sub string }
+
+type unitFile struct {
+	Name, Path, Link, Exec string
+}
+
+type procInfo struct {
+	PID             int
+	Comm, Exe, Args string
+}
+
+type listenSocket struct {
+	Proto, Addr, Inode string
+}
+
+type passwdEntry struct {
+	Name        string
+	UID, GID    int
+	Gecos       string
+	Home, Shell string
+}
+
+type groupEntry struct {
+	Name    string
+	GID     int
+	Members []string
+}
+
+type shadowEntry struct {
+	Hash       string
+	LastChange int // days since 1970-01-01; -1 unknown
+	Expire     int // days since 1970-01-01; -1 never
+}
+
+// remoteFile is a file the script dumped.
+type remoteFile struct {
+	Kind     string // authorized_keys, sudoers, cron
+	Owner    string // the account an authorized_keys file serves
+	Mode     string // octal, as stat prints it
+	UID, GID int
+	Path     string
+	Data     []byte
+}

@@ -1,0 +1,180 @@
+package ssh
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+)
+
+// ownAccess tells the changes that would end the connector's own access
+// to a host when no access key replaces it (access_key: false): locking
+// the connection user, removing the key it logs in with, removing a sudo
+// rule it needs. They are not planned: the finding stays open in the
+// report, rather than the incoming team locked out by its own run. With an
+// access key, proven before any removal, every removal runs over it.
+func (t *target) ownAccess() func(plan.Change) bool {
+	if !t.s.AccessKey.Disabled {
+		return func(plan.Change) bool { return false }
+	}
+	login := map[string]bool{}
+	t.mu.Lock()
+	if t.auth != nil {
+		for _, s := range t.auth.signers {
+			login[ssh.FingerprintSHA256(s.PublicKey())] = true
+		}
+	}
+	t.mu.Unlock()
+	return func(ch plan.Change) bool {
+		switch ch.Action {
+		case plan.LockAccount:
+			return ch.Params["user"] == t.s.User
+		case plan.RemoveKey:
+			return ch.Params["user"] == t.s.User && login[ch.Params["fingerprint"]]
+		case plan.RemoveGrant:
+			return t.s.Sudo.Use && slices.Contains(strings.Split(ch.Params["members"], ","), t.s.User)
+		}
+		return false
+	}
+}
+
+// Plan derives the changes from an inventory. It does no I/O.
+func (t *target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
+	var out []plan.Change
+	for _, sys := range inv.Systems {
+		if sys.Error != "" {
+			continue
+		}
+		out = append(out, t.planSystem(sys)...)
+	}
+	return out, nil
+}
+
+// Long: one case per finding kind, each the change it plans.
+func (t *target) planSystem(sys connector.System) []plan.Change {
+	var out []plan.Change
+	held := t.ownAccess()
+	add := func(ch plan.Change) {
+		if held(ch) {
+			return
+		}
+		ch.Target, ch.System = t.name, sys.Name
+		ch.MakeID()
+		out = append(out, ch)
+	}
+	fact := func(name string) string {
+		for _, f := range sys.Facts {
+			if f.Name == name {
+				return f.Value
+			}
+		}
+		return ""
+	}
+	accounts := map[string]connector.Account{}
+	for _, a := range sys.Accounts {
+		accounts[a.Name] = a
+	}
+
+	if !t.s.AccessKey.Disabled {
+		have := slices.ContainsFunc(sys.Findings, func(f connector.Finding) bool {
+			return f.Kind == connector.KindSSHKey && f.Detail[detailAccessKey] == "true" && f.Detail[detailUser] == t.s.AccessKey.User
+		})
+		file := fact(factAccessKeyFile)
+		if !have && file != "" {
+			ch := plan.Change{
+				Action: plan.InstallKey, Object: t.s.AccessKey.User,
+				After:      "new access key authorised for " + t.s.AccessKey.User + " in " + file,
+				Reason:     "the incoming team's own access, installed before anything is removed",
+				SecretPath: t.accessKeyPath(sys.Name),
+				Params:     map[string]string{"user": t.s.AccessKey.User, "file": file},
+			}
+			if t.s.AccessKey.PublicKey == "" {
+				asked := cmp.Or(t.policy.AccessKeyType, "ed25519")
+				kt := cmp.Or(fact(factAccessKeyType), asked)
+				ch.Params["key_type"] = kt
+				if kt != asked {
+					ch.Reason += "; " + kt + " key: this host's sshd does not take " + asked + " keys"
+				}
+			}
+			add(ch)
+		}
+	}
+	loginUsesPassword := !t.s.Auth.Password.IsZero() || !t.s.Sudo.Password.IsZero()
+	for _, f := range sys.Findings {
+		switch {
+		case f.Kind == connector.KindCredAge:
+			if f.Detail["state"] != "enabled" || f.Detail[detailInStore] == "current" {
+				continue
+			}
+			ch := plan.Change{
+				Action: plan.RotatePassword, Object: f.Object, Finding: f.ID,
+				Before: "password handed over by the outgoing provider", After: "new generated password, in the secret store",
+				Reason:     strings.Join(f.Reasons, "; "),
+				SecretPath: connector.SecretPath(t.name, sys.Name, f.Object),
+				Params:     map[string]string{"user": f.Object},
+			}
+			// Rotating the password the connector itself logs in (or sudoes)
+			// with goes last: every other change still uses the old one.
+			ch.Last = loginUsesPassword && f.Object == t.s.User
+			add(ch)
+		case !f.Provider:
+		case f.Kind == connector.KindSSHKey:
+			add(plan.Change{
+				Action: plan.RemoveKey, Object: f.Object + ":" + f.Detail[detailFile], Finding: f.ID,
+				Before: f.Summary, After: "key removed, the file's other keys and options kept",
+				Reason: strings.Join(f.Reasons, "; "),
+				Params: map[string]string{"user": f.Detail[detailUser], "file": f.Detail[detailFile], "fingerprint": f.Detail["fingerprint"]},
+			})
+		case f.Kind == connector.KindAccount:
+			a := accounts[f.Object]
+			if a.State == "expired" {
+				continue
+			}
+			add(plan.Change{
+				Action: plan.LockAccount, Object: f.Object, Finding: f.ID,
+				Before: "account " + a.State, After: "password locked and account expired (not deleted)",
+				Reason: strings.Join(f.Reasons, "; "),
+				Params: map[string]string{"user": f.Object},
+			})
+		case f.Kind == connector.KindGrant:
+			ch := plan.Change{
+				Action: plan.RemoveGrant, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,
+				Before: f.Summary, After: "rule removed (checked with visudo before the file is replaced)",
+				Reason: strings.Join(f.Reasons, "; "),
+				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText], "members": f.Detail["members"]},
+			}
+			switch {
+			case f.Detail["rewritten"] != "":
+				// The rule also grants others: only the provider's users go.
+				ch.Params["replace"] = f.Detail["rewritten"]
+				ch.After = "rule kept for " + f.Detail["keep"] + " without the provider's " + f.Detail["drop"] + ": " + f.Detail["rewritten"] + " (checked with visudo)"
+				ch.Params["members"] = f.Detail["drop"]
+			case f.Detail["shared_alias"] == "true":
+				// The provider is in an alias shared with others: removing
+				// the rule would take their rights too. Left for the admin
+				// to edit; the finding stays open in the report.
+				continue
+			}
+			add(ch)
+		case f.Kind == connector.KindCron:
+			add(plan.Change{
+				Action: plan.RemoveCron, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,
+				Before: f.Summary, After: "entry removed",
+				Reason: strings.Join(f.Reasons, "; "),
+				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText]},
+			})
+		case f.Kind == connector.KindAgent:
+			add(plan.Change{
+				Action: plan.RemoveAgent, Object: f.Object, Finding: f.ID,
+				Before: f.Summary, After: "units stopped and disabled, packages purged, processes ended, files removed",
+				Reason: strings.Join(f.Reasons, "; "),
+				Params: map[string]string{"agent": f.Object, "packages": f.Detail["packages"], "units": f.Detail["units"], "paths": f.Detail["paths"]},
+			})
+		}
+	}
+	return out
+}

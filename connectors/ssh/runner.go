@@ -1,0 +1,170 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/handoverhq/handover/handover/secret"
+)
+
+// result is what a remote command produced.
+type result struct {
+	Stdout, Stderr []byte
+	Exit           int
+}
+
+// stdinMarker separates a sudo password from the data a command reads;
+// see sudoWrapper.
+const stdinMarker = "--handover-stdin--"
+
+// sudoWrapper runs "$@" after consuming stdin up to the marker line. With
+// a sudo password, sudo -S reads the first line; if sudo did not ask
+// (NOPASSWD, cached), the password line is read here into a variable and
+// dropped, never run: it cannot reach the command.
+const sudoWrapper = `IFS= read -r l || exit 97; if [ "$l" != '` + stdinMarker + `' ]; then l=; IFS= read -r l || exit 97; [ "$l" = '` + stdinMarker + `' ] || exit 98; fi; l=; exec "$@"`
+
+// runner runs scripts on one host over an established connection, as
+// root (directly or through sudo).
+type runner struct {
+	c        *ssh.Client
+	sudo     bool
+	sudoPass secret.Secret // zero: NOPASSWD
+}
+
+// Script runs a POSIX sh script as root with positional args. With data
+// == nil the script itself goes to sh on stdin (nothing shows in the
+// host's process list); otherwise the script is the -c argument and data
+// is its stdin.
+func (r *runner) Script(ctx context.Context, script string, args []string, data []byte) (result, error) {
+	var argv []string
+	var in bytes.Buffer
+	if data == nil {
+		argv = append([]string{"/bin/sh", "-s", "--"}, args...)
+	} else {
+		argv = append([]string{"/bin/sh", "-c", script, "handover"}, args...)
+	}
+	switch {
+	case r.sudo && !r.sudoPass.IsZero():
+		argv = append([]string{"sudo", "-S", "-p", "", "--", "/bin/sh", "-c", sudoWrapper, "handover"}, argv...)
+		in.WriteString(r.sudoPass.Reveal())
+		in.WriteString("\n" + stdinMarker + "\n")
+	case r.sudo:
+		argv = append([]string{"sudo", "-n", "--"}, argv...)
+	}
+	if data == nil {
+		in.WriteString(script)
+	} else {
+		in.Write(data)
+	}
+	defer clear(in.Bytes())
+	return r.exec(ctx, shellJoin(argv), in.Bytes())
+}
+
+func (r *runner) exec(ctx context.Context, cmd string, stdin []byte) (result, error) {
+	sess, err := r.c.NewSession()
+	if err != nil {
+		return result{}, fmt.Errorf("ssh session: %w", err)
+	}
+	defer sess.Close()
+	var out, errb bytes.Buffer
+	sess.Stdin = bytes.NewReader(stdin)
+	sess.Stdout, sess.Stderr = &out, &errb
+	if err := sess.Start(cmd); err != nil {
+		return result{}, fmt.Errorf("ssh exec: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		<-done
+		return result{Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("remote command: %w", ctx.Err())
+	}
+	res := result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.Exit = ee.ExitStatus()
+	default:
+		return res, fmt.Errorf("remote command: %w", err)
+	}
+	if res.Exit == 97 || res.Exit == 98 || (r.sudo && res.Exit == 1 && bytes.Contains(res.Stderr, []byte("sudo:"))) {
+		if bytes.Contains(res.Stderr, []byte("must have a tty")) {
+			return res, fmt.Errorf("sudo refused: the host's sudoers require a terminal (Defaults requiretty); handover runs without one: allow the connection user with a line 'Defaults:USER !requiretty' in a sudoers.d file")
+		}
+		return res, fmt.Errorf("sudo refused (exit %d): %s", res.Exit, firstLine(res.Stderr))
+	}
+	return res, nil
+}
+
+// Run runs a script and fails on a non-zero exit.
+func (r *runner) Run(ctx context.Context, script string, args []string, data []byte) ([]byte, error) {
+	res, err := r.Script(ctx, script, args, data)
+	if err != nil {
+		return nil, err
+	}
+	if res.Exit != 0 {
+		return res.Stdout, fmt.Errorf("exit status %d: %s", res.Exit, strings.TrimSpace(lastLines(res.Stderr, 5)))
+	}
+	return res.Stdout, nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellGlob quotes a catalogue pattern so that only its * and ? stay
+// wildcards.
+func shellGlob(p string) string {
+	var b strings.Builder
+	lit := ""
+	flush := func() {
+		if lit != "" {
+			b.WriteString("'" + strings.ReplaceAll(lit, "'", `'\''`) + "'")
+			lit = ""
+		}
+	}
+	for _, r := range p {
+		if r == '*' || r == '?' {
+			flush()
+			b.WriteRune(r)
+			continue
+		}
+		lit += string(r)
+	}
+	flush()
+	return b.String()
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return s
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

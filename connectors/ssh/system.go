@@ -1,0 +1,427 @@
+package ssh
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/handoverhq/handover/handover/connector"
+)
+
+// Finding detail keys the plan reads.
+const (
+	detailFile      = "file"
+	detailUser      = "user"
+	detailAccessKey = "access_key"
+	detailText      = "text"
+	detailInStore   = "in_store"
+	detailScheme    = "scheme"
+)
+
+// Facts the plan reads.
+const (
+	factAccessKeyFile = "access_key_file"
+	factAccessKeyType = "access_key_type"
+)
+
+// adminGroups are the groups whose members may become root by sudo (or
+// su on RHEL).
+var adminGroups = []string{"sudo", "wheel", "admin"}
+
+// hostContext is what building a System needs beyond the script output.
+type hostContext struct {
+	Name, Address string
+	Outgoing      connector.Outgoing
+	Catalog       *Catalog
+	AccessUser    string
+	// AccessKeyFP is the fingerprint of this host's access key, if one is
+	// configured or already in the store.
+	AccessKeyFP string
+	// AccessKeyType is the key type policy.access_key_type asks for a new
+	// access key ("ed25519", "rsa"; "" for the default, ed25519).
+	AccessKeyType string
+	// RotateExtra are accounts policy.rotate.accounts names for the target.
+	RotateExtra []string
+	RotateAdmin bool
+	// StoreState returns, for an account, whether the secret store's
+	// current password matches its shadow hash: "current", "differs",
+	// "absent" or "unknown".
+	StoreState func(account, hash string) string
+	Now        time.Time
+}
+
+// buildSystem turns a host's parsed inventory into the dossier's System,
+// tagging every finding with why it is (or is not) the provider's.
+//
+// Long: facts, hardware, software, accounts and credential findings in one pass over the host's data.
+func buildSystem(h *hostData, hc hostContext) connector.System {
+	s := connector.System{Name: hc.Name, Kind: "host", Address: hc.Address}
+	fact := func(name, value string) {
+		if value != "" {
+			s.Facts = append(s.Facts, connector.Fact{Name: name, Value: value})
+		}
+	}
+	fact("hostname", h.Hostname)
+	fact("os", firstNonEmpty(h.OS["PRETTY_NAME"], h.OS["NAME"]))
+	fact("os_id", h.OS["ID"])
+	fact("os_version", h.OS["VERSION_ID"])
+	fact("kernel", h.Kernel)
+	fact("package_manager", strings.Join(h.PkgMgrs, " "))
+	if h.Systemd {
+		fact("systemd", "running")
+	} else {
+		fact("systemd", "not running (services read from unit files and processes)")
+	}
+	for _, k := range []string{"passwordauthentication", "kbdinteractiveauthentication", "permitrootlogin", "authorizedkeysfile", "authorizedkeyscommand"} {
+		fact("sshd_"+k, h.SSHD[k])
+	}
+	// A command sshd asks for keys is an access of its own: whoever feeds
+	// it logs in. It is reported, not changed (handover edits no sshd
+	// setting), so that the dossier shows it and the report counts it.
+	if cmd := h.SSHD["authorizedkeyscommand"]; cmd != "" && cmd != "none" {
+		why := hc.Outgoing.Text(cmd)
+		s.Findings = append(s.Findings, connector.Finding{
+			ID: "auth-method:sshd-authorized-keys-command", Kind: connector.KindAuth, Object: "AuthorizedKeysCommand",
+			Summary:  fmt.Sprintf("sshd accepts every key that %q prints (AuthorizedKeysCommand); remove it from sshd's configuration by hand if it is not the client's", cmd),
+			Provider: len(why) > 0, Reasons: why,
+			Detail: map[string]string{"command": cmd},
+		})
+	}
+
+	hw := &connector.Hardware{Vendor: h.DMI["sys_vendor"], Model: h.DMI["product_name"], Serial: h.DMI["product_serial"], CPUModel: h.CPUModel, CPUs: h.CPUs, MemoryMB: h.MemKB / 1024, IPs: h.IPs}
+	for _, d := range h.Disks {
+		hw.Disks = append(hw.Disks, connector.Disk{Name: d.Name, SizeMB: d.Sectors * 512 / (1 << 20), Model: d.Model})
+	}
+	s.Hardware = hw
+
+	for _, p := range h.Packages {
+		s.Software = append(s.Software, connector.Package{Name: p.Name, Version: p.Version, State: p.State})
+	}
+	s.Services = services(h)
+	s.Ports = ports(h)
+
+	users := map[string]passwdEntry{}
+	for _, p := range h.Passwd {
+		users[p.Name] = p
+	}
+	grants := parseGrants(h, hc.Outgoing)
+	adminVia := adminReasons(h, grants)
+	providerAccounts := map[string]bool{}
+	today := int(hc.Now.Unix() / 86400)
+	for _, p := range h.Passwd {
+		a := connector.Account{Name: p.Name, Display: strings.Split(p.Gecos, ",")[0]}
+		a.AdminVia = adminVia[p.Name]
+		a.Admin = len(a.AdminVia) > 0
+		a.Service = p.UID != 0 && (p.UID < 1000 || p.UID == 65534) && isNoLogin(p.Shell)
+		sh, hasShadow := h.Shadow[p.Name]
+		a.State = accountState(sh, hasShadow, today)
+		if hasShadow && sh.LastChange > 0 {
+			t := time.Unix(int64(sh.LastChange)*86400, 0).UTC()
+			a.PasswordChanged = &t
+		}
+		var mails []string
+		for _, f := range strings.Split(p.Gecos, ",") {
+			if strings.Contains(f, "@") {
+				mails = append(mails, strings.TrimSpace(f))
+			}
+		}
+		a.Reasons = hc.Outgoing.Account(p.Name, mails...)
+		a.Provider = len(a.Reasons) > 0
+		if a.Provider {
+			providerAccounts[p.Name] = true
+			s.Findings = append(s.Findings, connector.Finding{
+				ID: "account:" + p.Name, Kind: connector.KindAccount, Object: p.Name, Provider: true, Reasons: a.Reasons,
+				Summary: fmt.Sprintf("account %s (uid %d, %s)", p.Name, p.UID, a.State),
+				Detail:  map[string]string{"state": a.State, "uid": strconv.Itoa(p.UID)},
+			})
+		}
+		s.Accounts = append(s.Accounts, a)
+	}
+
+	// Credentials the plan may rotate: admins (policy.rotate.admins) and
+	// the accounts policy.rotate.accounts names, when they have a password.
+	for _, a := range s.Accounts {
+		wanted := (hc.RotateAdmin && a.Admin) || slices.Contains(hc.RotateExtra, a.Name)
+		sh, ok := h.Shadow[a.Name]
+		if !wanted || !ok || a.Provider {
+			continue
+		}
+		f := connector.Finding{
+			ID: "credential-age:" + a.Name, Kind: connector.KindCredAge, Object: a.Name,
+			Detail: map[string]string{"state": a.State, detailScheme: hashScheme(sh.Hash)},
+		}
+		if a.PasswordChanged != nil {
+			f.Detail["last_change"] = a.PasswordChanged.Format(time.DateOnly)
+			f.Summary = fmt.Sprintf("password of %s last changed %s (%d days ago)", a.Name, a.PasswordChanged.Format(time.DateOnly), today-sh.LastChange)
+		} else {
+			f.Summary = fmt.Sprintf("password of %s: last change unknown", a.Name)
+		}
+		if a.State == "enabled" && hc.StoreState != nil {
+			f.Detail[detailInStore] = hc.StoreState(a.Name, sh.Hash)
+		}
+		if a.Admin {
+			f.Reasons = append(f.Reasons, "admin: "+strings.Join(a.AdminVia, "; "))
+		}
+		if slices.Contains(hc.RotateExtra, a.Name) {
+			f.Reasons = append(f.Reasons, "listed in policy.rotate.accounts")
+		}
+		s.Findings = append(s.Findings, f)
+	}
+
+	s.Findings = append(s.Findings, keyFindings(h, hc, providerAccounts)...)
+	for _, g := range grants {
+		s.Findings = append(s.Findings, g.finding(providerAccounts))
+	}
+	s.Findings = append(s.Findings, correlateAddresses(cronFindings(h, hc, providerAccounts))...)
+	agents := agentFindings(h, hc)
+	s.Findings = append(s.Findings, agents...)
+	s.Findings = append(s.Findings, serviceFindings(h, hc, agents)...)
+	s.Findings = append(s.Findings, processFindings(h, hc, agents)...)
+
+	if u, ok := users[hc.AccessUser]; ok {
+		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})
+		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyType, Value: accessKeyType(h, hc.AccessKeyType), Planned: true})
+	}
+	return s
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func isNoLogin(shell string) bool {
+	b := path.Base(shell)
+	return b == "nologin" || b == "false" || b == "sync" || shell == ""
+}
+
+func accountState(sh shadowEntry, ok bool, today int) string {
+	switch {
+	case !ok:
+		return "enabled"
+	case sh.Expire >= 0 && sh.Expire <= today:
+		return "expired"
+	case strings.HasPrefix(sh.Hash, "!"):
+		return "locked"
+	case sh.Hash == "*" || sh.Hash == "":
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func hashScheme(h string) string {
+	switch {
+	case strings.HasPrefix(h, "$6$"):
+		return "sha512crypt"
+	case strings.HasPrefix(h, "$y$"):
+		return "yescrypt"
+	case strings.HasPrefix(h, "$5$"):
+		return "sha256crypt"
+	case strings.HasPrefix(h, "$2"):
+		return "bcrypt"
+	case strings.HasPrefix(h, "$1$"):
+		return "md5crypt"
+	case strings.HasPrefix(h, "!") || h == "*" || h == "":
+		return "none"
+	}
+	return "other"
+}
+
+// authorizedKeysPath expands the first AuthorizedKeysFile pattern for u:
+// where a new key goes.
+func authorizedKeysPath(setting string, u passwdEntry) string {
+	pats := strings.Fields(setting)
+	pat := ".ssh/authorized_keys"
+	for _, p := range pats {
+		if p != "none" {
+			pat = p
+			break
+		}
+	}
+	r := strings.NewReplacer("%h", u.Home, "%u", u.Name, "%U", strconv.Itoa(u.UID), "%%", "%")
+	p := r.Replace(pat)
+	if !strings.HasPrefix(p, "/") {
+		p = path.Join(u.Home, p)
+	}
+	return p
+}
+
+func services(h *hostData) []connector.Service {
+	running := func(u unitFile) bool {
+		if h.Systemd {
+			return h.RunningUnits[u.Name]
+		}
+		if u.Exec == "" {
+			return false
+		}
+		for _, p := range h.Procs {
+			if exeOf(p) == u.Exec || (path.Base(u.Exec) == p.Comm) {
+				return true
+			}
+		}
+		return false
+	}
+	seen := map[string]bool{}
+	var out []connector.Service
+	for _, u := range h.UnitFiles {
+		if !strings.HasSuffix(u.Name, ".service") || seen[u.Name] || u.Link == "/dev/null" {
+			continue
+		}
+		seen[u.Name] = true
+		svc := connector.Service{Name: u.Name, Enabled: h.Enabled[u.Name], Running: running(u)}
+		if svc.Enabled || svc.Running {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+func exeOf(p procInfo) string {
+	return strings.TrimSuffix(p.Exe, " (deleted)")
+}
+
+// ports lists the listening sockets some process of the host owns. The
+// network namespace may be shared (containers, the test fleet), so
+// sockets no visible process holds are left out.
+func ports(h *hostData) []connector.Port {
+	comm := map[int]string{}
+	for _, p := range h.Procs {
+		comm[p.PID] = p.Comm
+	}
+	seen := map[string]bool{}
+	var out []connector.Port
+	for _, l := range h.Listen {
+		pid, ok := h.SocketPIDs[l.Inode]
+		if !ok {
+			continue
+		}
+		k := l.Proto + " " + l.Addr
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, connector.Port{Proto: l.Proto, Addr: l.Addr, Process: fmt.Sprintf("%s (pid %d)", comm[pid], pid)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Proto+out[i].Addr < out[j].Proto+out[j].Addr })
+	return out
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:4])
+}
+
+// adminReasons says, per account, why it can act as root.
+func adminReasons(h *hostData, grants []grant) map[string][]string {
+	why := map[string][]string{}
+	add := func(u, r string) {
+		if !slices.Contains(why[u], r) {
+			why[u] = append(why[u], r)
+		}
+	}
+	gidName := map[int]string{}
+	members := map[string][]string{}
+	for _, g := range h.Groups {
+		gidName[g.GID] = g.Name
+		members[g.Name] = g.Members
+	}
+	for _, p := range h.Passwd {
+		if p.UID == 0 {
+			add(p.Name, "uid 0")
+		}
+		if slices.Contains(adminGroups, gidName[p.GID]) {
+			add(p.Name, "primary group "+gidName[p.GID])
+		}
+	}
+	for _, g := range adminGroups {
+		for _, m := range members[g] {
+			add(m, g+" group")
+		}
+	}
+	for _, g := range grants {
+		if !g.All {
+			continue
+		}
+		for _, u := range g.Members {
+			if grp, ok := strings.CutPrefix(u, "%"); ok {
+				for _, m := range members[grp] {
+					add(m, fmt.Sprintf("sudoers %s: %%%s", g.File, grp))
+				}
+				continue
+			}
+			if u != "ALL" && u != "root" {
+				add(u, "sudoers "+g.File)
+			}
+		}
+	}
+	return why
+}
+
+// commentReasons attributes a whole file by its comments ("# Supervision
+// Prestanet - do not remove").
+func commentReasons(data []byte, out connector.Outgoing) []string {
+	var why []string
+	for _, line := range splitLines(data) {
+		s := strings.TrimSpace(string(line))
+		if !strings.HasPrefix(s, "#") {
+			continue
+		}
+		for _, w := range out.Text(s) {
+			r := "the file's comment " + w
+			if !slices.Contains(why, r) {
+				why = append(why, r)
+			}
+		}
+	}
+	return why
+}
+
+// accessKeyType is the type of a new access key for the host: the one
+// asked for, unless the host's sshd cannot take it (OpenSSH before 6.5
+// knows no ed25519; FIPS-mode or hardened hosts leave it out of
+// PubkeyAcceptedAlgorithms), then RSA, which every sshd takes.
+func accessKeyType(h *hostData, want string) string {
+	if want == "" {
+		want = "ed25519"
+	}
+	if want != "ed25519" {
+		return want
+	}
+	if major, minor, ok := openSSHVersion(h.ServerVersion); ok && (major < 6 || major == 6 && minor < 5) {
+		return "rsa"
+	}
+	algos := cmp.Or(h.SSHD["pubkeyacceptedalgorithms"], h.SSHD["pubkeyacceptedkeytypes"])
+	if algos != "" && !slices.ContainsFunc(strings.Split(algos, ","), func(a string) bool {
+		return strings.HasPrefix(a, "ssh-ed25519")
+	}) {
+		return "rsa"
+	}
+	return want
+}
+
+// openSSHVersion reads OpenSSH's major and minor version from an SSH
+// server identification ("SSH-2.0-OpenSSH_9.2p1 Debian-2" is 9, 2).
+func openSSHVersion(id string) (major, minor int, ok bool) {
+	_, v, found := strings.Cut(id, "OpenSSH_")
+	if !found {
+		return 0, 0, false
+	}
+	if end := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }); end >= 0 {
+		v = v[:end]
+	}
+	ma, mi, _ := strings.Cut(v, ".")
+	major, err1 := strconv.Atoi(ma)
+	minor, err2 := strconv.Atoi(mi)
+	return major, minor, err1 == nil && err2 == nil
+}

@@ -1,0 +1,187 @@
+package ssh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/secret"
+)
+
+// Type is the target type playbooks name.
+const Type = "ssh"
+
+// Connector is the SSH hosts connector.
+type Connector struct{}
+
+// New returns the SSH hosts connector.
+func New() connector.Connector { return Connector{} }
+
+func (Connector) Type() string { return Type }
+
+var (
+	_ connector.Connector = Connector{}
+	_ connector.Target    = (*target)(nil)
+	_ connector.Applier   = (*target)(nil)
+	_ connector.Rotator   = (*target)(nil)
+	_ connector.Generator = (*target)(nil)
+	_ connector.Verifier  = (*target)(nil)
+
+	_ connector.BatchApplier = (*target)(nil)
+	_ connector.BatchRotator = (*target)(nil)
+)
+
+// target is one configured ssh target: a set of hosts reached with the
+// same credentials.
+type target struct {
+	name     string
+	s        settings
+	env      connector.Env
+	out      connector.Outgoing
+	catalog  *Catalog
+	policy   playbook.Policy
+	password secret.Policy
+	keys     *hostKeys
+	now      func() time.Time
+
+	mu      sync.Mutex
+	conns   map[string]*ssh.Client // by host name; one connection per host, reused
+	retired []*ssh.Client          // replaced connections, closed with the target
+	auth    *resolvedAuth
+	login   map[string]secret.Secret // host -> login/sudo password after its rotation
+	methods map[string]string        // change id -> how TryCredential proved it
+	cache   map[string]*hostCache    // host -> what its last inventory read
+	suWorks map[string]bool          // host+"\x00"+user -> su accepted a password
+	hashes  map[[32]byte]bool        // hashDigest of each password and the hash set from it
+	// proofs holds the su logins the credential script ran right after
+	// setting passwords, by proofKey, until TryCredentials takes them.
+	proofs  map[[32]byte]stepResult
+	reinv   map[string]*hostData // host -> re-inventory run after its last changes
+	bastion bastion              // the jump host's connection, shared by all hosts
+	stored  map[string]storedLogin
+}
+
+// resolvedAuth holds the resolved credentials of the connection user.
+type resolvedAuth struct {
+	signers  []ssh.Signer
+	password secret.Secret
+	sudo     secret.Secret
+	close    func()
+}
+
+// Configure decodes the target's settings and the agent catalogue.
+func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector.Env) connector.Target {
+	before := len(d.Diagnostics())
+	resolve := func(p string) string {
+		if env.Resolver != nil && p != "" {
+			return env.Resolver.Path(p)
+		}
+		return p
+	}
+	s := decodeSettings(d, t.Settings, resolve)
+	cat, err := BuiltinCatalog()
+	if err != nil {
+		d.ErrorAt(t.Pos, "%v", err)
+		return nil
+	}
+	if s.CatalogFile != "" {
+		data, err := os.ReadFile(s.CatalogFile)
+		if err != nil {
+			d.ErrorAt(t.Pos, "catalog: %v", err)
+		} else {
+			ext, ds := ParseCatalog(s.CatalogFile, data)
+			for _, diag := range ds {
+				d.ErrorAt(diag.Pos, "%s", diag.Msg)
+			}
+			cat.Merge(ext)
+		}
+	}
+	if len(d.Diagnostics()) > before {
+		return nil
+	}
+	tg := &target{
+		name: t.Name, s: s, env: env, catalog: cat,
+		conns: map[string]*ssh.Client{}, login: map[string]secret.Secret{}, methods: map[string]string{},
+		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, proofs: map[[32]byte]stepResult{}, stored: map[string]storedLogin{}, reinv: map[string]*hostData{},
+		now: env.Now,
+	}
+	if tg.now == nil {
+		tg.now = time.Now
+	}
+	if env.Playbook != nil {
+		tg.out = connector.NewOutgoing(env.Playbook.Outgoing)
+		tg.policy = env.Playbook.Policy
+	} else {
+		tg.policy = playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), AccessKeyType: "ed25519"}
+	}
+	tg.password = tg.policy.Password
+	if t.Password != nil {
+		tg.password = *t.Password
+	}
+	if tg.password.Length == 0 {
+		tg.password = secret.DefaultPolicy
+	}
+	keys, err := newHostKeys(s.KnownHosts, s.TrustFirstUse, tg.recordTrust)
+	if err != nil {
+		d.ErrorAt(t.Pos, "%v", err)
+		return nil
+	}
+	tg.keys = keys
+	return tg
+}
+
+func (t *target) recordTrust(host, addr string, key ssh.PublicKey) {
+	detail := map[string]string{"address": addr, "key_type": key.Type(), "fingerprint": ssh.FingerprintSHA256(key)}
+	if t.env.Recorder != nil {
+		t.env.Recorder.Record("host-key-trusted", host, detail)
+	}
+	if t.env.Log != nil {
+		t.env.Log.Warn("host key trusted on first use", "target", t.name, "system", host, "fingerprint", detail["fingerprint"])
+	}
+}
+
+// Close closes every host connection.
+func (t *target) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	for name, c := range t.conns {
+		if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		delete(t.conns, name)
+	}
+	for _, c := range t.retired {
+		c.Close()
+	}
+	t.retired = nil
+	t.bastion.Close()
+	if t.auth != nil {
+		if t.auth.close != nil {
+			t.auth.close()
+		}
+		t.auth.password.Destroy()
+		t.auth.sudo.Destroy()
+		t.auth = nil
+	}
+	for _, s := range t.login {
+		s.Destroy()
+	}
+	return errors.Join(errs...)
+}
+
+func (t *target) host(name string) (hostSpec, bool) {
+	for _, h := range t.s.Hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return hostSpec{}, false
+}
