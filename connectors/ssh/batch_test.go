@@ -248,7 +248,7 @@ func TestPlanFileEdits(t *testing.T) {
 			for i := range tt.changes {
 				e.changes = append(e.changes, i)
 			}
-			out := make([]connector.Applied, len(tt.changes))
+			out := make([]connector.ChangeResult, len(tt.changes))
 			steps := make([]string, len(tt.changes))
 			var b batch
 			f, data, wrote := planFileEdit(tt.changes, e, remoteFileState{Sum: sha256Hex([]byte(tt.data)), Mode: "600", Data: []byte(tt.data)}, out, &b, steps)
@@ -257,8 +257,8 @@ func TestPlanFileEdits(t *testing.T) {
 			}
 			if !wrote {
 				for i, o := range out {
-					if !strings.Contains(o.Outcome.Detail, "already absent") {
-						t.Errorf("change %d: detail %q", i, o.Outcome.Detail)
+					if !strings.Contains(o.Detail, "already absent") {
+						t.Errorf("change %d: detail %q", i, o.Detail)
 					}
 				}
 				return

@@ -61,38 +61,20 @@ func (t *target) reinventoryScript(system string) string {
 	return inventoryScript(t.catalog, sshd)
 }
 
-// keepReinventory parses the output of a re-inventory run after a batch of
-// changes, for Verify, and reports whether it did; an output that does not
-// parse is dropped (Verify then reads the host again).
-func (t *target) keepReinventory(system string, out []byte, serverVersion string) bool {
+// parseReinventory parses the output of a re-inventory run at the end of
+// a batch of changes, the observation Apply returns for Verify; nil when
+// it does not parse (Verify then reads the host again).
+func (t *target) parseReinventory(system string, out []byte, serverVersion string) *hostData {
 	data, err := parseInventory(out)
 	if err != nil {
-		return false
+		return nil
 	}
 	data.ServerVersion = serverVersion
 	hc := newHostCache(data)
 	t.mu.Lock()
-	t.reinv[system] = data
 	t.cache[system] = hc
 	t.mu.Unlock()
-	return true
-}
-
-// takeReinventory returns, once, the re-inventory kept for system.
-func (t *target) takeReinventory(system string) *hostData {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	data := t.reinv[system]
-	delete(t.reinv, system)
 	return data
-}
-
-// forgetReinventory drops the re-inventory kept for system: a change is
-// about to make it stale.
-func (t *target) forgetReinventory(system string) {
-	t.mu.Lock()
-	delete(t.reinv, system)
-	t.mu.Unlock()
 }
 
 // readHost runs the inventory script on h. A re-inventory (again) reuses
@@ -123,16 +105,15 @@ func (t *target) readHost(ctx context.Context, h hostSpec, again bool) (*hostDat
 }
 
 // system builds the host's System, comparing shadow hashes with the
-// secret store so that a credential already rotated is not planned again.
+// secret store: whether handover holds each password is a fact the
+// engine's rotation policy reads.
 func (t *target) system(ctx context.Context, h hostSpec, data *hostData) (connector.System, error) {
 	hc := hostContext{
 		Name: h.Name, Address: h.addr(), Outgoing: t.out, Catalog: t.catalog,
-		AccessUser: t.s.AccessKey.User, RotateAdmin: t.policy.RotateAdmins, Now: t.now(),
+		AccessUser: t.s.AccessKey.User, Named: t.env.Named, Now: t.now(),
 	}
-	for _, ta := range t.policy.RotateAccounts {
-		if tn, acct, ok := strings.Cut(ta, ":"); ok && tn == t.name {
-			hc.RotateExtra = append(hc.RotateExtra, acct)
-		}
+	if t.passwordLogin() {
+		hc.LoginUser = t.s.User
 	}
 	if !t.s.AccessKey.Disabled {
 		fp, err := t.accessKeyFingerprint(ctx, h.Name)
@@ -140,35 +121,29 @@ func (t *target) system(ctx context.Context, h hostSpec, data *hostData) (connec
 			return connector.System{}, err
 		}
 		hc.AccessKeyFP = fp
-		hc.AccessKeyType = t.policy.AccessKeyType
 	}
 	var storeErr error
-	hc.StoreState = func(account, hash string) string {
+	hc.Held = func(account, hash string) connector.Held {
 		if t.env.Secrets == nil {
-			return "absent"
+			return connector.HeldAbsent
 		}
 		cur, ok, err := t.env.Secrets.Current(ctx, connector.SecretPath(t.name, h.Name, account))
 		if err != nil {
 			storeErr = err
-			return "unknown"
+			return connector.HeldUnknown
 		}
 		if !ok {
-			return "absent"
+			return connector.HeldAbsent
 		}
 		defer cur.Destroy()
 		pw := cur.RevealBytes()
 		defer clear(pw)
-		if t.setHash(pw, hash) {
-			return "current" // the very hash SetCredentials made of it
+		// The connector sets SHA-512 crypt hashes: compared here. Another
+		// scheme was set by someone else since.
+		if match, known := sha512Matches(pw, hash); known && match {
+			return connector.HeldCurrent
 		}
-		match, known := sha512Matches(pw, hash)
-		switch {
-		case !known:
-			return "differs"
-		case match:
-			return "current"
-		}
-		return "differs"
+		return connector.HeldDiffers
 	}
 	sys := buildSystem(data, hc)
 	if storeErr != nil {

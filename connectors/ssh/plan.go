@@ -42,20 +42,22 @@ func (t *target) ownAccess() func(plan.Change) bool {
 	}
 }
 
-// Plan derives the changes from an inventory. It does no I/O.
-func (t *target) Plan(inv *connector.Inventory) ([]plan.Change, error) {
+// Plan derives the changes from an inventory and the engine's decisions:
+// the new access key, the rotations the engine decided, the removal of
+// the provider's access found. It does no I/O.
+func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.Change, error) {
 	var out []plan.Change
 	for _, sys := range inv.Systems {
 		if sys.Error != "" {
 			continue
 		}
-		out = append(out, t.planSystem(sys)...)
+		out = append(out, t.planSystem(sys, d)...)
 	}
 	return out, nil
 }
 
 // Long: one case per finding kind, each the change it plans.
-func (t *target) planSystem(sys connector.System) []plan.Change {
+func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.Change {
 	var out []plan.Change
 	held := t.ownAccess()
 	add := func(ch plan.Change) {
@@ -93,34 +95,35 @@ func (t *target) planSystem(sys connector.System) []plan.Change {
 				Params:     map[string]string{"user": t.s.AccessKey.User, "file": file},
 			}
 			if t.s.AccessKey.PublicKey == "" {
-				asked := cmp.Or(t.policy.AccessKeyType, "ed25519")
-				kt := cmp.Or(fact(factAccessKeyType), asked)
-				ch.Params["key_type"] = kt
-				if kt != asked {
-					ch.Reason += "; " + kt + " key: this host's sshd does not take " + asked + " keys"
+				kt := cmp.Or(d.AccessKeyType, "ed25519")
+				if kt == "ed25519" && fact(factEd25519) == "refused" {
+					kt = "rsa"
+					ch.Reason += "; rsa key: this host's sshd does not take ed25519 keys"
 				}
+				ch.Params["key_type"] = kt
 			}
 			add(ch)
 		}
 	}
-	loginUsesPassword := !t.s.Auth.Password.IsZero() || !t.s.Sudo.Password.IsZero()
+	for _, a := range sys.Accounts {
+		r, ok := d.Rotation(sys.Name, a.Name)
+		if !ok || a.Password == nil {
+			continue
+		}
+		add(plan.Change{
+			Action: plan.RotatePassword, Object: a.Name,
+			Before: "password handed over by the outgoing provider", After: "new generated password, in the secret store",
+			Reason:     r.Reason,
+			SecretPath: connector.SecretPath(t.name, sys.Name, a.Name),
+			Params:     map[string]string{"user": a.Name},
+			// Rotating the password the connector itself logs in (or
+			// sudoes) with goes last: every other change still uses the
+			// old one.
+			Last: a.Password.Connector,
+		})
+	}
 	for _, f := range sys.Findings {
 		switch {
-		case f.Kind == connector.KindCredAge:
-			if f.Detail["state"] != "enabled" || f.Detail[detailInStore] == "current" {
-				continue
-			}
-			ch := plan.Change{
-				Action: plan.RotatePassword, Object: f.Object, Finding: f.ID,
-				Before: "password handed over by the outgoing provider", After: "new generated password, in the secret store",
-				Reason:     strings.Join(f.Reasons, "; "),
-				SecretPath: connector.SecretPath(t.name, sys.Name, f.Object),
-				Params:     map[string]string{"user": f.Object},
-			}
-			// Rotating the password the connector itself logs in (or sudoes)
-			// with goes last: every other change still uses the old one.
-			ch.Last = loginUsesPassword && f.Object == t.s.User
-			add(ch)
 		case !f.Provider:
 		case f.Kind == connector.KindSSHKey:
 			add(plan.Change{

@@ -3,10 +3,9 @@ package ssh
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"fmt"
-	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -16,23 +15,15 @@ import (
 	"github.com/handoverhq/handover/handover/secret"
 )
 
-// TryCredential proves one credential; see TryCredentials.
-func (t *target) TryCredential(ctx context.Context, ch plan.Change, cred secret.Secret) (bool, error) {
-	res := t.TryCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: cred}})[0]
-	return res.Works, res.Err
-}
-
 // TryCredentials proves credentials with fresh logins. The access key:
 // by an SSH login with it, which then carries the host's next commands.
 // Passwords: by su logins run as an unprivileged user on the host (PAM
-// checks the password as for any login), all in one session; a new
-// password's su login already ran in the script that set it, right after
-// chpasswd, and its result is taken from there (once). What su cannot
-// settle, by an SSH password login where sshd takes one for the
-// account, else by comparing with the shadow hash. A rejection by su only
-// counts once su accepted a password for that account in this run: a PAM
-// stack that refuses su to everyone (pam_wheel) must not pass for proof
-// that an old password is dead.
+// checks the password as for any login), all in one session. What su
+// cannot settle, by an SSH password login where sshd takes one for the
+// account, else by comparing with the shadow hash. A refusal by su counts
+// only when su accepted, in the same session, the store's current
+// password for that account: a PAM stack that refuses su to everyone
+// (pam_wheel) must not pass for proof that an old password is dead.
 func (t *target) TryCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
 	out := make([]connector.Tried, len(creds))
 	h, ok := t.host(system)
@@ -46,7 +37,7 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 	for i, c := range creds {
 		switch c.Change.Action {
 		case plan.InstallKey:
-			out[i].Works, out[i].Err = t.tryKey(ctx, h, c.Change, c.Secret)
+			out[i] = t.tryKey(ctx, h, c.Change, c.Secret)
 		case plan.RotatePassword:
 			pw = append(pw, i)
 		default:
@@ -59,11 +50,16 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 	return out
 }
 
+func suMethod(user string) string {
+	return "su login as " + user + " (PAM), started by an unprivileged user on the host"
+}
+
+// Long: one su script for the group, with its controls, then each
+// credential's verdict or fallback.
 func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector.Credential, idx []int, out []connector.Tried) {
 	var b batch
 	var fallback, viaSU []int
-	steps := map[int]string{}
-	results := map[string]*stepResult{}
+	steps, controls := map[int]string{}, map[int]string{}
 	for _, i := range idx {
 		user := creds[i].Change.Params["user"]
 		if !loginName.MatchString(user) {
@@ -75,57 +71,62 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 			continue
 		}
 		viaSU = append(viaSU, i)
-		// The su login the credential script ran once it set this password.
-		if res, ok := t.takeProof(h.Name, user, creds[i].Secret); ok {
-			steps[i] = "kept" + strconv.Itoa(i)
-			results[steps[i]] = &res
-			continue
-		}
 		steps[i] = b.su(user, creds[i].Secret.Reveal())
+		if ctl, ok := t.control(ctx, h.Name, user, creds[i].Secret); ok {
+			controls[i] = b.su(user, ctl.Reveal())
+			ctl.Destroy()
+		}
 	}
+	results := map[string]*stepResult{}
 	if b.steps > 0 {
 		// Without a connection, the logins not made fall back below, which
 		// says why.
 		if r, err := t.runnerFor(ctx, h); err == nil {
 			b.body.WriteString("wait\n")
-			ran, _, _ := t.runBatch(ctx, r, &b)
-			maps.Copy(results, ran)
+			results, _, _ = t.runBatch(ctx, r, &b)
 		}
 	}
 	for _, i := range viaSU {
-		ch := creds[i].Change
-		key := h.Name + "\x00" + ch.Params["user"]
-		works, settled := t.suVerdict(key, results[steps[i]])
-		if !settled {
+		user := creds[i].Change.Params["user"]
+		res, ctl := results[steps[i]], results[controls[i]]
+		switch {
+		case res != nil && res.seen && res.ok:
+			out[i] = connector.Tried{Works: true, Method: suMethod(user)}
+		case res != nil && res.seen && res.msg == "rejected" && ctl != nil && ctl.seen && ctl.ok:
+			out[i] = connector.Tried{Works: false, Method: suMethod(user),
+				Detail: "su refused it, and accepted the secret store's current password for " + user + " in the same session: the refusal is PAM's verdict"}
+		default:
 			fallback = append(fallback, i)
-			continue
 		}
-		out[i].Works = works
-		t.setMethod(ch.ID, "su login as "+ch.Params["user"]+" (PAM), started by an unprivileged user on the host")
 	}
 	for _, i := range fallback {
-		out[i].Works, out[i].Err = t.tryPassword(ctx, h, creds[i].Change, creds[i].Secret)
+		out[i] = t.tryPassword(ctx, h, creds[i].Change, creds[i].Secret)
 	}
 }
 
-// suVerdict reads a su login's result for key (host and account): whether
-// the password works, and whether su settled it at all. An acceptance
-// settles it, and proves su works for the account; a refusal settles it
-// only once su accepted a password for that account.
-func (t *target) suVerdict(key string, res *stepResult) (works, settled bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	switch {
-	case res != nil && res.seen && res.ok:
-		t.suWorks[key] = true
-		return true, true
-	case res != nil && res.seen && res.msg == "rejected" && t.suWorks[key]:
-		return false, true
+// control is the store's current password of user on host, when it is
+// not cred itself: a su login with it shows whether su works for the
+// account at all.
+func (t *target) control(ctx context.Context, host, user string, cred secret.Secret) (secret.Secret, bool) {
+	if t.env.Secrets == nil {
+		return secret.Secret{}, false
 	}
-	return false, false
+	cur, ok, err := t.env.Secrets.Current(ctx, connector.SecretPath(t.name, host, user))
+	if err != nil || !ok {
+		return secret.Secret{}, false
+	}
+	a, b := cur.RevealBytes(), cred.RevealBytes()
+	same := subtle.ConstantTimeCompare(a, b) == 1
+	clear(a)
+	clear(b)
+	if same || !suFits(cur.Reveal()) {
+		cur.Destroy()
+		return secret.Secret{}, false
+	}
+	return cur, true
 }
 
-func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {
+func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) connector.Tried {
 	b := cred.RevealBytes()
 	signer, err := ssh.ParsePrivateKey(b)
 	clear(b)
@@ -134,60 +135,55 @@ func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred se
 		// its private half, or, failing that, by its presence on the host.
 		return t.tryPublicKey(ctx, h, ch, cred)
 	}
-	return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(signer)}, ch.ID, "fresh SSH login with the key", true)
+	return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(signer)}, "fresh SSH login with the key", true)
 }
 
-func (t *target) tryPublicKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {
+func (t *target) tryPublicKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) connector.Tried {
 	pk, err := publicKeyOf(cred)
 	if err != nil {
-		return false, err
+		return connector.Tried{Err: err}
 	}
 	if signers, closeAgent, err := agentSigners(); err == nil {
 		defer closeAgent()
 		for _, s := range signers {
 			if bytes.Equal(s.PublicKey().Marshal(), pk.Marshal()) {
-				return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(s)}, ch.ID, "fresh SSH login with the key held by ssh-agent", true)
+				return t.tryLogin(ctx, h, ch.Params["user"], []ssh.AuthMethod{ssh.PublicKeys(s)}, "fresh SSH login with the key held by ssh-agent", true)
 			}
 		}
 	}
 	r, err := t.runnerFor(ctx, h)
 	if err != nil {
-		return false, err
+		return connector.Tried{Err: err}
 	}
 	file := ch.Params["file"]
 	states, err := t.fileStates(ctx, r, h.Name, []string{file}, true)
 	if err != nil {
-		return false, err
+		return connector.Tried{Err: err}
 	}
 	fp := ssh.FingerprintSHA256(pk)
-	t.setMethod(ch.ID, "key present in "+file+" (its private key was not available to log in)")
-	return slices.ContainsFunc(parseAuthorizedKeys(states[file].Data), func(k authorizedKey) bool { return k.Fingerprint == fp }), nil
+	return connector.Tried{
+		Works:  slices.ContainsFunc(parseAuthorizedKeys(states[file].Data), func(k authorizedKey) bool { return k.Fingerprint == fp }),
+		Method: "key present in " + file + " (its private key was not available to log in)",
+	}
 }
 
-func (t *target) setMethod(id, m string) {
-	t.mu.Lock()
-	t.methods[id] = m
-	t.mu.Unlock()
-}
-
-// tryLogin opens a fresh connection as user: (true, nil) when it
-// authenticates, (false, nil) when the host rejects the credential. With
+// tryLogin opens a fresh connection as user: Works when it authenticates,
+// not when the host rejects the credential, Err when it cannot tell. With
 // adopt, a connection as the connection user replaces the host's
 // connection, so that the commands that follow run over the credential
 // just proven; only the new access key's proof does so, before anything
 // else runs on the host (a password proof may run beside other commands).
-func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []ssh.AuthMethod, id, method string, adopt bool) (bool, error) {
-	t.setMethod(id, method)
+func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []ssh.AuthMethod, method string, adopt bool) connector.Tried {
 	c, err := t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, user, auth)
 	if err != nil {
 		if isAuthFailure(err) {
-			return false, nil
+			return connector.Tried{Method: method}
 		}
-		return false, err
+		return connector.Tried{Err: err, Method: method}
 	}
 	if !adopt || user != t.s.User {
 		c.Close()
-		return true, nil
+		return connector.Tried{Works: true, Method: method}
 	}
 	t.mu.Lock()
 	old := t.conns[h.Name]
@@ -196,7 +192,7 @@ func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []s
 	if old != nil {
 		old.Close() // nothing else runs on the host during this proof
 	}
-	return true, nil
+	return connector.Tried{Works: true, Method: method}
 }
 
 // passwordSSH reports whether the host's sshd takes a password for user,
@@ -229,44 +225,35 @@ func (t *target) passwordSSH(ctx context.Context, r *runner, system, user string
 // where sshd takes one for the account, else by comparing it with the
 // account's shadow hash (locally for SHA-512 crypt, with the host's
 // libcrypt through perl otherwise; the password then travels on stdin).
-func (t *target) tryPassword(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) (bool, error) {
+func (t *target) tryPassword(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) connector.Tried {
 	user := ch.Params["user"]
 	r, err := t.runnerFor(ctx, h)
 	if err != nil {
-		return false, err
+		return connector.Tried{Err: err}
 	}
 	if t.passwordSSH(ctx, r, h.Name, user) {
-		return t.tryLogin(ctx, h, user, passwordAuth(cred), ch.ID, "fresh SSH password login", false)
+		return t.tryLogin(ctx, h, user, passwordAuth(cred), "fresh SSH password login", false)
 	}
 	out, err := r.Run(ctx, shadowHashScript, []string{user}, []byte{})
 	if err != nil {
-		return false, fmt.Errorf("read shadow entry of %s: %w", user, err)
+		return connector.Tried{Err: fmt.Errorf("read shadow entry of %s: %w", user, err)}
 	}
 	hash := strings.TrimSpace(string(out))
 	if hash == "" || strings.HasPrefix(hash, "!") || hash == "*" {
-		t.setMethod(ch.ID, "shadow entry check: the account has no usable password")
-		return false, nil
+		return connector.Tried{Method: "shadow entry check: the account has no usable password"}
 	}
 	pw := cred.RevealBytes()
 	defer clear(pw)
 	if match, ok := sha512Matches(pw, hash); ok {
-		t.setMethod(ch.ID, "compared with the shadow hash (SHA-512 crypt, computed locally; sshd takes no password login for "+user+")")
-		return match, nil
+		return connector.Tried{Works: match, Method: "compared with the shadow hash (SHA-512 crypt, computed locally; sshd takes no password login for " + user + ")"}
 	}
 	in := append(append(append([]byte{}, pw...), '\n'), []byte(hash+"\n")...)
 	defer clear(in)
 	res, err := r.Run(ctx, perlCryptScript, nil, in)
 	if err != nil {
-		return false, fmt.Errorf("compare with the %s shadow hash of %s on the host: %w", hashScheme(hash), user, err)
+		return connector.Tried{Err: fmt.Errorf("compare with the %s shadow hash of %s on the host: %w", hashScheme(hash), user, err)}
 	}
-	t.setMethod(ch.ID, "compared with the shadow hash ("+hashScheme(hash)+", by the host's libcrypt; sshd takes no password login for "+user+")")
-	return strings.TrimSpace(string(res)) == "match", nil
-}
-
-func (t *target) method(id string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.methods[id]
+	return connector.Tried{Works: strings.TrimSpace(string(res)) == "match", Method: "compared with the shadow hash (" + hashScheme(hash) + ", by the host's libcrypt; sshd takes no password login for " + user + ")"}
 }
 
 // shadowHashScript prints an account's shadow hash.

@@ -11,31 +11,25 @@ import (
 	"github.com/handoverhq/handover/handover/plan"
 )
 
-// Apply makes one change that is not a credential rotation.
-func (t *target) Apply(ctx context.Context, ch plan.Change, secrets connector.SecretReader) (connector.Outcome, error) {
-	res := t.ApplyBatch(ctx, ch.System, []plan.Change{ch}, secrets)
-	return res[0].Outcome, res[0].Err
-}
-
 // fileEdit is the edits a batch makes to one file.
 type fileEdit struct {
 	path    string
 	changes []int // indexes in the batch
 }
 
-// ApplyBatch makes a host's changes that are not credential rotations in
+// Apply makes a host's changes that are not credential rotations in
 // one script: the edits of each file computed here and written back with
 // a compare-and-swap, accounts locked, agents removed together.
 //
 // Long: sorting a host's changes into steps, one run, then each change's result, in one place.
-func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Change, _ connector.SecretReader) []connector.Applied {
-	out := make([]connector.Applied, len(chs))
+func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ connector.SecretReader) connector.Applied {
+	out := make([]connector.ChangeResult, len(chs))
 	r, _, err := t.runnerForSystem(ctx, system)
 	if err != nil {
 		for i := range out {
 			out[i].Err = err
 		}
-		return out
+		return connector.Applied{Results: out}
 	}
 	var b batch
 	steps := make([]string, len(chs)) // "": settled without the host
@@ -59,7 +53,7 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 				continue
 			}
 			steps[i] = b.lock(p["user"], p["user"] != t.s.User)
-			out[i].Outcome.Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
+			out[i].Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
 		case plan.RemoveAgent:
 			a, ok := t.catalog.Lookup(p["agent"])
 			if !ok {
@@ -98,15 +92,17 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 	for i, s := range agentSteps(&b, agents) {
 		steps[agents[i].index] = s
 	}
-	t.forgetReinventory(system)
 	if b.steps == 0 {
-		return out
+		return connector.Applied{Results: out}
 	}
-	// The re-inventory that proves the changes runs in the same session,
-	// once they are all done: Verify reads it rather than open another.
+	// A re-inventory runs in the same session once the changes are all
+	// done: it is returned for Verify, which need not open another.
 	b.after = t.reinventoryScript(system)
 	results, after, runErr := t.runBatch(ctx, r, &b)
-	kept := runErr == nil && t.keepReinventory(system, after, string(r.c.ServerVersion()))
+	var seen *hostData
+	if runErr == nil {
+		seen = t.parseReinventory(system, after, string(r.c.ServerVersion()))
+	}
 	failedWrite := false
 	for i, s := range steps {
 		if s == "" {
@@ -120,13 +116,14 @@ func (t *target) ApplyBatch(ctx context.Context, system string, chs []plan.Chang
 			continue
 		}
 		if res := results[s]; res != nil && len(res.logs) > 0 {
-			out[i].Outcome.Detail = joinDetail(out[i].Outcome.Detail, strings.Join(res.logs, "; "))
+			out[i].Detail = joinDetail(out[i].Detail, strings.Join(res.logs, "; "))
 		}
 	}
-	if !kept { // else the cache holds what the re-inventory read
+	if seen == nil { // else the cache holds what the re-inventory read
 		t.remember(system, written, failedWrite)
+		return connector.Applied{Results: out}
 	}
-	return out
+	return connector.Applied{Results: out, After: seen}
 }
 
 func joinDetail(a, b string) string {
@@ -142,10 +139,10 @@ func joinDetail(a, b string) string {
 // planFileEdit applies a file's edits in memory, in plan order, and adds
 // the write to the batch when the content changed. It returns the file as
 // it will be, to remember once written.
-func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []connector.Applied, b *batch, steps []string) (remoteFile, []byte, bool) {
+func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []connector.ChangeResult, b *batch, steps []string) (remoteFile, []byte, bool) {
 	if st.Absent {
 		for _, i := range e.changes {
-			out[i].Outcome.Detail = e.path + " no longer exists"
+			out[i].Detail = e.path + " no longer exists"
 		}
 		return remoteFile{}, nil, false
 	}
@@ -159,31 +156,31 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 		case plan.RemoveKey:
 			data, n = removeKeys(data, map[string]bool{ch.Params["fingerprint"]: true})
 			if n == 0 {
-				out[i].Outcome.Detail = "key already absent from " + e.path
+				out[i].Detail = "key already absent from " + e.path
 				continue
 			}
-			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, e.path, st.Mode)
+			out[i].Detail = fmt.Sprintf("removed %d line(s) from %s, mode %s kept", n, e.path, st.Mode)
 		case plan.RemoveGrant:
 			check, deletable = "sudoers", strings.HasPrefix(e.path, "/etc/sudoers.d/")
 			data, n = removeSudoersRule(data, ch.Params["text"], ch.Params["replace"])
 			if n == 0 {
-				out[i].Outcome.Detail = "entry already absent from " + e.path
+				out[i].Detail = "entry already absent from " + e.path
 				continue
 			}
 			if r := ch.Params["replace"]; r != "" {
-				out[i].Outcome.Detail = fmt.Sprintf("rule rewritten in %s without the provider's users: %s (checked with visudo)", e.path, r)
+				out[i].Detail = fmt.Sprintf("rule rewritten in %s without the provider's users: %s (checked with visudo)", e.path, r)
 			} else {
-				out[i].Outcome.Detail = fmt.Sprintf("removed %d rule(s) from %s (checked with visudo)", n, e.path)
+				out[i].Detail = fmt.Sprintf("removed %d rule(s) from %s (checked with visudo)", n, e.path)
 			}
 		case plan.RemoveCron:
 			cron = true
 			deletable = strings.HasPrefix(e.path, "/etc/cron.d/") || strings.HasPrefix(e.path, "/var/spool/cron/")
 			data, n = removeLines(data, ch.Params["text"])
 			if n == 0 {
-				out[i].Outcome.Detail = "entry already absent from " + e.path
+				out[i].Detail = "entry already absent from " + e.path
 				continue
 			}
-			out[i].Outcome.Detail = fmt.Sprintf("removed %d line(s) from %s", n, e.path)
+			out[i].Detail = fmt.Sprintf("removed %d line(s) from %s", n, e.path)
 		}
 		touched = append(touched, i)
 	}
@@ -201,7 +198,7 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 	}
 	if deletable && onlyCommentsLeft(data, cron) {
 		for _, i := range touched {
-			out[i].Outcome.Detail = "removed " + e.path + " (nothing else in it)"
+			out[i].Detail = "removed " + e.path + " (nothing else in it)"
 		}
 		data = nil
 	}

@@ -22,16 +22,16 @@ import (
 	"github.com/handoverhq/handover/handover/secret"
 )
 
-// NewCredential makes the new secret of a rotation: an SSH key pair for
-// the access key (policy.access_key_type), a password by the password
-// policy otherwise. With an operator-supplied access key the "secret" is
-// that public key.
+// NewCredential makes the new access key: an SSH key pair of the type the
+// plan chose (policy.access_key_type, RSA where the host's sshd takes no
+// ed25519). With an operator-supplied access key the "secret" is that
+// public key. Passwords are the engine's, by the password policy.
 func (t *target) NewCredential(ctx context.Context, ch plan.Change, rnd io.Reader) (secret.Secret, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
 	if ch.Action != plan.InstallKey {
-		return secret.Generate(rnd, t.password)
+		return secret.Secret{}, fmt.Errorf("the ssh connector makes access keys, not %s credentials", ch.Action)
 	}
 	if t.s.AccessKey.PublicKey != "" {
 		return secret.New(t.s.AccessKey.PublicKey), nil
@@ -39,7 +39,7 @@ func (t *target) NewCredential(ctx context.Context, ch plan.Change, rnd io.Reade
 	comment := t.s.AccessKey.Comment
 	var blk *pem.Block
 	var err error
-	switch cmp.Or(ch.Params["key_type"], t.policy.AccessKeyType) {
+	switch cmp.Or(ch.Params["key_type"], "ed25519") {
 	case "rsa":
 		var k *rsa.PrivateKey
 		k, err = rsa.GenerateKey(rnd, 3072)
@@ -59,25 +59,23 @@ func (t *target) NewCredential(ctx context.Context, ch plan.Change, rnd io.Reade
 	return secret.FromBytes(pem.EncodeToMemory(blk)), nil
 }
 
-// SetCredential sets one credential.
-func (t *target) SetCredential(ctx context.Context, ch plan.Change, next secret.Secret) error {
-	return t.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0]
-}
-
 // SetCredentials installs the access key and sets password hashes, in one
 // script. A password's hash is computed here (SHA-512 crypt) and set with
-// chpasswd -e: the password itself never reaches the host.
+// chpasswd -e: the password itself never reaches the host. Each new
+// password is then tried by a su login in the same script, which is
+// returned as its proof when su accepted it.
 //
-// Long: like ApplyBatch, steps, one run, then each credential's result.
-func (t *target) SetCredentials(ctx context.Context, system string, creds []connector.Credential) []error {
-	errs := make([]error, len(creds))
+// Long: like Apply, steps, one run, then each credential's result.
+func (t *target) SetCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Set {
+	out := make([]connector.Set, len(creds))
 	r, _, err := t.runnerForSystem(ctx, system)
 	if err != nil {
-		for i := range errs {
-			errs[i] = err
+		for i := range out {
+			out[i].Err = err
 		}
-		return errs
+		return out
 	}
+	errs := make([]error, len(creds))
 	var b batch
 	steps := make([]string, len(creds))
 	written := map[string]remoteFile{}
@@ -103,9 +101,6 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			}
 			pw := c.Secret.RevealBytes()
 			hash, err := newSHA512Crypt(pw, rand.Reader)
-			if err == nil {
-				t.rememberHash(pw, hash)
-			}
 			clear(pw)
 			if err != nil {
 				errs[i] = err
@@ -116,8 +111,8 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			errs[i] = fmt.Errorf("the ssh connector does not rotate %s", ch.Action)
 		}
 	}
-	// Each new password is then proven by a su login in the same script
-	// (see TryCredentials), once chpasswd set it.
+	// Each new password is then tried by a su login in the same script,
+	// once chpasswd set it.
 	proofs := map[int]string{}
 	if len(rotated) > 0 {
 		for k, s := range b.chpasswd(users, hashes) {
@@ -132,9 +127,8 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			b.body.WriteString("wait\n")
 		}
 	}
-	t.forgetReinventory(system)
 	if b.steps == 0 {
-		return errs
+		return sets(errs)
 	}
 	results, _, runErr := t.runBatch(ctx, r, &b)
 	failedWrite := false
@@ -149,8 +143,10 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			continue
 		}
 		if s, ok := proofs[i]; ok {
-			if res := results[s]; res != nil && res.seen {
-				t.keepProof(system, ch.Params["user"], creds[i].Secret, *res)
+			// Only an acceptance proves anything: su may refuse everyone
+			// (pam_wheel), and the engine then tries the password itself.
+			if res := results[s]; res != nil && res.seen && res.ok {
+				out[i].Proven = &connector.Tried{Works: true, Method: suMethod(ch.Params["user"]) + ", right after chpasswd"}
 			}
 		}
 		if ch.Action == plan.RotatePassword && ch.Params["user"] == t.s.User && t.passwordLogin() {
@@ -167,50 +163,22 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		}
 	}
 	t.remember(system, written, failedWrite)
-	return errs
+	for i, err := range errs {
+		out[i].Err = err
+	}
+	return out
+}
+
+func sets(errs []error) []connector.Set {
+	out := make([]connector.Set, len(errs))
+	for i, err := range errs {
+		out[i].Err = err
+	}
+	return out
 }
 
 // suFits reports whether su can be given pw: it reads one line.
 func suFits(pw string) bool { return pw != "" && !strings.ContainsAny(pw, "\n\r\x00") }
-
-// proofKey identifies a password of an account on a host.
-func proofKey(system, user string, pw secret.Secret) [32]byte {
-	b := pw.RevealBytes()
-	defer clear(b)
-	return hashDigest(b, system+"\x00"+user)
-}
-
-// keepProof keeps the result of a su login made right after a password
-// was set, for TryCredentials.
-func (t *target) keepProof(system, user string, pw secret.Secret, res stepResult) {
-	t.mu.Lock()
-	t.proofs[proofKey(system, user, pw)] = res
-	t.mu.Unlock()
-}
-
-// takeProof returns, once, the kept su login result for a password.
-func (t *target) takeProof(system, user string, pw secret.Secret) (stepResult, bool) {
-	k := proofKey(system, user, pw)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	res, ok := t.proofs[k]
-	delete(t.proofs, k)
-	return res, ok
-}
-
-// rememberHash notes that hash was made of pw here.
-func (t *target) rememberHash(pw []byte, hash string) {
-	t.mu.Lock()
-	t.hashes[hashDigest(pw, hash)] = true
-	t.mu.Unlock()
-}
-
-// setHash reports whether hash is one this connector made of pw.
-func (t *target) setHash(pw []byte, hash string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.hashes[hashDigest(pw, hash)]
-}
 
 // passwordLogin reports whether the connector's own login or sudo uses
 // the connection user's password.

@@ -21,14 +21,14 @@ const (
 	detailUser      = "user"
 	detailAccessKey = "access_key"
 	detailText      = "text"
-	detailInStore   = "in_store"
-	detailScheme    = "scheme"
 )
 
 // Facts the plan reads.
 const (
 	factAccessKeyFile = "access_key_file"
-	factAccessKeyType = "access_key_type"
+	// factEd25519 says whether the host's sshd takes ed25519 keys
+	// ("accepted" or "refused"): a new access key is RSA where it does not.
+	factEd25519 = "access_key_ed25519"
 )
 
 // adminGroups are the groups whose members may become root by sudo (or
@@ -44,17 +44,16 @@ type hostContext struct {
 	// AccessKeyFP is the fingerprint of this host's access key, if one is
 	// configured or already in the store.
 	AccessKeyFP string
-	// AccessKeyType is the key type policy.access_key_type asks for a new
-	// access key ("ed25519", "rsa"; "" for the default, ed25519).
-	AccessKeyType string
-	// RotateExtra are accounts policy.rotate.accounts names for the target.
-	RotateExtra []string
-	RotateAdmin bool
-	// StoreState returns, for an account, whether the secret store's
-	// current password matches its shadow hash: "current", "differs",
-	// "absent" or "unknown".
-	StoreState func(account, hash string) string
-	Now        time.Time
+	// Named are the accounts the playbook names for the target
+	// (Env.Named): their password facts are reported as an admin's are.
+	Named []string
+	// LoginUser is the connection user when the connector logs in or
+	// sudoes with its password ("" otherwise).
+	LoginUser string
+	// Held returns, for an account, whether the secret store's current
+	// password matches its shadow hash.
+	Held func(account, hash string) connector.Held
+	Now  time.Time
 }
 
 // buildSystem turns a host's parsed inventory into the dossier's System,
@@ -145,34 +144,19 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 		s.Accounts = append(s.Accounts, a)
 	}
 
-	// Credentials the plan may rotate: admins (policy.rotate.admins) and
-	// the accounts policy.rotate.accounts names, when they have a password.
-	for _, a := range s.Accounts {
-		wanted := (hc.RotateAdmin && a.Admin) || slices.Contains(hc.RotateExtra, a.Name)
+	// The password facts of the accounts the engine may decide to rotate:
+	// admins, the accounts the playbook names, the connection user's own.
+	for i := range s.Accounts {
+		a := &s.Accounts[i]
 		sh, ok := h.Shadow[a.Name]
-		if !wanted || !ok || a.Provider {
+		if !ok || a.Provider || !(a.Admin || a.Name == hc.LoginUser || slices.Contains(hc.Named, a.Name)) {
 			continue
 		}
-		f := connector.Finding{
-			ID: "credential-age:" + a.Name, Kind: connector.KindCredAge, Object: a.Name,
-			Detail: map[string]string{"state": a.State, detailScheme: hashScheme(sh.Hash)},
+		pw := &connector.Password{Held: connector.HeldUnknown, Connector: a.Name == hc.LoginUser}
+		if a.State == "enabled" && hc.Held != nil {
+			pw.Held = hc.Held(a.Name, sh.Hash)
 		}
-		if a.PasswordChanged != nil {
-			f.Detail["last_change"] = a.PasswordChanged.Format(time.DateOnly)
-			f.Summary = fmt.Sprintf("password of %s last changed %s (%d days ago)", a.Name, a.PasswordChanged.Format(time.DateOnly), today-sh.LastChange)
-		} else {
-			f.Summary = fmt.Sprintf("password of %s: last change unknown", a.Name)
-		}
-		if a.State == "enabled" && hc.StoreState != nil {
-			f.Detail[detailInStore] = hc.StoreState(a.Name, sh.Hash)
-		}
-		if a.Admin {
-			f.Reasons = append(f.Reasons, "admin: "+strings.Join(a.AdminVia, "; "))
-		}
-		if slices.Contains(hc.RotateExtra, a.Name) {
-			f.Reasons = append(f.Reasons, "listed in policy.rotate.accounts")
-		}
-		s.Findings = append(s.Findings, f)
+		a.Password = pw
 	}
 
 	s.Findings = append(s.Findings, keyFindings(h, hc, providerAccounts)...)
@@ -187,7 +171,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 
 	if u, ok := users[hc.AccessUser]; ok {
 		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})
-		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyType, Value: accessKeyType(h, hc.AccessKeyType), Planned: true})
+		s.Facts = append(s.Facts, connector.Fact{Name: factEd25519, Value: ed25519Accepted(h), Planned: true})
 	}
 	return s
 }
@@ -387,27 +371,21 @@ func commentReasons(data []byte, out connector.Outgoing) []string {
 	return why
 }
 
-// accessKeyType is the type of a new access key for the host: the one
-// asked for, unless the host's sshd cannot take it (OpenSSH before 6.5
-// knows no ed25519; FIPS-mode or hardened hosts leave it out of
-// PubkeyAcceptedAlgorithms), then RSA, which every sshd takes.
-func accessKeyType(h *hostData, want string) string {
-	if want == "" {
-		want = "ed25519"
-	}
-	if want != "ed25519" {
-		return want
-	}
+// ed25519Accepted says whether the host's sshd takes ed25519 keys:
+// OpenSSH before 6.5 knows none, FIPS-mode or hardened hosts leave them
+// out of PubkeyAcceptedAlgorithms. The plan then makes an RSA access key,
+// which every sshd takes.
+func ed25519Accepted(h *hostData) string {
 	if major, minor, ok := openSSHVersion(h.ServerVersion); ok && (major < 6 || major == 6 && minor < 5) {
-		return "rsa"
+		return "refused"
 	}
 	algos := cmp.Or(h.SSHD["pubkeyacceptedalgorithms"], h.SSHD["pubkeyacceptedkeytypes"])
 	if algos != "" && !slices.ContainsFunc(strings.Split(algos, ","), func(a string) bool {
 		return strings.HasPrefix(a, "ssh-ed25519")
 	}) {
-		return "rsa"
+		return "refused"
 	}
-	return want
+	return "accepted"
 }
 
 // openSSHVersion reads OpenSSH's major and minor version from an SSH

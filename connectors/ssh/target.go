@@ -33,38 +33,29 @@ var (
 	_ connector.Rotator   = (*target)(nil)
 	_ connector.Generator = (*target)(nil)
 	_ connector.Verifier  = (*target)(nil)
-
-	_ connector.BatchApplier = (*target)(nil)
-	_ connector.BatchRotator = (*target)(nil)
 )
 
 // target is one configured ssh target: a set of hosts reached with the
 // same credentials.
 type target struct {
-	name     string
-	s        settings
-	env      connector.Env
-	out      connector.Outgoing
-	catalog  *Catalog
-	policy   playbook.Policy
-	password secret.Policy
-	keys     *hostKeys
-	now      func() time.Time
+	name    string
+	s       settings
+	env     connector.Env
+	out     connector.Outgoing
+	catalog *Catalog
+	keys    *hostKeys
+	now     func() time.Time
 
+	// Between calls the target keeps its connections, the credentials
+	// they log in with, and what it read; never a proof (every call
+	// returns what it proved).
 	mu      sync.Mutex
 	conns   map[string]*ssh.Client // by host name; one connection per host, reused
 	retired []*ssh.Client          // replaced connections, closed with the target
 	auth    *resolvedAuth
 	login   map[string]secret.Secret // host -> login/sudo password after its rotation
-	methods map[string]string        // change id -> how TryCredential proved it
 	cache   map[string]*hostCache    // host -> what its last inventory read
-	suWorks map[string]bool          // host+"\x00"+user -> su accepted a password
-	hashes  map[[32]byte]bool        // hashDigest of each password and the hash set from it
-	// proofs holds the su logins the credential script ran right after
-	// setting passwords, by proofKey, until TryCredentials takes them.
-	proofs  map[[32]byte]stepResult
-	reinv   map[string]*hostData // host -> re-inventory run after its last changes
-	bastion bastion              // the jump host's connection, shared by all hosts
+	bastion bastion                  // the jump host's connection, shared by all hosts
 	stored  map[string]storedLogin
 }
 
@@ -108,25 +99,13 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 	}
 	tg := &target{
 		name: t.Name, s: s, env: env, catalog: cat,
-		conns: map[string]*ssh.Client{}, login: map[string]secret.Secret{}, methods: map[string]string{},
-		cache: map[string]*hostCache{}, suWorks: map[string]bool{}, hashes: map[[32]byte]bool{}, proofs: map[[32]byte]stepResult{}, stored: map[string]storedLogin{}, reinv: map[string]*hostData{},
+		out:   env.Outgoing,
+		conns: map[string]*ssh.Client{}, login: map[string]secret.Secret{},
+		cache: map[string]*hostCache{}, stored: map[string]storedLogin{},
 		now: env.Now,
 	}
 	if tg.now == nil {
 		tg.now = time.Now
-	}
-	if env.Playbook != nil {
-		tg.out = connector.NewOutgoing(env.Playbook.Outgoing)
-		tg.policy = env.Playbook.Policy
-	} else {
-		tg.policy = playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), AccessKeyType: "ed25519"}
-	}
-	tg.password = tg.policy.Password
-	if t.Password != nil {
-		tg.password = *t.Password
-	}
-	if tg.password.Length == 0 {
-		tg.password = secret.DefaultPolicy
 	}
 	keys, err := newHostKeys(s.KnownHosts, s.TrustFirstUse, tg.recordTrust)
 	if err != nil {

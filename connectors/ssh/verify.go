@@ -9,14 +9,22 @@ import (
 	"github.com/handoverhq/handover/handover/plan"
 )
 
-func (t *target) Verify(ctx context.Context, system string, applied []plan.Change) ([]connector.Check, error) {
+// Verify proves a host's changes on a re-inventory: the one the removal
+// script ran once its changes were done (after), else a fresh one. Each
+// removed key, rule, entry and agent is absent (an agent: no package in
+// any dpkg state, no unit, no process, no path), each locked account
+// expired, the access key present, and each rotated password's shadow
+// hash the stored password's.
+//
+// Long: one case per action, each the checks that prove it.
+func (t *target) Verify(ctx context.Context, system string, done []connector.Done, after connector.Observation) ([]connector.Check, error) {
 	h, ok := t.host(system)
 	if !ok {
 		return nil, fmt.Errorf("host %q is not in target %s", system, t.name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.s.HostTimeout)
 	defer cancel()
-	data := t.takeReinventory(system)
+	data, _ := after.(*hostData)
 	if data == nil {
 		var err error
 		if data, err = t.readHost(ctx, h, true); err != nil {
@@ -29,14 +37,23 @@ func (t *target) Verify(ctx context.Context, system string, applied []plan.Chang
 	}
 	now := t.now()
 	var checks []connector.Check
-	check := func(ch plan.Change, what string, ok bool, detail string) {
-		checks = append(checks, connector.Check{Change: ch.ID, What: what, OK: ok, Detail: detail, At: now})
+	check := func(ch plan.Change, kind connector.CheckKind, what string, ok bool, detail string) {
+		checks = append(checks, connector.Check{Change: ch.ID, Kind: kind, What: what, OK: ok, Detail: detail, At: now})
 	}
 	findingByID := map[string]connector.Finding{}
 	for _, f := range sys.Findings {
 		findingByID[f.ID] = f
 	}
-	for _, ch := range applied {
+	account := func(name string) (connector.Account, bool) {
+		for _, a := range sys.Accounts {
+			if a.Name == name {
+				return a, true
+			}
+		}
+		return connector.Account{}, false
+	}
+	for _, d := range done {
+		ch := d.Change
 		switch ch.Action {
 		case plan.InstallKey:
 			fp := ""
@@ -45,35 +62,27 @@ func (t *target) Verify(ctx context.Context, system string, applied []plan.Chang
 					fp = f.Detail["fingerprint"]
 				}
 			}
-			check(ch, "access key present in "+ch.Params["file"]+" on re-inventory", fp != "", fp)
-			if m := t.method(ch.ID); m != "" {
-				check(ch, "access key proven by "+m, true, "")
-			}
+			check(ch, connector.Present, "access key in "+ch.Params["file"]+" (re-inventory)", fp != "", fp)
 		case plan.RotatePassword:
-			f, ok := findingByID["credential-age:"+ch.Params["user"]]
-			state := f.Detail[detailInStore]
-			check(ch, "shadow hash of "+ch.Params["user"]+" matches the stored password on re-inventory", ok && state == "current", "store: "+state)
-			if m := t.method(ch.ID); m != "" {
-				check(ch, "old and new passwords tested by "+m, true, "")
+			user := ch.Params["user"]
+			held := connector.HeldUnknown
+			if a, ok := account(user); ok && a.Password != nil {
+				held = a.Password.Held
 			}
+			check(ch, connector.Present, "shadow hash of "+user+" is the stored password's (re-inventory)", held == connector.HeldCurrent, "store: "+string(held))
 		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron:
 			_, still := findingByID[ch.Finding]
-			check(ch, string(ch.Action)+": "+ch.Finding+" absent on re-inventory", !still, "")
+			check(ch, connector.Absent, string(ch.Action)+": "+ch.Finding+" (re-inventory)", !still, "")
 		case plan.LockAccount:
-			st := ""
-			for _, a := range sys.Accounts {
-				if a.Name == ch.Params["user"] {
-					st = a.State
-				}
-			}
-			check(ch, "account "+ch.Params["user"]+" locked and expired on re-inventory", st == "expired", "state: "+st)
+			a, _ := account(ch.Params["user"])
+			check(ch, connector.State, "account "+ch.Params["user"]+" locked and expired (re-inventory: shadow)", a.State == "expired", "state: "+a.State)
 		case plan.RemoveAgent:
 			a, _ := t.catalog.Lookup(ch.Params["agent"])
 			m := findAgent(data, a)
-			check(ch, "agent "+a.Name+": no package left (any dpkg state, rc included)", len(m.Packages) == 0, pkgList(m.Packages))
-			check(ch, "agent "+a.Name+": no unit left (no unit file, none held by systemd)", len(m.Units) == 0, strings.Join(m.Units, " "))
-			check(ch, "agent "+a.Name+": no process left", len(m.Processes) == 0, procList(m.Processes))
-			check(ch, "agent "+a.Name+": no path left", len(m.Paths) == 0, strings.Join(m.Paths, " "))
+			check(ch, connector.Absent, "agent "+a.Name+": no package left (any dpkg state, rc included)", len(m.Packages) == 0, pkgList(m.Packages))
+			check(ch, connector.Absent, "agent "+a.Name+": no unit left (no unit file, none held by systemd)", len(m.Units) == 0, strings.Join(m.Units, " "))
+			check(ch, connector.Absent, "agent "+a.Name+": no process left", len(m.Processes) == 0, procList(m.Processes))
+			check(ch, connector.Absent, "agent "+a.Name+": no path left", len(m.Paths) == 0, strings.Join(m.Paths, " "))
 		}
 	}
 	return checks, nil

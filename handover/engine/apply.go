@@ -667,7 +667,9 @@ func (r *runner) previous(ctx context.Context, rot connector.Rotator, ch plan.Ch
 }
 
 func (r *runner) generate(ctx context.Context, t *Target, ch plan.Change) (secret.Secret, error) {
-	if g, ok := t.Impl.(connector.Generator); ok {
+	// Passwords follow the playbook's password policy, whatever the
+	// connector; a connector makes the credentials that are not passwords.
+	if g, ok := t.Impl.(connector.Generator); ok && ch.Action != plan.RotatePassword {
 		return g.NewCredential(ctx, ch, r.s.engine.rand())
 	}
 	return secret.Generate(r.s.engine.rand(), passwordPolicy(r.s.Playbook.Policy, t.Spec))
