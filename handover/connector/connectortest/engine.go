@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/engine"
@@ -69,4 +71,33 @@ func newEngine(reg *connector.Registry, log *slog.Logger) *engine.Engine {
 
 func debugLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// RunOnce runs a playbook written by WritePlaybook through the engine, as
+// `handover run` does, and returns the result and the run's secret store:
+// for a connector's own tests of what a run leaves on its target (a key
+// that no longer logs in, a service that is gone), beside the suite.
+func RunOnce(t *testing.T, reg *connector.Registry, playbook string) (*engine.Result, secret.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var lg logs
+	sess, err := newEngine(reg, debugLogger(&lg)).Load(ctx, playbook)
+	if err != nil {
+		t.Fatalf("load %s: %v", playbook, err)
+	}
+	defer sess.Close()
+	res, err := sess.Run(ctx, engine.RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, tail(lg.String(), 4000))
+	}
+	p, err := storePath(sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, st
 }
