@@ -11,127 +11,11 @@ import (
 	"strings"
 )
 
-// A host's changes run as one script, in one SSH session: each change is
-// a step that reports its own result, so one failure does not hide the
-// others and one round trip serves them all. Only the script's own printf
-// writes to its standard output; every command's output goes elsewhere, so
-// nothing on the host (a package's maintainer script) can forge a result.
-
-// batchPrelude defines the helpers every batch script uses.
-const batchPrelude = `export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-umask 077
-have() { command -v "$1" >/dev/null 2>&1; }
-nl='
-' cr='` + "\r" + `'
-# oneline sets m to $1 on one line (a message must not forge a result line).
-oneline() {
-	m=$1
-	case $m in *"$nl"*|*"$cr"*) m=$(printf '%s' "$m" | tr '\n\r' '  ') ;; esac
-}
-ok() { printf '@@result %s ok\n' "$1"; eval "done_$1=1"; }
-fail() { oneline "$2"; printf '@@result %s fail %s\n' "$1" "$m"; }
-log() { oneline "$2"; printf '@@log %s %s\n' "$1" "$m"; }
-# wf STEP PATH WANT UMASK CHMOD UID GID CHECK OP MKDIR TMP CONTENT:
-# replace PATH with CONTENT if it still has the SHA-256 WANT ("absent": it
-# must not exist): a new file TMP in the same directory, created
-# exclusively with the old mode (through UMASK, or CHMOD when the mode has
-# bits a umask cannot give) and owner, checked (visudo for sudoers),
-# renamed over PATH. OP "delete" removes PATH instead. The content is
-# written by the shell's own printf: no process per file but sha256sum
-# and mv.
-wf() {
-	s=$1 f=$2 want=$3 um=$4 mode=$5 uid=$6 gid=$7 check=$8 op=$9
-	shift 9
-	mk=$1 tmp=$2 content=$3
-	if [ -e "$f" ]; then
-		eval "have=\${sum_$s-}"
-		if [ -z "$have" ]; then
-			have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
-			have=${have%% *}
-		fi
-	else
-		have=absent
-	fi
-	[ "$have" = "$want" ] || { fail "$s" "$f changed since it was read; not touched"; return; }
-	if [ "$op" = delete ]; then
-		rm -f -- "$f" && ok "$s" || fail "$s" "cannot remove $f"
-		return
-	fi
-	d=${f%/*}
-	[ -n "$d" ] || d=/
-	if [ ! -d "$d" ]; then
-		[ "$mk" = yes ] || { fail "$s" "$d does not exist"; return; }
-		mkdir -p -- "$d" && chown "$uid:$gid" "$d" && chmod 700 "$d" || { fail "$s" "cannot create $d"; return; }
-	fi
-	# A name with a dot: sudo skips it in sudoers.d while it is checked.
-	tmp=$d/.handover.$tmp
-	umask "$um"
-	set -C
-	printf '%s' "$content" 2>/dev/null > "$tmp"
-	r=$?
-	set +C
-	umask 077
-	if [ $r -ne 0 ]; then fail "$s" "cannot create $tmp"; return; fi
-	if { [ "$uid:$gid" != 0:0 ] && ! chown "$uid:$gid" "$tmp"; } || { [ "$mode" != - ] && ! chmod "$mode" "$tmp"; }; then
-		rm -f -- "$tmp"
-		fail "$s" "cannot set the owner and mode of $tmp"
-		return
-	fi
-	if [ "$check" = sudoers ] && ! msg=$(visudo -c -q -f "$tmp" 2>&1); then
-		rm -f -- "$tmp"
-		fail "$s" "visudo refused the edited $f, which was not replaced: $msg"
-		return
-	fi
-	if have restorecon && [ -e "$f" ]; then chcon --reference="$f" "$tmp" 2>/dev/null; fi
-	mv -f -- "$tmp" "$f" || { rm -f -- "$tmp"; fail "$s" "cannot replace $f"; return; }
-	case $f in /var/spool/cron/*) touch -- "$d" ;; esac
-	ok "$s"
-}
-# presum STEP PATH ...: the SHA-256 of the regular files among the PATHs
-# that wf steps edit, from one sha256sum rather than one each, as
-# sum_STEP. A line is taken only for the name it was expected for: wf
-# computes its own sum wherever none was set (a file sha256sum could not
-# read, a name it would escape).
-presum() {
-	n=$# want=
-	while [ $n -gt 1 ]; do
-		s=$1 f=$2
-		shift 2
-		n=$((n - 2))
-		case $f in *\\*|*"$nl"*|*"$cr"*) continue ;; esac
-		[ -f "$f" ] && set -- "$@" "$f" && want="$want $s"
-	done
-	[ $# -gt 0 ] || return 0
-	out=$(sha256sum -- "$@" 2>/dev/null)
-	for s in $want; do
-		line=${out%%"$nl"*}
-		out=${out#"$line"}
-		out=${out#"$nl"}
-		h=${line%% *} name=${line#* }
-		name=${name#[ *]}
-		[ "$name" = "$1" ] && [ ${#h} -eq 64 ] && eval "sum_$s=\$h"
-		shift
-	done
-}
-# tsu STEP USER: a su login as USER with the password on stdin, started as
-# nobody so that PAM asks for it. Prints ok, "fail rejected" when PAM
-# refused it, or fail with what su said.
-tsu() {
-	cd / || return
-	if have setpriv; then set -- "$1" "$2" setpriv --reuid=65534 --regid=65534 --clear-groups --
-	elif have runuser; then set -- "$1" "$2" runuser -u nobody --
-	else fail "$1" "neither setpriv nor runuser is installed"; return; fi
-	have su || { fail "$1" "su is not installed"; return; }
-	s=$1 u=$2
-	shift 2
-	o=$("$@" su -s /bin/sh -c 'echo handover-su-ok' "$u" 2>&1)
-	case $o in
-	*handover-su-ok*) ok "$s" ;;
-	*"Authentication failure"*|*"incorrect password"*) printf '@@result %s fail rejected\n' "$s" ;;
-	*) fail "$s" "su: $o" ;;
-	esac
-}
-`
+// A host's changes run as one script, scripts/batch.sh, in one SSH
+// session: each change is a step that reports its own result, so one
+// failure does not hide the others and one round trip serves them all.
+// The steps are calls of the script's functions with quoted arguments;
+// see the script for why nothing on the host can forge a result.
 
 // batch builds one batch script.
 type batch struct {
@@ -142,6 +26,8 @@ type batch struct {
 	// after, when set, is a script run once the steps are done, in a
 	// subshell of its own; its output follows the line "@@after".
 	after string
+	// agents: the steps remove agents (scripts/remove-agents.sh is sent).
+	agents bool
 }
 
 // afterMarker separates the steps' results from the after script's output.
@@ -154,38 +40,45 @@ func (b *batch) step() string {
 	return s
 }
 
-// script is the whole script: the body runs with /dev/null as its
-// standard input (the script itself arrives on the shell's), and sh
-// parses it whole before running any of it, so a script cut in transit
-// runs nothing.
-func (b *batch) script() string {
-	pre := ""
-	if len(b.cas) > 2 { // two writes or more: one sha256sum for all
-		q := make([]string, len(b.cas))
-		for i, a := range b.cas {
-			q[i] = shellQuote(a)
-		}
-		pre = "presum " + strings.Join(q, " ") + "\n"
+// call adds a step line: a call of one of the batch script's functions
+// with quoted arguments.
+func (b *batch) call(fn string, args ...string) {
+	b.body.WriteString(fn)
+	for _, a := range args {
+		b.body.WriteString(" " + shellQuote(a))
 	}
-	s := batchPrelude + "main() {\n:\n" + pre + b.body.String() + "}\nmain </dev/null\n"
-	if b.after != "" {
-		s += "printf '" + strings.TrimSuffix(afterMarker, "\n") + "\\n'\n(\n" + b.after + "\n) </dev/null\n"
-	}
-	return s + "exit 0\n"
+	b.body.WriteString("\n")
 }
 
-// heredoc appends a here-document holding data, with a delimiter that
-// data does not contain.
-func heredoc(w *strings.Builder, data string) {
-	delim := "HANDOVER_EOF"
-	for n := 0; strings.Contains(data, delim); n++ {
-		delim = "HANDOVER_EOF_" + strconv.Itoa(n)
+// set adds a step line assigning value to the variable name.
+func (b *batch) set(name, value string) {
+	b.body.WriteString(name + "=" + shellQuote(value) + "\n")
+}
+
+// wait adds waiting for the steps run in the background (su logins).
+func (b *batch) wait() { b.call("wait") }
+
+// script is the whole script: scripts/batch.sh given the steps (and
+// scripts/remove-agents.sh when they remove agents). The steps run with
+// /dev/null as their standard input (the script itself arrives on the
+// shell's), and sh reads the script whole before running any of it, so a
+// script cut in transit runs nothing.
+func (b *batch) script() string {
+	steps := b.body.String()
+	if len(b.cas) > 2 { // two writes or more: one sha256sum for all
+		var pre batch
+		pre.call("presum", b.cas...)
+		steps = pre.body.String() + steps
 	}
-	w.WriteString(" <<'" + delim + "'\n" + data)
-	if data != "" && !strings.HasSuffix(data, "\n") {
-		w.WriteString("\n")
+	var s strings.Builder
+	s.WriteString("cr=" + shellQuote("\r") + "\n")
+	s.WriteString("steps=" + shellQuote(steps) + "\n")
+	s.WriteString("after=" + shellQuote(b.after) + "\n")
+	if b.agents {
+		s.WriteString(removeAgentsBase)
 	}
-	w.WriteString(delim + "\n")
+	s.WriteString(batchBase)
+	return s.String()
 }
 
 // writeFile adds a compare-and-swap replacement of path (nil data deletes
@@ -213,7 +106,7 @@ func (b *batch) writeFile(path string, was remoteFileState, data []byte, check s
 		chmod = was.Mode
 	}
 	b.cas = append(b.cas, s, path)
-	fmt.Fprintf(&b.body, "wf %s %s %s %s %s %d %d %s %s %s %s %s\n", s, shellQuote(path), want, um, shellQuote(chmod), was.UID, was.GID, check, op, mk, randomName(), shellQuote(string(data)))
+	b.call("wf", s, path, want, um, chmod, strconv.Itoa(was.UID), strconv.Itoa(was.GID), check, op, mk, randomName(), string(data))
 	return s
 }
 
@@ -234,15 +127,7 @@ func randomName() string {
 // access. Not for the account the connector itself logs in as.
 func (b *batch) lock(user string, end bool) string {
 	s := b.step()
-	u := shellQuote(user)
-	fmt.Fprintf(&b.body, "if msg=$(usermod -L -e 1 %s 2>&1); then\n", u)
-	if end {
-		fmt.Fprintf(&b.body, `	pids= l=$(pgrep -u %s 2>/dev/null)
-	for p in $l; do pids="$pids $p"; done
-	if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null; log %s "ended its processes (open sessions included):$pids"; fi
-`, u, s)
-	}
-	fmt.Fprintf(&b.body, "\tok %s\nelse fail %s \"usermod -L -e 1: $msg\"; fi\n", s, s)
+	b.call("lock_account", s, user, map[bool]string{true: "yes", false: "no"}[end])
 	return s
 }
 
@@ -252,49 +137,30 @@ func (b *batch) lock(user string, end bool) string {
 // reads on its standard input: never on a command line.
 func (b *batch) chpasswd(users, hashes []string) []string {
 	steps := make([]string, len(users))
-	lines := make([]string, len(users))
+	args := make([]string, 0, 2*len(users))
 	for i := range users {
 		steps[i] = b.step()
-		lines[i] = users[i] + ":" + hashes[i]
+		args = append(args, steps[i], users[i]+":"+hashes[i])
 	}
-	b.body.WriteString("if msg=$(chpasswd -e 2>&1")
-	heredoc(&b.body, strings.Join(lines, "\n")+"\n")
-	b.body.WriteString("); then\n")
-	for _, s := range steps {
-		b.body.WriteString("ok " + s + "\n")
-	}
-	b.body.WriteString("else\n")
-	for i, s := range steps {
-		b.body.WriteString("if msg=$(chpasswd -e 2>&1")
-		heredoc(&b.body, lines[i]+"\n")
-		fmt.Fprintf(&b.body, "); then ok %s; else fail %s \"chpasswd -e: $msg\"; fi\n", s, s)
-	}
-	b.body.WriteString("fi\n")
+	b.call("set_hashes", args...)
 	return steps
 }
 
 // su adds a su login as user with password, run in the background beside
 // the batch's other su logins (a refused one takes PAM's delay, seconds):
-// the batch must end with "wait". The password travels in the script, on
+// the batch must end with wait. The password travels in the script, on
 // the shell's standard input.
 func (b *batch) su(user, password string) string {
 	s := b.step()
-	fmt.Fprintf(&b.body, "tsu %s %s", s, shellQuote(user))
-	var h strings.Builder
-	heredoc(&h, password+"\n")
-	// "cmd <<'X' &": the here-document is the background command's input.
-	text := h.String()
-	nl := strings.IndexByte(text, '\n')
-	b.body.WriteString(text[:nl] + " &" + text[nl:])
+	b.call("su_check", s, user, password)
 	return s
 }
 
 // suAfter adds a su login as user with password, like su, run only when
 // step succeeded.
 func (b *batch) suAfter(step, user, password string) string {
-	fmt.Fprintf(&b.body, "if [ -n \"${done_%s-}\" ]; then\n", step)
-	s := b.su(user, password)
-	b.body.WriteString("fi\n")
+	s := b.step()
+	b.call("su_after", step, s, user, password)
 	return s
 }
 

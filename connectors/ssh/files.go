@@ -19,25 +19,6 @@ type remoteFileState struct {
 	Data     []byte
 }
 
-// readFilesScript prints, for each path argument, "@@read I absent" or
-// "@@read I SHA256 MODE UID GID" and the content in base64 on one line.
-const readFilesScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-i=0
-for f in "$@"; do
-	if [ ! -e "$f" ]; then
-		echo "@@read $i absent"
-	elif [ ! -f "$f" ]; then
-		echo "@@read $i notfile"
-	else
-		sum=$(sha256sum < "$f") || exit 2
-		echo "@@read $i ${sum%% *} $(stat -L -c '%a %u %g' -- "$f")"
-		base64 -w0 < "$f"
-		echo
-	fi
-	i=$((i + 1))
-done
-`
-
 // fileStates returns the state of each path as last read: from the
 // host's inventory when it holds the file (and fresh is false), else read
 // now, all in one session.

@@ -177,17 +177,23 @@ func (t *target) system(ctx context.Context, h hostSpec, data *hostData) (connec
 	return sys, nil
 }
 
-//go:embed inventory.sh
-var inventoryBase string
-
 // inventoryScript is the whole inventory in one script, one round trip
-// per host: the fixed part, then a check of every catalogue path pattern.
-// Patterns are quoted so that only * and ? expand. sshd, when not empty,
-// holds sshd's settings as an earlier inventory of the host read them
-// (`sshd -T`, the keys the script keeps): the script is then a
-// re-inventory, which reuses them and leaves out the hardware and network.
+// per host: scripts/inventory.sh, given the catalogue's path patterns
+// (unique, in catalogue order). sshd, when not empty, holds sshd's
+// settings as an earlier inventory of the host read them (`sshd -T`, the
+// keys the script keeps): the script is then a re-inventory, which reuses
+// them and leaves out the hardware and network.
 func inventoryScript(c *Catalog, sshd map[string]string) string {
 	var b strings.Builder
+	var pats []string
+	for _, a := range c.Agents {
+		for _, p := range slices.Concat(a.Paths, a.Configs, a.Cron) {
+			if !slices.Contains(pats, p) {
+				pats = append(pats, p)
+			}
+		}
+	}
+	b.WriteString("catalog_paths=" + shellQuote(strings.Join(pats, "\n")) + "\n")
 	if len(sshd) > 0 {
 		keys := slices.Sorted(maps.Keys(sshd))
 		lines := make([]string, len(keys))
@@ -197,23 +203,5 @@ func inventoryScript(c *Catalog, sshd map[string]string) string {
 		b.WriteString("sshd_known=" + shellQuote(strings.Join(lines, "\n")) + " reinv=1\n")
 	}
 	b.WriteString(inventoryBase)
-	b.WriteString("sec catalog-paths\n")
-	var pats []string
-	for _, a := range c.Agents {
-		for _, p := range slices.Concat(a.Paths, a.Configs, a.Cron) {
-			if !slices.Contains(pats, p) {
-				pats = append(pats, p)
-			}
-		}
-	}
-	for i := 0; i < len(pats); i += 16 {
-		chunk := pats[i:min(i+16, len(pats))]
-		b.WriteString("for p in")
-		for _, p := range chunk {
-			b.WriteString(" " + shellGlob(p))
-		}
-		b.WriteString("; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then printf '%s\\n' \"$p\"; fi; done\n")
-	}
-	b.WriteString("sec catalog-end\n")
 	return b.String()
 }

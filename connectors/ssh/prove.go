@@ -87,7 +87,7 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 		// Without a connection, the logins not made fall back below, which
 		// says why.
 		if r, err := t.runnerFor(ctx, h); err == nil {
-			b.body.WriteString("wait\n")
+			b.wait()
 			ran, _, _ := t.runBatch(ctx, r, &b)
 			maps.Copy(results, ran)
 		}
@@ -209,7 +209,7 @@ func (t *target) passwordSSH(ctx context.Context, r *runner, system, user string
 	}
 	t.mu.Unlock()
 	if conf == nil {
-		out, err := r.Run(ctx, `export PATH=/usr/sbin:/usr/bin:/sbin:/bin; sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) '`, nil, []byte{})
+		out, err := r.Run(ctx, strings.TrimSuffix(sshdPasswordScript, "\n"), nil, []byte{})
 		if err != nil {
 			return false
 		}
@@ -268,14 +268,3 @@ func (t *target) method(id string) string {
 	defer t.mu.Unlock()
 	return t.methods[id]
 }
-
-// shadowHashScript prints an account's shadow hash.
-const shadowHashScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-getent shadow "$1" | cut -d: -f2
-`
-
-// perlCryptScript compares a password with a hash of any scheme the host's
-// libcrypt knows (yescrypt, ...), both read on stdin.
-const perlCryptScript = `export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin
-exec perl -e 'my $p = <STDIN>; my $h = <STDIN>; chomp($p); chomp($h); my $c = crypt($p, $h); print((defined($c) && $c eq $h) ? "match\n" : "nomatch\n")'
-`

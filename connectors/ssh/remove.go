@@ -249,13 +249,10 @@ type agentJob struct {
 }
 
 // agentSteps adds the removal of agents to a batch, one step per agent,
-// done together: their units stopped and disabled in one systemctl call
-// each where systemd runs (elsewhere their links are removed with their
-// files), vendor uninstallers run, their packages purged in one package
-// manager call (one by one if that fails, to tell whose failed), their
-// leftover processes ended (TERM, then KILL after 3 s), their files and
-// unit files removed. Every value is quoted; only catalogue * and ?
-// expand.
+// done together by remove_agents (scripts/remove-agents.sh): units
+// stopped and disabled, vendor uninstallers run, packages purged,
+// leftover processes ended, files and unit files removed. It sets the
+// variables the script reads for each agent.
 func agentSteps(b *batch, jobs []agentJob) []string {
 	if len(jobs) == 0 {
 		return nil
@@ -264,185 +261,48 @@ func agentSteps(b *batch, jobs []agentJob) []string {
 	for i := range jobs {
 		steps[i] = b.step()
 	}
-	w := &b.body
-	q := func(ss []string) string { return shellQuote(strings.Join(ss, " ")) }
-	w.WriteString(`sysd=no
-if [ -d /run/systemd/system ] && have systemctl; then
-	case $(systemctl is-system-running 2>/dev/null) in running|degraded|starting|maintenance) sysd=yes ;; esac
-fi
-unitdirs='/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system'
-`)
-	fmt.Fprintf(w, "agents=%s\n", shellQuote(strings.Join(steps, " ")))
-	for i, j := range jobs {
-		s := steps[i]
-		fmt.Fprintf(w, "units_%s=%s pkgs_%s=%s failed_%s=\n", s, q(j.units), s, q(j.packages), s)
-		if len(j.agent.Processes) > 0 {
-			fmt.Fprintf(w, "match_%s() { case $1 in %s) return 0 ;; esac; return 1; }\n", s, strings.Join(mapStrings(j.agent.Processes, shellGlob), "|"))
-		} else {
-			fmt.Fprintf(w, "match_%s() { return 1; }\n", s)
-		}
-	}
-	w.WriteString(`# Units: stopped (when systemd runs: every unit the inventory saw,
-# with or without its file), then disabled (those with a file), all in
-# one call each.
-set -f
-units= known=
-for s in $agents; do
-	eval "us=\$units_$s"
-	known="$known $us"
-	for u in $us; do
-		for d in $unitdirs; do
-			if [ -e "$d/$u" ] || [ -L "$d/$u" ]; then units="$units $u"; break; fi
-		done
-	done
-done
-# Without a running manager, disabling a unit is removing its links in
-# *.wants and *.requires, which the paths below include.
-if [ -n "${known# }" ] && [ $sysd = yes ]; then
-	systemctl stop $known >/dev/null 2>&1
-	if [ -z "$units" ] || systemctl disable $units >/dev/null 2>&1; then
-		for s in $agents; do eval "us=\$units_$s"; [ -n "$us" ] && log "$s" "stopped and disabled $us"; done
-	else
-		for u in $units; do systemctl disable "$u" >/dev/null 2>&1; done
-	fi
-fi
-set +f
-`)
-	for i, j := range jobs {
-		if u := j.agent.Removal.Uninstaller; len(u) > 0 {
-			args := make([]string, len(u))
-			for k, a := range u {
-				args[k] = shellQuote(a)
-			}
-			fmt.Fprintf(w, "if [ -x %s ]; then timeout 300 %s </dev/null >/dev/null 2>&1; log %s \"ran the vendor uninstaller (exit $?)\"; fi\n", shellQuote(u[0]), strings.Join(args, " "), steps[i])
-		}
-	}
 	var purge []string
 	for i, j := range jobs {
+		s := steps[i]
+		b.set("units_"+s, strings.Join(j.units, " "))
+		b.set("pkgs_"+s, strings.Join(j.packages, " "))
+		b.set("procs_"+s, strings.Join(j.agent.Processes, "\n"))
+		b.set("uninst_"+s, strings.Join(j.agent.Removal.Uninstaller, " "))
+		b.set("paths_"+s, strings.Join(mapStrings(removalPaths(j), globLine), "\n"))
 		if j.agent.Removal.Purge && len(j.packages) > 0 {
-			purge = append(purge, steps[i])
+			purge = append(purge, s)
 		}
 	}
-	if len(purge) > 0 {
-		fmt.Fprintf(w, "purge=%s\n", shellQuote(strings.Join(purge, " ")))
-		w.WriteString(`# Packages: every agent's in one call; one by one if it fails.
-want=
-for s in $purge; do eval "want=\"\$want \$pkgs_$s\""; done
-present=
-if have dpkg; then
-	# The packages the inventory found a moment ago, in any state; dpkg
-	# only warns about one that is gone since.
-	present=$want
-	remove() { msg=$(dpkg --purge "$@" 2>&1 >/dev/null); }
-elif have rpm; then
-	for p in $want; do rpm -q --quiet "$p" 2>/dev/null && present="$present $p"; done
-	if have dnf; then remove() { msg=$(dnf -y -q remove "$@" 2>&1 >/dev/null); }
-	elif have yum; then remove() { msg=$(yum -y -q remove "$@" 2>&1 >/dev/null); }
-	else remove() { msg=$(rpm -e "$@" 2>&1 >/dev/null); }
-	fi
-fi
-l=$present present=
-for p in $l; do present="$present$p "; done
-if [ -n "${present% }" ] && ! remove $present; then
-	for p in $present; do
-		remove "$p" || for s in $purge; do
-			eval "ps=\" \$pkgs_$s \""
-			case $ps in *" $p "*) eval "failed_$s=\"\$failed_$s \$p: \$msg\"" ;; esac
-		done
-	done
-fi
-for s in $purge; do
-	eval "ps=\$pkgs_$s f=\$failed_$s"
-	gone=
-	for p in $ps; do
-		case " $present" in *" $p "*) case $f in *"$p: "*) ;; *) gone="$gone $p" ;; esac ;; esac
-	done
-	[ -n "$gone" ] && log "$s" "purged$gone"
-done
-`)
-	}
-	w.WriteString(`# Processes left over: TERM, up to 3 s to end, then KILL.
-scan() {
-	found=
-	for s in $agents; do eval "pids_$s="; done
-	while IFS='	' read -r d e; do
-		[ -n "$d" ] || continue
-		pid=${d#/proc/}
-		pid=${pid%/exe}
-		[ "$pid" = "$$" ] && continue
-		c=
-		read -r c < "/proc/$pid/comm" 2>/dev/null || continue
-		e=${e% (deleted)}
-		e=${e##*/}
-		for s in $agents; do
-			if "match_$s" "$c" || { [ -n "$e" ] && "match_$s" "$e"; }; then
-				eval "pids_$s=\"\$pids_$s \$pid\""
-				found="$found $pid"
-			fi
-		done
-	done <<HANDOVER_PROCS
-$(find /proc/[0-9]*/exe -maxdepth 0 -printf '%h\t%l\n' 2>/dev/null)
-HANDOVER_PROCS
-}
-scan
-for sig in TERM KILL; do
-	[ -n "$found" ] || break
-	for s in $agents; do eval "p=\$pids_$s"; [ -n "$p" ] && log "$s" "sent $sig to$p"; done
-	kill -$sig $found 2>/dev/null
-	n=0
-	while [ $n -lt 30 ]; do
-		sleep 0.1 2>/dev/null || sleep 1
-		alive=
-		for p in $found; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
-		[ -n "$alive" ] || break
-		n=$((n + 1))
-	done
-	# Whatever is left (or came back) is looked for again.
-	if [ -n "$alive" ]; then scan; else found=; fi
-done
-`)
-	// Leftover files: every agent's in one rm, each agent's listed in its
-	// own log.
-	w.WriteString("set --\n")
-	for i, j := range jobs {
-		var unitPaths []string
-		for _, u := range slices.Concat(j.agent.Units, j.agent.Timers) {
-			for _, d := range []string{"/etc/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
-				unitPaths = append(unitPaths, d+"/"+u)
-			}
-			unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u, "/etc/systemd/system/*.requires/"+u)
-		}
-		all := slices.Concat(j.paths, j.agent.Removal.Files, unitPaths)
-		slices.Sort(all)
-		all = slices.Compact(all)
-		fmt.Fprintf(w, "rm_%s=\nfor p in %s; do\n", steps[i], strings.Join(mapStrings(all, shellGlob), " "))
-		fmt.Fprintf(w, `	[ -e "$p" ] || [ -L "$p" ] || continue
-	case $p in /|/bin|/boot|/dev|/etc|/home|/lib|/lib64|/opt|/proc|/root|/run|/sbin|/srv|/sys|/tmp|/usr|/usr/*bin|/usr/lib|/usr/local|/usr/share|/var|/var/lib) continue ;; esac
-	case "$rm_%s " in *" $p "*) continue ;; esac
-	set -- "$@" "$p"
-	rm_%s="$rm_%s $p"
-done
-`, steps[i], steps[i], steps[i])
-	}
-	w.WriteString(`if [ $# -gt 0 ]; then
-	if msg=$(rm -rf -- "$@" 2>&1); then m=removed; else m="rm: $msg;"; fi
-	for s in $agents; do eval "r=\$rm_$s"; [ -n "$r" ] && log "$s" "$m$r"; done
-fi
-`)
-	// Once their files are gone, systemd forgets the units on a reload,
-	// except a failed one, which it keeps until told.
-	w.WriteString(`if [ $sysd = yes ]; then
-	systemctl daemon-reload >/dev/null 2>&1
-	set -f
-	[ -z "${known# }" ] || systemctl reset-failed $known >/dev/null 2>&1
-	set +f
-fi
-for s in $agents; do
-	eval "f=\$failed_$s"
-	if [ -n "$f" ]; then fail "$s" "package removal failed:$f"; else ok "$s"; fi
-done
-`)
+	b.set("purge", strings.Join(purge, " "))
+	b.agents = true
+	b.call("remove_agents", steps...)
 	return steps
+}
+
+// removalPaths are the paths an agent's removal deletes, sorted: those the
+// inventory found, the catalogue's removal files, and its units' files and
+// links in every unit directory.
+func removalPaths(j agentJob) []string {
+	var unitPaths []string
+	for _, u := range slices.Concat(j.agent.Units, j.agent.Timers) {
+		for _, d := range []string{"/etc/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
+			unitPaths = append(unitPaths, d+"/"+u)
+		}
+		unitPaths = append(unitPaths, "/etc/systemd/system/*.wants/"+u, "/etc/systemd/system/*.requires/"+u)
+	}
+	all := slices.Concat(j.paths, j.agent.Removal.Files, unitPaths)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// globLine writes a path for remove_agents' list: one holding * or ? is a
+// pattern, where those are the only wildcards (its \, [ and ] escaped);
+// any other is taken as it is.
+func globLine(p string) string {
+	if !strings.ContainsAny(p, "*?") {
+		return p
+	}
+	return strings.NewReplacer(`\`, `\\`, `[`, `\[`, `]`, `\]`).Replace(p)
 }
 
 func mapStrings(ss []string, f func(string) string) []string {

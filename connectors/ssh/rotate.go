@@ -129,7 +129,7 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			}
 		}
 		if len(proofs) > 0 {
-			b.body.WriteString("wait\n")
+			b.wait()
 		}
 	}
 	t.forgetReinventory(system)
@@ -270,7 +270,7 @@ func (t *target) ids(ctx context.Context, r *runner, system, user string) (int, 
 	if ok {
 		return p.UID, p.GID, nil
 	}
-	out, err := r.Run(ctx, `id -u "$1"; id -g "$1"`, []string{user}, []byte{})
+	out, err := r.Run(ctx, strings.TrimSuffix(idsScript, "\n"), []string{user}, []byte{})
 	if err != nil {
 		return 0, 0, fmt.Errorf("id %s: %w", user, err)
 	}

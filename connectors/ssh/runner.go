@@ -19,14 +19,8 @@ type result struct {
 }
 
 // stdinMarker separates a sudo password from the data a command reads;
-// see sudoWrapper.
+// see sudoWrapper (scripts/sudo-wrapper.sh).
 const stdinMarker = "--handover-stdin--"
-
-// sudoWrapper runs "$@" after consuming stdin up to the marker line. With
-// a sudo password, sudo -S reads the first line; if sudo did not ask
-// (NOPASSWD, cached), the password line is read here into a variable and
-// dropped, never run: it cannot reach the command.
-const sudoWrapper = `IFS= read -r l || exit 97; if [ "$l" != '` + stdinMarker + `' ]; then l=; IFS= read -r l || exit 97; [ "$l" = '` + stdinMarker + `' ] || exit 98; fi; l=; exec "$@"`
 
 // runner runs scripts on one host over an established connection, as
 // root (directly or through sudo).
@@ -50,7 +44,7 @@ func (r *runner) Script(ctx context.Context, script string, args []string, data 
 	}
 	switch {
 	case r.sudo && !r.sudoPass.IsZero():
-		argv = append([]string{"sudo", "-S", "-p", "", "--", "/bin/sh", "-c", sudoWrapper, "handover"}, argv...)
+		argv = append([]string{"sudo", "-S", "-p", "", "--", "/bin/sh", "-c", strings.TrimSuffix(sudoWrapper, "\n"), "handover"}, argv...)
 		in.WriteString(r.sudoPass.Reveal())
 		in.WriteString("\n" + stdinMarker + "\n")
 	case r.sudo:
@@ -131,29 +125,6 @@ func shellJoin(argv []string) string {
 		q[i] = shellQuote(a)
 	}
 	return strings.Join(q, " ")
-}
-
-// shellGlob quotes a catalogue pattern so that only its * and ? stay
-// wildcards.
-func shellGlob(p string) string {
-	var b strings.Builder
-	lit := ""
-	flush := func() {
-		if lit != "" {
-			b.WriteString("'" + strings.ReplaceAll(lit, "'", `'\''`) + "'")
-			lit = ""
-		}
-	}
-	for _, r := range p {
-		if r == '*' || r == '?' {
-			flush()
-			b.WriteRune(r)
-			continue
-		}
-		lit += string(r)
-	}
-	flush()
-	return b.String()
 }
 
 func firstLine(b []byte) string {

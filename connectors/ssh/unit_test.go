@@ -199,17 +199,19 @@ func TestRemoveLines(t *testing.T) {
 
 func TestShellQuoting(t *testing.T) {
 	tests := []struct{ in, quote, glob string }{
-		{"/opt/teamviewer", "/opt/teamviewer", "'/opt/teamviewer'"},
-		{"/opt/JWrapper-Remote Access", "'/opt/JWrapper-Remote Access'", "'/opt/JWrapper-Remote Access'"},
-		{"/opt/bomgar*", "'/opt/bomgar*'", "'/opt/bomgar'*"},
-		{"it's $(x)", `'it'\''s $(x)'`, `'it'\''s $(x)'`},
+		{"/opt/teamviewer", "/opt/teamviewer", "/opt/teamviewer"},
+		{"/opt/JWrapper-Remote Access", "'/opt/JWrapper-Remote Access'", "/opt/JWrapper-Remote Access"},
+		{"/opt/bomgar*", "'/opt/bomgar*'", "/opt/bomgar*"},
+		{"it's $(x)", `'it'\''s $(x)'`, "it's $(x)"},
+		{"/opt/a[1]", "'/opt/a[1]'", "/opt/a[1]"},
+		{`/opt/a[1]\*`, `'/opt/a[1]\*'`, `/opt/a\[1\]\\*`},
 	}
 	for _, tt := range tests {
 		if got := shellQuote(tt.in); got != tt.quote {
 			t.Errorf("shellQuote(%q) = %s, want %s", tt.in, got, tt.quote)
 		}
-		if got := shellGlob(tt.in); got != tt.glob {
-			t.Errorf("shellGlob(%q) = %s, want %s", tt.in, got, tt.glob)
+		if got := globLine(tt.in); got != tt.glob {
+			t.Errorf("globLine(%q) = %s, want %s", tt.in, got, tt.glob)
 		}
 	}
 }

@@ -12,6 +12,11 @@
 # contents travel in a tar archive (base64-encoded where tar is missing),
 # and the process table is NUL-terminated records that each start with
 # "/proc/".
+#
+# Set before this script by the connector, with its quoting:
+#   catalog_paths  the path patterns of the agent catalogue, one a line;
+#   sshd_known     (a re-inventory only) sshd's settings as the inventory
+#                  read them, with reinv=1.
 export LC_ALL=C
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 077
@@ -219,7 +224,7 @@ done
 # The re-inventory that proves a run's changes is given the settings the
 # inventory read moments before (sshd_known): the run changes none of them.
 if [ -n "${sshd_known:-}" ]; then conf=$sshd_known; else conf=$("$sshd" -T 2>/dev/null); fi
-akf= ca=
+akf='' ca=''
 IFS=$nl; set -f
 for l in $conf; do
 	case $l in
@@ -319,10 +324,12 @@ case $ca in ''|none) ;; /*) keyfiles="$keyfiles${keyfiles:+$nl}@ca$tab$ca" ;; es
 # the shell's own read, one level deep; a directory as DIR/*.
 sudoinc=
 if [ -r /etc/sudoers ]; then
+	# shellcheck disable=SC2034 # x takes the rest of the line: p is one word
 	while read -r d p x; do
 		case $d in '#include'|'@include'|'#includedir'|'@includedir') ;; *) continue ;; esac
 		case $p in ''|*%*) continue ;; /*) ;; *) p=/etc/$p ;; esac
 		[ "$p" = /etc/sudoers.d ] && continue
+		# shellcheck disable=SC2125 # the glob expands where the list is used
 		case $d in *dir) p=$p/* ;; esac
 		sudoinc="$sudoinc$p$nl"
 	done < /etc/sudoers
@@ -365,3 +372,13 @@ else
 fi
 sec cron-scripts
 for f in /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*; do [ -f "$f" ] && echo "$f"; done
+# The agent catalogue's paths that exist. * and ? are the patterns' only
+# wildcards (the catalogue refuses brackets, backslashes and quotes), so
+# they expand here as written; a pattern that matches nothing stays as it
+# is, and is not there.
+sec catalog-paths
+IFS=$nl
+# shellcheck disable=SC2154 # catalog_paths is set before this script
+for p in $catalog_paths; do if [ -e "$p" ] || [ -L "$p" ]; then printf '%s\n' "$p"; fi; done
+IFS=$ifs
+sec catalog-end

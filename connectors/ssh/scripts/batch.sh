@@ -1,0 +1,205 @@
+# shellcheck disable=SC2317 # the functions are called from $steps, through eval
+# handover batch: a host's changes as one script, in one SSH session. Runs
+# as root under /bin/sh (dash, bash, busybox ash).
+#
+# Set before this script by the connector, with its quoting:
+#   steps  the steps, one line each: a call of a function below (wf,
+#          lock_account, set_hashes, su_check, su_after, remove_agents,
+#          presum, wait) with quoted arguments, or an assignment of the
+#          data remove_agents reads;
+#   after  "" or a script run once the steps are done, in a subshell of its
+#          own; its output follows the line "@@after";
+#   cr     a carriage return (a literal one would not survive editors).
+#
+# Each step reports its own result ("@@result STEP ok|fail MESSAGE", and
+# "@@log STEP MESSAGE" lines), so one failure does not hide the others.
+# Only the script's own printf writes to its standard output; every
+# command's output goes elsewhere, so nothing on the host (a package's
+# maintainer script) can forge a result.
+export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+umask 077
+have() { command -v "$1" >/dev/null 2>&1; }
+nl='
+'
+# shellcheck disable=SC2034 # ifs is used by remove-agents.sh, to restore IFS
+ifs=$IFS
+# oneline sets m to $1 on one line (a message must not forge a result line).
+# shellcheck disable=SC2154 # cr is set before this script
+oneline() {
+	m=$1
+	case $m in *"$nl"*|*"$cr"*) m=$(printf '%s' "$m" | tr '\n\r' '  ') ;; esac
+}
+ok() { printf '@@result %s ok\n' "$1"; eval "done_$1=1"; }
+fail() { oneline "$2"; printf '@@result %s fail %s\n' "$1" "$m"; }
+log() { oneline "$2"; printf '@@log %s %s\n' "$1" "$m"; }
+# wf STEP PATH WANT UMASK CHMOD UID GID CHECK OP MKDIR TMP CONTENT:
+# replace PATH with CONTENT if it still has the SHA-256 WANT ("absent": it
+# must not exist): a new file TMP in the same directory, created
+# exclusively with the old mode (through UMASK, or CHMOD when the mode has
+# bits a umask cannot give) and owner, checked (visudo for sudoers),
+# renamed over PATH. OP "delete" removes PATH instead. The content is
+# written by the shell's own printf: no process per file but sha256sum
+# and mv.
+wf() {
+	s=$1 f=$2 want=$3 um=$4 mode=$5 uid=$6 gid=$7 check=$8 op=$9
+	shift 9
+	mk=$1 tmp=$2 content=$3
+	if [ -e "$f" ]; then
+		eval "have=\${sum_$s-}"
+		if [ -z "$have" ]; then
+			have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
+			have=${have%% *}
+		fi
+	else
+		have=absent
+	fi
+	[ "$have" = "$want" ] || { fail "$s" "$f changed since it was read; not touched"; return; }
+	if [ "$op" = delete ]; then
+		# shellcheck disable=SC2015 # ok does not fail
+		rm -f -- "$f" && ok "$s" || fail "$s" "cannot remove $f"
+		return
+	fi
+	d=${f%/*}
+	[ -n "$d" ] || d=/
+	if [ ! -d "$d" ]; then
+		[ "$mk" = yes ] || { fail "$s" "$d does not exist"; return; }
+		# shellcheck disable=SC2015 # any of the three failing fails the step
+		mkdir -p -- "$d" && chown "$uid:$gid" "$d" && chmod 700 "$d" || { fail "$s" "cannot create $d"; return; }
+	fi
+	# A name with a dot: sudo skips it in sudoers.d while it is checked.
+	tmp=$d/.handover.$tmp
+	umask "$um"
+	set -C
+	printf '%s' "$content" 2>/dev/null > "$tmp"
+	r=$?
+	set +C
+	umask 077
+	if [ "$r" -ne 0 ]; then fail "$s" "cannot create $tmp"; return; fi
+	if { [ "$uid:$gid" != 0:0 ] && ! chown "$uid:$gid" "$tmp"; } || { [ "$mode" != - ] && ! chmod "$mode" "$tmp"; }; then
+		rm -f -- "$tmp"
+		fail "$s" "cannot set the owner and mode of $tmp"
+		return
+	fi
+	if [ "$check" = sudoers ] && ! msg=$(visudo -c -q -f "$tmp" 2>&1); then
+		rm -f -- "$tmp"
+		fail "$s" "visudo refused the edited $f, which was not replaced: $msg"
+		return
+	fi
+	if have restorecon && [ -e "$f" ]; then chcon --reference="$f" "$tmp" 2>/dev/null; fi
+	mv -f -- "$tmp" "$f" || { rm -f -- "$tmp"; fail "$s" "cannot replace $f"; return; }
+	case $f in /var/spool/cron/*) touch -- "$d" ;; esac
+	ok "$s"
+}
+# presum STEP PATH ...: the SHA-256 of the regular files among the PATHs
+# that wf steps edit, from one sha256sum rather than one each, as
+# sum_STEP. A line is taken only for the name it was expected for: wf
+# computes its own sum wherever none was set (a file sha256sum could not
+# read, a name it would escape).
+presum() {
+	n=$# want=
+	while [ "$n" -gt 1 ]; do
+		s=$1 f=$2
+		shift 2
+		n=$((n - 2))
+		case $f in *\\*|*"$nl"*|*"$cr"*) continue ;; esac
+		[ -f "$f" ] && set -- "$@" "$f" && want="$want $s"
+	done
+	[ $# -gt 0 ] || return 0
+	out=$(sha256sum -- "$@" 2>/dev/null)
+	for s in $want; do
+		line=${out%%"$nl"*}
+		out=${out#"$line"}
+		out=${out#"$nl"}
+		h=${line%% *} name=${line#* }
+		name=${name#[ *]}
+		[ "$name" = "$1" ] && [ ${#h} -eq 64 ] && eval "sum_$s=\$h"
+		shift
+	done
+}
+# tsu STEP USER: a su login as USER with the password on stdin, started as
+# nobody so that PAM asks for it. Prints ok, "fail rejected" when PAM
+# refused it, or fail with what su said.
+tsu() {
+	cd / || return
+	if have setpriv; then set -- "$1" "$2" setpriv --reuid=65534 --regid=65534 --clear-groups --
+	elif have runuser; then set -- "$1" "$2" runuser -u nobody --
+	else fail "$1" "neither setpriv nor runuser is installed"; return; fi
+	have su || { fail "$1" "su is not installed"; return; }
+	s=$1 u=$2
+	shift 2
+	o=$("$@" su -s /bin/sh -c 'echo handover-su-ok' "$u" 2>&1)
+	case $o in
+	*handover-su-ok*) ok "$s" ;;
+	*"Authentication failure"*|*"incorrect password"*) printf '@@result %s fail rejected\n' "$s" ;;
+	*) fail "$s" "su: $o" ;;
+	esac
+}
+# lock_account STEP USER END: locks USER's password and expires the
+# account. With END "yes", its processes are then killed: its open
+# sessions (a provider logged in right now, a tunnel it left running) end
+# with its access. Not for the account the connector itself logs in as.
+lock_account() {
+	if msg=$(usermod -L -e 1 "$2" 2>&1); then
+		if [ "$3" = yes ]; then
+			pids='' l=$(pgrep -u "$2" 2>/dev/null)
+			for p in $l; do pids="$pids $p"; done
+			# shellcheck disable=SC2086 # one word per PID
+			if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null; log "$1" "ended its processes (open sessions included):$pids"; fi
+		fi
+		ok "$1"
+	else fail "$1" "usermod -L -e 1: $msg"; fi
+}
+# set_hashes STEP USER:HASH [STEP USER:HASH ...]: sets accounts' password
+# hashes, one step per account: one chpasswd for all of them, and one per
+# account if that fails, to tell whose failed. The hashes reach chpasswd
+# on its standard input, never on a command line.
+set_hashes() {
+	lines=
+	for a in "$@"; do
+		case $a in *:*) lines="$lines${lines:+$nl}$a" ;; esac
+	done
+	if msg=$(chpasswd -e 2>&1 <<HANDOVER_EOF
+$lines
+HANDOVER_EOF
+	); then
+		while [ $# -gt 1 ]; do ok "$1"; shift 2; done
+	else
+		while [ $# -gt 1 ]; do
+			if msg=$(chpasswd -e 2>&1 <<HANDOVER_EOF
+$2
+HANDOVER_EOF
+			); then ok "$1"; else fail "$1" "chpasswd -e: $msg"; fi
+			shift 2
+		done
+	fi
+}
+# su_check STEP USER PASSWORD: tsu with PASSWORD on its standard input,
+# in the background beside the batch's other su logins (a refused one
+# takes PAM's delay, seconds): the steps must end with "wait".
+su_check() {
+	tsu "$1" "$2" <<HANDOVER_EOF &
+$3
+HANDOVER_EOF
+}
+# su_after DONE STEP USER PASSWORD: su_check, only when step DONE
+# succeeded.
+su_after() {
+	eval "d=\${done_$1-}"
+	[ -n "$d" ] || return 0
+	shift
+	su_check "$@"
+}
+
+# The steps run with /dev/null as their standard input (the script itself
+# arrives on the shell's), and only once sh has read the whole script: a
+# script cut in transit runs nothing.
+main() {
+	# shellcheck disable=SC2154 # steps is set before this script
+	eval "$steps"
+}
+main </dev/null
+if [ -n "${after-}" ]; then
+	printf '@@after\n'
+	(eval "$after") </dev/null
+fi
+exit 0
