@@ -11,6 +11,7 @@ pkgs=(
   debootstrap iproute2 ca-certificates openssl
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind krb5-user ldb-tools
   ansible sshpass time
+  shellcheck
   chromium
 )
 
