@@ -20,6 +20,7 @@ import (
 	"github.com/handoverhq/handover/testenv"
 )
 
+// Long: one end-to-end run on the sample hosts, then every proof that the provider's access is gone.
 func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)

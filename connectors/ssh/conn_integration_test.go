@@ -207,6 +207,8 @@ func TestTrustOnFirstUseRecordsTheKey(t *testing.T) {
 // access key is proven on a host behind the bastion without the bastion
 // having to know that key. A bastion whose key differs from its pin is
 // refused.
+//
+// Long: a jump host set up, then inventory, apply and proofs through it.
 func TestJumpHost(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)

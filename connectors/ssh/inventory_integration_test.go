@@ -17,6 +17,8 @@ import (
 
 // checkPlanted checks that an inventory found, and attributed rightly,
 // everything planted on a testenv host.
+//
+// Long: one check per kind of artefact the testenv plants.
 func checkPlanted(t *testing.T, h testenv.Host, sys connector.System) {
 	t.Helper()
 	if sys.Error != "" {
@@ -172,6 +174,8 @@ func TestProviderTunnelProcess(t *testing.T) {
 // from some addresses ("Match Address"). Both are found, attributed to the
 // account they serve (not to every account), and removed; neither logs in
 // afterwards.
+//
+// Long: sshd reconfigured, then inventory, removal and the check of each Match block's file.
 func TestMatchBlockKeyFiles(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
