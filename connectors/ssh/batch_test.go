@@ -186,6 +186,8 @@ func testWriteFileStep(t *testing.T, sh string) {
 // TestPlanFileEdits: several changes to one file make one write; a file
 // emptied of keys is kept, a sudoers.d or cron.d file left with nothing
 // active is deleted.
+//
+// Long: a table of cases.
 func TestPlanFileEdits(t *testing.T) {
 	k1 := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl support@prestanet.fr"
 	k2 := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBLvwuLBUEaBsXVKIdKnU6b2M04TZFsBw5eI0ZNZD3z1 backup@prestanet.fr"

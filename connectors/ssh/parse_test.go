@@ -155,6 +155,8 @@ func TestParseArchiveRejectsTruncation(t *testing.T) {
 // TestInventoryAgreesWithHostTools runs, on the fleet, what the inventory
 // script does without (a process per file, per process and per table,
 // dpkg-query, uname) and checks that the parsed inventory holds the same.
+//
+// Long: one comparison per part of the inventory, each against the host's own tool.
 func TestInventoryAgreesWithHostTools(t *testing.T) {
 	e := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", false)

@@ -60,7 +60,12 @@ func TestRemovePaths(t *testing.T) {
 			var b batch
 			j := agentJob{paths: []string{dir + "/a[1]", dir + "/b c", dir + "/log-*", dir + `/x\y?`, dir + "/x[y]?", "/etc", dir + "/missing"}}
 			b.set("paths_s0", strings.Join(mapStrings(removalPaths(j), globLine), "\n"))
-			script := "nl='\n' ifs=$IFS\nlog() { printf '@@log %s %s\\n' \"$1\" \"$2\"; }\n" + removeAgentsBase + b.body.String() + "agents=s0\nremove_paths\n"
+			b.set("agents", "s0 s1")
+			b.call("remove_paths")
+			// Splitting works as before the list was read.
+			b.body.WriteString(`set -- $agents; [ $# -eq 2 ] || echo "IFS not restored"` + "\n")
+			b.agents = true
+			script := b.script()
 			cmd := exec.Command(sh, "-s")
 			cmd.Stdin = strings.NewReader(script)
 			out, err := cmd.CombinedOutput()
@@ -72,11 +77,42 @@ func TestRemovePaths(t *testing.T) {
 			for _, e := range left {
 				names = append(names, e.Name())
 			}
+			if strings.Contains(string(out), "IFS not restored") {
+				t.Error("IFS not restored")
+			}
 			if got := strings.Join(names, ","); got != "a1,keep" {
 				t.Errorf("left %s, want a1,keep\n%s", got, out)
 			}
 			if _, err := os.Stat("/etc"); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestMatchProcessPatterns runs remove_agents' process name match with
+// the local shells: only * and ? are wildcards, and IFS and globbing are
+// as they were after it.
+func TestMatchProcessPatterns(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) {
+			var b batch
+			b.set("procs_s0", strings.Join([]string{"TeamViewer*", "a|b", "x?z"}, "\n"))
+			b.set("procs_s1", "")
+			for _, name := range []string{"TeamViewer_Desktop", "a|b", "xyz", "a", "teamviewer", "xz"} {
+				b.body.WriteString("if match s0 " + shellQuote(name) + "; then echo yes; else echo no; fi\n")
+			}
+			b.body.WriteString("if match s1 anything; then echo yes; else echo no; fi\n")
+			b.body.WriteString(`set -- a b; for w in $*; do :; done; case $- in *f*) echo noglob ;; esac; echo "$#"` + "\n")
+			b.agents = true
+			cmd := exec.Command(sh, "-s")
+			cmd.Stdin = strings.NewReader(b.script())
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("script: %v\n%s", err, out)
+			}
+			if got, want := strings.Fields(string(out)), []string{"yes", "yes", "yes", "no", "no", "no", "no", "2"}; strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("got %v, want %v", got, want)
 			}
 		})
 	}

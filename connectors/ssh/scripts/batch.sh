@@ -21,6 +21,8 @@ umask 077
 have() { command -v "$1" >/dev/null 2>&1; }
 nl='
 '
+# shellcheck disable=SC2034 # ifs is used by remove-agents.sh, to restore IFS
+ifs=$IFS
 # oneline sets m to $1 on one line (a message must not forge a result line).
 # shellcheck disable=SC2154 # cr is set before this script
 oneline() {

@@ -23,7 +23,6 @@
 # The catalogue's patterns hold no brackets, backslashes or quotes: * and
 # ? are their only wildcards.
 #
-# shellcheck disable=SC2154 # the variables above are set before the call
 remove_agents() {
 	agents=$*
 	sysd=no
@@ -87,6 +86,7 @@ remove_agents() {
 
 # purge_packages: the packages of the agents in $purge, in one call; one
 # by one if it fails.
+# shellcheck disable=SC2154 # ps is set through eval
 purge_packages() {
 	want=
 	for s in $purge; do eval "want=\"\$want \$pkgs_$s\""; done
@@ -126,6 +126,7 @@ purge_packages() {
 
 # match STEP NAME: whether NAME matches one of the process patterns of
 # agent STEP.
+# shellcheck disable=SC2154 # nl and ifs are batch.sh's; pats is set through eval
 match() {
 	eval "pats=\$procs_$1"
 	IFS=$nl
@@ -187,6 +188,7 @@ end_processes() {
 
 # remove_paths: every agent's leftover files in one rm, each agent's
 # listed in its own log.
+# shellcheck disable=SC2154 # nl and ifs are batch.sh's
 remove_paths() {
 	set --
 	for s in $agents; do
