@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,43 +27,9 @@ func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 		t.Fatal("testenv has no fleet: run bin/testenv up -only fleet")
 	}
 	t.Cleanup(func() { resetFleet(t) })
-	var pw []string
-	for _, h := range sampleHosts(e) {
-		pw = append(pw,
-			fmt.Sprintf("  - {account: root, password: '${file:%s}', hosts: [%s]}", h.RootPasswordFile, h.Name),
-			fmt.Sprintf("  - {account: %s, password: '${file:%s}', hosts: [%s]}", h.Admin, h.AdminPassFile, h.Name))
-	}
-	store := secret.NewMemoryStore()
-	tg := configure(t, e, fleetSettings(e, "passwords:\n"+strings.Join(pw, "\n")+"\n"), store, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	inv, err := tg.Inventory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changes, err := tg.Plan(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bySystem := map[string][]plan.Change{}
-	for _, ch := range changes {
-		bySystem[ch.System] = append(bySystem[ch.System], ch)
-	}
-	var wg sync.WaitGroup
-	for _, h := range sampleHosts(e) {
-		if len(bySystem[h.Name]) == 0 {
-			t.Fatalf("%s: nothing planned", h.Name)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			engineRun(t, ctx, tg, store, bySystem[h.Name])
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	_, tg, store := runEngine(t, e, sampleHosts(e), "")
 
 	for _, h := range sampleHosts(e) {
 		t.Run(h.Name, func(t *testing.T) {
@@ -120,7 +85,7 @@ func TestApplyRemovesProviderAccessAndRotates(t *testing.T) {
 			t.Errorf("%s: agents remain: %v", sys.Name, agents)
 		}
 	}
-	again, err := tg.Plan(inv2)
+	again, err := tg.Plan(inv2, decisions(inv2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +124,7 @@ func TestPasswordProofWhereSuIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := tg.Plan(inv)
+	changes, err := tg.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +141,11 @@ func TestPasswordProofWhereSuIsRefused(t *testing.T) {
 	if err != nil || !haveOld {
 		t.Fatalf("handed-over password of root: %v, %v", haveOld, err)
 	}
-	next, err := tg.NewCredential(ctx, ch, nil)
+	next, err := secret.Generate(nil, secret.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0]; err != nil {
+	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0].Err; err != nil {
 		t.Fatal(err)
 	}
 	tried := tg.TryCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}, {Change: ch, Secret: old}})
@@ -190,7 +155,7 @@ func TestPasswordProofWhereSuIsRefused(t *testing.T) {
 	if tried[1].Err != nil || tried[1].Works {
 		t.Errorf("old password: works=%v err=%v; want it rejected", tried[1].Works, tried[1].Err)
 	}
-	if m := tg.method(ch.ID); m != "fresh SSH password login" {
+	if m := tried[0].Method; m != "fresh SSH password login" {
 		t.Errorf("proven by %q, want a fresh SSH password login", m)
 	}
 }
@@ -222,12 +187,12 @@ func TestLockEndsTheProviderSessions(t *testing.T) {
 
 	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	lock := plannedChange(t, tg, plan.LockAccount, h.ProviderUser)
-	res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{lock}, nil)[0]
+	res := tg.Apply(context.Background(), h.Name, []plan.Change{lock}, nil).Results[0]
 	if res.Err != nil {
 		t.Fatalf("lock: %v", res.Err)
 	}
-	if !strings.Contains(res.Outcome.Detail, "ended its processes") {
-		t.Errorf("outcome: %s", res.Outcome.Detail)
+	if !strings.Contains(res.Detail, "ended its processes") {
+		t.Errorf("outcome: %s", res.Detail)
 	}
 	select {
 	case <-ended:
@@ -278,7 +243,7 @@ func TestAccessKeyWhereSSHDRefusesEd25519(t *testing.T) {
 		t.Fatalf("access key: %v, want an RSA key", err)
 	}
 	cred := []connector.Credential{{Change: ch, Secret: key}}
-	if err := tg.SetCredentials(ctx, ch.System, cred)[0]; err != nil {
+	if err := tg.SetCredentials(ctx, ch.System, cred)[0].Err; err != nil {
 		t.Fatal(err)
 	}
 	if tr := tg.TryCredentials(ctx, ch.System, cred)[0]; tr.Err != nil || !tr.Works {

@@ -55,10 +55,8 @@ func runConformance(t *testing.T, e *testenv.Env, hosts []testenv.Host) {
 	})
 }
 
-// fleetPlaybook is the playbook part naming the provider and a target of
-// hosts, logged in to as root with the operator's key, with the
-// handed-over passwords of root and each host's admin (so the old ones
-// are proven dead); extra is more target settings.
+// fleetPlaybook is the playbook part naming the provider and a target
+// "fleet" of hosts (fleetTargetSettings).
 func fleetPlaybook(e *testenv.Env, hosts []testenv.Host, extra string) string {
 	var b strings.Builder
 	out := outgoingFleet(e)
@@ -71,20 +69,29 @@ func fleetPlaybook(e *testenv.Env, hosts []testenv.Host, extra string) string {
 	}
 	fmt.Fprintf(&b, "outgoing:\n  names: %s\n  domains: %s\n  ssh_keys: %s\n  key_comments: %s\n  accounts: %s\n",
 		list(out.Names), list(out.Domains), list(out.SSHKeys), list(out.KeyComments), list(out.Accounts))
-	fmt.Fprintf(&b, "targets:\n  - name: fleet\n    type: ssh\n    auth: {key_file: %s}\n    known_hosts: %s\n    hosts:\n", e.Fleet.OperatorKey, e.Fleet.KnownHosts)
+	b.WriteString("targets:\n  - name: fleet\n    type: ssh\n")
+	for _, l := range strings.Split(strings.TrimRight(fleetTargetSettings(e, hosts, extra), "\n"), "\n") {
+		b.WriteString("    " + l + "\n")
+	}
+	return b.String()
+}
+
+// fleetTargetSettings are the settings of an ssh target of hosts, logged
+// in to as root with the operator's key, with the handed-over passwords of
+// root and each host's admin (so the old ones are proven dead); extra is
+// more settings.
+func fleetTargetSettings(e *testenv.Env, hosts []testenv.Host, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "auth: {key_file: %s}\nknown_hosts: %s\nhosts:\n", e.Fleet.OperatorKey, e.Fleet.KnownHosts)
 	for _, h := range hosts {
-		fmt.Fprintf(&b, "      - {name: %s, address: %s}\n", h.Name, strings.TrimSuffix(h.Addr, ":22"))
+		fmt.Fprintf(&b, "  - {name: %s, address: %s}\n", h.Name, strings.TrimSuffix(h.Addr, ":22"))
 	}
-	b.WriteString("    passwords:\n")
+	b.WriteString("passwords:\n")
 	for _, h := range hosts {
-		fmt.Fprintf(&b, "      - {account: root, password: '${file:%s}', hosts: [%s]}\n", h.RootPasswordFile, h.Name)
-		fmt.Fprintf(&b, "      - {account: %s, password: '${file:%s}', hosts: [%s]}\n", h.Admin, h.AdminPassFile, h.Name)
+		fmt.Fprintf(&b, "  - {account: root, password: '${file:%s}', hosts: [%s]}\n", h.RootPasswordFile, h.Name)
+		fmt.Fprintf(&b, "  - {account: %s, password: '${file:%s}', hosts: [%s]}\n", h.Admin, h.AdminPassFile, h.Name)
 	}
-	for _, l := range strings.Split(strings.TrimRight(extra, "\n"), "\n") {
-		if l != "" {
-			b.WriteString("    " + l + "\n")
-		}
-	}
+	b.WriteString(extra)
 	return b.String()
 }
 

@@ -270,7 +270,7 @@ func TestJumpHost(t *testing.T) {
 	}
 
 	// The new access key of a host behind the bastion, set and proven.
-	changes, err := tg.Plan(inv)
+	changes, err := tg.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestJumpHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	cred := []connector.Credential{{Change: ch, Secret: key}}
-	if err := tg.SetCredentials(context.Background(), ch.System, cred)[0]; err != nil {
+	if err := tg.SetCredentials(context.Background(), ch.System, cred)[0].Err; err != nil {
 		t.Fatalf("install the access key behind the bastion: %v", err)
 	}
 	if tr := tg.TryCredentials(context.Background(), ch.System, cred)[0]; tr.Err != nil || !tr.Works {
@@ -360,7 +360,7 @@ func TestSSHAgent(t *testing.T) {
 	if sys := inv.Systems[0]; sys.Error != "" || len(sys.Findings) == 0 {
 		t.Fatalf("inventory with the agent's key: error %q, %d findings", sys.Error, len(sys.Findings))
 	}
-	changes, err := tg.Plan(inv)
+	changes, err := tg.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,13 +377,14 @@ func TestSSHAgent(t *testing.T) {
 		t.Fatalf("the access key is not the one supplied: %q", key.Reveal())
 	}
 	cred := []connector.Credential{{Change: ch, Secret: key}}
-	if err := tg.SetCredentials(context.Background(), ch.System, cred)[0]; err != nil {
+	if err := tg.SetCredentials(context.Background(), ch.System, cred)[0].Err; err != nil {
 		t.Fatal(err)
 	}
-	if tr := tg.TryCredentials(context.Background(), ch.System, cred)[0]; tr.Err != nil || !tr.Works {
+	tr := tg.TryCredentials(context.Background(), ch.System, cred)[0]
+	if tr.Err != nil || !tr.Works {
 		t.Errorf("supplied access key: works=%v err=%v", tr.Works, tr.Err)
 	}
-	if m := tg.method(ch.ID); m != "fresh SSH login with the key held by ssh-agent" {
-		t.Errorf("proven by %q, want a login with the agent's key", m)
+	if tr.Method != "fresh SSH login with the key held by ssh-agent" {
+		t.Errorf("proven by %q, want a login with the agent's key", tr.Method)
 	}
 }

@@ -31,7 +31,7 @@ func TestRPMHost(t *testing.T) {
 	t.Cleanup(func() { resetFleet(t) })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tg, store, inv := plantedInventory(t, ctx, e, h)
+	_, _, inv := plantedInventory(t, ctx, e, h)
 	sys := inv.Systems[0]
 	if t.Failed() {
 		t.FailNow()
@@ -56,7 +56,7 @@ func TestRPMHost(t *testing.T) {
 		}
 	}
 
-	planAndRun(t, ctx, tg, store, inv)
+	_, tg, _ := runEngine(t, e, []testenv.Host{h}, "")
 	ip := strings.TrimSuffix(h.Addr, ":22")
 	out, err := rootSSH(e, ip, "rpm -q teamviewer; pgrep -x teamviewerd; ls /opt/teamviewer /usr/lib/systemd/system/teamviewerd.service")
 	if err == nil || !strings.Contains(string(out), "package teamviewer is not installed") {
@@ -83,7 +83,7 @@ func TestSystemdHost(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tg, store, inv := plantedInventory(t, ctx, e, h)
+	_, _, inv := plantedInventory(t, ctx, e, h)
 	sys := inv.Systems[0]
 	if !slices.ContainsFunc(sys.Facts, func(f connector.Fact) bool { return f.Name == "systemd" && f.Value == "running" }) {
 		t.Errorf("systemd not reported running: %v", sys.Facts)
@@ -102,7 +102,7 @@ func TestSystemdHost(t *testing.T) {
 		t.FailNow()
 	}
 
-	planAndRun(t, ctx, tg, store, inv)
+	_, tg, _ := runEngine(t, e, []testenv.Host{h}, "")
 	// Past the units' RestartSec (5 s): a unit killed rather than stopped
 	// would be running again, or failed.
 	time.Sleep(6 * time.Second)
@@ -137,12 +137,12 @@ func TestSystemdUnitWithoutFile(t *testing.T) {
 		t.Errorf("the removal does not name %s: %s %v", unit, remove.Before, remove.Params)
 	}
 	ctx := context.Background()
-	if res := tg.ApplyBatch(ctx, h.Name, []plan.Change{remove}, nil)[0]; res.Err != nil {
+	if res := tg.Apply(ctx, h.Name, []plan.Change{remove}, nil).Results[0]; res.Err != nil {
 		t.Fatalf("remove ninjarmm: %v", res.Err)
-	} else if !strings.Contains(res.Outcome.Detail, "stopped and disabled "+unit) {
-		t.Errorf("the unit was not stopped through systemd: %s", res.Outcome.Detail)
+	} else if !strings.Contains(res.Detail, "stopped and disabled "+unit) {
+		t.Errorf("the unit was not stopped through systemd: %s", res.Detail)
 	}
-	checks, err := tg.Verify(ctx, h.Name, []plan.Change{remove})
+	checks, err := tg.Verify(ctx, h.Name, done([]plan.Change{remove}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,10 +206,10 @@ systemctl daemon-reload && systemctl enable --now prestanet-supervision.timer 2>
 	}
 	tg = configure(t, e, operatorSettings(e, h)+"catalog: "+ext+"\n", secret.NewMemoryStore(), nil)
 	remove := plannedChange(t, tg, plan.RemoveAgent, "prestanet-supervision")
-	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{remove}, nil)[0]; res.Err != nil {
+	if res := tg.Apply(context.Background(), h.Name, []plan.Change{remove}, nil).Results[0]; res.Err != nil {
 		t.Fatalf("remove: %v", res.Err)
 	}
-	checks, err := tg.Verify(context.Background(), h.Name, []plan.Change{remove})
+	checks, err := tg.Verify(context.Background(), h.Name, done([]plan.Change{remove}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,10 +257,10 @@ func TestRPMHostPackageManagers(t *testing.T) {
 				h.Name, ip, e.Fleet.OperatorKey, e.Fleet.KnownHosts), secret.NewMemoryStore(), nil)
 			ctx := context.Background()
 			remove := []plan.Change{plannedChange(t, tg, plan.RemoveAgent, "teamviewer")}
-			if res := tg.ApplyBatch(ctx, h.Name, remove, nil)[0]; res.Err != nil {
+			if res := tg.Apply(ctx, h.Name, remove, nil).Results[0]; res.Err != nil {
 				t.Fatalf("remove teamviewer: %v", res.Err)
 			}
-			checks, err := tg.Verify(ctx, h.Name, remove)
+			checks, err := tg.Verify(ctx, h.Name, done(remove), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

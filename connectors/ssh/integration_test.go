@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/secret"
@@ -73,8 +74,7 @@ func configure(t *testing.T, e *testenv.Env, settingsYAML string, store secret.S
 		t.Fatal(err)
 	}
 	d := playbook.NewDecoder("test.yaml")
-	pb := &playbook.Playbook{Outgoing: outgoingFleet(e), Policy: playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), AccessKeyType: "ed25519", Parallel: 16}}
-	env := connector.Env{Playbook: pb, Resolver: &playbook.Resolver{Dir: t.TempDir()}, Secrets: storeReader{store}, Recorder: rec, Now: time.Now}
+	env := connector.Env{Outgoing: connector.NewOutgoing(outgoingFleet(e)), Resolver: &playbook.Resolver{Dir: t.TempDir()}, Secrets: storeReader{store}, Recorder: rec, Now: time.Now}
 	tg := New().Configure(d, playbook.Target{Name: "fleet", Type: "ssh", Settings: doc.Content[0]}, env)
 	if ds := d.Diagnostics(); len(ds) > 0 {
 		t.Fatalf("settings: %v", ds)
@@ -133,7 +133,7 @@ func plannedChange(t *testing.T, tg *target, action plan.Action, object string) 
 	if err := inv.Systems[0].Error; err != "" {
 		t.Fatal(err)
 	}
-	changes, err := tg.Plan(inv)
+	changes, err := tg.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func checkHandedOver(t *testing.T, ctx context.Context, e *testenv.Env, h testen
 	if agents := findingsOf(inv2.Systems[0], connector.KindAgent); len(agents) > 0 {
 		t.Errorf("agents remain: %v", agents)
 	}
-	again, err := tg.Plan(inv2)
+	again, err := tg.Plan(inv2, decisions(inv2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,4 +400,20 @@ func fingerprintOf(t *testing.T, authorizedLine []byte) string {
 		t.Fatal(err)
 	}
 	return ssh.FingerprintSHA256(k)
+}
+
+// decisions are the engine's decisions on inv under the playbook's
+// default policy, for tests that plan without a run.
+func decisions(inv *connector.Inventory) connector.Decisions {
+	p := playbook.Policy{RotateAdmins: true, Password: secret.DefaultPolicy(), AccessKeyType: "ed25519", MaxCredentialAge: 90 * 24 * time.Hour}
+	return engine.Decide(p, "fleet", inv, time.Now())
+}
+
+// done are changes the target took, for Verify, as the engine gives them.
+func done(chs []plan.Change) []connector.Done {
+	out := make([]connector.Done, len(chs))
+	for i, ch := range chs {
+		out[i] = connector.Done{Change: ch, At: time.Now()}
+	}
+	return out
 }

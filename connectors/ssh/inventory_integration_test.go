@@ -235,7 +235,7 @@ sshd -t`, shellQuote(string(keyLine)), user, shellQuote(string(caLine)), user)
 	if t.Failed() {
 		t.FailNow()
 	}
-	changes, err := tg.Plan(inv)
+	changes, err := tg.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ sshd -t`, shellQuote(string(keyLine)), user, shellQuote(string(caLine)), user)
 	if len(remove) != len(want) {
 		t.Fatalf("planned %d removals of the Match blocks' keys, want %d", len(remove), len(want))
 	}
-	for i, res := range tg.ApplyBatch(context.Background(), h.Name, remove, nil) {
+	for i, res := range tg.Apply(context.Background(), h.Name, remove, nil).Results {
 		if res.Err != nil {
 			t.Errorf("%s: %v", remove[i].Object, res.Err)
 		}

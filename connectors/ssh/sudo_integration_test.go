@@ -52,7 +52,7 @@ func TestSudoWithoutPassword(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		changes, err := tg.Plan(inv)
+		changes, err := tg.Plan(inv, decisions(inv))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ printf '#include ` + local + `\n' >> /etc/sudoers && visudo -c -q`
 	}
 	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	ch := plannedChange(t, tg, plan.RemoveGrant, local+":N2 ALL=(ALL) NOPASSWD: /usr/bin/apt, ALL")
-	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{ch}, nil)[0]; res.Err != nil {
+	if res := tg.Apply(context.Background(), h.Name, []plan.Change{ch}, nil).Results[0]; res.Err != nil {
 		t.Fatalf("remove the rule: %v", res.Err)
 	}
 	if sudo() {
@@ -166,7 +166,7 @@ func TestSudoersRuleSharedWithTheClient(t *testing.T) {
 	}
 	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	ch := plannedChange(t, tg, plan.RemoveGrant, "/etc/sudoers.d/equipe:"+rule)
-	if res := tg.ApplyBatch(context.Background(), h.Name, []plan.Change{ch}, nil)[0]; res.Err != nil {
+	if res := tg.Apply(context.Background(), h.Name, []plan.Change{ch}, nil).Results[0]; res.Err != nil {
 		t.Fatalf("apply: %v", res.Err)
 	}
 	if sudo(h.ProviderUser, providerKey) {
@@ -175,7 +175,7 @@ func TestSudoersRuleSharedWithTheClient(t *testing.T) {
 	if !sudo(client, clientKey) {
 		t.Error("the client's admin lost its sudo rights with the provider's")
 	}
-	checks, err := tg.Verify(context.Background(), h.Name, []plan.Change{ch})
+	checks, err := tg.Verify(context.Background(), h.Name, done([]plan.Change{ch}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,13 +266,18 @@ func TestParseCapturedInventories(t *testing.T) {
 			if h.Hostname != tt.hostname || h.OS["ID"] != "debian" || h.Systemd || h.CPUs == 0 {
 				t.Errorf("host facts: %q %v systemd=%v cpus=%d", h.Hostname, h.OS, h.Systemd, h.CPUs)
 			}
-			sys := buildSystem(h, hostContext{Name: tt.hostname, Outgoing: out, Catalog: cat, AccessUser: "root", RotateAdmin: true, Now: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
-				StoreState: func(account, hash string) string {
+			sys := buildSystem(h, hostContext{Name: tt.hostname, Outgoing: out, Catalog: cat, AccessUser: "root", Now: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
+				Held: func(account, hash string) connector.Held {
 					if m, _ := sha512Matches([]byte("correct horse"), hash); m {
-						return "current"
+						return connector.HeldCurrent
 					}
-					return "differs"
+					return connector.HeldDiffers
 				}})
+			for _, a := range sys.Accounts {
+				if a.Admin && a.State == "enabled" && a.Password != nil && a.Password.Held != connector.HeldCurrent {
+					t.Errorf("%s: held %q", a.Name, a.Password.Held)
+				}
+			}
 			var agents, files, cron []string
 			for _, f := range sys.Findings {
 				switch f.Kind {
@@ -288,10 +293,6 @@ func TestParseCapturedInventories(t *testing.T) {
 				case connector.KindCron:
 					if f.Provider {
 						cron = append(cron, f.Detail[detailFile])
-					}
-				case connector.KindCredAge:
-					if f.Detail[detailInStore] != "current" {
-						t.Errorf("%s: store state %q", f.ID, f.Detail[detailInStore])
 					}
 				}
 			}
@@ -379,18 +380,17 @@ access_key: {public_key: "ssh-ed25519 nope"}
 func TestPlanIsIdempotentOnACleanHost(t *testing.T) {
 	tg := &target{name: "fleet", s: settings{User: "root", AccessKey: accessKeySettings{User: "root"}}}
 	sys := connector.System{Name: "h1", Facts: []connector.Fact{{Name: factAccessKeyFile, Value: "/root/.ssh/authorized_keys"}},
+		Accounts: []connector.Account{{Name: "root", Admin: true, State: "enabled", Password: &connector.Password{Held: connector.HeldCurrent, Connector: true}}},
 		Findings: []connector.Finding{
 			{ID: "ssh-key:root:SHA256:x:/root/.ssh/authorized_keys", Kind: connector.KindSSHKey, Detail: map[string]string{detailAccessKey: "true", detailUser: "root", detailFile: "/root/.ssh/authorized_keys"}},
-			{ID: "credential-age:root", Kind: connector.KindCredAge, Object: "root", Detail: map[string]string{"state": "enabled", detailInStore: "current"}},
 			{ID: "agent:x", Kind: connector.KindAgent, Object: "x", Provider: false},
 		}}
-	changes, err := tg.Plan(&connector.Inventory{Systems: []connector.System{sys}})
+	changes, err := tg.Plan(&connector.Inventory{Systems: []connector.System{sys}}, connector.Decisions{AccessKeyType: "ed25519"})
 	if err != nil || len(changes) != 0 {
 		t.Errorf("plan = %v, %v; want nothing", changes, err)
 	}
-	sys.Findings[1].Detail[detailInStore] = "differs"
-	tg.s.Auth.Password = playbook.Ref{Kind: "env", Arg: "PW"}
-	changes, _ = tg.Plan(&connector.Inventory{Systems: []connector.System{sys, {Name: "down", Error: "unreachable"}}})
+	d := connector.Decisions{AccessKeyType: "ed25519", Rotate: []connector.Rotation{{System: "h1", Account: "root", Reason: "admin"}, {System: "down", Account: "root"}}}
+	changes, _ = tg.Plan(&connector.Inventory{Systems: []connector.System{sys, {Name: "down", Error: "unreachable"}}}, d)
 	if len(changes) != 1 || changes[0].Action != "rotate-password" || !changes[0].Last || changes[0].SecretPath != "fleet/h1/root" {
 		t.Errorf("plan = %+v", changes)
 	}
@@ -403,23 +403,26 @@ func TestAccessKeyType(t *testing.T) {
 	for _, tt := range []struct {
 		banner, algos, want, asked string
 	}{
-		{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "", "ed25519", ""},
-		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "ed25519", ""},
-		{"SSH-2.0-OpenSSH_8.7", "ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "rsa", ""}, // FIPS mode
-		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,rsa-sha2-512", "ed25519", ""},
-		{"SSH-2.0-OpenSSH_5.3", "", "rsa", ""}, // CentOS 6
-		{"SSH-2.0-OpenSSH_6.4", "", "rsa", ""}, // before ed25519
-		{"SSH-2.0-OpenSSH_6.6.1", "", "ed25519", ""},
-		{"SSH-2.0-OpenSSH_10.0", "", "ed25519", ""},
-		{"SSH-2.0-dropbear_2022.83", "", "ed25519", ""},
+		{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "", "ed25519", "ed25519"},
+		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "ed25519", "ed25519"},
+		{"SSH-2.0-OpenSSH_8.7", "ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256", "rsa", "ed25519"}, // FIPS mode
+		{"SSH-2.0-OpenSSH_8.7", "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519,rsa-sha2-512", "ed25519", "ed25519"},
+		{"SSH-2.0-OpenSSH_5.3", "", "rsa", "ed25519"}, // CentOS 6
+		{"SSH-2.0-OpenSSH_6.4", "", "rsa", "ed25519"}, // before ed25519
+		{"SSH-2.0-OpenSSH_6.6.1", "", "ed25519", "ed25519"},
+		{"SSH-2.0-OpenSSH_10.0", "", "ed25519", "ed25519"},
+		{"SSH-2.0-dropbear_2022.83", "", "ed25519", "ed25519"},
 		{"SSH-2.0-OpenSSH_9.2p1", "", "rsa", "rsa"},
 	} {
-		h := &hostData{ServerVersion: tt.banner, SSHD: map[string]string{}}
+		h := &hostData{ServerVersion: tt.banner, SSHD: map[string]string{}, Passwd: []passwdEntry{{Name: "root", Home: "/root"}}}
 		if tt.algos != "" {
 			h.SSHD["pubkeyacceptedalgorithms"] = tt.algos
 		}
-		if got := accessKeyType(h, tt.asked); got != tt.want {
-			t.Errorf("%s, accepted %q, asked %q: %s, want %s", tt.banner, tt.algos, tt.asked, got, tt.want)
+		sys := buildSystem(h, hostContext{Name: "h", AccessUser: "root", Now: time.Now()})
+		tg := &target{name: "fleet", s: settings{User: "root", AccessKey: accessKeySettings{User: "root"}}}
+		changes, _ := tg.Plan(&connector.Inventory{Systems: []connector.System{sys}}, connector.Decisions{AccessKeyType: tt.asked})
+		if len(changes) != 1 || changes[0].Params["key_type"] != tt.want {
+			t.Errorf("%s, accepted %q, asked %q: %+v, want a %s key", tt.banner, tt.algos, tt.asked, changes, tt.want)
 		}
 	}
 }
