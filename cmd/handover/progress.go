@@ -18,7 +18,7 @@ type progress struct {
 	tty    bool
 	log    *slog.Logger
 	mu     sync.Mutex
-	state  map[string]map[string]string // target -> system -> state
+	state  map[string]map[string]engine.ProgressState // target -> system -> state
 	lines  int
 	paused bool
 	done   chan struct{}
@@ -26,7 +26,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, tty, json bool) *progress {
-	p := &progress{w: w, tty: tty, state: map[string]map[string]string{}}
+	p := &progress{w: w, tty: tty, state: map[string]map[string]engine.ProgressState{}}
 	if json {
 		p.log = slog.New(slog.NewJSONHandler(w, nil))
 	}
@@ -41,7 +41,7 @@ func (p *progress) event(ev engine.ProgressEvent) {
 		sys = "(target)"
 	}
 	if p.state[ev.Target] == nil {
-		p.state[ev.Target] = map[string]string{}
+		p.state[ev.Target] = map[string]engine.ProgressState{}
 	}
 	p.state[ev.Target][sys] = ev.State
 	switch {
@@ -117,11 +117,11 @@ func (p *progress) draw() {
 		fmt.Fprintf(p.w, "\x1b[%dA", p.lines)
 	}
 	for _, t := range targets {
-		n := map[string]int{}
+		n := map[engine.ProgressState]int{}
 		for _, st := range p.state[t] {
 			n[st]++
 		}
-		fmt.Fprintf(p.w, "\x1b[2K%-24s pending %-4d running %-4d done %-4d failed %d\n", t, n["pending"], n["running"], n["done"], n["failed"])
+		fmt.Fprintf(p.w, "\x1b[2K%-24s pending %-4d running %-4d done %-4d failed %d\n", t, n[engine.Pending], n[engine.Running], n[engine.Done], n[engine.Failing])
 	}
 	p.lines = len(targets)
 }

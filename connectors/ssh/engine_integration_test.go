@@ -46,4 +46,3 @@ func runEngine(t *testing.T, e *testenv.Env, hosts []testenv.Host, extra string)
 	}
 	return res, configure(t, e, fleetTargetSettings(e, hosts, extra), store, nil), store
 }
-

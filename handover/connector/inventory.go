@@ -138,10 +138,10 @@ const (
 type Finding struct {
 	// ID is stable across inventories: kind:object, e.g.
 	// "ssh-key:root:SHA256:abc", "agent:teamviewer".
-	ID       string            `json:"id"`
-	Kind     string            `json:"kind"`
-	Object   string            `json:"object"`
-	Summary  string            `json:"summary"`
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"`
+	Object   string   `json:"object"`
+	Summary  string   `json:"summary"`
 	Provider bool     `json:"provider"`
 	Reasons  []string `json:"reasons,omitempty"`
 	// Detail is for display only: what a reader of the dossier wants to

@@ -131,7 +131,7 @@ func (r *runner) newSystemRun(t *Target, changes []plan.Change) *systemRun {
 
 // credentialsFirst runs the system's leading credential segments.
 func (r *runner) credentialsFirst(ctx context.Context, sr *systemRun) {
-	r.s.engine.progress(sr.t.Spec.Name, sr.changes[0].System, "running", "")
+	r.s.engine.progress(sr.t.Spec.Name, sr.changes[0].System, Running, "")
 	for sr.next < len(sr.segs) && isCredential(sr.segs[sr.next][0].Action) && !sr.segs[sr.next][0].Last {
 		r.runSegment(ctx, sr, sr.segs[sr.next])
 		sr.next++
@@ -204,9 +204,9 @@ func (r *runner) finish(sr *systemRun) []report.Action {
 			failed = true
 		}
 	}
-	state := "done"
+	state := Done
 	if failed {
-		state = "failed"
+		state = Failing
 	}
 	r.s.engine.progress(sr.t.Spec.Name, sr.changes[0].System, state, fmt.Sprintf("%d changes", len(sr.changes)))
 	return sr.out

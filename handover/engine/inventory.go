@@ -59,7 +59,7 @@ func (s *Session) Inventory(ctx context.Context, parallel int) []*connector.Inve
 func (s *Session) inventoryTarget(parent, _ context.Context, t *Target) *connector.Inventory {
 	e := s.engine
 	started := e.now()
-	e.progress(t.Spec.Name, "", "running", "inventory")
+	e.progress(t.Spec.Name, "", Running, "inventory")
 	ctx, cancel := context.WithTimeout(parent, s.timeout(t))
 	defer cancel()
 	inv, err := t.Impl.Inventory(ctx)
@@ -68,7 +68,7 @@ func (s *Session) inventoryTarget(parent, _ context.Context, t *Target) *connect
 	}
 	if err != nil {
 		e.log().Error("inventory failed", "target", t.Spec.Name, "error", err)
-		e.progress(t.Spec.Name, "", "failed", err.Error())
+		e.progress(t.Spec.Name, "", Failing, err.Error())
 		return &connector.Inventory{
 			Target: t.Spec.Name, Type: t.Spec.Type, Started: started, Finished: e.now(),
 			Systems: []connector.System{{Name: t.Spec.Name, Kind: t.Spec.Type, Error: "inventory: " + err.Error()}},
@@ -86,7 +86,7 @@ func (s *Session) inventoryTarget(parent, _ context.Context, t *Target) *connect
 			e.log().Warn("system not inventoried", "target", t.Spec.Name, "system", sys.Name, "error", sys.Error)
 		}
 	}
-	e.progress(t.Spec.Name, "", "done", fmt.Sprintf("%d systems", len(inv.Systems)))
+	e.progress(t.Spec.Name, "", Done, fmt.Sprintf("%d systems", len(inv.Systems)))
 	return inv
 }
 

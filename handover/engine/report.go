@@ -130,7 +130,7 @@ func outgoingFates(res *Result) []report.ProviderAccess {
 	fate := map[key]report.ProviderAccess{}
 	if res.Plan != nil {
 		for _, w := range res.Plan.Waived {
-			fate[key{w.Change.Target, w.Change.System, w.Change.Finding}] = report.ProviderAccess{Fate: "waived", Change: w.Change.ID}
+			fate[key{w.Change.Target, w.Change.System, w.Change.Finding}] = report.ProviderAccess{Fate: report.FateWaived, Change: w.Change.ID}
 		}
 	}
 	for _, a := range res.Actions {
@@ -138,23 +138,23 @@ func outgoingFates(res *Result) []report.ProviderAccess {
 			continue
 		}
 		k := key{a.Change.Target, a.Change.System, a.Change.Finding}
-		f := "failed"
+		f := report.FateFailed
 		switch {
 		case a.Result == plan.Applied && a.Change.Action == plan.LockAccount:
-			f = "locked"
+			f = report.FateLocked
 		case a.Result == plan.Applied:
-			f = "removed"
+			f = report.FateRemoved
 		case a.Result == plan.Skipped:
-			f = "remaining"
+			f = report.FateRemaining
 		}
 		prev, seen := fate[k]
 		// A finding acted on by several changes (key removed from two files)
 		// is only gone when all of them succeeded.
-		if seen && prev.Fate != f && (prev.Fate == "failed" || prev.Fate == "remaining") {
+		if seen && prev.Fate != f && (prev.Fate == report.FateFailed || prev.Fate == report.FateRemaining) {
 			continue
 		}
-		if seen && prev.Fate == "removed" && f == "locked" {
-			f = "removed"
+		if seen && prev.Fate == report.FateRemoved && f == report.FateLocked {
+			f = report.FateRemoved
 		}
 		fate[k] = report.ProviderAccess{Fate: f, Change: a.Change.ID}
 	}
@@ -167,7 +167,7 @@ func outgoingFates(res *Result) []report.ProviderAccess {
 				}
 				pa, ok := fate[key{inv.Target, sys.Name, fd.ID}]
 				if !ok {
-					pa.Fate = "remaining"
+					pa.Fate = report.FateRemaining
 				}
 				pa.Target, pa.System, pa.Finding = inv.Target, sys.Name, fd
 				out = append(out, pa)

@@ -122,14 +122,14 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 
 	recovered, blocked, err := rn.recover(ctx)
 	if err != nil {
-		rn.end("failed", err)
+		rn.end(report.RunFailed, err)
 		return nil, err
 	}
 	res.Recovered = recovered
 
 	if !opts.RecoverOnly {
 		if err := s.planAndApply(ctx, rn, res, opts, blocked); err != nil {
-			rn.end("failed", err)
+			rn.end(report.RunFailed, err)
 			return nil, err
 		}
 	}
@@ -138,8 +138,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return res, nil
 	}
 	res.Report = s.buildReport(ctx, rn, res, mode, started)
-	// The run-end record carries the run's result (report.RunResult).
-	if err := rn.end(plan.Result(res.Report.Run.Result), nil); err != nil {
+	if err := rn.end(res.Report.Run.Result, nil); err != nil {
 		return nil, err
 	}
 	recs, head, err := journal.VerifyFile(res.Journal)
@@ -162,8 +161,9 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 }
 
 // end journals the end of the run and closes the journal.
-func (r *runner) end(result plan.Result, err error) error {
-	rec := journal.Record{Kind: journal.RunEnd, Result: result}
+func (r *runner) end(result report.RunResult, err error) error {
+	// The run-end record carries the run's result.
+	rec := journal.Record{Kind: journal.RunEnd, Result: plan.Result(result)}
 	if err != nil {
 		rec.Error = err.Error()
 	}
@@ -274,7 +274,7 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 	runs := make([]*systemRun, len(groups))
 	results := make([][]report.Action, len(groups))
 	for _, g := range groups {
-		s.engine.progress(g.changes[0].Target, g.changes[0].System, "pending", "")
+		s.engine.progress(g.changes[0].Target, g.changes[0].System, Pending, "")
 	}
 	for i, g := range groups {
 		first := g.changes[0]
@@ -289,7 +289,7 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 			for _, ch := range g.changes {
 				results[i] = append(results[i], report.Action{Change: ch, Result: plan.Skipped, Error: why, Started: s.engine.now(), Finished: s.engine.now()})
 			}
-			s.engine.progress(first.Target, first.System, "failed", why)
+			s.engine.progress(first.Target, first.System, Failing, why)
 			continue
 		}
 		runs[i] = rn.newSystemRun(g.t, g.changes)

@@ -53,9 +53,19 @@ type Engine struct {
 // ProgressEvent is a state change of one system during a run.
 type ProgressEvent struct {
 	Target, System string
-	State          string // pending, running, done, failed
+	State          ProgressState
 	Detail         string
 }
+
+// ProgressState is where a target's inventory or a system's changes are.
+type ProgressState string
+
+const (
+	Pending ProgressState = "pending"
+	Running ProgressState = "running"
+	Done    ProgressState = "done"
+	Failing ProgressState = "failed"
+)
 
 func (e *Engine) now() time.Time {
 	if e.Now != nil {
@@ -78,7 +88,7 @@ func (e *Engine) log() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func (e *Engine) progress(target, system, state, detail string) {
+func (e *Engine) progress(target, system string, state ProgressState, detail string) {
 	if e.Progress != nil {
 		e.Progress(ProgressEvent{Target: target, System: system, State: state, Detail: detail})
 	}

@@ -142,10 +142,24 @@ type ProviderAccess struct {
 	Target  string            `json:"target"`
 	System  string            `json:"system"`
 	Finding connector.Finding `json:"finding"`
-	// Fate: removed, locked, waived, failed, remaining.
-	Fate   string `json:"fate"`
-	Change string `json:"change,omitempty"`
+	Fate    Fate              `json:"fate"`
+	Change  string            `json:"change,omitempty"`
 }
+
+// Fate is what became of one of the provider's footholds.
+type Fate string
+
+const (
+	FateRemoved   Fate = "removed"
+	FateLocked    Fate = "locked"
+	FateWaived    Fate = "waived"
+	FateFailed    Fate = "failed"
+	FateRemaining Fate = "remaining"
+)
+
+// Handled reports whether the foothold is gone (removed, or its account
+// locked).
+func (f Fate) Handled() bool { return f == FateRemoved || f == FateLocked }
 
 // Deviations are what did not go to plan, or was knowingly left.
 type Deviations struct {

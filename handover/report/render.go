@@ -317,10 +317,10 @@ func highlights(r *Report, w words) []string {
 	if len(r.Outgoing) > 0 {
 		var handled, waived, open int
 		for _, o := range r.Outgoing {
-			switch o.Fate {
-			case "removed", "locked":
+			switch {
+			case o.Fate.Handled():
 				handled++
-			case "waived":
+			case o.Fate == FateWaived:
 				waived++
 			default:
 				open++
@@ -542,15 +542,15 @@ func access(r *Report, w words) []accessRow {
 	var out []accessRow
 	for _, o := range r.Outgoing {
 		class := "bad"
-		switch o.Fate {
-		case "removed", "locked":
+		switch {
+		case o.Fate.Handled():
 			class = "ok"
-		case "waived":
+		case o.Fate == FateWaived:
 			class = "warn"
 		}
 		out = append(out, accessRow{
 			Target: o.Target, System: o.System, Kind: o.Finding.Kind, Summary: o.Finding.Summary, Object: o.Finding.Object,
-			Why: strings.Join(o.Finding.Reasons, "; "), Fate: w.Maybe("fate."+o.Fate, o.Fate), FateClass: class, Change: o.Change,
+			Why: strings.Join(o.Finding.Reasons, "; "), Fate: w.Maybe("fate."+string(o.Fate), string(o.Fate)), FateClass: class, Change: o.Change,
 		})
 	}
 	return out

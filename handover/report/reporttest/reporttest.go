@@ -333,15 +333,15 @@ func (b *builder) apply() error {
 				if !f.Provider {
 					continue
 				}
-				pa := report.ProviderAccess{Target: inv.Target, System: s.Name, Finding: f, Fate: "remaining"}
+				pa := report.ProviderAccess{Target: inv.Target, System: s.Name, Finding: f, Fate: report.FateRemaining}
 				if a, ok := byFinding[s.Name+"|"+f.ID]; ok {
 					pa.Change = a.Change.ID
-					pa.Fate = "removed"
+					pa.Fate = report.FateRemoved
 					if a.Result == plan.Failed {
-						pa.Fate = "failed"
+						pa.Fate = report.FateFailed
 					}
 				} else if f.ID == waived.Finding {
-					pa.Fate = "waived"
+					pa.Fate = report.FateWaived
 					pa.Change = waived.ID
 				}
 				r.Outgoing = append(r.Outgoing, pa)
@@ -380,7 +380,7 @@ func (b *builder) one(ch plan.Change) (report.Action, error) {
 	if failed {
 		result, out.Error = plan.Failed, "rm /etc/cron.d/prestanet-sync: operation not permitted (file is immutable: chattr +i)"
 	}
-	out.Result = string(result)
+	out.Result = result
 	o, err := b.rec(out)
 	if err != nil {
 		return a, err
