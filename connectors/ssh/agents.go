@@ -145,6 +145,7 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 				"paths":     strings.Join(m.Paths, "\n"),
 				"source":    a.Source,
 			},
+			Data: agentData{Packages: pkgs, Units: units, Paths: m.Paths, Processes: procs},
 		})
 	}
 	return out
@@ -162,8 +163,10 @@ var localUnitDirs = []string{"/etc/systemd/system/", "/usr/local/lib/systemd/sys
 func serviceFindings(h *hostData, hc hostContext, agents []connector.Finding) []connector.Finding {
 	known := map[string]bool{}
 	for _, a := range agents {
-		for _, u := range strings.Fields(a.Detail["units"]) {
-			known[u] = true
+		if d, ok := a.Data.(agentData); ok {
+			for _, u := range d.Units {
+				known[u] = true
+			}
 		}
 	}
 	var out []connector.Finding
@@ -210,7 +213,8 @@ func serviceFindings(h *hostData, hc hostContext, agents []connector.Finding) []
 func processFindings(h *hostData, hc hostContext, agents []connector.Finding) []connector.Finding {
 	agentPIDs := map[string]bool{}
 	for _, a := range agents {
-		for _, p := range strings.Fields(a.Detail["processes"]) {
+		d, _ := a.Data.(agentData)
+		for _, p := range d.Processes {
 			pid, _, _ := strings.Cut(p, ":")
 			agentPIDs[pid] = true
 		}

@@ -128,6 +128,7 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 				Object: f.Owner + ":" + k.Fingerprint,
 				Detail: map[string]string{detailFile: f.Path, detailUser: f.Owner, "fingerprint": k.Fingerprint, "type": k.Type, "comment": k.Comment, "line": strconv.Itoa(k.Line), "mode": f.Mode},
 			}
+			data := keyData{User: f.Owner, File: f.Path, Fingerprint: k.Fingerprint}
 			if len(k.Options) > 0 {
 				fd.Detail["options"] = strings.Join(k.Options, ",")
 			}
@@ -137,6 +138,7 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 			}
 			if k.Fingerprint == hc.AccessKeyFP && hc.AccessKeyFP != "" {
 				fd.Detail[detailAccessKey] = "true"
+				data.AccessKey = true
 				fd.Summary += ", the new access key"
 			} else {
 				fd.Reasons = hc.Outgoing.Key(k.Fingerprint, k.Comment)
@@ -145,6 +147,7 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 				}
 				fd.Provider = len(fd.Reasons) > 0
 			}
+			fd.Data = data
 			out = append(out, fd)
 		}
 	}

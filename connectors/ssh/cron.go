@@ -53,6 +53,7 @@ func cronFindings(h *hostData, hc hostContext, providerAccounts map[string]bool)
 				Object:  f.Path,
 				Summary: fmt.Sprintf("%s: %s", f.Path, text),
 				Detail:  map[string]string{detailFile: f.Path, detailText: text},
+				Data:    cronData{File: f.Path, Text: text},
 				Reasons: hc.Outgoing.Text(text),
 			}
 			if owner != "" {
@@ -84,9 +85,10 @@ func correlateAddresses(fs []connector.Finding) []connector.Finding {
 		if !f.Provider {
 			continue
 		}
-		for _, ip := range ipv4.FindAllString(f.Detail[detailText], -1) {
+		d, _ := f.Data.(cronData)
+		for _, ip := range ipv4.FindAllString(d.Text, -1) {
 			if _, ok := home[ip]; !ok {
-				home[ip] = f.Detail[detailFile]
+				home[ip] = d.File
 			}
 		}
 	}
@@ -94,7 +96,8 @@ func correlateAddresses(fs []connector.Finding) []connector.Finding {
 		if f.Provider {
 			continue
 		}
-		for _, ip := range ipv4.FindAllString(f.Detail[detailText], -1) {
+		d, _ := f.Data.(cronData)
+		for _, ip := range ipv4.FindAllString(d.Text, -1) {
 			if src, ok := home[ip]; ok && !strings.HasPrefix(ip, "127.0.0.") {
 				fs[i].Reasons = append(fs[i].Reasons, fmt.Sprintf("calls %s, as the provider's entry in %s does", ip, src))
 				fs[i].Provider = true

@@ -83,7 +83,8 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 
 	if !t.s.AccessKey.Disabled {
 		have := slices.ContainsFunc(sys.Findings, func(f connector.Finding) bool {
-			return f.Kind == connector.KindSSHKey && f.Detail[detailAccessKey] == "true" && f.Detail[detailUser] == t.s.AccessKey.User
+			k, _ := f.Data.(keyData)
+			return f.Kind == connector.KindSSHKey && k.AccessKey && k.User == t.s.AccessKey.User
 		})
 		file := fact(factAccessKeyFile)
 		if !have && file != "" {
@@ -123,18 +124,10 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 		})
 	}
 	for _, f := range sys.Findings {
-		switch {
-		case !f.Provider:
-		case f.Kind == connector.KindSSHKey:
-			add(plan.Change{
-				Action: plan.RemoveKey, Object: f.Object + ":" + f.Detail[detailFile], Finding: f.ID,
-				Before: f.Summary, After: "key removed, the file's other keys and options kept",
-				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"user": f.Detail[detailUser], "file": f.Detail[detailFile], "fingerprint": f.Detail["fingerprint"]},
-			})
-		case f.Kind == connector.KindAccount:
+		switch data := f.Data.(type) {
+		case nil:
 			a := accounts[f.Object]
-			if a.State == "expired" {
+			if f.Kind != connector.KindAccount || !f.Provider || a.State == "expired" {
 				continue
 			}
 			add(plan.Change{
@@ -143,39 +136,58 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 				Reason: strings.Join(f.Reasons, "; "),
 				Params: map[string]string{"user": f.Object},
 			})
-		case f.Kind == connector.KindGrant:
+		case keyData:
+			if !f.Provider {
+				continue
+			}
+			add(plan.Change{
+				Action: plan.RemoveKey, Object: f.Object + ":" + data.File, Finding: f.ID,
+				Before: f.Summary, After: "key removed, the file's other keys and options kept",
+				Reason: strings.Join(f.Reasons, "; "),
+				Params: map[string]string{"user": data.User, "file": data.File, "fingerprint": data.Fingerprint},
+			})
+		case grantData:
+			if !f.Provider {
+				continue
+			}
 			ch := plan.Change{
-				Action: plan.RemoveGrant, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,
+				Action: plan.RemoveGrant, Object: data.File + ":" + data.Text, Finding: f.ID,
 				Before: f.Summary, After: "rule removed (checked with visudo before the file is replaced)",
 				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText], "members": f.Detail["members"]},
+				Params: map[string]string{"file": data.File, "text": data.Text, "members": strings.Join(data.Members, ",")},
 			}
 			switch {
-			case f.Detail["rewritten"] != "":
+			case data.Rewritten != "":
 				// The rule also grants others: only the provider's users go.
-				ch.Params["replace"] = f.Detail["rewritten"]
-				ch.After = "rule kept for " + f.Detail["keep"] + " without the provider's " + f.Detail["drop"] + ": " + f.Detail["rewritten"] + " (checked with visudo)"
-				ch.Params["members"] = f.Detail["drop"]
-			case f.Detail["shared_alias"] == "true":
+				ch.Params["replace"] = data.Rewritten
+				ch.After = "rule kept for " + strings.Join(data.Keep, ",") + " without the provider's " + strings.Join(data.Drop, ",") + ": " + data.Rewritten + " (checked with visudo)"
+				ch.Params["members"] = strings.Join(data.Drop, ",")
+			case data.SharedAlias:
 				// The provider is in an alias shared with others: removing
 				// the rule would take their rights too. Left for the admin
 				// to edit; the finding stays open in the report.
 				continue
 			}
 			add(ch)
-		case f.Kind == connector.KindCron:
+		case cronData:
+			if !f.Provider {
+				continue
+			}
 			add(plan.Change{
-				Action: plan.RemoveCron, Object: f.Detail[detailFile] + ":" + f.Detail[detailText], Finding: f.ID,
+				Action: plan.RemoveCron, Object: data.File + ":" + data.Text, Finding: f.ID,
 				Before: f.Summary, After: "entry removed",
 				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"file": f.Detail[detailFile], "text": f.Detail[detailText]},
+				Params: map[string]string{"file": data.File, "text": data.Text},
 			})
-		case f.Kind == connector.KindAgent:
+		case agentData:
+			if !f.Provider {
+				continue
+			}
 			add(plan.Change{
 				Action: plan.RemoveAgent, Object: f.Object, Finding: f.ID,
 				Before: f.Summary, After: "units stopped and disabled, packages purged, processes ended, files removed",
 				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"agent": f.Object, "packages": f.Detail["packages"], "units": f.Detail["units"], "paths": f.Detail["paths"]},
+				Params: map[string]string{"agent": f.Object, "packages": strings.Join(data.Packages, " "), "units": strings.Join(data.Units, " "), "paths": strings.Join(data.Paths, "\n")},
 			})
 		}
 	}

@@ -82,6 +82,7 @@ func (g grant) finding(providerAccounts map[string]bool) connector.Finding {
 		Provider: len(reasons) > 0,
 		Reasons:  reasons,
 		Detail:   map[string]string{detailFile: g.File, detailText: g.Text, "members": strings.Join(g.Members, ","), "keep": strings.Join(g.Keep, ","), "drop": strings.Join(g.Drop, ","), "rewritten": g.rewritten(), "shared_alias": strconv.FormatBool(g.SharedAlias)},
+		Data:     grantData{File: g.File, Text: g.Text, Members: g.Members, Keep: g.Keep, Drop: g.Drop, Rewritten: g.rewritten(), SharedAlias: g.SharedAlias},
 	}
 }
 

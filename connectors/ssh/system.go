@@ -15,13 +15,55 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 )
 
-// Finding detail keys the plan reads.
+// Finding detail keys, for the dossier's reader.
 const (
 	detailFile      = "file"
 	detailUser      = "user"
 	detailAccessKey = "access_key"
 	detailText      = "text"
 )
+
+// What the plan and Verify read of each kind of finding (Finding.Data).
+
+// keyData is an authorized key: its line in which file, for whom.
+type keyData struct {
+	User        string `json:"user"`
+	File        string `json:"file"`
+	Fingerprint string `json:"fingerprint"`
+	// AccessKey marks the new access key (the store's or the configured
+	// one).
+	AccessKey bool `json:"access_key,omitempty"`
+}
+
+// grantData is a sudoers rule: where, its text, and, when it also grants
+// others, the rule rewritten without the provider's users.
+type grantData struct {
+	File    string   `json:"file"`
+	Text    string   `json:"text"`
+	Members []string `json:"members,omitempty"`
+	Keep    []string `json:"keep,omitempty"`
+	Drop    []string `json:"drop,omitempty"`
+	// Rewritten is the rule without Drop, when Keep is not empty.
+	Rewritten string `json:"rewritten,omitempty"`
+	// SharedAlias: the provider is in a User_Alias shared with others.
+	SharedAlias bool `json:"shared_alias,omitempty"`
+}
+
+// cronData is a cron line.
+type cronData struct {
+	File string `json:"file"`
+	Text string `json:"text"`
+}
+
+// agentData is what removing an agent takes: its packages, units and
+// paths as the inventory found them.
+type agentData struct {
+	Packages []string `json:"packages,omitempty"`
+	Units    []string `json:"units,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
+	// Processes are its running processes, "pid:name".
+	Processes []string `json:"processes,omitempty"`
+}
 
 // Facts the plan reads.
 const (

@@ -382,7 +382,7 @@ func TestPlanIsIdempotentOnACleanHost(t *testing.T) {
 	sys := connector.System{Name: "h1", Facts: []connector.Fact{{Name: factAccessKeyFile, Value: "/root/.ssh/authorized_keys"}},
 		Accounts: []connector.Account{{Name: "root", Admin: true, State: "enabled", Password: &connector.Password{Held: connector.HeldCurrent, Connector: true}}},
 		Findings: []connector.Finding{
-			{ID: "ssh-key:root:SHA256:x:/root/.ssh/authorized_keys", Kind: connector.KindSSHKey, Detail: map[string]string{detailAccessKey: "true", detailUser: "root", detailFile: "/root/.ssh/authorized_keys"}},
+			{ID: "ssh-key:root:SHA256:x:/root/.ssh/authorized_keys", Kind: connector.KindSSHKey, Data: keyData{AccessKey: true, User: "root", File: "/root/.ssh/authorized_keys"}},
 			{ID: "agent:x", Kind: connector.KindAgent, Object: "x", Provider: false},
 		}}
 	changes, err := tg.Plan(&connector.Inventory{Systems: []connector.System{sys}}, connector.Decisions{AccessKeyType: "ed25519"})

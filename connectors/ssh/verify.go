@@ -58,8 +58,8 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		case plan.InstallKey:
 			fp := ""
 			for _, f := range sys.Findings {
-				if f.Kind == connector.KindSSHKey && f.Detail[detailAccessKey] == "true" && f.Detail[detailFile] == ch.Params["file"] {
-					fp = f.Detail["fingerprint"]
+				if k, ok := f.Data.(keyData); ok && k.AccessKey && k.File == ch.Params["file"] {
+					fp = k.Fingerprint
 				}
 			}
 			check(ch, connector.Present, "access key in "+ch.Params["file"]+" (re-inventory)", fp != "", fp)
