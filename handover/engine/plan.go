@@ -43,6 +43,10 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 			continue
 		}
 		for _, ch := range changes {
+			if ch.Action == plan.RotatePassword && ch.Finding == "" {
+				// What a waiver names: the account's credential.
+				ch.Finding = connector.KindCredAge + ":" + ch.Object
+			}
 			if _, ok := d.Rotation(ch.System, ch.Object); ch.Action == plan.RotatePassword && !ok {
 				// The engine decides rotations; a connector that plans
 				// another has a bug, and the change is not made.
