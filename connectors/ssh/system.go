@@ -110,7 +110,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 		}
 	}
 	fact("hostname", h.Hostname)
-	fact("os", firstNonEmpty(h.OS["PRETTY_NAME"], h.OS["NAME"]))
+	fact("os", cmp.Or(h.OS["PRETTY_NAME"], h.OS["NAME"]))
 	fact("os_id", h.OS["ID"])
 	fact("os_version", h.OS["VERSION_ID"])
 	fact("kernel", h.Kernel)
@@ -216,15 +216,6 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 		s.Facts = append(s.Facts, connector.Fact{Name: factEd25519, Value: ed25519Accepted(h), Planned: true})
 	}
 	return s
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func isNoLogin(shell string) bool {
