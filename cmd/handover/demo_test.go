@@ -7,9 +7,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
@@ -83,6 +86,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	f.Close()
 
+	checkProofColumns(t, m[1])
+
 	// Idempotent: nothing left to do, and the estate matches the dossier.
 	step(0, "plan", pb)
 	step(0, "check", pb)
@@ -137,4 +142,64 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// actionRow matches a row of the report's actions table: its number and
+// the pills of its three proof columns (new works, old refused, absent).
+var actionRow = regexp.MustCompile(`<tr><td class="num">(\d+)</td><td class="mono">[^<]*</td>.*?<td><span class="pill (\w+)">[^<]*</span></td><td><span class="pill (\w+)">[^<]*</span></td><td><span class="pill (\w+)">[^<]*</span></td></tr>`)
+
+// checkProofColumns reads the demo run's report.json and report.html: every
+// verified action fills the proof columns its change calls for (a rotation:
+// the new credential works and the old one is refused; the new access key:
+// it works; anything else, agent removals included: gone on
+// re-inventory; a lock also the handed-over password refused, where the
+// playbook gives it), and none says "no".
+func checkProofColumns(t *testing.T, dir string) {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Unmarshal(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[int][3]string{}
+	for _, m := range actionRow.FindAllSubmatch(html, -1) {
+		n, _ := strconv.Atoi(string(m[1]))
+		rows[n] = [3]string{string(m[2]), string(m[3]), string(m[4])}
+	}
+	if len(rows) != len(r.Actions) || len(rows) == 0 {
+		t.Fatalf("report.html has %d action rows, report.json %d actions", len(rows), len(r.Actions))
+	}
+	agents := 0
+	for i, a := range r.Actions {
+		if !a.Verified {
+			t.Errorf("action %d (%s %s %s) is not verified", i+1, a.Change.System, a.Change.Action, a.Change.Object)
+			continue
+		}
+		want := [3]string{"na", "na", "yes"}
+		switch a.Change.Action {
+		case plan.RotatePassword:
+			want = [3]string{"yes", "yes", "na"}
+		case plan.InstallKey:
+			want = [3]string{"yes", "na", "na"}
+		case plan.RemoveAgent:
+			agents++
+		}
+		got := rows[i+1]
+		if a.Change.Action == plan.LockAccount && got[1] == "yes" {
+			want[1] = "yes" // the handed-over password refused, where it was given
+		}
+		if got != want {
+			t.Errorf("action %d (%s %s %s): proof columns %v, want %v", i+1, a.Change.System, a.Change.Action, a.Change.Object, got, want)
+		}
+	}
+	if agents == 0 {
+		t.Error("the demo removed no agent")
+	}
 }

@@ -479,8 +479,15 @@ func actions(r *Report, w words) []actionGroup {
 			row.Result += fmt.Sprintf(" (%d %s)", a.Attempts, w.T("attempts"))
 		}
 		var newC, oldC, goneC []bool
+		credential := a.Change.Action == plan.RotatePassword || a.Change.Action == plan.InstallKey
 		for _, c := range a.Verification {
-			switch checkKind(r, c) {
+			kind := checkKind(r, c)
+			if kind == connector.State && !credential {
+				// A lock or a disable: the access is gone as the state
+				// re-observed shows, which the check's words say.
+				goneC = append(goneC, c.OK)
+			}
+			switch kind {
 			case connector.NewWorks:
 				newC = append(newC, c.OK)
 			case connector.OldRejected:
