@@ -156,6 +156,14 @@ func (b *batch) su(user, password string) string {
 	return s
 }
 
+// shadowHashes adds reading users' shadow hashes; each is logged as
+// "USER HASH" in the step's result.
+func (b *batch) shadowHashes(users []string) string {
+	s := b.step()
+	b.call("shadow_hashes", append([]string{s}, users...)...)
+	return s
+}
+
 // suAfter adds a su login as user with password, like su, run only when
 // step succeeded.
 func (b *batch) suAfter(step, user, password string) string {

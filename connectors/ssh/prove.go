@@ -3,7 +3,6 @@ package ssh
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,12 +17,12 @@ import (
 // TryCredentials proves credentials with fresh logins. The access key:
 // by an SSH login with it, which then carries the host's next commands.
 // Passwords: by su logins run as an unprivileged user on the host (PAM
-// checks the password as for any login), all in one session. What su
-// cannot settle, by an SSH password login where sshd takes one for the
-// account, else by comparing with the shadow hash. A refusal by su counts
-// only when su accepted, in the same session, the store's current
-// password for that account: a PAM stack that refuses su to everyone
-// (pam_wheel) must not pass for proof that an old password is dead.
+// checks the password as for any login), all in one session. A refusal by
+// su counts only where the account's shadow entry, read in the same
+// script, does not hold the password either: a PAM stack that refuses su
+// to everyone (pam_wheel) must not pass for proof that an old password is
+// dead. What su cannot settle, by an SSH password login where sshd takes
+// one for the account, else by comparing with the shadow hash.
 func (t *target) TryCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
 	out := make([]connector.Tried, len(creds))
 	h, ok := t.host(system)
@@ -54,12 +53,13 @@ func suMethod(user string) string {
 	return "su login as " + user + " (PAM), started by an unprivileged user on the host"
 }
 
-// Long: one su script for the group, with its controls, then each
-// credential's verdict or fallback.
+// Long: one su script for the group, with the shadow entries read beside,
+// then each credential's verdict or fallback.
 func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector.Credential, idx []int, out []connector.Tried) {
 	var b batch
 	var fallback, viaSU []int
-	steps, controls := map[int]string{}, map[int]string{}
+	var users []string
+	steps := map[int]string{}
 	for _, i := range idx {
 		user := creds[i].Change.Params["user"]
 		if !loginName.MatchString(user) {
@@ -72,29 +72,37 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 		}
 		viaSU = append(viaSU, i)
 		steps[i] = b.su(user, creds[i].Secret.Reveal())
-		if ctl, ok := t.control(ctx, h.Name, user, creds[i].Secret); ok {
-			controls[i] = b.su(user, ctl.Reveal())
-			ctl.Destroy()
+		if !slices.Contains(users, user) {
+			users = append(users, user)
 		}
 	}
 	results := map[string]*stepResult{}
+	hashes := map[string]string{}
 	if b.steps > 0 {
+		shadow := b.shadowHashes(users)
 		// Without a connection, the logins not made fall back below, which
 		// says why.
 		if r, err := t.runnerFor(ctx, h); err == nil {
 			b.wait()
 			results, _, _ = t.runBatch(ctx, r, &b)
 		}
+		if res := results[shadow]; res != nil {
+			for _, l := range res.logs {
+				if u, hash, ok := strings.Cut(l, " "); ok {
+					hashes[u] = hash
+				}
+			}
+		}
 	}
 	for _, i := range viaSU {
 		user := creds[i].Change.Params["user"]
-		res, ctl := results[steps[i]], results[controls[i]]
+		res := results[steps[i]]
 		switch {
 		case res != nil && res.seen && res.ok:
 			out[i] = connector.Tried{Works: true, Method: suMethod(user)}
-		case res != nil && res.seen && res.msg == "rejected" && ctl != nil && ctl.seen && ctl.ok:
+		case res != nil && res.seen && res.msg == "rejected" && notTheHash(creds[i].Secret, hashes[user]):
 			out[i] = connector.Tried{Works: false, Method: suMethod(user),
-				Detail: "su refused it, and accepted the secret store's current password for " + user + " in the same session: the refusal is PAM's verdict"}
+				Detail: "su refused it, and it is not the password " + user + "'s shadow entry holds (SHA-512 crypt, compared locally)"}
 		default:
 			fallback = append(fallback, i)
 		}
@@ -104,26 +112,13 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 	}
 }
 
-// control is the store's current password of user on host, when it is
-// not cred itself: a su login with it shows whether su works for the
-// account at all.
-func (t *target) control(ctx context.Context, host, user string, cred secret.Secret) (secret.Secret, bool) {
-	if t.env.Secrets == nil {
-		return secret.Secret{}, false
-	}
-	cur, ok, err := t.env.Secrets.Current(ctx, connector.SecretPath(t.name, host, user))
-	if err != nil || !ok {
-		return secret.Secret{}, false
-	}
-	a, b := cur.RevealBytes(), cred.RevealBytes()
-	same := subtle.ConstantTimeCompare(a, b) == 1
-	clear(a)
-	clear(b)
-	if same || !suFits(cur.Reveal()) {
-		cur.Destroy()
-		return secret.Secret{}, false
-	}
-	return cur, true
+// notTheHash reports whether hash, a SHA-512 crypt string, is certainly
+// not pw's; false when it cannot tell (another scheme, no entry).
+func notTheHash(pw secret.Secret, hash string) bool {
+	b := pw.RevealBytes()
+	defer clear(b)
+	match, known := sha512Matches(b, hash)
+	return known && !match
 }
 
 func (t *target) tryKey(ctx context.Context, h hostSpec, ch plan.Change, cred secret.Secret) connector.Tried {
