@@ -234,6 +234,38 @@ func TestVerifyTamper(t *testing.T) {
 			want:   []string{"report.html.sig: missing: the file is not signed"},
 		},
 		{
+			name:   "markdown removed",
+			tamper: func(t *testing.T, f *reporttest.Fixture) { mustRemove(t, f.Files.Markdown) },
+			want:   []string{"report.md: missing"},
+		},
+		{
+			name: "html and its signature removed",
+			tamper: func(t *testing.T, f *reporttest.Fixture) {
+				mustRemove(t, f.Files.HTML)
+				mustRemove(t, f.Files.HTML+".sig")
+			},
+			want: []string{"report.html: missing", "report.html.sig: missing"},
+		},
+		{
+			name:   "journal removed",
+			tamper: func(t *testing.T, f *reporttest.Fixture) { mustRemove(t, f.Files.Journal) },
+			want:   []string{"journal.jsonl: missing"},
+		},
+		{
+			name: "extra file",
+			tamper: func(t *testing.T, f *reporttest.Fixture) {
+				if err := os.WriteFile(filepath.Join(f.Files.Dir, "notes.txt"), []byte("added\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"notes.txt: is not part of the signed report"},
+		},
+		{
+			name:   "report pretty-printed with tabs",
+			tamper: flipIn(report.JSONFile, `  "format_version": 2,`, `  "format_version"`, "\t\"format_version\""),
+			want:   []string{"report.json line 2: is not in canonical form", "column 1", `found "▶\t\"format_version\"`, `canonical "▶  \"format_version\"`},
+		},
+		{
 			name:   "html re-rendered from another report",
 			tamper: rerender,
 			want:   []string{"report.html: does not match its signature", "report.html line", "was rendered from a report.json with SHA-256"},

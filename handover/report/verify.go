@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,8 +152,8 @@ func Verify(ctx context.Context, reportJSON string, allowedSigners string) (*Ver
 		return v, err
 	}
 	if !bytes.Equal(canon, js) {
-		line, got, want := firstDiff(js, canon)
-		vr.problem(jsonName, "line "+strconv.Itoa(line), "is not in canonical form (edited by hand?): found %q, canonical %q", got, want)
+		line, col, got, want := lineDiff(js, canon)
+		vr.problem(jsonName, "line "+strconv.Itoa(line), "is not in canonical form (reformatted or edited by hand?): the first difference is at column %d (marked ▶): found %q, canonical %q", col, got, want)
 	} else if vr.sigBad[jsonName] && vr.sigOK[HTMLFile] {
 		vr.locate(jsonName, js, r)
 	}
@@ -202,31 +203,35 @@ func trust(v *Verification) string {
 
 // signatures reads every file and its signature and checks them.
 func (vr *verifier) signatures(ctx context.Context) error {
+	// Files holds one entry per name, in order, whatever is missing: the
+	// loop below indexes it like names.
 	for _, name := range vr.names {
+		fc := FileCheck{Name: name}
 		if _, ok := vr.data[name]; !ok {
 			b, err := os.ReadFile(filepath.Join(vr.dir, name))
 			if err != nil {
-				vr.problem(name, "", "missing: %v", errors.Unwrap(err))
-				continue
+				vr.problem(name, "", "missing: %s", missing(err))
+			} else {
+				vr.data[name] = b
 			}
-			vr.data[name] = b
 		}
-		fc := FileCheck{Name: name, SHA256: SHA256(vr.data[name])}
+		if b, ok := vr.data[name]; ok {
+			fc.SHA256 = SHA256(b)
+		}
+		vr.v.Files = append(vr.v.Files, fc)
 		sb, err := os.ReadFile(filepath.Join(vr.dir, name+SigSuffix))
 		if err != nil {
-			vr.problem(name+SigSuffix, "", "missing: the file is not signed")
-			vr.v.Files = append(vr.v.Files, fc)
+			vr.problem(name+SigSuffix, "", "missing: the file is not signed (%s)", missing(err))
 			continue
 		}
 		sig, err := sshsig.Unarmor(sb)
 		if err != nil {
 			vr.problem(name+SigSuffix, "", "not a readable SSH signature: %v", err)
-			vr.v.Files = append(vr.v.Files, fc)
 			continue
 		}
 		vr.sigs[name] = sig
-		vr.v.Files = append(vr.v.Files, fc)
 	}
+	vr.extra()
 	var fps []string
 	for i, name := range vr.names {
 		if err := ctx.Err(); err != nil {
@@ -279,6 +284,37 @@ func (vr *verifier) signatures(ctx context.Context) error {
 		vr.problem(vr.names[0], "", "its files are signed by different keys (%s)", strings.Join(fps, ", "))
 	}
 	return nil
+}
+
+// missing says why a file could not be read, without repeating its path.
+func missing(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "no such file"
+	}
+	if u := errors.Unwrap(err); u != nil {
+		return u.Error()
+	}
+	return err.Error()
+}
+
+// extra reports every entry of the report directory that is not one of
+// the report's files, their signatures or allowed_signers: a signed report
+// is exactly its files, and anything beside them is unsigned.
+func (vr *verifier) extra() {
+	entries, err := os.ReadDir(vr.dir)
+	if err != nil {
+		vr.problem(vr.dir, "", "cannot list the report directory: %v", err)
+		return
+	}
+	want := map[string]bool{AllowedSignersFile: true}
+	for _, n := range vr.names {
+		want[n], want[n+SigSuffix] = true, true
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			vr.problem(e.Name(), "", "is not part of the signed report (%s lists no such file): move it out of the report directory", vr.names[0])
+		}
+	}
 }
 
 func verifies(data []byte, sig *sshsig.Signature, key ssh.PublicKey) bool {
