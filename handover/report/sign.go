@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -60,7 +58,14 @@ func LoadSigner(ctx context.Context, s playbook.SigningSettings, baseDir string)
 	return nil, errors.New("signing: needs a key file (signing.key) or ssh-agent (signing.agent: true)")
 }
 
+// resolve makes a playbook's path usable: "~/" is the user's home, as a
+// shell would expand it, and a relative path starts at baseDir.
 func resolve(baseDir, p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
 	if filepath.IsAbs(p) || baseDir == "" {
 		return p
 	}
@@ -241,122 +246,4 @@ func (a *agentSigner) Identity() string         { return a.identity }
 // `ssh-keygen -Y verify -f` reads it.
 func AllowedSignersLine(identity string, key ssh.PublicKey) string {
 	return fmt.Sprintf("%s namespaces=%q %s", identity, Namespace, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
-}
-
-// allowedSigner is one line of an allowed_signers file.
-type allowedSigner struct {
-	Line       int
-	Principals []string
-	Namespaces []string // empty: any
-	Key        ssh.PublicKey
-}
-
-// parseAllowedSigners reads the subset of ssh-keygen's ALLOWED SIGNERS
-// format that plain keys use: principals, options (namespaces=,
-// valid-after=, valid-before=), key. Certificate authorities are refused
-// with a message rather than silently ignored.
-func parseAllowedSigners(b []byte, name string) ([]allowedSigner, error) {
-	var out []allowedSigner
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		principals, rest := cutField(line)
-		as := allowedSigner{Line: n}
-		for _, p := range strings.Split(strings.Trim(principals, `"`), ",") {
-			if p != "" {
-				as.Principals = append(as.Principals, p)
-			}
-		}
-		// Options come before the key, unless the next field already is one.
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(rest)); err != nil {
-			var opts string
-			opts, rest = cutField(rest)
-			for _, o := range splitOptions(opts) {
-				k, v, _ := strings.Cut(o, "=")
-				v = strings.Trim(v, `"`)
-				switch strings.ToLower(k) {
-				case "namespaces":
-					as.Namespaces = strings.Split(v, ",")
-				case "cert-authority":
-					return nil, fmt.Errorf("%s line %d: cert-authority entries are not supported; list the signing key itself", name, n)
-				case "valid-after", "valid-before":
-					// Report signatures carry no time to compare with;
-					// these bound the key's use, which the operator checks.
-				default:
-					return nil, fmt.Errorf("%s line %d: unknown option %q", name, n, k)
-				}
-			}
-		}
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(rest))
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", name, n, err)
-		}
-		as.Key = key
-		out = append(out, as)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no signer listed", name)
-	}
-	return out, nil
-}
-
-// cutField splits off the first blank-separated field, honouring quotes.
-func cutField(s string) (field, rest string) {
-	quoted := false
-	for i, r := range s {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case (r == ' ' || r == '\t') && !quoted:
-			return s[:i], strings.TrimSpace(s[i+1:])
-		}
-	}
-	return s, ""
-}
-
-func splitOptions(s string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i, r := range s {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case r == ',' && !quoted:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
-// allows reports whether the entry admits signatures in ns.
-func (a allowedSigner) allows(ns string) bool {
-	if len(a.Namespaces) == 0 {
-		return true
-	}
-	for _, p := range a.Namespaces {
-		if ok, _ := path.Match(p, ns); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// matches reports whether identity is one of the entry's principals
-// (which may be wildcard patterns, as in ssh-keygen).
-func (a allowedSigner) matches(identity string) bool {
-	for _, p := range a.Principals {
-		if ok, _ := path.Match(p, identity); ok {
-			return true
-		}
-	}
-	return false
 }
