@@ -95,6 +95,9 @@ type SigningSettings struct {
 	PublicKey string // selects the agent key, or checks the file key
 	Identity  string // principal in allowed_signers
 	Pos       Pos
+	// KeyPos, AgentPos and PublicKeyPos are where each setting is
+	// written (zero when it is not), for diagnostics about the key.
+	KeyPos, AgentPos, PublicKeyPos Pos
 }
 
 // Outgoing is how to recognise the outgoing provider.
@@ -345,9 +348,9 @@ func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 func decodeSigning(d *Decoder, n *yaml.Node, s *SigningSettings) {
 	s.Pos = d.Pos(n)
 	d.Map(n, "signing", map[string]Field{
-		"key":        {Decode: func(n *yaml.Node) { s.Key = d.NonEmpty(n, "signing.key") }},
-		"agent":      {Decode: func(n *yaml.Node) { s.Agent = d.Bool(n, "signing.agent") }},
-		"public_key": {Decode: func(n *yaml.Node) { s.PublicKey = d.NonEmpty(n, "signing.public_key") }},
+		"key":        {Decode: func(n *yaml.Node) { s.KeyPos = d.Pos(n); s.Key = d.NonEmpty(n, "signing.key") }},
+		"agent":      {Decode: func(n *yaml.Node) { s.AgentPos = d.Pos(n); s.Agent = d.Bool(n, "signing.agent") }},
+		"public_key": {Decode: func(n *yaml.Node) { s.PublicKeyPos = d.Pos(n); s.PublicKey = d.NonEmpty(n, "signing.public_key") }},
 		"identity":   {Required: true, Decode: func(n *yaml.Node) { s.Identity = d.NonEmpty(n, "signing.identity") }},
 	})
 	if s.Key == "" && !s.Agent {

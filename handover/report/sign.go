@@ -39,12 +39,13 @@ const agentTimeout = 30 * time.Second
 // LoadSigner returns the signer the playbook's signing section describes:
 // an unencrypted private key file (relative paths start at baseDir), or a
 // key held by ssh-agent (SSH_AUTH_SOCK) selected by PublicKey.
+// An error that one setting causes is a *SigningError naming it.
 func LoadSigner(ctx context.Context, s playbook.SigningSettings, baseDir string) (Signer, error) {
 	var wantFP string
 	if s.PublicKey != "" {
 		var err error
 		if wantFP, err = parseKeySelector(s.PublicKey, baseDir); err != nil {
-			return nil, err
+			return nil, &SigningError{Setting: "public_key", Err: err}
 		}
 	}
 	switch {
@@ -57,6 +58,16 @@ func LoadSigner(ctx context.Context, s playbook.SigningSettings, baseDir string)
 	}
 	return nil, errors.New("signing: needs a key file (signing.key) or ssh-agent (signing.agent: true)")
 }
+
+// SigningError is a signing section whose key cannot be used, because of
+// one of its settings: "key", "public_key" or "agent".
+type SigningError struct {
+	Setting string
+	Err     error
+}
+
+func (e *SigningError) Error() string { return e.Err.Error() }
+func (e *SigningError) Unwrap() error { return e.Err }
 
 // resolve makes a playbook's path usable: "~/" is the user's home, as a
 // shell would expand it, and a relative path starts at baseDir.
@@ -97,19 +108,19 @@ func parseKeySelector(v, baseDir string) (fingerprint string, err error) {
 func loadKeyFile(file, identity, wantFP string) (Signer, error) {
 	pemBytes, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		return nil, &SigningError{"key", fmt.Errorf("signing key: %w", err)}
 	}
 	signer, err := ssh.ParsePrivateKey(pemBytes)
 	if err != nil {
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("signing key %s is protected by a passphrase, which handover does not prompt for: load it into ssh-agent (ssh-add %s) and set signing.agent: true with signing.public_key", file, file)
+			return nil, &SigningError{"key", fmt.Errorf("signing key %s is protected by a passphrase, which handover does not prompt for: load it into ssh-agent (ssh-add %s) and set signing.agent: true with signing.public_key", file, file)}
 		}
-		return nil, fmt.Errorf("signing key %s: %w", file, err)
+		return nil, &SigningError{"key", fmt.Errorf("signing key %s is not a usable private key: %w", file, err)}
 	}
 	fp := ssh.FingerprintSHA256(signer.PublicKey())
 	if wantFP != "" && fp != wantFP {
-		return nil, fmt.Errorf("signing key %s is %s, but signing.public_key names %s", file, fp, wantFP)
+		return nil, &SigningError{"public_key", fmt.Errorf("signing key %s is %s, but signing.public_key names %s", file, fp, wantFP)}
 	}
 	if identity == "" {
 		// The private key's comment is not exposed by x/crypto; the
@@ -168,10 +179,10 @@ type agentSigner struct {
 func loadAgentKey(ctx context.Context, identity, wantFP string) (Signer, error) {
 	sock := os.Getenv("SSH_AUTH_SOCK")
 	if sock == "" {
-		return nil, errors.New("signing: signing.agent is set but SSH_AUTH_SOCK is not: no ssh-agent to ask")
+		return nil, &SigningError{"agent", errors.New("signing: signing.agent is set but SSH_AUTH_SOCK is not: no ssh-agent to ask")}
 	}
 	if wantFP == "" {
-		return nil, errors.New("signing: with signing.agent, signing.public_key selects the agent's key")
+		return nil, &SigningError{"agent", errors.New("signing: with signing.agent, signing.public_key selects the agent's key")}
 	}
 	var found *agent.Key
 	err := withAgent(ctx, sock, func(c agent.ExtendedAgent) error {
@@ -185,8 +196,12 @@ func loadAgentKey(ctx context.Context, identity, wantFP string) (Signer, error) 
 				return nil
 			}
 		}
-		return fmt.Errorf("ssh-agent at %s holds no key %s (ssh-add -l lists its keys)", sock, wantFP)
+		return &SigningError{"public_key", fmt.Errorf("ssh-agent at %s holds no key %s (ssh-add -l lists its keys)", sock, wantFP)}
 	})
+	var se *SigningError
+	if err != nil && !errors.As(err, &se) {
+		err = &SigningError{"agent", err}
+	}
 	if err != nil {
 		return nil, err
 	}
