@@ -61,6 +61,9 @@ func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
 // Diagnostics returns what was collected so far, sorted.
 func (d *Decoder) Diagnostics() Diagnostics {
 	d.diags.Sort()
+	// One problem said once, though several targets may find it (an
+	// unknown agent name, for every ssh target).
+	d.diags = slices.Compact(d.diags)
 	return d.diags
 }
 
@@ -130,8 +133,18 @@ func (d *Decoder) Map(n *yaml.Node, what string, fields map[string]Field) bool {
 }
 
 func suggest(key string, fields map[string]Field) string {
-	best, bestDist := "", 3
+	names := make([]string, 0, len(fields))
 	for name := range fields {
+		names = append(names, name)
+	}
+	return Suggest(key, names)
+}
+
+// Suggest returns ` (did you mean "NAME"?)` for the name nearest to key
+// among names (at most two edits away), or "".
+func Suggest(key string, names []string) string {
+	best, bestDist := "", 3
+	for _, name := range names {
 		if dist := levenshtein.ComputeDistance(key, name); dist < bestDist || (dist == bestDist && name < best) {
 			best, bestDist = name, dist
 		}

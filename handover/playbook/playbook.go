@@ -108,6 +108,9 @@ type Outgoing struct {
 	KeyComments []string `json:"key_comments,omitempty"` // glob patterns
 	Accounts    []string `json:"accounts,omitempty"`     // glob patterns on names or DNs
 	Agents      []string `json:"agents,omitempty"`       // catalogue names, or "all"
+	// AgentsPos is where each of Agents is written, for the connector
+	// that knows the catalogue to point at an unknown name.
+	AgentsPos []Pos `json:"-"`
 }
 
 // Policy is what to rotate and how.
@@ -382,7 +385,16 @@ func decodeOutgoing(d *Decoder, n *yaml.Node) Outgoing {
 		}},
 		"key_comments": {Decode: func(n *yaml.Node) { o.KeyComments = globs(d, n, "outgoing.key_comments") }},
 		"accounts":     {Decode: func(n *yaml.Node) { o.Accounts = globs(d, n, "outgoing.accounts") }},
-		"agents":       {Decode: func(n *yaml.Node) { o.Agents = d.Strings(n, "outgoing.agents") }},
+		"agents": {Decode: func(n *yaml.Node) {
+			o.Agents = d.Strings(n, "outgoing.agents")
+			if n = resolveAlias(n); n.Kind == yaml.SequenceNode {
+				for _, item := range n.Content {
+					o.AgentsPos = append(o.AgentsPos, d.Pos(item))
+				}
+			} else {
+				o.AgentsPos = append(o.AgentsPos, d.Pos(n))
+			}
+		}},
 	})
 	if len(o.Names)+len(o.Domains)+len(o.SSHKeys)+len(o.KeyComments)+len(o.Accounts) == 0 {
 		d.Errorf(n, "outgoing: give at least one way to recognise the provider (names, domains, ssh_keys, key_comments or accounts)")

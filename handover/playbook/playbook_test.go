@@ -156,6 +156,7 @@ func TestParseComplete(t *testing.T) {
 			KeyComments: []string{"*@prestanet*"},
 			Accounts:    []string{"prestanet-*", "presta_*"},
 			Agents:      []string{"teamviewer", "anydesk"},
+			AgentsPos:   []playbook.Pos{posOf(t, complete, "teamviewer, anydesk]"), posOf(t, complete, "anydesk]")},
 		},
 		Policy: playbook.Policy{
 			RotateAdmins:     false,
