@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -120,11 +121,51 @@ type Target struct {
 // Load parses a playbook and configures every target. All problems come
 // back at once as playbook.Diagnostics.
 func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
-	pb, d, err := playbook.Load(path)
+	s, d, err := e.load(path)
 	if err != nil {
 		return nil, err
 	}
+	if ds := d.Diagnostics(); len(ds) > 0 {
+		s.Close()
+		return nil, ds
+	}
+	return s, nil
+}
+
+// LintFile loads a playbook and makes every check of Lint, whatever the
+// problems found while loading, so that all of them come back at once.
+// The session is returned when there is no problem; the caller closes it.
+func (e *Engine) LintFile(ctx context.Context, path string) (*Session, error) {
+	s, d, err := e.load(path)
+	if err != nil {
+		return nil, err
+	}
+	if d.Unreadable() {
+		s.Close()
+		return nil, d.Diagnostics()
+	}
+	ds := append(d.Diagnostics(), s.Lint(ctx)...)
+	ds.Sort()
+	ds = slices.Compact(ds)
+	if len(ds) > 0 {
+		s.Close()
+		return nil, ds
+	}
+	return s, nil
+}
+
+// load parses a playbook and configures every target it can. The
+// session is returned with the decoder's diagnostics, which the caller
+// checks; an unreadable file is returned as read, with no other check.
+func (e *Engine) load(path string) (*Session, *playbook.Decoder, error) {
+	pb, d, err := playbook.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	s := &Session{Playbook: pb, engine: e}
+	if d.Unreadable() {
+		return s, d, nil
+	}
 	abs, _ := filepath.Abs(pb.Dir)
 	s.Resolver = &playbook.Resolver{Dir: abs, Prompt: e.Prompt}
 	s.Resolver.Vault = s.readVault
@@ -160,11 +201,7 @@ func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
 		}
 	}
 	s.Refs = d.Refs()
-	if ds := d.Diagnostics(); len(ds) > 0 {
-		s.Close()
-		return nil, ds
-	}
-	return s, nil
+	return s, d, nil
 }
 
 func hasTarget(pb *playbook.Playbook, name string) bool {

@@ -53,7 +53,14 @@ type Decoder struct {
 	file  string
 	diags Diagnostics
 	refs  []Ref
+	// unreadable is set when the file is not a YAML document at all.
+	unreadable bool
 }
+
+// Unreadable reports whether the file could not be read as YAML (a syntax
+// error, or empty): nothing was decoded, so any check of what it holds
+// would only add problems that are not there.
+func (d *Decoder) Unreadable() bool { return d.unreadable }
 
 // NewDecoder returns a Decoder whose diagnostics name file.
 func NewDecoder(file string) *Decoder { return &Decoder{file: file} }

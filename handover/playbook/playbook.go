@@ -189,6 +189,7 @@ func Parse(file string, data []byte) (*Playbook, *Decoder) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		d.unreadable = true
 		if errors.Is(err, io.EOF) {
 			d.Errorf(&yaml.Node{Line: 1, Column: 1}, "playbook is empty")
 			return pb, d
