@@ -90,17 +90,9 @@ func parseKeySelector(v, baseDir string) (fingerprint string, err error) {
 	if strings.HasPrefix(v, "SHA256:") {
 		return v, nil
 	}
-	if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(v)); err == nil {
-		return ssh.FingerprintSHA256(k), nil
-	}
-	file := resolve(baseDir, v)
-	b, err := os.ReadFile(file)
+	k, err := parsePublicKey(v, baseDir)
 	if err != nil {
-		return "", fmt.Errorf("signing.public_key: neither a key, a SHA256 fingerprint nor a readable file: %w", err)
-	}
-	k, _, _, _, err := ssh.ParseAuthorizedKey(b)
-	if err != nil {
-		return "", fmt.Errorf("signing.public_key %s: %w", file, err)
+		return "", err
 	}
 	return ssh.FingerprintSHA256(k), nil
 }
