@@ -268,24 +268,17 @@ func (a allowedSigner) check(key ssh.PublicKey, identity, ns string, now time.Ti
 		if cert.CertType != ssh.UserCert {
 			return true, "certificate is not a user certificate"
 		}
-		after, before := time.Unix(int64(cert.ValidAfter), 0), time.Unix(int64(min(cert.ValidBefore, 1<<62)), 0)
-		if now.Before(after) || !now.Before(before) {
-			return true, fmt.Sprintf("certificate is valid from %s to %s only", after.UTC().Format(time.RFC3339), before.UTC().Format(time.RFC3339))
+		// CheckCert also verifies the CA's signature of the certificate.
+		p := identity
+		if p == "" && len(cert.ValidPrincipals) > 0 {
+			p = cert.ValidPrincipals[0]
 		}
-		if identity != "" && len(cert.ValidPrincipals) > 0 && !contains(cert.ValidPrincipals, identity) {
-			return true, fmt.Sprintf("certificate is for %s, not for %q", strings.Join(cert.ValidPrincipals, ","), identity)
+		checker := ssh.CertChecker{Clock: func() time.Time { return now }}
+		if err := checker.CheckCert(p, cert); err != nil {
+			return true, "certificate refused: " + strings.TrimPrefix(err.Error(), "ssh: ")
 		}
 	}
 	return true, ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // matchPatternList is OpenSSH's match_pattern_list: s matches when one
