@@ -73,9 +73,20 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("run printed no report directory:\n%s", out)
 	}
 	reportJSON := filepath.Join(m[1], "report.json")
-	step(0, "verify", reportJSON)
+	// The auditor's own copy of the operator's key, not the file shipped
+	// beside the report.
+	pub, err := os.ReadFile(env.Operator.SigningPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := filepath.Join(dir, "trusted_signers")
+	if err := os.WriteFile(trusted, []byte(env.Operator.Identity+" "+string(pub)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	step(0, "verify", "--allowed-signers", trusted, reportJSON)
+	step(0, "verify", "--playbook", pb, reportJSON)
 	// And with the stock OpenSSH tool, as an auditor would.
-	verify := exec.Command("ssh-keygen", "-Y", "verify", "-f", filepath.Join(m[1], "allowed_signers"), "-I", env.Operator.Identity, "-n", "handover-report", "-s", reportJSON+".sig")
+	verify := exec.Command("ssh-keygen", "-Y", "verify", "-f", trusted, "-I", env.Operator.Identity, "-n", "handover-report", "-s", reportJSON+".sig")
 	f, err := os.Open(reportJSON)
 	if err != nil {
 		t.Fatal(err)

@@ -85,15 +85,12 @@ func printDiagnostics(w io.Writer, ds playbook.Diagnostics) {
 	}
 }
 
-// reportWriter signs with the playbook's key and writes every format.
-func reportWriter(sess *engine.Session, lang string) func(ctx context.Context, dir string, r *report.Report, journalFile string) ([]string, error) {
+// reportWriter signs with the signer (loaded before anything is changed)
+// and writes every format.
+func reportWriter(signer report.Signer, lang string) func(ctx context.Context, dir string, r *report.Report, journalFile string) ([]string, error) {
 	return func(ctx context.Context, dir string, r *report.Report, journalFile string) ([]string, error) {
 		if lang != "" {
 			r.Lang = lang
-		}
-		signer, err := report.LoadSigner(ctx, sess.Playbook.Signing, sess.Resolver.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("signing key: %w", err)
 		}
 		// Encoding, rendering and signing a large estate's report is the
 		// run's memory peak: short-lived copies of a report of megabytes.

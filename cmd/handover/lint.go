@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/handoverhq/handover/handover/playbook"
 )
 
 func lintCommand(s *stdio) *cli.Command {
@@ -15,15 +18,22 @@ func lintCommand(s *stdio) *cli.Command {
 			"checks each target's connector settings and resolves every credential\n" +
 			"reference (${env:…}, ${file:…}, ${vault:…}) without printing a value.",
 		Action: func(c *cli.Context) error {
-			sess, err := load(c.Context, c, s, newEngine(c, s))
+			path, err := playbookArg(c)
 			if err != nil {
 				return err
 			}
-			defer sess.Close()
-			if ds := sess.Lint(c.Context); len(ds) > 0 {
-				printDiagnostics(s.err, ds)
-				return withCode(exitError, fmt.Errorf("%s: %d problem(s)", sess.Playbook.File, len(ds)))
+			// Every check at once: the playbook's, its targets', its
+			// references' and its signing key's.
+			sess, err := newEngine(c, s).LintFile(c.Context, path)
+			if err != nil {
+				var ds playbook.Diagnostics
+				if errors.As(err, &ds) {
+					printDiagnostics(s.err, ds)
+					return withCode(exitError, fmt.Errorf("%s: %d problem(s)", path, len(ds)))
+				}
+				return withCode(exitError, err)
 			}
+			defer sess.Close()
 			fmt.Fprintf(s.out, "%s: ok (%d targets, %d credential references resolved)\n", sess.Playbook.File, len(sess.Targets), len(sess.Refs))
 			return nil
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func reportCommand(s *stdio) *cli.Command {
 					return withCode(exitError, err)
 				}
 				if o := c.String("output"); o != "" {
+					if err := refuseSigned(o); err != nil {
+						return withCode(exitError, err)
+					}
 					if err := atomicfile.Write(o, out, 0o644); err != nil {
 						return withCode(exitError, err)
 					}
@@ -57,6 +61,22 @@ func reportCommand(s *stdio) *cli.Command {
 			},
 		}},
 	}
+}
+
+// refuseSigned refuses an output file that is signed (its signature is
+// beside it) or that lies in a signed report's directory, where a new or
+// changed file would make the report fail verification.
+func refuseSigned(file string) error {
+	if _, err := os.Stat(file + report.SigSuffix); err == nil {
+		return fmt.Errorf("report render: refusing to write %s: it is signed (%s%s is beside it); write the rendering elsewhere", file, file, report.SigSuffix)
+	}
+	dir := filepath.Dir(file)
+	for _, marker := range []string{report.JSONFile + report.SigSuffix, report.AllowedSignersFile} {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+			return fmt.Errorf("report render: refusing to write %s: %s is a signed report's directory (it holds %s), which must hold the signed files only; write the rendering elsewhere", file, dir, marker)
+		}
+	}
+	return nil
 }
 
 func renderReport(ctx context.Context, path, format, lang string) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/report"
 )
 
@@ -68,7 +69,17 @@ func runOrResume(c *cli.Context, s *stdio, resume bool) error {
 		return err
 	}
 	defer sess.Close()
-	e.WriteReport = reportWriter(sess, lang)
+	// The report is signed at the end: a key that cannot sign stops the
+	// run here, before anything is changed.
+	signer, err := sess.Signer(c.Context)
+	if err != nil {
+		var ds playbook.Diagnostics
+		if errors.As(err, &ds) {
+			printDiagnostics(s.err, ds)
+		}
+		return withCode(exitError, fmt.Errorf("%s: the signing key cannot sign the report; nothing was changed", sess.Playbook.File))
+	}
+	e.WriteReport = reportWriter(signer, lang)
 	opts := engine.RunOptions{Parallel: c.Int("parallel"), RecoverOnly: resume}
 	if !resume {
 		if f := c.String("plan"); f != "" {

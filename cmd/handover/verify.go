@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/report"
 )
 
@@ -22,10 +24,15 @@ func verifyCommand(s *stdio) *cli.Command {
 			"journal's hash chain and that its head is the one report.json signed, and that the\n" +
 			"HTML and Markdown are exactly the renderings of report.json. Exit status 0 when all\n" +
 			"holds, 1 otherwise, with where and what for every problem.\n\n" +
-			"Without --allowed-signers, the allowed_signers file next to the report is used: that\n" +
-			"proves the files were not changed after signing, not who signed them.",
+			"Say whom you trust to have signed: --allowed-signers FILE (your own copy of the\n" +
+			"signer's key, obtained through another channel) or --playbook FILE (the key its\n" +
+			"signing section names). --integrity-only uses the allowed_signers shipped with the\n" +
+			"report instead: that proves the files were not changed after signing, not who\n" +
+			"signed them.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "allowed-signers", Usage: "trust the signers listed in `FILE` (ssh-keygen's ALLOWED SIGNERS format)"},
+			&cli.StringFlag{Name: "playbook", Usage: "trust the signing key of the playbook `FILE` (signing.public_key, or the public half of signing.key)"},
+			&cli.BoolFlag{Name: "integrity-only", Usage: "check against the allowed_signers shipped with the report: proves integrity, not who signed"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(c)
@@ -35,17 +42,60 @@ func verifyCommand(s *stdio) *cli.Command {
 			if len(args) != 1 {
 				return withCode(exitError, fmt.Errorf("verify: expected one REPORT.json argument (see handover verify --help)"))
 			}
+			trust, err := verifyTrust(c.String("allowed-signers"), c.String("playbook"), c.Bool("integrity-only"))
+			if err != nil {
+				return withCode(exitError, err)
+			}
 			ctx, cancel := context.WithTimeout(c.Context, verifyTimeout)
 			defer cancel()
-			v, err := report.Verify(ctx, args[0], c.String("allowed-signers"))
+			v, err := report.Verify(ctx, args[0], trust)
 			printVerification(s, v)
 			if err != nil {
 				return withCode(exitError, err)
 			}
-			fmt.Fprintf(s.out, "OK: %s, its renderings and its journal are intact and signed by %s (%s).\n", args[0], v.Identity, v.Fingerprint)
+			if v.IntegrityOnly {
+				fmt.Fprintf(s.out, "OK (integrity only): %s, its renderings and its journal are intact and were all signed by key %s, which calls itself %s. Who holds that key is NOT proven: verify with your own copy of the signer's key (--allowed-signers FILE or --playbook FILE) for that.\n", args[0], v.Fingerprint, v.Identity)
+				return nil
+			}
+			fmt.Fprintf(s.out, "OK: %s, its renderings and its journal are intact and signed by %s (%s), as %s says.\n", args[0], v.Identity, v.Fingerprint, v.TrustSource)
 			return nil
 		},
 	}
+}
+
+// verifyTrust is the trust source the options name: exactly one.
+func verifyTrust(allowedSigners, playbookFile string, integrityOnly bool) (report.Trust, error) {
+	n := 0
+	for _, set := range []bool{allowedSigners != "", playbookFile != "", integrityOnly} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return report.Trust{}, errors.New("verify: say whom you trust to have signed: --allowed-signers FILE (your own copy of the signer's key) or --playbook FILE (its signing key); --integrity-only checks that nothing changed after signing, not who signed")
+	case n > 1:
+		return report.Trust{}, errors.New("verify: give one of --allowed-signers, --playbook and --integrity-only")
+	case allowedSigners != "":
+		return report.TrustAllowedSigners(allowedSigners), nil
+	case integrityOnly:
+		return report.IntegrityOnly(), nil
+	}
+	pb, d, err := playbook.Load(playbookFile)
+	if err != nil {
+		return report.Trust{}, fmt.Errorf("verify: %w", err)
+	}
+	if pb.Signing.Key == "" && pb.Signing.PublicKey == "" {
+		if ds := d.Diagnostics(); len(ds) > 0 {
+			return report.Trust{}, fmt.Errorf("verify: %s has no usable signing section:\n%w", playbookFile, ds)
+		}
+		return report.Trust{}, fmt.Errorf("verify: %s has no signing section", playbookFile)
+	}
+	t, err := report.TrustSigningKey(pb.Signing, pb.Dir, playbookFile)
+	if err != nil {
+		return report.Trust{}, fmt.Errorf("verify: %s: %w", playbookFile, err)
+	}
+	return t, nil
 }
 
 func printVerification(s *stdio, v *report.Verification) {
@@ -56,6 +106,10 @@ func printVerification(s *stdio, v *report.Verification) {
 		state := "signature FAILED"
 		if f.SignedOK {
 			state = "signature ok"
+		}
+		if f.SHA256 == "" {
+			fmt.Fprintf(s.out, "%-16s MISSING\n", f.Name)
+			continue
 		}
 		fmt.Fprintf(s.out, "%-16s sha256 %s  %s\n", f.Name, f.SHA256[:16], state)
 	}

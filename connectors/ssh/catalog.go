@@ -223,7 +223,7 @@ func decodeAgent(d *playbook.Decoder, n *yaml.Node) (Agent, bool) {
 						d.Errorf(n, "%s.removal.uninstaller: %q must start with an absolute path", what, s)
 					}
 				}},
-				"files": absPaths("removal.files", &a.Removal.Files),
+				"files": ownPaths(absPaths("removal.files", &a.Removal.Files), d, &a.Removal.Files, &what),
 			})
 		}},
 	})
@@ -245,6 +245,65 @@ func decodeAgent(d *playbook.Decoder, n *yaml.Node) (Agent, bool) {
 		d.Errorf(removalNode, "%s.removal: purge: true needs packages", what)
 	}
 	return a, true
+}
+
+// ownPaths adds to f, the decoding of removal.files, the check that
+// each path is the agent's own: what is removed on every host must never
+// be a shared directory, nor a glob that could reach one.
+func ownPaths(f playbook.Field, d *playbook.Decoder, dst *[]string, what *string) playbook.Field {
+	inner := f.Decode
+	f.Decode = func(n *yaml.Node) {
+		inner(n)
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, p := range *dst {
+			if err := checkRemovalPath(p); err != nil {
+				d.Errorf(n.Content[i], "%s.removal.files: %q %v", *what, p, err)
+			}
+		}
+	}
+	return f
+}
+
+// sharedDirs are directories that hold other software's files too: never
+// a removal target, nor a glob's parent.
+var sharedDirs = []string{
+	"/etc/systemd", "/etc/systemd/system", "/etc/init.d", "/etc/cron.d", "/etc/default", "/etc/opt",
+	"/etc/ssh", "/etc/pam.d", "/etc/sudoers.d", "/etc/apt", "/etc/ssl", "/etc/security",
+	"/lib/systemd", "/lib/systemd/system", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64",
+	"/usr/libexec", "/usr/share", "/usr/include", "/usr/local", "/usr/local/bin", "/usr/local/sbin",
+	"/usr/local/lib", "/usr/local/share", "/usr/local/etc", "/usr/lib/systemd", "/usr/lib/systemd/system",
+	"/var/lib", "/var/opt", "/var/log", "/var/cache", "/var/spool", "/var/spool/cron", "/var/tmp",
+	"/var/run", "/var/www", "/var/backups", "/var/mail",
+	"/root/.config", "/root/.local", "/root/.local/share", "/root/.ssh", "/root/.cache",
+	"/home/*", "/home/*/.config", "/home/*/.local", "/home/*/.local/share", "/home/*/.ssh", "/home/*/.cache",
+}
+
+// checkRemovalPath accepts an exact path at least two levels deep that is
+// no shared directory, or a glob confined to its last element that starts
+// with at least three literal characters (the agent's own name, as in
+// /opt/screenconnect-*) and matches no shared directory.
+func checkRemovalPath(p string) error {
+	if strings.Count(p, "/") < 2 {
+		return errors.New("is a top-level directory: remove the agent's own directory or files under it")
+	}
+	dir, last := path.Split(p)
+	if strings.ContainsAny(dir, "*?") {
+		return errors.New("has a wildcard in a directory: only the last element may hold one")
+	}
+	if i := strings.IndexAny(last, "*?"); i >= 0 && i < 3 {
+		return errors.New("is a glob that could match other software's files: start the last element with the agent's own name (at least 3 characters before * or ?), or list exact paths")
+	}
+	for _, s := range sharedDirs {
+		if ok, _ := path.Match(s, p); ok {
+			return errors.New("is a directory shared with other software: list the agent's own directory or files under it")
+		}
+		if ok, _ := path.Match(p, s); ok {
+			return fmt.Errorf("could match %s, a directory shared with other software: list exact paths", s)
+		}
+	}
+	return nil
 }
 
 // checkPattern accepts the globs * and ?, which the remote scripts expand

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +96,7 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 			cat.Merge(ext)
 		}
 	}
+	checkAgentNames(d, cat, env.Outgoing)
 	if len(d.Diagnostics()) > before {
 		return nil
 	}
@@ -163,4 +166,30 @@ func (t *target) host(name string) (hostSpec, bool) {
 		}
 	}
 	return hostSpec{}, false
+}
+
+// checkAgentNames reports every name in outgoing.agents that the target's
+// catalogue (built-in, extended by its catalog file) does not hold, with
+// the nearest name: a typo would otherwise select no agent and leave the
+// provider's in place.
+func checkAgentNames(d *playbook.Decoder, cat *Catalog, out connector.Outgoing) {
+	names, pos := out.AgentNames()
+	known := make([]string, len(cat.Agents))
+	for i, a := range cat.Agents {
+		known[i] = a.Name
+	}
+	for i, n := range names {
+		if strings.EqualFold(n, "all") || slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, n) }) {
+			continue
+		}
+		p := playbook.Pos{}
+		if i < len(pos) {
+			p = pos[i]
+		}
+		hint := playbook.Suggest(n, known)
+		if hint == "" {
+			hint = " (handover catalog lists them)"
+		}
+		d.ErrorAt(p, "outgoing.agents: no agent %q in the catalogue%s", n, hint)
+	}
 }

@@ -472,3 +472,50 @@ func TestProcessFindings(t *testing.T) {
 		t.Errorf("a credential shows: %s", s)
 	}
 }
+
+// TestCatalogRemovalPaths: a removal path is an exact path under an
+// agent's own directory, or a glob whose last element starts with the
+// agent's own name; a glob over a shared directory, a top-level or shared
+// directory itself, or a wildcard in a directory is refused. Every
+// built-in entry passes (TestBuiltinCatalogIsComplete).
+func TestCatalogRemovalPaths(t *testing.T) {
+	cases := []struct {
+		path string
+		ok   bool
+	}{
+		{"/opt/teamviewer", true},
+		{"/usr/lib/rustdesk", true},
+		{"/etc/systemd/system/dwagent.service", true},
+		{"/opt/connectwisecontrol-*", true},
+		{"/opt/SimpleHelp*", true},
+		{"/root/.vnc/passwd", true},
+		{"/", false},
+		{"/etc", false},
+		{"/home", false},
+		{"/opt", false},
+		{"/opt/*", false},
+		{"/opt/a*", false},
+		{"/usr/lib", false},
+		{"/usr/lib/*", false},
+		{"/usr/lib*", false},
+		{"/usr/local/bin", false},
+		{"/etc/systemd/system", false},
+		{"/var/lib", false},
+		{"/home/alice", false},
+		{"/root/.ssh", false},
+		{"/opt/*/agent", false},
+		{"/opt/vendor/?", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			ext := "agents:\n  - name: x\n    title: X\n    vendor: V\n    source: https://example.com/doc\n    packages: [x]\n    units: []\n    processes: []\n    paths: []\n    configs: []\n    cron: []\n    timers: []\n    removal: {purge: true, uninstaller: \"\", files: [\"" + tc.path + "\"]}\n"
+			_, ds := ParseCatalog("ext.yaml", []byte(ext))
+			if tc.ok && len(ds) > 0 {
+				t.Errorf("refused: %v", ds)
+			}
+			if !tc.ok && (len(ds) == 0 || !strings.HasPrefix(ds[0].String(), "ext.yaml:13:")) {
+				t.Errorf("accepted, or not at the path: %v", ds)
+			}
+		})
+	}
+}

@@ -100,6 +100,10 @@ func (m Outgoing) Key(fingerprint, comment string) []string {
 	return why
 }
 
+// AgentNames returns the names outgoing.agents lists and where each is
+// written, for the connector whose catalogue they name.
+func (m Outgoing) AgentNames() ([]string, []playbook.Pos) { return m.o.Agents, m.o.AgentsPos }
+
 // Agent reports whether a catalogue agent is selected for removal
 // (outgoing.agents: a list of names, "all", or absent for all).
 func (m Outgoing) Agent(name string) bool {

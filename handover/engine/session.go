@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -119,11 +121,51 @@ type Target struct {
 // Load parses a playbook and configures every target. All problems come
 // back at once as playbook.Diagnostics.
 func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
-	pb, d, err := playbook.Load(path)
+	s, d, err := e.load(path)
 	if err != nil {
 		return nil, err
 	}
+	if ds := d.Diagnostics(); len(ds) > 0 {
+		s.Close()
+		return nil, ds
+	}
+	return s, nil
+}
+
+// LintFile loads a playbook and makes every check of Lint, whatever the
+// problems found while loading, so that all of them come back at once.
+// The session is returned when there is no problem; the caller closes it.
+func (e *Engine) LintFile(ctx context.Context, path string) (*Session, error) {
+	s, d, err := e.load(path)
+	if err != nil {
+		return nil, err
+	}
+	if d.Unreadable() {
+		s.Close()
+		return nil, d.Diagnostics()
+	}
+	ds := append(d.Diagnostics(), s.Lint(ctx)...)
+	ds.Sort()
+	ds = slices.Compact(ds)
+	if len(ds) > 0 {
+		s.Close()
+		return nil, ds
+	}
+	return s, nil
+}
+
+// load parses a playbook and configures every target it can. The
+// session is returned with the decoder's diagnostics, which the caller
+// checks; an unreadable file is returned as read, with no other check.
+func (e *Engine) load(path string) (*Session, *playbook.Decoder, error) {
+	pb, d, err := playbook.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	s := &Session{Playbook: pb, engine: e}
+	if d.Unreadable() {
+		return s, d, nil
+	}
 	abs, _ := filepath.Abs(pb.Dir)
 	s.Resolver = &playbook.Resolver{Dir: abs, Prompt: e.Prompt}
 	s.Resolver.Vault = s.readVault
@@ -159,11 +201,7 @@ func (e *Engine) Load(ctx context.Context, path string) (*Session, error) {
 		}
 	}
 	s.Refs = d.Refs()
-	if ds := d.Diagnostics(); len(ds) > 0 {
-		s.Close()
-		return nil, ds
-	}
-	return s, nil
+	return s, d, nil
 }
 
 func hasTarget(pb *playbook.Playbook, name string) bool {
@@ -231,19 +269,49 @@ func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
 		ds = append(ds, playbook.Diagnostic{Pos: playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1},
 			Msg: "no signing key: add signing (key or agent, and identity) so the handover report can be signed"})
 	}
-	for _, p := range []struct{ path, what string }{
-		{s.Playbook.Signing.Key, "signing.key"},
-		{s.Playbook.Secrets.File.Identity, "secrets.file.identity"},
-	} {
-		if p.path == "" {
-			continue
+	if sg := s.Playbook.Signing; sg.Key != "" || sg.Agent {
+		// Loaded as the run will load it, so that a key the run could
+		// not sign with shows now, not after every change is made.
+		if _, err := s.Signer(ctx); err != nil {
+			var sds playbook.Diagnostics
+			errors.As(err, &sds)
+			ds = append(ds, sds...)
 		}
-		if _, err := os.Stat(s.path(p.path)); err != nil {
-			ds = append(ds, playbook.Diagnostic{Pos: s.Playbook.Signing.Pos, Msg: fmt.Sprintf("%s: %v", p.what, err)})
+	}
+	if id := s.Playbook.Secrets.File.Identity; id != "" {
+		if _, err := os.Stat(s.path(id)); err != nil {
+			ds = append(ds, playbook.Diagnostic{Pos: s.Playbook.Signing.Pos, Msg: fmt.Sprintf("secrets.file.identity: %v", err)})
 		}
 	}
 	ds.Sort()
 	return ds
+}
+
+// Signer loads the signing key the playbook names. When it cannot be
+// used, the error is playbook.Diagnostics at the setting at fault: a
+// passphrase-protected or unreadable key file, a public_key that is not
+// the key's, agent: true without an agent or without that key.
+func (s *Session) Signer(ctx context.Context) (report.Signer, error) {
+	sg := s.Playbook.Signing
+	signer, err := report.LoadSigner(ctx, sg, s.Resolver.Dir)
+	if err == nil {
+		return signer, nil
+	}
+	pos := sg.Pos
+	if se := (*report.SigningError)(nil); errors.As(err, &se) {
+		switch se.Setting {
+		case "key":
+			pos = cmp.Or(sg.KeyPos, pos)
+		case "public_key":
+			pos = cmp.Or(sg.PublicKeyPos, pos)
+		case "agent":
+			pos = cmp.Or(sg.AgentPos, pos)
+		}
+	}
+	if pos.Line == 0 {
+		pos = playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1}
+	}
+	return nil, playbook.Diagnostics{{Pos: pos, Msg: err.Error()}}
 }
 
 // Operator names who runs the handover: the playbook's operator, else

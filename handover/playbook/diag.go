@@ -53,7 +53,14 @@ type Decoder struct {
 	file  string
 	diags Diagnostics
 	refs  []Ref
+	// unreadable is set when the file is not a YAML document at all.
+	unreadable bool
 }
+
+// Unreadable reports whether the file could not be read as YAML (a syntax
+// error, or empty): nothing was decoded, so any check of what it holds
+// would only add problems that are not there.
+func (d *Decoder) Unreadable() bool { return d.unreadable }
 
 // NewDecoder returns a Decoder whose diagnostics name file.
 func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
@@ -61,6 +68,9 @@ func NewDecoder(file string) *Decoder { return &Decoder{file: file} }
 // Diagnostics returns what was collected so far, sorted.
 func (d *Decoder) Diagnostics() Diagnostics {
 	d.diags.Sort()
+	// One problem said once, though several targets may find it (an
+	// unknown agent name, for every ssh target).
+	d.diags = slices.Compact(d.diags)
 	return d.diags
 }
 
@@ -130,8 +140,18 @@ func (d *Decoder) Map(n *yaml.Node, what string, fields map[string]Field) bool {
 }
 
 func suggest(key string, fields map[string]Field) string {
-	best, bestDist := "", 3
+	names := make([]string, 0, len(fields))
 	for name := range fields {
+		names = append(names, name)
+	}
+	return Suggest(key, names)
+}
+
+// Suggest returns ` (did you mean "NAME"?)` for the name nearest to key
+// among names (at most two edits away), or "".
+func Suggest(key string, names []string) string {
+	best, bestDist := "", 3
+	for _, name := range names {
 		if dist := levenshtein.ComputeDistance(key, name); dist < bestDist || (dist == bestDist && name < best) {
 			best, bestDist = name, dist
 		}

@@ -95,6 +95,9 @@ type SigningSettings struct {
 	PublicKey string // selects the agent key, or checks the file key
 	Identity  string // principal in allowed_signers
 	Pos       Pos
+	// KeyPos, AgentPos and PublicKeyPos are where each setting is
+	// written (zero when it is not), for diagnostics about the key.
+	KeyPos, AgentPos, PublicKeyPos Pos
 }
 
 // Outgoing is how to recognise the outgoing provider.
@@ -105,6 +108,9 @@ type Outgoing struct {
 	KeyComments []string `json:"key_comments,omitempty"` // glob patterns
 	Accounts    []string `json:"accounts,omitempty"`     // glob patterns on names or DNs
 	Agents      []string `json:"agents,omitempty"`       // catalogue names, or "all"
+	// AgentsPos is where each of Agents is written, for the connector
+	// that knows the catalogue to point at an unknown name.
+	AgentsPos []Pos `json:"-"`
 }
 
 // Policy is what to rotate and how.
@@ -183,6 +189,7 @@ func Parse(file string, data []byte) (*Playbook, *Decoder) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		d.unreadable = true
 		if errors.Is(err, io.EOF) {
 			d.Errorf(&yaml.Node{Line: 1, Column: 1}, "playbook is empty")
 			return pb, d
@@ -345,9 +352,9 @@ func decodeSecrets(d *Decoder, n *yaml.Node, s *SecretsSettings) {
 func decodeSigning(d *Decoder, n *yaml.Node, s *SigningSettings) {
 	s.Pos = d.Pos(n)
 	d.Map(n, "signing", map[string]Field{
-		"key":        {Decode: func(n *yaml.Node) { s.Key = d.NonEmpty(n, "signing.key") }},
-		"agent":      {Decode: func(n *yaml.Node) { s.Agent = d.Bool(n, "signing.agent") }},
-		"public_key": {Decode: func(n *yaml.Node) { s.PublicKey = d.NonEmpty(n, "signing.public_key") }},
+		"key":        {Decode: func(n *yaml.Node) { s.KeyPos = d.Pos(n); s.Key = d.NonEmpty(n, "signing.key") }},
+		"agent":      {Decode: func(n *yaml.Node) { s.AgentPos = d.Pos(n); s.Agent = d.Bool(n, "signing.agent") }},
+		"public_key": {Decode: func(n *yaml.Node) { s.PublicKeyPos = d.Pos(n); s.PublicKey = d.NonEmpty(n, "signing.public_key") }},
 		"identity":   {Required: true, Decode: func(n *yaml.Node) { s.Identity = d.NonEmpty(n, "signing.identity") }},
 	})
 	if s.Key == "" && !s.Agent {
@@ -379,7 +386,16 @@ func decodeOutgoing(d *Decoder, n *yaml.Node) Outgoing {
 		}},
 		"key_comments": {Decode: func(n *yaml.Node) { o.KeyComments = globs(d, n, "outgoing.key_comments") }},
 		"accounts":     {Decode: func(n *yaml.Node) { o.Accounts = globs(d, n, "outgoing.accounts") }},
-		"agents":       {Decode: func(n *yaml.Node) { o.Agents = d.Strings(n, "outgoing.agents") }},
+		"agents": {Decode: func(n *yaml.Node) {
+			o.Agents = d.Strings(n, "outgoing.agents")
+			if n = resolveAlias(n); n.Kind == yaml.SequenceNode {
+				for _, item := range n.Content {
+					o.AgentsPos = append(o.AgentsPos, d.Pos(item))
+				}
+			} else {
+				o.AgentsPos = append(o.AgentsPos, d.Pos(n))
+			}
+		}},
 	})
 	if len(o.Names)+len(o.Domains)+len(o.SSHKeys)+len(o.KeyComments)+len(o.Accounts) == 0 {
 		d.Errorf(n, "outgoing: give at least one way to recognise the provider (names, domains, ssh_keys, key_comments or accounts)")

@@ -142,10 +142,12 @@ func TestParseComplete(t *testing.T) {
 			},
 		},
 		Signing: playbook.SigningSettings{
-			Key:       "/etc/handover/signing_ed25519",
-			PublicKey: "SHA256:N0luSb1ngCvkpJ3x6SqJfpqeCTKa0wR5d25/hBatxG0",
-			Identity:  "dsi@mairie-saint-exemple.fr",
-			Pos:       posOf(t, complete, "key: /etc/handover/signing"),
+			Key:          "/etc/handover/signing_ed25519",
+			PublicKey:    "SHA256:N0luSb1ngCvkpJ3x6SqJfpqeCTKa0wR5d25/hBatxG0",
+			Identity:     "dsi@mairie-saint-exemple.fr",
+			Pos:          posOf(t, complete, "key: /etc/handover/signing"),
+			KeyPos:       posOf(t, complete, "/etc/handover/signing"),
+			PublicKeyPos: posOf(t, complete, "SHA256:N0luSb1ngCvkpJ3x6SqJfpqeCTKa0wR5d25"),
 		},
 		Outgoing: playbook.Outgoing{
 			Names:       []string{"Prestanet", "PRESTANET INFO"},
@@ -154,6 +156,7 @@ func TestParseComplete(t *testing.T) {
 			KeyComments: []string{"*@prestanet*"},
 			Accounts:    []string{"prestanet-*", "presta_*"},
 			Agents:      []string{"teamviewer", "anydesk"},
+			AgentsPos:   []playbook.Pos{posOf(t, complete, "teamviewer, anydesk]"), posOf(t, complete, "anydesk]")},
 		},
 		Policy: playbook.Policy{
 			RotateAdmins:     false,

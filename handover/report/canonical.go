@@ -82,6 +82,47 @@ func firstDiff(a, b []byte) (line int, got, want string) {
 	return line, around(a, i), around(b, i)
 }
 
+// lineDiff finds the first byte where a and b differ and returns its line
+// and column in a, and that line of each, untrimmed (so that a change in
+// blanks shows) and with ▶ before the first differing byte.
+func lineDiff(a, b []byte) (line, col int, got, want string) {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	line, col = position(a, i)
+	return line, col, marked(a, i), marked(b, i)
+}
+
+// marked is the line of b holding off, at most 40 bytes either side of
+// off, with ▶ at off.
+func marked(b []byte, off int) string {
+	off = min(off, len(b))
+	start := bytes.LastIndexByte(b[:off], '\n') + 1
+	end := len(b)
+	if i := bytes.IndexByte(b[off:], '\n'); i >= 0 {
+		end = off + i
+	}
+	lo, hi := max(start, off-40), min(end, off+40)
+	for lo > start && !utf8.RuneStart(b[lo]) {
+		lo--
+	}
+	for hi < end && !utf8.RuneStart(b[hi]) {
+		hi++
+	}
+	s := string(b[lo:off]) + "▶" + string(b[off:hi])
+	if lo > start {
+		s = "…" + s
+	}
+	if hi < end {
+		s += "…"
+	}
+	if off == len(b) {
+		s += "(end of file)"
+	}
+	return s
+}
+
 // around quotes the part of b's line near off: at most 40 bytes before
 // and 50 after, cut at rune boundaries.
 func around(b []byte, off int) string {

@@ -19,7 +19,7 @@ var format1 = filepath.Join("testdata", "v1")
 // signatures, journal chain and renderings hold, and it renders again.
 func TestVerifyFormat1(t *testing.T) {
 	js := filepath.Join(format1, report.JSONFile)
-	v, err := verify(t, js, filepath.Join(format1, report.AllowedSignersFile))
+	v, err := verify(t, js, report.TrustAllowedSigners(filepath.Join(format1, report.AllowedSignersFile)))
 	if err != nil {
 		t.Fatalf("a format 1 report does not verify: %v", err)
 	}

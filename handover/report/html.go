@@ -307,10 +307,10 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 {{- else}}<p class="muted">{{t "sig.unsigned"}}</p>{{end}}
 <p><strong>{{t "sig.sha"}}</strong></p>
 <div class="hash" id="report-sha256">{{.SHA}}</div>
-<p>{{t "sig.howto"}}</p>
-<pre>handover verify report.json --allowed-signers allowed_signers</pre>
-<p>{{t "sig.howto.ssh"}}</p>
-<pre>ssh-keygen -Y verify -f allowed_signers -I {{with .R.Signature}}{{.Identity}}{{else}}IDENTITY{{end}} -n handover-report -s report.json.sig &lt; report.json</pre>
+<p>{{.HowTo.Intro}}</p>
+<pre>{{.HowTo.Cmd}}</pre>
+<p>{{.HowTo.SSHIntro}}</p>
+<pre>{{.HowTo.SSHCmd}}</pre>
 </div>
 
 <h3>{{t "sign.title"}}</h3>

@@ -244,13 +244,9 @@ func renderMarkdown(v *view) ([]byte, error) {
 	} else {
 		p("%s\n\n", w.T("sig.unsigned"))
 	}
-	identity := "IDENTITY"
-	if r.Signature != nil {
-		identity = r.Signature.Identity
-	}
 	p("- **%s** : `%s`\n\n", w.T("sig.sha"), v.SHA)
-	p("%s\n\n    handover verify report.json --allowed-signers allowed_signers\n\n", w.T("sig.howto"))
-	p("%s\n\n    ssh-keygen -Y verify -f allowed_signers -I %s -n handover-report -s report.json.sig < report.json\n\n", w.T("sig.howto.ssh"), identity)
+	p("%s\n\n    %s\n\n", v.HowTo.Intro, v.HowTo.Cmd)
+	p("%s\n\n    %s\n\n", v.HowTo.SSHIntro, v.HowTo.SSHCmd)
 	p("### %s\n\n", w.T("sign.title"))
 	for _, pa := range v.Parties {
 		p("- %s — %s : ______________________ (%s)\n", pa.Role, md(pa.Name), w.T("sign.note"))

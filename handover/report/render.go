@@ -102,6 +102,36 @@ type view struct {
 	Residual    []string
 	Journal     []recordRow
 	NoDeviation bool
+	HowTo       howTo
+}
+
+// howTo tells the auditor how to verify the report, in words and
+// commands.
+type howTo struct{ Intro, Cmd, SSHIntro, SSHCmd string }
+
+// verifyHowTo is the verification instructions a report prints. From
+// format 2 on, they have the auditor use their own copy of the signer's
+// key; format 1's renderings, signed, keep the words they were signed
+// with, which used the allowed_signers shipped with the report.
+func verifyHowTo(r *Report, w words) howTo {
+	identity := "IDENTITY"
+	if r.Signature != nil {
+		identity = r.Signature.Identity
+	}
+	if r.FormatVersion == format1 {
+		return howTo{
+			Intro:    w.T("sig.howto"),
+			Cmd:      "handover verify report.json --allowed-signers allowed_signers",
+			SSHIntro: w.T("sig.howto.ssh"),
+			SSHCmd:   "ssh-keygen -Y verify -f allowed_signers -I " + identity + " -n handover-report -s report.json.sig < report.json",
+		}
+	}
+	return howTo{
+		Intro:    w.T("sig.howto.own"),
+		Cmd:      "handover verify --allowed-signers trusted_signers report.json",
+		SSHIntro: w.T("sig.howto.ssh"),
+		SSHCmd:   "ssh-keygen -Y verify -f trusted_signers -I " + identity + " -n handover-report -s report.json.sig < report.json",
+	}
 }
 
 type banner struct{ Class, Title, Text string }
@@ -201,7 +231,7 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &view{W: w, R: r, SHA: SHA256(js), Index: template.JS(idx)}
+	v := &view{W: w, R: r, SHA: SHA256(js), Index: template.JS(idx), HowTo: verifyHowTo(r, w)}
 	v.Parties = []party{
 		{w.T("party.client"), r.Handover.Client.Name, r.Handover.Client.Domain, r.Handover.Client.Contact},
 		{w.T("party.outgoing"), r.Handover.Outgoing.Name, r.Handover.Outgoing.Domain, r.Handover.Outgoing.Contact},

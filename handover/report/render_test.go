@@ -200,3 +200,36 @@ func dumpDOM(t *testing.T, file string) string {
 	}
 	return out.String()
 }
+
+// TestRenderVerifyInstructions: a current report tells the auditor to
+// verify with their own copy of the signer's key, not with the
+// allowed_signers shipped beside it, in both languages and formats.
+func TestRenderVerifyInstructions(t *testing.T) {
+	f := fixture(t, reporttest.Options{})
+	js, err := os.ReadFile(f.Files.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Unmarshal(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"fr": "votre propre copie de la clé publique du signataire", "en": "your own copy of the signer"}
+	for _, format := range []string{"html", "md"} {
+		for _, lang := range []string{"fr", "en"} {
+			out, err := report.Render(r, format, lang)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(out)
+			for _, w := range []string{want[lang], "handover verify --allowed-signers trusted_signers report.json", "ssh-keygen -Y verify -f trusted_signers -I " + reporttest.Identity} {
+				if !strings.Contains(s, w) {
+					t.Errorf("%s %s lacks %q", format, lang, w)
+				}
+			}
+			if strings.Contains(s, "-f allowed_signers") || strings.Contains(s, "--allowed-signers allowed_signers") {
+				t.Errorf("%s %s tells the auditor to trust the allowed_signers shipped with the report", format, lang)
+			}
+		}
+	}
+}

@@ -32,21 +32,21 @@ func fixture(t *testing.T, o reporttest.Options) *reporttest.Fixture {
 	return f
 }
 
-func verify(t *testing.T, reportJSON, allowed string) (*report.Verification, error) {
+func verify(t *testing.T, reportJSON string, trust report.Trust) (*report.Verification, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return report.Verify(ctx, reportJSON, allowed)
+	return report.Verify(ctx, reportJSON, trust)
 }
 
 func TestReportWriteThenVerify(t *testing.T) {
 	f := fixture(t, reporttest.Options{})
-	v, err := verify(t, f.Files.JSON, "")
+	v, err := verify(t, f.Files.JSON, report.IntegrityOnly())
 	if err != nil {
 		t.Fatalf("a freshly written report does not verify: %v", err)
 	}
-	if v.Given {
-		t.Error("Given is true without --allowed-signers")
+	if !v.IntegrityOnly {
+		t.Error("IntegrityOnly is false with the shipped allowed_signers")
 	}
 	if !strings.Contains(v.Trust, "not who signed them") {
 		t.Errorf("trust statement for the bundled allowed_signers does not warn about identity: %s", v.Trust)
@@ -65,11 +65,11 @@ func TestReportWriteThenVerify(t *testing.T) {
 			t.Errorf("%s: signature not ok", fc.Name)
 		}
 	}
-	given, err := verify(t, f.Files.JSON, f.Files.AllowedSigners)
+	given, err := verify(t, f.Files.JSON, report.TrustAllowedSigners(f.Files.AllowedSigners))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !given.Given || !strings.Contains(given.Trust, "supplied by you") {
+	if given.IntegrityOnly || !strings.Contains(given.Trust, "supplied by you") {
 		t.Errorf("trust with --allowed-signers: %s", given.Trust)
 	}
 	// The allowed_signers line is the one ssh-keygen expects.
@@ -105,7 +105,7 @@ func TestReportFormats(t *testing.T) {
 					t.Errorf("Files lists %s: %v", p, err)
 				}
 			}
-			v, err := verify(t, f.Files.JSON, "")
+			v, err := verify(t, f.Files.JSON, report.IntegrityOnly())
 			if err != nil {
 				t.Fatalf("verify: %v", err)
 			}
@@ -234,6 +234,38 @@ func TestVerifyTamper(t *testing.T) {
 			want:   []string{"report.html.sig: missing: the file is not signed"},
 		},
 		{
+			name:   "markdown removed",
+			tamper: func(t *testing.T, f *reporttest.Fixture) { mustRemove(t, f.Files.Markdown) },
+			want:   []string{"report.md: missing"},
+		},
+		{
+			name: "html and its signature removed",
+			tamper: func(t *testing.T, f *reporttest.Fixture) {
+				mustRemove(t, f.Files.HTML)
+				mustRemove(t, f.Files.HTML+".sig")
+			},
+			want: []string{"report.html: missing", "report.html.sig: missing"},
+		},
+		{
+			name:   "journal removed",
+			tamper: func(t *testing.T, f *reporttest.Fixture) { mustRemove(t, f.Files.Journal) },
+			want:   []string{"journal.jsonl: missing"},
+		},
+		{
+			name: "extra file",
+			tamper: func(t *testing.T, f *reporttest.Fixture) {
+				if err := os.WriteFile(filepath.Join(f.Files.Dir, "notes.txt"), []byte("added\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"notes.txt: is not part of the signed report"},
+		},
+		{
+			name:   "report pretty-printed with tabs",
+			tamper: flipIn(report.JSONFile, `  "format_version": 2,`, `  "format_version"`, "\t\"format_version\""),
+			want:   []string{"report.json line 2: is not in canonical form", "column 1", `found "▶\t\"format_version\"`, `canonical "▶  \"format_version\"`},
+		},
+		{
 			name:   "html re-rendered from another report",
 			tamper: rerender,
 			want:   []string{"report.html: does not match its signature", "report.html line", "was rendered from a report.json with SHA-256"},
@@ -243,7 +275,7 @@ func TestVerifyTamper(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fixture(t, reporttest.Options{})
 			tc.tamper(t, f)
-			v, err := verify(t, f.Files.JSON, "")
+			v, err := verify(t, f.Files.JSON, report.IntegrityOnly())
 			if err == nil {
 				t.Fatal("verification passed")
 			}
@@ -278,7 +310,7 @@ func TestVerifyRefusesUnlistedKey(t *testing.T) {
 	if err := os.WriteFile(other, []byte(report.AllowedSignersLine("someone@else", signer.PublicKey())+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = verify(t, f.Files.JSON, other)
+	_, err = verify(t, f.Files.JSON, report.TrustAllowedSigners(other))
 	if err == nil || !strings.Contains(err.Error(), "report.json.sig: made by key SHA256:") || !strings.Contains(err.Error(), "which "+other+" does not list") {
 		t.Fatalf("verify with someone else's allowed_signers: %v", err)
 	}

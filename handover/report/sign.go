@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,12 +39,13 @@ const agentTimeout = 30 * time.Second
 // LoadSigner returns the signer the playbook's signing section describes:
 // an unencrypted private key file (relative paths start at baseDir), or a
 // key held by ssh-agent (SSH_AUTH_SOCK) selected by PublicKey.
+// An error that one setting causes is a *SigningError naming it.
 func LoadSigner(ctx context.Context, s playbook.SigningSettings, baseDir string) (Signer, error) {
 	var wantFP string
 	if s.PublicKey != "" {
 		var err error
 		if wantFP, err = parseKeySelector(s.PublicKey, baseDir); err != nil {
-			return nil, err
+			return nil, &SigningError{Setting: "public_key", Err: err}
 		}
 	}
 	switch {
@@ -60,7 +59,24 @@ func LoadSigner(ctx context.Context, s playbook.SigningSettings, baseDir string)
 	return nil, errors.New("signing: needs a key file (signing.key) or ssh-agent (signing.agent: true)")
 }
 
+// SigningError is a signing section whose key cannot be used, because of
+// one of its settings: "key", "public_key" or "agent".
+type SigningError struct {
+	Setting string
+	Err     error
+}
+
+func (e *SigningError) Error() string { return e.Err.Error() }
+func (e *SigningError) Unwrap() error { return e.Err }
+
+// resolve makes a playbook's path usable: "~/" is the user's home, as a
+// shell would expand it, and a relative path starts at baseDir.
 func resolve(baseDir, p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
 	if filepath.IsAbs(p) || baseDir == "" {
 		return p
 	}
@@ -74,17 +90,9 @@ func parseKeySelector(v, baseDir string) (fingerprint string, err error) {
 	if strings.HasPrefix(v, "SHA256:") {
 		return v, nil
 	}
-	if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(v)); err == nil {
-		return ssh.FingerprintSHA256(k), nil
-	}
-	file := resolve(baseDir, v)
-	b, err := os.ReadFile(file)
+	k, err := parsePublicKey(v, baseDir)
 	if err != nil {
-		return "", fmt.Errorf("signing.public_key: neither a key, a SHA256 fingerprint nor a readable file: %w", err)
-	}
-	k, _, _, _, err := ssh.ParseAuthorizedKey(b)
-	if err != nil {
-		return "", fmt.Errorf("signing.public_key %s: %w", file, err)
+		return "", err
 	}
 	return ssh.FingerprintSHA256(k), nil
 }
@@ -92,19 +100,19 @@ func parseKeySelector(v, baseDir string) (fingerprint string, err error) {
 func loadKeyFile(file, identity, wantFP string) (Signer, error) {
 	pemBytes, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		return nil, &SigningError{"key", fmt.Errorf("signing key: %w", err)}
 	}
 	signer, err := ssh.ParsePrivateKey(pemBytes)
 	if err != nil {
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("signing key %s is protected by a passphrase, which handover does not prompt for: load it into ssh-agent (ssh-add %s) and set signing.agent: true with signing.public_key", file, file)
+			return nil, &SigningError{"key", fmt.Errorf("signing key %s is protected by a passphrase, which handover does not prompt for: load it into ssh-agent (ssh-add %s) and set signing.agent: true with signing.public_key", file, file)}
 		}
-		return nil, fmt.Errorf("signing key %s: %w", file, err)
+		return nil, &SigningError{"key", fmt.Errorf("signing key %s is not a usable private key: %w", file, err)}
 	}
 	fp := ssh.FingerprintSHA256(signer.PublicKey())
 	if wantFP != "" && fp != wantFP {
-		return nil, fmt.Errorf("signing key %s is %s, but signing.public_key names %s", file, fp, wantFP)
+		return nil, &SigningError{"public_key", fmt.Errorf("signing key %s is %s, but signing.public_key names %s", file, fp, wantFP)}
 	}
 	if identity == "" {
 		// The private key's comment is not exposed by x/crypto; the
@@ -163,10 +171,10 @@ type agentSigner struct {
 func loadAgentKey(ctx context.Context, identity, wantFP string) (Signer, error) {
 	sock := os.Getenv("SSH_AUTH_SOCK")
 	if sock == "" {
-		return nil, errors.New("signing: signing.agent is set but SSH_AUTH_SOCK is not: no ssh-agent to ask")
+		return nil, &SigningError{"agent", errors.New("signing: signing.agent is set but SSH_AUTH_SOCK is not: no ssh-agent to ask")}
 	}
 	if wantFP == "" {
-		return nil, errors.New("signing: with signing.agent, signing.public_key selects the agent's key")
+		return nil, &SigningError{"agent", errors.New("signing: with signing.agent, signing.public_key selects the agent's key")}
 	}
 	var found *agent.Key
 	err := withAgent(ctx, sock, func(c agent.ExtendedAgent) error {
@@ -180,8 +188,12 @@ func loadAgentKey(ctx context.Context, identity, wantFP string) (Signer, error) 
 				return nil
 			}
 		}
-		return fmt.Errorf("ssh-agent at %s holds no key %s (ssh-add -l lists its keys)", sock, wantFP)
+		return &SigningError{"public_key", fmt.Errorf("ssh-agent at %s holds no key %s (ssh-add -l lists its keys)", sock, wantFP)}
 	})
+	var se *SigningError
+	if err != nil && !errors.As(err, &se) {
+		err = &SigningError{"agent", err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -241,122 +253,4 @@ func (a *agentSigner) Identity() string         { return a.identity }
 // `ssh-keygen -Y verify -f` reads it.
 func AllowedSignersLine(identity string, key ssh.PublicKey) string {
 	return fmt.Sprintf("%s namespaces=%q %s", identity, Namespace, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))))
-}
-
-// allowedSigner is one line of an allowed_signers file.
-type allowedSigner struct {
-	Line       int
-	Principals []string
-	Namespaces []string // empty: any
-	Key        ssh.PublicKey
-}
-
-// parseAllowedSigners reads the subset of ssh-keygen's ALLOWED SIGNERS
-// format that plain keys use: principals, options (namespaces=,
-// valid-after=, valid-before=), key. Certificate authorities are refused
-// with a message rather than silently ignored.
-func parseAllowedSigners(b []byte, name string) ([]allowedSigner, error) {
-	var out []allowedSigner
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		principals, rest := cutField(line)
-		as := allowedSigner{Line: n}
-		for _, p := range strings.Split(strings.Trim(principals, `"`), ",") {
-			if p != "" {
-				as.Principals = append(as.Principals, p)
-			}
-		}
-		// Options come before the key, unless the next field already is one.
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(rest)); err != nil {
-			var opts string
-			opts, rest = cutField(rest)
-			for _, o := range splitOptions(opts) {
-				k, v, _ := strings.Cut(o, "=")
-				v = strings.Trim(v, `"`)
-				switch strings.ToLower(k) {
-				case "namespaces":
-					as.Namespaces = strings.Split(v, ",")
-				case "cert-authority":
-					return nil, fmt.Errorf("%s line %d: cert-authority entries are not supported; list the signing key itself", name, n)
-				case "valid-after", "valid-before":
-					// Report signatures carry no time to compare with;
-					// these bound the key's use, which the operator checks.
-				default:
-					return nil, fmt.Errorf("%s line %d: unknown option %q", name, n, k)
-				}
-			}
-		}
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(rest))
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", name, n, err)
-		}
-		as.Key = key
-		out = append(out, as)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no signer listed", name)
-	}
-	return out, nil
-}
-
-// cutField splits off the first blank-separated field, honouring quotes.
-func cutField(s string) (field, rest string) {
-	quoted := false
-	for i, r := range s {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case (r == ' ' || r == '\t') && !quoted:
-			return s[:i], strings.TrimSpace(s[i+1:])
-		}
-	}
-	return s, ""
-}
-
-func splitOptions(s string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i, r := range s {
-		switch {
-		case r == '"':
-			quoted = !quoted
-		case r == ',' && !quoted:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
-// allows reports whether the entry admits signatures in ns.
-func (a allowedSigner) allows(ns string) bool {
-	if len(a.Namespaces) == 0 {
-		return true
-	}
-	for _, p := range a.Namespaces {
-		if ok, _ := path.Match(p, ns); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// matches reports whether identity is one of the entry's principals
-// (which may be wildcard patterns, as in ssh-keygen).
-func (a allowedSigner) matches(identity string) bool {
-	for _, p := range a.Principals {
-		if ok, _ := path.Match(p, identity); ok {
-			return true
-		}
-	}
-	return false
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
@@ -21,13 +23,16 @@ import (
 
 // Verification is what Verify checked and found.
 type Verification struct {
-	Dir            string
-	AllowedSigners string
-	// Given is true when the verifier supplied allowed_signers; false
-	// when the file next to the report was used.
-	Given bool
+	Dir string
+	// TrustSource is where the trusted keys came from: the
+	// allowed_signers file or playbook the verifier gave, or the
+	// allowed_signers shipped with the report.
+	TrustSource string
+	// IntegrityOnly is true when the keys came with the report: the
+	// files are proven unchanged since signed, not who signed them.
+	IntegrityOnly bool
 	// Trust says in plain words what the signatures prove, given where
-	// allowed_signers came from.
+	// the keys came from.
 	Trust       string
 	Identity    string
 	Fingerprint string
@@ -86,37 +91,36 @@ func (e *VerifyError) Error() string {
 }
 
 // Verify checks a written report: the signature of every file against
-// allowedSigners (or, if empty, the allowed_signers next to the report,
-// which proves integrity but not identity: Trust says so), the journal's
-// hash chain and that its head and records are the ones report.json
-// signed, and that report.html and report.md are exactly what Render
-// makes of report.json. It returns a *VerifyError listing every problem,
-// each located by file and line or record.
-func Verify(ctx context.Context, reportJSON string, allowedSigners string) (*Verification, error) {
+// the keys trust names (which prove who signed only when the verifier got
+// them through another channel: Trust says so), the journal's hash chain
+// and that its head and records are the ones report.json signed, and that
+// report.html and report.md are exactly what Render makes of report.json.
+// It returns a *VerifyError listing every problem, each located by file
+// and line or record.
+func Verify(ctx context.Context, reportJSON string, trust Trust) (*Verification, error) {
 	dir := filepath.Dir(reportJSON)
-	v := &Verification{Dir: dir, Given: allowedSigners != ""}
+	v := &Verification{Dir: dir, IntegrityOnly: trust.mode == trustShipped}
+	if err := trust.load(dir); err != nil {
+		return v, fmt.Errorf("verify: %w", err)
+	}
+	v.TrustSource = trust.source
 	js, err := os.ReadFile(reportJSON)
 	if err != nil {
 		return v, fmt.Errorf("verify: %w", err)
 	}
 	v.ReportSHA256 = SHA256(js)
-	if allowedSigners == "" {
-		allowedSigners = filepath.Join(dir, AllowedSignersFile)
-	}
-	v.AllowedSigners = allowedSigners
-	ab, err := os.ReadFile(allowedSigners)
-	if err != nil {
-		return v, fmt.Errorf("verify: allowed signers: %w", err)
-	}
-	signers, err := parseAllowedSigners(ab, filepath.Base(allowedSigners))
-	if err != nil {
-		return v, fmt.Errorf("verify: %w", err)
+	now := trust.now
+	if now.IsZero() {
+		now = time.Now()
 	}
 
-	vr := &verifier{v: v, dir: dir, signers: signers, data: map[string][]byte{}, sigs: map[string]*sshsig.Signature{}, sigOK: map[string]bool{}, sigBad: map[string]bool{}}
+	vr := &verifier{v: v, dir: dir, signers: trust.signers, now: now, data: map[string][]byte{}, sigs: map[string]*sshsig.Signature{}, sigOK: map[string]bool{}, sigBad: map[string]bool{}}
 	jsonName := filepath.Base(reportJSON)
 	r, perr := Unmarshal(js)
 	v.Report = r
+	if r != nil && r.Signature != nil {
+		vr.identity = r.Signature.Identity
+	}
 	journalName := JournalFile
 	if r != nil && r.Journal.File != "" && r.Journal.File == filepath.Base(r.Journal.File) {
 		journalName = r.Journal.File
@@ -136,7 +140,7 @@ func Verify(ctx context.Context, reportJSON string, allowedSigners string) (*Ver
 	if err := vr.signatures(ctx); err != nil {
 		return v, err
 	}
-	v.Trust = trust(v)
+	v.Trust = trustText(v)
 
 	if perr != nil {
 		line := ""
@@ -151,8 +155,8 @@ func Verify(ctx context.Context, reportJSON string, allowedSigners string) (*Ver
 		return v, err
 	}
 	if !bytes.Equal(canon, js) {
-		line, got, want := firstDiff(js, canon)
-		vr.problem(jsonName, "line "+strconv.Itoa(line), "is not in canonical form (edited by hand?): found %q, canonical %q", got, want)
+		line, col, got, want := lineDiff(js, canon)
+		vr.problem(jsonName, "line "+strconv.Itoa(line), "is not in canonical form (reformatted or edited by hand?): the first difference is at column %d (marked ▶): found %q, canonical %q", col, got, want)
 	} else if vr.sigBad[jsonName] && vr.sigOK[HTMLFile] {
 		vr.locate(jsonName, js, r)
 	}
@@ -171,11 +175,15 @@ type verifier struct {
 	dir     string
 	names   []string
 	signers []allowedSigner
-	data    map[string][]byte
-	sigs    map[string]*sshsig.Signature
-	sigOK   map[string]bool
-	sigBad  map[string]bool // the content does not match a valid signature
-	entry   *allowedSigner
+	now     time.Time
+	// identity is the signer report.json names, which the trusted
+	// entry must allow ("" when report.json cannot say).
+	identity string
+	data     map[string][]byte
+	sigs     map[string]*sshsig.Signature
+	sigOK    map[string]bool
+	sigBad   map[string]bool // the content does not match a valid signature
+	entry    *allowedSigner
 }
 
 func (vr *verifier) problem(file, where, format string, args ...any) {
@@ -189,44 +197,48 @@ func (vr *verifier) done(jsonName string) (*Verification, error) {
 	return vr.v, &VerifyError{Report: filepath.Join(vr.dir, jsonName), Problems: vr.v.Problems}
 }
 
-func trust(v *Verification) string {
+func trustText(v *Verification) string {
 	who := v.Identity
 	if who == "" {
 		who = "the signer"
 	}
-	if v.Given {
-		return fmt.Sprintf("signatures checked against %s, supplied by you: they prove the files are as %s (key %s) signed them, as far as you trust that file", v.AllowedSigners, who, v.Fingerprint)
+	if !v.IntegrityOnly {
+		return fmt.Sprintf("signatures checked against %s, supplied by you: they prove the files are as %s (key %s) signed them, as far as you trust that source", v.TrustSource, who, v.Fingerprint)
 	}
-	return fmt.Sprintf("signatures checked against the allowed_signers shipped with the report: this proves the files were not changed after signing, not who signed them (anyone can ship a key with a report); confirm that key %s belongs to %s through another channel, or pass --allowed-signers", v.Fingerprint, who)
+	return fmt.Sprintf("integrity only: signatures checked against the allowed_signers shipped with the report; this proves the files were not changed after key %s signed them, not who signed them (anyone can make a key and ship it with a report). To prove the signer is %s, verify with your own copy of their key (--allowed-signers FILE or --playbook FILE)", v.Fingerprint, who)
 }
 
 // signatures reads every file and its signature and checks them.
 func (vr *verifier) signatures(ctx context.Context) error {
+	// Files holds one entry per name, in order, whatever is missing: the
+	// loop below indexes it like names.
 	for _, name := range vr.names {
+		fc := FileCheck{Name: name}
 		if _, ok := vr.data[name]; !ok {
 			b, err := os.ReadFile(filepath.Join(vr.dir, name))
 			if err != nil {
-				vr.problem(name, "", "missing: %v", errors.Unwrap(err))
-				continue
+				vr.problem(name, "", "missing: %s", missing(err))
+			} else {
+				vr.data[name] = b
 			}
-			vr.data[name] = b
 		}
-		fc := FileCheck{Name: name, SHA256: SHA256(vr.data[name])}
+		if b, ok := vr.data[name]; ok {
+			fc.SHA256 = SHA256(b)
+		}
+		vr.v.Files = append(vr.v.Files, fc)
 		sb, err := os.ReadFile(filepath.Join(vr.dir, name+SigSuffix))
 		if err != nil {
-			vr.problem(name+SigSuffix, "", "missing: the file is not signed")
-			vr.v.Files = append(vr.v.Files, fc)
+			vr.problem(name+SigSuffix, "", "missing: the file is not signed (%s)", missing(err))
 			continue
 		}
 		sig, err := sshsig.Unarmor(sb)
 		if err != nil {
 			vr.problem(name+SigSuffix, "", "not a readable SSH signature: %v", err)
-			vr.v.Files = append(vr.v.Files, fc)
 			continue
 		}
 		vr.sigs[name] = sig
-		vr.v.Files = append(vr.v.Files, fc)
 	}
+	vr.extra()
 	var fps []string
 	for i, name := range vr.names {
 		if err := ctx.Err(); err != nil {
@@ -241,19 +253,19 @@ func (vr *verifier) signatures(ctx context.Context) error {
 			continue
 		}
 		fp := ssh.FingerprintSHA256(sig.PublicKey)
-		e := vr.find(fp)
+		e, whys := accept(vr.signers, sig.PublicKey, vr.identity, Namespace, vr.now)
 		if e == nil {
-			vr.problem(name+SigSuffix, "", "made by key %s, which %s does not list", fp, vr.v.AllowedSigners)
-			continue
-		}
-		if !e.allows(Namespace) {
-			vr.problem(name+SigSuffix, "", "key %s is not allowed to sign in namespace %s (%s line %d)", fp, Namespace, filepath.Base(vr.v.AllowedSigners), e.Line)
+			if len(whys) == 0 {
+				vr.problem(name+SigSuffix, "", "made by key %s, which %s does not list", fp, vr.v.TrustSource)
+			} else {
+				vr.problem(name+SigSuffix, "", "made by key %s, which %s does not accept here: %s", fp, vr.v.TrustSource, strings.Join(whys, "; "))
+			}
 			continue
 		}
 		if !slices.Contains(fps, fp) {
 			fps = append(fps, fp)
 		}
-		if verifies(data, sig, e.Key) {
+		if verifies(data, sig, sig.PublicKey) {
 			vr.sigOK[name] = true
 			vr.v.Files[i].SignedOK = true
 			if vr.entry == nil {
@@ -264,7 +276,7 @@ func (vr *verifier) signatures(ctx context.Context) error {
 		}
 		swapped := false
 		for _, other := range vr.names {
-			if other != name && vr.data[other] != nil && verifies(vr.data[other], sig, e.Key) {
+			if other != name && vr.data[other] != nil && verifies(vr.data[other], sig, sig.PublicKey) {
 				vr.problem(name+SigSuffix, "", "is the signature of %s, not of %s: signature files were swapped or copied", other, name)
 				swapped = true
 				break
@@ -281,17 +293,39 @@ func (vr *verifier) signatures(ctx context.Context) error {
 	return nil
 }
 
-func verifies(data []byte, sig *sshsig.Signature, key ssh.PublicKey) bool {
-	return sshsig.Verify(bytes.NewReader(data), sig, key, sig.HashAlgorithm, Namespace) == nil
+// missing says why a file could not be read, without repeating its path.
+func missing(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "no such file"
+	}
+	if u := errors.Unwrap(err); u != nil {
+		return u.Error()
+	}
+	return err.Error()
 }
 
-func (vr *verifier) find(fp string) *allowedSigner {
-	for i := range vr.signers {
-		if ssh.FingerprintSHA256(vr.signers[i].Key) == fp {
-			return &vr.signers[i]
+// extra reports every entry of the report directory that is not one of
+// the report's files, their signatures or allowed_signers: a signed report
+// is exactly its files, and anything beside them is unsigned.
+func (vr *verifier) extra() {
+	entries, err := os.ReadDir(vr.dir)
+	if err != nil {
+		vr.problem(vr.dir, "", "cannot list the report directory: %v", err)
+		return
+	}
+	want := map[string]bool{AllowedSignersFile: true}
+	for _, n := range vr.names {
+		want[n], want[n+SigSuffix] = true, true
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			vr.problem(e.Name(), "", "is not part of the signed report (%s lists no such file): move it out of the report directory", vr.names[0])
 		}
 	}
-	return nil
+}
+
+func verifies(data []byte, sig *sshsig.Signature, key ssh.PublicKey) bool {
+	return sshsig.Verify(bytes.NewReader(data), sig, key, sig.HashAlgorithm, Namespace) == nil
 }
 
 // signer checks the signer recorded inside report.json against the key
@@ -303,15 +337,12 @@ func (vr *verifier) signer(r *Report, jsonName string) {
 		return
 	}
 	vr.v.Identity = s.Identity
-	vr.v.Trust = trust(vr.v)
+	vr.v.Trust = trustText(vr.v)
 	if vr.entry == nil {
 		return
 	}
-	if fp := ssh.FingerprintSHA256(vr.entry.Key); s.Fingerprint != fp {
+	if fp := vr.v.Fingerprint; s.Fingerprint != fp {
 		vr.problem(jsonName, "", "records signing key %s, but its signatures were made by %s", s.Fingerprint, fp)
-	}
-	if !vr.entry.matches(s.Identity) {
-		vr.problem(filepath.Base(vr.v.AllowedSigners), "line "+strconv.Itoa(vr.entry.Line), "lists the signing key for %s, not for %q, the signer report.json names", strings.Join(vr.entry.Principals, ","), s.Identity)
 	}
 }
 
