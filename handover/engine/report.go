@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -29,7 +30,7 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 		Actions:       append(append([]report.Action{}, res.Recovered...), res.Actions...),
 	}
 	for _, inv := range res.Dossier {
-		r.Dossier = append(r.Dossier, *inv)
+		r.Dossier = append(r.Dossier, dossierCopy(inv))
 	}
 	r.Presentation = report.Present(r.Dossier, s.describe)
 	r.Credentials = s.credentials(ctx, rn.store, res.Dossier)
@@ -277,4 +278,29 @@ func runResult(res *Result) report.RunResult {
 		return report.RunFailed
 	}
 	return report.RunPartial
+}
+
+// dossierCopy is an inventory as report.json holds it: what a connector's
+// plan reads of a finding (Finding.Data, a value of the connector's own
+// type) becomes plain JSON data, so that the signed report reads back and
+// encodes again to the same bytes (sorted keys), as canonical form asks.
+func dossierCopy(inv *connector.Inventory) connector.Inventory {
+	out := *inv
+	out.Systems = slices.Clone(inv.Systems)
+	for i := range out.Systems {
+		fs := slices.Clone(out.Systems[i].Findings)
+		for j := range fs {
+			if fs[j].Data == nil {
+				continue
+			}
+			var plain any
+			if b, err := json.Marshal(fs[j].Data); err == nil && json.Unmarshal(b, &plain) == nil {
+				fs[j].Data = plain
+			} else {
+				fs[j].Data = nil
+			}
+		}
+		out.Systems[i].Findings = fs
+	}
+	return out
 }
