@@ -202,6 +202,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	}
 
 	s.Findings = append(s.Findings, keyFindings(h, hc, providerAccounts)...)
+	s.Findings = append(s.Findings, keyLinkFindings(h, hc, providerAccounts)...)
 	for _, g := range grants {
 		s.Findings = append(s.Findings, g.finding(providerAccounts))
 	}
