@@ -224,7 +224,7 @@ func TestPlanFileEdits(t *testing.T) {
 		{
 			name: "already gone: nothing to write", path: "/etc/cron.d/backup",
 			data:       "0 1 * * * root /usr/local/bin/backup\n",
-			changes:    []plan.Change{{Action: plan.RemoveCron, Params: map[string]string{"file": "/etc/cron.d/backup", "text": "*/5 * * * * root curl http://203.0.113.7/ping"}}},
+			changes:    []plan.Change{{Action: plan.RemoveCron, Params: map[string]string{"file": "/etc/cron.d/backup", "hash": lineHash("*/5 * * * * root curl http://203.0.113.7/ping")}}},
 			wantWrites: 0,
 		},
 	}

@@ -177,7 +177,9 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 				Action: plan.RemoveCron, Object: data.File + ":" + data.Text, Finding: f.ID,
 				Before: f.Summary, After: "entry removed",
 				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"file": data.File, "text": data.Text},
+				// The line's hash, not the line: it may hold a password,
+				// and the plan goes into the journal and the report.
+				Params: map[string]string{"file": data.File, "hash": data.Hash},
 			})
 		case agentData:
 			if !f.Provider {

@@ -184,7 +184,7 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 		case plan.RemoveCron:
 			cron = true
 			deletable = strings.HasPrefix(e.path, "/etc/cron.d/") || strings.HasPrefix(e.path, "/var/spool/cron/")
-			data, n = removeLines(data, ch.Params["text"])
+			data, n = removeLines(data, ch.Params["hash"])
 			if n == 0 {
 				out[i].Detail = "entry already absent from " + e.path
 				continue
