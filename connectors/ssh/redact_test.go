@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
-	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
 )
 
 // TestRedactCommandLines: each shape of credential a command line (a
