@@ -459,10 +459,11 @@ while :; do
 	ln -sfn "$2" k.link && mv -fT k.link authorized_keys
 	for f in .handover.*; do [ -e "$f" ] && ln -sfn "$2" "$f" 2>/dev/null; done
 done`, "racer", filepath.Dir(keys), victim, content)
+	racer.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children end with it
 	if err := racer.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = racer.Process.Kill(); _ = racer.Wait() }()
+	defer func() { _ = syscall.Kill(-racer.Process.Pid, syscall.SIGKILL); _ = racer.Wait() }()
 	var b batch
 	for range 200 {
 		b.writeFile(keys, remoteFileState{Sum: sha256Hex([]byte(content)), Mode: "600", UID: otherUID, GID: otherGID}, []byte(content), "none", false)

@@ -335,22 +335,25 @@ if [ -r /etc/sudoers ]; then
 	done < /etc/sudoers
 fi
 
-# Root reads no authorized_keys file through a link: the account that
-# owns the directory could point it at any file (/etc/shadow). A file or
-# a directory (~/.ssh) that is a link is listed instead, "USER<TAB>LINK<TAB>
-# TARGET<TAB>FILE", and its file left unread.
+# Root reads no authorized_keys file through a link an account controls:
+# that account could point it at any file (/etc/shadow). Such a file, or
+# a file in such a directory (~/.ssh), is listed instead, "USER<TAB>LINK
+# <TAB>TARGET<TAB>FILE", and left unread. A link of root's in a directory
+# only root writes to (a configuration tool's) is root's own: the file it
+# leads to is read, under its real name.
 sec key-links
 keep=
 IFS=$nl; set -f
 for l in $keyfiles; do
-	f=${l#*"$tab"}
-	for x in "$f" "${f%/*}"; do
-		if [ -L "$x" ]; then
-			printf '%s\t%s\t%s\t%s\n' "${l%%"$tab"*}" "$x" "$(readlink -- "$x")" "$f"
-			continue 2
-		fi
-	done
-	keep="$keep${keep:+$nl}$l"
+	f=${l#*"$tab"} x=
+	if [ -L "$f" ]; then x=$f; elif [ -L "${f%/*}" ]; then x=${f%/*}; fi
+	if [ -z "$x" ]; then
+		keep="$keep${keep:+$nl}$l"
+	elif [ -n "$(find "$x" -maxdepth 0 -user 0 2>/dev/null)" ] && [ -n "$(find "${x%/*}/" -maxdepth 0 -user 0 ! -perm /022 2>/dev/null)" ]; then
+		r=$(readlink -f -- "$f") && keep="$keep${keep:+$nl}${l%%"$tab"*}$tab$r"
+	elif [ "$x" = "$f" ] || [ -e "$f" ]; then
+		printf '%s\t%s\t%s\t%s\n' "${l%%"$tab"*}" "$x" "$(readlink -- "$x")" "$f"
+	fi
 done
 set +f; IFS=$ifs
 keyfiles=$keep
