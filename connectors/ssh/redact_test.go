@@ -73,7 +73,8 @@ func TestCronSecretsStayOut(t *testing.T) {
 	const secret = "Pr3st4-S3cr3t"
 	line := "0 3 * * * root mysqldump -u prestanet -p" + secret + " --all-databases | curl -s -u prestanet:" + secret + " -T - https://backup.prestanet.fr/"
 	file := "/etc/cron.d/prestanet-backup"
-	data := "# Prestanet Informatique\n" + line + "\n"
+	other := strings.ReplaceAll(line, secret, "another-one")
+	data := "# Prestanet Informatique\n" + line + "\n" + other + "\n"
 	h := &hostData{Files: []remoteFile{{Kind: "cron", Path: file, Mode: "644", Data: []byte(data)}}, Shadow: map[string]shadowEntry{}}
 	out := connector.NewOutgoing(playbook.Outgoing{Names: []string{"Prestanet"}, Domains: []string{"prestanet.fr"}})
 	sys := buildSystem(h, hostContext{Name: "h", Outgoing: out, Now: time.Now()})
@@ -85,8 +86,11 @@ func TestCronSecretsStayOut(t *testing.T) {
 			found = append(found, f)
 		}
 	}
-	if len(found) != 1 || len(chs) != 1 || chs[0].Action != plan.RemoveCron {
-		t.Fatalf("findings %+v, changes %+v: want one cron finding and its removal", found, chs)
+	if len(found) != 2 || len(chs) != 2 || chs[0].Action != plan.RemoveCron {
+		t.Fatalf("findings %+v, changes %+v: want two cron findings and their removals", found, chs)
+	}
+	if chs[0].ID == chs[1].ID || found[0].ID == found[1].ID {
+		t.Errorf("two lines that differ only in their password share an id: %s %s", chs[0].ID, found[0].ID)
 	}
 	shown, err := json.Marshal(struct {
 		F connector.Finding
@@ -107,9 +111,9 @@ func TestCronSecretsStayOut(t *testing.T) {
 	e := &fileEdit{path: file, changes: []int{0}}
 	res := make([]connector.ChangeResult, 1)
 	var b batch
-	_, after, ok := planFileEdit(chs, e, remoteFileState{Sum: sha256Hex([]byte(data)), Mode: "644", Data: []byte(data)}, res, &b, make([]string, 1))
-	if !ok || after != nil && strings.Contains(string(after), secret) {
-		t.Errorf("the edit: %v, %q (%+v)", ok, after, res)
+	_, after, ok := planFileEdit(chs[:1], e, remoteFileState{Sum: sha256Hex([]byte(data)), Mode: "644", Data: []byte(data)}, res, &b, make([]string, 1))
+	if want := "# Prestanet Informatique\n" + other + "\n"; !ok || string(after) != want {
+		t.Errorf("the edit: %v, %q, want %q (%+v)", ok, after, want, res)
 	}
 	if strings.Contains(res[0].Detail, secret) {
 		t.Errorf("the outcome shows the password: %s", res[0].Detail)
