@@ -484,3 +484,28 @@ func runScript(t *testing.T, sh, script string) []byte {
 	}
 	return out
 }
+
+// TestWriteFileThroughRootsLinkIntoAnAccountsDirectory: a link of root's
+// (in a directory only root writes to) that leads into a directory an
+// account owns counts as that directory: the edit runs with the account's
+// rights, and a link the account planted there is refused.
+func TestWriteFileThroughRootsLinkIntoAnAccountsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	home, victim := accountTree(t, dir, "behindlink")
+	const victimData = "root:$6$secret:19000:0:99999:7:::\n"
+	keys := filepath.Join(home, ".ssh", "authorized_keys")
+	if err := os.Symlink(victim, keys); err != nil {
+		t.Fatal(err)
+	}
+	byRoot := filepath.Join(dir, "keys-of-root")
+	if err := os.Symlink(filepath.Join(home, ".ssh"), byRoot); err != nil {
+		t.Fatal(err)
+	}
+	var b batch
+	s := b.writeFile(filepath.Join(byRoot, "authorized_keys"), remoteFileState{Sum: sha256Hex([]byte(victimData)), Mode: "600", UID: otherUID, GID: otherGID}, []byte("x\n"), "none", false)
+	res := parseResults(runScript(t, "dash", b.script()))
+	if err := stepError(res, s, nil); err == nil || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), "as uid 4242") {
+		t.Errorf("an edit through root's link into an account's directory: %v, want it refused as uid 4242", err)
+	}
+	unchanged(t, victim, victimData)
+}

@@ -123,9 +123,12 @@ wf() {
 # path has "." or "..", a link below a directory an account owns, or a
 # directory writable by others than its owner (a sticky directory of
 # root's, as cron's spool, excepted: nobody but root renames root's
-# files there), or when two accounts own directories on the way.
+# files there), or when two accounts own directories on the way. A path
+# through a link of root's is looked at again as the link resolves, so
+# that a link of root's into an account's directory counts as that
+# directory.
 dirctl() {
-	du=0 dg=0 why=
+	du=0 dg=0 why='' linked='' dir=$1
 	case /$1/ in */./*|*/../*) why="$1 has . or .. in it"; return 1 ;; esac
 	r=${1#/} p=
 	set -- /
@@ -155,6 +158,7 @@ dirctl() {
 		'symbolic link')
 			# A link root made where only root writes is root's own.
 			if [ "$du" != 0 ] || [ "$u" != 0 ]; then why="$1 is a symbolic link: not followed"; return 1; fi
+			linked=1
 			;;
 		*) why="$1 is not a directory"; return 1 ;;
 		esac
@@ -162,6 +166,13 @@ dirctl() {
 	done <<HANDOVER_EOF
 $info
 HANDOVER_EOF
+	if [ -n "$linked" ] && [ -z "${resolved-}" ]; then
+		resolved=$(readlink -f -- "$dir") || { resolved=; why="cannot resolve $dir"; return 1; }
+		dirctl "$resolved"
+		r=$?
+		resolved=
+		return "$r"
+	fi
 }
 # asuser UID GID COMMAND...: COMMAND as UID and GID, with no other group,
 # without PAM (setpriv, else perl: perl-base is on every Debian).
