@@ -509,3 +509,31 @@ func TestWriteFileThroughRootsLinkIntoAnAccountsDirectory(t *testing.T) {
 	}
 	unchanged(t, victim, victimData)
 }
+
+// TestReadFilesScript runs the script that reads files before an edit:
+// a file's sum is that of the content it prints, byte for byte; a file
+// that is a link, or whose directory is one, is reported as a link and
+// not read.
+func TestReadFilesScript(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("a line\n\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	linkedDir := filepath.Join(dir, "linkeddir")
+	if err := os.Symlink(plain, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, linkedDir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("dash", "-c", readFilesScript, "sh", plain, link, filepath.Join(linkedDir, "plain"), filepath.Join(dir, "none")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("@@read 0 %s 640 %d %d\n%s\n@@read 1 link\n@@read 2 link\n@@read 3 absent\n", sha256Hex([]byte("a line\n\n")), os.Getuid(), os.Getgid(), "YSBsaW5lCgo=")
+	if string(out) != want {
+		t.Errorf("read-files printed:\n%s\nwant:\n%s", out, want)
+	}
+}

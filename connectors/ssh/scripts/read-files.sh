@@ -8,9 +8,11 @@ for f in "$@"; do
 	elif [ ! -f "$f" ]; then
 		echo "@@read $i notfile"
 	else
-		sum=$(sha256sum < "$f") || exit 2
+		c=$(dd if="$f" iflag=nofollow status=none && echo x) || exit 2
+		c=${c%x}
+		sum=$(printf '%s' "$c" | sha256sum)
 		echo "@@read $i ${sum%% *} $(stat -c '%a %u %g' -- "$f")"
-		base64 -w0 < "$f"
+		printf '%s' "$c" | base64 -w0
 		echo
 	fi
 	i=$((i + 1))
