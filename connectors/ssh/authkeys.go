@@ -153,3 +153,33 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 	}
 	return out
 }
+
+// keyLinkFindings reports each authorized_keys file of an account that
+// is a symbolic link, or sits in a directory that is one (~/.ssh): the
+// account can point it at any file, so root neither reads nor edits it,
+// and the keys it leads to are not listed. A finding of its own, the
+// provider's when the account is or the link names the provider; it
+// stays open until someone looks (locking the provider's account ends
+// its key logins).
+func keyLinkFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) []connector.Finding {
+	var out []connector.Finding
+	for _, l := range h.KeyLinks {
+		what := "authorized_keys file"
+		if l.Link != l.File {
+			what = "directory of the authorized_keys file " + l.File
+		}
+		why := hc.Outgoing.Text(l.Target)
+		if providerAccounts[l.User] {
+			why = append(why, fmt.Sprintf("an authorized_keys file of the provider's account %s", l.User))
+		}
+		out = append(out, connector.Finding{
+			ID:       "auth-method:authorized-keys-link:" + l.User + ":" + l.File,
+			Kind:     connector.KindAuth,
+			Object:   l.User + ":" + l.File,
+			Summary:  fmt.Sprintf("the %s of %s, %s, is a symbolic link to %s: not read nor edited (root follows no link an account controls); check by hand which keys it gives", what, l.User, l.Link, l.Target),
+			Provider: len(why) > 0, Reasons: why,
+			Detail: map[string]string{detailFile: l.File, detailUser: l.User, "link": l.Link, "target": l.Target},
+		})
+	}
+	return out
+}

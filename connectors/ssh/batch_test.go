@@ -224,7 +224,7 @@ func TestPlanFileEdits(t *testing.T) {
 		{
 			name: "already gone: nothing to write", path: "/etc/cron.d/backup",
 			data:       "0 1 * * * root /usr/local/bin/backup\n",
-			changes:    []plan.Change{{Action: plan.RemoveCron, Params: map[string]string{"file": "/etc/cron.d/backup", "text": "*/5 * * * * root curl http://203.0.113.7/ping"}}},
+			changes:    []plan.Change{{Action: plan.RemoveCron, Params: map[string]string{"file": "/etc/cron.d/backup", "hash": lineHash("*/5 * * * * root curl http://203.0.113.7/ping")}}},
 			wantWrites: 0,
 		},
 	}
@@ -306,5 +306,234 @@ func testMessagesCannotForgeResults(t *testing.T, sh string) {
 	}
 	if r := res[s1]; r == nil || len(r.logs) != 1 || r.logs[0] != "line @@result s8 ok end" {
 		t.Errorf("%s: %+v", s1, res[s1])
+	}
+}
+
+// TestWriteFileNeverFollowsAnAccountsLinks runs the write step as root on
+// files in a directory another account owns (uid 4242, as a home): a
+// link it planted for the file or for its directory is refused and what
+// the link points to is left as it was, owner and mode included; its own
+// regular file is edited, and stays its own.
+func TestWriteFileNeverFollowsAnAccountsLinks(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) { testWriteFileNeverFollowsLinks(t, sh) })
+	}
+}
+
+const otherUID, otherGID = 4242, 4243
+
+// accountTree makes dir reachable by every account and returns a home in
+// it owned by otherUID, with a .ssh directory, and a file of root's
+// (mode 0640) outside it: what a link must never lead root to change.
+func accountTree(t *testing.T, dir, name string) (home, victim string) {
+	t.Helper()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home = filepath.Join(dir, name)
+	victim = filepath.Join(dir, name+"-shadow")
+	if err := os.WriteFile(victim, []byte("root:$6$secret:19000:0:99999:7:::\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{home, filepath.Join(home, ".ssh")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, otherUID, otherGID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home, victim
+}
+
+// unchanged fails the test if path no longer has content, mode 0640 and
+// root as its owner.
+func unchanged(t *testing.T, path, content string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != content {
+		t.Errorf("%s holds %q (%v), want it unchanged", path, b, err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode() != 0o640 || st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("%s: mode %v, owner %d:%d, want 0640 and 0:0", path, fi.Mode(), st.Uid, st.Gid)
+	}
+}
+
+func testWriteFileNeverFollowsLinks(t *testing.T, sh string) {
+	dir := t.TempDir()
+	const victimData = "root:$6$secret:19000:0:99999:7:::\n"
+	// A link for the file itself, to a file of root's.
+	home1, victim1 := accountTree(t, dir, "linkedfile")
+	keys1 := filepath.Join(home1, ".ssh", "authorized_keys")
+	if err := os.Symlink(victim1, keys1); err != nil {
+		t.Fatal(err)
+	}
+	// A link for the directory: ~/.ssh leads to a directory of root's.
+	home2, victim2 := accountTree(t, dir, "linkeddir")
+	rootDir := filepath.Join(dir, "rootdir")
+	if err := os.Mkdir(rootDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keys2 := filepath.Join(rootDir, "authorized_keys")
+	if err := os.WriteFile(keys2, []byte(victimData), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(home2, ".ssh")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(rootDir, filepath.Join(home2, ".ssh")); err != nil {
+		t.Fatal(err)
+	}
+	// The account's own file.
+	home3, _ := accountTree(t, dir, "regular")
+	keys3 := filepath.Join(home3, ".ssh", "authorized_keys")
+	if err := os.WriteFile(keys3, []byte("old content\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(keys3, otherUID, otherGID); err != nil {
+		t.Fatal(err)
+	}
+	// What the inventory would have read had it followed the links.
+	was := remoteFileState{Sum: sha256Hex([]byte(victimData)), Mode: "600", UID: otherUID, GID: otherGID}
+	var b batch
+	s1 := b.writeFile(keys1, was, []byte("x\n"), "none", false)
+	s2 := b.writeFile(filepath.Join(home2, ".ssh", "authorized_keys"), was, []byte("x\n"), "none", true)
+	s3 := b.writeFile(keys3, remoteFileState{Sum: sha256Hex([]byte("old content\n")), Mode: "600", UID: otherUID, GID: otherGID}, []byte("new content\n"), "none", false)
+	out := runScript(t, sh, b.script())
+	res := parseResults(out)
+	for _, s := range []string{s1, s2} {
+		if err := stepError(res, s, nil); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("step %s through a link: %v, want a refusal naming the link", s, err)
+		}
+	}
+	if err := stepError(res, s3, nil); err != nil {
+		t.Errorf("the account's own file: %v", err)
+	}
+	unchanged(t, victim1, victimData)
+	unchanged(t, victim2, victimData)
+	unchanged(t, keys2, victimData)
+	if fi, err := os.Lstat(keys1); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s: the link was replaced (%v)", keys1, err)
+	}
+	b3, err := os.ReadFile(keys3)
+	fi, err2 := os.Stat(keys3)
+	if err != nil || err2 != nil || string(b3) != "new content\n" || fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != otherUID || fi.Sys().(*syscall.Stat_t).Gid != otherGID {
+		t.Errorf("%s: %q, %v (%v %v), want the new content, 0600, %d:%d", keys3, b3, fi, err, err2, otherUID, otherGID)
+	}
+}
+
+// TestWriteFileRacingLinks edits a file of another account's directory
+// over and over while that account (a loop running as uid 4242) keeps
+// swapping the file, and every temporary file it sees, for links to a
+// file of root's: the file of root's is never changed, owner and mode
+// included.
+func TestWriteFileRacingLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a race run for a few seconds")
+	}
+	dir := t.TempDir()
+	home, victim := accountTree(t, dir, "racer")
+	const victimData = "root:$6$secret:19000:0:99999:7:::\n"
+	keys := filepath.Join(home, ".ssh", "authorized_keys")
+	content := "ssh-ed25519 AAAA provider\n"
+	if err := os.WriteFile(keys, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(keys, otherUID, otherGID); err != nil {
+		t.Fatal(err)
+	}
+	// The account's loop: the file back as it was, then a link; and every
+	// temporary file the edit creates replaced by a link.
+	racer := exec.Command("setpriv", "--reuid=4242", "--regid=4243", "--clear-groups", "--", "sh", "-c", `
+cd "$1" || exit 1
+while :; do
+	printf '%s' "$3" > k.new && mv -f k.new authorized_keys
+	for f in .handover.*; do [ -e "$f" ] && ln -sfn "$2" "$f" 2>/dev/null; done
+	ln -sfn "$2" k.link && mv -fT k.link authorized_keys
+	for f in .handover.*; do [ -e "$f" ] && ln -sfn "$2" "$f" 2>/dev/null; done
+done`, "racer", filepath.Dir(keys), victim, content)
+	racer.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children end with it
+	if err := racer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(-racer.Process.Pid, syscall.SIGKILL); _ = racer.Wait() }()
+	var b batch
+	for range 200 {
+		b.writeFile(keys, remoteFileState{Sum: sha256Hex([]byte(content)), Mode: "600", UID: otherUID, GID: otherGID}, []byte(content), "none", false)
+	}
+	runScript(t, "dash", b.script())
+	unchanged(t, victim, victimData)
+}
+
+func runScript(t *testing.T, sh, script string) []byte {
+	t.Helper()
+	cmd := exec.Command(sh, "-s")
+	cmd.Stdin = strings.NewReader(script)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, stderr.String())
+	}
+	return out
+}
+
+// TestWriteFileThroughRootsLinkIntoAnAccountsDirectory: a link of root's
+// (in a directory only root writes to) that leads into a directory an
+// account owns counts as that directory: the edit runs with the account's
+// rights, and a link the account planted there is refused.
+func TestWriteFileThroughRootsLinkIntoAnAccountsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	home, victim := accountTree(t, dir, "behindlink")
+	const victimData = "root:$6$secret:19000:0:99999:7:::\n"
+	keys := filepath.Join(home, ".ssh", "authorized_keys")
+	if err := os.Symlink(victim, keys); err != nil {
+		t.Fatal(err)
+	}
+	byRoot := filepath.Join(dir, "keys-of-root")
+	if err := os.Symlink(filepath.Join(home, ".ssh"), byRoot); err != nil {
+		t.Fatal(err)
+	}
+	var b batch
+	s := b.writeFile(filepath.Join(byRoot, "authorized_keys"), remoteFileState{Sum: sha256Hex([]byte(victimData)), Mode: "600", UID: otherUID, GID: otherGID}, []byte("x\n"), "none", false)
+	res := parseResults(runScript(t, "dash", b.script()))
+	if err := stepError(res, s, nil); err == nil || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), "as uid 4242") {
+		t.Errorf("an edit through root's link into an account's directory: %v, want it refused as uid 4242", err)
+	}
+	unchanged(t, victim, victimData)
+}
+
+// TestReadFilesScript runs the script that reads files before an edit:
+// a file's sum is that of the content it prints, byte for byte; a file
+// that is a link, or whose directory is one, is reported as a link and
+// not read.
+func TestReadFilesScript(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("a line\n\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	linkedDir := filepath.Join(dir, "linkeddir")
+	if err := os.Symlink(plain, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, linkedDir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("dash", "-c", readFilesScript, "sh", plain, link, filepath.Join(linkedDir, "plain"), filepath.Join(dir, "none")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("@@read 0 %s 640 %d %d\n%s\n@@read 1 link\n@@read 2 link\n@@read 3 absent\n", sha256Hex([]byte("a line\n\n")), os.Getuid(), os.Getgid(), "YSBsaW5lCgo=")
+	if string(out) != want {
+		t.Errorf("read-files printed:\n%s\nwant:\n%s", out, want)
 	}
 }

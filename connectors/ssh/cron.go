@@ -10,20 +10,28 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 )
 
-// removeLines drops the lines equal to text (ignoring surrounding
-// whitespace), keeping everything else byte for byte.
-func removeLines(data []byte, text string) ([]byte, int) {
+// removeLines drops the lines whose text (without surrounding
+// whitespace) has the SHA-256 hash (lineHash), keeping everything else
+// byte for byte. A plan names a cron line by its hash: the line may hold
+// a password, which must not reach the plan, the journal or the report.
+func removeLines(data []byte, hash string) ([]byte, int) {
 	var out bytes.Buffer
 	n := 0
-	want := strings.TrimSpace(text)
 	for _, line := range splitLines(data) {
-		if strings.TrimSpace(string(line)) == want {
+		if lineHash(string(line)) == hash {
 			n++
 			continue
 		}
 		out.Write(line)
 	}
 	return out.Bytes(), n
+}
+
+// lineHash is the hex SHA-256 of a line without its surrounding
+// whitespace: what a plan and the journal keep of a cron line, by which
+// the line is found again and what was removed can be checked.
+func lineHash(line string) string {
+	return sha256Hex([]byte(strings.TrimSpace(line)))
 }
 
 func isCronAssignment(s string) bool {
@@ -47,13 +55,16 @@ func cronFindings(h *hostData, hc hostContext, providerAccounts map[string]bool)
 			if text == "" || strings.HasPrefix(text, "#") || isCronAssignment(text) {
 				continue
 			}
+			// What the dossier shows of the line hides any credential in
+			// it; the hash of the whole line is what finds it again.
+			shown := redactArgs(text)
 			fd := connector.Finding{
 				ID:      "cron:" + f.Path + ":" + shortHash(text),
 				Kind:    connector.KindCron,
 				Object:  f.Path,
-				Summary: fmt.Sprintf("%s: %s", f.Path, text),
-				Detail:  map[string]string{detailFile: f.Path, detailText: text},
-				Data:    cronData{File: f.Path, Text: text},
+				Summary: fmt.Sprintf("%s: %s", f.Path, shown),
+				Detail:  map[string]string{detailFile: f.Path, detailText: shown},
+				Data:    cronData{File: f.Path, Text: shown, Hash: lineHash(text)},
 				Reasons: hc.Outgoing.Text(text),
 			}
 			if owner != "" {

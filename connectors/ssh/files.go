@@ -64,6 +64,10 @@ func (t *target) fileStates(ctx context.Context, r *runner, system string, paths
 			out[p] = remoteFileState{Absent: true}
 		case f[2] == "notfile":
 			return nil, fmt.Errorf("%s is not a regular file", p)
+		case f[2] == "link":
+			// Root reads no file through a link: the account that owns
+			// the directory could point it anywhere.
+			return nil, fmt.Errorf("%s or its directory is a symbolic link: not followed, not touched", p)
 		case len(f) == 6 && i+1 < len(lines):
 			data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(lines[i+1]))
 			if err != nil {

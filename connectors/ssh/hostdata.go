@@ -32,8 +32,11 @@ type hostData struct {
 	// Debian-2"), from the connection the inventory ran on.
 	ServerVersion string
 	Files         []remoteFile
-	CronScripts   []string
-	CatalogPaths  []string
+	// KeyLinks are the authorized_keys files that are links, or sit in a
+	// directory that is one: not read (root follows no account's link).
+	KeyLinks     []keyLink
+	CronScripts  []string
+	CatalogPaths []string
 }
 
 type diskInfo struct {
@@ -93,4 +96,10 @@ type remoteFile struct {
 	UID, GID int
 	Path     string
 	Data     []byte
+}
+
+// keyLink is an authorized_keys file sshd would read for User that is a
+// link, or whose directory is: Link points to Target.
+type keyLink struct {
+	User, Link, Target, File string
 }

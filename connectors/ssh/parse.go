@@ -180,35 +180,51 @@ type archived struct {
 	data []byte
 }
 
-// readArchive reads the tar archive at the start of out: three groups of
+// readArchive reads the tar archives at the start of out: three groups of
 // members separated by /dev/null (authorized_keys candidates, sudoers,
-// cron), of which it keeps the regular files. A hard link (tar's entry for
+// cron), of which it keeps the regular files (a link is not followed). A hard link (tar's entry for
 // a file it already stored) has the content of its target. n is the
 // archive's length, with any zero padding after its end.
 func readArchive(out []byte) (groups [][]archived, n int, err error) {
-	r := bytes.NewReader(out)
-	tr := tar.NewReader(r)
 	byName := map[string]archived{}
 	groups = make([][]archived, 1, 3)
+	// Archives follow one another (the script runs tar once without -h,
+	// once with it): each after the previous one's end and zero padding
+	// starts with an absolute name.
+	for n < len(out) && (n == 0 || out[n] == '/') {
+		r := bytes.NewReader(out[n:])
+		if err := readOneArchive(r, byName, &groups); err != nil {
+			return nil, 0, err
+		}
+		n = len(out) - r.Len()
+		for n < len(out) && out[n] == 0 {
+			n++
+		}
+	}
+	return groups, n, nil
+}
+
+func readOneArchive(r io.Reader, byName map[string]archived, groups *[][]archived) error {
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
 		var m archived
 		switch hdr.Typeflag {
 		case tar.TypeChar:
 			if hdr.Name == "/dev/null" {
-				groups = append(groups, nil)
+				*groups = append(*groups, nil)
 			}
 			continue
 		case tar.TypeReg:
 			data, err := io.ReadAll(tr)
 			if err != nil {
-				return nil, 0, fmt.Errorf("%s: %w", hdr.Name, err)
+				return fmt.Errorf("%s: %w", hdr.Name, err)
 			}
 			m = archived{hdr, data}
 			if _, dup := byName[hdr.Name]; !dup {
@@ -223,13 +239,9 @@ func readArchive(out []byte) (groups [][]archived, n int, err error) {
 		default:
 			continue
 		}
-		groups[len(groups)-1] = append(groups[len(groups)-1], m)
+		g := *groups
+		g[len(g)-1] = append(g[len(g)-1], m)
 	}
-	n = len(out) - r.Len()
-	for n < len(out) && out[n] == 0 {
-		n++
-	}
-	return groups, n, nil
 }
 
 // archivedFiles lists the archive's files as the script's per-file dump
@@ -403,6 +415,10 @@ func parseLine(h *hostData, section, arg, line string) {
 	case "sshd":
 		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
 			h.SSHD[strings.ToLower(k)] = strings.TrimSpace(v)
+		}
+	case "key-links": // USER\tLINK\tTARGET\tFILE
+		if f := strings.Split(line, "\t"); len(f) == 4 {
+			h.KeyLinks = append(h.KeyLinks, keyLink{User: f[0], Link: f[1], Target: f[2], File: f[3]})
 		}
 	case "cron-scripts":
 		if s := strings.TrimSpace(line); s != "" {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
@@ -135,6 +137,52 @@ func TestParseArchive(t *testing.T) {
 	}
 	if !slices.Equal(h.CronScripts, []string{"/etc/cron.daily/x"}) {
 		t.Errorf("the section after the archive: CronScripts = %q", h.CronScripts)
+	}
+}
+
+// TestParseArchiveTwoArchivesAndKeyLinks reads the inventory's two
+// archives (authorized_keys files stored without following links, then
+// sudoers and cron) and the authorized_keys files that are links, which
+// make findings of their own.
+func TestParseArchiveTwoArchivesAndKeyLinks(t *testing.T) {
+	keys := buildTar(t, []tarEntry{
+		{name: "/root/.ssh/authorized_keys", typ: tar.TypeReg, mode: 0o600, data: "ssh-ed25519 AAAA root\n"},
+		{name: "/home/x/.ssh/authorized_keys", link: "/etc/shadow", typ: tar.TypeSymlink, mode: 0o777},
+	}, 0)
+	rest := buildTar(t, []tarEntry{
+		{name: "/dev/null", typ: tar.TypeChar, mode: 0o666},
+		{name: "/etc/sudoers", typ: tar.TypeReg, mode: 0o440, data: "root ALL=(ALL) ALL\n"},
+		{name: "/dev/null", typ: tar.TypeChar, mode: 0o666},
+		{name: "/etc/crontab", typ: tar.TypeReg, mode: 0o644, data: "* * * * * root true\n"},
+	}, 1024)
+	links := "prestanet\t/home/prestanet/.ssh\t/root/.ssh\t/home/prestanet/.ssh/authorized_keys\njdupont\t/home/jdupont/.ssh/authorized_keys\t/etc/shadow\t/home/jdupont/.ssh/authorized_keys\n"
+	out := "@@hostname\nh\n@@passwd\nprestanet:x:1001:1001:Prestanet Informatique,,,:/home/prestanet:/bin/bash\njdupont:x:1002:1002:Jean Dupont:/home/jdupont:/bin/bash\n" +
+		"@@key-links\n" + links + "@@authorized-keys\nroot\t/root/.ssh/authorized_keys\nx\t/home/x/.ssh/authorized_keys\n@@archive\n" + string(keys) + string(rest) + "@@cron-scripts\n@@catalog-paths\n@@catalog-end\n"
+	h, err := parseInventory([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range h.Files {
+		got = append(got, f.Kind+" "+f.Owner+" "+f.Path)
+	}
+	want := []string{"authorized_keys root /root/.ssh/authorized_keys", "sudoers  /etc/sudoers", "cron  /etc/crontab"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Files %q, want %q (a link is not read)", got, want)
+	}
+	o := connector.NewOutgoing(playbook.Outgoing{Names: []string{"Prestanet"}, Accounts: []string{"prestanet"}})
+	sys := buildSystem(h, hostContext{Name: "h", Outgoing: o, Now: time.Now()})
+	var links2 []string
+	for _, f := range sys.Findings {
+		if strings.HasPrefix(f.ID, "auth-method:authorized-keys-link:") {
+			links2 = append(links2, fmt.Sprintf("%s %v", f.Object, f.Provider))
+			if !strings.Contains(f.Summary, "symbolic link") {
+				t.Errorf("summary %q", f.Summary)
+			}
+		}
+	}
+	if want := []string{"prestanet:/home/prestanet/.ssh/authorized_keys true", "jdupont:/home/jdupont/.ssh/authorized_keys false"}; !slices.Equal(links2, want) {
+		t.Errorf("link findings %q, want %q", links2, want)
 	}
 }
 

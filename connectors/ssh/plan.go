@@ -173,11 +173,19 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 			if !f.Provider {
 				continue
 			}
+			obj := data.File + ":" + data.Text
+			if strings.Contains(data.Text, redacted) {
+				// Two lines may differ only in what is hidden: the hash
+				// keeps their changes (and ids) apart.
+				obj += " #" + data.Hash[:12]
+			}
 			add(plan.Change{
-				Action: plan.RemoveCron, Object: data.File + ":" + data.Text, Finding: f.ID,
+				Action: plan.RemoveCron, Object: obj, Finding: f.ID,
 				Before: f.Summary, After: "entry removed",
 				Reason: strings.Join(f.Reasons, "; "),
-				Params: map[string]string{"file": data.File, "text": data.Text},
+				// The line's hash, not the line: it may hold a password,
+				// and the plan goes into the journal and the report.
+				Params: map[string]string{"file": data.File, "hash": data.Hash},
 			})
 		case agentData:
 			if !f.Provider {

@@ -36,6 +36,21 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	var edits []*fileEdit
 	byFile := map[string]*fileEdit{}
 	var agents []agentJob
+	// The accounts are locked and their sessions ended first, whatever
+	// the plan's order: an account still logged in while its files are
+	// edited could swap them under the edit (which runs with its rights,
+	// see scripts/batch.sh, but should not have to race it at all).
+	for i, ch := range chs {
+		if ch.Action != plan.LockAccount {
+			continue
+		}
+		if u := ch.Params["user"]; !loginName.MatchString(u) {
+			out[i].Err = fmt.Errorf("lock: %q is not a login name", u)
+			continue
+		}
+		steps[i] = b.lock(ch.Params["user"], ch.Params["user"] != t.s.User)
+		out[i].Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
+	}
 	for i, ch := range chs {
 		p := ch.Params
 		switch ch.Action {
@@ -47,13 +62,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 				edits = append(edits, e)
 			}
 			e.changes = append(e.changes, i)
-		case plan.LockAccount:
-			if !loginName.MatchString(p["user"]) {
-				out[i].Err = fmt.Errorf("lock: %q is not a login name", p["user"])
-				continue
-			}
-			steps[i] = b.lock(p["user"], p["user"] != t.s.User)
-			out[i].Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
+		case plan.LockAccount: // above
 		case plan.RemoveAgent:
 			a, ok := t.catalog.Lookup(p["agent"])
 			if !ok {
@@ -175,7 +184,7 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 		case plan.RemoveCron:
 			cron = true
 			deletable = strings.HasPrefix(e.path, "/etc/cron.d/") || strings.HasPrefix(e.path, "/var/spool/cron/")
-			data, n = removeLines(data, ch.Params["text"])
+			data, n = removeLines(data, ch.Params["hash"])
 			if n == 0 {
 				out[i].Detail = "entry already absent from " + e.path
 				continue

@@ -26,9 +26,10 @@ var removeAgentsBase string
 // sudo's log show them: they hold commands only, no comment, and are sent
 // without their last newline where the Go constants they replace had none.
 var (
-	// readFilesScript prints, for each path argument, "@@read I absent"
-	// or "@@read I SHA256 MODE UID GID" and the content in base64 on one
-	// line.
+	// readFilesScript prints, for each path argument, "@@read I absent",
+	// "@@read I link" (the file or its directory is a symbolic link, not
+	// followed), "@@read I notfile" or "@@read I SHA256 MODE UID GID" and
+	// the content in base64 on one line.
 	//
 	//go:embed scripts/read-files.sh
 	readFilesScript string

@@ -49,10 +49,13 @@ type grantData struct {
 	SharedAlias bool `json:"shared_alias,omitempty"`
 }
 
-// cronData is a cron line.
+// cronData is a cron line: its text with any credential hidden
+// (redactArgs), and the hash of the line as it is (lineHash), by which an
+// edit finds it.
 type cronData struct {
 	File string `json:"file"`
 	Text string `json:"text"`
+	Hash string `json:"hash"`
 }
 
 // agentData is what removing an agent takes: its packages, units and
@@ -202,6 +205,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	}
 
 	s.Findings = append(s.Findings, keyFindings(h, hc, providerAccounts)...)
+	s.Findings = append(s.Findings, keyLinkFindings(h, hc, providerAccounts)...)
 	for _, g := range grants {
 		s.Findings = append(s.Findings, g.finding(providerAccounts))
 	}

@@ -38,13 +38,42 @@ log() { oneline "$2"; printf '@@log %s %s\n' "$1" "$m"; }
 # exclusively with the old mode (through UMASK, or CHMOD when the mode has
 # bits a umask cannot give) and owner, checked (visudo for sudoers),
 # renamed over PATH. OP "delete" removes PATH instead. The content is
-# written by the shell's own printf: no process per file but sha256sum
-# and mv.
+# written by the shell's own printf: no process per file but sha256sum,
+# stat and mv.
+#
+# Root never follows a link another account controls. dirctl finds who
+# can change PATH's directories: when only root can (/etc/sudoers.d,
+# /root/.ssh, cron's spool), root edits the file, refusing a PATH that is
+# a link. When an account can (its home, its ~/.ssh), the whole edit runs
+# as that account (uwf, through setpriv or perl, no PAM: the account may
+# be locked already), so that whatever it swaps in while the edit runs
+# (a link to /etc/shadow), the kernel lets the edit do nothing that
+# account could not do itself. Checking each name and then acting on it
+# as root would leave a race that the shell cannot close (it has no
+# openat or fchown); dropping to the account's rights closes it whole.
 wf() {
 	s=$1 f=$2 want=$3 um=$4 mode=$5 uid=$6 gid=$7 check=$8 op=$9
 	shift 9
 	mk=$1 tmp=$2 content=$3
+	d=${f%/*}
+	[ -n "$d" ] || d=/
+	dirctl "$d" || { fail "$s" "$why: $f not touched"; return; }
+	if [ "$du" != 0 ]; then
+		[ "$check" = none ] || { fail "$s" "uid $du owns a directory of $f, which is checked with $check: not touched"; return; }
+		[ "$uid" = "$du" ] || gid=$dg
+		if msg=$(printf '%s' "$content" | asuser "$du" "$gid" /bin/sh -c "$uwf" sh "$op" "$f" "$want" "$um" "$mode" "$mk" "$tmp" 2>&1); then
+			[ "$uid" = "$du" ] || [ "$op" = delete ] || log "$s" "$f now belongs to uid $du (was $uid), who owns its directory"
+			ok "$s"
+		elif [ "$msg" = changed ]; then
+			fail "$s" "$f changed since it was read; not touched"
+		else
+			fail "$s" "as uid $du, who owns its directory: $msg"
+		fi
+		return
+	fi
+	if [ -L "$f" ]; then fail "$s" "$f is a symbolic link: not followed, not touched"; return; fi
 	if [ -e "$f" ]; then
+		[ -f "$f" ] || { fail "$s" "$f is not a regular file: not touched"; return; }
 		eval "have=\${sum_$s-}"
 		if [ -z "$have" ]; then
 			have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
@@ -59,12 +88,10 @@ wf() {
 		rm -f -- "$f" && ok "$s" || fail "$s" "cannot remove $f"
 		return
 	fi
-	d=${f%/*}
-	[ -n "$d" ] || d=/
 	if [ ! -d "$d" ]; then
 		[ "$mk" = yes ] || { fail "$s" "$d does not exist"; return; }
 		# shellcheck disable=SC2015 # any of the three failing fails the step
-		mkdir -p -- "$d" && chown "$uid:$gid" "$d" && chmod 700 "$d" || { fail "$s" "cannot create $d"; return; }
+		mkdir -p -- "$d" && chmod 700 "$d" && chown -h "$uid:$gid" "$d" || { fail "$s" "cannot create $d"; return; }
 	fi
 	# A name with a dot: sudo skips it in sudoers.d while it is checked.
 	tmp=$d/.handover.$tmp
@@ -75,7 +102,7 @@ wf() {
 	set +C
 	umask 077
 	if [ "$r" -ne 0 ]; then fail "$s" "cannot create $tmp"; return; fi
-	if { [ "$uid:$gid" != 0:0 ] && ! chown "$uid:$gid" "$tmp"; } || { [ "$mode" != - ] && ! chmod "$mode" "$tmp"; }; then
+	if { [ "$mode" != - ] && ! chmod "$mode" "$tmp"; } || { [ "$uid:$gid" != 0:0 ] && ! chown -h "$uid:$gid" "$tmp"; }; then
 		rm -f -- "$tmp"
 		fail "$s" "cannot set the owner and mode of $tmp"
 		return
@@ -85,16 +112,112 @@ wf() {
 		fail "$s" "visudo refused the edited $f, which was not replaced: $msg"
 		return
 	fi
-	if have restorecon && [ -e "$f" ]; then chcon --reference="$f" "$tmp" 2>/dev/null; fi
+	if have restorecon && [ -e "$f" ]; then chcon -h --reference="$f" "$tmp" 2>/dev/null; fi
 	mv -f -- "$tmp" "$f" || { rm -f -- "$tmp"; fail "$s" "cannot replace $f"; return; }
-	case $f in /var/spool/cron/*) touch -- "$d" ;; esac
+	case $f in /var/spool/cron/*) touch -c -- "$d" ;; esac
 	ok "$s"
 }
-# presum STEP PATH ...: the SHA-256 of the regular files among the PATHs
-# that wf steps edit, from one sha256sum rather than one each, as
-# sum_STEP. A line is taken only for the name it was expected for: wf
-# computes its own sum wherever none was set (a file sha256sum could not
-# read, a name it would escape).
+# dirctl DIR sets du to 0 when only root can change DIR and the
+# directories above it, else to the uid of the one account that can (dg:
+# the group of the first directory it owns). It fails, with why, when the
+# path has "." or "..", a link below a directory an account owns, or a
+# directory writable by others than its owner (a sticky directory of
+# root's, as cron's spool, excepted: nobody but root renames root's
+# files there), or when two accounts own directories on the way. A path
+# through a link of root's is looked at again as the link resolves, so
+# that a link of root's into an account's directory counts as that
+# directory.
+dirctl() {
+	du=0 dg=0 why='' linked='' dir=$1
+	case /$1/ in */./*|*/../*) why="$1 has . or .. in it"; return 1 ;; esac
+	r=${1#/} p=
+	set -- /
+	while [ -n "$r" ]; do
+		c=${r%%/*}
+		r=${r#"$c"}
+		r=${r#/}
+		[ -n "$c" ] || continue
+		p=$p/$c
+		[ -e "$p" ] || [ -L "$p" ] || break
+		set -- "$@" "$p"
+	done
+	info=$(stat -c '%u %g %a %F' -- "$@" 2>&1) || { why="cannot read $p: $info"; return 1; }
+	while read -r u g a t; do
+		case $t in
+		directory)
+			if [ "$u" != 0 ]; then
+				if [ "$du" != 0 ] && [ "$du" != "$u" ]; then why="$1 and a directory above it belong to different accounts"; return 1; fi
+				[ "$du" != 0 ] || dg=$g
+				du=$u
+			fi
+			if [ $((0$a & 022)) -ne 0 ] && { [ "$u" != 0 ] || [ $((0$a & 01000)) -eq 0 ]; }; then
+				why="$1 is writable by others than its owner"
+				return 1
+			fi
+			;;
+		'symbolic link')
+			# A link root made where only root writes is root's own.
+			if [ "$du" != 0 ] || [ "$u" != 0 ]; then why="$1 is a symbolic link: not followed"; return 1; fi
+			linked=1
+			;;
+		*) why="$1 is not a directory"; return 1 ;;
+		esac
+		shift
+	done <<HANDOVER_EOF
+$info
+HANDOVER_EOF
+	if [ -n "$linked" ] && [ -z "${resolved-}" ]; then
+		resolved=$(readlink -f -- "$dir") || { resolved=; why="cannot resolve $dir"; return 1; }
+		dirctl "$resolved"
+		r=$?
+		resolved=
+		return "$r"
+	fi
+}
+# asuser UID GID COMMAND...: COMMAND as UID and GID, with no other group,
+# without PAM (setpriv, else perl: perl-base is on every Debian).
+asuser() {
+	au=$1 ag=$2
+	shift 2
+	if have setpriv; then setpriv --reuid="$au" --regid="$ag" --clear-groups -- "$@"
+	elif have perl; then
+		perl -e '($u, $g) = splice @ARGV, 0, 2; $) = "$g $g"; $( = $g; ($<, $>) = ($u, $u); die "cannot become uid $u\n" if $< != $u || $> != $u; exec { $ARGV[0] } @ARGV; die "$ARGV[0]: $!\n"' "$au" "$ag" "$@"
+	else echo "neither setpriv nor perl is installed, to edit it as that account"; return 1; fi
+}
+# uwf, run as the account that owns the file's directory (sh -c, the
+# content on stdin): wf's compare-and-swap with that account's rights.
+# Prints "changed" when the file changed since it was read, or why it
+# failed.
+# shellcheck disable=SC2016 # expanded by the shell that runs it
+uwf='cd / || exit 1
+op=$1 f=$2 want=$3 um=$4 mode=$5 mk=$6
+d=${f%/*} tmp=${f%/*}/.handover.$7
+if [ -L "$f" ]; then echo "$f is a symbolic link: not followed, not touched"; exit 1; fi
+if [ -e "$f" ]; then
+	[ -f "$f" ] || { echo "$f is not a regular file: not touched"; exit 1; }
+	have=$(sha256sum < "$f") || exit 1
+	have=${have%% *}
+else
+	have=absent
+fi
+[ "$have" = "$want" ] || { echo changed; exit 1; }
+if [ "$op" = delete ]; then rm -f -- "$f"; exit; fi
+if [ ! -d "$d" ]; then
+	[ "$mk" = yes ] || { echo "$d does not exist"; exit 1; }
+	(umask 077 && mkdir -p -- "$d") || exit 1
+fi
+umask "$um"
+set -C
+cat > "$tmp" || exit 1
+set +C
+if [ "$mode" != - ] && ! chmod "$mode" "$tmp"; then rm -f -- "$tmp"; exit 1; fi
+if command -v restorecon >/dev/null 2>&1 && [ -e "$f" ]; then chcon -h --reference="$f" "$tmp" 2>/dev/null; fi
+mv -f -- "$tmp" "$f" || { rm -f -- "$tmp"; exit 1; }'
+# presum STEP PATH ...: the SHA-256 of the regular files (not links)
+# among the PATHs that wf steps edit, from one sha256sum rather than one
+# each, as sum_STEP. A line is taken only for the name it was expected
+# for: wf computes its own sum wherever none was set (a file sha256sum
+# could not read, a name it would escape).
 presum() {
 	n=$# want=
 	while [ "$n" -gt 1 ]; do
@@ -102,7 +225,7 @@ presum() {
 		shift 2
 		n=$((n - 2))
 		case $f in *\\*|*"$nl"*|*"$cr"*) continue ;; esac
-		[ -f "$f" ] && set -- "$@" "$f" && want="$want $s"
+		[ -f "$f" ] && [ ! -L "$f" ] && set -- "$@" "$f" && want="$want $s"
 	done
 	[ $# -gt 0 ] || return 0
 	out=$(sha256sum -- "$@" 2>/dev/null)

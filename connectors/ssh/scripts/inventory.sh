@@ -6,10 +6,10 @@
 # the host's CPU: an external command costs about a millisecond, hence a
 # fixed number of them whatever the number of processes, accounts or files
 # (one awk for the small files, one grep and one find for the process
-# table, one tar for every file it dumps) and shell builtins for the rest.
+# table, two tars for every file it dumps) and shell builtins for the rest.
 #
 # Nothing a file, an account or a process holds can forge a section: file
-# contents travel in a tar archive (base64-encoded where tar is missing),
+# contents travel in tar archives (base64-encoded where tar is missing),
 # and the process table is NUL-terminated records that each start with
 # "/proc/".
 #
@@ -335,14 +335,38 @@ if [ -r /etc/sudoers ]; then
 	done < /etc/sudoers
 fi
 
+# Root reads no authorized_keys file through a link an account controls:
+# that account could point it at any file (/etc/shadow). Such a file, or
+# a file in such a directory (~/.ssh), is listed instead, "USER<TAB>LINK
+# <TAB>TARGET<TAB>FILE", and left unread. A link of root's in a directory
+# only root writes to (a configuration tool's) is root's own: the file it
+# leads to is read, under its real name.
+sec key-links
+keep=
+IFS=$nl; set -f
+for l in $keyfiles; do
+	f=${l#*"$tab"} x=
+	if [ -L "$f" ]; then x=$f; elif [ -L "${f%/*}" ]; then x=${f%/*}; fi
+	if [ -z "$x" ]; then
+		keep="$keep${keep:+$nl}$l"
+	elif [ -n "$(find "$x" -maxdepth 0 -user 0 2>/dev/null)" ] && [ -n "$(find "${x%/*}/" -maxdepth 0 -user 0 ! -perm /022 2>/dev/null)" ]; then
+		r=$(readlink -f -- "$f") && keep="$keep${keep:+$nl}${l%%"$tab"*}$tab$r"
+	elif [ "$x" = "$f" ] || [ -e "$f" ]; then
+		printf '%s\t%s\t%s\t%s\n' "${l%%"$tab"*}" "$x" "$(readlink -- "$x")" "$f"
+	fi
+done
+set +f; IFS=$ifs
+keyfiles=$keep
 if have tar; then
-	# Every file in one tar archive, written as it is (the parser knows
-	# where it ends), in three groups separated by /dev/null: the
-	# authorized_keys candidates (their accounts are the section above),
-	# sudoers, cron. tar skips what is missing or unreadable and stores a
-	# symlink's target (-h); names are NUL-terminated (--null) so that no
-	# file name can split one, and all absolute (-P) so that none reads as
-	# an option.
+	# Every file in two tar archives, written as they are (the parser
+	# knows where each ends): the authorized_keys candidates (their
+	# accounts are the section above), then sudoers and cron, separated by
+	# /dev/null. tar skips what is missing or unreadable; names are
+	# NUL-terminated (--null) so that no file name can split one, and all
+	# absolute (-P) so that none reads as an option. The first archive
+	# stores a link as a link (no -h), should one appear after the check
+	# above; the second stores a link's target, as sudo and cron follow
+	# links in directories only root writes to.
 	sec authorized-keys
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles"
 	sec archive
@@ -351,15 +375,18 @@ if have tar; then
 		for l in $keyfiles; do
 			case ${l#*"$tab"} in /*) printf '%s\0' "${l#*"$tab"}" ;; esac
 		done
-		set +f
+		set +f; IFS=$ifs
+	} | tar -c -f - -b 1 -P --numeric-owner --no-recursion --null -T - 2>/dev/null
+	{
 		printf '%s\0' /dev/null /etc/sudoers /etc/sudoers.d/*
+		IFS=$nl
 		for l in $sudoinc; do printf '%s\0' "$l"; done
 		IFS=$ifs
 		printf '%s\0' /dev/null /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*
 	} | tar -c -f - -b 1 -P -h --numeric-owner --no-recursion --null -T - 2>/dev/null
 else
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles" | sort -u | while IFS=$tab read -r u f; do
-		[ -f "$f" ] || continue
+		if [ ! -f "$f" ] || [ -L "$f" ]; then continue; fi
 		sec owner "$u"
 		dumpfile authorized_keys "$f"
 	done

@@ -70,7 +70,11 @@ func plant(h host, m *material) error {
 		{"/etc/sudoers.d/prestanet", 0o440, "# Prestanet Informatique - support N2\n" + providerUser + " ALL=(ALL:ALL) NOPASSWD: ALL\n"},
 		{"/etc/cron.d/prestanet-supervision", 0o644, fmt.Sprintf(
 			"# Supervision Prestanet Informatique - ne pas supprimer\nSHELL=/bin/bash\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n"+
-				"*/5 * * * * root timeout 10 bash -c 'echo \"$(hostname) $(cat /proc/loadavg)\" > /dev/tcp/%s/%s' >/dev/null 2>&1\n", callHost, callPort)},
+				"*/5 * * * * root timeout 10 bash -c 'echo \"$(hostname) $(cat /proc/loadavg)\" > /dev/tcp/%s/%s' >/dev/null 2>&1\n"+
+				// A backup job with the provider's password on its command
+				// line, as such jobs often are.
+				"0 4 * * * root tar -czf - /etc 2>/dev/null | curl -fsS -u prestanet:%s -T - https://backup.%s/%s.tgz >/dev/null 2>&1\n",
+			callHost, callPort, testenv.ProviderBackupPassword, testenv.ProviderDomain, h.name)},
 		{backupCommand, 0o755, "#!/bin/sh\n# Prestanet Informatique - sauvegarde distante\necho \"prestanet-backup: $(hostname): ok\"\n"},
 		{"/etc/cron.d/mairie-sauvegarde", 0o644, "# Sauvegarde nocturne de la mairie (service informatique)\n30 1 * * * root /usr/local/sbin/sauvegarde-mairie >/var/log/sauvegarde-mairie.log 2>&1\n"},
 		{"/usr/local/sbin/sauvegarde-mairie", 0o755, "#!/bin/sh\n# Sauvegarde de /etc et /srv vers /var/backups\nset -e\ntar -C / -czf /var/backups/mairie-$(date +%u).tar.gz etc srv\n"},
