@@ -460,7 +460,7 @@ func TestProcessFindings(t *testing.T) {
 		{PID: 13, Comm: "cron", Args: "/usr/sbin/cron -f"},
 		{PID: 14, Comm: "teamviewerd", Args: "/opt/teamviewer/tv_bin/teamviewerd -d --owner=prestanet"},
 	}}
-	agents := []connector.Finding{{Kind: connector.KindAgent, Detail: map[string]string{"processes": "14:teamviewerd"}}}
+	agents := []connector.Finding{{Kind: connector.KindAgent, Data: agentData{Processes: []string{"14:teamviewerd"}}}}
 	fs := processFindings(h, hostContext{Outgoing: out}, agents)
 	if len(fs) != 2 {
 		t.Fatalf("findings: %v", fs)
