@@ -1,8 +1,10 @@
 package ssh
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -78,11 +80,9 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 			check(ch, connector.State, "account "+ch.Params["user"]+" locked and expired (re-inventory: shadow)", a.State == "expired", "state: "+a.State)
 		case plan.RemoveAgent:
 			a, _ := t.catalog.Lookup(ch.Params["agent"])
-			m := findAgent(data, a)
-			check(ch, connector.Absent, "agent "+a.Name+": no package left (any dpkg state, rc included)", len(m.Packages) == 0, pkgList(m.Packages))
-			check(ch, connector.Absent, "agent "+a.Name+": no unit left (no unit file, none held by systemd)", len(m.Units) == 0, strings.Join(m.Units, " "))
-			check(ch, connector.Absent, "agent "+a.Name+": no process left", len(m.Processes) == 0, procList(m.Processes))
-			check(ch, connector.Absent, "agent "+a.Name+": no path left", len(m.Paths) == 0, strings.Join(m.Paths, " "))
+			for _, c := range agentGone(data, a) {
+				check(ch, connector.Absent, c.what, c.ok, c.detail)
+			}
 		}
 	}
 	return checks, nil
@@ -96,10 +96,42 @@ func pkgList(ps []pkgInfo) string {
 	return strings.Join(s, " ")
 }
 
-func procList(ps []procInfo) string {
+func procList(ps []agentProc) string {
 	var s []string
 	for _, p := range ps {
-		s = append(s, fmt.Sprintf("%s (pid %d)", p.Comm, p.PID))
+		s = append(s, fmt.Sprintf("%s (pid %d, by %s: exe %s, cmdline %q, cwd %s)", p.Comm, p.PID, strings.Join(p.Signals, ", "), cmp.Or(p.Exe, "-"), p.Args, cmp.Or(p.Cwd, "-")))
 	}
-	return strings.Join(s, " ")
+	return strings.Join(s, "; ")
+}
+
+// agentCheck is one check of an agent's absence.
+type agentCheck struct {
+	what, detail string
+	ok           bool
+}
+
+// agentGone checks on a re-inventory that agent a left nothing, each
+// check naming what it read. A check passes only when what it read was
+// read: a host with dpkg or rpm lists packages, a running systemd lists
+// units, every host lists processes (the inventory's own session at
+// least); an empty list there is a failed read, not an absence.
+func agentGone(h *hostData, a Agent) []agentCheck {
+	m := findAgent(h, a)
+	pkgDB := slices.ContainsFunc(h.PkgMgrs, func(s string) bool { return s == "dpkg" || s == "rpm" })
+	pkgs := agentCheck{"agent " + a.Name + ": no package left (any dpkg state, rc included; the package database read anew)", pkgList(m.Packages), len(m.Packages) == 0}
+	if pkgDB && len(h.Packages) == 0 {
+		pkgs.ok, pkgs.detail = false, "the package database read as empty: not read"
+	}
+	units := agentCheck{"agent " + a.Name + ": no unit left (unit files in every unit directory, and the units a running systemd holds)", strings.Join(m.Units, " "), len(m.Units) == 0}
+	if h.Systemd && (len(h.LiveUnits) == 0 || len(h.UnitFiles) == 0) {
+		units.ok, units.detail = false, fmt.Sprintf("systemd runs, but %d units held and %d unit files were read: not read", len(h.LiveUnits), len(h.UnitFiles))
+	}
+	procs := agentCheck{"agent " + a.Name + ": no process left: exe, cmdline, cwd, open files, maps and cgroups of every process checked", procList(m.Processes), len(m.Processes) == 0}
+	if len(h.Procs) == 0 {
+		procs.ok, procs.detail = false, "no process read: the process table was not read"
+	} else if procs.ok {
+		procs.detail = fmt.Sprintf("%d processes read", len(h.Procs))
+	}
+	paths := agentCheck{"agent " + a.Name + ": no path left (each of the catalogue's paths, configs and cron files tested)", strings.Join(m.Paths, " "), len(m.Paths) == 0}
+	return []agentCheck{pkgs, units, procs, paths}
 }
