@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/plan"
@@ -64,20 +65,20 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 					fp = k.Fingerprint
 				}
 			}
-			check(ch, connector.Present, "access key in "+ch.Params["file"]+" (re-inventory)", fp != "", fp)
+			check(ch, connector.Present, "access key in "+ch.Params["file"]+" (re-inventory: the file's keys read anew)", fp != "", fp)
 		case plan.RotatePassword:
 			user := ch.Params["user"]
 			held := connector.HeldUnknown
 			if a, ok := account(user); ok && a.Password != nil {
 				held = a.Password.Held
 			}
-			check(ch, connector.Present, "shadow hash of "+user+" is the stored password's (re-inventory)", held == connector.HeldCurrent, "store: "+string(held))
+			check(ch, connector.Present, "shadow hash of "+user+" is the stored password's (re-inventory: /etc/shadow read anew, compared with the store)", held == connector.HeldCurrent, "store: "+string(held))
 		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron:
-			_, still := findingByID[ch.Finding]
-			check(ch, connector.Absent, string(ch.Action)+": "+ch.Finding+" (re-inventory)", !still, "")
+			c := artefactGone(data, sys.Findings, ch)
+			check(ch, connector.Absent, c.what, c.ok, c.detail)
 		case plan.LockAccount:
-			a, _ := account(ch.Params["user"])
-			check(ch, connector.State, "account "+ch.Params["user"]+" locked and expired (re-inventory: shadow)", a.State == "expired", "state: "+a.State)
+			c := accountLocked(data, ch.Params["user"], now)
+			check(ch, connector.State, c.what, c.ok, c.detail)
 		case plan.RemoveAgent:
 			a, _ := t.catalog.Lookup(ch.Params["agent"])
 			for _, c := range agentGone(data, a) {
@@ -104,8 +105,8 @@ func procList(ps []agentProc) string {
 	return strings.Join(s, "; ")
 }
 
-// agentCheck is one check of an agent's absence.
-type agentCheck struct {
+// proofCheck is one check Verify records: what it read, what it found.
+type proofCheck struct {
 	what, detail string
 	ok           bool
 }
@@ -115,23 +116,85 @@ type agentCheck struct {
 // read: a host with dpkg or rpm lists packages, a running systemd lists
 // units, every host lists processes (the inventory's own session at
 // least); an empty list there is a failed read, not an absence.
-func agentGone(h *hostData, a Agent) []agentCheck {
+func agentGone(h *hostData, a Agent) []proofCheck {
 	m := findAgent(h, a)
 	pkgDB := slices.ContainsFunc(h.PkgMgrs, func(s string) bool { return s == "dpkg" || s == "rpm" })
-	pkgs := agentCheck{"agent " + a.Name + ": no package left (any dpkg state, rc included; the package database read anew)", pkgList(m.Packages), len(m.Packages) == 0}
+	pkgs := proofCheck{"agent " + a.Name + ": no package left (any dpkg state, rc included; the package database read anew)", pkgList(m.Packages), len(m.Packages) == 0}
 	if pkgDB && len(h.Packages) == 0 {
 		pkgs.ok, pkgs.detail = false, "the package database read as empty: not read"
 	}
-	units := agentCheck{"agent " + a.Name + ": no unit left (unit files in every unit directory, and the units a running systemd holds)", strings.Join(m.Units, " "), len(m.Units) == 0}
+	units := proofCheck{"agent " + a.Name + ": no unit left (unit files in every unit directory, and the units a running systemd holds)", strings.Join(m.Units, " "), len(m.Units) == 0}
 	if h.Systemd && (len(h.LiveUnits) == 0 || len(h.UnitFiles) == 0) {
 		units.ok, units.detail = false, fmt.Sprintf("systemd runs, but %d units held and %d unit files were read: not read", len(h.LiveUnits), len(h.UnitFiles))
 	}
-	procs := agentCheck{"agent " + a.Name + ": no process left: exe, cmdline, cwd, open files, maps and cgroups of every process checked", procList(m.Processes), len(m.Processes) == 0}
+	procs := proofCheck{"agent " + a.Name + ": no process left: exe, cmdline, cwd, open files, maps and cgroups of every process checked", procList(m.Processes), len(m.Processes) == 0}
 	if len(h.Procs) == 0 {
 		procs.ok, procs.detail = false, "no process read: the process table was not read"
 	} else if procs.ok {
 		procs.detail = fmt.Sprintf("%d processes read", len(h.Procs))
 	}
-	paths := agentCheck{"agent " + a.Name + ": no path left (each of the catalogue's paths, configs and cron files tested)", strings.Join(m.Paths, " "), len(m.Paths) == 0}
-	return []agentCheck{pkgs, units, procs, paths}
+	paths := proofCheck{"agent " + a.Name + ": no path left (each of the catalogue's paths, configs and cron files tested)", strings.Join(m.Paths, " "), len(m.Paths) == 0}
+	return []proofCheck{pkgs, units, procs, paths}
+}
+
+// artefactGone checks that a removed key, sudoers rule or cron entry is in
+// no file the re-inventory read: not as the finding removed, nor as the
+// same key (any account the file serves) or line in the same file. The
+// re-inventory reads every such file in one archive with /etc/sudoers,
+// which every host has: without it, the files were not read and nothing
+// is proven absent.
+func artefactGone(h *hostData, findings []connector.Finding, ch plan.Change) proofCheck {
+	file := ch.Params["file"]
+	var what string
+	same := func(f connector.Finding) bool { return false }
+	switch ch.Action {
+	case plan.RemoveKey:
+		what = fmt.Sprintf("key %s no longer in %s (re-inventory: every authorized_keys file read anew, for every account it serves)", ch.Params["fingerprint"], file)
+		same = func(f connector.Finding) bool {
+			k, ok := f.Data.(keyData)
+			return ok && k.File == file && k.Fingerprint == ch.Params["fingerprint"]
+		}
+	case plan.RemoveGrant:
+		what = fmt.Sprintf("sudoers rule no longer in %s (re-inventory: sudoers and the files it includes read anew)", file)
+		same = func(f connector.Finding) bool {
+			g, ok := f.Data.(grantData)
+			return ok && g.File == file && g.Text == ch.Params["text"]
+		}
+	case plan.RemoveCron:
+		what = fmt.Sprintf("cron entry no longer in %s (re-inventory: crontab, cron.d and the spool read anew)", file)
+		same = func(f connector.Finding) bool {
+			c, ok := f.Data.(cronData)
+			return ok && c.File == file && c.Text == ch.Params["text"]
+		}
+	}
+	if !slices.ContainsFunc(h.Files, func(f remoteFile) bool { return f.Path == "/etc/sudoers" }) {
+		return proofCheck{what, "/etc/sudoers not in the re-inventory: its files were not read", false}
+	}
+	for _, f := range findings {
+		if f.ID == ch.Finding || same(f) {
+			return proofCheck{what, "still there: " + f.ID, false}
+		}
+	}
+	detail := file + " gone"
+	if slices.ContainsFunc(h.Files, func(f remoteFile) bool { return f.Path == file }) {
+		detail = file + " read"
+	}
+	return proofCheck{what, detail, true}
+}
+
+// accountLocked checks a lock on the re-inventory's shadow entry: the
+// password locked (a hash starting with !, or * which no password
+// matches) and the
+// account expired, both; an account the re-inventory did not read (no
+// shadow read, or no entry) is not proven locked.
+func accountLocked(h *hostData, user string, now time.Time) proofCheck {
+	what := "account " + user + ": password locked and account expired (re-inventory: /etc/shadow read anew)"
+	sh, ok := h.Shadow[user]
+	if !ok {
+		return proofCheck{what, "no shadow entry read for " + user, false}
+	}
+	today := int(now.Unix() / 86400)
+	locked := strings.HasPrefix(sh.Hash, "!") || sh.Hash == "*"
+	expired := sh.Expire >= 0 && sh.Expire <= today
+	return proofCheck{what, fmt.Sprintf("password locked: %v, expires on day %d (today %d)", locked, sh.Expire, today), locked && expired}
 }
