@@ -15,9 +15,10 @@ import (
 // Verify proves a host's changes on a re-inventory: the one the removal
 // script ran once its changes were done (after), else a fresh one. Each
 // removed key, rule, entry and agent is absent (an agent: no package in
-// any dpkg state, no unit, no process, no path), each locked account
-// expired, the access key present, and each rotated password's shadow
-// hash the stored password's.
+// any dpkg state, no unit, no process by any of procSignals' signals, no
+// path), each locked account locked and expired, the access key present,
+// and each rotated password's shadow hash the stored password's. Each
+// check names what it read; one whose observation was not read fails.
 //
 // Long: one case per action, each the checks that prove it.
 func (t *target) Verify(ctx context.Context, system string, done []connector.Done, after connector.Observation) ([]connector.Check, error) {
