@@ -244,21 +244,13 @@ procs() {
 		IFS=$nl
 		set -f
 		for s in $agents; do
-			eval "l=\$ppaths_$s"
-			for p in $l; do set -- "$@" -o -lname "$p*"; done
-		done
-		set +f
-		IFS=$ifs
-		find /proc/[0-9]*/exe /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \( -name exe -o -name cwd "$@" \) -printf '%p:%l\0'
-		set --
-		IFS=$nl
-		set -f
-		for s in $agents; do
 			eval "l=\"\$ppaths_$s\$nl\$cgunits_$s\""
 			for p in $l; do p=${p%%[*?]*}; [ -n "$p" ] && set -- "$@" -e "$p"; done
 		done
 		set +f
 		IFS=$ifs
+		find /proc/[0-9]*/exe /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \( -name exe -o -name cwd -o -lname '/*' \) -printf '%p:%l\0' |
+			grep -azF -e /exe: -e /cwd: "$@"
 		[ $# -eq 0 ] || grep -aHz -F "$@" /proc/[0-9]*/maps /proc/[0-9]*/cgroup
 	} 2>/dev/null | tr '\n\0' '\001\n'
 }
