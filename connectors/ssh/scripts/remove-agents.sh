@@ -282,6 +282,9 @@ scan() {
 		k=${k%%:*}
 		a0=no
 		if [ "$k" = cmdline ] && [ "$last" != "$pid" ]; then a0=yes last=$pid; fi
+		# Most records can tie nothing: an argument past argv[0] that is no
+		# path, a link that could not be read.
+		case $k$a0$v in cmdlineno*/*) ;; cmdlineno*|exeno|cwdno) continue ;; esac
 		for s in $agents; do
 			eval "p=\" \$pids_$s \""
 			case $p in *" $pid "*) continue ;; esac
