@@ -32,8 +32,11 @@ type hostData struct {
 	// Debian-2"), from the connection the inventory ran on.
 	ServerVersion string
 	Files         []remoteFile
-	CronScripts   []string
-	CatalogPaths  []string
+	// FilesRead: the authorized_keys, sudoers and cron files were read
+	// (the archive, or each dumped): one not in Files is not on the host.
+	FilesRead    bool
+	CronScripts  []string
+	CatalogPaths []string
 }
 
 type diskInfo struct {

@@ -65,6 +65,7 @@ func parseInventory(out []byte) (*hostData, error) {
 					return nil, fmt.Errorf("inventory output: archive: %w", err)
 				}
 				archive, rest = groups, rest[n:]
+				h.FilesRead = true
 				section = ""
 				continue
 			case "end":
@@ -84,6 +85,8 @@ func parseInventory(out []byte) (*hostData, error) {
 				continue
 			case "proc":
 				procs.self, _ = strconv.Atoi(a)
+			case "files-read":
+				h.FilesRead = true
 			case "catalog-end":
 				seenEnd = true
 			}

@@ -41,7 +41,7 @@ func TestAccountLockedReadsBoth(t *testing.T) {
 func TestArtefactGoneReadsTheFiles(t *testing.T) {
 	ch := plan.Change{Action: plan.RemoveKey, Finding: "ssh-key:root:SHA256:x:/etc/ssh/keys",
 		Params: map[string]string{"user": "root", "file": "/etc/ssh/keys", "fingerprint": "SHA256:x"}}
-	read := &hostData{Files: []remoteFile{{Path: "/etc/sudoers"}, {Path: "/etc/ssh/keys"}}}
+	read := &hostData{FilesRead: true, Files: []remoteFile{{Path: "/etc/sudoers"}, {Path: "/etc/ssh/keys"}}}
 	other := connector.Finding{ID: "ssh-key:admin:SHA256:x:/etc/ssh/keys", Data: keyData{User: "admin", File: "/etc/ssh/keys", Fingerprint: "SHA256:x"}}
 	for _, tc := range []struct {
 		name     string

@@ -386,6 +386,7 @@ else
 	IFS=$ifs
 	dumpfile cron /etc/crontab
 	for f in /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do dumpfile cron "$f"; done
+	sec files-read # what is not dumped is not there
 fi
 sec cron-scripts
 for f in /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*; do [ -f "$f" ] && echo "$f"; done
