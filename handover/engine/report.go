@@ -170,7 +170,7 @@ func outgoingFates(res *Result) []report.ProviderAccess {
 				if !ok {
 					pa.Fate = report.FateRemaining
 				}
-				pa.Target, pa.System, pa.Finding = inv.Target, sys.Name, fd
+				pa.Target, pa.System, pa.Finding = inv.Target, sys.Name, plainFinding(fd)
 				out = append(out, pa)
 			}
 		}
@@ -290,17 +290,23 @@ func dossierCopy(inv *connector.Inventory) connector.Inventory {
 	for i := range out.Systems {
 		fs := slices.Clone(out.Systems[i].Findings)
 		for j := range fs {
-			if fs[j].Data == nil {
-				continue
-			}
-			var plain any
-			if b, err := json.Marshal(fs[j].Data); err == nil && json.Unmarshal(b, &plain) == nil {
-				fs[j].Data = plain
-			} else {
-				fs[j].Data = nil
-			}
+			fs[j] = plainFinding(fs[j])
 		}
 		out.Systems[i].Findings = fs
 	}
 	return out
+}
+
+// plainFinding is f with its Data as plain JSON data (see dossierCopy).
+func plainFinding(f connector.Finding) connector.Finding {
+	if f.Data == nil {
+		return f
+	}
+	var plain any
+	if b, err := json.Marshal(f.Data); err == nil && json.Unmarshal(b, &plain) == nil {
+		f.Data = plain
+	} else {
+		f.Data = nil
+	}
+	return f
 }
