@@ -142,7 +142,8 @@ rm $d/tvhelper`)
 		}
 	}
 	if t.Failed() {
-		t.FailNow()
+		out, _ := rootSSH(e, ip, "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(cat $p/comm) $(readlink $p/exe) $(readlink $p/cwd) $(tr '\\0' ' ' < $p/cmdline)\"; done")
+		t.Fatalf("the host's processes:\n%s", out)
 	}
 
 	res, checks := removeAndVerify(t, tg, h, "teamviewer")
@@ -196,8 +197,10 @@ func TestAgentProcessInUnitCgroup(t *testing.T) {
 	pids := plantProcs(t, e, ip, fmt.Sprintf(`set -e
 cd /
 setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & p=$!
-for d in /sys/fs/cgroup/system.slice /sys/fs/cgroup/systemd/system.slice; do
-	if [ -e $d/%[1]s/cgroup.procs ]; then echo $p > $d/%[1]s/cgroup.procs; break; fi
+# The unit's cgroup in every hierarchy that has one (cgroup v2, or v1's
+# named and controllers' hierarchies, hybrid or not).
+for f in /sys/fs/cgroup/system.slice/%[1]s/cgroup.procs /sys/fs/cgroup/*/system.slice/%[1]s/cgroup.procs; do
+	if [ -e $f ]; then echo $p > $f; fi
 done
 grep -q %[1]s /proc/$p/cgroup
 echo in-cgroup $p`, unit))
