@@ -16,8 +16,14 @@ import (
 type agentMatch struct {
 	Packages  []pkgInfo
 	Units     []string
-	Processes []procInfo
+	Processes []agentProc
 	Paths     []string
+}
+
+// agentProc is a process tied to an agent, and by what (procSignals).
+type agentProc struct {
+	procInfo
+	Signals []string
 }
 
 func (m agentMatch) empty() bool {
@@ -50,6 +56,94 @@ func globMatch(pats []string, s string) bool {
 // otherwise in a unit directory is no unit, and never reaches a command.
 var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
 
+// procSignals lists what ties process p to agent a, each signal on its
+// own, since an agent may run as an interpreter (java, mono, python, a
+// shell wrapper) from its install directory, under an exec -a name, its
+// executable deleted:
+//   - comm: its name matches the catalogue's process patterns;
+//   - exe: its executable (" (deleted)" or not) has such a name, or lies
+//     under the agent's paths;
+//   - cmdline: its argv[0] has such a name (exec -a), or a word of any
+//     argument is a path under the agent's paths (a script, a jar, the
+//     command a wrapper runs);
+//   - cwd: its working directory is under the agent's paths;
+//   - fd, maps: a file it holds open or maps is under them;
+//   - cgroup: it is in the cgroup of one of the agent's units.
+//
+// The removal script (scripts/remove-agents.sh, scan) ends processes by
+// the same signals.
+func procSignals(a Agent, p procInfo) []string {
+	var why []string
+	if globMatch(a.Processes, p.Comm) {
+		why = append(why, "comm")
+	}
+	if exe := exeOf(p); exe != "" && (globMatch(a.Processes, path.Base(exe)) || underPaths(a.Paths, exe)) {
+		why = append(why, "exe")
+	}
+	if argvMatch(a, p.Argv) {
+		why = append(why, "cmdline")
+	}
+	if underPaths(a.Paths, p.Cwd) {
+		why = append(why, "cwd")
+	}
+	if slices.ContainsFunc(p.FDs, func(f string) bool { return underPaths(a.Paths, f) }) {
+		why = append(why, "fd")
+	}
+	if slices.ContainsFunc(p.Maps, func(f string) bool { return underPaths(a.Paths, f) }) {
+		why = append(why, "maps")
+	}
+	if slices.ContainsFunc(p.Cgroups, func(cg string) bool {
+		return slices.ContainsFunc(strings.Split(cg, "/"), func(c string) bool { return c != "" && globMatch(a.Units, c) })
+	}) {
+		why = append(why, "cgroup")
+	}
+	return why
+}
+
+// argvMatch: argv[0] (whole, or its first word) has the name of one of
+// a's processes, or a word of an argument is a path under a's paths.
+func argvMatch(a Agent, argv []string) bool {
+	if len(argv) > 0 {
+		first, _, _ := strings.Cut(argv[0], " ")
+		if globMatch(a.Processes, path.Base(argv[0])) || globMatch(a.Processes, path.Base(first)) {
+			return true
+		}
+	}
+	for _, arg := range argv {
+		if !strings.Contains(arg, "/") {
+			continue
+		}
+		if underPaths(a.Paths, arg) {
+			return true
+		}
+		for _, w := range strings.Fields(arg) {
+			if _, v, ok := strings.Cut(w, "=/"); ok {
+				w = "/" + v
+			}
+			if underPaths(a.Paths, strings.Trim(w, `'"();&|`)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// underPaths reports whether p (absolute; " (deleted)" ignored) is one of
+// pats or under one of them. * and ? do not cross a slash: each of p's
+// ancestors is matched.
+func underPaths(pats []string, p string) bool {
+	p = strings.TrimSuffix(p, " (deleted)")
+	if len(pats) == 0 || !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for q := path.Clean(p); q != "/"; q = path.Dir(q) {
+		if globMatch(pats, q) {
+			return true
+		}
+	}
+	return false
+}
+
 // findAgent matches one catalogue entry against a host.
 func findAgent(h *hostData, a Agent) agentMatch {
 	var m agentMatch
@@ -72,8 +166,8 @@ func findAgent(h *hostData, a Agent) agentMatch {
 		}
 	}
 	for _, p := range h.Procs {
-		if globMatch(a.Processes, p.Comm) || globMatch(a.Processes, path.Base(exeOf(p))) {
-			m.Processes = append(m.Processes, p)
+		if why := procSignals(a, p); len(why) > 0 {
+			m.Processes = append(m.Processes, agentProc{p, why})
 		}
 	}
 	pathPats := slices.Concat(a.Paths, a.Configs, a.Cron)
@@ -121,7 +215,7 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 		}
 		for _, p := range m.Processes {
 			procs = append(procs, fmt.Sprintf("%d:%s", p.PID, p.Comm))
-			what = append(what, fmt.Sprintf("process %s running (pid %d)", p.Comm, p.PID))
+			what = append(what, fmt.Sprintf("process %s running (pid %d; by %s)", p.Comm, p.PID, strings.Join(p.Signals, ", ")))
 		}
 		for _, p := range m.Paths {
 			what = append(what, "path "+p)

@@ -34,7 +34,10 @@ type hostData struct {
 	Files         []remoteFile
 	// KeyLinks are the authorized_keys files that are links, or sit in a
 	// directory that is one: not read (root follows no account's link).
-	KeyLinks     []keyLink
+	KeyLinks []keyLink
+	// FilesRead: the authorized_keys, sudoers and cron files were read
+	// (the archive, or each dumped): one not in Files is not on the host.
+	FilesRead    bool
 	CronScripts  []string
 	CatalogPaths []string
 }
@@ -60,9 +63,19 @@ type unitFile struct {
 	Name, Path, Link, Exec string
 }
 
+// procInfo is a running process as the inventory read it from /proc.
+// Args is its command line joined by spaces (tabs and newlines made
+// spaces); Argv keeps the arguments apart. Cwd, FDs and Maps are read
+// only where they may name a catalogue agent's path (the rest is not
+// collected), Cgroups only where they may name an agent's unit.
 type procInfo struct {
 	PID             int
 	Comm, Exe, Args string
+	Argv            []string
+	Cwd             string
+	FDs             []string // open files (their link's target)
+	Maps            []string // mapped files
+	Cgroups         []string // cgroup paths, one per hierarchy
 }
 
 type listenSocket struct {

@@ -169,6 +169,8 @@ func inventoryScript(c *Catalog, sshd map[string]string) string {
 		}
 	}
 	b.WriteString("catalog_paths=" + shellQuote(strings.Join(pats, "\n")) + "\n")
+	procPaths, procUnits := procPatterns(c)
+	b.WriteString("proc_paths=" + shellQuote(strings.Join(procPaths, "\n")) + " proc_units=" + shellQuote(strings.Join(procUnits, "\n")) + "\n")
 	if len(sshd) > 0 {
 		keys := slices.Sorted(maps.Keys(sshd))
 		lines := make([]string, len(keys))
@@ -179,4 +181,23 @@ func inventoryScript(c *Catalog, sshd map[string]string) string {
 	}
 	b.WriteString(inventoryBase)
 	return b.String()
+}
+
+// procPatterns are what ties a process to an agent besides its name, for
+// the inventory to collect: the catalogue's install paths and its service
+// units (a unit's cgroup bears its name), unique, in catalogue order.
+func procPatterns(c *Catalog) (paths, units []string) {
+	for _, a := range c.Agents {
+		for _, p := range a.Paths {
+			if !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+		for _, u := range a.Units {
+			if !slices.Contains(units, u) {
+				units = append(units, u)
+			}
+		}
+	}
+	return paths, units
 }

@@ -65,6 +65,7 @@ func parseInventory(out []byte) (*hostData, error) {
 					return nil, fmt.Errorf("inventory output: archive: %w", err)
 				}
 				archive, rest = groups, rest[n:]
+				h.FilesRead = true
 				section = ""
 				continue
 			case "end":
@@ -84,6 +85,8 @@ func parseInventory(out []byte) (*hostData, error) {
 				continue
 			case "proc":
 				procs.self, _ = strconv.Atoi(a)
+			case "files-read":
+				h.FilesRead = true
 			case "catalog-end":
 				seenEnd = true
 			}
@@ -120,30 +123,37 @@ type procTable struct {
 }
 
 type procRecord struct {
-	comm, exe string
-	hasComm   bool
-	args      []string
+	comm, exe, cwd     string
+	hasComm            bool
+	args               []string
+	fds, maps, cgroups []string
 }
 
 // add reads one record: "/proc/PID/comm:NAME\n", "/proc/PID/cmdline:ARG",
-// "/proc/PID/exe:TARGET" or "/proc/PID/fd socket:[INODE]".
+// "/proc/PID/exe:TARGET", "/proc/PID/cwd:TARGET", "/proc/PID/fd
+// socket:[INODE]", "/proc/PID/fd /PATH" (an open file), or the whole of
+// "/proc/PID/maps:CONTENT" or "/proc/PID/cgroup:CONTENT".
 func (t *procTable) add(h *hostData, rec string) {
 	pidStr, what, _ := strings.Cut(strings.TrimPrefix(rec, "/proc/"), "/")
 	pid, err := strconv.Atoi(pidStr)
 	if err != nil {
 		return
 	}
-	if link, ok := strings.CutPrefix(what, "fd "); ok {
-		inode := strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")
-		if _, dup := h.SocketPIDs[inode]; !dup && inode != "" {
-			h.SocketPIDs[inode] = pid
-		}
-		return
-	}
 	p := t.byPID[pid]
 	if p == nil {
 		p = &procRecord{}
 		t.byPID[pid] = p
+	}
+	if link, ok := strings.CutPrefix(what, "fd "); ok {
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+			inode = strings.TrimSuffix(inode, "]")
+			if _, dup := h.SocketPIDs[inode]; !dup && inode != "" {
+				h.SocketPIDs[inode] = pid
+			}
+		} else if strings.HasPrefix(link, "/") && !slices.Contains(p.fds, link) {
+			p.fds = append(p.fds, link)
+		}
+		return
 	}
 	switch kind, v, _ := strings.Cut(what, ":"); kind {
 	case "comm":
@@ -155,6 +165,23 @@ func (t *procTable) add(h *hostData, rec string) {
 		p.args = append(p.args, v)
 	case "exe":
 		p.exe = strings.TrimRight(v, "\n")
+	case "cwd":
+		p.cwd = strings.TrimRight(v, "\n")
+	case "maps":
+		// "ADDRESS PERMS OFFSET DEV INODE PATH": only the path holds a
+		// slash; the kernel writes a newline in it as \012.
+		for _, l := range strings.Split(v, "\n") {
+			if i := strings.IndexByte(l, '/'); i >= 0 && !slices.Contains(p.maps, l[i:]) {
+				p.maps = append(p.maps, l[i:])
+			}
+		}
+	case "cgroup":
+		// "ID:CONTROLLERS:PATH", one line per hierarchy.
+		for _, l := range strings.Split(v, "\n") {
+			if f := strings.SplitN(l, ":", 3); len(f) == 3 && !slices.Contains(p.cgroups, f[2]) {
+				p.cgroups = append(p.cgroups, f[2])
+			}
+		}
 	}
 }
 
@@ -169,7 +196,8 @@ func (t *procTable) list() []procInfo {
 			continue
 		}
 		p := t.byPID[pid]
-		ps = append(ps, procInfo{PID: pid, Comm: p.comm, Exe: p.exe, Args: strings.TrimSpace(blank.Replace(strings.Join(p.args, " ")))})
+		ps = append(ps, procInfo{PID: pid, Comm: p.comm, Exe: p.exe, Args: strings.TrimSpace(blank.Replace(strings.Join(p.args, " "))),
+			Argv: p.args, Cwd: p.cwd, FDs: p.fds, Maps: p.maps, Cgroups: p.cgroups})
 	}
 	return ps
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,11 @@ func TestParseProcRecords(t *testing.T) {
 		"/proc/1/fd socket:[100]",
 		"/proc/42/fd socket:[100]",
 		"/proc/42/fd socket:[200]",
+		"/proc/42/cwd:/opt/teamviewer",
+		"/proc/42/fd /opt/teamviewer/log (deleted)",
+		"/proc/42/fd /opt/teamviewer/log (deleted)",
+		"/proc/42/maps:55d0-55d1 r-xp 00000000 08:01 12 /opt/teamviewer/tv bin (deleted)\n55d1-55d2 r--p 00000000 08:01 12 /opt/teamviewer/tv bin (deleted)\n7ff0-7ff1 rw-p 00000000 00:00 0 \n7ff2-7ff3 r-xp 00000000 08:01 9 /usr/lib/libc.so.6\n",
+		"/proc/1/cgroup:12:cpu,cpuacct:/system.slice/ssh.service\n1:name=systemd:/system.slice/ssh.service\n0::/system.slice/ssh.service\n",
 	}
 	out := "@@hostname\nh\n@@proc 99\n" + strings.Join(records, "\x00") + "\x00@@catalog-paths\n@@catalog-end\n"
 	h, err := parseInventory([]byte(out))
@@ -46,11 +52,14 @@ func TestParseProcRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []procInfo{
-		{PID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", Args: "sshd: /usr/sbin/sshd -D  [listener]"},
-		{PID: 42, Comm: "evil\n@@sshd", Exe: "/tmp/a\nb (deleted)", Args: "x @@catalog-end  tab here"},
+		{PID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", Args: "sshd: /usr/sbin/sshd -D  [listener]",
+			Argv: []string{"sshd: /usr/sbin/sshd -D", "", "[listener]"}, Cgroups: []string{"/system.slice/ssh.service"}},
+		{PID: 42, Comm: "evil\n@@sshd", Exe: "/tmp/a\nb (deleted)", Args: "x @@catalog-end  tab here",
+			Argv: []string{"x\n@@catalog-end\n", "tab\there"}, Cwd: "/opt/teamviewer", FDs: []string{"/opt/teamviewer/log (deleted)"},
+			Maps: []string{"/opt/teamviewer/tv bin (deleted)", "/usr/lib/libc.so.6"}},
 		{PID: 7, Comm: "kworker/0:1"},
 	}
-	if !slices.Equal(h.Procs, want) {
+	if !reflect.DeepEqual(h.Procs, want) {
 		t.Errorf("Procs = %+v\nwant %+v", h.Procs, want)
 	}
 	if len(h.SSHD) != 0 {

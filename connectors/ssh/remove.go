@@ -273,6 +273,8 @@ func agentSteps(b *batch, jobs []agentJob) []string {
 		b.set("units_"+s, strings.Join(j.units, " "))
 		b.set("pkgs_"+s, strings.Join(j.packages, " "))
 		b.set("procs_"+s, strings.Join(j.agent.Processes, "\n"))
+		b.set("ppaths_"+s, strings.Join(j.agent.Paths, "\n"))
+		b.set("cgunits_"+s, strings.Join(j.agent.Units, "\n"))
 		b.set("uninst_"+s, strings.Join(j.agent.Removal.Uninstaller, " "))
 		b.set("paths_"+s, strings.Join(mapStrings(removalPaths(j), globLine), "\n"))
 		if j.agent.Removal.Purge && len(j.packages) > 0 {

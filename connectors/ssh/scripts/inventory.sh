@@ -15,6 +15,9 @@
 #
 # Set before this script by the connector, with its quoting:
 #   catalog_paths  the path patterns of the agent catalogue, one a line;
+#   proc_paths     the catalogue's install paths (paths:), one a line, and
+#   proc_units     its unit patterns, one a line: what ties a process to
+#                  an agent besides its name (see the section proc);
 #   sshd_known     (a re-inventory only) sshd's settings as the inventory
 #                  read them, with reinv=1.
 export LC_ALL=C
@@ -205,14 +208,28 @@ if [ -d /run/systemd/system ] && have systemctl; then
 	systemctl list-units --type=service,timer --no-legend --plain 2>/dev/null
 fi
 
-# The process table in two processes whatever its size, as NUL-terminated
-# records: "/proc/PID/comm:NAME\n", "/proc/PID/cmdline:ARG" (one per
-# argument), "/proc/PID/exe:TARGET" and "/proc/PID/fd socket:[INODE]". The
-# globs are expanded by this shell before each command forks, so neither
-# command lists itself; the section's argument is this shell's own PID.
+# The process table in four processes whatever its size, as
+# NUL-terminated records: "/proc/PID/comm:NAME\n", "/proc/PID/cmdline:ARG"
+# (one per argument), "/proc/PID/exe:TARGET", "/proc/PID/cwd:TARGET",
+# "/proc/PID/fd socket:[INODE]" and "/proc/PID/fd PATH" (a file open, kept
+# only where it holds one of the agents' paths up to its first wildcard:
+# grep -F, one test of each link rather than one per path), and the whole
+# of "/proc/PID/maps:..." and "/proc/PID/cgroup:..." where either holds
+# one of the agents' paths or units so cut (a few processes' maps, not
+# every one's). The connector decides which process is an agent's. The
+# globs of the greps are expanded by this shell before they fork, so no
+# grep lists itself; the section's argument is this shell's own PID.
 sec proc $$
 grep -aHz '' /proc/[0-9]*/comm /proc/[0-9]*/cmdline 2>/dev/null
-find /proc/[0-9]*/exe /proc/[0-9]*/fd -maxdepth 1 \( -name exe -printf '%p:%l\0' \) -o \( -lname 'socket:*' -printf '%h %l\0' \) 2>/dev/null
+set --
+IFS=$nl; set -f
+# shellcheck disable=SC2154 # proc_paths and proc_units are set before this script
+for p in $proc_paths $proc_units; do p=${p%%[*?]*}; [ -n "$p" ] && set -- "$@" -e "$p"; done
+set +f; IFS=$ifs
+find /proc/[0-9]*/exe /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \( \( -name exe -o -name cwd \) -printf '%p:%l\0' \) -o \( \( -lname 'socket:*' -o -lname '/*' \) -printf '%h %l\0' \) 2>/dev/null |
+	grep -azF -e /exe: -e /cwd: -e ' socket:[' "$@"
+[ $# -eq 0 ] || grep -aHz -F "$@" /proc/[0-9]*/maps /proc/[0-9]*/cgroup 2>/dev/null
+set --
 
 sec sshd
 # One sshd -T (5 ms of CPU): the settings that matter, and where sshd
@@ -396,6 +413,7 @@ else
 	IFS=$ifs
 	dumpfile cron /etc/crontab
 	for f in /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do dumpfile cron "$f"; done
+	sec files-read # what is not dumped is not there
 fi
 sec cron-scripts
 for f in /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*; do [ -f "$f" ] && echo "$f"; done

@@ -7,13 +7,17 @@
 # runs (elsewhere their links are removed with their files), vendor
 # uninstallers run, their packages purged in one package manager call
 # (one by one if that fails, to tell whose failed), their leftover
-# processes ended (TERM, then KILL after 3 s), their files and unit files
+# processes ended (TERM, then KILL after 3 s, then looked for again), their files and unit files
 # removed.
 #
 # Set before the call by the connector, with its quoting, for each STEP:
 #   units_STEP   the units the inventory saw, space-separated;
 #   pkgs_STEP    the packages the inventory saw, space-separated;
 #   procs_STEP   the catalogue's process name patterns, one a line;
+#   ppaths_STEP  its install paths (paths:), one a line, and
+#   cgunits_STEP its unit patterns, one a line: a process under those
+#                paths (executable, arguments, working directory, open or
+#                mapped files) or in such a unit's cgroup is the agent's;
 #   uninst_STEP  the vendor uninstaller and its arguments, space-separated,
 #                or "";
 #   paths_STEP   the paths to remove, one a line: a line holding * or ? is
@@ -79,8 +83,10 @@ remove_agents() {
 		set +f
 	fi
 	for s in $agents; do
-		eval "f=\$failed_$s"
-		if [ -n "$f" ]; then fail "$s" "package removal failed:$f"; else ok "$s"; fi
+		eval "f=\$failed_$s l=\$left_$s"
+		if [ -n "$f" ]; then fail "$s" "package removal failed:$f"
+		elif [ -n "$l" ]; then fail "$s" "processes still running after KILL:$l"
+		else ok "$s"; fi
 	done
 }
 
@@ -124,11 +130,11 @@ purge_packages() {
 	done
 }
 
-# match STEP NAME: whether NAME matches one of the process patterns of
-# agent STEP.
+# inlist VAR NAME: whether NAME matches one of the patterns in $VAR, one a
+# line.
 # shellcheck disable=SC2154 # nl and ifs are batch.sh's; pats is set through eval
-match() {
-	eval "pats=\$procs_$1"
+inlist() {
+	eval "pats=\$$1"
 	IFS=$nl
 	set -f
 	for pat in $pats; do
@@ -140,33 +146,163 @@ match() {
 	return 1
 }
 
-# scan lists the processes of the agents, as pids_STEP and found.
+# match STEP NAME: whether NAME matches one of the process patterns of
+# agent STEP.
+match() { inlist "procs_$1" "$2"; }
+
+# under STEP PATH: whether PATH (" (deleted)" ignored) is one of the
+# install paths of agent STEP, or under one.
+under() {
+	v=${2% (deleted)}
+	case $v in /*) ;; *) return 1 ;; esac
+	eval "pats=\$ppaths_$1"
+	IFS=$nl
+	set -f
+	for pat in $pats; do
+		# shellcheck disable=SC2254 # pat is a pattern
+		case $v in $pat|$pat/*) IFS=$ifs; set +f; return 0 ;; esac
+	done
+	IFS=$ifs
+	set +f
+	return 1
+}
+
+# pmatch STEP KIND VALUE ARGV0: whether a record of the process table ties
+# its process to agent STEP. The signals are the inventory's (agents.go,
+# procSignals): its name (comm), its executable's name or place (exe,
+# deleted or not), its argv[0] (ARGV0=yes) naming it or any word of an
+# argument under its paths (cmdline), its working directory (cwd), a file
+# it holds open (fd/N) or maps (maps), the cgroup of one of its units
+# (cgroup). Lines of maps and cgroup records are separated by $soh.
+pmatch() {
+	case $2 in
+	comm) match "$1" "${3%"$soh"}" ;;
+	exe) v=${3% (deleted)}; under "$1" "$v" || match "$1" "${v##*/}" ;;
+	cwd|fd/*) under "$1" "$3" ;;
+	cmdline)
+		if [ "$4" = yes ]; then
+			w=${3%% *}
+			match "$1" "${3##*/}" || match "$1" "${w##*/}" && return 0
+		fi
+		case $3 in */*) ;; *) return 1 ;; esac
+		under "$1" "$3" && return 0
+		IFS=" 	$soh"
+		set -f
+		# shellcheck disable=SC2086 # one word per word of the argument
+		set -- "$1" $3
+		IFS=$ifs
+		set +f
+		s1=$1
+		shift
+		for w in "$@"; do
+			case $w in */*) ;; *) continue ;; esac
+			case $w in *=/*) w=/${w#*=/} ;; esac
+			while :; do case $w in [\'\"\(\;\&\|\)]*) w=${w#?} ;; *[\'\"\(\;\&\|\)]) w=${w%?} ;; *) break ;; esac; done
+			under "$s1" "$w" && return 0
+		done
+		return 1 ;;
+	maps)
+		IFS=$soh
+		set -f
+		# shellcheck disable=SC2086 # one word per line
+		set -- "$1" $3
+		IFS=$ifs
+		set +f
+		s1=$1
+		shift
+		for l in "$@"; do
+			case $l in */*) under "$s1" "/${l#*/}" && return 0 ;; esac
+		done
+		return 1 ;;
+	cgroup)
+		IFS="$soh/"
+		set -f
+		# shellcheck disable=SC2086 # one word per line and path component
+		set -- "$1" $3
+		IFS=$ifs
+		set +f
+		s1=$1
+		shift
+		for c in "$@"; do
+			[ -n "$c" ] && inlist "cgunits_$s1" "$c" && return 0
+		done
+		return 1 ;;
+	*) return 1 ;;
+	esac
+}
+
+# procs prints the process table as records, one a line (a newline in a
+# value made $soh): "/proc/PID/comm:NAME", "/proc/PID/cmdline:ARG" (each
+# argument, in order), "/proc/PID/exe:TARGET", "/proc/PID/cwd:TARGET",
+# "/proc/PID/fd/N:PATH" for the files that may be under an agent's paths,
+# and the whole maps and cgroup of the processes that may name an agent's
+# path or unit (as the inventory reads them).
+procs() {
+	{
+		grep -aHz '' /proc/[0-9]*/comm /proc/[0-9]*/cmdline
+		set --
+		IFS=$nl
+		set -f
+		for s in $agents; do
+			eval "l=\"\$ppaths_$s\$nl\$cgunits_$s\""
+			for p in $l; do p=${p%%[*?]*}; [ -n "$p" ] && set -- "$@" -e "$p"; done
+		done
+		set +f
+		IFS=$ifs
+		find /proc/[0-9]*/exe /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \( -name exe -o -name cwd -o -lname '/*' \) -printf '%p:%l\0' |
+			grep -azF -e /exe: -e /cwd: "$@"
+		[ $# -eq 0 ] || grep -aHz -F "$@" /proc/[0-9]*/maps /proc/[0-9]*/cgroup
+	} 2>/dev/null | tr '\n\0' '\001\n'
+}
+
+# scan lists the processes of the agents, as pids_STEP and found: each
+# process that one record of procs ties to an agent. PID 1, this shell
+# and its ancestors (the session running it) are never listed.
 scan() {
 	found=
 	for s in $agents; do eval "pids_$s="; done
-	while IFS='	' read -r d e; do
-		[ -n "$d" ] || continue
-		pid=${d#/proc/}
-		pid=${pid%/exe}
-		[ "$pid" = "$$" ] && continue
-		c=
-		read -r c < "/proc/$pid/comm" 2>/dev/null || continue
-		e=${e% (deleted)}
-		e=${e##*/}
+	keep=" 1 $$ "
+	p=$$
+	while [ "$p" -gt 1 ]; do
+		pp=
+		{ while read -r k v; do [ "$k" = PPid: ] && pp=$v && break; done < "/proc/$p/status"; } 2>/dev/null
+		case $pp in ''|*[!0-9]*) break ;; esac
+		keep="$keep$pp "
+		p=$pp
+	done
+	last=
+	while IFS= read -r r; do
+		case $r in /proc/[0-9]*/*:*) ;; *) continue ;; esac
+		pid=${r#/proc/}
+		pid=${pid%%/*}
+		case $pid in *[!0-9]*) continue ;; esac
+		case $keep in *" $pid "*) continue ;; esac
+		k=${r#/proc/"$pid"/}
+		v=${k#*:}
+		k=${k%%:*}
+		a0=no
+		if [ "$k" = cmdline ] && [ "$last" != "$pid" ]; then a0=yes last=$pid; fi
+		# Most records can tie nothing: an argument past argv[0] that is no
+		# path, a link that could not be read.
+		case $k$a0$v in cmdlineno*/*) ;; cmdlineno*|exeno|cwdno) continue ;; esac
 		for s in $agents; do
-			if match "$s" "$c" || { [ -n "$e" ] && match "$s" "$e"; }; then
+			eval "p=\" \$pids_$s \""
+			case $p in *" $pid "*) continue ;; esac
+			if pmatch "$s" "$k" "$v" $a0; then
 				eval "pids_$s=\"\$pids_$s \$pid\""
-				found="$found $pid"
+				case "$found " in *" $pid "*) ;; *) found="$found $pid" ;; esac
 			fi
 		done
 	done <<HANDOVER_PROCS
-$(find /proc/[0-9]*/exe -maxdepth 0 -printf '%h\t%l\n' 2>/dev/null)
+$(procs)
 HANDOVER_PROCS
 }
 
-# end_processes: the agents' processes left over get TERM, up to 3 s to
-# end, then KILL.
+# end_processes: the agents' processes get TERM, up to 3 s to end, then
+# what is left (or came back) KILL; what a last scan still finds is left
+# running (left_STEP), and fails its agent.
 end_processes() {
+	soh=$(printf '\001')
 	scan
 	for sig in TERM KILL; do
 		[ -n "$found" ] || break
@@ -181,9 +317,9 @@ end_processes() {
 			[ -n "$alive" ] || break
 			n=$((n + 1))
 		done
-		# Whatever is left (or came back) is looked for again.
-		if [ -n "$alive" ]; then scan; else found=; fi
+		scan
 	done
+	for s in $agents; do eval "left_$s=\$pids_$s"; done
 }
 
 # remove_paths: every agent's leftover files in one rm, each agent's

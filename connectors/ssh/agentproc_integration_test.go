@@ -1,0 +1,225 @@
+package ssh
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/testenv"
+)
+
+// plantProcs runs script on the host as root; each line it prints is
+// "NAME PID" for a process it started. They are returned by name.
+func plantProcs(t *testing.T, e *testenv.Env, ip, script string) map[string]int {
+	t.Helper()
+	out, err := rootSSH(e, ip, script)
+	if err != nil {
+		t.Fatalf("plant the processes (%v):\n%s", err, out)
+	}
+	pids := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, pid, _ := strings.Cut(l, " ")
+		n, err := strconv.Atoi(pid)
+		if err != nil {
+			t.Fatalf("plant the processes: %q", out)
+		}
+		pids[name] = n
+	}
+	return pids
+}
+
+// procSignalsOn reads the host (a fresh inventory) and returns the signals
+// that tie each process to agent, by PID.
+func procSignalsOn(t *testing.T, tg *target, h testenv.Host, agent string) map[int][]string {
+	t.Helper()
+	data, err := tg.readHost(context.Background(), tg.s.Hosts[0], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := tg.catalog.Lookup(agent)
+	got := map[int][]string{}
+	for _, p := range findAgent(data, a).Processes {
+		got[p.PID] = p.Signals
+	}
+	return got
+}
+
+// running tells, for each PID, whether the process still runs on the host
+// (a zombie does not).
+func running(t *testing.T, e *testenv.Env, ip string, pids map[string]int) map[string]bool {
+	t.Helper()
+	var list []string
+	for _, p := range pids {
+		list = append(list, strconv.Itoa(p))
+	}
+	out, err := rootSSH(e, ip, "for p in "+strings.Join(list, " ")+"; do s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' /proc/$p/status 2>/dev/null); echo \"$p ${s:-gone}\"; done")
+	if err != nil {
+		t.Fatalf("read the processes' states (%v):\n%s", err, out)
+	}
+	state := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pid, s, _ := strings.Cut(l, " ")
+		state[pid] = s
+	}
+	alive := map[string]bool{}
+	for name, p := range pids {
+		s := state[strconv.Itoa(p)]
+		alive[name] = s != "gone" && s != "Z"
+	}
+	return alive
+}
+
+// removeAndVerify removes agent from the target's one host and returns
+// the removal's result and Verify's checks.
+func removeAndVerify(t *testing.T, tg *target, h testenv.Host, agent string) (connector.ChangeResult, []connector.Check) {
+	t.Helper()
+	remove := plannedChange(t, tg, plan.RemoveAgent, agent)
+	ctx := context.Background()
+	applied := tg.Apply(ctx, h.Name, []plan.Change{remove}, nil)
+	checks, err := tg.Verify(ctx, h.Name, done([]plan.Change{remove}), applied.After)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applied.Results[0], checks
+}
+
+func processCheck(t *testing.T, checks []connector.Check, agent string) connector.Check {
+	t.Helper()
+	i := slices.IndexFunc(checks, func(c connector.Check) bool { return strings.HasPrefix(c.What, "agent "+agent+": no process left") })
+	if i < 0 {
+		t.Fatalf("no process check: %v", checks)
+	}
+	c := checks[i]
+	for _, read := range []string{"exe", "cmdline", "cwd", "maps", "cgroups"} {
+		if !strings.Contains(c.What, read) {
+			t.Errorf("the process check does not say it read %s: %s", read, c.What)
+		}
+	}
+	return c
+}
+
+// TestAgentProcessShapes: TeamViewer's install directory on the first
+// host runs processes of every shape an agent takes besides its daemon:
+// an interpreter running a script of it, a process under an exec -a name
+// of it, one whose executable (under it) was deleted after it started, one
+// that only has its working directory there, one that only holds a file
+// of it open. The inventory ties each to TeamViewer by that signal, the
+// removal ends them all, and Verify passes, having read every process's
+// exe, cmdline, cwd, maps and cgroups; a process tied to nothing runs on.
+func TestAgentProcessShapes(t *testing.T) {
+	e, h, ip := firstHostToChange(t)
+	pids := plantProcs(t, e, ip, `set -e
+d=/opt/teamviewer/tv_bin
+cd /
+printf 'import time\ntime.sleep(600)\n' > $d/agent.py
+cp /bin/sleep $d/tvhelper
+setsid python3 $d/agent.py </dev/null >/dev/null 2>&1 & echo interpreter $!
+setsid bash -c 'exec -a TeamViewer_Desk sleep 600' </dev/null >/dev/null 2>&1 & echo exec-a $!
+setsid bash -c "exec -a sleeper $d/tvhelper 600" </dev/null >/dev/null 2>&1 & echo deleted-exe $!
+(cd /opt/teamviewer && setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!)
+setsid bash -c "exec 3<$d/agent.py; exec -a idle sleep 600" </dev/null >/dev/null 2>&1 & echo open-file $!
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo unrelated $!
+sleep 0.5
+rm $d/tvhelper`)
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	got := procSignalsOn(t, tg, h, "teamviewer")
+	for name, want := range map[string][]string{
+		"interpreter": {"cmdline"},
+		"exec-a":      {"cmdline"},
+		"deleted-exe": {"exe", "maps"},
+		"cwd":         {"cwd"},
+		"open-file":   {"fd"},
+		"unrelated":   nil,
+	} {
+		if s := got[pids[name]]; !slices.Equal(s, want) {
+			t.Errorf("%s (pid %d): tied to teamviewer by %v, want %v", name, pids[name], s, want)
+		}
+	}
+	if t.Failed() {
+		out, _ := rootSSH(e, ip, "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(cat $p/comm) $(readlink $p/exe) $(readlink $p/cwd) $(tr '\\0' ' ' < $p/cmdline)\"; done")
+		t.Fatalf("the host's processes:\n%s", out)
+	}
+
+	res, checks := removeAndVerify(t, tg, h, "teamviewer")
+	if res.Err != nil {
+		t.Errorf("remove teamviewer: %v", res.Err)
+	}
+	processCheck(t, checks, "teamviewer")
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+		}
+	}
+	for name, alive := range running(t, e, ip, pids) {
+		if alive != (name == "unrelated") {
+			t.Errorf("%s (pid %d): running %v after the removal", name, pids[name], alive)
+		}
+	}
+}
+
+// TestAgentProcessRespawned: a watcher outside the agent (a script of its
+// own, tied to it by nothing) starts the agent's process again whenever it
+// ends. The removal sends TERM, then KILL, and still finds it: the removal
+// fails, and Verify's process check fails, naming the process; it is not
+// recorded as passed.
+func TestAgentProcessRespawned(t *testing.T) {
+	e, h, ip := firstHostToChange(t)
+	plantProcs(t, e, ip, `set -e
+cd /
+printf '#!/bin/sh\nwhile :; do bash -c "exec -a TeamViewer_Desk sleep 600"; sleep 0.05; done\n' > /usr/local/sbin/keepalive
+chmod 755 /usr/local/sbin/keepalive
+setsid /usr/local/sbin/keepalive </dev/null >/dev/null 2>&1 & echo watcher $!
+sleep 0.3`)
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	res, checks := removeAndVerify(t, tg, h, "teamviewer")
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "still running after KILL") {
+		t.Errorf("the removal did not fail on the process that came back: %v (%s)", res.Err, res.Detail)
+	}
+	c := processCheck(t, checks, "teamviewer")
+	if c.OK || !strings.Contains(c.Detail, "TeamViewer_Desk") {
+		t.Errorf("process check: ok %v, detail %q; want failed, naming the process", c.OK, c.Detail)
+	}
+}
+
+// TestAgentProcessInUnitCgroup: on the systemd host, a process tied to the
+// NinjaOne agent by nothing but its place in the agent unit's cgroup is
+// the agent's for the inventory; the removal ends it (systemd stops the
+// unit's cgroup), and Verify passes once it is gone.
+func TestAgentProcessInUnitCgroup(t *testing.T) {
+	e, h, ip := systemdHostToChange(t)
+	const unit = "ninjarmm-agent.service"
+	pids := plantProcs(t, e, ip, fmt.Sprintf(`set -e
+cd /
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & p=$!
+# The unit's cgroup in every hierarchy that has one (cgroup v2, or v1's
+# named and controllers' hierarchies, hybrid or not).
+for f in /sys/fs/cgroup/system.slice/%[1]s/cgroup.procs /sys/fs/cgroup/*/system.slice/%[1]s/cgroup.procs; do
+	if [ -e $f ]; then echo $p > $f; fi
+done
+grep -q %[1]s /proc/$p/cgroup
+echo in-cgroup $p`, unit))
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	if s := procSignalsOn(t, tg, h, "ninjarmm")[pids["in-cgroup"]]; !slices.Equal(s, []string{"cgroup"}) {
+		out, _ := rootSSH(e, ip, fmt.Sprintf("cat /proc/%d/cgroup", pids["in-cgroup"]))
+		t.Fatalf("pid %d tied to ninjarmm by %v, want its cgroup:\n%s", pids["in-cgroup"], s, out)
+	}
+	res, checks := removeAndVerify(t, tg, h, "ninjarmm")
+	if res.Err != nil {
+		t.Errorf("remove ninjarmm: %v", res.Err)
+	}
+	processCheck(t, checks, "ninjarmm")
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+		}
+	}
+	if running(t, e, ip, pids)["in-cgroup"] {
+		t.Errorf("pid %d runs on after the removal", pids["in-cgroup"])
+	}
+}
