@@ -35,6 +35,9 @@ type hostData struct {
 	// KeyLinks are the authorized_keys files that are links, or sit in a
 	// directory that is one: not read (root follows no account's link).
 	KeyLinks []keyLink
+	// PackagesListed: the package manager's own tool listed the packages
+	// (rpm -qa, dpkg-query), even if it listed none.
+	PackagesListed bool
 	// FilesRead: the authorized_keys, sudoers and cron files were read
 	// (the archive, or each dumped): one not in Files is not on the host.
 	FilesRead    bool

@@ -87,6 +87,9 @@ func parseInventory(out []byte) (*hostData, error) {
 				procs.self, _ = strconv.Atoi(a)
 			case "files-read":
 				h.FilesRead = true
+			case "packages":
+				// The package tool ran: an empty list is an empty database.
+				h.PackagesListed = true
 			case "catalog-end":
 				seenEnd = true
 			}

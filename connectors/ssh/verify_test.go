@@ -60,3 +60,27 @@ func TestArtefactGoneReadsTheFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentPackagesRead: no package left is proven by a package list that
+// was read: an empty one counts only when the package tool itself listed
+// the database (the last package of an rpm host removed), not when
+// nothing listed it.
+func TestAgentPackagesRead(t *testing.T) {
+	a := Agent{Name: "teamviewer", Packages: []string{"teamviewer"}}
+	for _, tc := range []struct {
+		name   string
+		h      hostData
+		wantOK bool
+	}{
+		{"rpm listed nothing", hostData{PkgMgrs: []string{"rpm"}, PackagesListed: true}, true},
+		{"nothing listed", hostData{PkgMgrs: []string{"rpm"}}, false},
+		{"other packages", hostData{PkgMgrs: []string{"dpkg"}, Packages: []pkgInfo{{Name: "bash", State: "ii"}}}, true},
+		{"the agent's package left", hostData{PkgMgrs: []string{"dpkg"}, Packages: []pkgInfo{{Name: "teamviewer", State: "rc"}}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c := agentGone(&tc.h, a)[0]; c.ok != tc.wantOK {
+				t.Errorf("ok = %v, want %v (%s: %s)", c.ok, tc.wantOK, c.what, c.detail)
+			}
+		})
+	}
+}
