@@ -104,65 +104,6 @@ func processCheck(t *testing.T, checks []connector.Check, agent string) connecto
 	return c
 }
 
-// TestAgentProcessShapes: TeamViewer's install directory on the first
-// host runs processes of every shape an agent takes besides its daemon:
-// an interpreter running a script of it, a process under an exec -a name
-// of it, one whose executable (under it) was deleted after it started, one
-// that only has its working directory there, one that only holds a file
-// of it open. The inventory ties each to TeamViewer by that signal, the
-// removal ends them all, and Verify passes, having read every process's
-// exe, cmdline, cwd, maps and cgroups; a process tied to nothing runs on.
-func TestAgentProcessShapes(t *testing.T) {
-	e, h, ip := firstHostToChange(t)
-	pids := plantProcs(t, e, ip, `set -e
-d=/opt/teamviewer/tv_bin
-cd /
-printf 'import time\ntime.sleep(600)\n' > $d/agent.py
-cp /bin/sleep $d/tvhelper
-setsid python3 $d/agent.py </dev/null >/dev/null 2>&1 & echo interpreter $!
-setsid bash -c 'exec -a TeamViewer_Desk sleep 600' </dev/null >/dev/null 2>&1 & echo exec-a $!
-setsid bash -c "exec -a sleeper $d/tvhelper 600" </dev/null >/dev/null 2>&1 & echo deleted-exe $!
-(cd /opt/teamviewer && setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!)
-setsid bash -c "exec 3<$d/agent.py; exec -a idle sleep 600" </dev/null >/dev/null 2>&1 & echo open-file $!
-setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo unrelated $!
-sleep 0.5
-rm $d/tvhelper`)
-	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
-	got := procSignalsOn(t, tg, h, "teamviewer")
-	for name, want := range map[string][]string{
-		"interpreter": {"cmdline"},
-		"exec-a":      {"cmdline"},
-		"deleted-exe": {"exe", "maps"},
-		"cwd":         {"cwd"},
-		"open-file":   {"fd"},
-		"unrelated":   nil,
-	} {
-		if s := got[pids[name]]; !slices.Equal(s, want) {
-			t.Errorf("%s (pid %d): tied to teamviewer by %v, want %v", name, pids[name], s, want)
-		}
-	}
-	if t.Failed() {
-		out, _ := rootSSH(e, ip, "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(cat $p/comm) $(readlink $p/exe) $(readlink $p/cwd) $(tr '\\0' ' ' < $p/cmdline)\"; done")
-		t.Fatalf("the host's processes:\n%s", out)
-	}
-
-	res, checks := removeAndVerify(t, tg, h, "teamviewer")
-	if res.Err != nil {
-		t.Errorf("remove teamviewer: %v", res.Err)
-	}
-	processCheck(t, checks, "teamviewer")
-	for _, c := range checks {
-		if !c.OK {
-			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
-		}
-	}
-	for name, alive := range running(t, e, ip, pids) {
-		if alive != (name == "unrelated") {
-			t.Errorf("%s (pid %d): running %v after the removal", name, pids[name], alive)
-		}
-	}
-}
-
 // TestAgentProcessRespawned: a watcher outside the agent (a script of its
 // own, tied to it by nothing) starts the agent's process again whenever it
 // ends. The removal sends TERM, then KILL, and still finds it: the removal
