@@ -4,11 +4,13 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -300,12 +302,22 @@ func Load() (*Env, error) {
 	return &e, nil
 }
 
-// Save writes the Env atomically.
+// Save writes the Env atomically. Keys of the file on disk that this
+// binary's Env does not know (written by a newer testenv binary) are kept,
+// so that testenv binaries of different ages can share one state directory.
 func (e *Env) Save() error {
-	b, err := json.MarshalIndent(e, "", "  ")
+	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
+	if old, err := os.ReadFile(EnvFile(e.Dir)); err == nil {
+		b = keepUnknown(old, b, reflect.TypeOf(Env{}))
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, b, "", "  "); err != nil {
+		return err
+	}
+	b = pretty.Bytes()
 	tmp := EnvFile(e.Dir) + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
 		return err
@@ -370,4 +382,61 @@ func RequireVault(t testing.TB, shared bool) *Env {
 		LockComponent(t, "vault", false)
 	}
 	return e
+}
+
+// keepUnknown returns cur with the object keys of old that type t (a
+// struct, followed through pointers, slices and maps) has no field for.
+// Keys t knows are cur's alone: a field this binary left empty stays empty.
+// On any decoding problem it returns cur unchanged.
+func keepUnknown(old, cur []byte, t reflect.Type) []byte {
+	var o, c any
+	if json.Unmarshal(old, &o) != nil || json.Unmarshal(cur, &c) != nil {
+		return cur
+	}
+	out, err := json.Marshal(mergeUnknown(o, c, t))
+	if err != nil {
+		return cur
+	}
+	return out
+}
+
+func mergeUnknown(old, cur any, t reflect.Type) any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	om, ok1 := old.(map[string]any)
+	if t.Kind() != reflect.Struct || !ok1 {
+		return cur
+	}
+	cm, ok := cur.(map[string]any)
+	if !ok {
+		if cur != nil {
+			return cur
+		}
+		cm = map[string]any{}
+	}
+	known := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		known[name] = f.Type
+	}
+	for k, v := range om {
+		ft, isKnown := known[k]
+		switch {
+		case !isKnown:
+			if _, set := cm[k]; !set {
+				cm[k] = v
+			}
+		case cm[k] != nil:
+			cm[k] = mergeUnknown(v, cm[k], ft)
+		}
+	}
+	return cm
 }
