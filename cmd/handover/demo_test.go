@@ -66,7 +66,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		return out
 	}
 	step(0, "lint", pb)
-	step(exitChanges, "plan", pb, "-o", filepath.Join(dir, "plan.json"))
+	step(exitChanges, "plan", "--detailed-exitcode", pb, "-o", filepath.Join(dir, "plan.json"))
 	out := step(0, "run", "--yes", "--plan", filepath.Join(dir, "plan.json"), pb)
 	m := regexp.MustCompile(`Report:\s+(\S+)`).FindStringSubmatch(out)
 	if m == nil {

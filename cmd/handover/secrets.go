@@ -47,7 +47,7 @@ func secretsCommand(s *stdio) *cli.Command {
 				Usage:     "show a stored credential's metadata; its value only with --reveal",
 				ArgsUsage: "PLAYBOOK PATH",
 				Flags: []cli.Flag{
-					&cli.IntFlag{Name: "version", Usage: "`N`th version (default: the current one)"},
+					&cli.IntFlag{Name: "version", Usage: "`N`th version", DefaultText: "the current one"},
 					&cli.BoolFlag{Name: "reveal", Usage: "print the value itself on stdout"},
 				},
 				Action: func(c *cli.Context) error {
