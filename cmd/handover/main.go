@@ -59,14 +59,31 @@ type stdio struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &stdio{in: stdin, out: stdout, err: stderr}
+	app := newApp(&stdio{in: stdin, out: stdout, err: stderr})
+	err := app.RunContext(ctx, flagsFirst(app.Commands, args))
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCode
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintln(stderr, "handover:", ec.err)
+		}
+		return ec.code
+	}
+	fmt.Fprintln(stderr, "handover:", err)
+	return exitError
+}
+
+// newApp is the command line: every command, flag and help text.
+func newApp(s *stdio) *cli.App {
 	app := &cli.App{
 		Name:      "handover",
 		Usage:     "make an IT provider switch safe: inventory, rotate, revoke, prove",
 		Version:   version,
-		Reader:    stdin,
-		Writer:    stdout,
-		ErrWriter: stderr,
+		Reader:    s.in,
+		Writer:    s.out,
+		ErrWriter: s.err,
 		// Errors are printed once, below.
 		ExitErrHandler: func(*cli.Context, error) {},
 		// urfave/cli's help command exits 0 for an unknown topic; ours is
@@ -110,19 +127,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			cmd.Action = subcommandNotFound
 		}
 	}
-	err := app.RunContext(ctx, flagsFirst(app.Commands, args))
-	if err == nil {
-		return exitOK
-	}
-	var ec *exitCode
-	if errors.As(err, &ec) {
-		if ec.err != nil {
-			fmt.Fprintln(stderr, "handover:", ec.err)
-		}
-		return ec.code
-	}
-	fmt.Fprintln(stderr, "handover:", err)
-	return exitError
+	return app
 }
 
 func versionCommand(s *stdio) *cli.Command {
