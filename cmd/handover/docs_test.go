@@ -5,17 +5,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
+	"go.yaml.in/yaml/v3"
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/handoverhq/handover/connectors/builtin"
+	"github.com/handoverhq/handover/connectors/ssh"
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/playbook"
 )
 
 // codeBlock is a code block of a Markdown file, as written.
@@ -269,6 +277,266 @@ func TestDocsCommandsParse(t *testing.T) {
 		args := flagsFirst(app.Commands, append([]string{"handover"}, dc.args...))
 		if err := app.RunContext(context.Background(), args); err != nil {
 			t.Errorf("%s: handover %s: %v", dc.where, strings.Join(dc.args, " "), err)
+		}
+	}
+}
+
+// skeleton is the least playbook a fragment of the docs is set into: the
+// fragment's own top-level keys replace these.
+const skeleton = `version: 1
+handover: {client: {name: C}, outgoing: {name: P}}
+outgoing: {names: [P]}
+targets: [{name: t, type: ssh, hosts: [h], auth: {agent: true}, trust_on_first_use: true}]
+`
+
+// asPlaybook makes a docs YAML block a whole playbook: as it is when it
+// has the required keys, else set into the skeleton (a list or a mapping
+// with `type` is a target, else top-level keys).
+func asPlaybook(t *testing.T, snippet string) []byte {
+	t.Helper()
+	var frag yaml.Node
+	if err := yaml.Unmarshal([]byte(snippet), &frag); err != nil || len(frag.Content) == 0 {
+		return []byte(snippet) // the parser says what is wrong
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(skeleton), &doc); err != nil {
+		t.Fatal(err)
+	}
+	root, f := doc.Content[0], frag.Content[0]
+	set := func(key string, v *yaml.Node) {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == key {
+				root.Content[i+1] = v
+				return
+			}
+		}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v)
+	}
+	switch {
+	case f.Kind == yaml.SequenceNode:
+		set("targets", f)
+	case f.Kind == yaml.MappingNode && hasKey(f, "type") && !hasKey(f, "targets"):
+		set("targets", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{f}})
+	case f.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(f.Content); i += 2 {
+			set(f.Content[i].Value, f.Content[i+1])
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeAll decodes a playbook as `handover lint` does up to the point
+// where it would read files and resolve references: the playbook's keys,
+// then each target's with its connector. It returns the diagnostics and
+// the keys the code accepts, by kind of mapping.
+func decodeAll(file string, data []byte) (playbook.Diagnostics, map[string][]string) {
+	pb, d := playbook.Parse(file, data)
+	reg := builtin.Registry()
+	env := connector.Env{Outgoing: connector.NewOutgoing(pb.Outgoing), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	for _, tg := range pb.Targets {
+		if c, ok := reg.Lookup(tg.Type); ok {
+			if impl := c.Configure(d, tg, env); impl != nil {
+				impl.Close()
+			}
+		}
+	}
+	return d.Diagnostics(), d.Keys()
+}
+
+// schemaProblem tells a problem with the playbook's shape (a key, a type,
+// a value) from one with the machine it is read on (a file that is not
+// there): a docs fragment names files of the reader's estate.
+var environmentProblem = regexp.MustCompile(`no such file|cannot read|not found|no way to check its host key|does not exist|permission denied`)
+
+// TestDocsPlaybookSnippets: every YAML block of the docs decodes without a
+// problem of shape: no unknown key, no wrong type or value. A block that
+// shows an error on purpose is preceded by a comment naming the message:
+//
+//	<!-- playbook-error: unknown key "pasword" -->
+func TestDocsPlaybookSnippets(t *testing.T) {
+	n := 0
+	for _, b := range docBlocks(t) {
+		if b.info != "yaml" {
+			continue
+		}
+		n++
+		where := fmt.Sprintf("%s:%d", b.file, b.line)
+		var ds playbook.Diagnostics
+		if isCatalogue(b.text) {
+			_, ds = ssh.ParseCatalog(where, []byte(b.text))
+		} else {
+			ds, _ = decodeAll(where, asPlaybook(t, b.text))
+		}
+		want := expectedError(t, b)
+		var got []string
+		for _, d := range ds {
+			if !environmentProblem.MatchString(d.Msg) {
+				got = append(got, d.Msg)
+			}
+		}
+		switch {
+		case want == "" && len(got) > 0:
+			t.Errorf("%s: a docs playbook snippet does not decode:\n\t%s\n%s", where, strings.Join(got, "\n\t"), b.text)
+		case want != "" && !strings.Contains(strings.Join(got, "\n"), want):
+			t.Errorf("%s: the snippet is marked as an error example %q, but decoding it says:\n\t%s", where, want, strings.Join(got, "\n\t"))
+		}
+	}
+	if n < 15 {
+		t.Fatalf("found %d YAML blocks in the docs; the extraction is broken", n)
+	}
+}
+
+// isCatalogue tells an agent catalogue (docs/connectors/ssh.md) from a
+// playbook: its only top-level key is agents.
+func isCatalogue(snippet string) bool {
+	var m map[string]any
+	if yaml.Unmarshal([]byte(snippet), &m) != nil {
+		return false
+	}
+	_, ok := m["agents"]
+	return ok && len(m) == 1
+}
+
+// expectedError reads the <!-- playbook-error: MESSAGE --> comment right
+// before a block.
+func expectedError(t *testing.T, b codeBlock) string {
+	src, err := os.ReadFile(filepath.Join("..", "..", b.file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	for i := b.line - 3; i >= 0 && i >= b.line-5; i-- {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "<!-- playbook-error:"); ok {
+			return strings.TrimSpace(strings.TrimSuffix(m, "-->"))
+		}
+		if strings.TrimSpace(lines[i]) != "" {
+			break
+		}
+	}
+	return ""
+}
+
+// schemaKeys decodes every example playbook and docs snippet and returns
+// the keys the code accepts, by the docs page that must describe them:
+// docs/playbook.md for the playbook's own, docs/connectors/TYPE.md for a
+// connector's target settings.
+func schemaKeys(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	out := map[string]map[string]bool{}
+	add := func(doc string, keys map[string][]string) {
+		if out[doc] == nil {
+			out[doc] = map[string]bool{}
+		}
+		for _, ks := range keys {
+			for _, k := range ks {
+				out[doc][k] = true
+			}
+		}
+	}
+	var sources [][]byte
+	examples, _ := filepath.Glob(filepath.Join("..", "..", "playbooks", "*.yaml"))
+	for _, f := range examples {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, b)
+	}
+	for _, b := range docBlocks(t) {
+		if b.info == "yaml" && !isCatalogue(b.text) {
+			sources = append(sources, asPlaybook(t, b.text))
+		}
+	}
+	reg := builtin.Registry()
+	for i, src := range sources {
+		pb, d := playbook.Parse(fmt.Sprint("source", i), src)
+		add("docs/playbook.md", d.Keys())
+		for _, tg := range pb.Targets {
+			c, ok := reg.Lookup(tg.Type)
+			if !ok {
+				continue
+			}
+			td := playbook.NewDecoder("target")
+			env := connector.Env{Outgoing: connector.NewOutgoing(pb.Outgoing), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+			if impl := c.Configure(td, tg, env); impl != nil {
+				impl.Close()
+			}
+			add("docs/connectors/"+tg.Type+".md", td.Keys())
+		}
+	}
+	return out
+}
+
+// documentedKeys returns the first-column keys of a page's "Key" tables,
+// each dotted path split into its keys.
+func documentedKeys(t *testing.T, page string) map[string]int {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "..", page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	inKeyTable := false
+	for i, l := range strings.Split(string(src), "\n") {
+		switch {
+		case !strings.HasPrefix(l, "|"):
+			inKeyTable = false
+		case strings.HasPrefix(strings.ToLower(strings.TrimSpace(strings.TrimPrefix(l, "|"))), "key |"):
+			inKeyTable = true
+		case inKeyTable && !strings.HasPrefix(l, "|---"):
+			cell := strings.SplitN(strings.TrimPrefix(l, "|"), "|", 2)[0]
+			for _, m := range regexp.MustCompile("`([a-z_.]+)`").FindAllStringSubmatch(cell, -1) {
+				for _, k := range strings.Split(m[1], ".") {
+					out[k] = i + 1
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestDocsSchemaKeys: every key the code accepts is described on its docs
+// page, and every key a page's tables describe is one the code accepts.
+func TestDocsSchemaKeys(t *testing.T) {
+	keys := schemaKeys(t)
+	if len(keys["docs/playbook.md"]) < 30 || len(keys["docs/connectors/ssh.md"]) < 15 {
+		t.Fatalf("schema keys found: %v; the decoding is broken", keys)
+	}
+	for page, ks := range keys {
+		src, err := os.ReadFile(filepath.Join("..", "..", page))
+		if err != nil {
+			t.Errorf("the connector's settings have no page: %v", err)
+			continue
+		}
+		for k := range ks {
+			mention := regexp.MustCompile("`[^`\n]*\\b" + regexp.QuoteMeta(k) + "\\b[^`\n]*`")
+			if !mention.Match(src) {
+				t.Errorf("%s: the key %q, which the code accepts, is not described", page, k)
+			}
+		}
+		all := map[string]bool{}
+		for _, ks := range keys {
+			for k := range ks {
+				all[k] = true
+			}
+		}
+		for k, line := range documentedKeys(t, page) {
+			if !ks[k] && !all[k] && !playbook.IsCommonTargetKey(k) {
+				t.Errorf("%s:%d: the docs describe a key %q that no playbook accepts", page, line, k)
+			}
 		}
 	}
 }
