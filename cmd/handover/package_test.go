@@ -133,6 +133,7 @@ func TestPackages(t *testing.T) {
 			if err := s.Run(cmd); err != nil {
 				t.Fatalf("%s: %s: %v\n%s", h.Name, cmd, err, out.String())
 			}
+			t.Logf("%s: %s: %q", h.Name, cmd, out.String())
 			return out.String()
 		}
 		b, err := os.ReadFile(rpm)
