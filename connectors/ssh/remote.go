@@ -1,8 +1,11 @@
 package ssh
 
 import (
+	"io"
+
 	"golang.org/x/crypto/ssh"
 
+	"github.com/handoverhq/handover/connectors/internal/shacrypt"
 	"github.com/handoverhq/handover/connectors/internal/sshremote"
 	"github.com/handoverhq/handover/handover/secret"
 )
@@ -35,3 +38,10 @@ func joinHostPort(h string, port int) string         { return sshremote.JoinHost
 func isAuthFailure(err error) bool                   { return sshremote.IsAuthFailure(err) }
 func passwordAuth(pw secret.Secret) []ssh.AuthMethod { return sshremote.PasswordAuth(pw) }
 func agentSigners() ([]ssh.Signer, func(), error)    { return sshremote.AgentSigners() }
+
+// SHA-512 crypt lives in connectors/internal/shacrypt, shared with the
+// mail connector.
+func newSHA512Crypt(pw []byte, rnd io.Reader) (string, error) { return shacrypt.New(pw, rnd) }
+func sha512Crypt(pw []byte, setting string) (string, error)   { return shacrypt.Crypt(pw, setting) }
+func sha512Matches(pw []byte, hash string) (match, ok bool)   { return shacrypt.Matches(pw, hash) }
+func hashDigest(pw []byte, hash string) [32]byte              { return shacrypt.Digest(pw, hash) }
