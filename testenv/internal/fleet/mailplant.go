@@ -72,6 +72,23 @@ func (m *mailMaterial) plant(h host) error {
 			return err
 		}
 	}
+	// Postfix takes only its host's interface addresses in inet_interfaces,
+	// and 127.0.3.1 is no interface's: smtpd listens on it by its
+	// master.cf entry instead.
+	mcf := filepath.Join(root, "/etc/postfix/master.cf")
+	b, err := os.ReadFile(mcf)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "smtp" && f[1] == "inet" {
+			lines[i] = testenv.MailHostAddr + ":" + l
+		}
+	}
+	if err := writeFile(mcf, []byte(strings.Join(lines, "\n")), 0o644, 0, 0); err != nil {
+		return err
+	}
 	if err := os.Chmod(filepath.Join(root, "/root/.ssh"), 0o700); err != nil {
 		return err
 	}
@@ -209,7 +226,7 @@ myhostname = mail.mairie-saint-exemple.test
 mydomain = mairie-saint-exemple.test
 myorigin = $mydomain
 mydestination = localhost, $myhostname
-inet_interfaces = 127.0.3.1
+inet_interfaces = all
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
