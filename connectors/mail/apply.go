@@ -409,7 +409,7 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		stepOf[i] = name
 		backup := backupName(s.Name, date)
 		details[i] = fmt.Sprintf("%d action(s) removed; the old script kept inactive as %q", len(spans), backup)
-		b.call("sieve_replace", name, s.User, s.Name, backup, s.sum(), b64(removeSieveActions(s.Content, spans)))
+		b.call("sieve_replace", name, s.User, s.Name, backup, s.RawSum, b64(s.Content), b64(removeSieveActions(s.Content, spans)))
 	}
 	for _, rb := range rebuild {
 		b.call("run", "rebuild "+rb[1], rb[0], rb[1])

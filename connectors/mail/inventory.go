@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -45,6 +46,9 @@ type script struct {
 	Content    string
 	Actions    []sieveAction
 	ParseErr   string
+	// RawSum is the digest of doveadm's JSON output of the script: what
+	// the rewrite checks the script still is.
+	RawSum string
 }
 
 func (s script) sum() string { return sha256hex(s.Content) }
@@ -120,7 +124,15 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		if !ok {
 			continue
 		}
-		e.Scripts = append(e.Scripts, newScript(user, name, "", active, false, content))
+		s := newScript(user, name, "", active, false, "")
+		var got []map[string]string
+		if err := json.Unmarshal([]byte(content), &got); err != nil || len(got) != 1 {
+			s.ParseErr = "doveadm sieve get gave no script"
+		} else {
+			s = newScript(user, name, "", active, false, got[0]["sieve script"])
+		}
+		s.RawSum = sha256hex(content)
+		e.Scripts = append(e.Scripts, s)
 	}
 	// Second round: the files the configuration names.
 	var args []string
@@ -201,6 +213,9 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			m.Source = dump
 		}
 		for _, en := range parseMapSource(dump, m.Param == "alias_maps") {
+			if en.Key == "@" && m.Param == "alias_maps" {
+				continue // postalias's own marker entry
+			}
 			m.Entries = append(m.Entries, en)
 		}
 		if strings.Contains(dump, "fatal:") || strings.Contains(dump, "open database") {

