@@ -97,6 +97,8 @@ func passdbFileOf(e *estate, login string, master bool) string {
 // flushed and the accounts' sessions ended, and each new password is
 // proven by an IMAP login over the network.
 func (t *target) SetCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Set {
+	t.writing.Lock()
+	defer t.writing.Unlock()
 	out := make([]connector.Set, len(creds))
 	fail := func(err error) []connector.Set {
 		for i := range out {
@@ -179,6 +181,11 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		b.call("try", "kick", "doveadm", "kick", u)
 	}
 	res, err := runBatch(ctx, r, &b)
+	t.wrote()
+	t.settle(ctx)
+	if ferr := t.flushAuthCache(ctx); ferr != nil && err == nil {
+		err = ferr
+	}
 	for i := range creds {
 		if out[i].Err != nil {
 			continue
@@ -209,6 +216,7 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 func (t *target) TryCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
 	out := make([]connector.Tried, len(creds))
 	flushed := "Dovecot's auth cache flushed first (doveadm auth cache flush over SSH)"
+	t.settle(ctx)
 	if t.s.Mode == modeServer {
 		if err := t.flushAuthCache(ctx); err != nil {
 			for i := range out {
@@ -268,6 +276,8 @@ func (t *target) KnownCredential(ctx context.Context, ch plan.Change) (secret.Se
 //
 // Long: one pass per kind of change, then one script.
 func (t *target) Apply(ctx context.Context, system string, changes []plan.Change, _ connector.SecretReader) connector.Applied {
+	t.writing.Lock()
+	defer t.writing.Unlock()
 	res := make([]connector.ChangeResult, len(changes))
 	failAll := func(err error) connector.Applied {
 		for i := range res {
@@ -421,6 +431,7 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	var results map[string]error
 	if b.steps > 0 {
 		results, err = runBatch(ctx, r, &b)
+		t.wrote()
 	}
 	for i := range changes {
 		if res[i].Err != nil {

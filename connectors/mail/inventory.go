@@ -549,11 +549,17 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			Summary: fmt.Sprintf("Sieve script %q of %s (%s): %s", s.Name, owner, state, strings.Join(descr, "; ")),
 			Detail:  map[string]string{"user": s.User, "script": s.Name, "active": fmt.Sprint(s.Active)},
 		}
+		backup := !s.Active && strings.Contains(s.Name, backupName("", ""))
+		if backup {
+			f.Summary += " — the old version kept inactive by handover, as evidence"
+		}
 		if len(drop) > 0 {
 			f.Provider = true
 			for _, a := range drop {
 				f.Reasons = append(f.Reasons, fmt.Sprintf("sends mail to %s, in the provider's domain %s", a, t.out.Domain(a)))
 			}
+		}
+		if len(drop) > 0 && !backup {
 			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
 		}
 		sys.Findings = append(sys.Findings, f)

@@ -58,8 +58,15 @@ type target struct {
 	keys *sshremote.HostKeys
 	now  func() time.Time
 
+	// writing serialises the calls that edit the server (SetCredentials,
+	// Apply): each reads a file and replaces it only if unchanged, so two
+	// at once would make one of them fail.
+	writing sync.Mutex
+
 	mu     sync.Mutex
 	client *ssh.Client
+	// written is when this target last replaced a file Dovecot reads.
+	written time.Time
 	auth   *resolvedAuth
 	tls    *tls.Config
 }
@@ -227,4 +234,31 @@ func (t *target) tlsConfig() (*tls.Config, error) {
 	}
 	t.tls = cfg
 	return cfg, nil
+}
+
+// passwdFileLag is how long Dovecot may go on answering from a passwd-file
+// it read before the file was replaced: it looks at the file at most once
+// a second.
+const passwdFileLag = 1200 * time.Millisecond
+
+// wrote notes that a file Dovecot reads was just replaced.
+func (t *target) wrote() {
+	t.mu.Lock()
+	t.written = time.Now()
+	t.mu.Unlock()
+}
+
+// settle waits until Dovecot has seen this target's last change to a
+// passwd-file, so that no login proof is answered from the old file.
+func (t *target) settle(ctx context.Context) {
+	t.mu.Lock()
+	wait := time.Until(t.written.Add(passwdFileLag))
+	t.mu.Unlock()
+	if wait <= 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(wait):
+	}
 }

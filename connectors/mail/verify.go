@@ -42,6 +42,7 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 			return nil
 		}
 		flushed = true
+		t.settle(ctx)
 		return t.flushAuthCache(ctx)
 	}
 	for _, d := range done {
@@ -259,8 +260,11 @@ func (t *target) deliveryProof(ctx context.Context, recipients []string) (bool, 
 			if t.out.Domain(to) != "" {
 				leaks = append(leaks, strings.TrimSpace(l))
 			}
-			if strings.Contains(l, "status=sent") && slices.Contains(recipients, to) && !slices.Contains(delivered, to) {
-				delivered = append(delivered, to)
+			// An alias's delivery names the alias as orig_to.
+			for _, rc := range []string{to, between(l, " orig_to=<", ">")} {
+				if strings.Contains(l, "status=sent") && slices.Contains(recipients, rc) && !slices.Contains(delivered, rc) {
+					delivered = append(delivered, rc)
+				}
 			}
 		}
 		for _, l := range strings.Split(queue, "\n") {
