@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -24,16 +23,7 @@ func TestConformance(t *testing.T) {
 		Reset:     resetMailHost,
 		Snapshot:  snapshot(e),
 		CrashTest: "TestConformanceCrash",
-		After: func(t *testing.T, res *engine.Result) {
-			// The master login is refused by the server itself.
-			m := e.MailHost
-			pw := testenv.ReadSecret(t, m.MasterUser.PasswordFile)
-			out, err := rootSSH(e, "grep -c prestanet /etc/dovecot/master-users || true")
-			if err != nil || strings.TrimSpace(out) != "0" {
-				t.Errorf("master-users still names the provider: %q %v", out, err)
-			}
-			_ = pw
-		},
+		After: func(t *testing.T, res *engine.Result) { takenBack(t, e, res) },
 	})
 }
 
