@@ -99,7 +99,7 @@ func handedMailboxes(e *testenv.Env) []testenv.Account {
 func mailTarget(e *testenv.Env, boxes []testenv.Account, extra string) string {
 	m := e.MailHost
 	var b strings.Builder
-	fmt.Fprintf(&b, "targets:\n  - name: messagerie\n    type: mail\n    host: %s\n    name: %s\n", m.Address, m.Name)
+	fmt.Fprintf(&b, "targets:\n  - name: messagerie\n    type: mail\n    host: %s\n    system: %s\n", m.Address, m.Name)
 	fmt.Fprintf(&b, "    ssh: {key_file: %s, known_hosts: %s}\n", m.OperatorKey, m.KnownHosts)
 	fmt.Fprintf(&b, "    ca_cert: %s\n    smtp: %s\n", e.CACert, m.SMTPAddr)
 	b.WriteString("    mailboxes:\n")

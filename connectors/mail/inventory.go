@@ -383,7 +383,13 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 	fact("listen", e.Conf.get("listen"), false)
 	fact("ssl", e.Conf.get("ssl"), false)
 	fact("disable_plaintext_auth", e.Conf.get("disable_plaintext_auth"), false)
-	fact("auth_cache", strings.TrimSpace(e.Conf.get("auth_cache_size")+" ttl "+e.Conf.get("auth_cache_ttl")), false)
+	if size := e.Conf.get("auth_cache_size"); size != "" && size != "0" {
+		ttl := e.Conf.get("auth_cache_ttl")
+		if ttl == "" {
+			ttl = "1 hour (default)"
+		}
+		fact("auth_cache", "size "+size+", ttl "+ttl+": flushed before every login proof", false)
+	}
 	fact("master_user_separator", e.Conf.get("auth_master_user_separator"), true)
 	fact("imap", t.s.IMAP, false)
 	if t.s.ManageSieve != "" {

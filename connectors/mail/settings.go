@@ -35,7 +35,8 @@ const (
 // settings is a mail target's decoded configuration.
 type settings struct {
 	Mode string
-	// Name is the system's name in the inventory (default: Host).
+	// Name is the system's name in the inventory (setting system;
+	// default: host).
 	Name string
 	Host string
 	SSH  sshSettings
@@ -100,7 +101,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 	d.Map(n, "mail target", map[string]playbook.Field{
 		"mode":            {Decode: func(n *yaml.Node) { s.Mode = d.OneOf(n, "mode", modeServer, modeMailbox) }},
 		"host":            {Required: true, Decode: func(n *yaml.Node) { s.Host = d.NonEmpty(n, "host") }},
-		"name":            {Decode: func(n *yaml.Node) { s.Name = d.NonEmpty(n, "name") }},
+		"system":          {Decode: func(n *yaml.Node) { s.Name = d.NonEmpty(n, "system") }},
 		"ssh":             {Decode: func(n *yaml.Node) { sshNode = n; decodeSSH(d, n, &s.SSH, resolve) }},
 		"imap":            {Decode: func(n *yaml.Node) { imapNode = n; s.IMAP = hostPort(n, "imap", defaultIMAPSPort) }},
 		"imap_tls":        {Decode: func(n *yaml.Node) { imapTLS = d.OneOf(n, "imap_tls", "implicit", "starttls") }},
@@ -132,7 +133,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		s.Name = s.Host
 	}
 	if strings.ContainsAny(s.Name, "/# \t") {
-		d.Errorf(n, "name %q: no spaces, / or #", s.Name)
+		d.Errorf(n, "system %q: no spaces, / or #", s.Name)
 	}
 	switch s.Mode {
 	case modeServer:
