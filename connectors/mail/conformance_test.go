@@ -23,7 +23,7 @@ func TestConformance(t *testing.T) {
 		Reset:     resetMailHost,
 		Snapshot:  snapshot(e),
 		CrashTest: "TestConformanceCrash",
-		After: func(t *testing.T, res *engine.Result) { takenBack(t, e, res) },
+		After:     func(t *testing.T, res *engine.Result) { takenBack(t, e, res) },
 	})
 }
 

@@ -67,8 +67,8 @@ type target struct {
 	client *ssh.Client
 	// written is when this target last replaced a file Dovecot reads.
 	written time.Time
-	auth   *resolvedAuth
-	tls    *tls.Config
+	auth    *resolvedAuth
+	tls     *tls.Config
 }
 
 type resolvedAuth struct {

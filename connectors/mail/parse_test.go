@@ -52,12 +52,12 @@ func TestSieveActions(t *testing.T) {
 
 func TestSieveParseErrors(t *testing.T) {
 	for _, src := range []string{
-		"redirect \"a@p.test\"\n",         // no ;
-		"if true { keep;\n",               // no }
-		"redirect \"a@p.test;\n",          // unterminated string
-		"/* open comment\nkeep;",          // unterminated comment
-		"vacation text:\nno end\n",        // unterminated text:
-		"redirect [\"a\" \"b\"];",         // list without ,
+		"redirect \"a@p.test\"\n",  // no ;
+		"if true { keep;\n",        // no }
+		"redirect \"a@p.test;\n",   // unterminated string
+		"/* open comment\nkeep;",   // unterminated comment
+		"vacation text:\nno end\n", // unterminated text:
+		"redirect [\"a\" \"b\"];",  // list without ,
 	} {
 		if _, err := parseSieve(src); err == nil {
 			t.Errorf("parseSieve(%q): no error", src)
