@@ -278,6 +278,9 @@ func (t *target) KnownCredential(ctx context.Context, ch plan.Change) (secret.Se
 func (t *target) Apply(ctx context.Context, system string, changes []plan.Change, _ connector.SecretReader) connector.Applied {
 	t.writing.Lock()
 	defer t.writing.Unlock()
+	if t.s.Mode == modeMailbox {
+		return t.applyMailboxes(ctx, changes)
+	}
 	res := make([]connector.ChangeResult, len(changes))
 	failAll := func(err error) connector.Applied {
 		for i := range res {

@@ -308,7 +308,9 @@ func (t *target) Inventory(ctx context.Context) (*connector.Inventory, error) {
 	inv := &connector.Inventory{Target: t.name, Type: Type, Started: t.now()}
 	sys := connector.System{Name: t.s.Name, Kind: "mail", Address: t.s.Host}
 	if t.s.Mode == modeMailbox {
-		t.inventoryMailboxes(ctx, &sys)
+		if err := t.inventoryMailboxes(ctx, &sys); err != nil {
+			sys.Error = err.Error()
+		}
 	} else {
 		e, err := t.read(ctx)
 		if err != nil {
@@ -497,79 +499,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 		}
 	}
 
-	// Sieve scripts.
-	for _, s := range e.Scripts {
-		owner := s.User
-		if s.Global {
-			owner = "global " + s.Path
-		}
-		if s.ParseErr != "" {
-			sys.Findings = append(sys.Findings, connector.Finding{
-				ID: "sieve-unparsed:" + owner + ":" + s.Name, Kind: connector.KindForward, Object: owner + " " + s.Name,
-				Summary:  fmt.Sprintf("Sieve script %q of %s cannot be parsed (%s): it is not changed; read it by hand", s.Name, owner, s.ParseErr),
-				Provider: len(t.out.Text(s.Content)) > 0, Reasons: t.out.Text(s.Content),
-			})
-			continue
-		}
-		var drop []string
-		var descr []string
-		kept := 0
-		for _, a := range s.Actions {
-			if a.Kind == "include" {
-				descr = append(descr, "include "+a.Include)
-				continue
-			}
-			provider := false
-			for _, addr := range a.Addresses {
-				if t.out.Domain(addr) != "" {
-					provider = true
-					if !slices.Contains(drop, addr) {
-						drop = append(drop, addr)
-					}
-				}
-			}
-			d := a.Kind
-			if a.Copy {
-				d += " :copy"
-			}
-			if len(a.Addresses) > 0 {
-				d += " " + strings.Join(a.Addresses, ", ")
-			}
-			if a.Conditional {
-				d += " (conditional)"
-			}
-			descr = append(descr, d)
-			if !provider || a.Kind != "redirect" && a.Kind != "notify" {
-				kept++
-			}
-		}
-		if len(descr) == 0 {
-			continue
-		}
-		state := "inactive"
-		if s.Active {
-			state = "active"
-		}
-		f := connector.Finding{
-			ID: "sieve:" + owner + ":" + s.Name, Kind: connector.KindForward, Object: owner + " " + s.Name,
-			Summary: fmt.Sprintf("Sieve script %q of %s (%s): %s", s.Name, owner, state, strings.Join(descr, "; ")),
-			Detail:  map[string]string{"user": s.User, "script": s.Name, "active": fmt.Sprint(s.Active)},
-		}
-		backup := !s.Active && strings.Contains(s.Name, backupName("", ""))
-		if backup {
-			f.Summary += " — the old version kept inactive by handover, as evidence"
-		}
-		if len(drop) > 0 {
-			f.Provider = true
-			for _, a := range drop {
-				f.Reasons = append(f.Reasons, fmt.Sprintf("sends mail to %s, in the provider's domain %s", a, t.out.Domain(a)))
-			}
-		}
-		if len(drop) > 0 && !backup {
-			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
-		}
-		sys.Findings = append(sys.Findings, f)
-	}
+	sys.Findings = append(sys.Findings, t.sieveFindings(e.Scripts)...)
 
 	// Postfix tables.
 	for _, m := range e.Maps {
@@ -643,4 +573,84 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			ID: "unsupported:" + p, Kind: connector.KindPolicy, Object: t.s.Name, Summary: p,
 		})
 	}
+}
+
+// sieveFindings describes every script's sending actions and includes; a
+// script sending to the provider carries the data its rewrite needs.
+func (t *target) sieveFindings(scripts []script) []connector.Finding {
+	var out []connector.Finding
+	for _, s := range scripts {
+		owner := s.User
+		if s.Global {
+			owner = "global " + s.Path
+		}
+		if s.ParseErr != "" {
+			out = append(out, connector.Finding{
+				ID: "sieve-unparsed:" + owner + ":" + s.Name, Kind: connector.KindForward, Object: owner + " " + s.Name,
+				Summary:  fmt.Sprintf("Sieve script %q of %s cannot be parsed (%s): it is not changed; read it by hand", s.Name, owner, s.ParseErr),
+				Provider: len(t.out.Text(s.Content)) > 0, Reasons: t.out.Text(s.Content),
+			})
+			continue
+		}
+		var drop []string
+		var descr []string
+		kept := 0
+		for _, a := range s.Actions {
+			if a.Kind == "include" {
+				descr = append(descr, "include "+a.Include)
+				continue
+			}
+			provider := false
+			for _, addr := range a.Addresses {
+				if t.out.Domain(addr) != "" {
+					provider = true
+					if !slices.Contains(drop, addr) {
+						drop = append(drop, addr)
+					}
+				}
+			}
+			d := a.Kind
+			if a.Copy {
+				d += " :copy"
+			}
+			if len(a.Addresses) > 0 {
+				d += " " + strings.Join(a.Addresses, ", ")
+			}
+			if a.Conditional {
+				d += " (conditional)"
+			}
+			descr = append(descr, d)
+			if !provider || a.Kind != "redirect" && a.Kind != "notify" {
+				kept++
+			}
+		}
+		if len(descr) == 0 {
+			continue
+		}
+		state := "inactive"
+		if s.Active {
+			state = "active"
+		}
+		f := connector.Finding{
+			ID: "sieve:" + owner + ":" + s.Name, Kind: connector.KindForward, Object: owner + " " + s.Name,
+			Summary: fmt.Sprintf("Sieve script %q of %s (%s): %s", s.Name, owner, state, strings.Join(descr, "; ")),
+			Detail:  map[string]string{"user": s.User, "script": s.Name, "active": fmt.Sprint(s.Active)},
+		}
+		backup := !s.Active && strings.Contains(s.Name, backupName("", ""))
+		if backup {
+			f.Summary += " — the old version kept inactive by handover, as evidence"
+		}
+		if len(drop) > 0 {
+			f.Provider = true
+			for _, a := range drop {
+				f.Reasons = append(f.Reasons, fmt.Sprintf("sends mail to %s, in the provider's domain %s", a, t.out.Domain(a)))
+			}
+		}
+		if len(drop) > 0 && !backup {
+			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
+		}
+		out = append(out, f)
+	}
+
+	return out
 }

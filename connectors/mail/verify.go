@@ -26,7 +26,15 @@ import (
 //
 // Long: one block per kind of change.
 func (t *target) Verify(ctx context.Context, system string, done []connector.Done, _ connector.Observation) ([]connector.Check, error) {
-	e, err := t.read(ctx)
+	var e *estate
+	var err error
+	reread := "doveadm sieve get over SSH"
+	if t.s.Mode == modeMailbox {
+		e, _, err = t.readMailboxes(ctx)
+		reread = "GETSCRIPT over ManageSieve as the mailbox"
+	} else {
+		e, err = t.read(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +113,7 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 				user, name := ch.Params["user"], ch.Params["script"]
 				s, ok := findScript(e, user, name)
 				if !ok {
-					add(ch, connector.Absent, false, fmt.Sprintf("Sieve script %q of %s re-read (doveadm sieve get over SSH)", name, user), "the script is gone")
+					add(ch, connector.Absent, false, fmt.Sprintf("Sieve script %q of %s re-read (%s)", name, user, reread), "the script is gone")
 					continue
 				}
 				var left []string
@@ -118,7 +126,7 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 						kept++
 					}
 				}
-				add(ch, connector.Absent, len(left) == 0 && s.ParseErr == "", fmt.Sprintf("Sieve script %q of %s re-read and parsed: no action sends to %s", name, user, strings.Join(drop, ", ")), strings.Join(append(left, s.ParseErr), " "))
+				add(ch, connector.Absent, len(left) == 0 && s.ParseErr == "", fmt.Sprintf("Sieve script %q of %s re-read (%s) and parsed: no action sends to %s", name, user, reread, strings.Join(drop, ", ")), strings.Join(append(left, s.ParseErr), " "))
 				want := 0
 				fmt.Sscan(ch.Params["kept"], &want)
 				add(ch, connector.Present, kept >= want, fmt.Sprintf("Sieve script %q of %s keeps its %d other action(s) (vacation, fileinto, redirects elsewhere)", name, user, want), fmt.Sprintf("%d found", kept))
@@ -128,7 +136,7 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 						backup = true
 					}
 				}
-				add(ch, connector.Present, backup, fmt.Sprintf("the old script of %s kept inactive as %s* (doveadm sieve list -A)", user, backupName(name, "")), "")
+				add(ch, connector.Present, backup, fmt.Sprintf("the old script of %s kept inactive as %s* (its script list re-read)", user, backupName(name, "")), "")
 				if s.Active && !slices.Contains(recipients, user) {
 					recipients = append(recipients, user)
 				}
@@ -165,7 +173,7 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 			}
 		}
 	}
-	if len(forwards) > 0 && t.s.SMTP != "" && len(recipients) > 0 {
+	if len(forwards) > 0 && t.s.SMTP != "" && len(recipients) > 0 && t.s.Mode == modeServer {
 		ok, what, detail := t.deliveryProof(ctx, recipients)
 		for _, ch := range forwards {
 			add(ch, connector.Absent, ok, what, detail)
