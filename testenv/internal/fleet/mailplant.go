@@ -165,8 +165,9 @@ auth_master_user_separator = *
 # The testenv's clients all come from one IP and try wrong passwords on
 # purpose: no failure delay, no penalty (anvil's socket closed below).
 auth_failure_delay = 0
-# An auth cache, as many installations have: a changed password's old value
-# keeps working from it until flushed (doveadm auth cache flush).
+# An auth cache, as many installations have. Dovecot caches the lookups of
+# passdbs that are slow to ask (LDAP, SQL, passwd-files with variables in
+# their path), not those of these static passwd-files.
 auth_cache_size = 1M
 auth_cache_ttl = 1 hour
 auth_cache_negative_ttl = 0
