@@ -36,8 +36,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	testenv.LockComponent(t, "fleet", true)
 	testenv.LockComponent(t, "slapd", true)
 	testenv.LockComponent(t, "samba", true)
-	resetComponents(t, "slapd,samba,fleet")
-	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet") })
+	testenv.LockComponent(t, "mailhost", true)
+	resetComponents(t, "slapd,samba,fleet,mailhost")
+	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet,mailhost") })
 
 	// The demo as shipped, with its state in a temporary directory.
 	dir := t.TempDir()

@@ -98,7 +98,7 @@ func TestPinOfAnotherKeyType(t *testing.T) {
 			t.Fatalf("host pinned by its ECDSA key refused: %s", got)
 		}
 	}
-	if got := tg.keys.pinnedAlgorithms(h.Addr); !slices.Equal(got, []string{ssh.KeyAlgoECDSA256}) {
+	if got := tg.keys.PinnedAlgorithms(h.Addr); !slices.Equal(got, []string{ssh.KeyAlgoECDSA256}) {
 		t.Errorf("algorithms remembered for %s: %v", h.Addr, got)
 	}
 	bad := configure(t, e, settings("SHA256:"+strings.Repeat("B", 43)), secret.NewMemoryStore(), nil)

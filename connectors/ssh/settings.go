@@ -1,7 +1,6 @@
 package ssh
 
 import (
-	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -73,13 +72,6 @@ type handedPassword struct {
 	Account  string
 	Password playbook.Ref
 	Hosts    []string // empty: every host
-}
-
-type jumpSettings struct {
-	Address string
-	Port    int
-	User    string
-	HostKey string
 }
 
 type accessKeySettings struct {
@@ -350,11 +342,4 @@ func decodeHost(d *playbook.Decoder, n *yaml.Node) []hostSpec {
 		d.Errorf(n, "host name %q: no spaces, / or #", h.Name)
 	}
 	return []hostSpec{h}
-}
-
-func joinHostPort(h string, port int) string {
-	if strings.Contains(h, ":") {
-		return fmt.Sprintf("[%s]:%d", h, port)
-	}
-	return fmt.Sprintf("%s:%d", h, port)
 }
