@@ -20,6 +20,7 @@ func planCommand(s *stdio) *cli.Command {
 			"was made (with or without changes), 1 on error; with --detailed-exitcode,\n" +
 			"0 when there is nothing to change and 2 when changes are pending.",
 		Flags: []cli.Flag{
+			limitFlag,
 			outputFlag("the plan (for handover run --plan)"),
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when changes are pending (as terraform plan -detailed-exitcode)"},
 			parallelFlag,

@@ -23,6 +23,7 @@ var (
 	agentName   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	fingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
 	loginName   = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$`)
+	groupName   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$`)
 )
 
 // settings is a target's decoded configuration.
@@ -48,6 +49,7 @@ type hostSpec struct {
 	Address string
 	Port    int
 	HostKey string // pinned SHA256 fingerprint, if any
+	Groups  []string
 	Pos     playbook.Pos
 }
 
@@ -87,14 +89,17 @@ type accessKeySettings struct {
 // Long: one decoder per setting, then the checks across settings.
 func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) string) settings {
 	s := settings{Port: defaultPort, User: "root", HostTimeout: defaultHostTimeout, Parallel: defaultParallel, HostKeys: map[string]string{}}
-	var hostsNode, fileNode, authNode, sudoNode, knownNode, tofuNode *yaml.Node
-	var invFile string
+	var hostsNode, fileNode, ansibleNode, authNode, sudoNode, knownNode, tofuNode *yaml.Node
+	var invFile, ansibleFile string
 	d.Map(n, "ssh target", map[string]playbook.Field{
 		"hosts": {Decode: func(n *yaml.Node) {
 			hostsNode = n
 			d.Seq(n, "hosts", func(item *yaml.Node) { s.Hosts = append(s.Hosts, decodeHost(d, item)...) })
 		}},
 		"inventory_file": {Decode: func(n *yaml.Node) { fileNode = n; invFile = d.NonEmpty(n, "inventory_file") }},
+		"ansible_inventory": {Decode: func(n *yaml.Node) {
+			ansibleNode, ansibleFile = n, d.NonEmpty(n, "ansible_inventory")
+		}},
 		"port":           {Decode: func(n *yaml.Node) { s.Port = d.Int(n, "port", 1, 65535) }},
 		"user": {Decode: func(n *yaml.Node) {
 			s.User = d.NonEmpty(n, "user")
@@ -238,8 +243,11 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 			}
 		}
 	}
-	if hostsNode == nil && fileNode == nil {
-		d.Errorf(n, "ssh target: give hosts, inventory_file or both")
+	if ansibleFile != "" {
+		s.Hosts = append(s.Hosts, ansibleHostSpecs(d, ansibleNode, resolve(ansibleFile), s.User)...)
+	}
+	if hostsNode == nil && fileNode == nil && ansibleNode == nil {
+		d.Errorf(n, "ssh target: give hosts, inventory_file, ansible_inventory, or several of them")
 	}
 	seen := map[string]playbook.Pos{}
 	for i := range s.Hosts {
@@ -334,6 +342,14 @@ func decodeHost(d *playbook.Decoder, n *yaml.Node) []hostSpec {
 				d.Errorf(n, "hosts.host_key: %q is not a SHA256 fingerprint", h.HostKey)
 			}
 		}},
+		"groups": {Decode: func(n *yaml.Node) {
+			h.Groups = d.Strings(n, "hosts.groups")
+			for _, g := range h.Groups {
+				if !groupName.MatchString(g) {
+					d.Errorf(n, "hosts.groups: %q: use letters, digits, - and _ (a --limit pattern names it)", g)
+				}
+			}
+		}},
 	})
 	if h.Address == "" {
 		h.Address = h.Name
@@ -342,4 +358,43 @@ func decodeHost(d *playbook.Decoder, n *yaml.Node) []hostSpec {
 		d.Errorf(n, "host name %q: no spaces, / or #", h.Name)
 	}
 	return []hostSpec{h}
+}
+
+// ansibleHostSpecs imports an Ansible inventory's hosts, with their groups.
+// What handover cannot honour is an error at the playbook's key rather
+// than a silent difference: another login than the target's user (put
+// those hosts in a target of their own) or a password in clear.
+func ansibleHostSpecs(d *playbook.Decoder, n *yaml.Node, path, user string) []hostSpec {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		d.Errorf(n, "ansible_inventory: %v", err)
+		return nil
+	}
+	hosts, err := parseAnsibleInventory(data)
+	if err != nil {
+		d.Errorf(n, "ansible_inventory %s: %v", path, err)
+		return nil
+	}
+	if len(hosts) == 0 {
+		d.Errorf(n, "ansible_inventory %s: no host in it", path)
+	}
+	var out []hostSpec
+	for _, h := range hosts {
+		if h.User != "" && h.User != user {
+			d.Errorf(n, "ansible_inventory %s: host %s logs in as %q (ansible_user) but this target logs in as %q: put the hosts of each login in a target of their own", path, h.Name, h.User, user)
+			continue
+		}
+		for _, v := range ansibleSecretVars {
+			if h.Vars[v] != "" {
+				d.Errorf(n, "ansible_inventory %s: host %s has %s in the inventory: handover takes credentials only from references in the playbook (auth, sudo, passwords)", path, h.Name, v)
+			}
+		}
+		for _, g := range h.Groups {
+			if !groupName.MatchString(g) {
+				d.Errorf(n, "ansible_inventory %s: group %q of host %s: use letters, digits, - and _", path, g, h.Name)
+			}
+		}
+		out = append(out, hostSpec{Name: h.Name, Address: h.Address, Port: h.Port, Groups: h.Groups, Pos: playbook.Pos{File: path, Line: 1, Col: 1}})
+	}
+	return out
 }

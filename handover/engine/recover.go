@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -74,7 +75,8 @@ func (r *runner) recover(ctx context.Context) ([]report.Action, map[string]strin
 	}
 	var pending []secret.Version
 	for _, v := range versions {
-		if v.State == secret.Pending && ours[v.Meta["run"]] && r.s.target(v.Meta["target"]) != nil {
+		// A rotation outside --limit stays pending for a run that covers it.
+		if v.State == secret.Pending && ours[v.Meta["run"]] && r.s.inScope(v.Meta["target"], v.Meta["system"]) {
 			pending = append(pending, v)
 		}
 	}
@@ -195,6 +197,20 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		}
 	}
 	return finish(plan.Unresolved, "neither the pending nor the previous credential logs in; the system is left untouched until this is looked at (see `handover secrets list`)")
+}
+
+// inScope says whether the session covers a target's system: the target
+// is in the playbook and, under --limit, the system is one it kept.
+func (s *Session) inScope(target, system string) bool {
+	t := s.target(target)
+	if t == nil {
+		return false
+	}
+	sc, ok := t.Impl.(connector.Scoper)
+	if s.Limit == nil || !ok {
+		return true
+	}
+	return slices.ContainsFunc(sc.Systems(), func(r connector.SystemRef) bool { return r.Name == system })
 }
 
 func (s *Session) target(name string) *Target {
