@@ -100,7 +100,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		"ansible_inventory": {Decode: func(n *yaml.Node) {
 			ansibleNode, ansibleFile = n, d.NonEmpty(n, "ansible_inventory")
 		}},
-		"port":           {Decode: func(n *yaml.Node) { s.Port = d.Int(n, "port", 1, 65535) }},
+		"port": {Decode: func(n *yaml.Node) { s.Port = d.Int(n, "port", 1, 65535) }},
 		"user": {Decode: func(n *yaml.Node) {
 			s.User = d.NonEmpty(n, "user")
 			if s.User != "" && !loginName.MatchString(s.User) {

@@ -74,7 +74,9 @@ func ParseLimit(pattern string) (*Limit, error) {
 // Match says whether the limit keeps system sys of target (name, type).
 func (l *Limit) Match(target, typ string, sys connector.SystemRef) bool {
 	names := append([]string{"all", target, typ, sys.Name, sys.Address}, sys.Groups...)
-	hits := func(t term) bool { return slices.ContainsFunc(names, func(n string) bool { return n != "" && t.match(n) }) }
+	hits := func(t term) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return n != "" && t.match(n) })
+	}
 	if len(l.any) > 0 && !slices.ContainsFunc(l.any, hits) {
 		return false
 	}
