@@ -179,6 +179,16 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		}
 		return finish(plan.Recovered, "the target had taken the new credential; it is now current")
 	}
+	if !haveOld && ch.Action != plan.InstallKey {
+		// Nothing to compare with: the pending value is proven not to be
+		// the account's credential, and nothing more is known. It is not
+		// kept pending (nothing would ever settle it), the system is not
+		// blocked, and the fresh plan rotates the account again.
+		if err := r.store.SetState(pctx, v.Path, v.Version, secret.Failed); err != nil {
+			return finish(plan.Unresolved, "marking the pending version failed: "+err.Error())
+		}
+		return finish(plan.Discarded, "the pending credential does not log in, and no previous one was handed over to try: it is marked failed, and this run rotates the account again")
+	}
 	if ch.Action == plan.InstallKey || haveOld {
 		oldOK := ch.Action == plan.InstallKey
 		if haveOld {
