@@ -85,7 +85,7 @@ type fakeTarget struct {
 	// unknownOld: KnownCredential knows no handed-over password.
 	unknownOld bool
 	env        connector.Env
-	mu     sync.Mutex
+	mu         sync.Mutex
 }
 
 var (
