@@ -6,10 +6,11 @@ package builtin
 import (
 	"github.com/handoverhq/handover/connectors/ldap"
 	"github.com/handoverhq/handover/connectors/ssh"
+	"github.com/handoverhq/handover/connectors/vault"
 	"github.com/handoverhq/handover/handover/connector"
 )
 
 // Registry returns a registry of every bundled connector.
 func Registry() *connector.Registry {
-	return connector.NewRegistry(ldap.New(), ssh.New())
+	return connector.NewRegistry(ldap.New(), ssh.New(), vault.New())
 }

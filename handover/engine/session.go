@@ -348,6 +348,27 @@ func (r storeReader) Current(ctx context.Context, path string) (secret.Secret, b
 	return v, true, nil
 }
 
+// VaultStoreToken returns the secret store's Vault address and token
+// accessor when the store is a Vault (ok false otherwise): a Vault target
+// on the same server keeps that token and its policies.
+func (r storeReader) VaultStoreToken(ctx context.Context) (addr, accessor string, ok bool, err error) {
+	if r.s.Playbook.Secrets.Store != "vault" {
+		return "", "", false, nil
+	}
+	st, err := r.s.Store(ctx)
+	if err != nil {
+		return "", "", false, err
+	}
+	vs, isVault := st.(interface {
+		Token(context.Context) (string, string, error)
+	})
+	if !isVault {
+		return "", "", false, nil
+	}
+	addr, accessor, err = vs.Token(ctx)
+	return addr, accessor, err == nil, err
+}
+
 // recorder puts connector events in the journal (or keeps them until the
 // journal exists).
 type recorder struct{ s *Session }

@@ -181,6 +181,18 @@ func tokenFile() (string, error) {
 
 func (*VaultStore) Kind() string { return "vault" }
 
+// Token returns the store's address and its token's accessor (a token
+// lookup-self), so that a Vault target on the same server never revokes
+// the token handover writes with.
+func (s *VaultStore) Token(ctx context.Context) (addr, accessor string, err error) {
+	self, err := s.client.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil {
+		return s.addr, "", vaultError(s.addr, "token lookup-self", err)
+	}
+	accessor, _ = self.Data["accessor"].(string)
+	return s.addr, accessor, nil
+}
+
 // Location is the address of the KV data under the prefix.
 func (s *VaultStore) Location() string {
 	return strings.TrimSuffix(s.addr+"/v1/"+s.mount+"/data/"+s.prefix, "/")
