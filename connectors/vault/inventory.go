@@ -140,7 +140,23 @@ func (t *Target) read(ctx context.Context, sys *connector.System) error {
 	r.grantFindings()
 	r.kv(ctx)
 	r.shares(ctx)
+	for i := range r.sys.Findings {
+		r.sys.Findings[i].Reasons = uniq(r.sys.Findings[i].Reasons)
+	}
+	for i := range r.sys.Accounts {
+		r.sys.Accounts[i].Reasons = uniq(r.sys.Accounts[i].Reasons)
+	}
 	return nil
+}
+
+func uniq(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (r *reader) fact(name, value string) {
