@@ -176,9 +176,9 @@ func (t *Target) removals(target string, sys connector.System) []plan.Change {
 			}
 			out = append(out, plan.Change{
 				Target: target, System: sys.Name, Action: plan.InstallKey, Object: f.Object,
-				Before: fmt.Sprintf("%d shares, threshold %d, held by the outgoing provider", data.Shares, data.Threshold),
-				After:  fmt.Sprintf("rekey: %d new shares, threshold %d, in the secret store (never printed); the old shares no longer unseal", n, th),
-				Reason: "the outgoing provider held key shares: whoever holds a quorum can generate a root token until a rekey",
+				Before:  fmt.Sprintf("%d shares, threshold %d, held by the outgoing provider", data.Shares, data.Threshold),
+				After:   fmt.Sprintf("rekey: %d new shares, threshold %d, in the secret store (never printed); the old shares no longer unseal", n, th),
+				Reason:  "the outgoing provider held key shares: whoever holds a quorum can generate a root token until a rekey",
 				Finding: f.ID, SecretPath: t.secretPath(f.Object),
 				Params: map[string]string{"kind": "rekey", "target": rekeyOf, "shares": strconv.Itoa(n), "threshold": strconv.Itoa(th)},
 			})
