@@ -137,8 +137,8 @@ func TestRun(t *testing.T) {
 
 	res, store := connectortest.RunOnce(t, registry(), pb)
 	for _, a := range res.Actions {
-		if a.Result != plan.Applied && a.Result != plan.Verified {
-			t.Errorf("%s %s: %s %s", a.Change.Action, a.Change.Object, a.Result, a.Error)
+		if a.Result != plan.Applied || !a.Verified {
+			t.Errorf("%s %s: %s (verified %v) %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
 		}
 		for _, c := range a.Verification {
 			if !c.OK && c.Kind != connector.Note {

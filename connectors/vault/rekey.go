@@ -177,7 +177,7 @@ func (t *Target) revokeEncoded(ctx context.Context, encoded, otp string) error {
 }
 
 // verifyRekey re-reads the seal status: the shares and threshold are the
-// new ones. That the old shares fail was tried by the engine.
+// new ones, and the shares handed over are refused.
 func (t *Target) verifyRekey(ctx context.Context, c *api.Client, ch plan.Change) ([]connector.Check, error) {
 	st, err := c.Sys().SealStatusWithContext(ctx)
 	if err != nil {
@@ -185,5 +185,20 @@ func (t *Target) verifyRekey(ctx context.Context, c *api.Client, ch plan.Change)
 	}
 	n, _ := strconv.Atoi(ch.Params["shares"])
 	th, _ := strconv.Atoi(ch.Params["threshold"])
-	return []connector.Check{t.check(ch, connector.State, "sys/seal-status shows the new shares and threshold", st.N == n && st.T == th, fmt.Sprintf("%d shares, threshold %d", st.N, st.T))}, nil
+	out := []connector.Check{t.check(ch, connector.State, "sys/seal-status shows the new shares and threshold", st.N == n && st.T == th, fmt.Sprintf("%d shares, threshold %d", st.N, st.T))}
+	// The engine proves no old value of an installed key: the shares
+	// handed over are tried here.
+	old, ok, err := t.oldShares(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		defer old.Destroy()
+		tr := t.tryShares(ctx, ch, old)
+		if tr.Err != nil {
+			return nil, tr.Err
+		}
+		out = append(out, t.check(ch, connector.OldRejected, "the key shares handed over are refused ("+tr.Method+")", !tr.Works, tr.Detail))
+	}
+	return out, nil
 }
