@@ -1090,7 +1090,19 @@ func vaultWords(err error) string {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
 		if len(re.Errors) > 0 {
-			return fmt.Sprintf("%d: %s", re.StatusCode, strings.Join(re.Errors, "; "))
+			var words []string
+			for _, e := range re.Errors {
+				// Vault wraps messages in a multierror's text.
+				e = strings.Join(strings.Fields(e), " ")
+				if _, rest, ok := strings.Cut(e, "error occurred: * "); ok {
+					e = rest
+				}
+				if _, rest, ok := strings.Cut(e, "errors occurred: "); ok {
+					e = rest
+				}
+				words = append(words, e)
+			}
+			return fmt.Sprintf("%d: %s", re.StatusCode, strings.Join(words, "; "))
 		}
 		return fmt.Sprintf("HTTP %d", re.StatusCode)
 	}
