@@ -36,8 +36,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	testenv.LockComponent(t, "fleet", true)
 	testenv.LockComponent(t, "slapd", true)
 	testenv.LockComponent(t, "samba", true)
-	resetComponents(t, "slapd,samba,fleet")
-	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet") })
+	testenv.LockComponent(t, "vault", true)
+	resetComponents(t, "slapd,samba,fleet,vault")
+	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet,vault") })
 
 	// The demo as shipped, with its state in a temporary directory.
 	dir := t.TempDir()
@@ -131,6 +132,12 @@ func TestDemoEndToEnd(t *testing.T) {
 		values = append(values, testenv.ReadSecret(t, a.PasswordFile))
 	}
 	values = append(values, testenv.ReadSecret(t, env.Operator.PassphraseFile))
+	if v := env.Vault; v != nil {
+		for _, f := range []string{v.ClientPasswordFile, v.ClientSecretIDFile, v.ProviderPasswordFile, v.ProviderOpsPasswordFile, v.ProviderSecretIDFile,
+			v.ProviderTokenFile, v.ProviderPeriodicTokenFile, v.ProviderRootTokenFile, v.UnsealKeyFile, v.RootTokenFile} {
+			values = append(values, testenv.ReadSecret(t, f))
+		}
+	}
 	for _, out := range outputs {
 		for _, v := range values {
 			if strings.Contains(out, v) {
