@@ -12,6 +12,7 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/connector/connectortest"
 	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -232,5 +233,45 @@ func TestRun(t *testing.T) {
 	_, p := inventoryAndPlan(t, pb)
 	for _, ch := range p.Changes {
 		t.Errorf("second plan: %s %s: %s", ch.Action, ch.Object, ch.Reason)
+	}
+	checkCard(t, res.Report)
+}
+
+// checkCard: the report's dossier card of the Vault lists its mounts,
+// auth methods, policies and tokens, the provider's marked, and renders.
+func checkCard(t *testing.T, r *report.Report) {
+	t.Helper()
+	if r.Presentation == nil {
+		t.Fatal("the report has no presentation")
+	}
+	var card *report.Card
+	for i := range r.Presentation.Cards {
+		if r.Presentation.Cards[i].Target == "coffre" {
+			card = &r.Presentation.Cards[i]
+		}
+	}
+	if card == nil {
+		t.Fatal("no card for the Vault")
+	}
+	lists := map[string][]connector.CardItem{}
+	for _, l := range card.Lists {
+		lists[l.Name.In("en")] = l.Items
+	}
+	for _, name := range []string{"Secrets engines", "Auth methods", "Policies", "Tokens", "Audit devices"} {
+		if len(lists[name]) == 0 {
+			t.Errorf("card list %q is empty", name)
+		}
+	}
+	for _, name := range []string{"Policies", "Tokens", "Audit devices"} {
+		if !slices.ContainsFunc(lists[name], func(i connector.CardItem) bool { return i.Provider }) {
+			t.Errorf("card list %q marks nothing as the provider's", name)
+		}
+	}
+	html, err := report.Render(r, "html", "fr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "Coffre de secrets") {
+		t.Error("the HTML report does not show the Vault's card")
 	}
 }
