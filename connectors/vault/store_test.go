@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/handoverhq/handover/handover/connector/connectortest"
 	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
 )
@@ -76,5 +77,52 @@ secrets:
 		if ch.Action == plan.RemoveGrant && ch.Object == "policy "+v.ProviderPolicy {
 			t.Errorf("the store token's policy is planned for deletion")
 		}
+	}
+}
+
+// TestDocumentedPolicy: the policy docs/connectors/vault.md gives the
+// connector's token reads everything and makes every change.
+func TestDocumentedPolicy(t *testing.T) {
+	e := lockVault(t)
+	ctx := ctxFor(t, 3*time.Minute)
+	doc, err := os.ReadFile("../../docs/connectors/vault.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```hcl\n")
+	hcl, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no hcl block in docs/connectors/vault.md")
+	}
+	root := client(t, e, e.Vault.RootTokenFile)
+	if err := root.Sys().PutPolicyWithContext(ctx, "handover", hcl); err != nil {
+		t.Fatalf("the documented policy: %v", err)
+	}
+	tok, err := root.Auth().Token().CreateOrphanWithContext(ctx, &api.TokenCreateRequest{Policies: []string{"handover"}, TTL: "1h", DisplayName: "handover"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(tok.Auth.ClientToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, pb := writePlaybook(t, pbOpts{tokenFile: tokFile, rekey: true})
+	sys, _ := inventoryAndPlan(t, pb)
+	if sys.Error != "" {
+		t.Fatalf("inventory: %s", sys.Error)
+	}
+	for _, f := range sys.Findings {
+		if f.Kind == KindUnreadForTest {
+			t.Errorf("with the documented policy: %s", f.Summary)
+		}
+	}
+	res, _ := connectortest.RunOnce(t, registry(), pb)
+	for _, a := range res.Actions {
+		if a.Result != plan.Applied || !a.Verified {
+			t.Errorf("with the documented policy: %s %s: %s (verified %v) %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
+		}
+	}
+	if len(res.Actions) < 10 {
+		t.Errorf("only %d changes made", len(res.Actions))
 	}
 }

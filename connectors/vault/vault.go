@@ -61,7 +61,7 @@ type settings struct {
 	Namespace   string
 	Concurrency int
 	KVMaxPaths  int
-	Timeout     time.Duration
+	Timeout     time.Duration // per request
 	// Accounts are the client's own credentials the provider knew.
 	Accounts []handedOver
 	// Provider are the provider's credentials handed over, to prove they
@@ -151,7 +151,6 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 		"namespace":    {Decode: func(n *yaml.Node) { s.Namespace = d.NonEmpty(n, "namespace") }},
 		"concurrency":  {Decode: func(n *yaml.Node) { s.Concurrency = d.Int(n, "concurrency", 1, 256) }},
 		"kv_max_paths": {Decode: func(n *yaml.Node) { s.KVMaxPaths = d.Int(n, "kv_max_paths", 0, 1000000) }},
-		"timeout":      {Decode: func(n *yaml.Node) { s.Timeout = d.Duration(n, "timeout") }},
 		"keep_tokens":  {Decode: func(n *yaml.Node) { s.KeepTokens = d.Strings(n, "keep_tokens") }},
 		"accounts": {Decode: func(n *yaml.Node) {
 			d.Seq(n, "accounts", func(item *yaml.Node) {
