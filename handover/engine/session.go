@@ -265,11 +265,11 @@ func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
 		}
 		v.Destroy()
 	}
-	if sg := s.Playbook.Signing; sg.Key == "" && !sg.Agent {
+	if sg := s.Playbook.Signing; sg.Key == "" && !sg.Agent && sg.VaultTransit == nil {
 		ds = append(ds, playbook.Diagnostic{Pos: playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1},
 			Msg: "no signing key: add signing (key or agent, and identity) so the handover report can be signed"})
 	}
-	if sg := s.Playbook.Signing; sg.Key != "" || sg.Agent {
+	if sg := s.Playbook.Signing; sg.Key != "" || sg.Agent || sg.VaultTransit != nil {
 		// Loaded as the run will load it, so that a key the run could
 		// not sign with shows now, not after every change is made.
 		if _, err := s.Signer(ctx); err != nil {
@@ -293,7 +293,13 @@ func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
 // the key's, agent: true without an agent or without that key.
 func (s *Session) Signer(ctx context.Context) (report.Signer, error) {
 	sg := s.Playbook.Signing
-	signer, err := report.LoadSigner(ctx, sg, s.Resolver.Dir)
+	var signer report.Signer
+	var err error
+	if sg.VaultTransit != nil {
+		signer, err = s.transitSigner(ctx, sg)
+	} else {
+		signer, err = report.LoadSigner(ctx, sg, s.Resolver.Dir)
+	}
 	if err == nil {
 		return signer, nil
 	}
@@ -306,12 +312,29 @@ func (s *Session) Signer(ctx context.Context) (report.Signer, error) {
 			pos = cmp.Or(sg.PublicKeyPos, pos)
 		case "agent":
 			pos = cmp.Or(sg.AgentPos, pos)
+		case "vault_transit":
+			pos = cmp.Or(sg.VaultTransitPos, pos)
 		}
 	}
 	if pos.Line == 0 {
 		pos = playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1}
 	}
 	return nil, playbook.Diagnostics{{Pos: pos, Msg: err.Error()}}
+}
+
+// transitSigner signs with the Vault transit key signing.vault_transit
+// names, on the Vault of secrets.vault (else the environment's).
+func (s *Session) transitSigner(ctx context.Context, sg playbook.SigningSettings) (report.Signer, error) {
+	cfg, err := vaultConfig(ctx, s)
+	if err != nil {
+		return nil, &report.SigningError{Setting: "vault_transit", Err: err}
+	}
+	defer cfg.Token.Destroy()
+	c, err := secret.VaultClient(cfg)
+	if err != nil {
+		return nil, &report.SigningError{Setting: "vault_transit", Err: err}
+	}
+	return report.VaultTransitSigner(ctx, c, sg, s.Resolver.Dir)
 }
 
 // Operator names who runs the handover: the playbook's operator, else

@@ -129,6 +129,11 @@ func OpenVaultStore(ctx context.Context, cfg VaultConfig) (*VaultStore, error) {
 	}, nil
 }
 
+// VaultClient returns an API client for cfg, built as the store's is (the
+// environment's settings, then cfg's): for other uses of the same Vault,
+// such as signing reports with its transit engine.
+func VaultClient(cfg VaultConfig) (*api.Client, error) { return vaultClient(cfg) }
+
 // vaultClient builds a client the way the Vault CLI does, then applies the
 // explicit settings over the environment's.
 func vaultClient(cfg VaultConfig) (*api.Client, error) {
