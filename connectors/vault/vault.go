@@ -162,8 +162,10 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 					"secret_id": {Decode: func(n *yaml.Node) { h.SecretID = d.Ref(n, "accounts.secret_id") }},
 				})
 				switch {
-				case h.Name == "":
+				case h.Mount == "" && h.Name == "":
 					d.Errorf(item, "accounts item: give userpass: mount/user or approle: mount/role")
+				case h.Name == "":
+					// reported at the login
 				case h.AppRole && h.SecretID.IsZero():
 					d.Errorf(item, "accounts item %s: an approle needs secret_id (the one handed over)", h.Login())
 				case !h.AppRole && h.Password.IsZero():
