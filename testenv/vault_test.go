@@ -2,9 +2,9 @@ package testenv_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,8 +297,8 @@ func TestVaultPlantedMore(t *testing.T) {
 	anon.ClearToken()
 	for path, data := range map[string]map[string]any{
 		"auth/" + v.ProviderOpsMount + "/login/" + v.ProviderOpsUser: {"password": testenv.ReadSecret(t, v.ProviderOpsPasswordFile)},
-		"auth/userpass/login/" + v.ClientUser:                       {"password": testenv.ReadSecret(t, v.ClientPasswordFile)},
-		"auth/approle/login":                                        {"role_id": testenv.ReadSecret(t, v.ClientRoleIDFile), "secret_id": testenv.ReadSecret(t, v.ClientSecretIDFile)},
+		"auth/userpass/login/" + v.ClientUser:                        {"password": testenv.ReadSecret(t, v.ClientPasswordFile)},
+		"auth/approle/login":                                         {"role_id": testenv.ReadSecret(t, v.ClientRoleIDFile), "secret_id": testenv.ReadSecret(t, v.ClientSecretIDFile)},
 	} {
 		s, err := anon.Logical().WriteWithContext(ctx, path, data)
 		if err != nil {
