@@ -2,6 +2,8 @@ package vault_test
 
 import (
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ func TestConformance(t *testing.T) {
 		},
 		Reset:     func(t *testing.T) { resetVault(t) },
 		Snapshot:  snapshotter(t),
+		Cut:       cut,
 		CrashTest: "TestConformanceCrash",
 		After: func(t *testing.T, res *engine.Result) {
 			e := testenv.Require(t)
@@ -36,6 +39,27 @@ func TestConformance(t *testing.T) {
 			}
 		},
 	})
+}
+
+// cut makes the Vault unreachable by stopping its process (SIGSTOP: a
+// connection then hangs, as to a host gone) until restore continues it.
+// The test holds the vault lock exclusively meanwhile.
+func cut(t *testing.T) func() {
+	e := testenv.Require(t)
+	pid := e.Vault.PID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stop the Vault (pid %d): %v", pid, err)
+	}
+	var once sync.Once
+	restore := func() {
+		once.Do(func() {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("continue the Vault (pid %d): %v", pid, err)
+			}
+		})
+	}
+	t.Cleanup(restore)
+	return restore
 }
 
 // TestConformanceCrash is the process the suite kills mid-rotation.

@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/handoverhq/handover/handover/connector/connectortest"
+	"github.com/handoverhq/handover/handover/engine"
+	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -149,5 +151,67 @@ func writeCA(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnreachableMidRun: the Vault stops answering right after the
+// rotations' intents are journaled (its process stopped, as a host gone).
+// The run fails what it cannot do and claims nothing; the credentials are
+// left pending in the store, never lost. Once the Vault answers again, the
+// next run settles them, makes the rest, and proves it.
+func TestUnreachableMidRun(t *testing.T) {
+	e := lockVault(t)
+	ctx := ctxFor(t, 5*time.Minute)
+	dir, pb := writePlaybook(t, pbOpts{})
+	text, err := os.ReadFile(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pb, []byte(strings.Replace(string(text), "    type: vault\n", "    type: vault\n    request_timeout: 2s\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = dir
+	var restore func()
+	var lg strings.Builder
+	eng := newEngine(&lg)
+	eng.Crash = func(step string, _ plan.Change) {
+		if step == engine.StepIntent && restore == nil {
+			restore = cut(t)
+		}
+	}
+	sess, err := eng.Load(ctx, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sess.Run(ctx, engine.RunOptions{Parallel: 1})
+	sess.Close()
+	if restore == nil {
+		t.Fatal("the run reached no rotation")
+	}
+	restore()
+	if err == nil {
+		for _, a := range res.Actions {
+			if a.Verified {
+				t.Errorf("%s %s claimed verified while the Vault did not answer", a.Change.Action, a.Change.Object)
+			}
+		}
+	}
+	t.Logf("the run with the Vault gone: %v", err)
+
+	res2, _ := connectortest.RunOnce(t, registry(), pb)
+	if len(res2.Recovered) == 0 {
+		t.Error("the next run recovered nothing")
+	}
+	for _, a := range res2.Actions {
+		if a.Result != plan.Applied || !a.Verified {
+			t.Errorf("next run: %s %s: %s (verified %v) %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
+		}
+	}
+	if _, err := client(t, e, e.Vault.ProviderTokenFile).Auth().Token().LookupSelfWithContext(ctx); err == nil {
+		t.Error("the provider's token still works after the next run")
+	}
+	_, p := inventoryAndPlan(t, pb)
+	for _, ch := range p.Changes {
+		t.Errorf("plan after recovery: %s %s", ch.Action, ch.Object)
 	}
 }

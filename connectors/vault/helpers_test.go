@@ -220,20 +220,26 @@ func skipRaw(key string) bool {
 // store, for inventory and plan alone.
 func session(t *testing.T, pb string, logTo *strings.Builder) *engine.Session {
 	t.Helper()
-	e := &engine.Engine{
-		Registry: registry(),
-		Log:      slog.New(slog.NewTextHandler(writerFunc(func(p []byte) { logTo.Write(p) }), &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OpenStore: func(_ context.Context, s *engine.Session) (secret.Store, error) {
-			return secret.OpenFileStore(s.Resolver.Path(s.Playbook.Secrets.File.Path), secret.FileUnlock{Passphrase: secret.New("connectortest store passphrase, not a secret"), ScryptWorkFactor: 10})
-		},
-		Version: "test",
-	}
-	s, err := e.Load(ctxFor(t, time.Minute), pb)
+	s, err := newEngine(logTo).Load(ctxFor(t, time.Minute), pb)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// newEngine is an engine on the connectortest file store (same
+// passphrase, so the suite's helpers open what it wrote).
+func newEngine(logTo *strings.Builder) *engine.Engine {
+	var mu sync.Mutex
+	return &engine.Engine{
+		Registry: registry(),
+		Log:      slog.New(slog.NewTextHandler(writerFunc(func(p []byte) { mu.Lock(); logTo.Write(p); mu.Unlock() }), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OpenStore: func(_ context.Context, s *engine.Session) (secret.Store, error) {
+			return secret.OpenFileStore(s.Resolver.Path(s.Playbook.Secrets.File.Path), secret.FileUnlock{Passphrase: secret.New("connectortest store passphrase, not a secret"), ScryptWorkFactor: 10})
+		},
+		Version: "test",
+	}
 }
 
 type writerFunc func([]byte)

@@ -152,6 +152,11 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 		"concurrency":  {Decode: func(n *yaml.Node) { s.Concurrency = d.Int(n, "concurrency", 1, 256) }},
 		"kv_max_paths": {Decode: func(n *yaml.Node) { s.KVMaxPaths = d.Int(n, "kv_max_paths", 0, 1000000) }},
 		"keep_tokens":  {Decode: func(n *yaml.Node) { s.KeepTokens = d.Strings(n, "keep_tokens") }},
+		"request_timeout": {Decode: func(n *yaml.Node) {
+			if v := d.Duration(n, "request_timeout"); v > 0 {
+				s.Timeout = v
+			}
+		}},
 		"accounts": {Decode: func(n *yaml.Node) {
 			d.Seq(n, "accounts", func(item *yaml.Node) {
 				var h handedOver
