@@ -201,6 +201,15 @@ func (r *reader) server(ctx context.Context) error {
 	if st.RecoverySeal {
 		r.fact("recovery_seal", "yes (auto-unseal; recovery key shares)")
 	}
+	if l, err := r.c.Sys().LeaderWithContext(ctx); err == nil {
+		ha := "not enabled"
+		if l.HAEnabled {
+			ha = fmt.Sprintf("enabled, this node leader: %v, leader %s", l.IsSelf, l.LeaderAddress)
+		}
+		r.fact("ha", ha)
+	} else {
+		r.unread("read", "sys/leader", err)
+	}
 	if ks, err := r.c.Sys().KeyStatusWithContext(ctx); err == nil {
 		r.fact("encryption_key", fmt.Sprintf("term %d, installed %s", ks.Term, ks.InstallTime.UTC().Format(time.RFC3339)))
 	} else {
@@ -373,9 +382,13 @@ func (r *reader) audit(ctx context.Context) {
 	}
 	for _, p := range prov {
 		d := devs[p]
+		summary := "audit device sending Vault's audit log to the outgoing provider (" + d.Type + ")"
+		if r.t.s.Audit == nil && len(devs) == len(prov) {
+			summary += "; left enabled: it is the only audit device and the playbook names no audit_replacement (manual step: enable the client's own, then disable this one)"
+		}
 		r.sys.Findings = append(r.sys.Findings, connector.Finding{
 			ID: KindAudit + ":" + p, Kind: KindAudit, Object: "audit device " + p,
-			Summary:  "audit device sending Vault's audit log to the outgoing provider (" + d.Type + ")",
+			Summary:  summary,
 			Provider: true, Reasons: whys[p], Detail: map[string]string{"type": d.Type, "description": d.Description},
 			Data: auditData{Path: p, Type: d.Type, Others: len(devs) - len(prov)},
 		})
@@ -1053,6 +1066,9 @@ func (r *reader) shares(ctx context.Context) {
 		Summary:  fmt.Sprintf("%s key shares (%d, threshold %d) held by the outgoing provider (playbook key_shares): whoever holds a quorum can generate a root token until a rekey", kind, st.N, st.T),
 		Provider: held != connector.HeldCurrent, Reasons: []string{"the playbook declares the provider held key shares (key_shares)"},
 		Data: sharesData{Recovery: ks.Recovery, Shares: st.N, Threshold: st.T, Held: held},
+	}
+	if len(ks.Shares) == 0 && held != connector.HeldCurrent {
+		f.Summary += "; no quorum handed over (key_shares.shares): manual step: rekey with the key holders (vault operator rekey)"
 	}
 	if held == connector.HeldCurrent {
 		f.Summary = fmt.Sprintf("%s key shares (%d, threshold %d) made by handover's rekey, held in the secret store", kind, st.N, st.T)
