@@ -52,6 +52,16 @@ func TestRekey(t *testing.T) {
 		t.Fatalf("the store holds %d new share(s), want 1 different from the old", len(newShares))
 	}
 
+	// check (a fresh session): the stored shares work, nothing drifted.
+	var lg strings.Builder
+	cr, err := session(t, pb, &lg).Check(ctx, 1)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	for _, d := range cr.Drift {
+		t.Errorf("check: %s %s: %s", d.Kind, d.Object, d.Detail)
+	}
+
 	root := client(t, e, v.RootTokenFile)
 	if err := root.Sys().SealWithContext(ctx); err != nil {
 		t.Fatalf("seal: %v", err)
