@@ -11,6 +11,7 @@ import (
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/connector/connectortest"
+	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/testenv"
@@ -273,5 +274,33 @@ func checkCard(t *testing.T, r *report.Report) {
 	}
 	if !strings.Contains(string(html), "Coffre de secrets") {
 		t.Error("the HTML report does not show the Vault's card")
+	}
+}
+
+// TestSavedPlan: a plan saved, then applied a little later (as `handover
+// plan -o` then `run --plan`), is not refused as stale: nothing in the
+// inventory moves by itself (a token's remaining TTL is not recorded).
+func TestSavedPlan(t *testing.T) {
+	lockVault(t)
+	ctx := ctxFor(t, 3*time.Minute)
+	_, pb := writePlaybook(t, pbOpts{})
+	var lg strings.Builder
+	sess := session(t, pb, &lg)
+	p := sess.Plan(sess.Inventory(ctx, 1))
+	if len(p.Changes) == 0 {
+		t.Fatal("nothing planned")
+	}
+	time.Sleep(2 * time.Second)
+	res, err := session(t, pb, &lg).Run(ctx, engine.RunOptions{Plan: p})
+	if err != nil {
+		t.Fatalf("run with the saved plan: %v", err)
+	}
+	if len(res.Actions) != len(p.Changes) {
+		t.Errorf("%d actions for %d planned changes", len(res.Actions), len(p.Changes))
+	}
+	for _, a := range res.Actions {
+		if a.Result != plan.Applied || !a.Verified {
+			t.Errorf("%s %s: %s (verified %v) %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
+		}
 	}
 }

@@ -918,15 +918,11 @@ func (r *reader) token(acc string, d map[string]any) (connector.Finding, bool) {
 	if len(why) == 0 && !root && kept == "" {
 		return connector.Finding{}, false
 	}
-	ttl := fmt.Sprint(d["ttl"])
-	if ttl == "0" {
-		ttl = "never expires"
-	} else {
-		ttl += " s"
-	}
+	// Only what does not move by itself: the remaining TTL would make
+	// every saved plan stale (findings count in the fingerprint).
 	detail := map[string]string{
 		"display_name": display, "policies": strings.Join(policies, ", "), "orphan": strconv.FormatBool(orphan),
-		"period": fmt.Sprint(d["period"]), "ttl": ttl, "expire_time": fmt.Sprint(d["expire_time"]),
+		"period": fmt.Sprint(d["period"]), "creation_ttl": fmt.Sprint(d["creation_ttl"]), "expire_time": fmt.Sprint(d["expire_time"]),
 		"creation_path": path, "entity_id": entity, "type": fmt.Sprint(d["type"]),
 	}
 	summary := fmt.Sprintf("token %s (%s), policies %s", display, tokenShape(orphan, d), strings.Join(policies, ", "))
