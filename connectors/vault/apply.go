@@ -280,8 +280,7 @@ func (t *Target) detach(ctx context.Context, c *api.Client, p map[string]string)
 		return connector.ChangeResult{Detail: p["holder"] + " " + p["name"] + " is gone"}
 	}
 	var keep []string
-	var r reader
-	for _, x := range r.policiesOf(s.Data) {
+	for _, x := range policiesOf(s.Data) {
 		if x != p["policy"] {
 			keep = append(keep, x)
 		}

@@ -562,7 +562,9 @@ func (r *reader) logins(ctx context.Context) {
 	}
 }
 
-func (r *reader) policiesOf(d map[string]any) []string {
+// policiesOf is a login's or role's policies: token_policies and the
+// older policies field together.
+func policiesOf(d map[string]any) []string {
 	ps := strs(d["token_policies"])
 	for _, p := range strs(d["policies"]) {
 		if !slices.Contains(ps, p) {
@@ -594,7 +596,7 @@ func (r *reader) userpass(ctx context.Context, mount, accessor string) {
 			r.unread("read", "auth/"+mount+"/users/"+u, err)
 			continue
 		}
-		policies := r.policiesOf(s.Data)
+		policies := policiesOf(s.Data)
 		name := mount + "/" + u
 		why := r.t.out.Account(u)
 		if r.provOnly(policies) {
@@ -652,7 +654,7 @@ func (r *reader) approle(ctx context.Context, mount string) {
 			r.unread("read", base, err)
 			continue
 		}
-		policies := r.policiesOf(s.Data)
+		policies := policiesOf(s.Data)
 		name := mount + "/" + role
 		why := r.t.out.Account(role)
 		if r.provOnly(policies) {

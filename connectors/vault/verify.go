@@ -176,8 +176,7 @@ func (t *Target) verifyOne(ctx context.Context, c *api.Client, ch plan.Change) (
 		if g {
 			return []connector.Check{t.check(ch, connector.Absent, p["holder"]+" "+p["name"]+" no longer carries "+p["policy"]+" (re-read)", true, "the holder itself is gone")}, nil
 		}
-		var r reader
-		pols := r.policiesOf(s.Data)
+		pols := policiesOf(s.Data)
 		return []connector.Check{
 			t.check(ch, connector.Absent, p["holder"]+" "+p["name"]+" no longer carries "+p["policy"]+" (re-read)", !slices.Contains(pols, p["policy"]), "policies: "+strings.Join(pols, ", ")),
 			t.check(ch, connector.Present, p["holder"]+" "+p["name"]+" is still there (re-read)", true, ""),
