@@ -936,6 +936,10 @@ func (r *reader) token(acc string, d map[string]any) (connector.Finding, bool) {
 	}
 	if kept != "" {
 		summary += "; kept: " + kept
+		if !orphan {
+			// Vault keeps no parent accessor to check against: say it.
+			summary += "; not an orphan: revoking its parent (if it is among the revoked tokens) would revoke it too: give handover an orphan token"
+		}
 	}
 	return connector.Finding{
 		ID: connector.KindToken + ":" + acc, Kind: connector.KindToken, Object: "token " + acc,
