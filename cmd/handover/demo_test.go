@@ -213,12 +213,15 @@ func checkProofColumns(t *testing.T, dir string) {
 			want = [3]string{"yes", "yes", "na"}
 		case plan.InstallKey:
 			want = [3]string{"yes", "na", "na"}
+			if a.Change.Target == "coffre" {
+				want[1] = "yes" // the rekey: the handed-over key shares refused
+			}
 		case plan.RemoveAgent:
 			agents++
 		}
 		got := rows[i+1]
-		if a.Change.Action == plan.LockAccount && got[1] == "yes" {
-			want[1] = "yes" // the handed-over password refused, where it was given
+		if (a.Change.Action == plan.LockAccount || a.Change.Action == plan.RevokeToken) && got[1] == "yes" {
+			want[1] = "yes" // the handed-over password or token refused, where it was given
 		}
 		if got != want {
 			t.Errorf("action %d (%s %s %s): proof columns %v, want %v", i+1, a.Change.System, a.Change.Action, a.Change.Object, got, want)
