@@ -46,6 +46,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	testenv.LockComponent(t, "vault", true)
 	resetComponents(t, "slapd,samba,fleet,vault")
 	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet,vault") })
+	// The reset rewrote env.json (a token's accessor, a planted account).
+	env = testenv.Require(t)
 
 	// The demo as shipped, with its state in a temporary directory.
 	dir := t.TempDir()
