@@ -6,13 +6,15 @@
 #   (b)  `handover run --yes` doing the whole handover of the fleet;
 #   (c)  ansible-playbook doing the inventory, rotation, key and agent work;
 # each from a freshly reset fleet and at the same parallelism; then the
-# LDAP inventory of a directory of LDAP_USERS users. It prints a table and
+# LDAP inventory of a directory of LDAP_USERS users, and the Vault measure
+# (bench/vault.sh, VAULT_TOKENS tokens). It prints a table and
 # writes the figures to bench/results/ (latest.{txt,md,json} and a copy
 # under the run's date); the logs, playbooks, journal and reports stay in
 # the work directory it prints.
 #
 # Settings (environment): HOSTS (100), PARALLEL (16), LDAP_USERS (10000,
-# 0 to skip the LDAP measure), SETTLE (seconds to wait after each fleet
+# 0 to skip the LDAP measure), VAULT_TOKENS (10000, 0 to skip the Vault
+# measure; VAULT_CONCURRENCY, 16), SETTLE (seconds to wait after each fleet
 # reset before measuring, 10), REPEAT (3: runs of (a), (a'), (b0) and (b),
 # the median one reported; Ansible runs once), HANDOVER_TESTENV_DIR.
 #
@@ -206,6 +208,13 @@ cp "$work/results.json" "$results/latest.json"
 mkdir -p "$results/$stamp"
 cp "$results/latest.txt" "$results/latest.md" "$results/latest.json" "$results/$stamp/"
 cat "$results/latest.txt"
+
+# --- Vault -----------------------------------------------------------------
+# Its own script and table (bench/results/vault-latest.md); VAULT_TOKENS=0
+# skips it.
+if [ "${VAULT_TOKENS:-10000}" -gt 0 ]; then
+	VAULT_BENCH_WORK=$work/vault nolock bash bench/vault.sh || log "the Vault measure failed: see $work/vault"
+fi
 
 failed=$(jq '[.records[] | select(.exit_code != 0)] | length' "$results/latest.json")
 if [ "$failed" -gt 0 ]; then

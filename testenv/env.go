@@ -217,6 +217,44 @@ type VaultEnv struct {
 	ProviderAppRole      string `json:"provider_approle,omitempty"`
 	ProviderRoleIDFile   string `json:"provider_role_id_file,omitempty"`
 	ProviderSecretIDFile string `json:"provider_secret_id_file,omitempty"`
+
+	// More of what a provider leaves (docs/testenv/vault.md): a token
+	// issued by its AppRole; its userpass login's token and a child of
+	// it; a periodic orphan token; a root token; a second userpass mount
+	// with its user; an entity with aliases, a group; an audit device
+	// sending to it. Token files hold ids, accessors are plain.
+	ProviderAppRoleTokenFile     string `json:"provider_approle_token_file,omitempty"`
+	ProviderAppRoleTokenAccessor string `json:"provider_approle_token_accessor,omitempty"`
+	ProviderLoginTokenFile       string `json:"provider_login_token_file,omitempty"`
+	ProviderLoginTokenAccessor   string `json:"provider_login_token_accessor,omitempty"`
+	ProviderChildTokenFile       string `json:"provider_child_token_file,omitempty"`
+	ProviderChildTokenAccessor   string `json:"provider_child_token_accessor,omitempty"`
+	ProviderPeriodicTokenFile    string `json:"provider_periodic_token_file,omitempty"`
+	ProviderPeriodicAccessor     string `json:"provider_periodic_token_accessor,omitempty"`
+	ProviderRootTokenFile        string `json:"provider_root_token_file,omitempty"`
+	ProviderRootTokenAccessor    string `json:"provider_root_token_accessor,omitempty"`
+	ProviderOpsMount             string `json:"provider_ops_mount,omitempty"` // "userpass-ops"
+	ProviderOpsUser              string `json:"provider_ops_user,omitempty"`
+	ProviderOpsPasswordFile      string `json:"provider_ops_password_file,omitempty"`
+	ProviderEntity               string `json:"provider_entity,omitempty"`
+	ProviderGroup                string `json:"provider_group,omitempty"`
+	ProviderAuditPath            string `json:"provider_audit_path,omitempty"` // "prestanet-siem/"
+	ProviderAuditFile            string `json:"provider_audit_file,omitempty"`
+	// AuditDir is a directory the server may write audit logs to (a
+	// replacement device's file_path).
+	AuditDir string `json:"audit_dir,omitempty"`
+
+	// What the client keeps: a group that also carries the provider's
+	// policy, an admin userpass login and an application's AppRole whose
+	// credentials the provider knew (to rotate).
+	ClientPolicy       string `json:"client_policy,omitempty"`
+	ClientGroup        string `json:"client_group,omitempty"`
+	ClientUser         string `json:"client_user,omitempty"` // on the userpass/ mount
+	ClientPasswordFile string `json:"client_password_file,omitempty"`
+	ClientAppRole      string `json:"client_approle,omitempty"`
+	ClientRoleIDFile   string `json:"client_role_id_file,omitempty"`
+	ClientSecretIDFile string `json:"client_secret_id_file,omitempty"`
+	ClientAppPolicy    string `json:"client_app_policy,omitempty"`
 }
 
 type FleetEnv struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,4 +253,74 @@ func randomHex(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// TestVaultPlantedMore: the rest of the provider's foothold and what the
+// client keeps are planted as docs/testenv/vault.md says.
+func TestVaultPlantedMore(t *testing.T) {
+	env := testenv.RequireVault(t, true)
+	v := env.Vault
+	ctx := vaultCtx(t)
+	for _, tok := range []struct{ file, accessor string }{
+		{v.ProviderAppRoleTokenFile, v.ProviderAppRoleTokenAccessor},
+		{v.ProviderLoginTokenFile, v.ProviderLoginTokenAccessor},
+		{v.ProviderChildTokenFile, v.ProviderChildTokenAccessor},
+		{v.ProviderPeriodicTokenFile, v.ProviderPeriodicAccessor},
+		{v.ProviderRootTokenFile, v.ProviderRootTokenAccessor},
+	} {
+		s, err := vaultClient(t, env, tok.file).Auth().Token().LookupSelfWithContext(ctx)
+		if err != nil {
+			t.Errorf("%s: %v", tok.file, err)
+			continue
+		}
+		if s.Data["accessor"] != tok.accessor {
+			t.Errorf("%s: accessor %v, env.json says %s", tok.file, s.Data["accessor"], tok.accessor)
+		}
+	}
+	root := vaultClient(t, env, env.Vault.RootTokenFile)
+	child, err := root.Logical().WriteWithContext(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": v.ProviderChildTokenAccessor})
+	if err != nil || child.Data["orphan"] != false {
+		t.Errorf("the child token: %v, orphan %v", err, child)
+	}
+	periodic, err := root.Logical().WriteWithContext(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": v.ProviderPeriodicAccessor})
+	if err != nil || periodic.Data["orphan"] != true || fmt.Sprint(periodic.Data["period"]) == "0" {
+		t.Errorf("the periodic token: %v %v", err, periodic)
+	}
+	devs, err := root.Sys().ListAuditWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := devs[v.ProviderAuditPath]; !ok {
+		t.Errorf("audit device %s not enabled", v.ProviderAuditPath)
+	}
+	anon := vaultClient(t, env, env.Vault.RootTokenFile)
+	anon.ClearToken()
+	for path, data := range map[string]map[string]any{
+		"auth/" + v.ProviderOpsMount + "/login/" + v.ProviderOpsUser: {"password": testenv.ReadSecret(t, v.ProviderOpsPasswordFile)},
+		"auth/userpass/login/" + v.ClientUser:                        {"password": testenv.ReadSecret(t, v.ClientPasswordFile)},
+		"auth/approle/login":                                         {"role_id": testenv.ReadSecret(t, v.ClientRoleIDFile), "secret_id": testenv.ReadSecret(t, v.ClientSecretIDFile)},
+	} {
+		s, err := anon.Logical().WriteWithContext(ctx, path, data)
+		if err != nil {
+			t.Errorf("login %s: %v", path, err)
+			continue
+		}
+		c := vaultClient(t, env, env.Vault.RootTokenFile)
+		c.SetToken(s.Auth.ClientToken)
+		_ = c.Auth().Token().RevokeSelfWithContext(ctx, "")
+	}
+	ent, err := root.Logical().ReadWithContext(ctx, "identity/entity/name/"+v.ProviderEntity)
+	if err != nil || ent == nil {
+		t.Fatalf("entity %s: %v", v.ProviderEntity, err)
+	}
+	if aliases, _ := ent.Data["aliases"].([]any); len(aliases) != 2 {
+		t.Errorf("entity %s has %d aliases, want 2 (one per userpass mount)", v.ProviderEntity, len(aliases))
+	}
+	g, err := root.Logical().ReadWithContext(ctx, "identity/group/name/"+v.ClientGroup)
+	if err != nil || g == nil {
+		t.Fatalf("group %s: %v", v.ClientGroup, err)
+	}
+	if got := fmt.Sprint(g.Data["policies"]); got != "["+v.ClientPolicy+" "+v.ProviderPolicy+"]" {
+		t.Errorf("group %s: policies %s", v.ClientGroup, got)
+	}
 }

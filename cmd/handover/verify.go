@@ -96,6 +96,9 @@ func verifyTrust(allowedSigners, playbookFile string, integrityOnly bool) (repor
 	if err != nil {
 		return report.Trust{}, fmt.Errorf("verify: %w", err)
 	}
+	if vt := pb.Signing.VaultTransit; vt != nil && pb.Signing.PublicKey == "" {
+		return report.Trust{}, fmt.Errorf("verify: %s signs with the Vault transit key %s/%s and names no signing.public_key: verify with --allowed-signers and your own copy of that key's public half", playbookFile, vt.Mount, vt.Key)
+	}
 	if pb.Signing.Key == "" && pb.Signing.PublicKey == "" {
 		if ds := d.Diagnostics(); len(ds) > 0 {
 			return report.Trust{}, fmt.Errorf("verify: %s has no usable signing section:\n%w", playbookFile, ds)

@@ -268,11 +268,11 @@ func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
 		}
 		v.Destroy()
 	}
-	if sg := s.Playbook.Signing; sg.Key == "" && !sg.Agent {
+	if sg := s.Playbook.Signing; sg.Key == "" && !sg.Agent && sg.VaultTransit == nil {
 		ds = append(ds, playbook.Diagnostic{Pos: playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1},
 			Msg: "no signing key: add signing (key or agent, and identity) so the handover report can be signed"})
 	}
-	if sg := s.Playbook.Signing; sg.Key != "" || sg.Agent {
+	if sg := s.Playbook.Signing; sg.Key != "" || sg.Agent || sg.VaultTransit != nil {
 		// Loaded as the run will load it, so that a key the run could
 		// not sign with shows now, not after every change is made.
 		if _, err := s.Signer(ctx); err != nil {
@@ -296,7 +296,13 @@ func (s *Session) Lint(ctx context.Context) playbook.Diagnostics {
 // the key's, agent: true without an agent or without that key.
 func (s *Session) Signer(ctx context.Context) (report.Signer, error) {
 	sg := s.Playbook.Signing
-	signer, err := report.LoadSigner(ctx, sg, s.Resolver.Dir)
+	var signer report.Signer
+	var err error
+	if sg.VaultTransit != nil {
+		signer, err = s.transitSigner(ctx, sg)
+	} else {
+		signer, err = report.LoadSigner(ctx, sg, s.Resolver.Dir)
+	}
 	if err == nil {
 		return signer, nil
 	}
@@ -309,12 +315,29 @@ func (s *Session) Signer(ctx context.Context) (report.Signer, error) {
 			pos = cmp.Or(sg.PublicKeyPos, pos)
 		case "agent":
 			pos = cmp.Or(sg.AgentPos, pos)
+		case "vault_transit":
+			pos = cmp.Or(sg.VaultTransitPos, pos)
 		}
 	}
 	if pos.Line == 0 {
 		pos = playbook.Pos{File: s.Playbook.File, Line: 1, Col: 1}
 	}
 	return nil, playbook.Diagnostics{{Pos: pos, Msg: err.Error()}}
+}
+
+// transitSigner signs with the Vault transit key signing.vault_transit
+// names, on the Vault of secrets.vault (else the environment's).
+func (s *Session) transitSigner(ctx context.Context, sg playbook.SigningSettings) (report.Signer, error) {
+	cfg, err := vaultConfig(ctx, s)
+	if err != nil {
+		return nil, &report.SigningError{Setting: "vault_transit", Err: err}
+	}
+	defer cfg.Token.Destroy()
+	c, err := secret.VaultClient(cfg)
+	if err != nil {
+		return nil, &report.SigningError{Setting: "vault_transit", Err: err}
+	}
+	return report.VaultTransitSigner(ctx, c, sg, s.Resolver.Dir)
 }
 
 // Operator names who runs the handover: the playbook's operator, else
@@ -349,6 +372,27 @@ func (r storeReader) Current(ctx context.Context, path string) (secret.Secret, b
 		return secret.Secret{}, false, nil
 	}
 	return v, true, nil
+}
+
+// VaultStoreToken returns the secret store's Vault address and token
+// accessor when the store is a Vault (ok false otherwise): a Vault target
+// on the same server keeps that token and its policies.
+func (r storeReader) VaultStoreToken(ctx context.Context) (addr, accessor string, ok bool, err error) {
+	if r.s.Playbook.Secrets.Store != "vault" {
+		return "", "", false, nil
+	}
+	st, err := r.s.Store(ctx)
+	if err != nil {
+		return "", "", false, err
+	}
+	vs, isVault := st.(interface {
+		Token(context.Context) (string, string, error)
+	})
+	if !isVault {
+		return "", "", false, nil
+	}
+	addr, accessor, err = vs.Token(ctx)
+	return addr, accessor, err == nil, err
 }
 
 // recorder puts connector events in the journal (or keeps them until the

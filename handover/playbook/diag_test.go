@@ -129,6 +129,8 @@ func TestDiagnostics(t *testing.T) {
 		// Signing.
 		{"signing without key or agent", base + "signing:\n  identity: me\n", []string{`12:3: signing needs a key file (key) or agent: true`}},
 		{"signing with both", base + "signing: {key: k, agent: true, public_key: p, identity: me}\n", []string{`11:10: signing: use either key or agent, not both`}},
+		{"signing with a key and vault_transit", base + "signing: {key: k, vault_transit: {key: r}, identity: me}\n", []string{`11:10: signing: use one of key, agent and vault_transit`}},
+		{"vault_transit without its key", base + "signing: {vault_transit: {mount: m}, identity: me}\n", []string{`11:26: signing.vault_transit: missing required key "key"`}},
 		{"agent without public key", base + "signing: {agent: true, identity: me}\n", []string{`11:10: signing: with agent: true, public_key selects the agent's key`}},
 		{"signing without identity", base + "signing: {key: k}\n", []string{`11:10: signing: missing required key "identity"`}},
 

@@ -89,15 +89,25 @@ type VaultSettings struct {
 	Pos     Pos
 }
 
+// VaultTransit names a transit key: signing.vault_transit.
+type VaultTransit struct {
+	Mount string // default "transit"
+	Key   string
+}
+
 type SigningSettings struct {
 	Key       string // SSH private key file
 	Agent     bool   // use ssh-agent (SSH_AUTH_SOCK)
 	PublicKey string // selects the agent key, or checks the file key
 	Identity  string // principal in allowed_signers
 	Pos       Pos
-	// KeyPos, AgentPos and PublicKeyPos are where each setting is
-	// written (zero when it is not), for diagnostics about the key.
-	KeyPos, AgentPos, PublicKeyPos Pos
+	// VaultTransit signs with a Vault transit ed25519 key (the Vault of
+	// secrets.vault, else VAULT_ADDR): the private key never leaves Vault.
+	VaultTransit *VaultTransit
+	// KeyPos, AgentPos, PublicKeyPos and VaultTransitPos are where each
+	// setting is written (zero when it is not), for diagnostics about the
+	// key.
+	KeyPos, AgentPos, PublicKeyPos, VaultTransitPos Pos
 }
 
 // Outgoing is how to recognise the outgoing provider.
@@ -356,11 +366,23 @@ func decodeSigning(d *Decoder, n *yaml.Node, s *SigningSettings) {
 		"agent":      {Decode: func(n *yaml.Node) { s.AgentPos = d.Pos(n); s.Agent = d.Bool(n, "signing.agent") }},
 		"public_key": {Decode: func(n *yaml.Node) { s.PublicKeyPos = d.Pos(n); s.PublicKey = d.NonEmpty(n, "signing.public_key") }},
 		"identity":   {Required: true, Decode: func(n *yaml.Node) { s.Identity = d.NonEmpty(n, "signing.identity") }},
+		"vault_transit": {Decode: func(n *yaml.Node) {
+			s.VaultTransitPos = d.Pos(n)
+			vt := &VaultTransit{Mount: "transit"}
+			d.Map(n, "signing.vault_transit", map[string]Field{
+				"mount": {Decode: func(n *yaml.Node) { vt.Mount = strings.Trim(d.NonEmpty(n, "signing.vault_transit.mount"), "/") }},
+				"key":   {Required: true, Decode: func(n *yaml.Node) { vt.Key = d.NonEmpty(n, "signing.vault_transit.key") }},
+			})
+			s.VaultTransit = vt
+		}},
 	})
-	if s.Key == "" && !s.Agent {
+	switch {
+	case s.VaultTransit != nil && (s.Key != "" || s.Agent):
+		d.Errorf(n, "signing: use one of key, agent and vault_transit")
+	case s.VaultTransit != nil:
+	case s.Key == "" && !s.Agent:
 		d.Errorf(n, "signing needs a key file (key) or agent: true")
-	}
-	if s.Key != "" && s.Agent {
+	case s.Key != "" && s.Agent:
 		d.Errorf(n, "signing: use either key or agent, not both")
 	}
 	if s.Agent && s.PublicKey == "" {

@@ -129,6 +129,11 @@ func OpenVaultStore(ctx context.Context, cfg VaultConfig) (*VaultStore, error) {
 	}, nil
 }
 
+// VaultClient returns an API client for cfg, built as the store's is (the
+// environment's settings, then cfg's): for other uses of the same Vault,
+// such as signing reports with its transit engine.
+func VaultClient(cfg VaultConfig) (*api.Client, error) { return vaultClient(cfg) }
+
 // vaultClient builds a client the way the Vault CLI does, then applies the
 // explicit settings over the environment's.
 func vaultClient(cfg VaultConfig) (*api.Client, error) {
@@ -180,6 +185,18 @@ func tokenFile() (string, error) {
 }
 
 func (*VaultStore) Kind() string { return "vault" }
+
+// Token returns the store's address and its token's accessor (a token
+// lookup-self), so that a Vault target on the same server never revokes
+// the token handover writes with.
+func (s *VaultStore) Token(ctx context.Context) (addr, accessor string, err error) {
+	self, err := s.client.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil {
+		return s.addr, "", vaultError(s.addr, "token lookup-self", err)
+	}
+	accessor, _ = self.Data["accessor"].(string)
+	return s.addr, accessor, nil
+}
 
 // Location is the address of the KV data under the prefix.
 func (s *VaultStore) Location() string {

@@ -1,7 +1,8 @@
 // Command vaultserver is the testenv's Vault: what `vault server -dev` does,
 // built from Vault's own packages so that the testenv needs no Vault binary
 // and no licence. It runs a core on the in-memory physical backend with only
-// the engines the estate uses (KV, transit, userpass, AppRole), initialises
+// the engines the estate uses (KV, transit, userpass, AppRole; file and
+// socket audit devices), initialises
 // and unseals it with a single key share, creates the root token with the id
 // read from a file, mounts KV version 2 at secret/, and serves Vault's HTTP
 // API over TLS.
@@ -33,6 +34,7 @@ import (
 
 	log "github.com/hashicorp/go-hclog"
 	kv "github.com/hashicorp/vault-plugin-secrets-kv"
+	"github.com/hashicorp/vault/audit"
 	"github.com/hashicorp/vault/builtin/credential/approle"
 	"github.com/hashicorp/vault/builtin/credential/userpass"
 	"github.com/hashicorp/vault/builtin/logical/transit"
@@ -155,10 +157,19 @@ func newCore(logger log.Logger) (*vault.Core, error) {
 		Physical:     backend,
 		StorageType:  "inmem",
 		DisableMlock: true,
-		Logger:       logger,
+		// sys/raw lets the tests read the barrier's storage (as root) to
+		// prove that reading the estate changed nothing.
+		EnableRaw: true,
+		Logger:    logger,
 		LogicalBackends: map[string]logical.Factory{
 			"kv":      kv.Factory,
 			"transit": transit.Factory,
+		},
+		// File and socket audit devices: the estate plants one that sends
+		// to the outgoing provider.
+		AuditBackends: map[string]audit.Factory{
+			"file":   audit.NewFileBackend,
+			"socket": audit.NewSocketBackend,
 		},
 		CredentialBackends: map[string]logical.Factory{
 			"userpass": userpass.Factory,

@@ -1,7 +1,7 @@
 // Command measure runs one benchmark command and records what it cost, and
 // prints the side-by-side table of several such records.
 //
-//	measure run -label NAME -o FILE [-servers fleet:N|ldap] -- COMMAND [ARG...]
+//	measure run -label NAME -o FILE [-servers fleet:N|ldap|vault] -- COMMAND [ARG...]
 //	measure table -floor A.json -handover B.json -ansible C.json [-floor-kex F.json] [-inventory B0.json] [-ldap L.json] [-json OUT.json] [-md OUT.md]
 //
 // "run" makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
@@ -104,7 +104,7 @@ func runCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	label := fs.String("label", "", "name of the measurement")
 	out := fs.String("o", "", "file to write the JSON record to")
-	servers := fs.String("servers", "", "server CPU to count: fleet:N (the first N hosts' sshd) or ldap (slapd)")
+	servers := fs.String("servers", "", "server CPU to count: fleet:N (the first N hosts' sshd), ldap (slapd) or vault")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -219,8 +219,13 @@ func serverPIDs(spec string) ([]int, error) {
 			return nil, errors.New("-servers ldap: env.json has no ldap")
 		}
 		return []int{env.LDAP.PID}, nil
+	case "vault":
+		if env.Vault == nil {
+			return nil, errors.New("-servers vault: env.json has no vault")
+		}
+		return []int{env.Vault.PID}, nil
 	}
-	return nil, fmt.Errorf("-servers %s: want fleet:N or ldap", spec)
+	return nil, fmt.Errorf("-servers %s: want fleet:N, ldap or vault", spec)
 }
 
 // hostPID is the PID of host i's sshd. A host restarted alone (tests

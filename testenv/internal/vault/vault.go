@@ -35,7 +35,35 @@ const (
 	ProviderPolicy = "prestanet-admin"
 	ProviderUser   = "prestanet"
 	ProviderRole   = "prestanet-backup"
+
+	ProviderOpsMount  = "userpass-ops"
+	ProviderOpsUser   = "prestanet-ops"
+	ProviderEntity    = "prestanet"
+	ProviderGroup     = "prestanet-admins"
+	ProviderAuditPath = "prestanet-siem/"
+
+	ClientPolicy    = "mairie-admin"
+	ClientAppPolicy = "mairie-app"
+	ClientGroup     = "mairie-admins"
+	ClientUser      = "mairie-admin"
+	ClientRole      = "mairie-app"
 )
+
+// clientPolicy is the client's own administrators' policy.
+const clientPolicy = `# Mairie de Saint-Exemple: administrators
+path "secret/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "sys/policies/acl/*" {
+  capabilities = ["read", "list"]
+}
+`
+
+// clientAppPolicy lets the client's application read its secrets.
+const clientAppPolicy = `path "secret/data/infra/*" {
+  capabilities = ["read"]
+}
+`
 
 // providerPolicy is what outgoing providers typically keep: everything.
 const providerPolicy = `# Prestanet Informatique: full administration (contract 2019-042)
@@ -83,8 +111,14 @@ type paths struct {
 	providerAccessor string // not a secret: env.json carries it too
 	providerRoleID   string
 	providerSecretID string
-	sources          string // testenv/vaultserver in the repository
-	cacheDir         string
+	// More of the provider's foothold, and what the client keeps.
+	providerAppRoleToken, providerLoginToken, providerChildToken string
+	providerPeriodicToken, providerRootToken                     string
+	providerOpsPassword                                          string
+	auditDir, providerAudit                                      string
+	clientPassword, clientRoleID, clientSecretID                 string
+	sources                                                      string // testenv/vaultserver in the repository
+	cacheDir                                                     string
 }
 
 func pathsOf(o component.Options) paths {
@@ -102,8 +136,20 @@ func pathsOf(o component.Options) paths {
 		providerAccessor: filepath.Join(sec, "prestanet-token-accessor"),
 		providerRoleID:   filepath.Join(sec, "prestanet-backup-role-id"),
 		providerSecretID: filepath.Join(sec, "prestanet-backup-secret-id"),
-		sources:          filepath.Join(o.RepoDir, "testenv", "vaultserver"),
-		cacheDir:         o.CacheDir,
+
+		providerAppRoleToken:  filepath.Join(sec, "prestanet-backup-token"),
+		providerLoginToken:    filepath.Join(sec, "prestanet-login-token"),
+		providerChildToken:    filepath.Join(sec, "prestanet-child-token"),
+		providerPeriodicToken: filepath.Join(sec, "prestanet-periodic-token"),
+		providerRootToken:     filepath.Join(sec, "prestanet-root-token"),
+		providerOpsPassword:   filepath.Join(sec, "prestanet-ops-password"),
+		auditDir:              filepath.Join(o.Dir, "audit"),
+		providerAudit:         filepath.Join(o.Dir, "audit", "prestanet-siem.log"),
+		clientPassword:        filepath.Join(sec, "mairie-admin-password"),
+		clientRoleID:          filepath.Join(sec, "mairie-app-role-id"),
+		clientSecretID:        filepath.Join(sec, "mairie-app-secret-id"),
+		sources:               filepath.Join(o.RepoDir, "testenv", "vaultserver"),
+		cacheDir:              o.CacheDir,
 	}
 }
 
@@ -151,7 +197,7 @@ func (c Component) start(ctx context.Context, o component.Options, p paths, bin 
 	}
 	// The root token and the provider's token keep their ids across resets,
 	// so that a client holding them keeps working.
-	for _, f := range []string{p.rootToken, p.providerToken} {
+	for _, f := range []string{p.rootToken, p.providerToken, p.providerPeriodicToken, p.providerRootToken} {
 		if err := ensureRandomFile(f, "testenv-"); err != nil {
 			return err
 		}
@@ -238,6 +284,33 @@ func fillEnv(env *testenv.Env, p paths, pid int) error {
 	for _, s := range clientSecrets {
 		env.Vault.ClientSecrets = append(env.Vault.ClientSecrets, KVMount+"/"+s.path)
 	}
+	accessorOf := func(tokenFile string) (string, error) {
+		b, err := os.ReadFile(tokenFile + "-accessor")
+		return strings.TrimSpace(string(b)), err
+	}
+	v := env.Vault
+	for _, f := range []struct {
+		file    string
+		id, acc *string
+	}{
+		{p.providerAppRoleToken, &v.ProviderAppRoleTokenFile, &v.ProviderAppRoleTokenAccessor},
+		{p.providerLoginToken, &v.ProviderLoginTokenFile, &v.ProviderLoginTokenAccessor},
+		{p.providerChildToken, &v.ProviderChildTokenFile, &v.ProviderChildTokenAccessor},
+		{p.providerPeriodicToken, &v.ProviderPeriodicTokenFile, &v.ProviderPeriodicAccessor},
+		{p.providerRootToken, &v.ProviderRootTokenFile, &v.ProviderRootTokenAccessor},
+	} {
+		a, err := accessorOf(f.file)
+		if err != nil {
+			return err
+		}
+		*f.id, *f.acc = f.file, a
+	}
+	v.ProviderOpsMount, v.ProviderOpsUser, v.ProviderOpsPasswordFile = ProviderOpsMount, ProviderOpsUser, p.providerOpsPassword
+	v.ProviderEntity, v.ProviderGroup = ProviderEntity, ProviderGroup
+	v.ProviderAuditPath, v.ProviderAuditFile, v.AuditDir = ProviderAuditPath, p.providerAudit, p.auditDir
+	v.ClientPolicy, v.ClientAppPolicy, v.ClientGroup = ClientPolicy, ClientAppPolicy, ClientGroup
+	v.ClientUser, v.ClientPasswordFile = ClientUser, p.clientPassword
+	v.ClientAppRole, v.ClientRoleIDFile, v.ClientSecretIDFile = ClientRole, p.clientRoleID, p.clientSecretID
 	return nil
 }
 
@@ -391,7 +464,247 @@ func plant(ctx context.Context, o component.Options, p paths) error {
 	if err != nil {
 		return fmt.Errorf("provider token: %w", err)
 	}
-	return os.WriteFile(p.providerAccessor, []byte(tok.Auth.Accessor+"\n"), 0o600)
+	if err := os.WriteFile(p.providerAccessor, []byte(tok.Auth.Accessor+"\n"), 0o600); err != nil {
+		return err
+	}
+	return plantMore(ctx, c, p, roleID, secretID, password)
+}
+
+// plantMore adds the rest of what a provider leaves behind, and what the
+// client keeps (docs/testenv/vault.md).
+func plantMore(ctx context.Context, c *api.Client, p paths, roleID, secretID, password string) error {
+	lw := func(path string, data map[string]any) (*api.Secret, error) {
+		s, err := c.Logical().WriteWithContext(ctx, path, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return s, nil
+	}
+	// A second userpass mount, with the provider's operations login.
+	if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, ProviderOpsMount, &api.EnableAuthOptions{Type: "userpass", Description: "Prestanet on-call"}); err != nil {
+		return fmt.Errorf("enable %s: %w", ProviderOpsMount, err)
+	}
+	if err := ensureRandomFile(p.providerOpsPassword, "Ops-"); err != nil {
+		return err
+	}
+	opsPassword, err := readTrimmed(p.providerOpsPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := lw("auth/"+ProviderOpsMount+"/users/"+ProviderOpsUser, map[string]any{"password": opsPassword, "token_policies": ProviderPolicy}); err != nil {
+		return err
+	}
+	// The provider's entity with an alias on each userpass mount, its
+	// group, and the client's administrators' group that also carries
+	// the provider's policy.
+	auths, err := c.Sys().ListAuthWithContext(ctx)
+	if err != nil {
+		return err
+	}
+	ent, err := lw("identity/entity/name/"+ProviderEntity, map[string]any{
+		"metadata": map[string]string{"organization": "Prestanet Informatique", "email": "support@prestanet.test"},
+		"policies": []string{ProviderPolicy},
+	})
+	if err != nil {
+		return err
+	}
+	var entityID string
+	if ent != nil {
+		entityID, _ = ent.Data["id"].(string)
+	}
+	if entityID == "" {
+		got, err := c.Logical().ReadWithContext(ctx, "identity/entity/name/"+ProviderEntity)
+		if err != nil || got == nil {
+			return fmt.Errorf("entity %s: %v", ProviderEntity, err)
+		}
+		entityID, _ = got.Data["id"].(string)
+	}
+	// Its aliases exist before any login, which would otherwise create an
+	// entity of its own for each user.
+	for mount, user := range map[string]string{"userpass/": ProviderUser, ProviderOpsMount + "/": ProviderOpsUser} {
+		a, ok := auths[mount]
+		if !ok {
+			return fmt.Errorf("auth %s not enabled", mount)
+		}
+		if err := moveAlias(ctx, c, a.Accessor, user, entityID); err != nil {
+			return err
+		}
+	}
+	if _, err := lw("identity/group/name/"+ProviderGroup, map[string]any{
+		"policies": []string{ProviderPolicy}, "member_entity_ids": []string{entityID},
+		"metadata": map[string]string{"owner": "Prestanet Informatique"},
+	}); err != nil {
+		return err
+	}
+	if _, err := lw("identity/group/name/"+ClientGroup, map[string]any{
+		"policies": []string{ClientPolicy, ProviderPolicy},
+		"metadata": map[string]string{"owner": "Mairie de Saint-Exemple"},
+	}); err != nil {
+		return err
+	}
+	// A token issued by the provider's AppRole (its backup script's).
+	login, err := lw("auth/approle/login", map[string]any{"role_id": roleID, "secret_id": secretID})
+	if err != nil {
+		return err
+	}
+	if err := keepToken(p.providerAppRoleToken, login.Auth); err != nil {
+		return err
+	}
+	// The provider's userpass login, and a token created as its child.
+	login, err = lw("auth/userpass/login/"+ProviderUser, map[string]any{"password": password})
+	if err != nil {
+		return err
+	}
+	if err := keepToken(p.providerLoginToken, login.Auth); err != nil {
+		return err
+	}
+	{
+		cl, err := c.Clone()
+		if err != nil {
+			return err
+		}
+		cl.SetToken(login.Auth.ClientToken)
+		child, err := cl.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
+			Policies: []string{ProviderPolicy}, DisplayName: "prestanet-script", TTL: "720h",
+		})
+		if err != nil {
+			return fmt.Errorf("child of the provider's login token: %w", err)
+		}
+		if err := keepToken(p.providerChildToken, child.Auth); err != nil {
+			return err
+		}
+	}
+	// A periodic orphan token (renewed by its supervision forever) and a
+	// root token, ids from their files.
+	for _, t := range []struct {
+		file string
+		req  api.TokenCreateRequest
+	}{
+		{p.providerPeriodicToken, api.TokenCreateRequest{
+			Policies: []string{ProviderPolicy}, DisplayName: "prestanet-monitoring", Period: "24h",
+			Metadata: map[string]string{"owner": "Prestanet Informatique", "contact": "noc@prestanet.test"},
+		}},
+		{p.providerRootToken, api.TokenCreateRequest{
+			Policies: []string{"root"}, DisplayName: "prestanet-break-glass",
+			Metadata: map[string]string{"contact": "noc@prestanet.test"},
+		}},
+	} {
+		id, err := readTrimmed(t.file)
+		if err != nil {
+			return err
+		}
+		req := t.req
+		req.ID = id
+		tok, err := c.Auth().Token().CreateOrphanWithContext(ctx, &req)
+		if err != nil {
+			return fmt.Errorf("token %s: %w", req.DisplayName, err)
+		}
+		if err := os.WriteFile(t.file+"-accessor", []byte(tok.Auth.Accessor+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	// The client's policies, admin login and application AppRole.
+	for name, text := range map[string]string{ClientPolicy: clientPolicy, ClientAppPolicy: clientAppPolicy} {
+		if err := c.Sys().PutPolicyWithContext(ctx, name, text); err != nil {
+			return fmt.Errorf("policy %s: %w", name, err)
+		}
+	}
+	if err := ensureRandomFile(p.clientPassword, "Mairie-"); err != nil {
+		return err
+	}
+	clientPassword, err := readTrimmed(p.clientPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := lw("auth/userpass/users/"+ClientUser, map[string]any{"password": clientPassword, "token_policies": ClientPolicy}); err != nil {
+		return err
+	}
+	role := "auth/approle/role/" + ClientRole
+	if _, err := lw(role, map[string]any{"token_policies": ClientAppPolicy, "token_ttl": "1h", "secret_id_bound_cidrs": "127.0.0.0/8"}); err != nil {
+		return err
+	}
+	rid, err := c.Logical().ReadWithContext(ctx, role+"/role-id")
+	if err != nil {
+		return err
+	}
+	sid, err := lw(role+"/secret-id", map[string]any{"metadata": `{"host":"app.mairie-saint-exemple.test"}`})
+	if err != nil {
+		return err
+	}
+	if err := writeSecret(p.clientRoleID, fmt.Sprint(rid.Data["role_id"])); err != nil {
+		return err
+	}
+	if err := writeSecret(p.clientSecretID, fmt.Sprint(sid.Data["secret_id"])); err != nil {
+		return err
+	}
+	// The client's admin and application have logged in before: their
+	// entities exist (a first login creates one).
+	for _, l := range []struct {
+		path string
+		data map[string]any
+	}{
+		{"auth/userpass/login/" + ClientUser, map[string]any{"password": clientPassword}},
+		{"auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": sid.Data["secret_id"]}},
+		{"auth/" + ProviderOpsMount + "/login/" + ProviderOpsUser, map[string]any{"password": opsPassword}},
+	} {
+		s, err := lw(l.path, l.data)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Logical().WriteWithContext(ctx, "auth/token/revoke-accessor", map[string]any{"accessor": s.Auth.Accessor}); err != nil {
+			return err
+		}
+	}
+	// An audit device whose log the provider's SIEM collects.
+	if err := os.MkdirAll(p.auditDir, 0o755); err != nil {
+		return err
+	}
+	if err := c.Sys().EnableAuditWithOptionsWithContext(ctx, ProviderAuditPath, &api.EnableAuditOptions{
+		Type: "file", Description: "Prestanet SIEM forwarding (siem.prestanet.test)",
+		Options: map[string]string{"file_path": p.providerAudit},
+	}); err != nil {
+		return fmt.Errorf("audit device %s: %w", ProviderAuditPath, err)
+	}
+	return nil
+}
+
+// moveAlias points the alias of user on the auth mount (by its accessor)
+// at entityID, creating it if no login made one yet.
+func moveAlias(ctx context.Context, c *api.Client, mountAccessor, user, entityID string) error {
+	s, err := c.Logical().WriteWithContext(ctx, "identity/lookup/entity", map[string]any{"alias_name": user, "alias_mount_accessor": mountAccessor})
+	if err != nil {
+		return fmt.Errorf("lookup alias %s: %w", user, err)
+	}
+	data := map[string]any{"name": user, "mount_accessor": mountAccessor, "canonical_id": entityID}
+	if s != nil {
+		if aliases, ok := s.Data["aliases"].([]any); ok {
+			for _, a := range aliases {
+				am, _ := a.(map[string]any)
+				if am["mount_accessor"] == mountAccessor && am["name"] == user {
+					_, err := c.Logical().WriteWithContext(ctx, "identity/entity-alias/id/"+fmt.Sprint(am["id"]), data)
+					if err != nil {
+						return fmt.Errorf("move alias %s: %w", user, err)
+					}
+					return nil
+				}
+			}
+		}
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "identity/entity-alias", data); err != nil {
+		return fmt.Errorf("alias %s: %w", user, err)
+	}
+	return nil
+}
+
+// keepToken writes a token's id to file and its accessor beside it.
+func keepToken(file string, a *api.SecretAuth) error {
+	if a == nil || a.ClientToken == "" {
+		return fmt.Errorf("%s: no token issued", filepath.Base(file))
+	}
+	if err := writeSecret(file, a.ClientToken); err != nil {
+		return err
+	}
+	return os.WriteFile(file+"-accessor", []byte(a.Accessor+"\n"), 0o600)
 }
 
 // planted checks a running server still holds what plant wrote (a test may
