@@ -187,6 +187,13 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 				// and the plan goes into the journal and the report.
 				Params: map[string]string{"file": data.File, "hash": data.Hash},
 			})
+		case persistData:
+			if !f.Provider {
+				continue
+			}
+			if ch, ok := persistChange(f, data); ok {
+				add(ch)
+			}
 		case agentData:
 			if !f.Provider {
 				continue

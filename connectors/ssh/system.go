@@ -212,8 +212,8 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	s.Findings = append(s.Findings, correlateAddresses(cronFindings(h, hc, providerAccounts))...)
 	agents := agentFindings(h, hc)
 	s.Findings = append(s.Findings, agents...)
-	s.Findings = append(s.Findings, serviceFindings(h, hc, agents)...)
 	s.Findings = append(s.Findings, processFindings(h, hc, agents)...)
+	s.Findings = append(s.Findings, persistFindings(h, hc, agents, providerAccounts, s.Findings)...)
 
 	if u, ok := users[hc.AccessUser]; ok {
 		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})

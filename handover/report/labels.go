@@ -204,6 +204,8 @@ var labels = map[string]map[string]string{
 		"none":                  "Aucun.",
 		"mode.run":              "exécution",
 		"mode.check":            "contrôle",
+
+		"act.remove-persistence": "Retrait d'un démarrage automatique",
 	},
 	"en": {
 		"doc.title":             "IT handover report",
@@ -396,6 +398,8 @@ var labels = map[string]map[string]string{
 		"none":                  "None.",
 		"mode.run":              "run",
 		"mode.check":            "check",
+
+		"act.remove-persistence": "Automatic start-up removed",
 	},
 }
 

@@ -326,6 +326,47 @@ su_after() {
 	su_check "$@"
 }
 
+# unit_off UNIT DIR USER: stops and disables a unit about to be removed
+# (its file goes in a wf step after this). A unit of the system's: through
+# a running systemd, else its links in /etc/systemd/system removed. A unit
+# of an account's (DIR in its home): stopped in its user manager if that
+# runs, its links removed with the account's rights (asuser), never
+# root's. Nothing here fails a step: the re-inventory proves the unit gone.
+unit_off() {
+	u=$1 d=$2 un=$3
+	dirctl "$d" || return 0
+	if [ "$du" = 0 ]; then
+		if [ -d /run/systemd/system ] && have systemctl; then systemctl disable --now -- "$u" >/dev/null 2>&1; fi
+		for l in /etc/systemd/system/*.wants/"$u" /etc/systemd/system/*.requires/"$u"; do
+			if [ -L "$l" ]; then rm -f -- "$l"; fi
+		done
+		return 0
+	fi
+	if [ -n "$un" ] && [ -d /run/systemd/system ] && have systemctl; then
+		systemctl --user --machine="$un@" disable --now -- "$u" >/dev/null 2>&1
+	fi
+	# shellcheck disable=SC2016 # expanded by the shell that runs it
+	asuser "$du" "$dg" /bin/sh -c 'cd / || exit 1; for l in "$1"/*.wants/"$2" "$1"/*.requires/"$2"; do if [ -L "$l" ]; then rm -f -- "$l"; fi; done' sh "$d" "$u" >/dev/null 2>&1
+	return 0
+}
+# init_off NAME: removes an init script's rc links (update-rc.d, chkconfig,
+# or the links themselves), without running the script: its stop action
+# would be the provider's code, run as root.
+init_off() {
+	if have update-rc.d; then update-rc.d -f "$1" remove >/dev/null 2>&1; fi
+	if have chkconfig; then chkconfig --del "$1" >/dev/null 2>&1; fi
+	for l in /etc/rc[0-6S].d/[SK][0-9][0-9]"$1" /etc/rc.d/rc[0-6].d/[SK][0-9][0-9]"$1"; do
+		if [ -L "$l" ]; then rm -f -- "$l"; fi
+	done
+	return 0
+}
+# units_reload: systemd reads its unit files again, once removed units'
+# files are gone.
+units_reload() {
+	if [ -d /run/systemd/system ] && have systemctl; then systemctl daemon-reload >/dev/null 2>&1; fi
+	return 0
+}
+
 # The steps run with /dev/null as their standard input (the script itself
 # arrives on the shell's), and only once sh has read the whole script: a
 # script cut in transit runs nothing.
