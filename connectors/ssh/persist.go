@@ -28,6 +28,9 @@ const (
 	persistFile = "file" // the file removed
 	persistUnit = "unit" // the unit stopped, its links removed, its file removed
 	persistInit = "init" // the init script's rc links removed, the script removed
+	// persistInstance: an sshd instance's listener ended, its
+	// configuration file removed.
+	persistInstance = "instance"
 )
 
 // persistData is what the plan reads of a persistence finding: the file,
@@ -431,6 +434,9 @@ func sshdConfigFindings(f remoteFile, at attribution) []connector.Finding {
 		if !slices.Contains(sshdSettings, k) || strings.EqualFold(fs[1], "none") {
 			continue
 		}
+		if k == "authorizedkeyscommand" && match == "" && strings.HasPrefix(f.Path, "/etc/ssh/sshd_config") {
+			continue // the main sshd's global one: a finding of its own (auth-method)
+		}
 		why := at.why(l.text)
 		if match != "" {
 			for _, r := range at.out.Text(match) {
@@ -486,19 +492,17 @@ func sshdInstanceFindings(h *hostData, at attribution) []connector.Finding {
 				why = appendNew(why, k+" "+r)
 			}
 		}
-		manual := fmt.Sprintf("stop the sshd of pid %s (kill %s), disable what starts it, and remove %s", i.PID, i.PID, i.Config)
 		fd := connector.Finding{ID: "sshd-instance:" + i.Config, Kind: connector.KindAuth, Object: i.Config,
 			Summary: fmt.Sprintf("another sshd (pid %s) runs with its own configuration %s: %s", i.PID, i.Config, strings.Join(set, "; ")),
 			Detail:  map[string]string{detailFile: i.Config, "pid": i.PID},
 			Reasons: why, Provider: len(why) > 0,
-			Data:    persistData{Kind: "sshd-instance", File: i.Config, Manual: manual},
+			// Its listener ended and its configuration removed: sessions
+			// it opened run on until the provider's accounts and keys go.
+			// What started it (a unit, rc.local) is a finding of its own.
+			Data: persistData{Kind: "sshd-instance", File: i.Config, Op: persistInstance, Unit: i.PID},
 		}
 		if len(set) == 0 {
 			fd.Summary = fmt.Sprintf("another sshd (pid %s) runs with its own configuration %s, which sshd -T could not read", i.PID, i.Config)
-		}
-		if fd.Provider {
-			fd.Summary += "; by hand: " + manual
-			fd.Detail["manual"] = manual
 		}
 		out = append(out, fd)
 	}
@@ -670,6 +674,12 @@ func persistChange(f connector.Finding, d persistData) (plan.Change, bool) {
 	case persistInit:
 		ch.After = "rc links removed, script removed (not run: its stop action would be the provider's code)"
 		ch.Params["unit"] = d.Unit
+	case persistInstance:
+		if _, err := strconv.Atoi(d.Unit); err != nil {
+			return plan.Change{}, false
+		}
+		ch.After = "the sshd listening with this configuration (pid " + d.Unit + ") ended, unless handover's own session runs under it; the configuration file removed"
+		ch.Params["pid"] = d.Unit
 	}
 	switch d.Kind {
 	case "at":
@@ -722,6 +732,23 @@ func persistGone(h *hostData, findings []connector.Finding, ch plan.Change) []pr
 		c.detail = fmt.Sprintf("%s not found among the %d persistence files read", file, len(h.Persist))
 	}
 	out := []proofCheck{c}
+	if op == persistInstance {
+		var left []string
+		for _, i := range h.SSHDInstances {
+			if i.Config == file {
+				left = append(left, "pid "+i.PID)
+			}
+		}
+		in := proofCheck{what: "no sshd listening with " + file + " (re-inventory: every sshd process's command line read anew)", ok: len(left) == 0}
+		in.detail = fmt.Sprintf("%d sshd instance(s) read", len(h.SSHDInstances))
+		if len(left) > 0 {
+			in.detail = "still listening: " + strings.Join(left, ", ")
+		}
+		if len(h.SSHDInstances) == 0 {
+			in.ok, in.detail = false, "no sshd instance read (the main one at least): not read"
+		}
+		out = append(out, in)
+	}
 	if u := ch.Params["unit"]; op == persistUnit && ch.Params["user"] == "" {
 		en := proofCheck{what: "unit " + u + ": no enablement link left (re-inventory: /etc/systemd/system/*.wants and *.requires read anew)", ok: !h.Enabled[u]}
 		if en.ok {
@@ -745,4 +772,18 @@ func persistGone(h *hostData, findings []connector.Finding, ch plan.Change) []pr
 		}
 	}
 	return out
+}
+
+// atSpool reports whether p is a job in at's spool (removed by at_rm:
+// the spool is group-writable for at's daemon, which wf refuses).
+func atSpool(p string) bool {
+	d := path.Dir(p)
+	return d == "/var/spool/cron/atjobs" || d == "/var/spool/at" || d == "/var/spool/at/spool"
+}
+
+// atRemove adds removing an at job if it still has the content read.
+func (b *batch) atRemove(p string, was remoteFileState) string {
+	s := b.step()
+	b.call("at_rm", s, p, was.Sum)
+	return s
 }

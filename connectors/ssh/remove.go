@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -71,6 +72,12 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 				}
 				b.call("unit_off", p["unit"], path.Dir(p["file"]), p["user"])
 				units = true
+			case persistInstance:
+				if _, err := strconv.Atoi(p["pid"]); err != nil {
+					out[i].Err = fmt.Errorf("%q is not a process id", p["pid"])
+					continue
+				}
+				b.call("sshd_stop", p["pid"], p["file"])
 			case persistInit:
 				if !unitName.MatchString(p["unit"]) {
 					out[i].Err = fmt.Errorf("%q is not an init script name", p["unit"])
@@ -258,7 +265,12 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 		}
 		data = nil
 	}
-	s := b.writeFile(e.path, st, data, check, false)
+	var s string
+	if whole && atSpool(e.path) {
+		s = b.atRemove(e.path, st)
+	} else {
+		s = b.writeFile(e.path, st, data, check, false)
+	}
 	for _, i := range touched {
 		steps[i] = s
 	}

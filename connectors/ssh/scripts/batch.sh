@@ -360,6 +360,43 @@ init_off() {
 	done
 	return 0
 }
+# at_rm STEP FILE WANT: removes an at job from at's spool if it still has
+# the SHA-256 WANT. The spool is group-writable for at's daemon, which wf
+# refuses; removing a name there follows no link (rm removes a link
+# itself), so root does it, the spool directory itself not a link.
+at_rm() {
+	s=$1 f=$2 want=$3 d=${2%/*}
+	case $d in /var/spool/cron/atjobs|/var/spool/at|/var/spool/at/spool) ;; *) fail "$s" "$f is not in at's spool: not touched"; return ;; esac
+	if [ -L "$d" ] || [ -L "${d%/*}" ] || [ -L "$f" ]; then fail "$s" "$f or its directory is a symbolic link: not followed, not touched"; return; fi
+	if [ ! -e "$f" ]; then log "$s" "$f already gone"; ok "$s"; return; fi
+	have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
+	[ "${have%% *}" = "$want" ] || { fail "$s" "$f changed since it was read; not touched"; return; }
+	# shellcheck disable=SC2015 # ok does not fail
+	rm -f -- "$f" && ok "$s" || fail "$s" "cannot remove $f"
+}
+# sshd_stop PID CONF: ends the sshd listener PID if it still is the sshd
+# started with the configuration CONF, and not one that handover's own
+# session runs under; logs nothing, fails nothing (the re-inventory proves
+# the instance gone). Its sessions keep running until they end.
+sshd_stop() {
+	[ -r "/proc/$1/comm" ] || return 0
+	read -r c < "/proc/$1/comm" 2>/dev/null
+	[ "$c" = sshd ] || return 0
+	case " $(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null) " in *" $2 "*|*" -f$2 "*) ;; *) return 0 ;; esac
+	p=$$
+	while [ "$p" -gt 1 ]; do
+		[ "$p" = "$1" ] && return 0
+		read -r st < "/proc/$p/stat" 2>/dev/null || break
+		st=${st##*) }
+		# shellcheck disable=SC2086 # the fields of stat, one word each
+		set -- "$1" "$2" $st
+		p=$4
+	done
+	kill -TERM "$1" 2>/dev/null
+	n=0
+	while [ -d "/proc/$1" ] && [ "$n" -lt 20 ]; do sleep 0.1 2>/dev/null || sleep 1; n=$((n + 1)); done
+	return 0
+}
 # units_reload: systemd reads its unit files again, once removed units'
 # files are gone.
 units_reload() {
