@@ -235,6 +235,19 @@ type Host struct {
 	Keys                []AuthorizedKey `json:"keys,omitempty"`
 	Cron                []CronJob       `json:"cron,omitempty"`
 	Sudoers             []string        `json:"sudoers,omitempty"`
+	// Persistence is what the provider left that starts again on its own
+	// (units, at jobs, init scripts, login hooks, sshd instances, PAM,
+	// preloads, tunnels, forwards), on some hosts only.
+	Persistence []Persistence `json:"persistence,omitempty"`
+}
+
+// Persistence is one planted persistence item: the finding kind the ssh
+// connector reports it as, its file, and whether a run removes it (or
+// leaves it, with the step to take by hand).
+type Persistence struct {
+	Kind    string `json:"kind"`
+	File    string `json:"file"`
+	Removed bool   `json:"removed"`
 }
 
 // HostAgent is a remote-maintenance agent planted on a fleet host.
