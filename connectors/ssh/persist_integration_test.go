@@ -8,6 +8,7 @@ import (
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -58,7 +59,7 @@ func TestPersistenceFoundRemovedProven(t *testing.T) {
 	for _, h := range persistenceHosts(t, e) {
 		t.Run(h.Name, func(t *testing.T) {
 			ip := strings.TrimSuffix(h.Addr, ":22")
-			tg := configure(t, e, operatorSettings(e, h), nil, nil)
+			tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 			inv := okInventory(t, tg)
 			sys := inv.Systems[0]
 			changes, err := tg.Plan(inv, decisions(inv))
@@ -128,7 +129,7 @@ func TestPersistenceFoundRemovedProven(t *testing.T) {
 					t.Errorf("%s %s: left by hand, but no longer found", p.Kind, p.File)
 				}
 			}
-			script := "for f in " + strings.Join(quoteAll(gone), " ") + "; do test ! -e \"$f\" || echo \"left: $f\"; done; for f in " + strings.Join(quoteAll(stays), " ") + "; do test -e \"$f\" || echo \"lost: $f\"; done; grep -l prestanet /etc/rc.local /etc/ld.so.preload /home/*/.forward /home/*/.ssh/rc /etc/pam.d/sshd 2>/dev/null | grep -v pam.d/sshd; grep -c 'pam_exec' /etc/pam.d/sshd; ls /etc/rc2.d | grep prestanet; pgrep -f sshd_config_support; true"
+			script := "for f in " + strings.Join(quoteAll(gone), " ") + `; do test ! -e "$f" || echo "left: $f"; done; for f in ` + strings.Join(quoteAll(stays), " ") + `; do test -e "$f" || echo "lost: $f"; done; grep -l prestanet /etc/rc.local /etc/ld.so.preload /home/*/.forward /home/*/.ssh/rc /etc/pam.d/sshd 2>/dev/null | grep -v pam.d/sshd; grep -c pam_exec /etc/pam.d/sshd; ls /etc/rc2.d | grep prestanet; for p in $(pgrep -x sshd); do c=$(tr '\0' ' ' < /proc/$p/cmdline); case $c in *sshd_config_support*) echo "listening: $c" ;; esac; done; true`
 			out, err := rootSSH(e, ip, script)
 			if err != nil {
 				t.Fatalf("look at the host: %v\n%s", err, out)
@@ -169,7 +170,7 @@ func TestPersistenceUserUnitSwappedForLink(t *testing.T) {
 	}
 	ip := strings.TrimSuffix(h.Addr, ":22")
 	unit := "/home/" + clientUser(h) + "/.config/systemd/user/sync-docs.service"
-	tg := configure(t, e, operatorSettings(e, h), nil, nil)
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
 	inv := okInventory(t, tg)
 	changes, err := tg.Plan(inv, decisions(inv))
 	if err != nil {

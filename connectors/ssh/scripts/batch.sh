@@ -333,8 +333,10 @@ su_after() {
 # runs, its links removed with the account's rights (asuser), never
 # root's. Nothing here fails a step: the re-inventory proves the unit gone.
 unit_off() {
-	u=$1 d=$2 un=$3
+	# dirctl sets u, g, a, t, p, r and c: the unit's name is kept as unit.
+	unit=$1 d=$2 un=$3
 	dirctl "$d" || return 0
+	u=$unit
 	if [ "$du" = 0 ]; then
 		if [ -d /run/systemd/system ] && have systemctl; then systemctl disable --now -- "$u" >/dev/null 2>&1; fi
 		for l in /etc/systemd/system/*.wants/"$u" /etc/systemd/system/*.requires/"$u"; do

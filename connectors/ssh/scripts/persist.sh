@@ -25,8 +25,8 @@ for f in /var/lib/systemd/linger/*; do [ -e "$f" ] && printf '%s\n' "${f##*/}"; 
 IFS=$nl; set -f
 for i in $sshd_insts; do
 	pid=${i%%"$tab"*} c=${i#*"$tab"}
-	sec sshd-instance "$pid" "$c"
-	"$sshd" -T -f "$c" 2>/dev/null | while read -r k v; do
+	printf '@@sshd-instance %s %s\n' "$pid" "$c"
+	"$sshd" -T -f "$c" 2>/dev/null | while IFS=$ifs read -r k v; do
 		case $k in
 		forcecommand|authorizedprincipalsfile|authorizedprincipalscommand|authorizedprincipalscommanduser|authorizedkeysfile|authorizedkeyscommand|trustedusercakeys|port|listenaddress|permitrootlogin|passwordauthentication|gatewayports|permittunnel)
 			printf '%s %s\n' "$k" "$v" ;;
