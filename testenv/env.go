@@ -239,6 +239,11 @@ type Host struct {
 	// (units, at jobs, init scripts, login hooks, sshd instances, PAM,
 	// preloads, tunnels, forwards), on some hosts only.
 	Persistence []Persistence `json:"persistence,omitempty"`
+	// EvidenceAccounts are accounts the provider's by evidence only (its
+	// keys alone log in, its GECOS names it; uid 0 included), granted
+	// sudo rights in EvidenceSudoers.
+	EvidenceAccounts []string `json:"evidence_accounts,omitempty"`
+	EvidenceSudoers  []string `json:"evidence_sudoers,omitempty"`
 }
 
 // Persistence is one planted persistence item: the finding kind the ssh

@@ -51,7 +51,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 			out[i].Err = fmt.Errorf("lock: %q is not a login name", u)
 			continue
 		}
-		steps[i] = b.lock(ch.Params["user"], ch.Params["user"] != t.s.User)
+		steps[i] = b.lock(ch.Params["user"], ch.Params["user"] != t.s.User && ch.Params["sessions"] != "keep")
 		out[i].Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
 	}
 	for i, ch := range chs {

@@ -181,6 +181,26 @@ func plantPersistence(h host, m *material) error {
 			return err
 		}
 	}
+	// Accounts that are the provider's by evidence, not by name (see
+	// evidenceAccounts in connectors/ssh): one whose only login means are
+	// the provider's key, granted in the main sudoers file; one whose
+	// GECOS names the provider under a system-looking name, granted in
+	// sudoers.d; a second uid 0 whose GECOS names the provider.
+	if ev := evidenceUsers(h, m); len(ev) > 0 {
+		if err := addUsers(root, m.secrets[h.index].rootHash, h.adminGroup(), ev); err != nil {
+			return err
+		}
+	}
+	switch h.persistence {
+	case persistA:
+		if err := appendFile(filepath.Join(root, "/etc/sudoers"), evidenceKeysUser+" ALL=(ALL:ALL) NOPASSWD: ALL\n"); err != nil {
+			return err
+		}
+	case persistB:
+		if err := writeFile(filepath.Join(root, "/etc/sudoers.d/90-netsync"), []byte(evidenceGecosUser+" ALL=(root) NOPASSWD: /usr/bin/rsync\n"), 0o440, 0, 0); err != nil {
+			return err
+		}
+	}
 	switch h.persistence {
 	case persistA:
 		// at's spool, as the at package makes it; a preloaded library
@@ -315,4 +335,36 @@ func describePersistence(h host) []testenv.Persistence {
 		}
 	}
 	return nil
+}
+
+// The accounts planted as the provider's by evidence.
+const (
+	evidenceKeysUser  = "svc-backup"      // only the provider's key logs in
+	evidenceGecosUser = "systemd-netsync" // GECOS names the provider
+	evidenceRootUser  = "toor"            // uid 0, GECOS names the provider
+)
+
+func evidenceUsers(h host, m *material) []user {
+	switch h.persistence {
+	case persistA:
+		return []user{{name: evidenceKeysUser, uid: 988, gecos: "Sauvegarde", keys: []string{m.prestanet.authorizedLine("")}}}
+	case persistB:
+		return []user{
+			{name: evidenceGecosUser, uid: 989, gecos: "Synchro Prestanet Informatique,,,"},
+			{name: evidenceRootUser, uid: 0, gecos: "Astreinte Prestanet"},
+		}
+	}
+	return nil
+}
+
+// describeEvidence is env.json's account of the accounts planted as the
+// provider's by evidence, and of the sudoers files that grant them.
+func describeEvidence(h host) (accounts, sudoers []string) {
+	switch h.persistence {
+	case persistA:
+		return []string{evidenceKeysUser}, []string{"/etc/sudoers"}
+	case persistB:
+		return []string{evidenceGecosUser, evidenceRootUser}, []string{"/etc/sudoers.d/90-netsync"}
+	}
+	return nil, nil
 }

@@ -396,6 +396,7 @@ func describe(h host, m *material) testenv.Host {
 		out.Keys = append(out.Keys, key("root", supportKeysDir+"/root", m.support, "", true))
 	}
 	out.Persistence = describePersistence(h)
+	out.EvidenceAccounts, out.EvidenceSudoers = describeEvidence(h)
 	return out
 }
 
