@@ -107,6 +107,12 @@ type LDAPEnv struct {
 	// connector (it is never inventoried nor handed over).
 	ObserverDN           string `json:"observer_dn,omitempty"`
 	ObserverPasswordFile string `json:"observer_password_file,omitempty"`
+
+	// EvidenceDNs are the provider's accounts by what their entries say
+	// (a description, a manager), not by name or mail; SoleGroupDN a
+	// groupOfNames in the admin group whose only member is one of them.
+	EvidenceDNs []string `json:"evidence_dns,omitempty"`
+	SoleGroupDN string   `json:"sole_group_dn,omitempty"`
 }
 
 type ADEnv struct {

@@ -455,7 +455,7 @@ func sshdConfigFindings(f remoteFile, at attribution) []connector.Finding {
 			Summary: fmt.Sprintf("sshd %s line %d, for %s: %s", f.Path, l.n, scope, redactArgs(l.text)),
 			Detail:  map[string]string{detailFile: f.Path, detailText: redactArgs(l.text), "line": strconv.Itoa(l.n)},
 			Reasons: why, Provider: len(why) > 0,
-			Data:    persistData{Kind: "sshd", File: f.Path, Text: redactArgs(l.text), Manual: manual},
+			Data: persistData{Kind: "sshd", File: f.Path, Text: redactArgs(l.text), Manual: manual},
 		}
 		if fd.Provider {
 			fd.Summary += "; by hand: " + manual
@@ -592,7 +592,7 @@ func tunnelFinding(f remoteFile, out connector.Outgoing, at attribution) (connec
 		Summary: fmt.Sprintf("%s client configured in %s, to %s", client, p, strings.Join(peers, ", ")),
 		Detail:  map[string]string{detailFile: p, "client": client, "peers": strings.Join(peers, ", ")},
 		Reasons: why, Provider: len(why) > 0,
-		Data:    persistData{Kind: "tunnel", File: p, Manual: manual},
+		Data: persistData{Kind: "tunnel", File: p, Manual: manual},
 	}
 	if fd.Provider {
 		fd.Summary += "; by hand: " + manual

@@ -414,6 +414,8 @@ func fill(env *testenv.Env, l layout, e *estate, pid int) {
 		NestedAdminDN:        e.NestedAdmin,
 		DirectAdminDN:        e.DirectAdmin,
 		LookalikeDN:          e.Lookalike,
+		EvidenceDNs:          e.EvidenceDNs,
+		SoleGroupDN:          e.SoleGroupDN,
 		ServiceDNs:           svcs,
 		PasswordDir:          l.passwordDir(),
 		ObserverDN:           RootDN,
