@@ -2,6 +2,7 @@ package ldap_test
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,8 +32,13 @@ func TestLDAPAttributionByEvidenceOpenLDAP(t *testing.T) {
 	d := openLDAP(t)
 	testenv.LockComponent(t, d.component, true)
 	reset(t, d) // this tree's plants, whatever binary reset slapd last
-	t.Cleanup(func() { reset(t, d) })
 	e := testenv.Require(t)
+	t.Cleanup(func() {
+		reset(t, d)
+		// The next reset, by whichever build, plants its own estate
+		// rather than reusing this one's data.
+		os.Remove(filepath.Join(e.Dir, "slapd", "data.ldif"))
+	})
 	l := e.LDAP
 	if len(l.EvidenceDNs) != 2 || l.SoleGroupDN == "" {
 		t.Fatalf("slapd plants no accounts of the provider's by evidence (evidence_dns %v, sole_group_dn %q): reset it with this tree's testenv", l.EvidenceDNs, l.SoleGroupDN)

@@ -215,6 +215,9 @@ func persistFindings(h *hostData, hc hostContext, agents []connector.Finding, pr
 				continue
 			}
 			why := at.why(text)
+			for _, r := range at.out.Text(base) {
+				why = appendNew(why, "its name "+r)
+			}
 			why = append(why, ownerWhy(f.UID)...)
 			if user != "" && providerAccounts[user] {
 				why = appendNew(why, "a unit of the provider's account "+user)
@@ -248,7 +251,7 @@ func persistFindings(h *hostData, hc hostContext, agents []connector.Finding, pr
 				Detail:  map[string]string{detailFile: p, detailText: cmd}},
 				persistData{Kind: "at", File: p, Op: persistFile, Text: cmd}, why)
 		case strings.HasPrefix(p, "/etc/init.d/"):
-			why := at.why(text)
+			why := at.why(base + "\n" + text)
 			if len(why) == 0 {
 				continue // the distribution's scripts: not listed
 			}
