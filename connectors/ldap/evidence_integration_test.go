@@ -44,6 +44,10 @@ func TestLDAPAttributionByEvidenceOpenLDAP(t *testing.T) {
 		t.Fatalf("slapd plants no accounts of the provider's by evidence (evidence_dns %v, sole_group_dn %q): reset it with this tree's testenv", l.EvidenceDNs, l.SoleGroupDN)
 	}
 	service, oncall := l.EvidenceDNs[0], l.EvidenceDNs[1]
+	// The env as this tree's reset wrote it; the service account's
+	// password handed over too, so its lock is proven by a failed bind.
+	d = openLDAP(t)
+	d.admins = append(slices.Clone(d.admins), testenv.Account{Name: service, PasswordFile: d.passwordFile(t, service)})
 	ctx := testCtx(t)
 	tgt := configure(t, d, d.url, secret.NewMemoryStore(), options{})
 	inv, err := tgt.Inventory(ctx)
