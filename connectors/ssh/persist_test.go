@@ -31,7 +31,7 @@ func persistHost() *hostData {
 		},
 		Shadow:  map[string]shadowEntry{},
 		Enabled: map[string]bool{"sync.service": true}, LiveUnits: map[string]unitState{},
-		Linger:  []string{"prestanet"},
+		Linger: []string{"prestanet"},
 		SSHDInstances: []sshdInstance{
 			{PID: "10", Config: "/etc/ssh/sshd_config", Settings: map[string][]string{}},
 			{PID: "20", Config: "/etc/ssh/sshd_support", Settings: map[string][]string{"port": {"2222"}}},
