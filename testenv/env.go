@@ -114,6 +114,12 @@ type LDAPEnv struct {
 	// connector (it is never inventoried nor handed over).
 	ObserverDN           string `json:"observer_dn,omitempty"`
 	ObserverPasswordFile string `json:"observer_password_file,omitempty"`
+
+	// EvidenceDNs are the provider's accounts by what their entries say
+	// (a description, a manager), not by name or mail; SoleGroupDN a
+	// groupOfNames in the admin group whose only member is one of them.
+	EvidenceDNs []string `json:"evidence_dns,omitempty"`
+	SoleGroupDN string   `json:"sole_group_dn,omitempty"`
 }
 
 type ADEnv struct {
@@ -315,6 +321,24 @@ type Host struct {
 	Keys                []AuthorizedKey `json:"keys,omitempty"`
 	Cron                []CronJob       `json:"cron,omitempty"`
 	Sudoers             []string        `json:"sudoers,omitempty"`
+	// Persistence is what the provider left that starts again on its own
+	// (units, at jobs, init scripts, login hooks, sshd instances, PAM,
+	// preloads, tunnels, forwards), on some hosts only.
+	Persistence []Persistence `json:"persistence,omitempty"`
+	// EvidenceAccounts are accounts the provider's by evidence only (its
+	// keys alone log in, its GECOS names it; uid 0 included), granted
+	// sudo rights in EvidenceSudoers.
+	EvidenceAccounts []string `json:"evidence_accounts,omitempty"`
+	EvidenceSudoers  []string `json:"evidence_sudoers,omitempty"`
+}
+
+// Persistence is one planted persistence item: the finding kind the ssh
+// connector reports it as, its file, and whether a run removes it (or
+// leaves it, with the step to take by hand).
+type Persistence struct {
+	Kind    string `json:"kind"`
+	File    string `json:"file"`
+	Removed bool   `json:"removed"`
 }
 
 // HostAgent is a remote-maintenance agent planted on a fleet host.

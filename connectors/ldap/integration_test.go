@@ -54,6 +54,10 @@ type directory struct {
 	nestedGroup string // RDN of that sub-group
 	serviceAdm  []string
 	users       int
+	// passwordDir holds every account's password, by uid (slapd).
+	passwordDir string
+	// admin are the admins among providers: they have memberships.
+	providerAdmins []string
 }
 
 func openLDAP(t testing.TB) directory {
@@ -67,8 +71,8 @@ func openLDAP(t testing.TB) directory {
 		dialect: ldap.OpenLDAP, component: "slapd", url: l.URL, urls: l.URLS,
 		bindDN: l.AdminDN, bindFile: l.AdminPasswordFile,
 		adminGroups: []string{l.AdminGroupDN}, serviceOUs: []string{"ou=services," + l.BaseDN},
-		admins: l.Admins, providers: l.ProviderDNs, nested: l.NestedAdminDN, nestedGroup: rdnOf(l.NestedGroupDN),
-		users: l.Users,
+		admins: l.Admins, providers: append(slices.Clone(l.ProviderDNs), l.EvidenceDNs...), nested: l.NestedAdminDN, nestedGroup: rdnOf(l.NestedGroupDN),
+		users: l.Users, passwordDir: l.PasswordDir,
 	}
 }
 
@@ -109,6 +113,10 @@ func (d directory) passwordFile(t *testing.T, dn string) string {
 		if a.Name == dn {
 			return a.PasswordFile
 		}
+	}
+	if d.passwordDir != "" {
+		_, uid, _ := strings.Cut(rdnOf(dn), "=")
+		return filepath.Join(d.passwordDir, uid)
 	}
 	t.Fatalf("no password file for %s", dn)
 	return ""
@@ -324,6 +332,9 @@ func runInventoryAndPlan(t *testing.T, d directory) {
 		t.Fatalf("plan:\n got %q\nwant %q", got, want)
 	}
 	for _, dn := range d.providers {
+		if !slices.ContainsFunc(d.admins, func(a testenv.Account) bool { return a.Name == dn }) {
+			continue // no admin membership to remove
+		}
 		if !slices.ContainsFunc(changes, func(ch plan.Change) bool {
 			return ch.Action == plan.RemoveMembership && ch.Params["account"] == dn
 		}) {

@@ -48,6 +48,14 @@ type membership struct {
 	Group string `json:"group"` // group DN
 	Attr  string `json:"attr"`  // member, uniqueMember, memberUid, primaryGroupID
 	Value string `json:"value"` // the attribute value naming the account
+	// Via, when set, is the group the provider's account is the only
+	// member of: a group that groupOfNames cannot leave empty. The
+	// membership is then that group's own in the admin chain (Value names
+	// the group), the least change that ends the provider's rights.
+	Via string `json:"via,omitempty"`
+	// Keep are the client's admins through Group, who must keep their
+	// rights when Value leaves it (the plan's proof), one DN a line.
+	Keep string `json:"keep,omitempty"`
 }
 
 // adminRecord is an account found in an admin group.
@@ -71,20 +79,29 @@ type memberRef struct{ Attr, Value, DN string }
 type node struct {
 	exists  bool
 	isGroup bool
-	members []memberRef
+	// needsMember: its object class requires a member (groupOfNames,
+	// groupOfUniqueNames): the last one cannot be removed.
+	needsMember bool
+	members     []memberRef
 }
 
 // walker follows member attributes from the admin groups down, reading
 // each entry once.
 type walker struct {
-	t       *Target
-	sess    *session
-	info    *serverInfo
-	nodes   map[string]*node
-	uids    map[string]string // memberUid -> DN
-	admins  map[string]*adminRecord
-	steps   int
-	limited bool
+	t      *Target
+	sess   *session
+	info   *serverInfo
+	nodes  map[string]*node
+	uids   map[string]string // memberUid -> DN
+	admins map[string]*adminRecord
+	// parents are, per group met below an admin group, its memberships
+	// in the groups of the admin chain above it.
+	parents map[string][]membership
+	// provider: the provider's accounts, by normalised DN (set once the
+	// accounts are read).
+	provider map[string]bool
+	steps    int
+	limited  bool
 }
 
 func (w *walker) node(ctx context.Context, dn string) (*node, error) {
@@ -106,6 +123,10 @@ func (w *walker) node(ctx context.Context, dn string) (*node, error) {
 		switch strings.ToLower(oc) {
 		case "group", "groupofnames", "groupofuniquenames", "posixgroup", "groupofurls":
 			n.isGroup = true
+		}
+		switch strings.ToLower(oc) {
+		case "groupofnames", "groupofuniquenames":
+			n.needsMember = true
 		}
 	}
 	if !n.isGroup {
@@ -174,6 +195,13 @@ func (w *walker) walk(ctx context.Context, group string, path []string) error {
 		if child.isGroup {
 			if slices.ContainsFunc(path, func(p string) bool { return normDN(p) == normDN(m.DN) }) {
 				continue
+			}
+			pm := membership{Group: group, Attr: m.Attr, Value: m.Value}
+			if w.parents == nil {
+				w.parents = map[string][]membership{}
+			}
+			if k := normDN(m.DN); !slices.Contains(w.parents[k], pm) {
+				w.parents[k] = append(w.parents[k], pm)
 			}
 			if err := w.walk(ctx, m.DN, append(slices.Clone(path), m.DN)); err != nil {
 				return err
@@ -324,11 +352,19 @@ func (t *Target) admins(ctx context.Context, sess *session, info *serverInfo, gr
 func userQuery(dialect string) (string, []string) {
 	if dialect == AD {
 		return "(&(objectCategory=person)(objectClass=user))",
-			[]string{"sAMAccountName", "cn", "displayName", "mail", "userAccountControl", "msDS-User-Account-Control-Computed", "pwdLastSet", "lockoutTime", "accountExpires", "servicePrincipalName", "description"}
+			[]string{"sAMAccountName", "cn", "displayName", "mail", "userAccountControl", "msDS-User-Account-Control-Computed", "pwdLastSet", "lockoutTime", "accountExpires", "servicePrincipalName", "description", "info", "title", "managedBy", "seeAlso", "manager", "company"}
 	}
 	return "(|(objectClass=person)(objectClass=posixAccount)(objectClass=simpleSecurityObject))",
-		[]string{"uid", "cn", "displayName", "mail", "pwdChangedTime", "pwdAccountLockedTime", "shadowExpire", "description", "objectClass"}
+		append([]string{"uid", "cn", "displayName", "mail", "pwdChangedTime", "pwdAccountLockedTime", "shadowExpire", "objectClass"}, evidenceAttrs...)
 }
+
+// evidenceAttrs are the free-text attributes (and those naming another
+// entry) that can say whose an entry is: one naming the provider makes the
+// entry the provider's, whatever its name.
+var evidenceAttrs = []string{"description", "o", "title", "info", "managedBy", "seeAlso", "manager"}
+
+// dnAttrs of evidenceAttrs name another entry.
+var dnAttrs = []string{"managedBy", "seeAlso", "manager"}
 
 // account is what the inventory keeps of a directory entry.
 type account struct {
@@ -404,6 +440,27 @@ func (t *Target) toAccount(e *ldap.Entry, dialect string, now time.Time) account
 		for _, r := range t.out.Account(a.Login) {
 			if !slices.Contains(reasons, r) {
 				reasons = append(reasons, r)
+			}
+		}
+	}
+	// By what the entry says of itself: a description, an organisation, a
+	// title naming the provider; a manager or owner that is the
+	// provider's account.
+	for _, attr := range append(slices.Clone(evidenceAttrs), "company") {
+		for _, v := range e.GetEqualFoldAttributeValues(attr) {
+			var why []string
+			if slices.Contains(dnAttrs, attr) {
+				for _, r := range t.out.Account(v) {
+					why = append(why, fmt.Sprintf("%s %s: %s", attr, v, r))
+				}
+			}
+			for _, r := range t.out.Text(v) {
+				why = append(why, fmt.Sprintf("%s %q %s", attr, v, r))
+			}
+			for _, r := range why {
+				if !slices.Contains(reasons, r) {
+					reasons = append(reasons, r)
+				}
 			}
 		}
 	}
@@ -514,6 +571,12 @@ func (t *Target) inventory(ctx context.Context, sess *session) (connector.System
 		handle(e)
 	}
 	slices.SortFunc(kept, func(a, b account) int { return strings.Compare(a.DN, b.DN) })
+	w.provider = map[string]bool{}
+	for _, a := range kept {
+		if a.Provider {
+			w.provider[normDN(a.DN)] = true
+		}
+	}
 	for _, a := range kept {
 		acct := a.Account
 		if !a.Provider {
@@ -572,12 +635,30 @@ func (t *Target) accountFindings(a account, w *walker) []connector.Finding {
 		})
 		if r, ok := w.admins[normDN(a.DN)]; ok {
 			for _, m := range r.Direct {
-				fs = append(fs, connector.Finding{
-					ID: "membership:" + a.DN + ":" + m.Group, Kind: connector.KindMember, Object: a.DN, Provider: true, Reasons: a.Reasons,
-					Summary: fmt.Sprintf("provider account is a member of %s, which makes it an admin (%s)", m.Group, strings.Join(r.Via, "; ")),
-					Detail:  map[string]string{"group": m.Group, "attr": m.Attr, "value": m.Value},
-					Data:    m,
-				})
+				cuts, stuck := w.cuts(m, 0)
+				for _, c := range cuts {
+					f := connector.Finding{
+						ID: "membership:" + a.DN + ":" + m.Group, Kind: connector.KindMember, Object: a.DN, Provider: true, Reasons: a.Reasons,
+						Summary: fmt.Sprintf("provider account is a member of %s, which makes it an admin (%s)", m.Group, strings.Join(r.Via, "; ")),
+						Detail:  map[string]string{"group": c.Group, "attr": c.Attr, "value": c.Value},
+						Data:    c,
+					}
+					if c.Via != "" {
+						f.ID += ":" + c.Group
+						f.Summary = fmt.Sprintf("provider account is the only member of %s, which its object class cannot leave empty: %s leaves %s instead, which ends the provider's rights through it and changes no one else's (%s)", c.Via, rdn(c.Value), c.Group, strings.Join(r.Via, "; "))
+						f.Detail["via"] = c.Via
+						f.Detail["keep"] = c.Keep
+					}
+					fs = append(fs, f)
+				}
+				for _, g := range stuck {
+					manual := fmt.Sprintf("%s is an admin group whose only member is the provider's account (its object class needs one): add the member the client wants in it, then remove %s from it, or delete the group", g, a.DN)
+					fs = append(fs, connector.Finding{
+						ID: "membership:" + a.DN + ":" + g, Kind: connector.KindMember, Object: a.DN, Provider: true, Reasons: a.Reasons,
+						Summary: fmt.Sprintf("provider account is the only member of the admin group %s, which cannot be left empty; the account is locked; by hand: %s", g, manual),
+						Detail:  map[string]string{"group": g, "manual": manual},
+					})
+				}
 			}
 		}
 		return fs
@@ -622,4 +703,56 @@ func parseGeneralizedTime(v string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("not a GeneralizedTime: %q", v)
+}
+
+// cuts are the memberships whose removal ends the admin rights m gives
+// without emptying a group whose object class needs a member: m itself,
+// or, where the provider is the only member of m's group, that group's
+// own memberships in the admin chain above it (and so on up). stuck are
+// the admin groups themselves that would be left empty: nothing can be
+// removed there without a person choosing another member.
+func (w *walker) cuts(m membership, depth int) (cuts []membership, stuck []string) {
+	n := w.nodes[normDN(m.Group)]
+	if n == nil || !n.needsMember || len(n.members) > 1 || depth > 8 {
+		return []membership{m}, nil
+	}
+	parents := w.parents[normDN(m.Group)]
+	if len(parents) == 0 {
+		return nil, []string{m.Group}
+	}
+	for _, p := range parents {
+		up := membership{Group: p.Group, Attr: p.Attr, Value: p.Value, Via: m.Group}
+		if m.Via != "" {
+			up.Via = m.Via
+		}
+		cs, st := w.cuts(up, depth+1)
+		for i := range cs {
+			cs[i].Keep = strings.Join(w.keepers(cs[i]), "\n")
+		}
+		cuts = append(cuts, cs...)
+		stuck = append(stuck, st...)
+	}
+	return cuts, stuck
+}
+
+// keepers are the client's admins (not the provider's) whose rights come
+// through c.Group by another way than c.Value: they must keep them once
+// c.Value leaves c.Group.
+func (w *walker) keepers(c membership) []string {
+	group, removed := rdn(c.Group), rdn(c.Value)
+	var out []string
+	for k, r := range w.admins {
+		if w.provider[k] {
+			continue
+		}
+		for _, chain := range r.Via {
+			parts := strings.Split(chain, " <- ")
+			if slices.Contains(parts, group) && !slices.Contains(parts, removed) {
+				out = append(out, r.DN)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

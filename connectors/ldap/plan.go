@@ -73,13 +73,24 @@ func (t *Target) providerChanges(target string, sys connector.System, a connecto
 		if f.Kind != connector.KindMember || f.Object != a.Name || !ok {
 			continue
 		}
-		out = append(out, plan.Change{
+		ch := plan.Change{
 			Target: target, System: sys.Name, Action: plan.RemoveMembership,
 			Object: a.Name + " in " + m.Group,
 			Before: "member of " + m.Group + " (" + m.Attr + ")", After: "not a member",
 			Reason: why + "; " + f.Summary, Finding: f.ID,
 			Params: map[string]string{"account": a.Name, "group": m.Group, "attr": m.Attr, "value": m.Value},
-		})
+		}
+		if m.Via != "" {
+			// The provider is the only member of m.Via, which cannot be
+			// left empty: the group leaves the admin chain instead.
+			ch.Object = m.Value + " in " + m.Group
+			ch.Before = m.Value + " (whose only member is " + a.Name + ") is a member of " + m.Group
+			ch.After = m.Value + " no longer in " + m.Group + "; it keeps its member, locked; no other admin loses a right"
+			ch.Reason = why + "; " + m.Via + " cannot be emptied (its object class needs a member): removing it from " + m.Group + " is the least change that ends the provider's rights"
+			ch.Params["via"] = m.Via
+			ch.Params["keep"] = m.Keep
+		}
+		out = append(out, ch)
 	}
 	if a.State == "enabled" || a.State == "expired" {
 		f := byID["account:"+a.Name]
@@ -87,7 +98,7 @@ func (t *Target) providerChanges(target string, sys connector.System, a connecto
 		out = append(out, plan.Change{
 			Target: target, System: sys.Name, Action: plan.LockAccount, Object: a.Name,
 			Before: a.State, After: lockedState(factValue(sys.Facts, "dialect")),
-			Reason: why + "; locked rather than deleted, so its history and ownerships stay", Finding: f.ID,
+			Reason: why + "; locked rather than deleted, so its history and ownerships stay" + serviceNote(a), Finding: f.ID,
 			Params: map[string]string{"dialect": factValue(sys.Facts, "dialect"), "login": login.Login, "realm": factValue(sys.Facts, "kerberos_realm")},
 		})
 	}
@@ -108,4 +119,14 @@ func factValue(fs []connector.Fact, name string) string {
 		}
 	}
 	return ""
+}
+
+// serviceNote says why a service account of the provider's is locked
+// rather than rotated: the provider's accounts lose their access; one the
+// client's applications still use is for a person to waive and rotate.
+func serviceNote(a connector.Account) string {
+	if !a.Service {
+		return ""
+	}
+	return "; a service account, locked like the provider's other accounts rather than rotated: if an application of the client's binds with it, waive this change and list it in policy.rotate.accounts to have its password rotated instead"
 }

@@ -135,7 +135,28 @@ func (t *Target) verifyMembership(ctx context.Context, ch plan.Change, w *walker
 		still := slices.ContainsFunc(values, func(v string) bool { return strings.EqualFold(v, value) || normDN(v) == normDN(value) })
 		checks = append(checks, t.check(ch, connector.Absent, "no longer a member of "+rdn(group)+" (group re-read)", !still, fmt.Sprintf("%s: %d values of %s re-read", group, len(values), attr)))
 	}
-	return append(checks, t.notAdminCheck(ch, account, w, done)...), nil
+	checks = append(checks, t.notAdminCheck(ch, account, w, done)...)
+	if keep := ch.Params["keep"]; ch.Params["via"] != "" {
+		// A group left the admin chain: the client's admins that came
+		// through the same group by another way keep their rights.
+		var lost, kept []string
+		for _, dn := range strings.Split(keep, "\n") {
+			if dn == "" {
+				continue
+			}
+			if _, ok := w.admins[normDN(dn)]; ok {
+				kept = append(kept, rdn(dn))
+			} else {
+				lost = append(lost, dn)
+			}
+		}
+		detail := fmt.Sprintf("%d still admins: %s", len(kept), strings.Join(kept, ", "))
+		if len(lost) > 0 {
+			detail = "no longer admins: " + strings.Join(lost, "; ")
+		}
+		checks = append(checks, t.check(ch, connector.Present, "the client's other admins through "+rdn(group)+" keep their rights (admin groups re-walked)", len(lost) == 0, detail))
+	}
+	return checks, nil
 }
 
 // notAdminCheck proves, once per account, that the re-walked admin groups

@@ -245,57 +245,6 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 	return out
 }
 
-// localUnitDirs are where an administrator (or a provider) puts units of
-// their own; packages install theirs in /lib and /usr/lib.
-var localUnitDirs = []string{"/etc/systemd/system/", "/usr/local/lib/systemd/system/"}
-
-// serviceFindings are the local services and timers that the provider's
-// identity matches (by name or program) and that no catalogue entry found
-// knows: a supervision job calling home, a tunnel. They are reported, not
-// removed: a catalogue extension entry describing them (catalog: FILE)
-// makes them an agent that handover removes and proves gone.
-func serviceFindings(h *hostData, hc hostContext, agents []connector.Finding) []connector.Finding {
-	known := map[string]bool{}
-	for _, a := range agents {
-		if d, ok := a.Data.(agentData); ok {
-			for _, u := range d.Units {
-				known[u] = true
-			}
-		}
-	}
-	var out []connector.Finding
-	seen := map[string]bool{}
-	for _, u := range h.UnitFiles {
-		if seen[u.Name] || known[u.Name] || u.Link == "/dev/null" || !unitName.MatchString(u.Name) ||
-			!(strings.HasSuffix(u.Name, ".service") || strings.HasSuffix(u.Name, ".timer")) ||
-			!slices.ContainsFunc(localUnitDirs, func(d string) bool { return strings.HasPrefix(u.Path, d) && !strings.Contains(u.Path[len(d):], "/") }) {
-			continue
-		}
-		why := hc.Outgoing.Text(u.Name + " " + u.Exec)
-		if len(why) == 0 {
-			continue
-		}
-		seen[u.Name] = true
-		state := "unit file present"
-		if h.Enabled[u.Name] {
-			state = "enabled"
-		}
-		if st, ok := h.LiveUnits[u.Name]; ok {
-			state += fmt.Sprintf(", %s (%s)", st.Active, st.Sub)
-		}
-		what := u.Path
-		if u.Exec != "" {
-			what += ", runs " + u.Exec
-		}
-		out = append(out, connector.Finding{
-			ID: "service:" + u.Name, Kind: connector.KindService, Object: u.Name, Provider: true, Reasons: why,
-			Summary: fmt.Sprintf("unit %s (%s; %s), in no catalogue entry: describe it in a catalogue extension (catalog: FILE) to have it removed", u.Name, what, state),
-			Detail:  map[string]string{detailFile: u.Path, "exec": u.Exec},
-		})
-	}
-	return out
-}
-
 // processFindings are the running processes whose command line names the
 // provider and that no agent finding accounts for: a reverse tunnel to
 // the provider's bastion (ssh -R, autossh), a session of its account, a

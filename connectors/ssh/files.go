@@ -108,6 +108,11 @@ func newHostCache(h *hostData) *hostCache {
 	for _, f := range h.Files {
 		hc.files[f.Path] = f
 	}
+	for _, f := range h.Persist {
+		if _, ok := hc.files[f.Path]; !ok && f.Kind == "persist" {
+			hc.files[f.Path] = f
+		}
+	}
 	for _, p := range h.Passwd {
 		hc.passwd[p.Name] = p
 	}

@@ -43,6 +43,27 @@ type hostData struct {
 	FilesRead    bool
 	CronScripts  []string
 	CatalogPaths []string
+	// Persist are the files that start something again on its own
+	// (scripts/persist.sh: units, at jobs, rc.local and init scripts,
+	// ~/.ssh/rc, sshd's configurations, PAM, ld.so.preload, VPN clients,
+	// .forward), Kind "persist", and the programs they call, Kind
+	// "called". PersistRead: the part that reads them ran to its end.
+	Persist     []remoteFile
+	PersistRead bool
+	// Linger are the accounts whose user manager systemd starts at boot.
+	Linger []string
+	// SSHDInstances are the sshd processes listening, each with the
+	// configuration it was started with and what sshd -T -f says of it.
+	SSHDInstances []sshdInstance
+}
+
+// sshdInstance is one listening sshd: its PID ("-" when none was seen
+// and the main configuration was read), its configuration file, and
+// sshd -T's values of the settings that matter (empty when sshd -T could
+// not read it).
+type sshdInstance struct {
+	PID, Config string
+	Settings    map[string][]string
 }
 
 type diskInfo struct {

@@ -180,6 +180,7 @@ func inventoryScript(c *Catalog, sshd map[string]string) string {
 		b.WriteString("sshd_known=" + shellQuote(strings.Join(lines, "\n")) + " reinv=1\n")
 	}
 	b.WriteString(inventoryBase)
+	b.WriteString(persistBase)
 	return b.String()
 }
 

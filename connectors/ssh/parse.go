@@ -68,6 +68,20 @@ func parseInventory(out []byte) (*hostData, error) {
 				h.FilesRead = true
 				section = ""
 				continue
+			case "persist-archive":
+				groups, n, err := readArchive(rest)
+				if err != nil {
+					return nil, fmt.Errorf("inventory output: persistence archive: %w", err)
+				}
+				h.Persist = persistFiles(groups)
+				rest = rest[n:]
+				section = ""
+				continue
+			case "persist-end":
+				h.PersistRead = true
+			case "sshd-instance":
+				pid, conf, _ := strings.Cut(a, " ")
+				h.SSHDInstances = append(h.SSHDInstances, sshdInstance{PID: pid, Config: conf, Settings: map[string][]string{}})
 			case "end":
 				if file == nil {
 					return nil, fmt.Errorf("inventory output: @@end outside a file")
@@ -77,6 +91,11 @@ func parseInventory(out []byte) (*hostData, error) {
 					return nil, fmt.Errorf("inventory output: %s: %w", file.Path, err)
 				}
 				file.Data = data
+				if file.Kind == "persist" || file.Kind == "called" {
+					h.Persist = append(h.Persist, *file)
+					file, section = nil, ""
+					continue
+				}
 				h.Files = append(h.Files, *file)
 				file, section = nil, ""
 				continue
@@ -450,6 +469,15 @@ func parseLine(h *hostData, section, arg, line string) {
 	case "key-links": // USER\tLINK\tTARGET\tFILE
 		if f := strings.Split(line, "\t"); len(f) == 4 {
 			h.KeyLinks = append(h.KeyLinks, keyLink{User: f[0], Link: f[1], Target: f[2], File: f[3]})
+		}
+	case "linger":
+		if s := strings.TrimSpace(line); s != "" {
+			h.Linger = append(h.Linger, s)
+		}
+	case "sshd-instance":
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && len(h.SSHDInstances) > 0 {
+			i := &h.SSHDInstances[len(h.SSHDInstances)-1]
+			i.Settings[k] = append(i.Settings[k], strings.TrimSpace(v))
 		}
 	case "cron-scripts":
 		if s := strings.TrimSpace(line); s != "" {

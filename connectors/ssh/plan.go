@@ -130,12 +130,19 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 			if f.Kind != connector.KindAccount || !f.Provider || a.State == "expired" {
 				continue
 			}
-			add(plan.Change{
+			ch := plan.Change{
 				Action: plan.LockAccount, Object: f.Object, Finding: f.ID,
-				Before: "account " + a.State, After: "password locked and account expired (not deleted)",
+				Before: "account " + a.State, After: "password locked and account expired (not deleted): neither its password nor its keys log in",
 				Reason: strings.Join(f.Reasons, "; "),
 				Params: map[string]string{"user": f.Object},
-			})
+			}
+			if f.Detail["uid_shared"] == "true" {
+				// Its processes are another account's too (root's for
+				// uid 0): they are not ended by its uid.
+				ch.Params["sessions"] = "keep"
+				ch.After += "; its processes are not ended: its uid " + f.Detail["uid"] + " is another account's too"
+			}
+			add(ch)
 		case keyData:
 			if !f.Provider {
 				continue
@@ -187,6 +194,13 @@ func (t *target) planSystem(sys connector.System, d connector.Decisions) []plan.
 				// and the plan goes into the journal and the report.
 				Params: map[string]string{"file": data.File, "hash": data.Hash},
 			})
+		case persistData:
+			if !f.Provider {
+				continue
+			}
+			if ch, ok := persistChange(f, data); ok {
+				add(ch)
+			}
 		case agentData:
 			if !f.Provider {
 				continue

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/handoverhq/handover/handover/connector"
@@ -36,6 +38,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	var edits []*fileEdit
 	byFile := map[string]*fileEdit{}
 	var agents []agentJob
+	units := false // a unit removed: systemd reloads its units once the files are gone
 	// The accounts are locked and their sessions ended first, whatever
 	// the plan's order: an account still logged in while its files are
 	// edited could swap them under the edit (which runs with its rights,
@@ -48,13 +51,40 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 			out[i].Err = fmt.Errorf("lock: %q is not a login name", u)
 			continue
 		}
-		steps[i] = b.lock(ch.Params["user"], ch.Params["user"] != t.s.User)
+		steps[i] = b.lock(ch.Params["user"], ch.Params["user"] != t.s.User && ch.Params["sessions"] != "keep")
 		out[i].Detail = "password locked (usermod -L) and account expired (usermod -e 1)"
 	}
 	for i, ch := range chs {
 		p := ch.Params
 		switch ch.Action {
-		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron:
+		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron, plan.RemovePersistence, plan.RemoveForward:
+			if (ch.Action == plan.RemovePersistence || ch.Action == plan.RemoveForward) && p["op"] == "" || p["op"] != "" && !strings.HasPrefix(p["file"], "/") {
+				out[i].Err = fmt.Errorf("%s: no file and way to remove it", ch.Action)
+				continue
+			}
+			// A unit is stopped and disabled, an init script's links
+			// removed, before the file goes (its compare-and-swap below).
+			switch p["op"] {
+			case persistUnit:
+				if !unitName.MatchString(p["unit"]) {
+					out[i].Err = fmt.Errorf("%q is not a unit name", p["unit"])
+					continue
+				}
+				b.call("unit_off", p["unit"], path.Dir(p["file"]), p["user"])
+				units = true
+			case persistInstance:
+				if _, err := strconv.Atoi(p["pid"]); err != nil {
+					out[i].Err = fmt.Errorf("%q is not a process id", p["pid"])
+					continue
+				}
+				b.call("sshd_stop", p["pid"], p["file"])
+			case persistInit:
+				if !unitName.MatchString(p["unit"]) {
+					out[i].Err = fmt.Errorf("%q is not an init script name", p["unit"])
+					continue
+				}
+				b.call("init_off", p["unit"])
+			}
 			e := byFile[p["file"]]
 			if e == nil {
 				e = &fileEdit{path: p["file"]}
@@ -98,6 +128,9 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 			}
 		}
 	}
+	if units {
+		b.call("units_reload")
+	}
 	for i, s := range agentSteps(&b, agents) {
 		steps[agents[i].index] = s
 	}
@@ -119,7 +152,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 		}
 		if err := stepError(results, s, runErr); err != nil {
 			out[i].Err = err
-			if ch := chs[i]; ch.Action == plan.RemoveKey || ch.Action == plan.RemoveGrant || ch.Action == plan.RemoveCron {
+			if ch := chs[i]; ch.Action == plan.RemoveKey || ch.Action == plan.RemoveGrant || ch.Action == plan.RemoveCron || ch.Action == plan.RemovePersistence || ch.Action == plan.RemoveForward {
 				failedWrite = true
 			}
 			continue
@@ -156,11 +189,30 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 		return remoteFile{}, nil, false
 	}
 	data := st.Data
-	check, deletable, cron := "none", false, false
+	check, deletable, cron, whole := "none", false, false, false
 	var touched []int
 	for _, i := range e.changes {
 		ch := chs[i]
 		var n int
+		if op := ch.Params["op"]; op != "" {
+			// Persistence: a line by its hash, or the whole file.
+			if op == persistLine {
+				data, n = removeLines(data, ch.Params["hash"])
+				if n == 0 {
+					out[i].Detail = "line already absent from " + e.path
+					continue
+				}
+				out[i].Detail = fmt.Sprintf("removed %d line(s) from %s", n, e.path)
+				// A login hook, a forward or a preload list that holds
+				// nothing else goes; rc.local and PAM files stay.
+				deletable = ch.Params["kind"] == "forward" || ch.Params["kind"] == "preload" || strings.HasSuffix(e.path, "/.ssh/rc")
+			} else {
+				whole = true
+				out[i].Detail = "removed " + e.path
+			}
+			touched = append(touched, i)
+			continue
+		}
 		switch ch.Action {
 		case plan.RemoveKey:
 			data, n = removeKeys(data, map[string]bool{ch.Params["fingerprint"]: true})
@@ -205,13 +257,20 @@ func planFileEdit(chs []plan.Change, e *fileEdit, st remoteFileState, out []conn
 		}
 		return remoteFile{}, nil, false
 	}
-	if deletable && onlyCommentsLeft(data, cron) {
+	if whole || deletable && onlyCommentsLeft(data, cron) {
 		for _, i := range touched {
-			out[i].Detail = "removed " + e.path + " (nothing else in it)"
+			if !whole {
+				out[i].Detail = "removed " + e.path + " (nothing else in it)"
+			}
 		}
 		data = nil
 	}
-	s := b.writeFile(e.path, st, data, check, false)
+	var s string
+	if whole && atSpool(e.path) {
+		s = b.atRemove(e.path, st)
+	} else {
+		s = b.writeFile(e.path, st, data, check, false)
+	}
 	for _, i := range touched {
 		steps[i] = s
 	}

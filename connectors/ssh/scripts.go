@@ -11,6 +11,13 @@ import _ "embed"
 //go:embed scripts/inventory.sh
 var inventoryBase string
 
+// persistBase reads what starts again on its own (units, at jobs, init
+// scripts, sshd instances, PAM, VPN clients...); it runs after
+// inventoryBase, in the same shell. See persistFindings.
+//
+//go:embed scripts/persist.sh
+var persistBase string
+
 // batchBase runs a host's changes as steps; see batch.
 //
 //go:embed scripts/batch.sh

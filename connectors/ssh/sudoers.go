@@ -195,8 +195,26 @@ func expandAliases(users []string, aliases map[string][]string) []string {
 	return out
 }
 
-// parseGrants reads every sudoers file's user specifications.
-func parseGrants(h *hostData, out connector.Outgoing) []grant {
+// parseGrants reads every sudoers file's user specifications. evidence
+// are the accounts the provider's by evidence rather than by name (see
+// evidenceAccounts), with why: their rules are the provider's as well.
+func parseGrants(h *hostData, out connector.Outgoing, evidence ...map[string][]string) []grant {
+	byEvidence := func(name string) []string {
+		var why []string
+		for _, e := range evidence {
+			why = append(why, e[name]...)
+		}
+		return why
+	}
+	// account is why a member of a rule is the provider's: a %group by
+	// its name only, an account by its name or by evidence.
+	account := func(member string) []string {
+		name, group := strings.CutPrefix(member, "%")
+		if group {
+			return out.Account(name)
+		}
+		return append(out.Account(name), byEvidence(name)...)
+	}
 	aliases := userAliases(h)
 	var gs []grant
 	for _, f := range h.Files {
@@ -229,7 +247,7 @@ func parseGrants(h *hostData, out connector.Outgoing) []grant {
 			for _, u := range g.Users {
 				provider := true
 				for _, m := range expandAliases([]string{u}, aliases) {
-					if len(out.Account(strings.TrimPrefix(m, "%"))) == 0 {
+					if len(account(m)) == 0 {
 						provider = false
 					}
 				}
@@ -240,8 +258,7 @@ func parseGrants(h *hostData, out connector.Outgoing) []grant {
 				}
 			}
 			for _, u := range g.Members {
-				name := strings.TrimPrefix(u, "%")
-				for _, why := range out.Account(name) {
+				for _, why := range account(u) {
 					g.Reasons = append(g.Reasons, "user "+u+": "+why)
 				}
 			}

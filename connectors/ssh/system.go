@@ -155,9 +155,15 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	for _, p := range h.Passwd {
 		users[p.Name] = p
 	}
-	grants := parseGrants(h, hc.Outgoing)
+	evidence := evidenceAccounts(h, hc)
+	grants := parseGrants(h, hc.Outgoing, evidence)
 	adminVia := adminReasons(h, grants)
 	providerAccounts := map[string]bool{}
+	uidCount, uidNames := map[int]int{}, map[int][]string{}
+	for _, p := range h.Passwd {
+		uidCount[p.UID]++
+		uidNames[p.UID] = append(uidNames[p.UID], p.Name)
+	}
 	today := int(hc.Now.Unix() / 86400)
 	for _, p := range h.Passwd {
 		a := connector.Account{Name: p.Name, Display: strings.Split(p.Gecos, ",")[0]}
@@ -177,14 +183,25 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 			}
 		}
 		a.Reasons = hc.Outgoing.Account(p.Name, mails...)
+		a.Reasons = append(a.Reasons, evidence[p.Name]...)
 		a.Provider = len(a.Reasons) > 0
+		shared := uidCount[p.UID] > 1
 		if a.Provider {
 			providerAccounts[p.Name] = true
-			s.Findings = append(s.Findings, connector.Finding{
+			fd := connector.Finding{
 				ID: "account:" + p.Name, Kind: connector.KindAccount, Object: p.Name, Provider: true, Reasons: a.Reasons,
 				Summary: fmt.Sprintf("account %s (uid %d, %s)", p.Name, p.UID, a.State),
 				Detail:  map[string]string{"state": a.State, "uid": strconv.Itoa(p.UID)},
-			})
+			}
+			if shared {
+				// Its uid is another account's too (root's, for uid 0):
+				// locking it must not end that account's processes.
+				fd.Detail["uid_shared"] = "true"
+				fd.Summary += fmt.Sprintf(", uid %d shared with %s", p.UID, strings.Join(slices.DeleteFunc(slices.Clone(uidNames[p.UID]), func(n string) bool { return n == p.Name }), ", "))
+			}
+			s.Findings = append(s.Findings, fd)
+		} else if p.UID == 0 && p.Name != "root" {
+			s.Findings = append(s.Findings, secondRoot(p, a.State))
 		}
 		s.Accounts = append(s.Accounts, a)
 	}
@@ -212,8 +229,8 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	s.Findings = append(s.Findings, correlateAddresses(cronFindings(h, hc, providerAccounts))...)
 	agents := agentFindings(h, hc)
 	s.Findings = append(s.Findings, agents...)
-	s.Findings = append(s.Findings, serviceFindings(h, hc, agents)...)
 	s.Findings = append(s.Findings, processFindings(h, hc, agents)...)
+	s.Findings = append(s.Findings, persistFindings(h, hc, agents, providerAccounts, s.Findings)...)
 
 	if u, ok := users[hc.AccessUser]; ok {
 		s.Facts = append(s.Facts, connector.Fact{Name: factAccessKeyFile, Value: authorizedKeysPath(h.SSHD["authorizedkeysfile"], u), Planned: true})

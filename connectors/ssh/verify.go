@@ -74,7 +74,17 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 				held = a.Password.Held
 			}
 			check(ch, connector.Present, "shadow hash of "+user+" is the stored password's (re-inventory: /etc/shadow read anew, compared with the store)", held == connector.HeldCurrent, "store: "+string(held))
-		case plan.RemoveKey, plan.RemoveGrant, plan.RemoveCron:
+		case plan.RemovePersistence, plan.RemoveForward:
+			for _, c := range persistGone(data, sys.Findings, ch) {
+				check(ch, connector.Absent, c.what, c.ok, c.detail)
+			}
+		case plan.RemoveCron, plan.RemoveKey, plan.RemoveGrant:
+			if ch.Params["op"] != "" { // an at job
+				for _, c := range persistGone(data, sys.Findings, ch) {
+					check(ch, connector.Absent, c.what, c.ok, c.detail)
+				}
+				continue
+			}
 			c := artefactGone(data, sys.Findings, ch)
 			check(ch, connector.Absent, c.what, c.ok, c.detail)
 		case plan.LockAccount:

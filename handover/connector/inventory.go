@@ -174,6 +174,13 @@ const (
 	// KindProcess is a running process that the provider's identity
 	// matches (a tunnel, a session).
 	KindProcess = "process"
+	// KindPersistence is what starts again on its own besides cron,
+	// services and agents: an rc.local line, an init script, ~/.ssh/rc, a
+	// preloaded library.
+	KindPersistence = "persistence"
+	// KindTunnel is a VPN or tunnel client's configuration (WireGuard,
+	// OpenVPN, Tailscale, ZeroTier).
+	KindTunnel = "tunnel"
 )
 
 type Link struct {

@@ -38,13 +38,17 @@ const (
 	RemoveForward Action = "remove-forward"
 	// RevokeToken revokes an API token or login method.
 	RevokeToken Action = "revoke-token"
+	// RemovePersistence removes what starts again on its own: a service
+	// or timer, an init script, a start-up or login hook's line, a PAM
+	// line, a preloaded library.
+	RemovePersistence Action = "remove-persistence"
 )
 
 // actions is every action, in the order a system's changes are applied:
 // the new access first, so nothing removed can lock the operator out; the
 // provider's access next; agents last, so their removal is proven by a
 // final re-inventory.
-var actions = [...]Action{InstallKey, RotatePassword, RemoveKey, RemoveMembership, RemoveGrant, LockAccount, RevokeToken, RemoveForward, RemoveCron, RemoveAgent}
+var actions = [...]Action{InstallKey, RotatePassword, RemoveKey, RemoveMembership, RemoveGrant, LockAccount, RevokeToken, RemoveForward, RemoveCron, RemovePersistence, RemoveAgent}
 
 // Actions lists every action in the order a system's changes are applied.
 // The slice is the caller's own: changing it changes no order.

@@ -205,6 +205,8 @@ var labels = map[string]map[string]string{
 		"none":                  "Aucun.",
 		"mode.run":              "exécution",
 		"mode.check":            "contrôle",
+
+		"act.remove-persistence": "Retrait d'un démarrage automatique",
 	},
 	"en": {
 		"doc.title":             "IT handover report",
@@ -398,6 +400,8 @@ var labels = map[string]map[string]string{
 		"none":                  "None.",
 		"mode.run":              "run",
 		"mode.check":            "check",
+
+		"act.remove-persistence": "Automatic start-up removed",
 	},
 }
 

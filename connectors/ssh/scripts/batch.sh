@@ -326,6 +326,86 @@ su_after() {
 	su_check "$@"
 }
 
+# unit_off UNIT DIR USER: stops and disables a unit about to be removed
+# (its file goes in a wf step after this). A unit of the system's: through
+# a running systemd, else its links in /etc/systemd/system removed. A unit
+# of an account's (DIR in its home): stopped in its user manager if that
+# runs, its links removed with the account's rights (asuser), never
+# root's. Nothing here fails a step: the re-inventory proves the unit gone.
+unit_off() {
+	# dirctl sets u, g, a, t, p, r and c: the unit's name is kept as unit.
+	unit=$1 d=$2 un=$3
+	dirctl "$d" || return 0
+	u=$unit
+	if [ "$du" = 0 ]; then
+		if [ -d /run/systemd/system ] && have systemctl; then systemctl disable --now -- "$u" >/dev/null 2>&1; fi
+		for l in /etc/systemd/system/*.wants/"$u" /etc/systemd/system/*.requires/"$u"; do
+			if [ -L "$l" ]; then rm -f -- "$l"; fi
+		done
+		return 0
+	fi
+	if [ -n "$un" ] && [ -d /run/systemd/system ] && have systemctl; then
+		systemctl --user --machine="$un@" disable --now -- "$u" >/dev/null 2>&1
+	fi
+	# shellcheck disable=SC2016 # expanded by the shell that runs it
+	asuser "$du" "$dg" /bin/sh -c 'cd / || exit 1; for l in "$1"/*.wants/"$2" "$1"/*.requires/"$2"; do if [ -L "$l" ]; then rm -f -- "$l"; fi; done' sh "$d" "$u" >/dev/null 2>&1
+	return 0
+}
+# init_off NAME: removes an init script's rc links (update-rc.d, chkconfig,
+# or the links themselves), without running the script: its stop action
+# would be the provider's code, run as root.
+init_off() {
+	if have update-rc.d; then update-rc.d -f "$1" remove >/dev/null 2>&1; fi
+	if have chkconfig; then chkconfig --del "$1" >/dev/null 2>&1; fi
+	for l in /etc/rc[0-6S].d/[SK][0-9][0-9]"$1" /etc/rc.d/rc[0-6].d/[SK][0-9][0-9]"$1"; do
+		if [ -L "$l" ]; then rm -f -- "$l"; fi
+	done
+	return 0
+}
+# at_rm STEP FILE WANT: removes an at job from at's spool if it still has
+# the SHA-256 WANT. The spool is group-writable for at's daemon, which wf
+# refuses; removing a name there follows no link (rm removes a link
+# itself), so root does it, the spool directory itself not a link.
+at_rm() {
+	s=$1 f=$2 want=$3 d=${2%/*}
+	case $d in /var/spool/cron/atjobs|/var/spool/at|/var/spool/at/spool) ;; *) fail "$s" "$f is not in at's spool: not touched"; return ;; esac
+	if [ -L "$d" ] || [ -L "${d%/*}" ] || [ -L "$f" ]; then fail "$s" "$f or its directory is a symbolic link: not followed, not touched"; return; fi
+	if [ ! -e "$f" ]; then log "$s" "$f already gone"; ok "$s"; return; fi
+	have=$(sha256sum < "$f") || { fail "$s" "cannot read $f"; return; }
+	[ "${have%% *}" = "$want" ] || { fail "$s" "$f changed since it was read; not touched"; return; }
+	# shellcheck disable=SC2015 # ok does not fail
+	rm -f -- "$f" && ok "$s" || fail "$s" "cannot remove $f"
+}
+# sshd_stop PID CONF: ends the sshd listener PID if it still is the sshd
+# started with the configuration CONF, and not one that handover's own
+# session runs under; logs nothing, fails nothing (the re-inventory proves
+# the instance gone). Its sessions keep running until they end.
+sshd_stop() {
+	[ -r "/proc/$1/comm" ] || return 0
+	read -r c < "/proc/$1/comm" 2>/dev/null
+	[ "$c" = sshd ] || return 0
+	case " $(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null) " in *" $2 "*|*" -f$2 "*) ;; *) return 0 ;; esac
+	p=$$
+	while [ "$p" -gt 1 ]; do
+		[ "$p" = "$1" ] && return 0
+		read -r st < "/proc/$p/stat" 2>/dev/null || break
+		st=${st##*) }
+		# shellcheck disable=SC2086 # the fields of stat, one word each
+		set -- "$1" "$2" $st
+		p=$4
+	done
+	kill -TERM "$1" 2>/dev/null
+	n=0
+	while [ -d "/proc/$1" ] && [ "$n" -lt 20 ]; do sleep 0.1 2>/dev/null || sleep 1; n=$((n + 1)); done
+	return 0
+}
+# units_reload: systemd reads its unit files again, once removed units'
+# files are gone.
+units_reload() {
+	if [ -d /run/systemd/system ] && have systemctl; then systemctl daemon-reload >/dev/null 2>&1; fi
+	return 0
+}
+
 # The steps run with /dev/null as their standard input (the script itself
 # arrives on the shell's), and only once sh has read the whole script: a
 # script cut in transit runs nothing.

@@ -231,6 +231,35 @@ find /proc/[0-9]*/exe /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \( \( -name e
 [ $# -eq 0 ] || grep -aHz -F "$@" /proc/[0-9]*/maps /proc/[0-9]*/cgroup 2>/dev/null
 set --
 
+# Every sshd that listens, "PID<TAB>CONFIG": the configuration each was
+# started with (-f, else the main one). OpenSSH shows a listener's own
+# command line in its title ("sshd: /usr/sbin/sshd -D -f FILE [listener]
+# ..."), a session's is "sshd: USER@..." and is left out. One shell read
+# per process, no process started.
+sshd_insts=
+for c in /proc/[0-9]*/comm; do
+	readline "$c" || continue
+	[ "$l" = sshd ] || continue
+	p=${c%/comm}
+	a=
+	{ IFS= read -r a < "$p/cmdline"; } 2>/dev/null
+	case $a in
+	'sshd: '*'[listener]'*) a=${a#sshd: }; a=${a%%\[listener\]*} ;;
+	sshd:*) continue ;;
+	*) a=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue ;;
+	esac
+	f=/etc/ssh/sshd_config nextf=
+	set -f
+	for w in $a; do
+		if [ -n "$nextf" ]; then f=$w nextf=; continue; fi
+		case $w in -f) nextf=1 ;; -f?*) f=${w#-f} ;; esac
+	done
+	set +f
+	case "$nl$sshd_insts$nl" in *"$tab$f$nl"*) continue ;; esac
+	sshd_insts="$sshd_insts${sshd_insts:+$nl}${p#/proc/}$tab$f"
+done
+[ -n "$sshd_insts" ] || sshd_insts="-$tab/etc/ssh/sshd_config"
+
 sec sshd
 # One sshd -T (5 ms of CPU): the settings that matter, and where sshd
 # looks for authorized keys.
@@ -264,6 +293,15 @@ cfgs=
 for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do
 	[ -f "$f" ] && cfgs="$cfgs$f$nl"
 done
+# The configurations of the other sshd instances: the key files and CAs
+# they name let in as well.
+IFS=$nl
+for i in $sshd_insts; do
+	f=${i#*"$tab"}
+	case "$nl$cfgs" in *"$nl$f$nl"*) continue ;; esac
+	[ -f "$f" ] && cfgs="$cfgs$f$nl"
+done
+IFS=$ifs
 # Every account's authorized_keys candidates, "USER<TAB>PATH", expanding
 # sshd's %h, %u, %U and %%; then "@ca<TAB>PATH" for the CA files that Match
 # blocks name.

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,7 @@ func components() []component.Component {
 }
 
 func main() {
+	closeInherited()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -294,4 +296,21 @@ func operator(dir string) (*testenv.OperatorEnv, error) {
 		}
 	}
 	return o, nil
+}
+
+// closeInherited marks the descriptors this process inherited beyond
+// stdin, stdout and stderr close-on-exec: the servers it starts (slapd,
+// the fleet's hosts) live on after it, and must not keep open what its
+// caller held, such as a flock(1) wrapper's lock on a component's test
+// lock file, which would then never be released.
+func closeInherited() {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, f := range fds {
+		if fd, err := strconv.Atoi(f.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }

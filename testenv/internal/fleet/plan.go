@@ -140,6 +140,9 @@ type hostPlan struct {
 	// systemd boots the host with systemd as its PID 1, which starts sshd
 	// and the agents' units, instead of sshd as PID 1.
 	systemd bool
+	// persistence is the set of persistence items planted (persistA,
+	// persistB, persistS; 0: none), see persist.go.
+	persistence byte
 }
 
 var roles = []string{
@@ -177,7 +180,7 @@ func planHost(i int) hostPlan {
 		return hostPlan{index: i, name: "srv-rhel-01", admin: "admin", variant: rpmVariant, rootCrontab: true}
 	case systemdIndex:
 		return hostPlan{index: i, name: "srv-systemd-01", admin: "adminlocal", variant: systemdVariant,
-			altKeysFile: true, rootCrontab: true, userCA: true, systemd: true}
+			altKeysFile: true, rootCrontab: true, userCA: true, systemd: true, persistence: persistS}
 	}
 	n := i - 1
 	p := hostPlan{
@@ -191,6 +194,12 @@ func planHost(i int) hostPlan {
 	}
 	if n%2 == 1 {
 		p.admin = "admin"
+	}
+	switch n % 5 {
+	case 2:
+		p.persistence = persistA
+	case 4:
+		p.persistence = persistB
 	}
 	return p
 }

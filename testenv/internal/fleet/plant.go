@@ -128,6 +128,9 @@ func plant(h host, m *material) error {
 			return err
 		}
 	}
+	if err := plantPersistence(h, m); err != nil {
+		return err
+	}
 	if h.rpm {
 		// RHEL's /bin/sh is bash (Debian's is dash): scripts sent to
 		// "sh" meet bash's POSIX mode there.
@@ -184,6 +187,10 @@ func sshdConfig(h host) string {
 	}
 	if h.altKeysFile {
 		c += "AuthorizedKeysFile .ssh/authorized_keys " + altKeysDir + "/%u\n"
+	}
+	if h.persistence == persistA {
+		// No CA is trusted on these hosts: the setting changes no login.
+		c += "AuthorizedPrincipalsFile /etc/ssh/prestanet-principals/%u\n"
 	}
 	return c
 }
@@ -385,6 +392,11 @@ func describe(h host, m *material) testenv.Host {
 	if h.rootCrontab {
 		out.Cron = append(out.Cron, testenv.CronJob{File: h.rootCrontabFile(), Provider: true})
 	}
+	if h.persistence == persistS {
+		out.Keys = append(out.Keys, key("root", supportKeysDir+"/root", m.support, "", true))
+	}
+	out.Persistence = describePersistence(h)
+	out.EvidenceAccounts, out.EvidenceSudoers = describeEvidence(h)
 	return out
 }
 

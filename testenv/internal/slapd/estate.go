@@ -48,6 +48,7 @@ type account struct {
 	Title     string
 	Org       string // o, for partners
 	Desc      string
+	Manager   string // manager, a DN
 	// PwdChanged, when set, plants an old pwdChangedTime (generalized time).
 	PwdChanged string
 }
@@ -81,7 +82,17 @@ type estate struct {
 	Lookalike   string // provider account that looks like staff
 	ProviderDNs []string
 	AdminDNs    []string // every member of cn=admins, nested included
+	// EvidenceDNs are the provider's accounts by what their entries say,
+	// not by name or mail: a service account whose description names the
+	// provider, a technician whose manager is the provider's account
+	// (the only member of SoleGroupDN, a groupOfNames in cn=admins).
+	EvidenceDNs []string
+	SoleGroupDN string
 }
+
+// SoleGroupDN is a groupOfNames whose only member is an account of the
+// provider's (by evidence), itself a member of cn=admins.
+const SoleGroupDN = "cn=astreinte-n2," + GroupsDN
 
 func personDN(uid, service string) string {
 	return "uid=" + uid + ",ou=" + service + "," + PeopleDN
@@ -158,10 +169,20 @@ func planEstate(staff int) *estate {
 		Org: testenv.ProviderName, Title: "Compte d'intervention du prestataire", PwdChanged: "20180911143000Z"}
 	e.Partners = []account{provider}
 	e.ProviderDNs = []string{provider.DN, lookalike.DN}
+	supervision := account{Kind: kindService, UID: "svc-supervision", DN: "uid=svc-supervision," + ServicesDN,
+		Desc: "Sonde de supervision " + testenv.ProviderName}
+	e.Services = append(e.Services, supervision)
+	oncall := account{Kind: kindPerson, UID: unique("tech-astreinte"), GivenName: "Technicien", Surname: "Astreinte",
+		Title: "Technicien d'astreinte", Mail: "astreinte@" + testenv.ClientDomain, Manager: provider.DN}
+	oncall.DN = personDN(oncall.UID, "services-techniques")
+	e.People = append(e.People, oncall)
+	e.EvidenceDNs = []string{supervision.DN, oncall.DN}
+	e.SoleGroupDN = SoleGroupDN
 
 	e.Groups = []group{
 		{CN: "admins", DN: AdminGroupDN, Desc: "Administrateurs de l'annuaire",
-			Members: []string{direct.DN, bind.DN, provider.DN, NestedGroupDN}},
+			Members: []string{direct.DN, bind.DN, provider.DN, NestedGroupDN, SoleGroupDN}},
+		{CN: "astreinte-n2", DN: SoleGroupDN, Desc: "Astreinte de niveau 2", Members: []string{oncall.DN}},
 		{CN: "it-support", DN: NestedGroupDN, Desc: "Support informatique (membre de cn=admins)",
 			Members: []string{nested.DN, lookalike.DN}},
 		{CN: "vpn", DN: "cn=vpn," + GroupsDN, Desc: "Accès VPN nomade",
@@ -174,7 +195,7 @@ func planEstate(staff int) *estate {
 		e.Groups = append(e.Groups, group{CN: "service-" + svc, DN: "cn=service-" + svc + "," + GroupsDN,
 			Desc: "Agents du service " + svc, Members: byService[svc]})
 	}
-	e.AdminDNs = []string{direct.DN, bind.DN, provider.DN, nested.DN, lookalike.DN}
+	e.AdminDNs = []string{direct.DN, bind.DN, provider.DN, nested.DN, lookalike.DN, oncall.DN}
 	return e
 }
 

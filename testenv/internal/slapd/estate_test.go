@@ -9,7 +9,7 @@ import (
 func TestPlanEstate(t *testing.T) {
 	for _, staff := range []int{1, 50, 10000} {
 		e := planEstate(staff)
-		if got, want := len(e.People), staff+3; got != want {
+		if got, want := len(e.People), staff+4; got != want {
 			t.Errorf("staff %d: %d people, want %d", staff, got, want)
 		}
 		uids := map[string]bool{}

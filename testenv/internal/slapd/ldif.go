@@ -247,6 +247,9 @@ func writeData(w io.Writer, e *estate, hashes map[string]string) error {
 			if a.Org != "" {
 				l.attr("o", a.Org)
 			}
+			if a.Manager != "" {
+				l.attr("manager", a.Manager)
+			}
 		default:
 			return fmt.Errorf("account %s: unknown kind %q", a.DN, a.Kind)
 		}

@@ -16,8 +16,10 @@ package slapd
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +66,16 @@ func (l layout) password(uid string) string {
 // whatever -ldap-users it is given, and Up notices a size change.
 type planted struct {
 	Users int `json:"users"`
+	// Estate digests what the data LDIF plants (estateDigest): a Reset
+	// by a build whose estate differs writes the LDIF again.
+	Estate string `json:"estate,omitempty"`
+}
+
+// estateDigest digests the planted entries (passwords aside, which the
+// password files keep).
+func estateDigest(e *estate) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", *e))
+	return hex.EncodeToString(sum[:8])
 }
 
 const (
@@ -108,7 +120,8 @@ func (Component) Reset(ctx context.Context, o component.Options, env *testenv.En
 		return err
 	}
 	users := o.LDAPUsers
-	if p, err := readPlanted(l); err == nil {
+	p, err := readPlanted(l)
+	if err == nil {
 		users = p.Users
 	}
 	e := planEstate(users)
@@ -120,7 +133,7 @@ func (Component) Reset(ctx context.Context, o component.Options, env *testenv.En
 	}
 	// The data LDIF is the planted state: reuse it as is. cn=config is
 	// written again (it is cheap) so a restore also undoes config changes.
-	if _, err := os.Stat(l.dataLDIF()); err != nil {
+	if _, err := os.Stat(l.dataLDIF()); err != nil || p.Estate != estateDigest(e) {
 		if err := writeLDIF(l, o, e); err != nil {
 			return err
 		}
@@ -236,7 +249,7 @@ func writeLDIF(l layout, o component.Options, e *estate) error {
 	if err := writeFile(l.dataLDIF(), func(f *os.File) error { return writeData(f, e, hashes) }); err != nil {
 		return fmt.Errorf("data LDIF: %w", err)
 	}
-	b, err := json.Marshal(planted{Users: e.Staff})
+	b, err := json.Marshal(planted{Users: e.Staff, Estate: estateDigest(e)})
 	if err != nil {
 		return err
 	}
@@ -414,6 +427,8 @@ func fill(env *testenv.Env, l layout, e *estate, pid int) {
 		NestedAdminDN:        e.NestedAdmin,
 		DirectAdminDN:        e.DirectAdmin,
 		LookalikeDN:          e.Lookalike,
+		EvidenceDNs:          e.EvidenceDNs,
+		SoleGroupDN:          e.SoleGroupDN,
 		ServiceDNs:           svcs,
 		PasswordDir:          l.passwordDir(),
 		ObserverDN:           RootDN,

@@ -1,0 +1,162 @@
+package ldap_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/testenv"
+)
+
+// TestLDAPAttributionByEvidenceOpenLDAP: slapd holds two accounts that
+// are the provider's by what their entries say, not by name or mail: a
+// service account whose description names the provider, and a
+// technician whose manager is the provider's account. The technician is
+// the only member of a groupOfNames that is itself in cn=admins: the
+// group cannot be emptied, so the run takes the group out of cn=admins
+// instead, says so in the plan, and proves the technician no longer an
+// admin while the client's other admins (direct, and through the sibling
+// group cn=it-support) keep their rights. Both accounts are locked (the
+// service account like the provider's other accounts, the plan says
+// why).
+//
+// Long: the whole cycle, with its independent look at the directory.
+func TestLDAPAttributionByEvidenceOpenLDAP(t *testing.T) {
+	d := openLDAP(t)
+	testenv.LockComponent(t, d.component, true)
+	reset(t, d) // this tree's plants, whatever binary reset slapd last
+	e := testenv.Require(t)
+	t.Cleanup(func() {
+		reset(t, d)
+		// The next reset, by whichever build, plants its own estate
+		// rather than reusing this one's data.
+		os.Remove(filepath.Join(e.Dir, "slapd", "data.ldif"))
+	})
+	l := e.LDAP
+	if len(l.EvidenceDNs) != 2 || l.SoleGroupDN == "" {
+		t.Fatalf("slapd plants no accounts of the provider's by evidence (evidence_dns %v, sole_group_dn %q): reset it with this tree's testenv", l.EvidenceDNs, l.SoleGroupDN)
+	}
+	service, oncall := l.EvidenceDNs[0], l.EvidenceDNs[1]
+	// The env as this tree's reset wrote it; the service account's
+	// password handed over too, so its lock is proven by a failed bind.
+	d = openLDAP(t)
+	d.admins = append(slices.Clone(d.admins), testenv.Account{Name: service, PasswordFile: d.passwordFile(t, service)})
+	ctx := testCtx(t)
+	tgt := configure(t, d, d.url, secret.NewMemoryStore(), options{})
+	inv, err := tgt.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dn, why := range map[string]string{service: "description", oncall: "manager"} {
+		a, ok := accountByName(inv, dn)
+		if !ok || !a.Provider || !slices.ContainsFunc(a.Reasons, func(r string) bool { return strings.HasPrefix(r, why+" ") }) {
+			t.Errorf("%s: found=%v provider=%v reasons=%q, want a reason from its %s", dn, ok, a.Provider, a.Reasons, why)
+		}
+	}
+	changes, err := tgt.Plan(inv, decisions(inv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apply []plan.Change
+	for _, ch := range changes {
+		if ch.Params["account"] == oncall || ch.Object == oncall || ch.Object == service {
+			apply = append(apply, ch)
+		}
+	}
+	cut := slices.IndexFunc(apply, func(c plan.Change) bool { return c.Action == plan.RemoveMembership })
+	if cut < 0 {
+		t.Fatalf("no membership removal planned for %s: %v", oncall, apply)
+	}
+	if c := apply[cut]; !strings.EqualFold(c.Params["value"], l.SoleGroupDN) || !strings.EqualFold(c.Params["group"], l.AdminGroupDN) || c.Params["via"] == "" || !strings.Contains(c.Reason, "cannot be emptied") {
+		t.Errorf("membership change: %s %s %v (%s); want %s out of %s, saying why", c.Action, c.Object, c.Params, c.Reason, l.SoleGroupDN, l.AdminGroupDN)
+	}
+	for _, dn := range []string{service, oncall} {
+		i := slices.IndexFunc(apply, func(c plan.Change) bool { return c.Action == plan.LockAccount && c.Object == dn })
+		if i < 0 {
+			t.Errorf("no lock planned for %s", dn)
+		} else if dn == service && !strings.Contains(apply[i].Reason, "service account") {
+			t.Errorf("the service account's lock does not say why it is locked rather than rotated: %s", apply[i].Reason)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	res := tgt.Apply(ctx, "directory", apply, nil)
+	for i, r := range res.Results {
+		if r.Err != nil {
+			t.Errorf("apply %s %s: %v", apply[i].Action, apply[i].Object, r.Err)
+		}
+	}
+	dones := make([]connector.Done, len(apply))
+	for i, ch := range apply {
+		dones[i] = connector.Done{Change: ch}
+	}
+	checks, err := tgt.Verify(ctx, apply[0].System, dones, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := false
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("check %q: %s", c.What, c.Detail)
+		}
+		keep = keep || strings.Contains(c.What, "other admins")
+	}
+	if !keep {
+		t.Error("no check that the client's other admins keep their rights")
+	}
+
+	// An independent look, as the directory's own root: the group left
+	// cn=admins and kept its member; the nested admin list.
+	conn := observer(t, e)
+	g, err := conn.Search(goldap.NewSearchRequest(l.SoleGroupDN, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"member"}, nil))
+	if err != nil || len(g.Entries) != 1 || len(g.Entries[0].GetAttributeValues("member")) != 1 {
+		t.Errorf("%s after the run: %v %v", l.SoleGroupDN, err, g)
+	}
+	admins, err := conn.Search(goldap.NewSearchRequest(l.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false, "(memberOf="+l.AdminGroupDN+")", []string{"1.1"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, en := range admins.Entries {
+		got = append(got, strings.ToLower(en.DN))
+	}
+	if slices.Contains(got, strings.ToLower(oncall)) {
+		t.Errorf("%s is still an admin (memberOf %s)", oncall, l.AdminGroupDN)
+	}
+	for _, dn := range []string{l.DirectAdminDN, l.NestedAdminDN} {
+		if !slices.Contains(got, strings.ToLower(dn)) {
+			t.Errorf("the client's admin %s lost its rights: admins now %v", dn, got)
+		}
+	}
+	for _, dn := range []string{service, oncall} {
+		if simpleBind(t, d, dn, secret.New(testenv.ReadSecret(t, d.passwordFile(t, dn)))) {
+			t.Errorf("%s still binds", dn)
+		}
+	}
+}
+
+// observer binds as the testenv's own root, outside the tree.
+func observer(t *testing.T, e *testenv.Env) *goldap.Conn {
+	t.Helper()
+	pem, err := os.ReadFile(e.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := goldap.DialURL(e.LDAP.URLS, goldap.DialWithTLSConfig(tlsConfig(t, pem, e.LDAP.URLS)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Bind(e.LDAP.ObserverDN, testenv.ReadSecret(t, e.LDAP.ObserverPasswordFile)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}

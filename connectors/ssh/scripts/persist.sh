@@ -1,0 +1,109 @@
+# shellcheck disable=SC2154 # nl, tab, ifs, sshd and sshd_insts are set by inventory.sh
+# handover inventory, second part: what starts again on its own (the
+# persistence an outgoing provider can leave), read-only. Runs in the same
+# shell as inventory.sh, after it (its helpers, $nl, $tab, $ifs, $sshd,
+# $sshd_insts and $reinv are set there).
+#
+# Sections: "@@linger" (the accounts whose user manager runs without a
+# login), "@@sshd-instance PID CONFIG" for every sshd listening (each
+# followed by what sshd -T -f CONFIG says of the settings below), then
+# "@@persist-archive" and one tar archive in two groups separated by
+# /dev/null: the files that start something (units, at jobs, rc.local and
+# init scripts, ~/.ssh/rc, sshd's configurations, PAM, ld.so.preload, VPN
+# and tunnel clients' configurations, .forward files), then the programs
+# those files call by an absolute path outside the system's own
+# directories. tar stores a link as a link (no -h) and opens no file
+# through one, so that an account's link in its home reads as a link.
+# "@@persist-end" ends the part.
+sec linger
+for f in /var/lib/systemd/linger/*; do [ -e "$f" ] && printf '%s\n' "${f##*/}"; done
+
+# Every sshd instance is listed with its own configuration, read by sshd
+# itself where it can (sshd -T -f): an instance started by hand or by a
+# unit of the provider's with -f has settings the main one does not show.
+
+IFS=$nl; set -f
+for i in $sshd_insts; do
+	pid=${i%%"$tab"*} c=${i#*"$tab"}
+	printf '@@sshd-instance %s %s\n' "$pid" "$c"
+	"$sshd" -T -f "$c" 2>/dev/null | while IFS=$ifs read -r k v; do
+		case $k in
+		forcecommand|authorizedprincipalsfile|authorizedprincipalscommand|authorizedprincipalscommanduser|authorizedkeysfile|authorizedkeyscommand|trustedusercakeys|port|listenaddress|permitrootlogin|passwordauthentication|gatewayports|permittunnel)
+			printf '%s %s\n' "$k" "$v" ;;
+		esac
+	done
+done
+set +f; IFS=$ifs
+
+# The accounts' homes, once each (a home shared by accounts is read once).
+homes=
+while IFS=: read -r _ _ _ _ _ hd _; do
+	case $hd in /?*) ;; *) continue ;; esac
+	case "$nl$homes$nl" in *"$nl$hd$nl"*) continue ;; esac
+	homes="$homes${homes:+$nl}$hd"
+done < /etc/passwd
+
+plist=
+add() { for f in "$@"; do if [ -f "$f" ] || [ -L "$f" ]; then plist="$plist$f$nl"; fi; done; }
+for d in /etc/systemd/system /usr/local/lib/systemd/system /etc/systemd/user; do
+	add "$d"/*.service "$d"/*.timer
+done
+IFS=$nl; set -f
+for hd in $homes; do
+	set +f
+	add "$hd/.ssh/rc" "$hd/.forward" "$hd"/.config/systemd/user/*.service "$hd"/.config/systemd/user/*.timer
+	set -f
+done
+set +f
+IFS=$ifs
+add /var/spool/cron/atjobs/* /var/spool/at/[!.]* /etc/rc.local /etc/rc.d/rc.local /etc/init.d/* /etc/ssh/sshrc
+add /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf
+IFS=$nl
+for i in $sshd_insts; do add "${i#*"$tab"}"; done
+IFS=$ifs
+add /etc/pam.d/* /etc/ld.so.preload
+add /etc/wireguard/*.conf /etc/openvpn/*.conf /etc/openvpn/*.ovpn /etc/openvpn/client/*.conf /etc/openvpn/server/*.conf
+add /var/lib/tailscale/tailscaled.state /etc/default/tailscaled /var/lib/zerotier-one/local.conf /var/lib/zerotier-one/networks.d/*.conf /var/lib/zerotier-one/moons.d/*.moon
+
+# The programs these files call by an absolute path (ExecStart= and its
+# kin in units, any absolute word elsewhere) in the directories where
+# administrators and providers put their own: what a unit "calls" may
+# name the provider when the unit does not. One awk for all the files.
+called=
+if [ -n "$plist" ]; then
+	# shellcheck disable=SC2016 # awk's own $
+	called=$(printf '%s' "$plist" | awk '
+	{ f[++n] = $0 }
+	END {
+		for (i = 1; i <= n; i++) {
+			if (f[i] ~ /^\/etc\/(pam\.d|ssh|wireguard|openvpn|default)\// || f[i] ~ /^\/var\/lib\//) continue
+			while ((getline line < f[i]) > 0) {
+				if (f[i] ~ /\.(service|timer)$/) {
+					if (line !~ /^Exec[A-Za-z]*=/) continue
+					sub(/^Exec[A-Za-z]*=[-@+!:]*/, "", line)
+				}
+				m = split(line, w, /[ \t;|&<>()"'"'"'`=]+/)
+				for (j = 1; j <= m; j++)
+					if (w[j] ~ /^\/(usr\/local|opt|srv|home|root|etc|var\/lib)\/[^*?]+$/ && !(w[j] in seen)) { seen[w[j]] = 1; print w[j] }
+			}
+			close(f[i])
+		}
+	}' 2>/dev/null)
+fi
+
+if have tar; then
+	sec persist-archive
+	{
+		printf '%s' "$plist" | tr '\n' '\0'
+		printf '%s\0' /dev/null
+		IFS=$nl
+		for p in $called; do [ -f "$p" ] && [ ! -L "$p" ] && printf '%s\0' "$p"; done
+		IFS=$ifs
+	} | tar -c -f - -b 1 -P --numeric-owner --no-recursion --null -T - 2>/dev/null
+else
+	IFS=$nl
+	for f in $plist; do [ -L "$f" ] || dumpfile persist "$f"; done
+	for f in $called; do [ -L "$f" ] || dumpfile called "$f"; done
+	IFS=$ifs
+fi
+sec persist-end
