@@ -78,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			runCommand(s),
 			resumeCommand(s),
 			checkCommand(s),
+			dossierCommand(s),
+			serveCommand(s),
 			secretsCommand(s),
 			catalogCommand(s),
 			verifyCommand(s),

@@ -204,6 +204,7 @@ var labels = map[string]map[string]string{
 		"none":                  "Aucun.",
 		"mode.run":              "exécution",
 		"mode.check":            "contrôle",
+		"mode.dossier-update":   "mise à jour du dossier",
 	},
 	"en": {
 		"doc.title":             "IT handover report",
@@ -396,6 +397,7 @@ var labels = map[string]map[string]string{
 		"none":                  "None.",
 		"mode.run":              "run",
 		"mode.check":            "check",
+		"mode.dossier-update":   "dossier update",
 	},
 }
 
