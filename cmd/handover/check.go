@@ -86,9 +86,11 @@ func printCheck(w io.Writer, r *freshness.Record) {
 		what := d.Kind
 		if d.Change != "" {
 			what += " " + string(d.Change)
+		} else if d.Object != "" {
+			where += " " + d.Object
 		}
 		fmt.Fprintf(w, "%s%-24s %s: %s\n", tag, what, where, d.Detail)
-		if d.From != "" || d.To != "" {
+		if d.Change == "changed" {
 			fmt.Fprintf(w, "%s%-24s   was: %s\n%s%-24s   now: %s\n", strings.Repeat(" ", len(tag)), "", orNone(d.From), strings.Repeat(" ", len(tag)), "", orNone(d.To))
 		}
 	}

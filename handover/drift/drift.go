@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -228,12 +229,12 @@ func (b *Baseline) accounts(was, now *connector.System, target string, add func(
 		id := "account:" + a.Name
 		switch {
 		case a.Admin && (!existed || !o.Admin):
-			from := "not in the dossier"
+			from, was := "not in the dossier", "a new account"
 			if existed {
-				from = "not an admin"
+				from, was = "not an admin", "not an admin in the dossier"
 			}
 			add(Item{Kind: KindAdmin, Change: Added, Object: a.Name, ID: id, From: from, To: via(a), Provider: a.Provider,
-				Detail: fmt.Sprintf("%s is an admin now (%s); the dossier has it %s", a.Name, via(a), from)})
+				Detail: fmt.Sprintf("%s is an admin now, by %s (%s)", a.Name, via(a), was)})
 		case !a.Admin && existed && o.Admin && !touched:
 			add(Item{Kind: KindAdmin, Change: Removed, Object: a.Name, ID: id, From: via(o), To: "not an admin",
 				Detail: fmt.Sprintf("%s is no longer an admin (the dossier has it admin by %s)", a.Name, via(o))})
@@ -283,7 +284,7 @@ func (b *Baseline) findings(was, now *connector.System, target string, add func(
 		}
 		if from, to, ok := findingDiff(o, f); ok {
 			add(Item{Kind: f.Kind, Change: Changed, Object: f.Object, ID: f.ID, From: from, To: to, Provider: f.Provider || o.Provider,
-				Detail: fmt.Sprintf("%s changed: %s -> %s", f.ID, from, to)})
+				Detail: fmt.Sprintf("%s %s changed: %s", f.Kind, f.ID, f.Summary)})
 		}
 	}
 	for _, o := range was.Findings {
@@ -405,6 +406,12 @@ func clip(ss []string, n int) string {
 
 func portID(p connector.Port) string { return "port:" + p.Proto + ":" + p.Addr }
 
+// pidSuffix is the process id a connector may add to a port's process
+// ("sshd (pid 1)"): it changes at every restart, the process does not.
+var pidSuffix = regexp.MustCompile(`\s*\(pid \d+\)$`)
+
+func procName(s string) string { return pidSuffix.ReplaceAllString(s, "") }
+
 func (b *Baseline) ports(was, now *connector.System, target string, add func(Item)) {
 	gone := b.goneAgents[key(target, now.Name)]
 	old := map[string]connector.Port{}
@@ -420,13 +427,13 @@ func (b *Baseline) ports(was, now *connector.System, target string, add func(Ite
 		case !existed:
 			add(Item{Kind: KindPort, Change: Added, Object: p.Proto + " " + p.Addr, ID: id, To: p.Process,
 				Detail: fmt.Sprintf("%s %s is listening (%s), not in the dossier", p.Proto, p.Addr, cmp.Or(p.Process, "process unknown"))})
-		case o.Process != p.Process && o.Process != "" && p.Process != "":
+		case procName(o.Process) != procName(p.Process) && o.Process != "" && p.Process != "":
 			add(Item{Kind: KindPort, Change: Changed, Object: p.Proto + " " + p.Addr, ID: id, From: o.Process, To: p.Process,
 				Detail: fmt.Sprintf("%s %s is served by %s, was %s", p.Proto, p.Addr, p.Process, o.Process)})
 		}
 	}
 	for _, o := range was.Ports {
-		if cur[portID(o)] || (gone != nil && gone.processes[o.Process]) {
+		if cur[portID(o)] || (gone != nil && gone.processes[procName(o.Process)]) {
 			continue
 		}
 		add(Item{Kind: KindPort, Change: Removed, Object: o.Proto + " " + o.Addr, ID: portID(o), From: o.Process,
