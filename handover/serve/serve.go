@@ -241,3 +241,6 @@ func (s *Server) CheckNow(ctx context.Context, p *Playbook) *freshness.Record {
 	}
 	return rec
 }
+
+// Metrics are the server's metrics (what /metrics serves).
+func (s *Server) Metrics() *freshness.Metrics { return s.metrics }
