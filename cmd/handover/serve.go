@@ -49,6 +49,7 @@ func serveCommand(s *stdio) *cli.Command {
 			&cli.StringFlag{Name: "auth-file", Usage: "require the token whose digest `FILE` holds (one line: sha256:HEX), as a bearer token or basic-auth password"},
 			&cli.StringFlag{Name: "webhook", Usage: "POST a JSON event to `URL` on each change of state"},
 			&cli.StringFlag{Name: "webhook-secret-file", Usage: "sign webhook bodies with HMAC-SHA256 keyed by the content of `FILE` (header " + serve.SignatureHeader + ")"},
+			&cli.DurationFlag{Name: "remind", Usage: "repeat the drift notification every `DURATION` while no one acknowledged it (default: never)"},
 			&cli.StringFlag{Name: "lang", Value: "en", Usage: "dashboard language by default, fr or en"},
 			parallelFlag,
 			jsonFlag,
@@ -137,6 +138,7 @@ func serveOptions(c *cli.Context) (serve.Options, error) {
 		o.Stale = 2*o.Schedule.Next(n1).Sub(n1) + o.Jitter
 	}
 	o.Lang = lang
+	o.Remind = c.Duration("remind")
 	var h slog.Handler = slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if c.Bool("json") {
 		h = slog.NewJSONHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo})
@@ -191,7 +193,8 @@ func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serv
 	if n := names[name]; n > 1 {
 		name = fmt.Sprintf("%s-%d", name, n)
 	}
-	p := &serve.Playbook{Name: name, File: path, History: freshness.History{Dir: filepath.Join(stateDir, "checks"), Keep: c.Int("keep")}}
+	p := &serve.Playbook{Name: name, File: path, History: freshness.History{Dir: filepath.Join(stateDir, "checks"), Keep: c.Int("keep")},
+		AckDir: filepath.Join(stateDir, "acks")}
 	parallel := c.Int("parallel")
 	p.Check = func(ctx context.Context) *freshness.Record {
 		e := newEngine(c, s)

@@ -29,6 +29,9 @@ type Event struct {
 	DriftItems int              `json:"drift_items"`
 	Drift      []EventItem      `json:"drift,omitempty"`
 	Error      string           `json:"error,omitempty"`
+	// Reminder: the state did not change; the drift is still there and
+	// no one acknowledged it.
+	Reminder bool `json:"reminder,omitempty"`
 }
 
 // EventItem is one drift item of an event.

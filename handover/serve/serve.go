@@ -33,6 +33,9 @@ type Playbook struct {
 	// check is a record of status failed, never a nil record).
 	Check   func(ctx context.Context) *freshness.Record
 	History freshness.History
+	// AckDir is where acknowledgements of drift are journaled ("": the
+	// dashboard offers none).
+	AckDir string
 	// Reports lists the playbook's signed reports, newest first, with
 	// their verification.
 	Reports func(ctx context.Context) []Report
@@ -64,6 +67,9 @@ type Options struct {
 	// Stale: /healthz fails when a playbook's latest check is older.
 	Stale time.Duration
 	Notify *Notifier
+	// Remind repeats the drift notification this often while the drift
+	// stays and no one acknowledged it (0: never).
+	Remind time.Duration
 	Log    *slog.Logger
 	Now    func() time.Time
 	// Lang is the dashboard's default language (fr or en).
@@ -79,6 +85,7 @@ type Server struct {
 	state   map[string]*watch
 	// running counts checks in flight, for a graceful stop.
 	running sync.WaitGroup
+	csrfKey [32]byte
 }
 
 // watch is what the server knows of one playbook.
@@ -88,6 +95,10 @@ type watch struct {
 	key     string // the drift's identity at the last notification
 	next    time.Time
 	running bool
+	// ack is the acknowledgement of the drift now, if any.
+	ack *Ack
+	// notified is when the state was last notified.
+	notified time.Time
 }
 
 // New makes a server; Run starts it.
@@ -110,7 +121,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Lang == "" {
 		opts.Lang = "en"
 	}
-	s := &Server{opts: opts, metrics: freshness.NewMetrics(), sem: make(chan struct{}, opts.MaxConcurrent), state: map[string]*watch{}}
+	s := &Server{opts: opts, metrics: freshness.NewMetrics(), sem: make(chan struct{}, opts.MaxConcurrent), state: map[string]*watch{}, csrfKey: newCSRFKey()}
 	seen := map[string]bool{}
 	for _, p := range opts.Playbooks {
 		if seen[p.Name] {
@@ -229,9 +240,17 @@ func (s *Server) CheckNow(ctx context.Context, p *Playbook) *freshness.Record {
 	if change {
 		w.state, w.key = rec.Status, rec.Key()
 	}
+	if w.ack != nil && w.ack.Key != rec.Key() {
+		w.ack = nil // the drift changed: the acknowledgement was of another
+	}
+	remind := !change && rec.Status == freshness.Drift && w.ack == nil && s.opts.Remind > 0 && s.opts.Now().Sub(w.notified) >= s.opts.Remind
+	notify := (change || remind) && s.opts.Notify != nil && !(prevState == "" && rec.Status == freshness.Clean)
+	if notify {
+		w.notified = s.opts.Now()
+	}
 	s.mu.Unlock()
-	if change && s.opts.Notify != nil && !(prevState == "" && rec.Status == freshness.Clean) {
-		ev := Event{Playbook: p.Name, File: p.File, From: prevState, To: rec.Status, Check: rec.ID, Checked: rec.Checked, DriftItems: len(rec.Drift), Error: rec.Error}
+	if notify {
+		ev := Event{Playbook: p.Name, File: p.File, From: prevState, To: rec.Status, Check: rec.ID, Checked: rec.Checked, DriftItems: len(rec.Drift), Error: rec.Error, Reminder: remind}
 		for _, d := range rec.Drift {
 			ev.Drift = append(ev.Drift, EventItem{Target: d.Target, System: d.System, Kind: d.Kind, Change: string(d.Change), Object: d.Object, Detail: d.Detail})
 		}

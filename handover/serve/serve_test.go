@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -325,5 +326,81 @@ func TestGracefulStop(t *testing.T) {
 	}
 	if hs, _ := p.History.List(0); len(hs) != 1 {
 		t.Errorf("history after stop: %d records, want 1", len(hs))
+	}
+}
+
+// TestAcknowledge: the form needs its CSRF token and the same origin; an
+// acknowledgement is journaled, stops the reminders, and ends when the
+// drift changes.
+func TestAcknowledge(t *testing.T) {
+	rcv := newReceiver(t)
+	dir := t.TempDir()
+	p := &serve.Playbook{Name: "pb", File: "pb.yaml", History: freshness.History{Dir: filepath.Join(dir, "checks")}, AckDir: filepath.Join(dir, "acks"),
+		Check: script(driftA, driftA, driftA, driftB, driftB)}
+	srv, _ := serve.New(serve.Options{Playbooks: []*serve.Playbook{p}, Schedule: cron.Every(time.Hour), Remind: time.Nanosecond,
+		Notify: &serve.Notifier{URL: rcv.srv.URL}})
+	ts := httptest.NewServer(srv.Handler(nil))
+	defer ts.Close()
+	srv.CheckNow(context.Background(), p) // first drift: notified
+	srv.CheckNow(context.Background(), p) // same drift, not acknowledged: reminded
+	if n := len(rcv.got()); n != 2 || !rcv.got()[1].Reminder {
+		t.Fatalf("%d notifications, want the drift and a reminder: %+v", n, rcv.got())
+	}
+	resp, err := http.Get(ts.URL + "/p/pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	field := func(name string) string {
+		i := strings.Index(string(page), `name="`+name+`" value="`)
+		if i < 0 {
+			t.Fatalf("no %s field in the page", name)
+		}
+		rest := string(page)[i+len(`name="`+name+`" value="`):]
+		return rest[:strings.IndexByte(rest, '"')]
+	}
+	post := func(form url.Values, origin string) int {
+		req, _ := http.NewRequest("POST", ts.URL+"/p/pb/ack", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	good := url.Values{"csrf": {field("csrf")}, "drift": {field("drift")}, "who": {"Claire (DSI)"}, "why": {"new admin expected, ticket 42"}}
+	bad := url.Values{"csrf": {"0000"}, "drift": {field("drift")}, "who": {"x"}, "why": {"y"}}
+	if code := post(bad, ""); code != http.StatusForbidden {
+		t.Errorf("a forged token: %d, want 403", code)
+	}
+	if code := post(good, "http://evil.test"); code != http.StatusForbidden {
+		t.Errorf("another origin: %d, want 403", code)
+	}
+	if code := post(good, ts.URL); code != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d, want 303", code)
+	}
+	js, _ := filepath.Glob(filepath.Join(dir, "acks", "*", "journal.jsonl"))
+	if len(js) != 1 {
+		t.Fatalf("acknowledgement journals: %v", js)
+	}
+	if b, _ := os.ReadFile(js[0]); !strings.Contains(string(b), "ticket 42") || !strings.Contains(string(b), "Claire (DSI)") {
+		t.Errorf("journal: %s", b)
+	}
+	srv.CheckNow(context.Background(), p) // acknowledged: no reminder
+	if n := len(rcv.got()); n != 2 {
+		t.Errorf("after the acknowledgement, %d notifications, want still 2", n)
+	}
+	srv.CheckNow(context.Background(), p) // the drift changed: notified
+	if n := len(rcv.got()); n != 3 || rcv.got()[2].Reminder {
+		t.Errorf("drift changed: %d notifications, want 3: %+v", n, rcv.got())
+	}
+	if code := post(good, ts.URL); code != http.StatusConflict {
+		t.Errorf("acknowledging a drift no longer shown: %d, want 409", code)
 	}
 }

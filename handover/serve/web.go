@@ -73,7 +73,8 @@ var reportFiles = []string{report.JSONFile, report.HTMLFile, report.MarkdownFile
 	report.JournalFile + report.SigSuffix, report.AllowedSignersFile}
 
 // Handler serves the dashboard, /metrics and /healthz. Every route is a
-// GET: nothing served changes anything.
+// GET but the acknowledgement of drift, which only journals in the state
+// directory: nothing served reaches a target.
 func (s *Server) Handler(auth *Auth) http.Handler {
 	tpl := template.Must(template.New("").Funcs(template.FuncMap{
 		"stamp": func(t time.Time) string {
@@ -121,7 +122,7 @@ func (s *Server) Handler(auth *Auth) http.Handler {
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 			if err := tpl.ExecuteTemplate(w, name, map[string]any{"L": l, "D": d, "Now": s.opts.Now(), "Q": l.query}); err != nil {
 				s.opts.Log.Error("rendering", "page", name, "error", err)
 			}
@@ -129,6 +130,7 @@ func (s *Server) Handler(auth *Auth) http.Handler {
 	}
 	mux.HandleFunc("GET /{$}", page("index.html", s.indexData))
 	mux.HandleFunc("GET /p/{name}", page("playbook.html", s.playbookData))
+	mux.HandleFunc("POST /p/{name}/ack", s.ack)
 	mux.HandleFunc("GET /p/{name}/checks/{id}", page("check.html", s.checkData))
 	mux.HandleFunc("GET /p/{name}/reports/{run}/{file}", s.reportFile)
 	mux.HandleFunc("GET /static/style.css", func(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +246,10 @@ type bar struct {
 
 type playbookPage struct {
 	overviewRow
+	Ack     *Ack
+	CanAck  bool
+	CSRF    string
+	DriftID string // digest of the drift shown
 	Chart   []bar
 	ChartW  int
 	History []*freshness.Record
@@ -265,7 +271,16 @@ func (s *Server) playbookData(r *http.Request, l words) (any, int) {
 	if err != nil {
 		s.opts.Log.Error("reading the history", "playbook", p.Name, "error", err)
 	}
-	pg := &playbookPage{overviewRow: row, History: hist}
+	pg := &playbookPage{overviewRow: row, History: hist, CanAck: p.AckDir != "", CSRF: s.csrfToken(p.Name)}
+	s.mu.Lock()
+	if w := s.state[p.Name]; w.ack != nil {
+		a := *w.ack
+		pg.Ack = &a
+	}
+	s.mu.Unlock()
+	if row.Latest != nil {
+		pg.DriftID = digest(row.Latest.Key())
+	}
 	if p.Reports != nil {
 		pg.Reports = p.Reports(r.Context())
 	}
