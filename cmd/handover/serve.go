@@ -125,8 +125,8 @@ func serveOptions(c *cli.Context) (serve.Options, error) {
 		if every == 0 {
 			every = time.Hour
 		}
-		if every < time.Minute {
-			return o, fmt.Errorf("--interval %s: at least 1m", every)
+		if every < time.Second {
+			return o, fmt.Errorf("--interval %s: at least 1s", every)
 		}
 		o.Schedule = cron.Every(every)
 	}
