@@ -113,6 +113,8 @@ func newApp(s *stdio) *cli.App {
 			runCommand(s),
 			resumeCommand(s),
 			checkCommand(s),
+			dossierCommand(s),
+			serveCommand(s),
 			secretsCommand(s),
 			catalogCommand(s),
 			verifyCommand(s),

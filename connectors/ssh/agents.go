@@ -239,7 +239,8 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 				"paths":     strings.Join(m.Paths, "\n"),
 				"source":    a.Source,
 			},
-			Data: agentData{Packages: pkgs, Units: units, Paths: m.Paths, Processes: procs},
+			Data:     agentData{Packages: pkgs, Units: units, Paths: m.Paths, Processes: procs},
+			Volatile: []string{"processes"},
 		})
 	}
 	return out
@@ -284,8 +285,9 @@ func processFindings(h *hostData, hc hostContext, agents []connector.Finding) []
 		}
 		out = append(out, connector.Finding{
 			ID: id, Kind: connector.KindProcess, Object: p.Comm, Provider: true, Reasons: why,
-			Summary: fmt.Sprintf("process %s (pid %d) runs %q", p.Comm, p.PID, shown),
-			Detail:  map[string]string{"pid": strconv.Itoa(p.PID), "exe": exeOf(p)},
+			Summary:  fmt.Sprintf("process %s (pid %d) runs %q", p.Comm, p.PID, shown),
+			Detail:   map[string]string{"pid": strconv.Itoa(p.PID), "exe": exeOf(p)},
+			Volatile: []string{"pid"},
 		})
 	}
 	return out

@@ -123,10 +123,11 @@ func keyFindings(h *hostData, hc hostContext, providerAccounts map[string]bool) 
 		}
 		for _, k := range parseAuthorizedKeys(f.Data) {
 			fd := connector.Finding{
-				ID:     "ssh-key:" + f.Owner + ":" + k.Fingerprint + ":" + f.Path,
-				Kind:   connector.KindSSHKey,
-				Object: f.Owner + ":" + k.Fingerprint,
-				Detail: map[string]string{detailFile: f.Path, detailUser: f.Owner, "fingerprint": k.Fingerprint, "type": k.Type, "comment": k.Comment, "line": strconv.Itoa(k.Line), "mode": f.Mode},
+				ID:       "ssh-key:" + f.Owner + ":" + k.Fingerprint + ":" + f.Path,
+				Kind:     connector.KindSSHKey,
+				Object:   f.Owner + ":" + k.Fingerprint,
+				Detail:   map[string]string{detailFile: f.Path, detailUser: f.Owner, "fingerprint": k.Fingerprint, "type": k.Type, "comment": k.Comment, "line": strconv.Itoa(k.Line), "mode": f.Mode},
+				Volatile: []string{"line"},
 			}
 			data := keyData{User: f.Owner, File: f.Path, Fingerprint: k.Fingerprint}
 			if len(k.Options) > 0 {

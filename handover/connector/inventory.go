@@ -152,6 +152,12 @@ type Finding struct {
 	// and attribute of a membership). It is written in the dossier as
 	// read, and counts in the inventory's Fingerprint.
 	Data any `json:"data,omitempty"`
+	// Volatile names the Detail keys whose value changes without the
+	// finding changing (a process id, a line number shifted by another
+	// line): a freshness check ignores them when it compares the finding
+	// with the dossier's. Everything else of Detail, with Provider and
+	// Object, is what the finding is compared on; ID is its identity.
+	Volatile []string `json:"volatile,omitempty"`
 }
 
 // Finding kinds.

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/drift"
 	"github.com/handoverhq/handover/handover/plan"
+	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/secret"
 )
 
@@ -20,34 +24,117 @@ type Drift struct {
 	System string `json:"system,omitempty"`
 	// Kind: change-needed (the plan is not empty: provider access back, an
 	// admin not rotated), unreachable, credential-age, credential-broken,
-	// pending (a rotation left unfinished).
+	// pending (a rotation left unfinished), waiver-expired; and, compared
+	// with the baseline's dossier, the kinds of package drift (system,
+	// admin, account-entry, packages, package, listening, service-unit)
+	// and every finding kind (ssh-key, grant, cron, agent, forward...).
 	Kind   string `json:"kind"`
 	Object string `json:"object,omitempty"`
-	Detail string `json:"detail"`
+	// Change, ID, From and To are set for a difference with the baseline:
+	// added, removed or changed; the item's stable identity; the value in
+	// the dossier and now.
+	Change   drift.Change `json:"change,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	From     string       `json:"from,omitempty"`
+	To       string       `json:"to,omitempty"`
+	Provider bool         `json:"provider,omitempty"`
+	Detail   string       `json:"detail"`
+	// Waiver is the playbook waiver that accepts this item (in
+	// CheckResult.Waived), or that expired (in Drift).
+	Waiver *DriftWaiver `json:"waiver,omitempty"`
+}
+
+// DriftWaiver is the waiver that matched a drift item.
+type DriftWaiver struct {
+	At            string    `json:"at"` // playbook file:line:col
+	Finding       string    `json:"finding"`
+	Justification string    `json:"justification"`
+	Approver      string    `json:"approver"`
+	Expires       time.Time `json:"expires,omitzero"`
 }
 
 // CheckResult is a freshness check: what was read and what drifted.
 type CheckResult struct {
-	Checked time.Time              `json:"checked"`
-	Dossier []*connector.Inventory `json:"dossier"`
-	Plan    *plan.Plan             `json:"plan"`
-	Drift   []Drift                `json:"drift"`
+	Checked  time.Time              `json:"checked"`
+	Duration time.Duration          `json:"duration_ns"`
+	Baseline *BaselineInfo          `json:"baseline,omitempty"`
+	Dossier  []*connector.Inventory `json:"dossier"`
+	Plan     *plan.Plan             `json:"plan"`
+	Drift    []Drift                `json:"drift"`
+	// Waived are drift items a current waiver of the playbook accepts.
+	Waived []Drift `json:"waived,omitempty"`
+	// Credentials are the current credentials the store holds for the
+	// playbook's targets, and when each was set (never a value).
+	Credentials []CredentialAge `json:"credentials,omitempty"`
+}
+
+// CredentialAge is when a stored credential was set.
+type CredentialAge struct {
+	Target string    `json:"target"`
+	System string    `json:"system"`
+	Object string    `json:"object"`
+	Ref    string    `json:"ref"` // store reference
+	Set    time.Time `json:"set"`
+}
+
+// CheckOptions say how to check.
+type CheckOptions struct {
+	Parallel int
+	// Baseline is the signed report.json to compare with; "" for the
+	// newest of the playbook's report directory.
+	Baseline string
+	// NoBaseline skips the comparison with a dossier (the plan, credential
+	// and pending checks only).
+	NoBaseline bool
 }
 
 // Check verifies that the dossier stays true, without changing anything:
-// a fresh inventory must plan nothing, every stored credential must still
-// log in and be younger than policy.max_credential_age, and no rotation
-// may be left pending. Logging in is the only contact with the targets.
-func (s *Session) Check(ctx context.Context, parallel int) (*CheckResult, error) {
+// the baseline report's signature and journal verify; a fresh inventory
+// matches its dossier (less what its run removed) and plans nothing;
+// every stored credential still logs in and is younger than
+// policy.max_credential_age; and no rotation is left pending. Logging in
+// is the only contact with the targets.
+func (s *Session) Check(ctx context.Context, opts CheckOptions) (*CheckResult, error) {
+	parallel := opts.Parallel
 	st, err := s.Store(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("secret store: %w", err)
 	}
 	res := &CheckResult{Checked: s.engine.now()}
+	var base *report.Report
+	if !opts.NoBaseline {
+		b, info, err := s.Baseline(ctx, opts.Baseline)
+		if err != nil {
+			return nil, err
+		}
+		base, res.Baseline = b, info
+	}
 	res.Dossier = s.Inventory(ctx, parallel)
 	res.Plan = s.Plan(res.Dossier)
 	for _, p := range res.Plan.Problems {
-		res.Drift = append(res.Drift, Drift{Target: p.Target, System: p.System, Kind: "unreachable", Detail: p.Error})
+		kind := "unreachable"
+		if p.Kind != "" {
+			kind = p.Kind
+		}
+		res.Drift = append(res.Drift, Drift{Target: p.Target, System: p.System, Kind: kind, Detail: p.Error})
+	}
+	if base != nil {
+		for _, it := range drift.Compare(drift.FromReport(base), res.Dossier) {
+			if it.Kind == drift.KindUnreachable {
+				continue // the plan's problems say it
+			}
+			d := Drift{Target: it.Target, System: it.System, Kind: it.Kind, Object: it.Object, Change: it.Change, ID: it.ID,
+				From: it.From, To: it.To, Provider: it.Provider, Detail: it.Detail}
+			if w, ok := s.driftWaiver(it); ok {
+				d.Waiver = &DriftWaiver{At: w.Pos.String(), Finding: w.Finding, Justification: w.Justification, Approver: w.Approver, Expires: w.Expires}
+				if w.Expires.IsZero() || !w.Expires.Before(res.Checked) {
+					res.Waived = append(res.Waived, d)
+					continue
+				}
+				d.Detail += fmt.Sprintf(" (the waiver at %s expired on %s)", w.Pos, w.Expires.Format("2006-01-02"))
+			}
+			res.Drift = append(res.Drift, d)
+		}
 	}
 	for _, ch := range res.Plan.Changes {
 		res.Drift = append(res.Drift, Drift{Target: ch.Target, System: ch.System, Kind: "change-needed", Object: ch.Object,
@@ -68,6 +155,8 @@ func (s *Session) Check(ctx context.Context, parallel int) (*CheckResult, error)
 				Detail: fmt.Sprintf("rotation left unfinished (%s); `handover resume` settles it", secret.RefOf(st, v))})
 		case secret.Current:
 			current = append(current, v)
+			res.Credentials = append(res.Credentials, CredentialAge{Target: v.Meta["target"], System: v.Meta["system"], Object: v.Meta["object"],
+				Ref: secret.RefOf(st, v).String(), Set: v.Created})
 			if max := s.Playbook.Policy.MaxCredentialAge; max > 0 && res.Checked.Sub(v.Created) > max {
 				res.Drift = append(res.Drift, Drift{Target: v.Meta["target"], System: v.Meta["system"], Kind: "credential-age", Object: v.Meta["object"],
 					Detail: fmt.Sprintf("credential set on %s is older than policy.max_credential_age", v.Created.Format("2006-01-02"))})
@@ -82,7 +171,24 @@ func (s *Session) Check(ctx context.Context, parallel int) (*CheckResult, error)
 		}
 		return a.System < b.System
 	})
+	res.Duration = s.engine.now().Sub(res.Checked)
 	return res, nil
+}
+
+// driftWaiver is the playbook's waiver for a drift item: same target, its
+// finding pattern matching the item's id, object, or system/id.
+func (s *Session) driftWaiver(it drift.Item) (playbook.Waiver, bool) {
+	for _, w := range s.Playbook.Waivers {
+		if w.Target != it.Target {
+			continue
+		}
+		for _, cand := range []string{it.ID, it.Object, it.System + "/" + it.ID, it.System + "/" + it.Object} {
+			if cand != "" && !strings.HasPrefix(cand, "/") && glob(w.Finding, cand) {
+				return w, true
+			}
+		}
+	}
+	return playbook.Waiver{}, false
 }
 
 // checkCredentials logs in with every current stored credential.

@@ -61,7 +61,7 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 			ch.MakeID()
 			if w, ok := s.waiverFor(ch, inv); ok {
 				if !w.Expires.IsZero() && w.Expires.Before(p.Created) {
-					p.Problems = append(p.Problems, plan.Problem{Target: ch.Target, System: ch.System,
+					p.Problems = append(p.Problems, plan.Problem{Target: ch.Target, System: ch.System, Kind: plan.ProblemWaiverExpired,
 						Error: fmt.Sprintf("waiver at %s for %q expired on %s: the change is planned again", w.Pos, w.Finding, w.Expires.Format("2006-01-02"))})
 				} else {
 					p.Waived = append(p.Waived, plan.Waived{Change: ch, Justification: w.Justification, Approver: w.Approver, Expires: w.Expires})

@@ -108,7 +108,14 @@ type Problem struct {
 	Target string `json:"target"`
 	System string `json:"system,omitempty"`
 	Error  string `json:"error"`
+	// Kind says what the problem is: "" a system not read (unreachable,
+	// a plan that failed), ProblemWaiverExpired a waiver past its date.
+	Kind string `json:"kind,omitempty"`
 }
+
+// ProblemWaiverExpired is the kind of a problem raised by a waiver whose
+// expiry date has passed: the deviation it allowed is no longer accepted.
+const ProblemWaiverExpired = "waiver-expired"
 
 // FormatVersion is the version of the plan file format.
 const FormatVersion = 1

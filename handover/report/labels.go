@@ -207,6 +207,7 @@ var labels = map[string]map[string]string{
 		"mode.check":            "contrôle",
 
 		"act.remove-persistence": "Retrait d'un démarrage automatique",
+		"mode.dossier-update":    "mise à jour du dossier",
 	},
 	"en": {
 		"doc.title":             "IT handover report",
@@ -402,6 +403,7 @@ var labels = map[string]map[string]string{
 		"mode.check":            "check",
 
 		"act.remove-persistence": "Automatic start-up removed",
+		"mode.dossier-update":    "dossier update",
 	},
 }
 

@@ -33,7 +33,10 @@ type Report struct {
 	Handover playbook.Handover `json:"handover"`
 	Playbook PlaybookInfo      `json:"playbook"`
 	Run      Run               `json:"run"`
-	Summary  Summary           `json:"summary"`
+	// Previous is the signed report a dossier update replaces as the
+	// baseline of freshness checks, named by its report.json's digest.
+	Previous *Previous `json:"previous,omitempty"`
+	Summary  Summary   `json:"summary"`
 	// Dossier is the inventory of every target, taken before the changes.
 	Dossier []connector.Inventory `json:"dossier"`
 	// After is the re-inventory taken after the changes, where one was made.
@@ -68,10 +71,19 @@ type PlaybookInfo struct {
 	Hash string `json:"sha256"`
 }
 
+// Previous names the report a dossier update follows.
+type Previous struct {
+	RunID  string `json:"run_id"`
+	SHA256 string `json:"sha256"`
+	// Accepted is how many drift items the update accepted as the new
+	// truth (each is journaled).
+	Accepted int `json:"accepted_drift"`
+}
+
 // Run identifies the run and its overall result.
 type Run struct {
 	ID       string    `json:"id"`
-	Mode     string    `json:"mode"` // run, check
+	Mode     string    `json:"mode"` // run, resume, dossier-update
 	Operator string    `json:"operator"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/urfave/cli/v2"
+
+	"github.com/handoverhq/handover/handover/engine"
+	"github.com/handoverhq/handover/handover/freshness"
+	"github.com/handoverhq/handover/handover/report"
+	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/handover/serve"
+)
+
+func serveCommand(s *stdio) *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "watch playbooks: scheduled checks, a read-only dashboard, /metrics, notifications",
+		ArgsUsage: "PLAYBOOK...",
+		Description: "Runs `handover check` for each playbook at start and then on a schedule\n" +
+			"(--interval or --cron), never two at once for one playbook, at most --max-checks\n" +
+			"at once in all, each delayed by a random part of --jitter. Keeps each check's\n" +
+			"record in the playbook's state directory (checks/), serves a dashboard,\n" +
+			"/metrics (Prometheus) and /healthz, and posts to --webhook when a playbook's\n" +
+			"state changes (first drift, drift changed, recovered, check failing).\n" +
+			"Read-only: it never changes a target. Listens on 127.0.0.1 unless told; any other\n" +
+			"address needs --tls-cert, --tls-key and --auth-file. SIGTERM or SIGINT stops it\n" +
+			"after the checks and requests in flight.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9817", Usage: "serve HTTP(S) on `ADDR`"},
+			&cli.DurationFlag{Name: "interval", Usage: "check every `DURATION` (default 1h when --cron is not given)"},
+			&cli.StringFlag{Name: "cron", Usage: "check on the cron schedule `EXPR` (5 fields, or @hourly, @every 30m...), in UTC"},
+			&cli.DurationFlag{Name: "jitter", Value: time.Minute, Usage: "delay each check by a random part of `DURATION`"},
+			&cli.IntFlag{Name: "max-checks", Value: 2, Usage: "at most `N` checks at once across playbooks"},
+			&cli.DurationFlag{Name: "stale", Usage: "/healthz fails when the latest check is older than `DURATION` (default: twice the schedule's period, plus the jitter)"},
+			&cli.IntFlag{Name: "keep", Value: 1000, Usage: "keep the latest `N` check records per playbook"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the certificate `FILE` (PEM)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the private key `FILE` of --tls-cert"},
+			&cli.StringFlag{Name: "auth-file", Usage: "require the token whose digest `FILE` holds (one line: sha256:HEX), as a bearer token or basic-auth password"},
+			&cli.StringFlag{Name: "webhook", Usage: "POST a JSON event to `URL` on each change of state"},
+			&cli.StringFlag{Name: "webhook-secret-file", Usage: "sign webhook bodies with HMAC-SHA256 keyed by the content of `FILE` (header " + serve.SignatureHeader + ")"},
+			&cli.DurationFlag{Name: "remind", Usage: "repeat the drift notification every `DURATION` while no one acknowledged it (default: never)"},
+			&cli.StringFlag{Name: "lang", Value: "en", Usage: "dashboard language by default, fr or en"},
+			parallelFlag,
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			if len(args) == 0 {
+				return withCode(exitError, errors.New("serve: expected at least one PLAYBOOK argument (see handover serve --help)"))
+			}
+			opts, err := serveOptions(c)
+			if err != nil {
+				return withCode(exitError, fmt.Errorf("serve: %w", err))
+			}
+			var auth *serve.Auth
+			if f := c.String("auth-file"); f != "" {
+				if auth, err = serve.LoadAuth(f); err != nil {
+					return withCode(exitError, fmt.Errorf("serve: --auth-file: %w", err))
+				}
+			}
+			if err := exposure(c.String("listen"), c.String("tls-cert"), c.String("tls-key"), auth != nil); err != nil {
+				return withCode(exitError, fmt.Errorf("serve: %w", err))
+			}
+			names := map[string]int{}
+			for _, path := range args {
+				p, err := watched(c, s, path, names)
+				if err != nil {
+					return err
+				}
+				opts.Playbooks = append(opts.Playbooks, p)
+			}
+			srv, err := serve.New(opts)
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			ln, err := net.Listen("tcp", c.String("listen"))
+			if err != nil {
+				return withCode(exitError, fmt.Errorf("serve: %w", err))
+			}
+			scheme := "http"
+			if c.String("tls-cert") != "" {
+				scheme = "https"
+			}
+			fmt.Fprintf(s.err, "handover serve: %s://%s/ watching %d playbook(s)\n", scheme, ln.Addr(), len(opts.Playbooks))
+			if err := srv.Run(c.Context, ln, c.String("tls-cert"), c.String("tls-key"), auth); err != nil {
+				return withCode(exitError, fmt.Errorf("serve: %w", err))
+			}
+			return nil
+		},
+	}
+}
+
+// serveOptions are the server's options from the flags.
+func serveOptions(c *cli.Context) (serve.Options, error) {
+	var o serve.Options
+	lang := c.String("lang")
+	if lang != "fr" && lang != "en" {
+		return o, errors.New("--lang must be fr or en")
+	}
+	switch {
+	case c.IsSet("cron") && c.IsSet("interval"):
+		return o, errors.New("give --interval or --cron, not both")
+	case c.IsSet("cron"):
+		sched, err := cron.ParseStandard(c.String("cron"))
+		if err != nil {
+			return o, fmt.Errorf("--cron %q: %w", c.String("cron"), err)
+		}
+		o.Schedule = sched
+	default:
+		every := c.Duration("interval")
+		if every == 0 {
+			every = time.Hour
+		}
+		if every < time.Second {
+			return o, fmt.Errorf("--interval %s: at least 1s", every)
+		}
+		o.Schedule = cron.Every(every)
+	}
+	o.Jitter = c.Duration("jitter")
+	o.MaxConcurrent = c.Int("max-checks")
+	o.Stale = c.Duration("stale")
+	if o.Stale == 0 {
+		n1 := o.Schedule.Next(time.Now().UTC())
+		o.Stale = 2*o.Schedule.Next(n1).Sub(n1) + o.Jitter
+	}
+	o.Lang = lang
+	o.Remind = c.Duration("remind")
+	var h slog.Handler = slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if c.Bool("json") {
+		h = slog.NewJSONHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo})
+	}
+	o.Log = slog.New(h)
+	if u := c.String("webhook"); u != "" {
+		n := &serve.Notifier{URL: u}
+		if f := c.String("webhook-secret-file"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return o, fmt.Errorf("--webhook-secret-file: %w", err)
+			}
+			n.Secret = secret.FromBytes([]byte(strings.TrimSpace(string(b))))
+		}
+		o.Notify = n
+	}
+	return o, nil
+}
+
+// exposure refuses to serve beyond the machine without TLS and
+// authentication.
+func exposure(listen, cert, key string, auth bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if (cert == "") != (key == "") {
+		return errors.New("give both --tls-cert and --tls-key")
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	if cert == "" || !auth {
+		return fmt.Errorf("--listen %s is reachable beyond this machine: it needs --tls-cert, --tls-key and --auth-file", listen)
+	}
+	return nil
+}
+
+// watched loads a playbook once (to fail early on errors and to know its
+// directories) and returns how serve checks it: each check loads it
+// afresh, so an edited playbook is picked up at the next check.
+func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serve.Playbook, error) {
+	sess, err := loadPath(c, s, path)
+	if err != nil {
+		return nil, err
+	}
+	stateDir := sess.StateDir()
+	sess.Close()
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	names[name]++
+	if n := names[name]; n > 1 {
+		name = fmt.Sprintf("%s-%d", name, n)
+	}
+	p := &serve.Playbook{Name: name, File: path, History: freshness.History{Dir: filepath.Join(stateDir, "checks"), Keep: c.Int("keep")},
+		AckDir: filepath.Join(stateDir, "acks")}
+	parallel := c.Int("parallel")
+	p.Check = func(ctx context.Context) *freshness.Record {
+		e := newEngine(c, s)
+		started := time.Now().UTC()
+		sess, err := e.Load(ctx, path)
+		if err != nil {
+			return freshness.NewRecord(e.NewRunID(), path, started, nil, err)
+		}
+		defer sess.Close()
+		res, err := sess.Check(ctx, engine.CheckOptions{Parallel: parallel})
+		return freshness.NewRecord(sess.NewRunID(), path, started, res, err)
+	}
+	cache := &reportCache{m: map[string]cachedReport{}}
+	p.Reports = func(ctx context.Context) []serve.Report {
+		sess, err := newEngine(c, s).Load(ctx, path)
+		if err != nil {
+			return nil
+		}
+		defer sess.Close()
+		return cache.list(ctx, sess)
+	}
+	return p, nil
+}
+
+// reportCache keeps each report's verification, keyed by its files'
+// modification times: a signed report does not change, and a changed one
+// is verified again.
+type reportCache struct {
+	mu sync.Mutex
+	m  map[string]cachedReport
+}
+
+type cachedReport struct {
+	stamp string
+	r     serve.Report
+}
+
+func (rc *reportCache) list(ctx context.Context, sess *engine.Session) []serve.Report {
+	paths, err := sess.Reports()
+	if err != nil {
+		return nil
+	}
+	pb := sess.Playbook
+	var out []serve.Report
+	for _, p := range paths {
+		stamp := ""
+		for _, f := range []string{p, p + report.SigSuffix, filepath.Join(filepath.Dir(p), report.JournalFile)} {
+			if fi, err := os.Stat(f); err == nil {
+				stamp += fi.ModTime().String() + fmt.Sprint(fi.Size())
+			}
+		}
+		rc.mu.Lock()
+		cr, ok := rc.m[p]
+		rc.mu.Unlock()
+		if ok && cr.stamp == stamp {
+			out = append(out, cr.r)
+			continue
+		}
+		r := serve.Report{RunID: filepath.Base(filepath.Dir(p)), Dir: filepath.Dir(p)}
+		trust, err := report.TrustSigningKey(pb.Signing, pb.Dir, pb.File)
+		if err != nil {
+			r.Problem = err.Error()
+		} else {
+			vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+			v, err := report.Verify(vctx, p, trust)
+			cancel()
+			if v != nil && v.Report != nil {
+				r.Mode, r.Finished = v.Report.Run.Mode, v.Report.Run.Finished
+			}
+			if err != nil {
+				var ve *report.VerifyError
+				if errors.As(err, &ve) && len(ve.Problems) > 0 {
+					r.Problem = ve.Problems[0].String()
+				} else {
+					r.Problem = err.Error()
+				}
+			} else {
+				r.Verified, r.Signer = true, v.Identity+" "+v.Fingerprint
+			}
+		}
+		rc.mu.Lock()
+		rc.m[p] = cachedReport{stamp: stamp, r: r}
+		rc.mu.Unlock()
+		out = append(out, r)
+	}
+	return out
+}
