@@ -33,6 +33,12 @@ const (
 
 	VaultAddr = "127.0.0.1:18200"
 
+	// DNSHost and DNSPort are where the client's authoritative DNS server
+	// (nsd) answers, over UDP and TCP.
+	DNSHost = "127.0.4.1"
+	DNSPort = 10053
+	DNSAddr = "127.0.4.1:10053"
+
 	// CallHomeAddr is where the provider's planted cron job "calls home";
 	// nothing listens there.
 	CallHomeAddr = "127.0.9.9:4444"
@@ -66,6 +72,7 @@ type Env struct {
 	Mail  *MailEnv  `json:"mail,omitempty"`
 	Vault *VaultEnv `json:"vault,omitempty"`
 	Fleet *FleetEnv `json:"fleet,omitempty"`
+	DNS   *DNSEnv   `json:"dns,omitempty"`
 
 	// Operator is the client admin's workstation side: the key that signs
 	// handover reports and the passphrase of the embedded secret store.
@@ -175,6 +182,20 @@ type VaultEnv struct {
 	ProviderAppRole      string `json:"provider_approle,omitempty"`
 	ProviderRoleIDFile   string `json:"provider_role_id_file,omitempty"`
 	ProviderSecretIDFile string `json:"provider_secret_id_file,omitempty"`
+}
+
+// DNSEnv is the client's authoritative DNS server (nsd).
+type DNSEnv struct {
+	Addr string `json:"addr"` // host:port, UDP and TCP
+	// Domains are the zones it serves; ClientDomain is the client's main
+	// one, LargeDomain one with hundreds of TXT records at its apex, and
+	// MissingDomain a name under the client's zone that does not exist.
+	Domains        []string `json:"domains"`
+	ClientDomain   string   `json:"client_domain"`
+	LargeDomain    string   `json:"large_domain"`
+	MissingDomain  string   `json:"missing_domain"`
+	ProviderDomain string   `json:"provider_domain"`
+	PID            int      `json:"pid"`
 }
 
 type FleetEnv struct {
