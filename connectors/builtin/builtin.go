@@ -4,6 +4,7 @@
 package builtin
 
 import (
+	"github.com/handoverhq/handover/connectors/dns"
 	"github.com/handoverhq/handover/connectors/ldap"
 	"github.com/handoverhq/handover/connectors/ssh"
 	"github.com/handoverhq/handover/handover/connector"
@@ -11,5 +12,5 @@ import (
 
 // Registry returns a registry of every bundled connector.
 func Registry() *connector.Registry {
-	return connector.NewRegistry(ldap.New(), ssh.New())
+	return connector.NewRegistry(ldap.New(), ssh.New(), dns.New())
 }
