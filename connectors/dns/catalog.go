@@ -18,10 +18,10 @@ var builtinCatalog []byte
 // value, compared in lower case (catalog.yaml says which value each
 // signal kind carries).
 type Service struct {
-	ID     string `yaml:"id"`
-	Title  string `yaml:"title"`
-	Vendor string `yaml:"vendor"`
-	Source string `yaml:"source"`
+	ID     string   `yaml:"id"`
+	Title  string   `yaml:"title"`
+	Vendor string   `yaml:"vendor"`
+	Source string   `yaml:"source"`
 	MX     []string `yaml:"mx"`
 	SPF    []string `yaml:"spf"`
 	TXT    []string `yaml:"txt"`

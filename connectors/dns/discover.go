@@ -15,7 +15,7 @@ import (
 // of the catalogue's services and the usual defaults of mail software.
 var DefaultSelectors = []string{
 	"selector1", "selector2", // Microsoft 365
-	"google",                 // Google Workspace
+	"google", // Google Workspace
 	"default", "dkim", "mail", "smtp", "s1", "s2", "k1", "k2",
 	"mailjet", "mandrill", "brevo1", "brevo2", "zmail", "gm1", "gm2", "gm3",
 	"ovhmo1", "relais",
