@@ -48,7 +48,13 @@ type Report struct {
 	// Outgoing lists the provider's access found and what became of it.
 	Outgoing   []ProviderAccess `json:"outgoing"`
 	Deviations Deviations       `json:"deviations"`
-	Journal    Journal          `json:"journal"`
+	// Declared are the playbook's declared items and where each stands;
+	// Attestations the journal their written attestations come from;
+	// Completeness the figure on the first screen (declared.go).
+	Declared     []DeclaredItem `json:"declared,omitempty"`
+	Attestations *Attestations  `json:"attestations,omitempty"`
+	Completeness *Completeness  `json:"completeness,omitempty"`
+	Journal      Journal        `json:"journal"`
 	// Signature is set by Write from the signing key.
 	Signature *Signature `json:"signature,omitempty"`
 }
