@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -295,6 +296,11 @@ func providerReasons(sg signal, out connector.Outgoing) []string {
 	return nil
 }
 
+// verificationKey is how services name their domain tokens
+// ("facebook-domain-verification", "adobe-idp-site-verification",
+// "brevo-code", "_globalsign-domain-verification").
+var verificationKey = regexp.MustCompile(`(verif|validation|domain-key|-code$|-site-)`)
+
 // unclassified names a service no catalogue entry knows: a verification
 // token by its prefix ("facebook-domain-verification"), a host by its
 // last two labels. A local SPF mechanism or the domain's own hosts are no
@@ -306,10 +312,12 @@ func unclassified(domain string, sg signal) (id, title string) {
 		if !ok {
 			k, _, ok = strings.Cut(sg.value, ":")
 		}
-		if !ok || strings.ContainsAny(k, " ;") || k == "" {
+		k = strings.ToLower(k)
+		// Only what reads as a service's domain token: a TXT record of
+		// another purpose (a note, a project's key) names no service.
+		if !ok || strings.ContainsAny(k, " ;") || k == "" || !verificationKey.MatchString(k) {
 			return "", ""
 		}
-		k = strings.ToLower(k)
 		return "unclassified:" + k, k
 	case sigDKIM:
 		return "", ""

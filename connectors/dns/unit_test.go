@@ -114,6 +114,7 @@ func TestClassifyUnit(t *testing.T) {
 		{"ex.test", "MX", "20 relais.prestanet.test"},
 		{"ex.test", "TXT", "v=spf1 include:_spf.google.com include:spf.brevo.com -all"},
 		{"ex.test", "TXT", "facebook-domain-verification=abc"},
+		{"ex.test", "TXT", "projet-urbain=dossier-12"}, // no service's token
 		{"ex.test", "NS", "ns1.gandi.net"},
 		{"_dmarc.ex.test", "TXT", "v=DMARC1; p=none; rua=mailto:dmarc@prestanet.test"},
 		{"www.ex.test", "CNAME", "ex.test"},
