@@ -48,6 +48,10 @@ const (
 	// prestanet-supervision): no output of a run may show it.
 	ProviderBackupPassword = "Pr3stanet-Sauvegarde-2022"
 
+	// ShareMountPassword is the password a planted CIFS mount carries in
+	// its fstab options: no output of a run may show it.
+	ShareMountPassword = "Scan-Partage-2023"
+
 	ClientName     = "Mairie de Saint-Exemple"
 	ClientDomain   = "mairie-saint-exemple.test"
 	ProviderName   = "Prestanet Informatique"
@@ -256,6 +260,17 @@ type Host struct {
 	Keys                []AuthorizedKey `json:"keys,omitempty"`
 	Cron                []CronJob       `json:"cron,omitempty"`
 	Sudoers             []string        `json:"sudoers,omitempty"`
+	// Links are the dependencies planted in the host's configuration
+	// (ldap.conf, sssd.conf, fstab, Postfix's relayhost).
+	Links []HostLink `json:"links,omitempty"`
+}
+
+// HostLink is one planted dependency of a fleet host.
+type HostLink struct {
+	Kind     string `json:"kind"` // as the ssh connector names it
+	To       string `json:"to"`
+	File     string `json:"file"`
+	Provider bool   `json:"provider,omitempty"`
 }
 
 // HostAgent is a remote-maintenance agent planted on a fleet host.

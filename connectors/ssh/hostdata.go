@@ -43,6 +43,8 @@ type hostData struct {
 	FilesRead    bool
 	CronScripts  []string
 	CatalogPaths []string
+	// Deps are what the host's configuration says it depends on (links.go).
+	Deps []hostDep
 }
 
 type diskInfo struct {

@@ -451,6 +451,10 @@ func parseLine(h *hostData, section, arg, line string) {
 		if f := strings.Split(line, "\t"); len(f) == 4 {
 			h.KeyLinks = append(h.KeyLinks, keyLink{User: f[0], Link: f[1], Target: f[2], File: f[3]})
 		}
+	case "deps": // KIND\tVALUE\tFILE
+		if f := strings.Split(line, "\t"); len(f) == 3 && f[1] != "" {
+			h.Deps = append(h.Deps, hostDep{Kind: f[0], Value: f[1], File: f[2]})
+		}
 	case "cron-scripts":
 		if s := strings.TrimSpace(line); s != "" {
 			h.CronScripts = append(h.CronScripts, s)
