@@ -36,6 +36,11 @@ const (
 	// MailHostAddr is the mail host's own loopback address: sshd on 22,
 	// SMTP on 25, IMAP on 143, IMAPS on 993, ManageSieve on 4190.
 	MailHostAddr = "127.0.3.1"
+	// DNSHost and DNSPort are where the client's authoritative DNS server
+	// (nsd) answers, over UDP and TCP.
+	DNSHost = "127.0.4.1"
+	DNSPort = 10053
+	DNSAddr = "127.0.4.1:10053"
 
 	// CallHomeAddr is where the provider's planted cron job "calls home";
 	// nothing listens there.
@@ -45,6 +50,10 @@ const (
 	// backup job carries on its command line (/etc/cron.d/
 	// prestanet-supervision): no output of a run may show it.
 	ProviderBackupPassword = "Pr3stanet-Sauvegarde-2022"
+
+	// ShareMountPassword is the password a planted CIFS mount carries in
+	// its fstab options: no output of a run may show it.
+	ShareMountPassword = "Scan-Partage-2023"
 
 	ClientName     = "Mairie de Saint-Exemple"
 	ClientDomain   = "mairie-saint-exemple.test"
@@ -65,14 +74,15 @@ type Env struct {
 	CACert   string `json:"ca_cert"`   // PEM of the testenv CA
 	ClientCA string `json:"client_ca"` // same as CACert, for readability in playbooks
 
-	LDAP  *LDAPEnv  `json:"ldap,omitempty"`
-	AD    *ADEnv    `json:"ad,omitempty"`
-	Mail  *MailEnv  `json:"mail,omitempty"`
+	LDAP *LDAPEnv `json:"ldap,omitempty"`
+	AD   *ADEnv   `json:"ad,omitempty"`
+	Mail *MailEnv `json:"mail,omitempty"`
 	// MailHost is the mail server reached only over the network (SSH,
 	// SMTP, IMAP, ManageSieve): testenv component "mailhost".
 	MailHost *MailHostEnv `json:"mail_host,omitempty"`
-	Vault *VaultEnv `json:"vault,omitempty"`
-	Fleet *FleetEnv `json:"fleet,omitempty"`
+	Vault    *VaultEnv    `json:"vault,omitempty"`
+	Fleet    *FleetEnv    `json:"fleet,omitempty"`
+	DNS      *DNSEnv      `json:"dns,omitempty"`
 
 	// Operator is the client admin's workstation side: the key that signs
 	// handover reports and the passphrase of the embedded secret store.
@@ -263,6 +273,20 @@ type VaultEnv struct {
 	ClientAppPolicy    string `json:"client_app_policy,omitempty"`
 }
 
+// DNSEnv is the client's authoritative DNS server (nsd).
+type DNSEnv struct {
+	Addr string `json:"addr"` // host:port, UDP and TCP
+	// Domains are the zones it serves; ClientDomain is the client's main
+	// one, LargeDomain one with hundreds of TXT records at its apex, and
+	// MissingDomain a name under the client's zone that does not exist.
+	Domains        []string `json:"domains"`
+	ClientDomain   string   `json:"client_domain"`
+	LargeDomain    string   `json:"large_domain"`
+	MissingDomain  string   `json:"missing_domain"`
+	ProviderDomain string   `json:"provider_domain"`
+	PID            int      `json:"pid"`
+}
+
 type FleetEnv struct {
 	KnownHosts string `json:"known_hosts"` // known_hosts for every host
 	// OperatorKey is the client's own SSH key, already authorised for root
@@ -330,6 +354,9 @@ type Host struct {
 	// sudo rights in EvidenceSudoers.
 	EvidenceAccounts []string `json:"evidence_accounts,omitempty"`
 	EvidenceSudoers  []string `json:"evidence_sudoers,omitempty"`
+	// Links are the dependencies planted in the host's configuration
+	// (ldap.conf, sssd.conf, fstab, Postfix's relayhost).
+	Links []HostLink `json:"links,omitempty"`
 }
 
 // Persistence is one planted persistence item: the finding kind the ssh
@@ -339,6 +366,14 @@ type Persistence struct {
 	Kind    string `json:"kind"`
 	File    string `json:"file"`
 	Removed bool   `json:"removed"`
+}
+
+// HostLink is one planted dependency of a fleet host.
+type HostLink struct {
+	Kind     string `json:"kind"` // as the ssh connector names it
+	To       string `json:"to"`
+	File     string `json:"file"`
+	Provider bool   `json:"provider,omitempty"`
 }
 
 // HostAgent is a remote-maintenance agent planted on a fleet host.

@@ -119,6 +119,7 @@ func newApp(s *stdio) *cli.App {
 			catalogCommand(s),
 			verifyCommand(s),
 			reportCommand(s),
+			attestCommand(s),
 			completionCommand(s),
 			manCommand(s),
 		},

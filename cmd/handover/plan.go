@@ -110,4 +110,31 @@ func printPlan(w io.Writer, p *plan.Plan) {
 		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(w, ", %d waived, %d not covered.\n", len(p.Waived), len(p.Problems))
+	printManual(w, p)
+}
+
+// printManual lists the declared items' steps, which a person makes and
+// attests with `handover attest`.
+func printManual(w io.Writer, p *plan.Plan) {
+	if len(p.Manual) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nmanual steps (declared items: do each, then `handover attest %s ITEM --by NAME --note TEXT`)\n", p.Playbook)
+	open := 0
+	for _, m := range p.Manual {
+		mark := "✋"
+		switch m.Status {
+		case "done":
+			mark = "✓"
+		case "waived":
+			mark = "="
+		default:
+			open++
+		}
+		fmt.Fprintf(w, "    %s %-24s %-16s %s (%s, owner %s): %s\n", mark, m.Action, m.Item, m.Name, m.Kind, m.Owner, m.Status)
+		if m.Detail != "" {
+			fmt.Fprintf(w, "        %s\n", m.Detail)
+		}
+	}
+	fmt.Fprintf(w, "Manual: %d step(s), %d awaiting attestation.\n", len(p.Manual), open)
 }

@@ -142,6 +142,17 @@ func printResult(w io.Writer, res *engine.Result) {
 		fmt.Fprintf(w, ", %d waived, %d not covered", len(res.Plan.Waived), len(res.Plan.Problems))
 	}
 	fmt.Fprintln(w, ".")
+	if c := res.Report.Completeness; c != nil {
+		state := "incomplete"
+		if c.Complete {
+			state = "complete"
+		}
+		fmt.Fprintf(w, "Handover %s: %d of %d item(s) done, %d manual step(s) awaiting attestation, %d attestation(s) due again, %d waived, %d failed or not covered.\n",
+			state, c.Done, c.Items, c.Awaiting, c.Stale, c.Waived, c.Failed)
+		for _, m := range c.Missing {
+			fmt.Fprintf(w, "  still to do: %s\n", m)
+		}
+	}
 	if res.ReportDir != "" {
 		fmt.Fprintf(w, "Report:  %s\n", res.ReportDir)
 		for _, f := range res.Files {

@@ -4,6 +4,7 @@
 package builtin
 
 import (
+	"github.com/handoverhq/handover/connectors/dns"
 	"github.com/handoverhq/handover/connectors/ldap"
 	"github.com/handoverhq/handover/connectors/mail"
 	"github.com/handoverhq/handover/connectors/ssh"
@@ -13,5 +14,5 @@ import (
 
 // Registry returns a registry of every bundled connector.
 func Registry() *connector.Registry {
-	return connector.NewRegistry(ldap.New(), mail.New(), ssh.New(), vault.New())
+	return connector.NewRegistry(dns.New(), ldap.New(), mail.New(), ssh.New(), vault.New())
 }

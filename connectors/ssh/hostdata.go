@@ -55,6 +55,8 @@ type hostData struct {
 	// SSHDInstances are the sshd processes listening, each with the
 	// configuration it was started with and what sshd -T -f says of it.
 	SSHDInstances []sshdInstance
+	// Deps are what the host's configuration says it depends on (links.go).
+	Deps []hostDep
 }
 
 // sshdInstance is one listening sshd: its PID ("-" when none was seen

@@ -479,6 +479,10 @@ func parseLine(h *hostData, section, arg, line string) {
 			i := &h.SSHDInstances[len(h.SSHDInstances)-1]
 			i.Settings[k] = append(i.Settings[k], strings.TrimSpace(v))
 		}
+	case "deps": // KIND\tVALUE\tFILE
+		if f := strings.Split(line, "\t"); len(f) == 3 && f[1] != "" {
+			h.Deps = append(h.Deps, hostDep{Kind: f[0], Value: f[1], File: f[2]})
+		}
 	case "cron-scripts":
 		if s := strings.TrimSpace(line); s != "" {
 			h.CronScripts = append(h.CronScripts, s)

@@ -150,6 +150,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	}
 	s.Services = services(h)
 	s.Ports = ports(h)
+	s.Links = links(h, hc.Outgoing)
 
 	users := map[string]passwdEntry{}
 	for _, p := range h.Passwd {

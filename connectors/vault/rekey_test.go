@@ -7,6 +7,7 @@ import (
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/connector/connectortest"
+	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/testenv"
 )
@@ -54,7 +55,7 @@ func TestRekey(t *testing.T) {
 
 	// check (a fresh session): the stored shares work, nothing drifted.
 	var lg strings.Builder
-	cr, err := session(t, pb, &lg).Check(ctx, 1)
+	cr, err := session(t, pb, &lg).Check(ctx, engine.CheckOptions{Parallel: 1})
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}

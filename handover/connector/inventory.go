@@ -187,11 +187,24 @@ const (
 	// KindTunnel is a VPN or tunnel client's configuration (WireGuard,
 	// OpenVPN, Tailscale, ZeroTier).
 	KindTunnel = "tunnel"
+	// KindCloudService is a cloud service a domain's DNS records say the
+	// client uses (Microsoft 365, a newsletter sender); Detail holds its
+	// roles and evidence records.
+	KindCloudService = "cloud-service"
+	// KindDNSRecord is a DNS record that points at the outgoing provider
+	// (an SPF include, a name server, a DMARC report address).
+	KindDNSRecord = "dns-record"
 )
 
 type Link struct {
 	To   string `json:"to"`   // address or target name
 	Kind string `json:"kind"` // "authenticates against", "relays mail to"
+	// Provider marks a dependency the outgoing provider controls (its
+	// server, its domain): the schéma draws it in red.
+	Provider bool `json:"provider,omitempty"`
+	// Why says what the link was read from ("/etc/sssd/sssd.conf
+	// ldap_uri", "MX 20 mx.example.net"), for the report's table.
+	Why string `json:"why,omitempty"`
 }
 
 // Fingerprint digests what a plan depends on (accounts, findings and

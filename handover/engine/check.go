@@ -164,6 +164,7 @@ func (s *Session) Check(ctx context.Context, opts CheckOptions) (*CheckResult, e
 		}
 	}
 	res.Drift = append(res.Drift, s.checkCredentials(ctx, st, current, parallel)...)
+	res.Drift = append(res.Drift, s.checkDeclared(res.Checked)...)
 	sort.SliceStable(res.Drift, func(i, j int) bool {
 		a, b := res.Drift[i], res.Drift[j]
 		if a.Target != b.Target {

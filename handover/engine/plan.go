@@ -72,6 +72,7 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 		}
 	}
 	p.Sort()
+	p.Manual = s.manualSteps(p.Created)
 	return p
 }
 

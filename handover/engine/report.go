@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/secret"
@@ -39,7 +40,35 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	r.Summary = summary(res)
 	r.Run.Result = runResult(res)
 	r.Formats = formats(pb.Report.Formats)
+	s.declaredReport(rn, r, res)
 	return r
+}
+
+// declaredReport puts the declared items, the attestation journal they
+// were read from and the completeness figure in the report, pins the
+// attestation journal's head in the run's journal, and lists every item
+// not done as a deviation.
+func (s *Session) declaredReport(rn *runner, r *report.Report, res *Result) {
+	if len(s.Playbook.Declared) == 0 {
+		r.Completeness = completeness(res, nil)
+		return
+	}
+	att := s.ReadAttestations()
+	r.Attestations = att
+	r.Declared = s.DeclaredStatus(att, s.engine.now())
+	r.Completeness = completeness(res, r.Declared)
+	detail := map[string]string{"event": "attestations", "file": att.File, "head": att.Head, "records": fmt.Sprint(len(att.Records))}
+	if att.Error != "" {
+		detail["error"] = att.Error
+		r.Deviations.Failures = append(r.Deviations.Failures, report.Failure{Target: "declared", Error: "attestation journal " + att.File + ": " + att.Error})
+	}
+	_ = rn.record(journal.Record{Kind: journal.Event, Detail: detail})
+	for _, it := range r.Declared {
+		switch it.Status {
+		case report.DeclaredAwaiting, report.DeclaredStale:
+			r.Deviations.Residual = append(r.Deviations.Residual, fmt.Sprintf("declared %s (%s, %s): %s", it.Item.ID, it.Item.Kind, it.Item.Name, it.Detail))
+		}
+	}
 }
 
 // describe is how the connector of a target says its systems read in the

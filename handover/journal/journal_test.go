@@ -551,3 +551,30 @@ func TestConcurrentAppends(t *testing.T) {
 		next[r.Target]++
 	}
 }
+
+func TestExtendContinuesTheChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "attestations.jsonl")
+	for i := range 3 {
+		j, recs, err := journal.Extend(path, fmt.Sprintf("a%d", i), "op", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != i {
+			t.Fatalf("extend %d: %d records before", i, len(recs))
+		}
+		if _, err := j.Append(journal.Record{Kind: journal.Attested, Object: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+	}
+	recs, _, err := journal.VerifyFile(path)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	// An edited record: nothing more is appended.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(b, []byte(`"object":"1"`), []byte(`"object":"9"`), 1), 0o600)
+	if _, _, err := journal.Extend(path, "a4", "op", nil); err == nil {
+		t.Fatal("a tampered journal was extended")
+	}
+}

@@ -135,6 +135,8 @@ type Plan struct {
 	Changes  []Change  `json:"changes"`
 	Waived   []Waived  `json:"waived,omitempty"`
 	Problems []Problem `json:"problems,omitempty"`
+	// Manual are the declared items' steps, for a person (manual.go).
+	Manual []Manual `json:"manual,omitempty"`
 }
 
 // Sort puts changes in apply order: per target and system, then by action

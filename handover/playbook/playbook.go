@@ -43,6 +43,9 @@ type Playbook struct {
 	Policy   Policy
 	Waivers  []Waiver
 	Targets  []Target
+	// Declared lists what no connector reads, each with its switch-day
+	// step, attested in writing (declared.go).
+	Declared []Declared
 }
 
 // Party is a party to the handover.
@@ -233,6 +236,7 @@ func Parse(file string, data []byte) (*Playbook, *Decoder) {
 		"policy":   {Decode: func(n *yaml.Node) { decodePolicy(d, n, &pb.Policy) }},
 		"waivers":  {Decode: func(n *yaml.Node) { pb.Waivers = decodeWaivers(d, n) }},
 		"targets":  {Required: true, Decode: func(n *yaml.Node) { pb.Targets = decodeTargets(d, n) }},
+		"declared": {Decode: func(n *yaml.Node) { pb.Declared = decodeDeclared(d, n) }},
 	})
 	_ = versionSeen
 	if pb.State == "" {

@@ -51,8 +51,8 @@ func Unmarshal(b []byte) (*Report, error) {
 		line, col := position(b, int(dec.InputOffset()))
 		return nil, fmt.Errorf("line %d column %d: data after the report object", line, col)
 	}
-	if r.FormatVersion != FormatVersion && r.FormatVersion != format1 {
-		return nil, fmt.Errorf("format_version %d is not supported (this build reads %d and %d)", r.FormatVersion, format1, FormatVersion)
+	if r.FormatVersion != FormatVersion && r.FormatVersion != format1 && r.FormatVersion != format2 {
+		return nil, fmt.Errorf("format_version %d is not supported (this build reads %d to %d)", r.FormatVersion, format1, FormatVersion)
 	}
 	return &r, nil
 }

@@ -173,13 +173,19 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 <section id="dossier">
 <h2 class="major">{{t "s2"}}</h2>
 <h3>{{t "s2.schema"}}</h3>
-<p class="note">{{t "s2.schema.note"}}</p>
+<p class="note">{{.SchemaNote}}</p>
 <figure id="schema">{{.Schema}}</figure>
 {{- if .Edges}}
 <details><summary>{{t "schema.links"}}<span class="count">{{len .Edges}}</span></summary><div class="body">
+{{- if .V3}}
+<table><thead><tr><th>{{t "col.system"}}</th><th>{{t "col.link"}}</th><th>{{t "col.to"}}</th><th class="num">#</th><th>{{t "col.why.link"}}</th></tr></thead><tbody>
+{{- range .Edges}}<tr><td>{{.From}}</td><td>{{.Kind}}</td><td>{{.To}}{{if .Provider}} <span class="pill warn">{{t "col.provlink"}}</span>{{end}}</td><td class="num">{{.Count}}</td><td class="mono">{{.Why}}</td></tr>{{end}}
+{{- else}}
 <table><thead><tr><th>{{t "col.system"}}</th><th>{{t "col.link"}}</th><th>{{t "col.to"}}</th><th class="num">#</th></tr></thead><tbody>
 {{- range .Edges}}<tr><td>{{.From}}</td><td>{{.Kind}}</td><td>{{.To}}</td><td class="num">{{.Count}}</td></tr>{{end}}
+{{- end}}
 </tbody></table></div></details>
+{{- else if .V3}}<p class="muted">{{t "s2.schema.none"}}</p>
 {{- end}}
 
 <h3>{{t "s2.systems"}}</h3>
@@ -230,6 +236,33 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 <tr><td>{{.Target}}</td><td>{{.System}}</td><td class="mono">{{.Account}}{{if .Display}} <span class="muted">({{.Display}})</span>{{end}}</td><td>{{.Via}}</td>{{if .Managed}}<td>{{.Store}}{{if .Location}} <span class="muted mono">{{.Location}}</span>{{end}}</td><td class="mono">{{.Path}}</td><td class="num">{{.Version}}</td><td>{{.Changed}}</td>{{else}}<td colspan="4" class="muted">{{.Store}}</td>{{end}}</tr>
 {{- end}}
 </tbody></table>
+{{- if .V3}}
+
+<h3 id="cloud">{{t "s2.cloud"}}</h3>
+<p class="note">{{t "s2.cloud.note"}}</p>
+{{- if .Cloud}}
+<table class="cloud">
+<thead><tr><th>{{t "col.domain"}}</th><th>{{t "col.service"}}</th><th>{{t "col.roles"}}</th><th>{{t "col.evidence"}}</th></tr></thead>
+<tbody>
+{{- range .Cloud}}
+<tr><td class="mono">{{.Domain}}</td><td>{{.Service}}{{if .Provider}} <span class="pill warn">{{t "col.provider"}}</span>{{end}}{{if .Unclassified}} <span class="muted">({{t "cloud.unclassified"}})</span>{{end}}{{if .Vendor}}<br><span class="muted">{{.Vendor}}</span>{{end}}</td><td>{{.Roles}}</td><td class="mono">{{range .Evidence}}{{.}}<br>{{end}}</td></tr>
+{{- end}}
+</tbody></table>
+{{- else}}<p class="muted">{{t "cloud.none"}}</p>{{end}}
+
+<h3 id="declared-items">{{t "s2.declared"}}</h3>
+<p class="note">{{t "s2.declared.note"}}</p>
+{{- if .Declared}}
+<table class="declared-items">
+<thead><tr><th>{{t "col.name"}}</th><th>{{t "col.kind"}}</th><th>{{t "col.owner"}}</th><th>{{t "col.credential"}}</th><th>{{t "col.providerknew"}}</th><th>{{t "col.action"}}</th><th>{{t "col.state"}}</th><th>{{t "col.attestation"}}</th></tr></thead>
+<tbody>
+{{- range .Declared}}
+<tr><td>{{.Name}}<br><span class="mono muted">{{.ID}}</span></td><td>{{.Kind}}</td><td>{{.Owner}}</td><td>{{.Credential}}</td><td>{{.ProviderKnew}}</td><td>{{.Action}}</td><td><span class="pill {{.StatusClass}}">{{.Status}}</span></td><td>{{.Attestation}}{{if .Evidence}}<br><span class="mono muted">{{.Evidence}}</span>{{end}}{{if .Detail}}<br><span class="muted">{{.Detail}}</span>{{end}}</td></tr>
+{{- end}}
+</tbody></table>
+{{- if .AttestLine}}<p class="note">{{.AttestLine}}</p>{{end}}
+{{- else}}<p class="muted">{{t "declared.none"}}</p>{{end}}
+{{- end}}
 </section>
 
 <section id="actions">

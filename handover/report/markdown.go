@@ -44,13 +44,26 @@ func renderMarkdown(v *view) ([]byte, error) {
 		row("**"+w.T("col.total")+"**", "", itoa(t.Systems), itoa(t.Reached), itoa(t.Findings), itoa(t.Planned), itoa(t.Applied), itoa(t.Verified), itoa(t.Failed), itoa(t.Waived))
 	})
 
-	p("## %s\n\n### %s\n\n%s\n\n", w.T("s2"), w.T("s2.schema"), w.T("s2.schema.note"))
-	if len(v.Edges) == 0 {
+	p("## %s\n\n### %s\n\n%s\n\n", w.T("s2"), w.T("s2.schema"), v.SchemaNote)
+	switch {
+	case len(v.Edges) == 0 && v.V3:
+		p("%s\n\n", w.T("s2.schema.none"))
+	case len(v.Edges) == 0:
 		p("%s\n\n", w.T("none"))
-	} else {
+	case !v.V3:
 		table(&b, []string{w.T("col.system"), w.T("col.link"), w.T("col.to"), "#"}, func(row func(...string)) {
 			for _, e := range v.Edges {
 				row(e.From, e.Kind, e.To, itoa(e.Count))
+			}
+		})
+	default:
+		table(&b, []string{w.T("col.system"), w.T("col.link"), w.T("col.to"), "#", w.T("col.why.link")}, func(row func(...string)) {
+			for _, e := range v.Edges {
+				to := e.To
+				if e.Provider {
+					to += " " + providerMark(true, w)
+				}
+				row(e.From, e.Kind, to, itoa(e.Count), e.Why)
 			}
 		})
 	}
@@ -165,6 +178,10 @@ func renderMarkdown(v *view) ([]byte, error) {
 			row(a.Target, a.System, "`"+a.Account+"`", a.Via, store, a.Path, a.Version, a.Changed)
 		}
 	})
+
+	if v.V3 {
+		markdownDossier(&b, v)
+	}
 
 	p("## %s\n\n%s\n\n", w.T("s3"), w.T("s3.note"))
 	if len(v.Actions) == 0 {

@@ -14,9 +14,17 @@ import (
 )
 
 // FormatVersion is the version of report.json's schema (docs/report.md).
-// Version 2 gives every check its kind; reports of version 1 are still
-// read, verified and rendered (format1.go).
-const FormatVersion = 2
+// Version 2 gives every check its kind; version 3 adds the declared items,
+// their attestations and the completeness figure, the cloud services
+// section, and the provenance of the schéma's links. Reports of versions 1
+// and 2 are still read, verified and rendered as they were signed
+// (format1.go, format2).
+const FormatVersion = 3
+
+// format2 is the version before the dossier's declared items and cloud
+// services: its renderings, signed, must come out of Render byte for byte,
+// so what version 3 added is rendered for version 3 on only.
+const format2 = 2
 
 // Namespace is the SSHSIG namespace of report signatures.
 const Namespace = "handover-report"
@@ -51,7 +59,13 @@ type Report struct {
 	// Outgoing lists the provider's access found and what became of it.
 	Outgoing   []ProviderAccess `json:"outgoing"`
 	Deviations Deviations       `json:"deviations"`
-	Journal    Journal          `json:"journal"`
+	// Declared are the playbook's declared items and where each stands;
+	// Attestations the journal their written attestations come from;
+	// Completeness the figure on the first screen (declared.go).
+	Declared     []DeclaredItem `json:"declared,omitempty"`
+	Attestations *Attestations  `json:"attestations,omitempty"`
+	Completeness *Completeness  `json:"completeness,omitempty"`
+	Journal      Journal        `json:"journal"`
 	// Signature is set by Write from the signing key.
 	Signature *Signature `json:"signature,omitempty"`
 }

@@ -103,6 +103,15 @@ type view struct {
 	Journal     []recordRow
 	NoDeviation bool
 	HowTo       howTo
+	// Cloud services, declared items and the attestation journal
+	// (dossier.go).
+	Cloud      []cloudRow
+	Declared   []declaredRow
+	AttestLine string
+	// V3: the report is of format 3 or later, and shows what format 3
+	// added; earlier reports render as they were signed.
+	V3         bool
+	SchemaNote string
 }
 
 // howTo tells the auditor how to verify the report, in words and
@@ -259,6 +268,17 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	}
 	v.Banner = resultBanner(r, w)
 	v.Points = highlights(r, w)
+	if line := completeLine(r, w); line != "" {
+		v.Points = append([]string{line}, v.Points...)
+	}
+	v.V3 = r.FormatVersion > format2
+	v.SchemaNote = w.T("s2.schema.note")
+	if v.V3 {
+		v.SchemaNote = w.T("s2.schema.note.v3")
+	}
+	v.Cloud = cloudServices(r)
+	v.Declared = declaredRows(r, w)
+	v.AttestLine = attestLine(r, w)
 	lk := looksOf(r, w.lang)
 	svg, edges := schema(r, w, lk)
 	v.Schema, v.Edges = template.HTML(svg), edges

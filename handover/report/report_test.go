@@ -187,7 +187,7 @@ func TestVerifyTamper(t *testing.T) {
 		},
 		{
 			name:   "report syntax",
-			tamper: flipIn(report.JSONFile, `"format_version": 2,`, ",", ";"),
+			tamper: flipIn(report.JSONFile, `"format_version": 3,`, ",", ";"),
 			want:   []string{"report.json: does not match its signature", "report.json line 2: cannot be read as a report"},
 		},
 		{
@@ -262,7 +262,7 @@ func TestVerifyTamper(t *testing.T) {
 		},
 		{
 			name:   "report pretty-printed with tabs",
-			tamper: flipIn(report.JSONFile, `  "format_version": 2,`, `  "format_version"`, "\t\"format_version\""),
+			tamper: flipIn(report.JSONFile, `  "format_version": 3,`, `  "format_version"`, "\t\"format_version\""),
 			want:   []string{"report.json line 2: is not in canonical form", "column 1", `found "▶\t\"format_version\"`, `canonical "▶  \"format_version\"`},
 		},
 		{

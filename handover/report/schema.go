@@ -37,7 +37,14 @@ type schemaNode struct {
 type edgeRow struct {
 	From, Kind, To string
 	Count          int
+	// Provider: the outgoing provider controls the dependency; Why is
+	// what the first such link was read from.
+	Provider bool
+	Why      string
 }
+
+// providerColor draws the dependencies the outgoing provider controls.
+const providerColor = "#c81e1e"
 
 // schema draws the targets as groups of boxes, one box per system, and the
 // inventory's links between them as arrows. Its size is linear in the
@@ -119,6 +126,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 	type edgeKey struct {
 		from, to int
 		kind     string
+		provider bool
 	}
 	count := map[edgeKey]int{}
 	var keys []edgeKey
@@ -153,7 +161,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 						to = extMore
 					}
 				}
-				k := edgeKey{from, to, l.Kind}
+				k := edgeKey{from, to, l.Kind, l.Provider}
 				if count[k] == 0 {
 					keys = append(keys, k)
 				}
@@ -161,9 +169,10 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 				rk := [3]string{inv.Target + "/" + s.Name, l.Kind, toName}
 				if i, ok := rowAt[rk]; ok {
 					rows[i].Count++
+					rows[i].Provider = rows[i].Provider || l.Provider
 				} else {
 					rowAt[rk] = len(rows)
-					rows = append(rows, edgeRow{From: rk[0], Kind: l.Kind, To: toName, Count: 1})
+					rows = append(rows, edgeRow{From: rk[0], Kind: l.Kind, To: toName, Count: 1, Provider: l.Provider, Why: l.Why})
 				}
 			}
 		}
@@ -179,10 +188,12 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 	}
 
 	var linkKinds []string
+	anyProvider := false
 	for _, k := range keys {
 		if !slices.Contains(linkKinds, k.kind) {
 			linkKinds = append(linkKinds, k.kind)
 		}
+		anyProvider = anyProvider || k.provider
 	}
 	slices.Sort(linkKinds)
 	linkColor := map[string]string{}
@@ -209,7 +220,11 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 	width := max(x-colGap*2+margin+bendRoom, 3*colW)
 	bottom := max(colY[0], colY[1], colY[2])
 	legendY := bottom + boxGap*2
-	legendLines := 1 + (len(linkKinds)+1)/2
+	legendItems := len(linkKinds)
+	if anyProvider {
+		legendItems++
+	}
+	legendLines := 1 + (legendItems+1)/2
 	totalH := legendY + legendLines*22 + margin
 	height := func(n schemaNode) int {
 		if n.header {
@@ -225,6 +240,9 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 	for _, k := range linkKinds {
 		c := linkColor[k]
 		fmt.Fprintf(&b, `<marker id="arrow-%s" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>`, c[1:], c)
+	}
+	if anyProvider {
+		fmt.Fprintf(&b, `<marker id="arrow-%s" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>`, providerColor[1:], providerColor)
 	}
 	b.WriteString(`</defs>`)
 	// Group backgrounds: from each header to the group's last box.
@@ -259,8 +277,19 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 		}
 		c := linkColor[k.kind]
 		sw := 1.4 + min(float64(count[k]-1)*0.4, 2.5)
-		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-			d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
+		if r.FormatVersion <= format2 {
+			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
+				d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
+			continue
+		}
+		// From format 3, an edge says what it joins, for a reader (and a
+		// test) to match it with the inventory's links.
+		class := "link"
+		if k.provider {
+			c, class = providerColor, "link provider"
+		}
+		fmt.Fprintf(&b, `<path class="%s" data-from="%s" data-to="%s" data-kind="%s" d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
+			class, esc(a.title), esc(z.title), esc(k.kind), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
 	}
 	// Boxes.
 	for _, n := range nodes {
@@ -304,6 +333,12 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 		ly2 := ly + 22*(1+i/2)
 		c := linkColor[k]
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" marker-end="url(#arrow-%s)"/><text x="%d" y="%d">%s</text>`, lx, ly2-4, lx+30, ly2-4, c, c[1:], lx+38, ly2, esc(k))
+	}
+	if anyProvider {
+		i := len(linkKinds)
+		lx = margin + 64 + (i%2)*260
+		ly2 := ly + 22*(1+i/2)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" marker-end="url(#arrow-%s)"/><text x="%d" y="%d">%s</text>`, lx, ly2-4, lx+30, ly2-4, providerColor, providerColor[1:], lx+38, ly2, esc(w.T("legend.providerlink")))
 	}
 	b.WriteString(`</g></svg>`)
 	return b.String(), rows

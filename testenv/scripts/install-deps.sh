@@ -12,6 +12,7 @@ pkgs=(
   samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind krb5-user ldb-tools
   ansible sshpass time
   shellcheck
+  nsd
   chromium
 )
 

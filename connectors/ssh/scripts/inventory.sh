@@ -118,6 +118,45 @@ function packages(file,   line, r, f, p, v, st) {
 	}
 	close(file)
 }
+# deps prints what the host depends on, as its configuration names it:
+# "KIND<TAB>VALUE<TAB>FILE" per value. Only the value is printed, never a
+# whole line: a line may hold a password (an LDAP bind password, a CIFS
+# mount option).
+function deps() {
+	print "@@deps"
+	depvalues("/etc/ldap/ldap.conf", "^[ \t]*URI[ \t]", "ldap-uri", " ")
+	depvalues("/etc/openldap/ldap.conf", "^[ \t]*URI[ \t]", "ldap-uri", " ")
+	depvalues("/etc/nslcd.conf", "^[ \t]*uri[ \t]", "ldap-uri", " ")
+	depvalues("/etc/sssd/sssd.conf", "^[ \t]*(ldap_uri|ldap_backup_uri)[ \t]*=", "ldap-uri", "=")
+	depvalues("/etc/sssd/sssd.conf", "^[ \t]*(ad_server|ipa_server|krb5_server)[ \t]*=", "directory-server", "=")
+	depvalues("/etc/postfix/main.cf", "^[ \t]*relayhost[ \t]*=", "relayhost", "=")
+	depvalues("/etc/resolv.conf", "^[ \t]*nameserver[ \t]", "nameserver", " ")
+	mounts("/etc/fstab")
+}
+# depvalues prints the values of the lines of file matching re: what
+# follows the key (up to sep), split at commas and blanks.
+function depvalues(file, re, kind, sep,   line, i, n, v) {
+	while ((getline line < file) > 0) {
+		if (line !~ re) continue
+		sub(/^[ \t]*[A-Za-z_]+/, "", line)
+		if (sep == "=") sub(/^[ \t]*=/, "", line)
+		n = split(line, v, /[ \t,]+/)
+		for (i = 1; i <= n; i++)
+			if (v[i] != "") printf "%s\t%s\t%s\n", kind, v[i], file
+	}
+	close(file)
+}
+# mounts prints the source of each network file system of fstab (its
+# options, which may hold credentials, are not read).
+function mounts(file,   line, f) {
+	while ((getline line < file) > 0) {
+		if (line ~ /^[ \t]*#/ || split(line, f, /[ \t]+/) < 3) continue
+		if (f[1] == "") { f[1] = f[2]; f[3] = f[4] }
+		if (f[3] ~ /^(nfs|nfs4|cifs|smb3|smbfs|glusterfs|ceph)$/)
+			printf "mount-%s\t%s\t%s\n", f[3], f[1], file
+	}
+	close(file)
+}
 function field(line) {
 	sub(/^[^:]*:[ \t]*/, "", line)
 	sub(/[ \t]+$/, "", line)
@@ -138,6 +177,7 @@ BEGIN {
 	print "@@passwd"; copy("/etc/passwd", "")
 	print "@@group";  copy("/etc/group", "")
 	print "@@shadow"; copy("/etc/shadow", "")
+	if (reinv == "") deps()
 	n = split(tcp, t, " ")
 	for (i = 1; i <= n; i++) sockets(t[i], "0A")
 	if (reinv == "") { sockets("udp", "07"); sockets("udp6", "07") }

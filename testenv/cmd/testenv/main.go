@@ -34,13 +34,14 @@ import (
 	"github.com/handoverhq/handover/testenv/internal/component"
 	"github.com/handoverhq/handover/testenv/internal/dovecot"
 	"github.com/handoverhq/handover/testenv/internal/fleet"
+	"github.com/handoverhq/handover/testenv/internal/nsd"
 	"github.com/handoverhq/handover/testenv/internal/samba"
 	"github.com/handoverhq/handover/testenv/internal/slapd"
 	"github.com/handoverhq/handover/testenv/internal/vault"
 )
 
 func components() []component.Component {
-	return []component.Component{slapd.Component{}, samba.Component{}, dovecot.Component{}, vault.Component{}, fleet.Component{}, fleet.MailHost{}}
+	return []component.Component{slapd.Component{}, samba.Component{}, dovecot.Component{}, vault.Component{}, fleet.Component{}, fleet.MailHost{}, nsd.Component{}}
 }
 
 func main() {
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cache := fs.String("cache", testenv.DefaultCacheDir, "cache directory (rootfs, built binaries)")
 	hosts := fs.Int("hosts", 5, "number of fleet hosts (1-200)")
 	users := fs.Int("ldap-users", 50, "number of staff users in the directory (up to 10000)")
-	only := fs.String("only", "", "comma-separated components (slapd,samba,dovecot,vault,fleet,mailhost)")
+	only := fs.String("only", "", "comma-separated components (slapd,samba,dovecot,vault,fleet,mailhost,nsd)")
 	timeout := fs.Duration("timeout", 20*time.Minute, "overall deadline")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -220,6 +221,8 @@ func down(ctx context.Context, base component.Options, cs []component.Component)
 				env.Fleet = nil
 			case "mailhost":
 				env.MailHost = nil
+			case "nsd":
+				env.DNS = nil
 			}
 		}
 		if err := env.Save(); err != nil {

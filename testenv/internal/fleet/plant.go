@@ -84,6 +84,11 @@ func plant(h host, m *material) error {
 			return err
 		}
 	}
+	for _, f := range dependencyFiles(h) {
+		if err := writeFile(filepath.Join(root, f.path), []byte(f.text), f.mode, 0, 0); err != nil {
+			return err
+		}
+	}
 	key, err := os.ReadFile(h.hostKey())
 	if err != nil {
 		return err
@@ -355,6 +360,7 @@ func describe(h host, m *material) testenv.Host {
 			{File: "/etc/cron.d/mairie-sauvegarde", Provider: false},
 		},
 		Sudoers: []string{"/etc/sudoers.d/prestanet"},
+		Links:   hostLinks(h),
 	}
 	if pid, ok := h.running(); ok {
 		out.PID = pid
