@@ -39,6 +39,7 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	r.Summary = summary(res)
 	r.Run.Result = runResult(res)
 	r.Formats = formats(pb.Report.Formats)
+	r.Handoffs = s.handoffs(r)
 	return r
 }
 

@@ -48,7 +48,10 @@ type Report struct {
 	// Outgoing lists the provider's access found and what became of it.
 	Outgoing   []ProviderAccess `json:"outgoing"`
 	Deviations Deviations       `json:"deviations"`
-	Journal    Journal          `json:"journal"`
+	// Handoffs are the dossier bundles exported and the receipts received
+	// for them, as the state directory's records hold them (handoff.go).
+	Handoffs []Handoff `json:"handoffs,omitempty"`
+	Journal  Journal   `json:"journal"`
 	// Signature is set by Write from the signing key.
 	Signature *Signature `json:"signature,omitempty"`
 }
