@@ -30,3 +30,31 @@ type Handoff struct {
 	// Journal is the head hash of the handoff's own journal.
 	Journal string `json:"journal"`
 }
+
+// handoffRow is one export or receipt as the report shows it.
+type handoffRow struct {
+	Time, What, By, Content, Bundle, Result string
+	Keys, Credentials                       []string
+}
+
+func handoffRows(r *Report, w words) []handoffRow {
+	var out []handoffRow
+	for _, h := range r.Handoffs {
+		row := handoffRow{Time: stamp(h.Time), By: h.By, Keys: h.Recipients, Credentials: h.Credentials, Bundle: h.BundleSHA256,
+			Result: w.Maybe("res."+h.Result, h.Result)}
+		switch h.Kind {
+		case "receipt":
+			row.What = w.T("hand.receipt")
+			row.Content = w.F("hand.imported", h.Imported, h.Report)
+			row.Keys = append([]string{h.Fingerprint}, h.Recipients...)
+		default:
+			row.What = w.T("hand.export")
+			row.Content = w.F("hand.creds", len(h.Credentials), h.Report)
+		}
+		if h.Error != "" {
+			row.Result += " — " + h.Error
+		}
+		out = append(out, row)
+	}
+	return out
+}
