@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			catalogCommand(s),
 			verifyCommand(s),
 			reportCommand(s),
+			dossierCommand(s),
 		},
 	}
 	err := app.RunContext(ctx, flagsFirst(app.Commands, args))

@@ -406,7 +406,7 @@ func (t Trust) VerifyDetached(data, armored []byte, ns, identity string) (string
 	case e == nil:
 		return fp, fmt.Errorf("made by key %s, which %s does not accept for %s: %s", fp, t.source, identity, strings.Join(whys, "; "))
 	}
-	if !verifies(data, sig, sig.PublicKey) {
+	if sshsig.Verify(bytes.NewReader(data), sig, sig.PublicKey, sig.HashAlgorithm, ns) != nil {
 		return fp, fmt.Errorf("does not match its signature: the file was changed after it was signed")
 	}
 	return fp, nil
