@@ -365,7 +365,6 @@ func dossierReceiptVerifyCommand(s *stdio) *cli.Command {
 	}
 }
 
-
 func dossierLettersCommand(s *stdio) *cli.Command {
 	return &cli.Command{
 		Name:      "letters",

@@ -202,8 +202,8 @@ func TestBundleOpensWithEachRecipient(t *testing.T) {
 				}
 			}
 			want := map[string]string{
-				"serveurs/srv-app1/root":       "New-root-Hh7Tr2Yp6Cv3Ws8Q",
-				"serveurs/srv-db1/root":        "Db-root-Jk4Fd9Ls2Qa7Xe1R",
+				"serveurs/srv-app1/root":      "New-root-Hh7Tr2Yp6Cv3Ws8Q",
+				"serveurs/srv-db1/root":       "Db-root-Jk4Fd9Ls2Qa7Xe1R",
 				"annuaire/directory/cn=admin": "Ldap-admin-Mn3Bv8Cx5Zl2Kj7",
 			}
 			if len(got) != len(want) {
