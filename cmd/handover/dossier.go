@@ -168,7 +168,7 @@ func dossierOpenCommand(s *stdio) *cli.Command {
 			if len(args) != 1 {
 				return withCode(exitError, errors.New("dossier open: expected one BUNDLE argument (see handover dossier open --help)"))
 			}
-			return withCode(exitError, openBundle(c, s, args[0]))
+			return failed(openBundle(c, s, args[0]))
 		},
 	}
 }
@@ -392,7 +392,7 @@ func dossierLettersCommand(s *stdio) *cli.Command {
 			if len(args) != 1 {
 				return withCode(exitError, errors.New("dossier letters: expected one PLAYBOOK argument"))
 			}
-			return withCode(exitError, writeLetters(c, s, args[0]))
+			return failed(writeLetters(c, s, args[0]))
 		},
 	}
 }
@@ -508,4 +508,13 @@ func splitList(vs, def []string) []string {
 		return def
 	}
 	return out
+}
+
+// failed gives an error the exit status 1; nil stays nil.
+func failed(err error) error {
+	var ec *exitCode
+	if err == nil || errors.As(err, &ec) {
+		return err
+	}
+	return withCode(exitError, err)
 }

@@ -69,7 +69,7 @@ func NewReceipt(o *Opened, now time.Time, signer string, key ssh.PublicKey, impo
 	m := o.Manifest
 	r := &Receipt{
 		Format: ReceiptFormat, Bundle: m.ID, BundleSHA256: o.SHA256, ManifestSHA256: o.ManifestSHA256,
-		Opened: now.UTC(), Recipient: o.Identity, Signer: signer, SignerFingerprint: ssh.FingerprintSHA256(key),
+		Opened: now.UTC().Truncate(time.Second), Recipient: o.Identity, Signer: signer, SignerFingerprint: ssh.FingerprintSHA256(key),
 		Handover: ReceiptParties{Client: m.Handover.Client.Name, Outgoing: m.Handover.Outgoing.Name, Incoming: m.Handover.Incoming.Name},
 		Report:   m.Report, Imported: imported, Credentials: []CredentialInfo{},
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/handoverhq/handover/handover/atomicfile"
 	"github.com/handoverhq/handover/handover/dossier"
@@ -157,7 +158,7 @@ func (s *Session) RecordReceipt(r *dossier.Receipt, b, sig []byte, trusted strin
 		return "", fmt.Errorf("the receipt is for bundle %s (sha256 %.16s…), which this playbook's state does not record as exported", r.Bundle, r.BundleSHA256)
 	}
 	if slices.ContainsFunc(hs, func(h report.Handoff) bool {
-		return h.Kind == "receipt" && h.BundleSHA256 == r.BundleSHA256 && h.Fingerprint == r.SignerFingerprint && h.Time.Equal(r.Opened)
+		return h.Kind == "receipt" && h.BundleSHA256 == r.BundleSHA256 && h.Fingerprint == r.SignerFingerprint && h.Time.Equal(r.Opened.Truncate(time.Second))
 	}) {
 		return "", fmt.Errorf("this receipt is already recorded")
 	}
