@@ -66,6 +66,10 @@ targets:
         password: ${file:/var/tmp/handover-testenv/slapd/passwords/slefevre}
       - dn: "uid=prestanet-admin,ou=partners,dc=mairie-saint-exemple,dc=test"
         password: ${file:/var/tmp/handover-testenv/slapd/passwords/prestanet-admin}
+      - dn: "uid=kbenali,ou=services-techniques,ou=people,dc=mairie-saint-exemple,dc=test"
+        password: ${file:/var/tmp/handover-testenv/slapd/passwords/kbenali}
+      - dn: "uid=jmartin,ou=services-techniques,ou=people,dc=mairie-saint-exemple,dc=test"
+        password: ${file:/var/tmp/handover-testenv/slapd/passwords/jmartin}
   - name: serveurs
     type: ssh
     hosts: [{name: %[6]s, address: %[7]s}]
