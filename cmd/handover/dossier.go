@@ -245,6 +245,14 @@ func openBundle(c *cli.Context, s *stdio, bundle string) error {
 	if c.Bool("no-receipt") {
 		return nil
 	}
+	// The receipt's signer is settled before anything is imported.
+	who := c.String("signer")
+	if who == "" {
+		who = o.Manifest.Handover.Incoming.Contact
+	}
+	if who == "" {
+		return errors.New("dossier open: name the receipt's signer with --signer IDENTITY (as the client will list your key in its allowed_signers); nothing was imported")
+	}
 	var imported []dossier.Imported
 	if imp != nil {
 		var jf string
@@ -254,13 +262,6 @@ func openBundle(c *cli.Context, s *stdio, bundle string) error {
 		}
 		st, _ := imp.Store(ctx)
 		fmt.Fprintf(s.out, "Imported:  %d credential(s) into the %s store %s (journal %s)\n", len(imported), st.Kind(), st.Location(), jf)
-	}
-	who := c.String("signer")
-	if who == "" {
-		who = o.Manifest.Handover.Incoming.Contact
-	}
-	if who == "" {
-		return errors.New("dossier open: name the receipt's signer with --signer IDENTITY (as the client's allowed_signers will list you)")
 	}
 	r := dossier.NewReceipt(o, time.Now(), who, signer.PublicKey(), imported)
 	b, err := r.Marshal()
