@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
@@ -306,7 +307,7 @@ func proveLogins(t *testing.T, env *testenv.Env, st secret.Store, h testenv.Host
 			t.Fatal(err)
 		}
 		switch {
-		case v.Meta["target"] == "serveurs" && v.Meta["object"] == "root":
+		case v.Path == connector.SecretPath("serveurs", h.Name, "root"):
 			hk, err := knownhosts.New(env.Fleet.KnownHosts)
 			if err != nil {
 				t.Fatal(err)
@@ -318,7 +319,7 @@ func proveLogins(t *testing.T, env *testenv.Env, st secret.Store, h testenv.Host
 			}
 			c.Close()
 			sshOK++
-		case v.Meta["target"] == "annuaire":
+		case v.Meta["target"] == "annuaire" && strings.HasPrefix(v.Meta["object"], "uid="):
 			pem, err := os.ReadFile(env.CACert)
 			if err != nil {
 				t.Fatal(err)

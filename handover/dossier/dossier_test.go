@@ -636,3 +636,62 @@ func htmlEscape(s, format string) string {
 	}
 	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
 }
+
+// failingStore refuses to make more than ok versions current.
+type failingStore struct {
+	*secret.MemoryStore
+	ok int
+}
+
+func (f *failingStore) SetState(ctx context.Context, path string, version int, state secret.State) error {
+	if f.ok == 0 {
+		return errors.New("store went away")
+	}
+	f.ok--
+	return f.MemoryStore.SetState(ctx, path, version, state)
+}
+
+// An import cut short leaves the rest pending, never current, and its
+// journal says how far it went.
+func TestImportCutShort(t *testing.T) {
+	e := newEstate(t)
+	ctx := context.Background()
+	b := e.build(t, dossier.Selection{})
+	o, err := e.open(t, b.Ciphertext, e.ageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Destroy()
+	st := &failingStore{MemoryStore: secret.NewMemoryStore(), ok: 1}
+	state := filepath.Join(e.dir, "state")
+	rec, err := dossier.NewRecorder(state, "import-1", "n.petit", "import", time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, err := dossier.Import(ctx, st, rec, o)
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 made current") {
+		t.Fatalf("error %v", err)
+	}
+	if err := rec.End(err); err != nil {
+		t.Fatal(err)
+	}
+	if len(imported) != 1 {
+		t.Errorf("imported %d, want the 1 made current", len(imported))
+	}
+	vs, _ := st.List(ctx)
+	states := map[secret.State]int{}
+	for _, v := range vs {
+		states[v.State]++
+	}
+	if states[secret.Current] != 1 || states[secret.Pending] != 2 {
+		t.Errorf("store states %v, want 1 current and 2 pending", states)
+	}
+	j, err := os.ReadFile(filepath.Join(dossier.HandoffsDir(state), "import-1", dossier.JournalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(j, []byte(`"result":"failed","error":"store went away"`)) {
+		t.Errorf("the journal does not record the failure:\n%s", j)
+	}
+	assertNoSecret(t, "the import journal", j, e.values)
+}
