@@ -161,7 +161,10 @@ func handoffs(recs []journal.Record, head string) []report.Handoff {
 		case journal.Outcome:
 			if exp != nil && r.Action == "export" {
 				exp.Result, exp.Error = string(r.Result), r.Error
-				exp.BundleSHA256, exp.ManifestSHA256 = r.Detail["bundle_sha256"], r.Detail["manifest_sha256"]
+				// A bundle that was not written has no hash to show.
+				if r.Result == plan.Done {
+					exp.BundleSHA256, exp.ManifestSHA256 = r.Detail["bundle_sha256"], r.Detail["manifest_sha256"]
+				}
 			}
 		case journal.Receipt:
 			h := report.Handoff{Kind: "receipt", ID: r.Object, Time: r.Time, By: r.Detail["signer"], Fingerprint: r.Detail["signer_fingerprint"],

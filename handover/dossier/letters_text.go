@@ -58,6 +58,7 @@ var letterWords = map[string]map[string]string{
 		"sign.note":        "Nom, qualité, date, signature (précédée de « lu et approuvé »)",
 		"done_at":          "Fait le",
 		"file":             "Fichier",
+		"colon":            "\u00a0:",
 	},
 	"en": {
 		"commitment.title": "Commitment to confidentiality and to no further access",
@@ -107,6 +108,7 @@ var letterWords = map[string]map[string]string{
 		"sign.note":        "Name, title, date, signature",
 		"done_at":          "Done on",
 		"file":             "File",
+		"colon":            ":",
 	},
 }
 
@@ -140,7 +142,7 @@ const commitmentHTML = `<title>{{index .T "commitment.title"}}</title></head><bo
 <tr><th>{{index .T "contract"}}</th><td>{{.Contract}}</td></tr>
 <tr><th>{{index .T "handover_date"}}</th><td>{{.HandoverDate}}</td></tr>
 </tbody></table>
-<p>{{index .T "intro"}} {{.Contract}} :</p>
+<p>{{index .T "intro"}} {{.Contract}}{{index .T "colon"}}</p>
 <ol>
 <li>{{index .T "c1"}}</li>
 <li>{{index .T "c2"}}</li>
@@ -206,20 +208,20 @@ const remiseHTML = `<title>{{index .T "remise.title"}}</title></head><body>
 const mdFoot = `
 ## {{index .T "report"}}
 
-- {{index .T "report.run"}}: ` + "`{{.In.Report.Run.ID}}`" + `
-- {{index .T "report.sha"}}: ` + "`{{.In.ReportSHA256}}`" + `
+- {{index .T "report.run"}}{{index $.T "colon"}} ` + "`{{.In.Report.Run.ID}}`" + `
+- {{index .T "report.sha"}}{{index $.T "colon"}} ` + "`{{.In.ReportSHA256}}`" + `
 
 {{index .T "report.note"}}
 `
 
 const commitmentMD = `# {{index .T "commitment.title"}}
 
-- {{index .T "from"}}: {{.In.Report.Handover.Outgoing.Name}}
-- {{index .T "to"}}: {{.In.Report.Handover.Client.Name}}
-- {{index .T "contract"}}: {{.Contract}}
-- {{index .T "handover_date"}}: {{.HandoverDate}}
+- {{index .T "from"}}{{index $.T "colon"}} {{.In.Report.Handover.Outgoing.Name}}
+- {{index .T "to"}}{{index $.T "colon"}} {{.In.Report.Handover.Client.Name}}
+- {{index .T "contract"}}{{index $.T "colon"}} {{.Contract}}
+- {{index .T "handover_date"}}{{index $.T "colon"}} {{.HandoverDate}}
 
-{{index .T "intro"}} {{.Contract}} :
+{{index .T "intro"}} {{.Contract}}{{index .T "colon"}}
 
 1. {{index .T "c1"}}
 2. {{index .T "c2"}}
@@ -252,18 +254,18 @@ const remiseMD = `# {{index .T "remise.title"}}
 
 ## {{index .T "parties"}}
 
-- {{index .T "to"}}: {{.In.Report.Handover.Client.Name}}
-- {{index .T "from"}}: {{.In.Report.Handover.Outgoing.Name}}
-- {{index .T "incoming"}}: {{.In.Report.Handover.Incoming.Name}}
-- {{index .T "contract"}}: {{.Contract}}
-- {{index .T "handover_date"}}: {{.HandoverDate}}
+- {{index .T "to"}}{{index $.T "colon"}} {{.In.Report.Handover.Client.Name}}
+- {{index .T "from"}}{{index $.T "colon"}} {{.In.Report.Handover.Outgoing.Name}}
+- {{index .T "incoming"}}{{index $.T "colon"}} {{.In.Report.Handover.Incoming.Name}}
+- {{index .T "contract"}}{{index $.T "colon"}} {{.Contract}}
+- {{index .T "handover_date"}}{{index $.T "colon"}} {{.HandoverDate}}
 
 ## {{index .T "bundle"}}
 
-{{with .In.Export}}- {{index $.T "bundle.sha"}}: ` + "`{{.BundleSHA256}}`" + `
-- {{index $.T "manifest.sha"}}: ` + "`{{.ManifestSHA256}}`" + `
+{{with .In.Export}}- {{index $.T "bundle.sha"}}{{index $.T "colon"}} ` + "`{{.BundleSHA256}}`" + `
+- {{index $.T "manifest.sha"}}{{index $.T "colon"}} ` + "`{{.ManifestSHA256}}`" + `
 - {{index $.T "bundle.exported"}} {{.Time.UTC.Format "2006-01-02 15:04:05Z"}} {{index $.T "bundle.by"}} {{.By}} ({{.ID}})
-- {{index $.T "bundle.to"}}: {{range .Recipients}}` + "`{{.}}`" + ` {{end}}
+- {{index $.T "bundle.to"}}{{index $.T "colon"}} {{range .Recipients}}` + "`{{.}}`" + ` {{end}}
 
 ### {{index $.T "bundle.files"}}
 

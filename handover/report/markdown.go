@@ -231,12 +231,12 @@ func renderMarkdown(v *view) ([]byte, error) {
 			for _, h := range v.Handoffs {
 				content := h.Content
 				for _, c := range h.Credentials {
-					content += "<br>`" + c + "`"
+					content += "; `" + c + "`"
 				}
 				keys := ""
 				for i, k := range h.Keys {
 					if i > 0 {
-						keys += "<br>"
+						keys += "; "
 					}
 					keys += "`" + k + "`"
 				}
