@@ -19,11 +19,11 @@ var letterWords = map[string]map[string]string{
 		"contract":         "Contrat",
 		"no_contract":      "le contrat liant les parties",
 		"handover_date":    "Date de la réversibilité",
-		"intro":            "Le prestataire sortant soussigné, au titre de",
-		"c1":               "s'engage à respecter la clause de confidentialité du contrat pour toutes les informations dont il a eu connaissance, pendant et après le contrat ;",
-		"c2":               "s'engage à n'avoir plus aucun accès ni aucune interaction avec les systèmes d'information du client, directement ou par un tiers, à compter de la date de signature ;",
+		"intro":            "Le prestataire sortant soussigné, en application du contrat ci-dessus et de sa clause de confidentialité",
+		"c1":               "s'engage à respecter la clause de confidentialité du contrat pour toutes les informations dont il a eu connaissance, pendant et après le contrat\u00a0;",
+		"c2":               "s'engage à n'avoir plus aucun accès ni aucune interaction avec les systèmes d'information du client, directement ou par un tiers, à compter de la date de signature\u00a0;",
 		"c3":               "s'engage à restituer ou détruire toutes les copies (données, identifiants, documentation, sauvegardes) qu'il détient, dans un délai de",
-		"c3b":              "et à en confirmer la destruction par écrit ;",
+		"c3b":              "et à en confirmer la destruction par écrit\u00a0;",
 		"c4":               "prend acte que les accès ci-dessous ont été retirés et que les identifiants ci-dessous ont été changés, aux dates indiquées.",
 		"delay_default":    "le délai contractuel",
 		"removed":          "Accès retirés",
@@ -38,7 +38,7 @@ var letterWords = map[string]map[string]string{
 		"report":           "Rapport signé de référence",
 		"report.run":       "Exécution",
 		"report.sha":       "SHA-256 de report.json",
-		"report.note":      "Ce document et le rapport signé se désignent mutuellement : le rapport est identifié ci-dessus par son empreinte SHA-256 ; sa signature se vérifie avec `handover verify` ou `ssh-keygen -Y verify`.",
+		"report.note":      "Ce document et le rapport signé se désignent mutuellement : le rapport est identifié ci-dessus par son empreinte SHA-256 ; sa signature se vérifie avec « handover verify » ou « ssh-keygen -Y verify ».",
 		"parties":          "Parties",
 		"bundle":           "Dossier remis (fichier chiffré)",
 		"bundle.sha":       "SHA-256 du dossier chiffré",
@@ -69,7 +69,7 @@ var letterWords = map[string]map[string]string{
 		"contract":         "Contract",
 		"no_contract":      "the contract between the parties",
 		"handover_date":    "Handover date",
-		"intro":            "The undersigned outgoing provider, under",
+		"intro":            "The undersigned outgoing provider, under the contract above and its confidentiality clause",
 		"c1":               "commits to the contract's confidentiality clause for all information it came to know, during and after the contract;",
 		"c2":               "commits to no further access to, or interaction with, the client's information systems, directly or through a third party, from the date of signature;",
 		"c3":               "commits to return or destroy every copy (data, credentials, documentation, backups) it holds, within",
@@ -88,7 +88,7 @@ var letterWords = map[string]map[string]string{
 		"report":           "Signed report referred to",
 		"report.run":       "Run",
 		"report.sha":       "SHA-256 of report.json",
-		"report.note":      "This document and the signed report refer to each other: the report is identified above by its SHA-256; its signature is checked with `handover verify` or `ssh-keygen -Y verify`.",
+		"report.note":      "This document and the signed report refer to each other: the report is identified above by its SHA-256; its signature is checked with “handover verify” or “ssh-keygen -Y verify”.",
 		"parties":          "Parties",
 		"bundle":           "Dossier handed over (encrypted file)",
 		"bundle.sha":       "SHA-256 of the encrypted dossier",
@@ -142,7 +142,7 @@ const commitmentHTML = `<title>{{index .T "commitment.title"}}</title></head><bo
 <tr><th>{{index .T "contract"}}</th><td>{{.Contract}}</td></tr>
 <tr><th>{{index .T "handover_date"}}</th><td>{{.HandoverDate}}</td></tr>
 </tbody></table>
-<p>{{index .T "intro"}} {{.Contract}}{{index .T "colon"}}</p>
+<p>{{index .T "intro"}}{{index .T "colon"}}</p>
 <ol>
 <li>{{index .T "c1"}}</li>
 <li>{{index .T "c2"}}</li>
@@ -221,7 +221,7 @@ const commitmentMD = `# {{index .T "commitment.title"}}
 - {{index .T "contract"}}{{index $.T "colon"}} {{.Contract}}
 - {{index .T "handover_date"}}{{index $.T "colon"}} {{.HandoverDate}}
 
-{{index .T "intro"}} {{.Contract}}{{index .T "colon"}}
+{{index .T "intro"}}{{index .T "colon"}}
 
 1. {{index .T "c1"}}
 2. {{index .T "c2"}}
