@@ -78,6 +78,15 @@ demo: testenv-up
 	$(TESTENV) reset
 	@if [ -d playbooks/.handover/demo ]; then rm -rf playbooks/.handover/demo.previous; mv playbooks/.handover/demo playbooks/.handover/demo.previous; fi
 	$(HANDOVER) run playbooks/demo.yaml --yes
+	@# Then the dossier goes to the incoming provider, whose demo key is made here.
+	@mkdir -p playbooks/.handover/demo/incoming
+	ssh-keygen -q -t ed25519 -N '' -C contact@nouvelle-infogerance.test -f playbooks/.handover/demo/incoming/id_ed25519
+	$(HANDOVER) dossier export playbooks/demo.yaml -R playbooks/.handover/demo/incoming/id_ed25519.pub -o playbooks/.handover/demo/dossier.age
+	@echo "dsi@mairie-saint-exemple.test $$(cat $$(sed -n 's/^  key: //p' playbooks/demo.yaml).pub)" > playbooks/.handover/demo/incoming/client_signers
+	@echo
+	@echo "The incoming provider opens the dossier with its key and the client's signing key:"
+	@echo "  $(HANDOVER) dossier open playbooks/.handover/demo/dossier.age --identity playbooks/.handover/demo/incoming/id_ed25519 --allowed-signers playbooks/.handover/demo/incoming/client_signers --signer contact@nouvelle-infogerance.test"
+	@echo "(add --import STORE.yaml to import the credentials into its own store; see docs/dossier-export.md)"
 
 bench: deps build
 	bash bench/run.sh

@@ -232,10 +232,13 @@ func flagsFirst(cmds []*cli.Command, args []string) []string {
 		return args
 	}
 	i := 2
-	if len(cmd.Subcommands) > 0 && len(args) > 2 {
-		if sub := find(cmd.Subcommands, args[2]); sub != nil {
-			cmd, i = sub, 3
+	// Down to the subcommand named ("dossier receipt verify").
+	for len(cmd.Subcommands) > 0 && len(args) > i {
+		sub := find(cmd.Subcommands, args[i])
+		if sub == nil {
+			break
 		}
+		cmd, i = sub, i+1
 	}
 	known, isBool := map[string]bool{}, map[string]bool{}
 	for _, f := range cmd.Flags {

@@ -15,6 +15,9 @@ var atVar = regexp.MustCompile(`@[A-Z_]+@`)
 
 // scriptCmds are the testscript commands that reach the test estate.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"agekey":   agekeyCmd,
+	"storeput": storeputCmd,
+	"storeget": storegetCmd,
 	// testenv sets variables naming the running test estate's last fleet
 	// host, the operator's key and files, and the password the outgoing
 	// provider handed over for its root account. It fails the script when

@@ -41,6 +41,7 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	r.Run.Result = runResult(res)
 	r.Formats = formats(pb.Report.Formats)
 	s.declaredReport(rn, r, res)
+	r.Handoffs = s.handoffs(r)
 	return r
 }
 

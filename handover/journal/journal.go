@@ -40,6 +40,13 @@ const (
 	// Recovered resolves an intent left unfinished by an earlier run.
 	Recovered Kind = "recover"
 	Event     Kind = "event"
+	// Export records a dossier bundle handed over: who, to which
+	// recipients, which credential (by store reference, never a value).
+	Export Kind = "export"
+	// Import records a credential taken from a bundle into a store.
+	Import Kind = "import"
+	// Receipt records a signed receipt for a bundle, once verified.
+	Receipt Kind = "receipt"
 )
 
 // Record is one journal line.

@@ -316,6 +316,16 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 {{- end}}
 </section>
 
+{{- if .Handoffs}}
+<section id="handoffs">
+<h2>{{t "hand"}}</h2>
+<p class="note">{{t "hand.note"}}</p>
+<table class="handoffs"><thead><tr><th>{{t "col.time"}}</th><th>{{t "hand.what"}}</th><th>{{t "hand.by"}}</th><th>{{t "hand.keys"}}</th><th>{{t "hand.content"}}</th><th>{{t "hand.bundle"}}</th><th>{{t "col.result"}}</th></tr></thead><tbody>
+{{- range .Handoffs}}<tr><td class="mono">{{.Time}}</td><td>{{.What}}</td><td>{{.By}}</td><td class="mono">{{range .Keys}}<div>{{.}}</div>{{end}}</td><td>{{.Content}}{{range .Credentials}}<div class="muted mono">{{.}}</div>{{end}}</td><td class="mono">{{.Bundle}}</td><td>{{.Result}}</td></tr>{{end}}
+</tbody></table>
+</section>
+{{- end}}
+
 <section id="journal">
 <h2 class="major">{{t "s6"}}</h2>
 <p class="note">{{t "s6.note"}}</p>

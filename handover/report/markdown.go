@@ -242,6 +242,26 @@ func renderMarkdown(v *view) ([]byte, error) {
 		p("\n")
 	}
 
+	if len(v.Handoffs) > 0 {
+		p("## %s\n\n%s\n\n", w.T("hand"), w.T("hand.note"))
+		table(&b, []string{w.T("col.time"), w.T("hand.what"), w.T("hand.by"), w.T("hand.keys"), w.T("hand.content"), w.T("hand.bundle"), w.T("col.result")}, func(row func(...string)) {
+			for _, h := range v.Handoffs {
+				content := h.Content
+				for _, c := range h.Credentials {
+					content += "; `" + c + "`"
+				}
+				keys := ""
+				for i, k := range h.Keys {
+					if i > 0 {
+						keys += "; "
+					}
+					keys += "`" + k + "`"
+				}
+				row(h.Time, h.What, h.By, keys, content, "`"+h.Bundle+"`", h.Result)
+			}
+		})
+	}
+
 	p("## %s\n\n%s\n\n", w.T("s6"), w.T("s6.note"))
 	p("- **%s** : `%s`\n", w.T("journal.file"), r.Journal.File)
 	p("- **%s** : %s\n", w.T("journal.records"), w.F("records.count", len(r.Journal.Records)))

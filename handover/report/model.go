@@ -65,7 +65,10 @@ type Report struct {
 	Declared     []DeclaredItem `json:"declared,omitempty"`
 	Attestations *Attestations  `json:"attestations,omitempty"`
 	Completeness *Completeness  `json:"completeness,omitempty"`
-	Journal      Journal        `json:"journal"`
+	// Handoffs are the dossier bundles exported and the receipts received
+	// for them, as the state directory's records hold them (handoff.go).
+	Handoffs []Handoff `json:"handoffs,omitempty"`
+	Journal  Journal   `json:"journal"`
 	// Signature is set by Write from the signing key.
 	Signature *Signature `json:"signature,omitempty"`
 }

@@ -100,6 +100,7 @@ type view struct {
 	Failures    []Failure
 	Waivers     []waiverRow
 	Residual    []string
+	Handoffs    []handoffRow
 	Journal     []recordRow
 	NoDeviation bool
 	HowTo       howTo
@@ -297,6 +298,7 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	}
 	v.Residual = r.Deviations.Residual
 	v.NoDeviation = len(v.Failures)+len(v.Waivers)+len(v.Residual) == 0
+	v.Handoffs = handoffRows(r, w)
 	for _, rec := range r.Journal.Records {
 		v.Journal = append(v.Journal, recordRow{
 			Seq: rec.Seq, Time: stamp(rec.Time), Kind: string(rec.Kind), Target: rec.Target, System: rec.System,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/handoverhq/handover/handover/playbook"
@@ -372,4 +373,41 @@ func (t *Trust) load(dir string) error {
 	}
 	t.signers, err = parseAllowedSigners(b, filepath.Base(t.file))
 	return err
+}
+
+// VerifyDetached checks a detached, armored SSH signature of data made in
+// namespace ns by identity, against the signers trust names (given, not
+// shipped: there is no directory to ship them in). It is how files other
+// than the report (a receipt) are checked with the same trust rules as
+// the report. It returns the signing key's SHA256 fingerprint.
+func (t Trust) VerifyDetached(data, armored []byte, ns, identity string) (string, error) {
+	if t.mode != trustGiven {
+		return "", errors.New("no trust source: give your own copy of the signer's key (an allowed_signers file)")
+	}
+	if err := t.load(""); err != nil {
+		return "", err
+	}
+	sig, err := sshsig.Unarmor(armored)
+	if err != nil {
+		return "", fmt.Errorf("not a readable SSH signature: %w", err)
+	}
+	if sig.Namespace != ns {
+		return "", fmt.Errorf("signature namespace is %q, not %q", sig.Namespace, ns)
+	}
+	fp := ssh.FingerprintSHA256(sig.PublicKey)
+	now := t.now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	e, whys := accept(t.signers, sig.PublicKey, identity, ns, now)
+	switch {
+	case e == nil && len(whys) == 0:
+		return fp, fmt.Errorf("made by key %s, which %s does not list", fp, t.source)
+	case e == nil:
+		return fp, fmt.Errorf("made by key %s, which %s does not accept for %s: %s", fp, t.source, identity, strings.Join(whys, "; "))
+	}
+	if sshsig.Verify(bytes.NewReader(data), sig, sig.PublicKey, sig.HashAlgorithm, ns) != nil {
+		return fp, fmt.Errorf("does not match its signature: the file was changed after it was signed")
+	}
+	return fp, nil
 }
