@@ -369,7 +369,7 @@ var environmentProblem = regexp.MustCompile(`no such file|cannot read|not found|
 func TestDocsPlaybookSnippets(t *testing.T) {
 	n := 0
 	for _, b := range docBlocks(t) {
-		if b.info != "yaml" {
+		if b.info != "yaml" || notAPlaybook(t, b) {
 			continue
 		}
 		n++
@@ -413,13 +413,26 @@ func isCatalogue(snippet string) bool {
 // expectedError reads the <!-- playbook-error: MESSAGE --> comment right
 // before a block.
 func expectedError(t *testing.T, b codeBlock) string {
+	return marker(t, b, "<!-- playbook-error:")
+}
+
+// notAPlaybook tells a YAML block that is something else (a Kubernetes
+// manifest, alerting rules), marked by <!-- not a playbook: WHAT -->
+// right before it.
+func notAPlaybook(t *testing.T, b codeBlock) bool {
+	return marker(t, b, "<!-- not a playbook:") != ""
+}
+
+// marker returns the text of the HTML comment starting with prefix in the
+// lines right before a block.
+func marker(t *testing.T, b codeBlock, prefix string) string {
 	src, err := os.ReadFile(filepath.Join("..", "..", b.file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(src), "\n")
 	for i := b.line - 3; i >= 0 && i >= b.line-5; i-- {
-		if m, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "<!-- playbook-error:"); ok {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), prefix); ok {
 			return strings.TrimSpace(strings.TrimSuffix(m, "-->"))
 		}
 		if strings.TrimSpace(lines[i]) != "" {
@@ -456,7 +469,7 @@ func schemaKeys(t *testing.T) map[string]map[string]bool {
 		sources = append(sources, b)
 	}
 	for _, b := range docBlocks(t) {
-		if b.info == "yaml" && !isCatalogue(b.text) {
+		if b.info == "yaml" && !isCatalogue(b.text) && !notAPlaybook(t, b) {
 			sources = append(sources, asPlaybook(t, b.text))
 		}
 	}
