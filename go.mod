@@ -12,6 +12,7 @@ require (
 	github.com/hashicorp/vault/api v1.23.0
 	github.com/hiddeco/sshsig v0.2.0
 	github.com/jcmturner/gokrb5/v8 v8.4.4
+	github.com/kevinburke/ssh_config v1.6.0
 	github.com/miekg/dns v1.1.68
 	github.com/prometheus/client_golang v1.25.0
 	github.com/relex/aini v1.6.0

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -91,6 +92,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 	s := settings{Port: defaultPort, User: "root", HostTimeout: defaultHostTimeout, Parallel: defaultParallel, HostKeys: map[string]string{}}
 	var hostsNode, fileNode, ansibleNode, authNode, sudoNode, knownNode, tofuNode *yaml.Node
 	var invFile, ansibleFile string
+	var sc sshConfigSettings
 	d.Map(n, "ssh target", map[string]playbook.Field{
 		"hosts": {Decode: func(n *yaml.Node) {
 			hostsNode = n
@@ -100,8 +102,27 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		"ansible_inventory": {Decode: func(n *yaml.Node) {
 			ansibleNode, ansibleFile = n, d.NonEmpty(n, "ansible_inventory")
 		}},
-		"port": {Decode: func(n *yaml.Node) { s.Port = d.Int(n, "port", 1, 65535) }},
+		"port": {Decode: func(n *yaml.Node) { sc.portSet = true; s.Port = d.Int(n, "port", 1, 65535) }},
+		"ssh_config": {Decode: func(n *yaml.Node) {
+			// A path, or true for ~/.ssh/config; never read unless asked:
+			// what a run did must not depend on the operator's dotfiles.
+			if n.Kind == yaml.ScalarNode && (n.Value == "true" || n.Value == "false") {
+				if d.Bool(n, "ssh_config") {
+					home, _ := os.UserHomeDir()
+					sc.path = filepath.Join(home, ".ssh", "config")
+				}
+				return
+			}
+			p := d.NonEmpty(n, "ssh_config")
+			if rest, ok := strings.CutPrefix(p, "~/"); ok {
+				home, _ := os.UserHomeDir()
+				sc.path = filepath.Join(home, rest)
+			} else if p != "" {
+				sc.path = resolve(p)
+			}
+		}},
 		"user": {Decode: func(n *yaml.Node) {
+			sc.userSet = true
 			s.User = d.NonEmpty(n, "user")
 			if s.User != "" && !loginName.MatchString(s.User) {
 				d.Errorf(n, "user %q is not a login name", s.User)
@@ -121,7 +142,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		"auth": {Required: true, Decode: func(n *yaml.Node) {
 			authNode = n
 			d.Map(n, "auth", map[string]playbook.Field{
-				"key_file":       {Decode: func(n *yaml.Node) { s.Auth.KeyFile = resolve(d.NonEmpty(n, "auth.key_file")) }},
+				"key_file":       {Decode: func(n *yaml.Node) { sc.keySet = true; s.Auth.KeyFile = resolve(d.NonEmpty(n, "auth.key_file")) }},
 				"key_passphrase": {Decode: func(n *yaml.Node) { s.Auth.KeyPassphrase = d.Ref(n, "auth.key_passphrase") }},
 				"agent":          {Decode: func(n *yaml.Node) { s.Auth.Agent = d.Bool(n, "auth.agent") }},
 				"password":       {Decode: func(n *yaml.Node) { s.Auth.Password = d.Ref(n, "auth.password") }},
@@ -143,7 +164,11 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 				s.Passwords = append(s.Passwords, p)
 			})
 		}},
-		"known_hosts": {Decode: func(n *yaml.Node) { knownNode = n; s.KnownHosts = resolve(d.NonEmpty(n, "known_hosts")) }},
+		"known_hosts": {Decode: func(n *yaml.Node) {
+			sc.knownSet = true
+			knownNode = n
+			s.KnownHosts = resolve(d.NonEmpty(n, "known_hosts"))
+		}},
 		"host_keys": {Decode: func(n *yaml.Node) {
 			if n.Kind != yaml.MappingNode {
 				d.Errorf(n, "host_keys must be a mapping of host to SHA256 fingerprint")
@@ -160,6 +185,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		}},
 		"trust_on_first_use": {Decode: func(n *yaml.Node) { tofuNode = n; s.TrustFirstUse = d.Bool(n, "trust_on_first_use") }},
 		"jump": {Decode: func(n *yaml.Node) {
+			sc.jumpSet = true
 			j := &jumpSettings{Port: defaultPort}
 			d.Map(n, "jump", map[string]playbook.Field{
 				"address": {Required: true, Decode: func(n *yaml.Node) {
@@ -203,6 +229,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 					}
 				}},
 				"user": {Decode: func(n *yaml.Node) {
+					sc.accessKeyUserSet = true
 					s.AccessKey.User = d.NonEmpty(n, "access_key.user")
 					if s.AccessKey.User != "" && !loginName.MatchString(s.AccessKey.User) {
 						d.Errorf(n, "access_key.user %q is not a login name", s.AccessKey.User)
@@ -245,6 +272,11 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 	}
 	if ansibleFile != "" {
 		s.Hosts = append(s.Hosts, ansibleHostSpecs(d, ansibleNode, resolve(ansibleFile), s.User)...)
+	}
+	applySSHConfig(d, n, &s, sc)
+	if !sc.accessKeyUserSet {
+		// The login ssh_config gave is the access key's default too.
+		s.AccessKey.User = s.User
 	}
 	if hostsNode == nil && fileNode == nil && ansibleNode == nil {
 		d.Errorf(n, "ssh target: give hosts, inventory_file, ansible_inventory, or several of them")

@@ -19,6 +19,9 @@ type Jump struct {
 	Port    int
 	User    string
 	HostKey string // pinned SHA256 fingerprint, or "" for known_hosts
+	// Via are the hops to go through to reach this one, first to last (a
+	// ProxyJump chain); each is checked and logged in to like the last.
+	Via []Jump
 }
 
 // JoinHostPort joins a host and a port, bracketing an IPv6 address.
@@ -64,8 +67,9 @@ type Dialer struct {
 // login whatever the number of hosts (OpenSSH's MaxStartups starts
 // dropping concurrent unauthenticated connections past 10).
 type Bastion struct {
-	mu sync.Mutex
-	c  *ssh.Client
+	mu   sync.Mutex
+	c    *ssh.Client
+	hops []*ssh.Client // the Via hops' connections, first to last
 }
 
 // client returns the connection to the jump host, dialling it if needed.
@@ -75,9 +79,37 @@ func (b *Bastion) client(ctx context.Context, d *Dialer) (*ssh.Client, error) {
 	if b.c != nil {
 		return b.c, nil
 	}
+	var through *ssh.Client
+	for _, hop := range d.Jump.Via {
+		haddr := JoinHostPort(hop.Address, hop.Port)
+		var raw net.Conn
+		if through != nil {
+			var err error
+			if raw, err = dialVia(ctx, through, haddr); err != nil {
+				b.closeHops()
+				return nil, fmt.Errorf("jump host %s: %w", haddr, err)
+			}
+		}
+		hc, err := d.handshake(ctx, raw, nil, "jump host "+haddr, haddr, hop.HostKey, hop.User, d.JumpAuth)
+		if err != nil {
+			b.closeHops()
+			return nil, err
+		}
+		b.hops = append(b.hops, hc)
+		through = hc
+	}
 	jaddr := JoinHostPort(d.Jump.Address, d.Jump.Port)
-	c, err := d.handshake(ctx, nil, nil, "jump host "+jaddr, jaddr, d.Jump.HostKey, d.Jump.User, d.JumpAuth)
+	var raw net.Conn
+	if through != nil {
+		var err error
+		if raw, err = dialVia(ctx, through, jaddr); err != nil {
+			b.closeHops()
+			return nil, fmt.Errorf("jump host %s: %w", jaddr, err)
+		}
+	}
+	c, err := d.handshake(ctx, raw, nil, "jump host "+jaddr, jaddr, d.Jump.HostKey, d.Jump.User, d.JumpAuth)
 	if err != nil {
+		b.closeHops()
 		return nil, err
 	}
 	b.c = c
@@ -112,7 +144,16 @@ func (b *Bastion) drop(c *ssh.Client) {
 	if b.c == c {
 		b.c.Close()
 		b.c = nil
+		b.closeHops()
 	}
+}
+
+// closeHops closes the Via hops' connections, last first. b.mu is held.
+func (b *Bastion) closeHops() {
+	for i := len(b.hops) - 1; i >= 0; i-- {
+		b.hops[i].Close()
+	}
+	b.hops = nil
 }
 
 // Close closes the jump connection, once no host connection needs it.
@@ -124,6 +165,7 @@ func (b *Bastion) Close() error {
 	}
 	err := b.c.Close()
 	b.c = nil
+	b.closeHops()
 	return err
 }
 
