@@ -92,8 +92,45 @@ type agentParts struct {
 // provider's footholds its run removed expected absent (and the packages,
 // units and processes of the agents it removed), and the accounts its
 // changes acted on not compared on state and admin rights.
+//
+// Where the run read a target again after its changes (report.After), that
+// reading is the baseline for its systems: the estate as the run left it
+// (accounts locked, the new access key, the provider's items removed, the
+// lines of a file renumbered), and only what is absent from it is expected
+// absent.
 func FromReport(r *report.Report) *Baseline {
-	b := &Baseline{Dossier: r.Dossier, gone: map[string]string{}, touched: map[string]bool{}, goneAgents: map[string]*agentParts{}}
+	b := &Baseline{Dossier: withAfter(r.Dossier, r.After), gone: map[string]string{}, touched: map[string]bool{}, goneAgents: map[string]*agentParts{}}
+	after := map[string]map[string]bool{} // target\x00system -> finding ids read after the run
+	for _, inv := range r.After {
+		for _, s := range inv.Systems {
+			if s.Error != "" {
+				continue
+			}
+			ids := map[string]bool{}
+			for _, f := range s.Findings {
+				ids[f.ID] = true
+			}
+			after[key(inv.Target, s.Name)] = ids
+		}
+	}
+	defer func() {
+		// A finding the reading after the run still holds is not gone
+		// (an account locked, not removed; a key share replaced).
+		for k := range b.gone {
+			parts := strings.SplitN(k, "\x00", 3)
+			if ids, read := after[key(parts[0], parts[1])]; read && ids[parts[2]] {
+				delete(b.gone, k)
+			}
+		}
+		// A system read after the run is compared as it was read then:
+		// what the run did to its accounts is in that reading.
+		for k := range b.touched {
+			parts := strings.SplitN(k, "\x00", 3)
+			if _, read := after[key(parts[0], parts[1])]; read {
+				delete(b.touched, k)
+			}
+		}
+	}()
 	for _, a := range r.Actions {
 		if !a.Result.OK() {
 			continue
@@ -473,4 +510,32 @@ func (b *Baseline) services(was, now *connector.System, target string, add func(
 		add(Item{Kind: KindServiceUnit, Change: Removed, Object: o.Name, ID: "unit:" + o.Name, From: enabled(o.Enabled),
 			Detail: fmt.Sprintf("service %s of the dossier is gone", o.Name)})
 	}
+}
+
+// withAfter is the dossier with each system read again after the run (and
+// without an error then) replaced by that reading.
+func withAfter(dossier, after []connector.Inventory) []connector.Inventory {
+	if len(after) == 0 {
+		return dossier
+	}
+	read := map[string]connector.System{}
+	for _, inv := range after {
+		for _, s := range inv.Systems {
+			if s.Error == "" {
+				read[key(inv.Target, s.Name)] = s
+			}
+		}
+	}
+	out := make([]connector.Inventory, len(dossier))
+	for i, inv := range dossier {
+		out[i] = inv
+		out[i].Systems = make([]connector.System, len(inv.Systems))
+		for j, s := range inv.Systems {
+			if a, ok := read[key(inv.Target, s.Name)]; ok {
+				s = a
+			}
+			out[i].Systems[j] = s
+		}
+	}
+	return out
 }

@@ -38,6 +38,10 @@ type Result struct {
 	RunID     string
 	Plan      *plan.Plan
 	Dossier   []*connector.Inventory
+	// After is every changed target read again once its changes were
+	// made: what the estate is after the run, the baseline of freshness
+	// checks.
+	After     []*connector.Inventory
 	Recovered []report.Action
 	Actions   []report.Action
 	Report    *report.Report
@@ -230,6 +234,49 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 		}
 	}
 	res.Actions = s.apply(ctx, rn, p, opts.Parallel, blocked)
+	return s.readAfter(ctx, rn, res, opts.Parallel)
+}
+
+// readAfter reads again every target a change was made on, so that the
+// report holds the estate as the run leaves it (report.After): what
+// `handover check` then compares with. A run interrupted before it keeps
+// only the dossier, and check says so.
+func (s *Session) readAfter(ctx context.Context, rn *runner, res *Result, parallel int) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	changed := map[string]bool{}
+	for _, a := range res.Actions {
+		if a.Result != plan.Skipped {
+			changed[a.Change.Target] = true
+		}
+	}
+	var targets []*Target
+	for _, t := range s.Targets {
+		if changed[t.Spec.Name] {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	res.After = make([]*connector.Inventory, len(targets))
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	g.SetLimit(s.parallel(parallel))
+	for i, t := range targets {
+		g.Go(func() error {
+			res.After[i] = s.inventoryTarget(ctx, gctx, t)
+			return nil
+		})
+	}
+	g.Wait()
+	for _, inv := range res.After {
+		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: plan.Done,
+			Detail: map[string]string{"phase": "after", "fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}}
+		if err := rn.record(rec); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
