@@ -35,9 +35,9 @@ type RunOptions struct {
 
 // Result is what a run did.
 type Result struct {
-	RunID     string
-	Plan      *plan.Plan
-	Dossier   []*connector.Inventory
+	RunID   string
+	Plan    *plan.Plan
+	Dossier []*connector.Inventory
 	// After is every changed target read again once its changes were
 	// made: what the estate is after the run, the baseline of freshness
 	// checks.
