@@ -265,7 +265,7 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 			Provider: selected,
 			Reasons:  reasons,
 			Detail:   detail,
-			Data: agentData{Packages: pkgs, Units: units, Paths: m.Paths, Processes: procs},
+			Data:     agentData{Packages: pkgs, Units: units, Paths: m.Paths, Processes: procs},
 		})
 	}
 	return out
