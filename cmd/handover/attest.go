@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -54,4 +58,72 @@ func attestCommand(s *stdio) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// askAttestations asks, for each declared step awaiting attestation (or
+// due again), whether it was done; each step confirmed is recorded with
+// who attests, a note, the date and optionally an evidence file, as
+// `handover attest` records it. A step not confirmed stays awaiting: the
+// report lists it, nothing is assumed done.
+func askAttestations(ctx context.Context, sess *engine.Session, in io.Reader, out io.Writer) error {
+	steps := sess.Plan(nil).Manual
+	var open []int
+	for i, m := range steps {
+		if m.Status == "awaiting-attestation" || m.Status == "stale" {
+			open = append(open, i)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	r := bufio.NewReader(in)
+	ask := func(q string) (string, error) {
+		fmt.Fprint(out, q)
+		line, err := r.ReadString('\n')
+		if err != nil && line == "" {
+			return "", err
+		}
+		return strings.TrimSpace(line), nil
+	}
+	fmt.Fprintf(out, "%d declared step(s) await a written attestation. Confirm those done (Enter skips one):\n", len(open))
+	for _, i := range open {
+		m := steps[i]
+		fmt.Fprintf(out, "\n  %s %s — %s (%s, owner %s)\n", m.Action, m.Item, m.Name, m.Kind, m.Owner)
+		yes, err := ask("  Done? [y/N] ")
+		if err != nil {
+			return nil // input closed: the rest stay awaiting
+		}
+		if yes != "y" && yes != "yes" && yes != "o" && yes != "oui" {
+			continue
+		}
+		a := engine.Attestation{Item: m.Item}
+		if a.By, err = ask("  Attested by (name, role): "); err != nil {
+			return err
+		}
+		if a.Note, err = ask("  What was done: "); err != nil {
+			return err
+		}
+		d, err := ask("  Done on (YYYY-MM-DD, Enter: today): ")
+		if err != nil {
+			return err
+		}
+		if d != "" {
+			if a.Done, err = time.Parse(time.DateOnly, d); err != nil {
+				fmt.Fprintf(out, "  %q is not a date: not recorded\n", d)
+				continue
+			}
+		}
+		if a.Evidence, err = ask("  Evidence file (Enter: none): "); err != nil {
+			return err
+		}
+		a.Renew = m.Status == "stale"
+		rec, err := sess.Attest(ctx, a)
+		if err != nil {
+			fmt.Fprintf(out, "  not recorded: %v\n", err)
+			continue
+		}
+		fmt.Fprintf(out, "  recorded (attestation %d, hash %s)\n", rec.Seq, rec.Hash[:12])
+	}
+	fmt.Fprintln(out)
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/handover/secret"
@@ -40,6 +42,10 @@ func resetComponents(t *testing.T, only string) {
 // over or generated, appears in any output or any file the runs wrote.
 func TestDemoEndToEnd(t *testing.T) {
 	env := testenv.Require(t)
+	if env.DNS == nil {
+		t.Fatal("the demo reads the client's domain from the testenv's DNS server: run `bin/testenv up -only nsd`")
+	}
+	testenv.LockComponent(t, "nsd", false)
 	testenv.LockComponent(t, "fleet", true)
 	testenv.LockComponent(t, "slapd", true)
 	testenv.LockComponent(t, "samba", true)
@@ -77,8 +83,15 @@ func TestDemoEndToEnd(t *testing.T) {
 		return out
 	}
 	step(0, "lint", pb)
-	step(exitChanges, "plan", "--detailed-exitcode", pb, "-o", filepath.Join(dir, "plan.json"))
-	out := step(0, "run", "--yes", "--plan", filepath.Join(dir, "plan.json"), pb)
+	out := step(exitChanges, "plan", "--detailed-exitcode", pb, "-o", filepath.Join(dir, "plan.json"))
+	if !strings.Contains(out, "Manual: 4 step(s), 3 awaiting attestation.") {
+		t.Errorf("the plan does not list the declared items' steps:\n%s", out)
+	}
+	// Two declared steps done and attested in writing before the run; the
+	// registrar is waived, the M365 tenant's step is not done yet.
+	step(0, "attest", pb, "pare-feu", "--by", "Jeanne Martin (DSI)", "--note", "mot de passe admin changé, compte prestanet supprimé")
+	step(0, "attest", pb, "wifi", "--by", "Jeanne Martin (DSI)", "--note", "clé WPA2 changée sur les 3 bornes")
+	out = step(0, "run", "--yes", "--plan", filepath.Join(dir, "plan.json"), pb)
 	m := regexp.MustCompile(`Report:\s+(\S+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("run printed no report directory:\n%s", out)
@@ -109,13 +122,12 @@ func TestDemoEndToEnd(t *testing.T) {
 	f.Close()
 
 	checkProofColumns(t, m[1])
+	checkDossier(t, env, m[1], filepath.Join(dir, "state", "attestations.jsonl"))
 
 	// Idempotent: nothing left to do, and the estate matches the dossier.
 	step(0, "plan", pb)
-	// The declared items' steps: two attested in writing, the registrar
-	// waived, the M365 tenant not yet: check reports it and nothing else.
-	step(0, "attest", pb, "pare-feu", "--by", "Jeanne Martin (DSI)", "--note", "mot de passe admin changé, compte prestanet supprimé")
-	step(0, "attest", pb, "wifi", "--by", "Jeanne Martin (DSI)", "--note", "clé WPA2 changée sur les 3 bornes")
+	// The M365 tenant's step is still awaiting its attestation: check
+	// reports it, and nothing else.
 	out = step(exitChanges, "check", pb)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		line = strings.Join(strings.Fields(line), " ")
@@ -242,5 +254,47 @@ func checkProofColumns(t *testing.T, dir string) {
 	}
 	if agents == 0 {
 		t.Error("the demo removed no agent")
+	}
+}
+
+// checkDossier reads the demo run's report: the completeness figure counts
+// every action and the four declared items (two attested, one waived, one
+// awaiting), the attestations are the journal's, and the cloud services of
+// the client's domain are listed.
+func checkDossier(t *testing.T, env *testenv.Env, dir, attestations string) {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Unmarshal(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(r.Actions)
+	if c := r.Completeness; c == nil || c.Items != n+4 || c.Done != n+2 || c.Waived != 1 || c.Awaiting != 1 || c.Complete {
+		t.Errorf("completeness: %+v (%d actions)", r.Completeness, n)
+	}
+	recs, head, err := journal.VerifyFile(attestations)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("attestation journal: %d records, %v", len(recs), err)
+	}
+	if r.Attestations == nil || r.Attestations.Head != head {
+		t.Errorf("the report's attestations are not the journal's: %+v", r.Attestations)
+	}
+	var services []string
+	for _, inv := range r.Dossier {
+		for _, s := range inv.Systems {
+			for _, f := range s.Findings {
+				if f.Kind == connector.KindCloudService {
+					services = append(services, f.Object)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"Microsoft 365", "Google Workspace", env.DNS.ProviderDomain} {
+		if !slices.Contains(services, want) {
+			t.Errorf("cloud services %v lack %s", services, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"html"
 	"os"
 	"path/filepath"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/handoverhq/handover/connectors/builtin"
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/report"
 	"github.com/handoverhq/handover/testenv"
@@ -160,5 +163,54 @@ declared:
 	out = step(exitChanges, "check", pb)
 	if !strings.Contains(out, "attestation-missing declared/m365-tenant m365") || strings.Contains(out, "pare-feu") {
 		t.Errorf("check output:\n%s", out)
+	}
+}
+
+// TestAskAttestations: on a terminal, run asks for each declared step
+// awaiting attestation; a step confirmed is recorded as `handover attest`
+// records it, one skipped stays awaiting, a bad date records nothing.
+func TestAskAttestations(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HANDOVER_TEST_PASSPHRASE", "unused")
+	pb := writePlaybook(t, dir, `version: 1
+handover:
+  client: {name: Mairie}
+  outgoing: {name: Prestanet}
+state: `+dir+`/state
+secrets:
+  file: {path: `+dir+`/secrets.age, passphrase: "${env:HANDOVER_TEST_PASSPHRASE}"}
+outgoing: {domains: [prestanet.test]}
+targets:
+  - {name: dns, type: dns, domains: [mairie.test], resolver: 192.0.2.1}
+declared:
+  - {id: pare-feu, kind: firewall, name: Pare-feu, owner: DSI, provider_knew: true, action: rotate}
+  - {id: wifi, kind: wifi, name: Wi-Fi, owner: DSI, provider_knew: true, action: rotate}
+  - {id: m365, kind: m365-tenant, name: Tenant, owner: DSI, provider_knew: true, action: revoke-provider-account}
+  - {id: licences, kind: licence, name: Licences, owner: DSI, provider_knew: false, action: nothing}
+`)
+	var out strings.Builder
+	s := &stdio{out: &out, err: &out}
+	sess, err := loadWith(context.Background(), s, &engine.Engine{Registry: builtin.Registry()}, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	in := strings.NewReader("y\nJeanne Martin (DSI)\nmot de passe changé\n2026-11-20\n\n" + // pare-feu
+		"\n" + // wifi: skipped
+		"oui\nJeanne\nfait\nhier\n\n") // m365: a bad date
+	if err := askAttestations(context.Background(), sess, in, &out); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := journal.VerifyFile(sess.AttestationsPath())
+	if err != nil || len(recs) != 1 || recs[0].Object != "pare-feu" || recs[0].Detail["by"] != "Jeanne Martin (DSI)" || recs[0].Detail["done"] != "2026-11-20T00:00:00Z" {
+		t.Fatalf("attestations: %+v, %v\n%s", recs, err, out.String())
+	}
+	for _, want := range []string{"3 declared step(s) await a written attestation", "recorded (attestation 1", `"hier" is not a date: not recorded`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "licences") {
+		t.Error("a step with nothing to do was asked")
 	}
 }

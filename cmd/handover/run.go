@@ -81,6 +81,15 @@ func runOrResume(c *cli.Context, s *stdio, resume bool) error {
 		return withCode(exitError, fmt.Errorf("%s: the signing key cannot sign the report; nothing was changed", sess.Playbook.File))
 	}
 	e.WriteReport = reportWriter(signer, lang)
+	// On a terminal, the operator confirms the declared items' steps done
+	// since the last run, each attested in writing before the run reads
+	// them; with --yes (unattended) nothing is asked and nothing is
+	// assumed done.
+	if !resume && !c.Bool("yes") && isTerminal(s.in) {
+		if err := askAttestations(c.Context, sess, s.in, s.out); err != nil {
+			return withCode(exitError, err)
+		}
+	}
 	opts := engine.RunOptions{Parallel: c.Int("parallel"), RecoverOnly: resume}
 	if !resume {
 		if f := c.String("plan"); f != "" {

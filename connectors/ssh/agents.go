@@ -179,6 +179,26 @@ func findAgent(h *hostData, a Agent) agentMatch {
 	return m
 }
 
+// live reports whether the agent can run on the host: a process of it
+// runs, one of its units is enabled or held by systemd, or one of its
+// packages is installed (not only its configuration files left).
+func (m agentMatch) live(h *hostData) bool {
+	if len(m.Processes) > 0 {
+		return true
+	}
+	for _, u := range m.Units {
+		if _, held := h.LiveUnits[u]; held || h.Enabled[u] {
+			return true
+		}
+	}
+	for _, p := range m.Packages {
+		if p.State != "rc" {
+			return true
+		}
+	}
+	return false
+}
+
 func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 	if hc.Catalog == nil {
 		return nil
@@ -225,6 +245,18 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 		if selected {
 			reasons = append(reasons, "selected for removal by outgoing.agents")
 		}
+		detail := map[string]string{
+			"packages":  strings.Join(pkgs, " "),
+			"units":     strings.Join(units, " "),
+			"processes": strings.Join(procs, " "),
+			"paths":     strings.Join(m.Paths, "\n"),
+			"source":    a.Source,
+		}
+		if m.live(h) {
+			// The service the agent connects the host to: a link of the
+			// schéma (system.go).
+			detail["service"] = a.Title
+		}
 		out = append(out, connector.Finding{
 			ID:       "agent:" + a.Name,
 			Kind:     connector.KindAgent,
@@ -232,13 +264,7 @@ func agentFindings(h *hostData, hc hostContext) []connector.Finding {
 			Summary:  fmt.Sprintf("%s (%s): %s", a.Title, a.Vendor, strings.Join(what, "; ")),
 			Provider: selected,
 			Reasons:  reasons,
-			Detail: map[string]string{
-				"packages":  strings.Join(pkgs, " "),
-				"units":     strings.Join(units, " "),
-				"processes": strings.Join(procs, " "),
-				"paths":     strings.Join(m.Paths, "\n"),
-				"source":    a.Source,
-			},
+			Detail:   detail,
 			Data:     agentData{Packages: pkgs, Units: units, Paths: m.Paths, Processes: procs},
 			Volatile: []string{"processes"},
 		})

@@ -21,7 +21,20 @@ const (
 	LinkMount    = "mounts a share from"
 	LinkRelay    = "relays mail through"
 	LinkResolver = "resolves names through"
+	LinkAgent    = "remote access through"
 )
+
+// agentLinks link a host to the service of each remote-access agent that
+// can run on it (TeamViewer, an RMM), the provider's marked.
+func agentLinks(agents []connector.Finding) []connector.Link {
+	var ls []connector.Link
+	for _, f := range agents {
+		if svc := f.Detail["service"]; svc != "" {
+			ls = append(ls, connector.Link{To: svc, Kind: LinkAgent, Provider: f.Provider, Why: "catalogue agent " + f.Object})
+		}
+	}
+	return ls
+}
 
 // links are the dependencies a host's configuration names: the directory
 // its LDAP client, nslcd or sssd asks, the servers of its network file

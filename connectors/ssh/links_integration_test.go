@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
@@ -29,6 +30,10 @@ func TestLinksOnFleet(t *testing.T) {
 	defer cancel()
 	tg := configure(t, e, fleetSettings(e, ""), secret.NewMemoryStore(), nil)
 	inv, err := tg.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := BuiltinCatalog()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +61,21 @@ func TestLinksOnFleet(t *testing.T) {
 			}
 		}
 		for _, l := range sys.Links {
-			if l.Kind != LinkResolver && !slices.ContainsFunc(h.Links, func(w testenv.HostLink) bool { return w.Kind == l.Kind && w.To == l.To }) {
+			if l.Kind != LinkResolver && l.Kind != LinkAgent && !slices.ContainsFunc(h.Links, func(w testenv.HostLink) bool { return w.Kind == l.Kind && w.To == l.To }) {
 				t.Errorf("%s: link %+v was not planted", h.Name, l)
+			}
+		}
+		// Every agent whose daemon runs links the host to its service,
+		// as the provider's (outgoing.agents selects them all).
+		for _, name := range h.Agents {
+			var title string
+			for _, a := range cat.Agents {
+				if a.Name == name {
+					title = a.Title
+				}
+			}
+			if !slices.ContainsFunc(sys.Links, func(l connector.Link) bool { return l.Kind == LinkAgent && l.To == title && l.Provider }) {
+				t.Errorf("%s: no link to %s's service (%q) among %+v", h.Name, name, title, sys.Links)
 			}
 		}
 	}

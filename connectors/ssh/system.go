@@ -230,6 +230,7 @@ func buildSystem(h *hostData, hc hostContext) connector.System {
 	s.Findings = append(s.Findings, correlateAddresses(cronFindings(h, hc, providerAccounts))...)
 	agents := agentFindings(h, hc)
 	s.Findings = append(s.Findings, agents...)
+	s.Links = append(s.Links, agentLinks(agents)...)
 	s.Findings = append(s.Findings, processFindings(h, hc, agents)...)
 	s.Findings = append(s.Findings, persistFindings(h, hc, agents, providerAccounts, s.Findings)...)
 

@@ -180,3 +180,27 @@ func TestDeclaredTamperedJournal(t *testing.T) {
 		t.Error("a tampered attestation journal is no failure in the report")
 	}
 }
+
+// A saved plan's manual steps read as they stand when it is applied: a
+// step attested after the plan was made is done.
+func TestSavedPlanManualStepsCurrent(t *testing.T) {
+	_, pb := setup(t, declaredSection, []string{"root"}, nil)
+	e := newEngine()
+	ctx := context.Background()
+	s, err := e.Load(ctx, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	saved := s.Plan(s.Inventory(ctx, 1))
+	if _, err := s.Attest(ctx, engine.Attestation{Item: "pare-feu", By: "Jeanne", Note: "fait"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(ctx, engine.RunOptions{Plan: saved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := res.Plan.Manual[0]; m.Item != "pare-feu" || m.Status != string(report.DeclaredDone) {
+		t.Errorf("manual step: %+v", m)
+	}
+}

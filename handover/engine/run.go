@@ -216,6 +216,9 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 		}
 		p = opts.Plan
 		p.Problems = fresh.Problems
+		// The declared steps are no part of what the plan applies: they
+		// read as they stand now (attested since the plan was made).
+		p.Manual = fresh.Manual
 	}
 	res.Plan = p
 	if err := rn.record(journal.Record{Kind: journal.Planned, Result: plan.Done, Detail: map[string]string{

@@ -172,7 +172,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 					rows[i].Provider = rows[i].Provider || l.Provider
 				} else {
 					rowAt[rk] = len(rows)
-					rows = append(rows, edgeRow{From: rk[0], Kind: l.Kind, To: toName, Count: 1, Provider: l.Provider, Why: l.Why})
+					rows = append(rows, edgeRow{From: rk[0], Kind: linkWord(r, w, l.Kind), To: toName, Count: 1, Provider: l.Provider, Why: l.Why})
 				}
 			}
 		}
@@ -289,7 +289,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 			c, class = providerColor, "link provider"
 		}
 		fmt.Fprintf(&b, `<path class="%s" data-from="%s" data-to="%s" data-kind="%s" d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-			class, esc(a.title), esc(z.title), esc(k.kind), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
+			class, esc(a.title), esc(z.title), esc(k.kind), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
 	}
 	// Boxes.
 	for _, n := range nodes {
@@ -332,7 +332,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 		lx = margin + 64 + (i%2)*260
 		ly2 := ly + 22*(1+i/2)
 		c := linkColor[k]
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" marker-end="url(#arrow-%s)"/><text x="%d" y="%d">%s</text>`, lx, ly2-4, lx+30, ly2-4, c, c[1:], lx+38, ly2, esc(k))
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" marker-end="url(#arrow-%s)"/><text x="%d" y="%d">%s</text>`, lx, ly2-4, lx+30, ly2-4, c, c[1:], lx+38, ly2, esc(linkWord(r, w, k)))
 	}
 	if anyProvider {
 		i := len(linkKinds)
@@ -342,6 +342,15 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 	}
 	b.WriteString(`</g></svg>`)
 	return b.String(), rows
+}
+
+// linkWord is a link kind in the report's language, from format 3 on (a
+// connector names it in English; earlier reports print it as written).
+func linkWord(r *Report, w words, kind string) string {
+	if r.FormatVersion <= format2 {
+		return kind
+	}
+	return w.Maybe("link."+kind, kind)
 }
 
 func abs(n int) int {
