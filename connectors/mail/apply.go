@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/handoverhq/handover/connectors/internal/shacrypt"
 	"github.com/handoverhq/handover/connectors/internal/sshremote"
@@ -186,6 +187,7 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	if ferr := t.flushAuthCache(ctx); ferr != nil && err == nil {
 		err = ferr
 	}
+	var proofs []int
 	for i := range creds {
 		if out[i].Err != nil {
 			continue
@@ -201,12 +203,15 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		default:
 			out[i].Err = res[s]
 		}
-		if out[i].Err != nil {
-			continue
+		if out[i].Err == nil {
+			proofs = append(proofs, i)
 		}
+	}
+	parallel(len(proofs), func(k int) {
+		i := proofs[k]
 		works, why, lerr := t.imapLogin(ctx, creds[i].Change.Object, creds[i].Secret)
 		out[i].Proven = &connector.Tried{Works: works, Err: lerr, Method: t.imapMethod(creds[i].Change.Object) + ", right after the passwd-file was replaced and Dovecot's auth cache flushed", Detail: why}
-	}
+	})
 	return out
 }
 
@@ -227,11 +232,11 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 	} else {
 		flushed = "mode mailbox: Dovecot's auth cache could not be flushed; an old password may answer from it until its TTL"
 	}
-	for i, c := range creds {
-		login := c.Change.Object
-		works, why, err := t.imapLogin(ctx, login, c.Secret)
+	parallel(len(creds), func(i int) {
+		login := creds[i].Change.Object
+		works, why, err := t.imapLogin(ctx, login, creds[i].Secret)
 		out[i] = connector.Tried{Works: works, Err: err, Method: t.imapMethod(login) + "; " + flushed, Detail: why}
-	}
+	})
 	return out
 }
 
@@ -502,4 +507,23 @@ func dropForward(text string, drop func(string) bool) (string, bool) {
 		}
 	}
 	return strings.Join(out, "\n"), changed
+}
+
+// loginParallel bounds the IMAP logins made at once: each is a TLS
+// handshake and a Dovecot login process.
+const loginParallel = 8
+
+// parallel runs fn(0..n-1), loginParallel at a time.
+func parallel(n int, fn func(int)) {
+	sem := make(chan struct{}, loginParallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }

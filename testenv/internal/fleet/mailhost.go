@@ -103,14 +103,14 @@ func (MailHost) Reset(ctx context.Context, o component.Options, env *testenv.Env
 
 func (MailHost) Down(ctx context.Context, o component.Options) error {
 	h := mailHost(o.Dir)
-	if err := h.stop(); err != nil {
+	if err := stopMailHost(h); err != nil {
 		return err
 	}
 	return h.wipe()
 }
 
 func (m *mailMaterial) restart(ctx context.Context, h host, env *testenv.Env) error {
-	if err := h.stop(); err != nil {
+	if err := stopMailHost(h); err != nil {
 		return fmt.Errorf("mail host: stop: %w", err)
 	}
 	if err := h.wipe(); err != nil {
@@ -255,6 +255,7 @@ func installMail(ctx context.Context, root string) error {
 // mailBootScript is PID 1 of the mail host: the fleet's mounts, then the
 // Postfix maps built and Dovecot and Postfix started, then sshd.
 const mailBootScript = `set -e
+umask 022
 root=$1 addr=$2 name=$3 hosts=$4
 others=$(awk -v h="$hosts" -v r="$root" 'index($5, h) == 1 && $5 != r {print $5}' /proc/self/mountinfo)
 [ -z "$others" ] || umount -l $others 2>/dev/null || :
@@ -427,4 +428,42 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 	e.Accounts = append(e.Accounts, testenv.Account{Name: pm, PasswordFile: mailPasswordFile(m.dir, pm)})
 	e.ProviderAccounts = []string{pm}
 	return e
+}
+
+// stopMailHost stops the host and waits until no process runs in its root
+// any more (Postfix's and Dovecot's children die a moment after the
+// host's PID 1): an overlay still held by one of them, lazily unmounted,
+// would be mounted again over the same upper directory, which overlayfs
+// refuses file by file (EACCES).
+func stopMailHost(h host) error {
+	if err := h.stop(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if !processesIn(h.root()) {
+			return unmountAll(h.root())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes still run in %s 15 s after the host stopped", h.root())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesIn reports whether a process has root as its root directory.
+func processesIn(root string) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if r, err := os.Readlink("/proc/" + e.Name() + "/root"); err == nil && r == root {
+			return true
+		}
+	}
+	return false
 }
