@@ -436,7 +436,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			sys.Links = append(sys.Links, connector.Link{To: db.Args, Kind: "authenticates against"})
 			sys.Findings = append(sys.Findings, connector.Finding{
 				ID: "auth-method:" + db.Kind + ":ldap", Kind: connector.KindAuth, Object: db.label(),
-				Summary: db.label() + ": mailbox passwords live in the directory; rotate them with an ldap target (this connector proves them over IMAP)",
+				Summary: db.label() + ": mailbox passwords live in the directory; rotate them with an ldap target (this connector does not rotate them)",
 			})
 		default:
 			e.Problems = append(e.Problems, fmt.Sprintf("%s: the connector does not support the %s driver: it lists it, and rotates none of its passwords (change them where %s keeps them)", db.label(), db.Driver, db.Driver))
