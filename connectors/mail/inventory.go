@@ -645,6 +645,8 @@ func (t *target) sieveFindings(scripts []script) []connector.Finding {
 			for _, a := range drop {
 				f.Reasons = append(f.Reasons, fmt.Sprintf("sends mail to %s, in the provider's domain %s", a, t.out.Domain(a)))
 			}
+			// What else in the script names the provider (a comment).
+			f.Reasons = append(f.Reasons, t.out.Text(strings.Join(sieveComments(s.Content), "\n"))...)
 		}
 		if len(drop) > 0 && !backup {
 			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
@@ -652,5 +654,17 @@ func (t *target) sieveFindings(scripts []script) []connector.Finding {
 		out = append(out, f)
 	}
 
+	return out
+}
+
+// sieveComments are a script's comments, where a provider often signs
+// its rules.
+func sieveComments(src string) []string {
+	var out []string
+	for _, l := range strings.Split(src, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "#") {
+			out = append(out, t)
+		}
+	}
 	return out
 }
