@@ -132,6 +132,7 @@ func authDBs(root *confNode) []authDB {
 type passwdEntry struct {
 	User   string
 	Hash   string // as written, with its {SCHEME} prefix if any
+	Gecos  string
 	Home   string
 	Extra  string
 	Line   int

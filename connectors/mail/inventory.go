@@ -447,13 +447,24 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 		if db.Kind != "passdb" || db.File == "" {
 			continue
 		}
+		schemes := map[string]int{}
+		for _, en := range e.Passwd[db.File] {
+			sc, _ := hashScheme(en.Hash, db.Scheme)
+			schemes[sc]++
+		}
+		var sc []string
+		for k, n := range schemes {
+			sc = append(sc, fmt.Sprintf("%s (%d)", k, n))
+		}
+		sort.Strings(sc)
+		fact("password schemes in "+db.File, strings.Join(sc, ", "), false)
 		for _, en := range e.Passwd[db.File] {
 			if seen[db.File+"\x00"+en.User] {
 				continue
 			}
 			seen[db.File+"\x00"+en.User] = true
 			scheme, _ := hashScheme(en.Hash, db.Scheme)
-			a := connector.Account{Name: en.User, State: "enabled"}
+			a := connector.Account{Name: en.User, Display: en.Gecos, State: "enabled"}
 			if extraHas(en.Extra, "nologin") || strings.HasPrefix(en.Hash, "!") || en.Hash == "" {
 				a.State = "disabled"
 			}
