@@ -436,6 +436,24 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		b.call("run", "reload", "postfix", "reload")
 	}
 	b.call("try", "flush", "doveadm", "auth", "cache", "flush")
+	// Sessions opened before the change keep their access: end them. A
+	// master login shows as its mailbox's owner, so removing a master user
+	// ends every session (mail clients log in again by themselves).
+	kickAll := false
+	for i, ch := range changes {
+		if res[i].Err != nil {
+			continue
+		}
+		switch ch.Action {
+		case plan.RemoveGrant:
+			kickAll = true
+		case plan.LockAccount:
+			b.call("try", "kick", "doveadm", "kick", ch.Params["login"])
+		}
+	}
+	if kickAll {
+		b.call("try", "kick", "doveadm", "kick", "*")
+	}
 	var results map[string]error
 	if b.steps > 0 {
 		results, err = runBatch(ctx, r, &b)
