@@ -65,14 +65,14 @@ type Env struct {
 	CACert   string `json:"ca_cert"`   // PEM of the testenv CA
 	ClientCA string `json:"client_ca"` // same as CACert, for readability in playbooks
 
-	LDAP  *LDAPEnv  `json:"ldap,omitempty"`
-	AD    *ADEnv    `json:"ad,omitempty"`
-	Mail  *MailEnv  `json:"mail,omitempty"`
+	LDAP *LDAPEnv `json:"ldap,omitempty"`
+	AD   *ADEnv   `json:"ad,omitempty"`
+	Mail *MailEnv `json:"mail,omitempty"`
 	// MailHost is the mail server reached only over the network (SSH,
 	// SMTP, IMAP, ManageSieve): testenv component "mailhost".
 	MailHost *MailHostEnv `json:"mail_host,omitempty"`
-	Vault *VaultEnv `json:"vault,omitempty"`
-	Fleet *FleetEnv `json:"fleet,omitempty"`
+	Vault    *VaultEnv    `json:"vault,omitempty"`
+	Fleet    *FleetEnv    `json:"fleet,omitempty"`
 
 	// Operator is the client admin's workstation side: the key that signs
 	// handover reports and the passphrase of the embedded secret store.
@@ -189,6 +189,10 @@ type MailHostEnv struct {
 	// PostfixCopies are the Postfix map entries that copy mail to the
 	// provider's domain, as "map:key".
 	PostfixCopies []string `json:"postfix_copies"`
+	// SudoUser logs in with OperatorKey and becomes root with sudo and
+	// the password in SudoPasswordFile.
+	SudoUser         string `json:"sudo_user,omitempty"`
+	SudoPasswordFile string `json:"sudo_password_file,omitempty"`
 	// ProbeUser is the testenv's readiness login (never handed over).
 	ProbeUser         string `json:"probe_user"`
 	ProbePasswordFile string `json:"probe_password_file"`

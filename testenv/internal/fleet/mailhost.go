@@ -61,6 +61,11 @@ func mailProbeFile(dir string) string           { return filepath.Join(dir, "tes
 func mailCert(dir string) string                { return filepath.Join(dir, "mail.pem") }
 func mailKey(dir string) string                 { return filepath.Join(dir, "mail.key") }
 func mailKnownHosts(dir string) string          { return filepath.Join(dir, "known_hosts") }
+func mailAdminPasswordFile(dir string) string   { return filepath.Join(dir, mailAdmin+".password") }
+
+// mailAdmin is the host's admin account: the operator's key, sudo with
+// its password (Debian's %sudo rule).
+const mailAdmin = "admin-mail"
 
 // mailMaterial is what starting the mail host needs.
 type mailMaterial struct {
@@ -69,6 +74,8 @@ type mailMaterial struct {
 	hostKey       keyPair
 	callback      ssh.HostKeyCallback
 	hashes        map[string]string // login -> SHA512-CRYPT hash
+	rootHash      string
+	adminHash     string // mailAdmin's password, for sudo
 	dir           string
 	caFile        string
 }
@@ -163,6 +170,12 @@ func prepareMail(ctx context.Context, o component.Options) (*mailMaterial, error
 		}
 	}
 	if m.hashes[mailProbe], err = ensurePassword(ctx, mailProbeFile(o.Dir)); err != nil {
+		return nil, err
+	}
+	if m.rootHash, err = ensurePassword(ctx, filepath.Join(o.Dir, "root.password")); err != nil {
+		return nil, err
+	}
+	if m.adminHash, err = ensurePassword(ctx, mailAdminPasswordFile(o.Dir)); err != nil {
 		return nil, err
 	}
 	if err := o.CA.Issue(mailCert(o.Dir), mailKey(o.Dir), "mail."+testenv.ClientDomain,
@@ -410,6 +423,8 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 		MasterUser:        testenv.Account{Name: dovecot.MasterUser, PasswordFile: mailPasswordFile(m.dir, dovecot.MasterUser)},
 		MasterSeparator:   dovecot.MasterSeparator,
 		ProbeUser:         mailProbe,
+		SudoUser:          mailAdmin,
+		SudoPasswordFile:  mailAdminPasswordFile(m.dir),
 		ProbePasswordFile: mailProbeFile(m.dir),
 		PID:               pid,
 		PostfixCopies: []string{

@@ -72,6 +72,10 @@ func (m *mailMaterial) plant(h host) error {
 			return err
 		}
 	}
+	if err := addUsers(root, m.rootHash, "sudo", []user{{name: mailAdmin, uid: 1000, gecos: "Administrateur messagerie,,,",
+		hash: m.adminHash, sudo: true, keys: []string{m.operator.authorizedLine("")}, keyFile: ".ssh/authorized_keys"}}); err != nil {
+		return err
+	}
 	// Postfix takes only its host's interface addresses in inet_interfaces,
 	// and 127.0.3.1 is no interface's: smtpd listens on it by its
 	// master.cf entry instead.
