@@ -209,8 +209,9 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	}
 	parallel(len(proofs), func(k int) {
 		i := proofs[k]
-		works, why, lerr := t.imapLogin(ctx, creds[i].Change.Object, creds[i].Secret)
-		out[i].Proven = &connector.Tried{Works: works, Err: lerr, Method: t.imapMethod(creds[i].Change.Object) + ", right after the passwd-file was replaced and Dovecot's auth cache flushed", Detail: why}
+		login := imapLoginOf(creds[i].Change)
+		works, why, lerr := t.imapLogin(ctx, login, creds[i].Secret)
+		out[i].Proven = &connector.Tried{Works: works, Err: lerr, Method: t.imapMethod(login) + ", right after the passwd-file was replaced and Dovecot's auth cache flushed", Detail: why}
 	})
 	return out
 }
@@ -233,7 +234,7 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 		flushed = "mode mailbox: Dovecot's auth cache could not be flushed; an old password may answer from it until its TTL"
 	}
 	parallel(len(creds), func(i int) {
-		login := creds[i].Change.Object
+		login := imapLoginOf(creds[i].Change)
 		works, why, err := t.imapLogin(ctx, login, creds[i].Secret)
 		out[i] = connector.Tried{Works: works, Err: err, Method: t.imapMethod(login) + "; " + flushed, Detail: why}
 	})
@@ -544,4 +545,13 @@ func parallel(n int, fn func(int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// imapLoginOf is the IMAP login that proves a change's password: the
+// mailbox's, or for a master user MAILBOX<separator>MASTER.
+func imapLoginOf(ch plan.Change) string {
+	if l := ch.Params["imap_login"]; l != "" {
+		return l
+	}
+	return ch.Object
 }

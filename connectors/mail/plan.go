@@ -56,12 +56,19 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 			if a.PasswordChanged != nil {
 				changed = "last changed " + a.PasswordChanged.Format(time.RFC3339)
 			}
-			changes = append(changes, plan.Change{
+			ch := plan.Change{
 				Target: inv.Target, System: sys.Name, Action: plan.RotatePassword, Object: a.Name,
 				Before: "password " + changed, After: "new generated password, stored before it is set (SHA512-CRYPT, hashed by handover)",
 				Reason: r.Reason, SecretPath: connector.SecretPath(inv.Target, sys.Name, a.Name),
 				Params: map[string]string{"login": a.Name},
-			})
+			}
+			if isMaster(a) {
+				// A master user logs in only as MAILBOX<separator>MASTER.
+				if box := someMailbox(sys); box != "" {
+					ch.Params["imap_login"] = box + factOf(sys, "master_user_separator") + a.Name
+				}
+			}
+			changes = append(changes, ch)
 		}
 		for _, f := range sys.Findings {
 			if !f.Provider || f.Data == nil {
@@ -113,4 +120,28 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 // backupName is the name a rewritten script's old version is kept under.
 func backupName(script, date string) string {
 	return script + "-avant-handover-" + date
+}
+
+func isMaster(a connector.Account) bool {
+	return len(a.AdminVia) > 0 && strings.HasPrefix(a.AdminVia[0], "master passdb")
+}
+
+// someMailbox is a mailbox of the system (not a master user) for a master
+// login to open.
+func someMailbox(sys connector.System) string {
+	for _, a := range sys.Accounts {
+		if !isMaster(a) && !a.Provider && a.State == "enabled" {
+			return a.Name
+		}
+	}
+	return ""
+}
+
+func factOf(sys connector.System, name string) string {
+	for _, f := range sys.Facts {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
 }
