@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/handoverhq/handover/connectors/internal/shacrypt"
@@ -30,8 +31,13 @@ type estate struct {
 	// read (absent, a symbolic link), with why.
 	Unreadable map[string]string
 	Scripts    []script
-	Maps       []mapRead
-	Forwards   []forwardFile
+	// Sizes are mailbox homes' sizes in KiB, by home; LastLogin each
+	// user's last login line's time, from Dovecot's log.
+	Sizes     map[string]string
+	LastLogin map[string]string
+	LoginLog  string
+	Maps      []mapRead
+	Forwards  []forwardFile
 	// Problems are what the connector could not handle (a passdb driver
 	// it does not support, a script it cannot parse).
 	Problems []string
@@ -168,14 +174,31 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		}
 	}
 	args = append(args, "forwards:-")
+	e.LoginLog = e.Conf.get("info_log_path")
+	if e.LoginLog == "" {
+		e.LoginLog = e.Conf.get("log_path")
+	}
+	if !strings.HasPrefix(e.LoginLog, "/") {
+		e.LoginLog = "/var/log/mail.log" // syslog's, on Debian
+	}
+	args = append(args, "logins:"+e.LoginLog)
 	out, err = r.Run(ctx, readScript, args, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read script: %w", err)
 	}
 	recs, _ = parseRecords(out)
 	dbMaps := map[string]string{}
+	e.Sizes, e.LastLogin = map[string]string{}, map[string]string{}
 	for _, rec := range recs {
 		switch rec.Kind {
+		case "du":
+			e.Sizes[rec.Name] = strings.TrimSpace(rec.Content)
+		case "logins":
+			for _, l := range strings.Split(rec.Content, "\n") {
+				if user := between(l, "user=<", ">"); user != "" && len(l) >= 15 {
+					e.LastLogin[user] = l[:15] // "Dec 02 20:04:18": the log's own time, no year
+				}
+			}
 		case "file":
 			e.Raw[rec.Name] = rec.Content
 			if strings.HasSuffix(rec.Name, "/.forward") {
@@ -198,6 +221,27 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		if db.File != "" {
 			if raw, ok := e.Raw[db.File]; ok {
 				e.Passwd[db.File] = parsePasswdFile(raw)
+			}
+		}
+	}
+	// Third round: the mailboxes' sizes (their homes, from the passdbs).
+	var homes []string
+	for _, db := range e.DBs {
+		for _, en := range e.Passwd[db.File] {
+			if !db.Master && strings.HasPrefix(en.Home, "/") && !slices.Contains(homes, "du:"+en.Home) {
+				homes = append(homes, "du:"+en.Home)
+			}
+		}
+	}
+	if len(homes) > 0 {
+		out, err = r.Run(ctx, readScript, homes, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read script: %w", err)
+		}
+		recs, _ = parseRecords(out)
+		for _, rec := range recs {
+			if rec.Kind == "du" {
+				e.Sizes[rec.Name] = strings.TrimSpace(rec.Content)
 			}
 		}
 	}
@@ -500,6 +544,16 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			if !a.Provider && !db.Variables {
 				a.Password = &connector.Password{Held: t.held(ctx, en.User, en.Hash, db.Scheme)}
 			}
+			if !db.Master {
+				var about []string
+				if kb, ok := e.Sizes[en.Home]; ok {
+					about = append(about, humanKiB(kb))
+				}
+				if at, ok := e.LastLogin[en.User]; ok {
+					about = append(about, "last login "+at)
+				}
+				fact("mailbox "+en.User, strings.Join(about, ", "), false)
+			}
 			sys.Accounts = append(sys.Accounts, a)
 		}
 	}
@@ -678,4 +732,18 @@ func sieveComments(src string) []string {
 		}
 	}
 	return out
+}
+
+// humanKiB writes a du -k size for people.
+func humanKiB(kb string) string {
+	n, err := strconv.ParseFloat(kb, 64)
+	switch {
+	case err != nil:
+		return kb + " KiB"
+	case n >= 1024*1024:
+		return strconv.FormatFloat(n/1024/1024, 'f', 1, 64) + " GiB"
+	case n >= 1024:
+		return strconv.FormatFloat(n/1024, 'f', 1, 64) + " MiB"
+	}
+	return kb + " KiB"
 }
