@@ -186,6 +186,9 @@ type MailHostEnv struct {
 	// Forwarding lists the mailboxes whose Sieve script redirects to the
 	// provider's domain.
 	Forwarding []string `json:"forwarding"`
+	// GlobalSieve is a sieve_before script, run for every mailbox, that
+	// copies the direction's mail to the provider.
+	GlobalSieve string `json:"global_sieve,omitempty"`
 	// PostfixCopies are the Postfix map entries that copy mail to the
 	// provider's domain, as "map:key".
 	PostfixCopies []string `json:"postfix_copies"`

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -315,6 +316,8 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 			}
 			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		case ch.Action == plan.RemoveForward && ch.Params["kind"] == "sieve":
+		case ch.Action == plan.RemoveForward && ch.Params["kind"] == "sieve-global":
+			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		default:
 			res[i].Err = fmt.Errorf("mail: cannot apply %s", ch.Action)
 		}
@@ -334,7 +337,8 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	}
 	var b batch
 	stepOf := map[int]string{}
-	var rebuild [][2]string // tool, type:file
+	var rebuild [][2]string       // tool, type:file
+	var globalBackups [][3]string // step, file, backup
 	details := map[int]string{}
 	for _, f := range paths {
 		text := files[f].content
@@ -367,6 +371,27 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 				})
 				details[i] = "nologin set in " + f
 			case plan.RemoveForward:
+				if ch.Params["kind"] == "sieve-global" {
+					s := newScript("", path.Base(f), f, true, true, text)
+					if s.ParseErr != "" {
+						res[i].Err = fmt.Errorf("global script %s cannot be parsed now (%s): not changed", f, s.ParseErr)
+						continue
+					}
+					var spans [][2]int
+					for _, a := range s.Actions {
+						if (a.Kind == "redirect" || a.Kind == "notify") && slices.ContainsFunc(a.Addresses, func(v string) bool { return t.out.Domain(v) != "" }) {
+							spans = append(spans, [2]int{a.Start, a.End})
+						}
+					}
+					if len(spans) == 0 {
+						details[i] = "no action sends to the provider any more"
+						continue
+					}
+					globalBackups = append(globalBackups, [3]string{name, f, f + ".avant-handover-" + t.now().UTC().Format("20060102-150405")})
+					text = removeSieveActions(text, spans)
+					details[i] = fmt.Sprintf("%d action(s) removed; the old script kept as %s.avant-handover-*", len(spans), path.Base(f))
+					break
+				}
 				drop := strings.Split(ch.Params["drop"], ",")
 				isDrop := func(v string) bool {
 					return slices.ContainsFunc(drop, func(d string) bool { return strings.EqualFold(d, v) })
@@ -394,7 +419,18 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 			stepOf[i] = name
 		}
 		if changed {
-			b.call("write_file", name, f, files[f].sum, b64(text))
+			isGlobal := false
+			for _, g := range globalBackups {
+				if g[0] == name {
+					isGlobal = true
+					// Checked and kept before the file is replaced; then
+					// compiled where Dovecot looks for its binary.
+					b.call("sieve_global", name, f, g[2], files[f].sum, b64(files[f].content), b64(text))
+				}
+			}
+			if !isGlobal {
+				b.call("write_file", name, f, files[f].sum, b64(text))
+			}
 		}
 	}
 	date := t.now().UTC().Format("20060102-150405")

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -206,7 +207,7 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			}
 			for _, g := range globals {
 				if rec.Name == g || strings.HasPrefix(rec.Name, strings.TrimSuffix(g, "/")+"/") {
-					e.Scripts = append(e.Scripts, newScript("", rec.Name, rec.Name, true, true, rec.Content))
+					e.Scripts = append(e.Scripts, newScript("", path.Base(rec.Name), rec.Name, true, true, rec.Content))
 				}
 			}
 		case "absent":
@@ -322,6 +323,7 @@ type (
 		User   string   `json:"user"`
 		Script string   `json:"script"`
 		Global bool     `json:"global,omitempty"`
+		Path   string   `json:"path,omitempty"` // a global script's file
 		Active bool     `json:"active"`
 		SHA256 string   `json:"sha256"`
 		Drop   []string `json:"drop"` // the provider's addresses its actions send to
@@ -714,7 +716,7 @@ func (t *target) sieveFindings(scripts []script) []connector.Finding {
 			f.Reasons = append(f.Reasons, t.out.Text(strings.Join(sieveComments(s.Content), "\n"))...)
 		}
 		if len(drop) > 0 && !backup {
-			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
+			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Path: s.Path, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
 		}
 		out = append(out, f)
 	}

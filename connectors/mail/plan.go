@@ -2,6 +2,7 @@ package mail
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -84,7 +85,13 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 				})
 			case sieveData:
 				if x.Global {
-					// A global script is a file of root's: not rewritten here.
+					changes = append(changes, plan.Change{
+						Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "sieve global " + x.Path,
+						Before: f.Summary,
+						After:  fmt.Sprintf("the script without its actions sending to %s (checked with sievec; the old one kept beside it as %s, a name Dovecot does not run)", strings.Join(x.Drop, ", "), path.Base(x.Path)+".avant-handover-DATE"),
+						Reason: "global Sieve rule (run for every mailbox) sending mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+						Params: map[string]string{"kind": "sieve-global", "file": x.Path, "drop": strings.Join(x.Drop, ","), "kept": fmt.Sprint(x.Kept)},
+					})
 					continue
 				}
 				changes = append(changes, plan.Change{

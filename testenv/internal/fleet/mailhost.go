@@ -266,7 +266,9 @@ func installMail(ctx context.Context, root string) error {
 }
 
 // mailBootScript is PID 1 of the mail host: the fleet's mounts, then the
-// Postfix maps built and Dovecot and Postfix started, then sshd.
+// Postfix maps built, the global Sieve scripts compiled (Dovecot's
+// delivery cannot write their binaries), Dovecot and Postfix started,
+// then sshd.
 const mailBootScript = `set -e
 umask 022
 root=$1 addr=$2 name=$3 hosts=$4
@@ -284,6 +286,8 @@ chroot "$root" /bin/sh -c '
 set -e
 postmap /etc/postfix/virtual /etc/postfix/recipient_bcc
 newaliases
+sievec /etc/dovecot/sieve-before.d
+
 /usr/sbin/dovecot
 /usr/sbin/postfix start >/dev/null 2>&1
 '
@@ -427,6 +431,7 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 		SudoPasswordFile:  mailAdminPasswordFile(m.dir),
 		ProbePasswordFile: mailProbeFile(m.dir),
 		PID:               pid,
+		GlobalSieve:       mailGlobalSieve,
 		PostfixCopies: []string{
 			"/etc/postfix/virtual:postmaster@" + testenv.ClientDomain,
 			"/etc/postfix/recipient_bcc:claire.moreau@" + testenv.ClientDomain,
