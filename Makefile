@@ -11,7 +11,7 @@ HANDOVER := bin/handover
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build package deps testenv-up testenv-down testenv-reset test test-unit lint demo bench report-screenshot clean
+.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-unit lint demo bench bench-mail report-screenshot clean
 
 all: build
 
@@ -90,6 +90,10 @@ demo: testenv-up
 
 bench: deps build
 	bash bench/run.sh
+
+# The mail measure alone (MAILBOXES, default 200): bench/mail.sh.
+bench-mail: deps build
+	bash bench/mail.sh
 
 report-screenshot: build
 	bash docs/report-screenshot.sh

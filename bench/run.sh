@@ -12,6 +12,9 @@
 # under the run's date); the logs, playbooks, journal and reports stay in
 # the work directory it prints.
 #
+# Then the mail measure (bench/mail.sh: MAILBOXES mailboxes, 200; 0 to skip
+# it), whose figures go to bench/results/mail-latest.*.
+#
 # Settings (environment): HOSTS (100), PARALLEL (16), LDAP_USERS (10000,
 # 0 to skip the LDAP measure), VAULT_TOKENS (10000, 0 to skip the Vault
 # measure; VAULT_CONCURRENCY, 16), SETTLE (seconds to wait after each fleet
@@ -220,4 +223,9 @@ failed=$(jq '[.records[] | select(.exit_code != 0)] | length' "$results/latest.j
 if [ "$failed" -gt 0 ]; then
 	log "$failed run(s) did not exit 0: see the logs in $work"
 	exit 1
+fi
+
+if [ "${MAILBOXES:-200}" != 0 ]; then
+	log "mail measure: bench/mail.sh"
+	bash bench/mail.sh
 fi

@@ -202,9 +202,16 @@ type MailHostEnv struct {
 	// Forwarding lists the mailboxes whose Sieve script redirects to the
 	// provider's domain.
 	Forwarding []string `json:"forwarding"`
+	// GlobalSieve is a sieve_before script, run for every mailbox, that
+	// copies the direction's mail to the provider.
+	GlobalSieve string `json:"global_sieve,omitempty"`
 	// PostfixCopies are the Postfix map entries that copy mail to the
 	// provider's domain, as "map:key".
 	PostfixCopies []string `json:"postfix_copies"`
+	// SudoUser logs in with OperatorKey and becomes root with sudo and
+	// the password in SudoPasswordFile.
+	SudoUser         string `json:"sudo_user,omitempty"`
+	SudoPasswordFile string `json:"sudo_password_file,omitempty"`
 	// ProbeUser is the testenv's readiness login (never handed over).
 	ProbeUser         string `json:"probe_user"`
 	ProbePasswordFile string `json:"probe_password_file"`

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/handoverhq/handover/connectors/internal/shacrypt"
 	"github.com/handoverhq/handover/connectors/internal/sshremote"
@@ -186,6 +188,7 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	if ferr := t.flushAuthCache(ctx); ferr != nil && err == nil {
 		err = ferr
 	}
+	var proofs []int
 	for i := range creds {
 		if out[i].Err != nil {
 			continue
@@ -201,12 +204,16 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		default:
 			out[i].Err = res[s]
 		}
-		if out[i].Err != nil {
-			continue
+		if out[i].Err == nil {
+			proofs = append(proofs, i)
 		}
-		works, why, lerr := t.imapLogin(ctx, creds[i].Change.Object, creds[i].Secret)
-		out[i].Proven = &connector.Tried{Works: works, Err: lerr, Method: t.imapMethod(creds[i].Change.Object) + ", right after the passwd-file was replaced and Dovecot's auth cache flushed", Detail: why}
 	}
+	parallel(len(proofs), func(k int) {
+		i := proofs[k]
+		login := imapLoginOf(creds[i].Change)
+		works, why, lerr := t.imapLogin(ctx, login, creds[i].Secret)
+		out[i].Proven = &connector.Tried{Works: works, Err: lerr, Method: t.imapMethod(login) + ", right after the passwd-file was replaced and Dovecot's auth cache flushed", Detail: why}
+	})
 	return out
 }
 
@@ -227,11 +234,11 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 	} else {
 		flushed = "mode mailbox: Dovecot's auth cache could not be flushed; an old password may answer from it until its TTL"
 	}
-	for i, c := range creds {
-		login := c.Change.Object
-		works, why, err := t.imapLogin(ctx, login, c.Secret)
+	parallel(len(creds), func(i int) {
+		login := imapLoginOf(creds[i].Change)
+		works, why, err := t.imapLogin(ctx, login, creds[i].Secret)
 		out[i] = connector.Tried{Works: works, Err: err, Method: t.imapMethod(login) + "; " + flushed, Detail: why}
-	}
+	})
 	return out
 }
 
@@ -309,6 +316,8 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 			}
 			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		case ch.Action == plan.RemoveForward && ch.Params["kind"] == "sieve":
+		case ch.Action == plan.RemoveForward && ch.Params["kind"] == "sieve-global":
+			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		default:
 			res[i].Err = fmt.Errorf("mail: cannot apply %s", ch.Action)
 		}
@@ -328,7 +337,8 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	}
 	var b batch
 	stepOf := map[int]string{}
-	var rebuild [][2]string // tool, type:file
+	var rebuild [][2]string       // tool, type:file
+	var globalBackups [][3]string // step, file, backup
 	details := map[int]string{}
 	for _, f := range paths {
 		text := files[f].content
@@ -361,6 +371,27 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 				})
 				details[i] = "nologin set in " + f
 			case plan.RemoveForward:
+				if ch.Params["kind"] == "sieve-global" {
+					s := newScript("", path.Base(f), f, true, true, text)
+					if s.ParseErr != "" {
+						res[i].Err = fmt.Errorf("global script %s cannot be parsed now (%s): not changed", f, s.ParseErr)
+						continue
+					}
+					var spans [][2]int
+					for _, a := range s.Actions {
+						if (a.Kind == "redirect" || a.Kind == "notify") && slices.ContainsFunc(a.Addresses, func(v string) bool { return t.out.Domain(v) != "" }) {
+							spans = append(spans, [2]int{a.Start, a.End})
+						}
+					}
+					if len(spans) == 0 {
+						details[i] = "no action sends to the provider any more"
+						continue
+					}
+					globalBackups = append(globalBackups, [3]string{name, f, f + ".avant-handover-" + t.now().UTC().Format("20060102-150405")})
+					text = removeSieveActions(text, spans)
+					details[i] = fmt.Sprintf("%d action(s) removed; the old script kept as %s.avant-handover-*", len(spans), path.Base(f))
+					break
+				}
 				drop := strings.Split(ch.Params["drop"], ",")
 				isDrop := func(v string) bool {
 					return slices.ContainsFunc(drop, func(d string) bool { return strings.EqualFold(d, v) })
@@ -388,7 +419,18 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 			stepOf[i] = name
 		}
 		if changed {
-			b.call("write_file", name, f, files[f].sum, b64(text))
+			isGlobal := false
+			for _, g := range globalBackups {
+				if g[0] == name {
+					isGlobal = true
+					// Checked and kept before the file is replaced; then
+					// compiled where Dovecot looks for its binary.
+					b.call("sieve_global", name, f, g[2], files[f].sum, b64(files[f].content), b64(text))
+				}
+			}
+			if !isGlobal {
+				b.call("write_file", name, f, files[f].sum, b64(text))
+			}
 		}
 	}
 	date := t.now().UTC().Format("20060102-150405")
@@ -431,6 +473,24 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		b.call("run", "reload", "postfix", "reload")
 	}
 	b.call("try", "flush", "doveadm", "auth", "cache", "flush")
+	// Sessions opened before the change keep their access: end them. A
+	// master login shows as its mailbox's owner, so removing a master user
+	// ends every session (mail clients log in again by themselves).
+	kickAll := false
+	for i, ch := range changes {
+		if res[i].Err != nil {
+			continue
+		}
+		switch ch.Action {
+		case plan.RemoveGrant:
+			kickAll = true
+		case plan.LockAccount:
+			b.call("try", "kick", "doveadm", "kick", ch.Params["login"])
+		}
+	}
+	if kickAll {
+		b.call("try", "kick", "doveadm", "kick", "*")
+	}
 	var results map[string]error
 	if b.steps > 0 {
 		results, err = runBatch(ctx, r, &b)
@@ -502,4 +562,32 @@ func dropForward(text string, drop func(string) bool) (string, bool) {
 		}
 	}
 	return strings.Join(out, "\n"), changed
+}
+
+// loginParallel bounds the IMAP logins made at once: each is a TLS
+// handshake and a Dovecot login process.
+const loginParallel = 8
+
+// parallel runs fn(0..n-1), loginParallel at a time.
+func parallel(n int, fn func(int)) {
+	sem := make(chan struct{}, loginParallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// imapLoginOf is the IMAP login that proves a change's password: the
+// mailbox's, or for a master user MAILBOX<separator>MASTER.
+func imapLoginOf(ch plan.Change) string {
+	if l := ch.Params["imap_login"]; l != "" {
+		return l
+	}
+	return ch.Object
 }

@@ -132,6 +132,7 @@ func authDBs(root *confNode) []authDB {
 type passwdEntry struct {
 	User   string
 	Hash   string // as written, with its {SCHEME} prefix if any
+	Gecos  string
 	Home   string
 	Extra  string
 	Line   int
@@ -306,11 +307,7 @@ func parseMapSource(text string, aliases bool) []mapEntry {
 }
 
 func splitValues(s string) []string {
-	var out []string
-	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-		out = append(out, v)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
 // dropMapValues returns the source text with the values drop removes taken

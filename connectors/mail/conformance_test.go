@@ -22,6 +22,7 @@ func TestConformance(t *testing.T) {
 		},
 		Reset:     resetMailHost,
 		Snapshot:  snapshot(e),
+		Cut:       cut(e),
 		CrashTest: "TestConformanceCrash",
 		After:     func(t *testing.T, res *engine.Result) { takenBack(t, e, res) },
 	})

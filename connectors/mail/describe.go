@@ -51,8 +51,15 @@ func card(s connector.System) *connector.Card {
 	var boxes, masters, forwards []connector.CardItem
 	for _, a := range s.Accounts {
 		item := connector.CardItem{Text: a.Name, Provider: a.Provider}
+		var about []string
 		if a.State != "" && a.State != "enabled" {
-			item.Text += " (" + a.State + ")"
+			about = append(about, a.State)
+		}
+		if v := fact("mailbox " + a.Name); v != "" {
+			about = append(about, v)
+		}
+		if len(about) > 0 {
+			item.Text += " (" + strings.Join(about, ", ") + ")"
 		}
 		if len(a.AdminVia) > 0 && strings.HasPrefix(a.AdminVia[0], "master passdb") {
 			masters = append(masters, item)

@@ -3,10 +3,13 @@ package mail
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,11 +77,9 @@ func rootSSH(e *testenv.Env, command string) (string, error) {
 // mailboxes, the IT lead's, the provider's own mailbox and its master
 // user.
 func mailPlaybook(e *testenv.Env, extra string) string {
-	m := e.MailHost
 	var b strings.Builder
 	fmt.Fprintf(&b, "outgoing:\n  names: [%q]\n  domains: [%q]\n  accounts: [\"prestanet-*\"]\n", testenv.ProviderName, testenv.ProviderDomain)
 	b.WriteString(mailTarget(e, handedMailboxes(e), extra))
-	_ = m
 	return b.String()
 }
 
@@ -128,5 +129,33 @@ ls -l --time-style=+ /var/vmail/*/*/.dovecot.sieve 2>/dev/null | awk '{print $NF
 			return "", fmt.Errorf("%v: %s", err, out)
 		}
 		return out, nil
+	}
+}
+
+// cut freezes every process of the mail host (SIGSTOP), so that nothing
+// there answers, until restore thaws them (SIGCONT).
+func cut(e *testenv.Env) func(t *testing.T) func() {
+	root := filepath.Join(e.Dir, "mailhost", "root")
+	signal := func(sig syscall.Signal) int {
+		n := 0
+		entries, _ := os.ReadDir("/proc")
+		for _, en := range entries {
+			pid, err := strconv.Atoi(en.Name())
+			if err != nil {
+				continue
+			}
+			if r, err := os.Readlink("/proc/" + en.Name() + "/root"); err == nil && r == root {
+				if syscall.Kill(pid, sig) == nil {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	return func(t *testing.T) func() {
+		if signal(syscall.SIGSTOP) == 0 {
+			t.Fatalf("no process of the mail host found under %s", root)
+		}
+		return func() { signal(syscall.SIGCONT) }
 	}
 }

@@ -79,6 +79,10 @@ func TestInventoryFindsThePlantedEstate(t *testing.T) {
 			t.Errorf("no provider Sieve finding for %s", u)
 		}
 	}
+	if e.MailHost.GlobalSieve == "" {
+		t.Fatal("the mail host has no global script: bin/testenv reset -only mailhost with this tree")
+	}
+	want = append(want, "sieve:global "+e.MailHost.GlobalSieve+":"+filepath.Base(e.MailHost.GlobalSieve))
 	for _, pc := range e.MailHost.PostfixCopies {
 		file, key, _ := strings.Cut(pc, ":")
 		want = append(want, "postfix:"+file+":"+key)

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/handoverhq/handover/connectors/internal/shacrypt"
@@ -30,8 +32,13 @@ type estate struct {
 	// read (absent, a symbolic link), with why.
 	Unreadable map[string]string
 	Scripts    []script
-	Maps       []mapRead
-	Forwards   []forwardFile
+	// Sizes are mailbox homes' sizes in KiB, by home; LastLogin each
+	// user's last login line's time, from Dovecot's log.
+	Sizes     map[string]string
+	LastLogin map[string]string
+	LoginLog  string
+	Maps      []mapRead
+	Forwards  []forwardFile
 	// Problems are what the connector could not handle (a passdb driver
 	// it does not support, a script it cannot parse).
 	Problems []string
@@ -168,14 +175,31 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		}
 	}
 	args = append(args, "forwards:-")
+	e.LoginLog = e.Conf.get("info_log_path")
+	if e.LoginLog == "" {
+		e.LoginLog = e.Conf.get("log_path")
+	}
+	if !strings.HasPrefix(e.LoginLog, "/") {
+		e.LoginLog = "/var/log/mail.log" // syslog's, on Debian
+	}
+	args = append(args, "logins:"+e.LoginLog)
 	out, err = r.Run(ctx, readScript, args, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read script: %w", err)
 	}
 	recs, _ = parseRecords(out)
 	dbMaps := map[string]string{}
+	e.Sizes, e.LastLogin = map[string]string{}, map[string]string{}
 	for _, rec := range recs {
 		switch rec.Kind {
+		case "du":
+			e.Sizes[rec.Name] = strings.TrimSpace(rec.Content)
+		case "logins":
+			for _, l := range strings.Split(rec.Content, "\n") {
+				if user := between(l, "user=<", ">"); user != "" && len(l) >= 15 {
+					e.LastLogin[user] = l[:15] // "Dec 02 20:04:18": the log's own time, no year
+				}
+			}
 		case "file":
 			e.Raw[rec.Name] = rec.Content
 			if strings.HasSuffix(rec.Name, "/.forward") {
@@ -183,7 +207,7 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			}
 			for _, g := range globals {
 				if rec.Name == g || strings.HasPrefix(rec.Name, strings.TrimSuffix(g, "/")+"/") {
-					e.Scripts = append(e.Scripts, newScript("", rec.Name, rec.Name, true, true, rec.Content))
+					e.Scripts = append(e.Scripts, newScript("", path.Base(rec.Name), rec.Name, true, true, rec.Content))
 				}
 			}
 		case "absent":
@@ -198,6 +222,27 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		if db.File != "" {
 			if raw, ok := e.Raw[db.File]; ok {
 				e.Passwd[db.File] = parsePasswdFile(raw)
+			}
+		}
+	}
+	// Third round: the mailboxes' sizes (their homes, from the passdbs).
+	var homes []string
+	for _, db := range e.DBs {
+		for _, en := range e.Passwd[db.File] {
+			if !db.Master && strings.HasPrefix(en.Home, "/") && !slices.Contains(homes, "du:"+en.Home) {
+				homes = append(homes, "du:"+en.Home)
+			}
+		}
+	}
+	if len(homes) > 0 {
+		out, err = r.Run(ctx, readScript, homes, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read script: %w", err)
+		}
+		recs, _ = parseRecords(out)
+		for _, rec := range recs {
+			if rec.Kind == "du" {
+				e.Sizes[rec.Name] = strings.TrimSpace(rec.Content)
 			}
 		}
 	}
@@ -278,6 +323,7 @@ type (
 		User   string   `json:"user"`
 		Script string   `json:"script"`
 		Global bool     `json:"global,omitempty"`
+		Path   string   `json:"path,omitempty"` // a global script's file
 		Active bool     `json:"active"`
 		SHA256 string   `json:"sha256"`
 		Drop   []string `json:"drop"` // the provider's addresses its actions send to
@@ -436,7 +482,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			sys.Links = append(sys.Links, connector.Link{To: db.Args, Kind: "authenticates against"})
 			sys.Findings = append(sys.Findings, connector.Finding{
 				ID: "auth-method:" + db.Kind + ":ldap", Kind: connector.KindAuth, Object: db.label(),
-				Summary: db.label() + ": mailbox passwords live in the directory; rotate them with an ldap target (this connector proves them over IMAP)",
+				Summary: db.label() + ": mailbox passwords live in the directory; rotate them with an ldap target (this connector does not rotate them)",
 			})
 		default:
 			e.Problems = append(e.Problems, fmt.Sprintf("%s: the connector does not support the %s driver: it lists it, and rotates none of its passwords (change them where %s keeps them)", db.label(), db.Driver, db.Driver))
@@ -447,13 +493,24 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 		if db.Kind != "passdb" || db.File == "" {
 			continue
 		}
+		schemes := map[string]int{}
+		for _, en := range e.Passwd[db.File] {
+			sc, _ := hashScheme(en.Hash, db.Scheme)
+			schemes[sc]++
+		}
+		var sc []string
+		for k, n := range schemes {
+			sc = append(sc, fmt.Sprintf("%s (%d)", k, n))
+		}
+		sort.Strings(sc)
+		fact("password schemes in "+db.File, strings.Join(sc, ", "), false)
 		for _, en := range e.Passwd[db.File] {
 			if seen[db.File+"\x00"+en.User] {
 				continue
 			}
 			seen[db.File+"\x00"+en.User] = true
 			scheme, _ := hashScheme(en.Hash, db.Scheme)
-			a := connector.Account{Name: en.User, State: "enabled"}
+			a := connector.Account{Name: en.User, Display: en.Gecos, State: "enabled"}
 			if extraHas(en.Extra, "nologin") || strings.HasPrefix(en.Hash, "!") || en.Hash == "" {
 				a.State = "disabled"
 			}
@@ -488,6 +545,16 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			}
 			if !a.Provider && !db.Variables {
 				a.Password = &connector.Password{Held: t.held(ctx, en.User, en.Hash, db.Scheme)}
+			}
+			if !db.Master {
+				var about []string
+				if kb, ok := e.Sizes[en.Home]; ok {
+					about = append(about, humanKiB(kb))
+				}
+				if at, ok := e.LastLogin[en.User]; ok {
+					about = append(about, "last login "+at)
+				}
+				fact("mailbox "+en.User, strings.Join(about, ", "), false)
 			}
 			sys.Accounts = append(sys.Accounts, a)
 		}
@@ -645,12 +712,40 @@ func (t *target) sieveFindings(scripts []script) []connector.Finding {
 			for _, a := range drop {
 				f.Reasons = append(f.Reasons, fmt.Sprintf("sends mail to %s, in the provider's domain %s", a, t.out.Domain(a)))
 			}
+			// What else in the script names the provider (a comment).
+			f.Reasons = append(f.Reasons, t.out.Text(strings.Join(sieveComments(s.Content), "\n"))...)
 		}
 		if len(drop) > 0 && !backup {
-			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
+			f.Data = sieveData{User: s.User, Script: s.Name, Global: s.Global, Path: s.Path, Active: s.Active, SHA256: s.sum(), Drop: drop, Kept: kept}
 		}
 		out = append(out, f)
 	}
 
 	return out
+}
+
+// sieveComments are a script's comments, where a provider often signs
+// its rules.
+func sieveComments(src string) []string {
+	var out []string
+	for _, l := range strings.Split(src, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "#") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// humanKiB writes a du -k size for people.
+func humanKiB(kb string) string {
+	n, err := strconv.ParseFloat(kb, 64)
+	switch {
+	case err != nil:
+		return kb + " KiB"
+	case n >= 1024*1024:
+		return strconv.FormatFloat(n/1024/1024, 'f', 1, 64) + " GiB"
+	case n >= 1024:
+		return strconv.FormatFloat(n/1024, 'f', 1, 64) + " MiB"
+	}
+	return kb + " KiB"
 }

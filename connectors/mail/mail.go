@@ -199,7 +199,7 @@ func (t *target) runner(ctx context.Context) (*sshremote.Runner, error) {
 		if !a.password.IsZero() {
 			auth = append(auth, sshremote.PasswordAuth(a.password)...)
 		}
-		d := &sshremote.Dialer{Keys: t.keys, Timeout: t.s.Timeout}
+		d := &sshremote.Dialer{Keys: t.keys, Timeout: t.s.Timeout, TimeoutSetting: "timeout"}
 		c, err := d.Dial(ctx, t.s.Name, sshremote.JoinHostPort(t.s.Host, t.s.SSH.Port), t.s.SSH.HostKey, t.s.SSH.User, auth)
 		if err != nil {
 			return nil, fmt.Errorf("ssh to the mail host %s: %w", t.s.Host, err)

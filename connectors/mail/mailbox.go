@@ -27,7 +27,7 @@ func (t *target) mailboxPassword(ctx context.Context, login string) (secret.Secr
 			return t.resolve(ctx, h.Password)
 		}
 	}
-	return secret.Secret{}, fmt.Errorf("%s is not in mailboxes:", login)
+	return secret.Secret{}, fmt.Errorf("%s is not in the target's mailboxes", login)
 }
 
 // readMailboxes reads every handed-over mailbox's Sieve scripts over

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -56,12 +57,19 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 			if a.PasswordChanged != nil {
 				changed = "last changed " + a.PasswordChanged.Format(time.RFC3339)
 			}
-			changes = append(changes, plan.Change{
+			ch := plan.Change{
 				Target: inv.Target, System: sys.Name, Action: plan.RotatePassword, Object: a.Name,
 				Before: "password " + changed, After: "new generated password, stored before it is set (SHA512-CRYPT, hashed by handover)",
 				Reason: r.Reason, SecretPath: connector.SecretPath(inv.Target, sys.Name, a.Name),
 				Params: map[string]string{"login": a.Name},
-			})
+			}
+			if isMaster(a) {
+				// A master user logs in only as MAILBOX<separator>MASTER.
+				if box := someMailbox(sys); box != "" {
+					ch.Params["imap_login"] = box + factOf(sys, "master_user_separator") + a.Name
+				}
+			}
+			changes = append(changes, ch)
 		}
 		for _, f := range sys.Findings {
 			if !f.Provider || f.Data == nil {
@@ -77,7 +85,13 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 				})
 			case sieveData:
 				if x.Global {
-					// A global script is a file of root's: not rewritten here.
+					changes = append(changes, plan.Change{
+						Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "sieve global " + x.Path,
+						Before: f.Summary,
+						After:  fmt.Sprintf("the script without its actions sending to %s (checked with sievec; the old one kept beside it as %s, a name Dovecot does not run)", strings.Join(x.Drop, ", "), path.Base(x.Path)+".avant-handover-DATE"),
+						Reason: "global Sieve rule (run for every mailbox) sending mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+						Params: map[string]string{"kind": "sieve-global", "file": x.Path, "drop": strings.Join(x.Drop, ","), "kept": fmt.Sprint(x.Kept)},
+					})
 					continue
 				}
 				changes = append(changes, plan.Change{
@@ -113,4 +127,28 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 // backupName is the name a rewritten script's old version is kept under.
 func backupName(script, date string) string {
 	return script + "-avant-handover-" + date
+}
+
+func isMaster(a connector.Account) bool {
+	return len(a.AdminVia) > 0 && strings.HasPrefix(a.AdminVia[0], "master passdb")
+}
+
+// someMailbox is a mailbox of the system (not a master user) for a master
+// login to open.
+func someMailbox(sys connector.System) string {
+	for _, a := range sys.Accounts {
+		if !isMaster(a) && !a.Provider && a.State == "enabled" {
+			return a.Name
+		}
+	}
+	return ""
+}
+
+func factOf(sys connector.System, name string) string {
+	for _, f := range sys.Facts {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
 }

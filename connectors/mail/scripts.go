@@ -3,7 +3,6 @@ package mail
 import (
 	_ "embed"
 	"encoding/base64"
-	"fmt"
 	"strings"
 )
 
@@ -83,5 +82,3 @@ func shq(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
-func sprintfStep(id, what string) string { return fmt.Sprintf("%s %s", id, what) }

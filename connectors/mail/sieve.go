@@ -400,7 +400,7 @@ func sieveActions(src string, cmds []sieveCommand) []sieveAction {
 					switch {
 					case arg.Tag == "global":
 						a.Global = true
-					case arg.Strings != nil && len(arg.Strings) == 1:
+					case len(arg.Strings) == 1:
 						a.Include = arg.Strings[0]
 					}
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/smtp"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,13 @@ func takenBack(t *testing.T, e *testenv.Env, res *engine.Result) {
 			t.Error("the provider's own mailbox still logs in")
 		}
 	}
+	global, err := rootSSH(e, "cat "+m.GlobalSieve+"; ls "+filepath.Dir(m.GlobalSieve))
+	if err != nil {
+		t.Fatalf("%v: %s", err, global)
+	}
+	if strings.Contains(global, "redirect") || !strings.Contains(global, `if address :is "to" "direction@`) || !strings.Contains(global, filepath.Base(m.GlobalSieve)+".avant-handover-") {
+		t.Errorf("the global script after the run (its redirect gone, its condition and a backup kept):\n%s", global)
+	}
 	out, err := rootSSH(e, `for u in claire.moreau mairie urbanisme accueil; do doveadm sieve get -u $u@`+testenv.ClientDomain+` "$(doveadm sieve list -u $u@`+testenv.ClientDomain+` | sed -n 's/ ACTIVE$//p')"; echo "== $u"; done; doveadm sieve list -A; cat /etc/postfix/virtual /etc/postfix/recipient_bcc /etc/aliases`)
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -84,23 +92,24 @@ func takenBack(t *testing.T, e *testenv.Env, res *engine.Result) {
 	if strings.Contains(rest, "@"+testenv.ProviderDomain) {
 		t.Errorf("a Postfix table still copies to the provider:\n%s", rest)
 	}
-	// A message to the mailboxes that had redirect :copy (and a BCC copy).
-	mid := deliver(t, m.SMTPAddr, "claire.moreau@"+testenv.ClientDomain, "mairie@"+testenv.ClientDomain, "urbanisme@"+testenv.ClientDomain)
+	// A message to the mailboxes that had redirect :copy (and a BCC copy),
+	// and to the address the global script copied.
+	mid := deliver(t, m.SMTPAddr, "claire.moreau@"+testenv.ClientDomain, "mairie@"+testenv.ClientDomain, "urbanisme@"+testenv.ClientDomain, "direction@"+testenv.ClientDomain)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err = rootSSH(e, `grep -F "`+mid+`" /var/log/postfix.log | sed -n 's/.*\]: \([0-9A-F]*\): .*/\1/p' | sort -u | while read id; do grep " $id: " /var/log/postfix.log; done; echo "== queue"; postqueue -j`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Count(out, "status=sent") >= 3 || time.Now().After(deadline) {
+		if strings.Count(out, "status=sent") >= 4 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	time.Sleep(2 * time.Second)
 	q, _ := rootSSH(e, "postqueue -j")
-	if strings.Count(out, "status=sent") < 3 || !strings.Contains(out, "dovecot-lmtp") {
-		t.Errorf("the test message was not delivered to the three mailboxes:\n%s", out)
+	if strings.Count(out, "status=sent") < 4 || !strings.Contains(out, "dovecot-lmtp") {
+		t.Errorf("the test message was not delivered to the four addresses:\n%s", out)
 	}
 	if strings.Contains(out, testenv.ProviderDomain) || strings.Contains(q, testenv.ProviderDomain) {
 		t.Errorf("mail went or is queued for %s:\n%s\n%s", testenv.ProviderDomain, out, q)

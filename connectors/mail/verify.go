@@ -161,6 +161,31 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 				if strings.Contains(key, "@") && !slices.Contains(recipients, key) {
 					recipients = append(recipients, key)
 				}
+			case "sieve-global":
+				file := ch.Params["file"]
+				var s *script
+				for i := range e.Scripts {
+					if e.Scripts[i].Global && e.Scripts[i].Path == file {
+						s = &e.Scripts[i]
+					}
+				}
+				if s == nil {
+					add(ch, connector.Absent, false, "global Sieve script "+file+" re-read over SSH", "the script is gone")
+					continue
+				}
+				var left []string
+				kept := 0
+				for _, a := range s.Actions {
+					if slices.ContainsFunc(a.Addresses, func(v string) bool { return t.out.Domain(v) != "" }) && (a.Kind == "redirect" || a.Kind == "notify") {
+						left = append(left, a.Text)
+					} else if a.Kind != "include" {
+						kept++
+					}
+				}
+				add(ch, connector.Absent, len(left) == 0 && s.ParseErr == "", "global Sieve script "+file+" re-read over SSH and parsed: no action sends to "+strings.Join(drop, ", "), strings.Join(append(left, s.ParseErr), " "))
+				want := 0
+				fmt.Sscan(ch.Params["kept"], &want)
+				add(ch, connector.Present, kept >= want, fmt.Sprintf("global Sieve script %s keeps its %d other action(s)", file, want), fmt.Sprintf("%d found", kept))
 			case "forward":
 				var targets []string
 				for _, f := range e.Forwards {

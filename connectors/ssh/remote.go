@@ -15,7 +15,6 @@ import (
 // package's code reading as it did.
 type (
 	runner       = sshremote.Runner
-	result       = sshremote.Result
 	hostKeys     = sshremote.HostKeys
 	dialer       = sshremote.Dialer
 	bastion      = sshremote.Bastion
@@ -24,15 +23,11 @@ type (
 	HostKeyError = sshremote.HostKeyError
 )
 
-const stdinMarker = sshremote.StdinMarker
-
 func newHostKeys(file string, tofu bool, record func(host, addr string, key ssh.PublicKey)) (*hostKeys, error) {
 	return sshremote.NewHostKeys(file, tofu, record)
 }
 
 func shellQuote(s string) string                     { return sshremote.ShellQuote(s) }
-func shellJoin(argv []string) string                 { return sshremote.ShellJoin(argv) }
-func firstLine(b []byte) string                      { return sshremote.FirstLine(b) }
 func lastLines(b []byte, n int) string               { return sshremote.LastLines(b, n) }
 func joinHostPort(h string, port int) string         { return sshremote.JoinHostPort(h, port) }
 func isAuthFailure(err error) bool                   { return sshremote.IsAuthFailure(err) }
@@ -44,4 +39,3 @@ func agentSigners() ([]ssh.Signer, func(), error)    { return sshremote.AgentSig
 func newSHA512Crypt(pw []byte, rnd io.Reader) (string, error) { return shacrypt.New(pw, rnd) }
 func sha512Crypt(pw []byte, setting string) (string, error)   { return shacrypt.Crypt(pw, setting) }
 func sha512Matches(pw []byte, hash string) (match, ok bool)   { return shacrypt.Matches(pw, hash) }
-func hashDigest(pw []byte, hash string) [32]byte              { return shacrypt.Digest(pw, hash) }

@@ -55,8 +55,11 @@ var keyExchanges = []string{
 type Dialer struct {
 	Keys    *HostKeys
 	Timeout time.Duration
-	Jump    *Jump
-	Bastion *Bastion
+	// TimeoutSetting names the setting Timeout comes from, for the error
+	// when a host does not answer in time (default "host_timeout").
+	TimeoutSetting string
+	Jump           *Jump
+	Bastion        *Bastion
 	// JumpAuth logs in to the jump host: the connection user's own
 	// credentials, never a credential being proven on a host behind it.
 	JumpAuth []ssh.AuthMethod
@@ -193,7 +196,11 @@ func (d *Dialer) Dial(ctx context.Context, name, addr, pin, user string, auth []
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s: no SSH answer within the host timeout (%s): %w", addr, d.Timeout, err)
+			setting := d.TimeoutSetting
+			if setting == "" {
+				setting = "host_timeout"
+			}
+			return nil, fmt.Errorf("%s: no SSH answer within %s (%s): %w", addr, setting, d.Timeout, err)
 		}
 		return nil, err
 	}

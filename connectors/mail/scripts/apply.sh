@@ -91,6 +91,32 @@ sieve_replace() {
 	ok "$step"
 }
 
+# sieve_global STEP PATH BACKUP EXPECT_SHA256 OLD_B64 NEW_B64: a global
+# script (sieve_before...), root's file: the new content compiled by
+# sievec first, the old one kept as BACKUP (a name Dovecot does not run),
+# the file replaced (write_file), then compiled in place for Dovecot.
+sieve_global() {
+	gstep=$1 gpath=$2 gbackup=$3 gexpect=$4 gold=$5 gnew=$6
+	work=$(mktemp -d) || {
+		fail "$gstep" "cannot make a temporary directory" && return
+	}
+	printf '%s' "$gnew" | base64 -d >"$work/new.sieve"
+	if ! sievec "$work/new.sieve" "$work/new.svbin" >"$work/err" 2>&1; then
+		fail "$gstep" "sievec refused the rewritten script: $(head -n 3 "$work/err" | tr '\n' ' ')"
+		rm -rf -- "$work"
+		return
+	fi
+	rm -rf -- "$work"
+	if [ -e "$gbackup" ] || [ -L "$gbackup" ]; then
+		fail "$gstep" "$gbackup exists already" && return
+	fi
+	if ! (umask 022 && printf '%s' "$gold" | base64 -d >"$gbackup"); then
+		fail "$gstep" "keeping the backup $gbackup" && return
+	fi
+	write_file "$gstep" "$gpath" "$gexpect" "$gnew"
+	sievec "$gpath" >/dev/null 2>&1 || :
+}
+
 # run STEP COMMAND...: one command as a step.
 run() {
 	step=$1

@@ -6,6 +6,8 @@
 #   postmap:T:PATH  the entries Postfix uses (postmap -s T:PATH)
 #   postalias:T:PATH  the same for an aliases table (postalias -s)
 #   forwards:-      every .forward file of root and of /home
+#   du:PATH         the size of a directory in KiB (du -sk)
+#   logins:PATH     from a Dovecot log, the last login line of each user
 # Records are "@@KIND NAME CONTENT", NAME and CONTENT in base64.
 export LC_ALL=C
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -40,6 +42,16 @@ for arg in "$@"; do
 		;;
 	postmap) postmap -s "$rest" 2>&1 | rec postmap "$rest" ;;
 	postalias) postalias -s "$rest" 2>&1 | rec postalias "$rest" ;;
+	du)
+		if [ -d "$rest" ]; then
+			du -sk -- "$rest" 2>/dev/null | cut -f1 | rec du "$rest"
+		fi
+		;;
+	logins)
+		if [ -f "$rest" ]; then
+			awk -F'user=<' '/-login: Info: Login: user=</ { split($2, a, ">"); last[a[1]] = $0 } END { for (u in last) print last[u] }' "$rest" | rec logins "$rest"
+		fi
+		;;
 	forwards)
 		for f in /root/.forward /home/*/.forward; do
 			[ -e "$f" ] && readfile "$f"

@@ -61,6 +61,11 @@ func mailProbeFile(dir string) string           { return filepath.Join(dir, "tes
 func mailCert(dir string) string                { return filepath.Join(dir, "mail.pem") }
 func mailKey(dir string) string                 { return filepath.Join(dir, "mail.key") }
 func mailKnownHosts(dir string) string          { return filepath.Join(dir, "known_hosts") }
+func mailAdminPasswordFile(dir string) string   { return filepath.Join(dir, mailAdmin+".password") }
+
+// mailAdmin is the host's admin account: the operator's key, sudo with
+// its password (Debian's %sudo rule).
+const mailAdmin = "admin-mail"
 
 // mailMaterial is what starting the mail host needs.
 type mailMaterial struct {
@@ -69,6 +74,8 @@ type mailMaterial struct {
 	hostKey       keyPair
 	callback      ssh.HostKeyCallback
 	hashes        map[string]string // login -> SHA512-CRYPT hash
+	rootHash      string
+	adminHash     string // mailAdmin's password, for sudo
 	dir           string
 	caFile        string
 }
@@ -103,14 +110,14 @@ func (MailHost) Reset(ctx context.Context, o component.Options, env *testenv.Env
 
 func (MailHost) Down(ctx context.Context, o component.Options) error {
 	h := mailHost(o.Dir)
-	if err := h.stop(); err != nil {
+	if err := stopMailHost(h); err != nil {
 		return err
 	}
 	return h.wipe()
 }
 
 func (m *mailMaterial) restart(ctx context.Context, h host, env *testenv.Env) error {
-	if err := h.stop(); err != nil {
+	if err := stopMailHost(h); err != nil {
 		return fmt.Errorf("mail host: stop: %w", err)
 	}
 	if err := h.wipe(); err != nil {
@@ -163,6 +170,12 @@ func prepareMail(ctx context.Context, o component.Options) (*mailMaterial, error
 		}
 	}
 	if m.hashes[mailProbe], err = ensurePassword(ctx, mailProbeFile(o.Dir)); err != nil {
+		return nil, err
+	}
+	if m.rootHash, err = ensurePassword(ctx, filepath.Join(o.Dir, "root.password")); err != nil {
+		return nil, err
+	}
+	if m.adminHash, err = ensurePassword(ctx, mailAdminPasswordFile(o.Dir)); err != nil {
 		return nil, err
 	}
 	if err := o.CA.Issue(mailCert(o.Dir), mailKey(o.Dir), "mail."+testenv.ClientDomain,
@@ -253,8 +266,11 @@ func installMail(ctx context.Context, root string) error {
 }
 
 // mailBootScript is PID 1 of the mail host: the fleet's mounts, then the
-// Postfix maps built and Dovecot and Postfix started, then sshd.
+// Postfix maps built, the global Sieve scripts compiled (Dovecot's
+// delivery cannot write their binaries), Dovecot and Postfix started,
+// then sshd.
 const mailBootScript = `set -e
+umask 022
 root=$1 addr=$2 name=$3 hosts=$4
 others=$(awk -v h="$hosts" -v r="$root" 'index($5, h) == 1 && $5 != r {print $5}' /proc/self/mountinfo)
 [ -z "$others" ] || umount -l $others 2>/dev/null || :
@@ -270,6 +286,8 @@ chroot "$root" /bin/sh -c '
 set -e
 postmap /etc/postfix/virtual /etc/postfix/recipient_bcc
 newaliases
+sievec /etc/dovecot/sieve-before.d
+
 /usr/sbin/dovecot
 /usr/sbin/postfix start >/dev/null 2>&1
 '
@@ -409,8 +427,11 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 		MasterUser:        testenv.Account{Name: dovecot.MasterUser, PasswordFile: mailPasswordFile(m.dir, dovecot.MasterUser)},
 		MasterSeparator:   dovecot.MasterSeparator,
 		ProbeUser:         mailProbe,
+		SudoUser:          mailAdmin,
+		SudoPasswordFile:  mailAdminPasswordFile(m.dir),
 		ProbePasswordFile: mailProbeFile(m.dir),
 		PID:               pid,
+		GlobalSieve:       mailGlobalSieve,
 		PostfixCopies: []string{
 			"/etc/postfix/virtual:postmaster@" + testenv.ClientDomain,
 			"/etc/postfix/recipient_bcc:claire.moreau@" + testenv.ClientDomain,
@@ -427,4 +448,42 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 	e.Accounts = append(e.Accounts, testenv.Account{Name: pm, PasswordFile: mailPasswordFile(m.dir, pm)})
 	e.ProviderAccounts = []string{pm}
 	return e
+}
+
+// stopMailHost stops the host and waits until no process runs in its root
+// any more (Postfix's and Dovecot's children die a moment after the
+// host's PID 1): an overlay still held by one of them, lazily unmounted,
+// would be mounted again over the same upper directory, which overlayfs
+// refuses file by file (EACCES).
+func stopMailHost(h host) error {
+	if err := h.stop(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if !processesIn(h.root()) {
+			return unmountAll(h.root())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes still run in %s 15 s after the host stopped", h.root())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// processesIn reports whether a process has root as its root directory.
+func processesIn(root string) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if r, err := os.Readlink("/proc/" + e.Name() + "/root"); err == nil && r == root {
+			return true
+		}
+	}
+	return false
 }

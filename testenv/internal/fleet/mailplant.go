@@ -63,6 +63,7 @@ func (m *mailMaterial) plant(h host) error {
 		{"/etc/dovecot/master-users", 0o640, dovecotGID, fmt.Sprintf("%s:{SHA512-CRYPT}%s\n", dovecot.MasterUser, m.hashes[dovecot.MasterUser])},
 		{"/etc/dovecot/probe-users", 0o640, dovecotGID, fmt.Sprintf("%s:{SHA512-CRYPT}%s:%d:%d::/var/vmail/testenv-probe::\n", mailProbe, m.hashes[mailProbe], vmailUID, vmailUID)},
 		{"/etc/postfix/main.cf", 0o644, 0, mailPostfixMain},
+		{mailGlobalSieve, 0o644, 0, strings.ReplaceAll(strings.ReplaceAll(mailGlobalScript, "DOMAIN", domain), "PROVIDER", testenv.ProviderDomain)},
 		{"/etc/postfix/virtual", 0o644, 0, strings.ReplaceAll(strings.ReplaceAll(mailVirtual, "DOMAIN", domain), "PROVIDER", testenv.ProviderDomain)},
 		{"/etc/postfix/recipient_bcc", 0o644, 0, strings.ReplaceAll(strings.ReplaceAll(mailBCC, "DOMAIN", domain), "PROVIDER", testenv.ProviderDomain)},
 		{"/etc/aliases", 0o644, 0, strings.ReplaceAll(strings.ReplaceAll(mailAliases, "DOMAIN", domain), "PROVIDER", testenv.ProviderDomain)},
@@ -71,6 +72,10 @@ func (m *mailMaterial) plant(h host) error {
 		if err := writeFile(filepath.Join(root, f.path), []byte(f.text), f.mode, 0, f.gid); err != nil {
 			return err
 		}
+	}
+	if err := addUsers(root, m.rootHash, "sudo", []user{{name: mailAdmin, uid: 1000, gecos: "Administrateur messagerie,,,",
+		hash: m.adminHash, sudo: true, keys: []string{m.operator.authorizedLine("")}, keyFile: ".ssh/authorized_keys"}}); err != nil {
+		return err
 	}
 	// Postfix takes only its host's interface addresses in inet_interfaces,
 	// and 127.0.3.1 is no interface's: smtpd listens on it by its
@@ -218,6 +223,7 @@ protocol lmtp {
 }
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_before = /etc/dovecot/sieve-before.d
 }
 `
 
@@ -258,4 +264,14 @@ claire.moreau@DOMAIN  dgs-copie@PROVIDER
 const mailAliases = `# See man 5 aliases for format
 postmaster: root
 root: sophie.lefevre@DOMAIN, alertes-serveur@PROVIDER
+`
+
+// mailGlobalSieve runs before every mailbox's own script (sieve_before).
+const mailGlobalSieve = "/etc/dovecot/sieve-before.d/10-journal.sieve"
+
+const mailGlobalScript = `# Journalisation des messages de la direction (Prestanet, 2021)
+require ["copy"];
+if address :is "to" "direction@DOMAIN" {
+  redirect :copy "journal@PROVIDER";
+}
 `
