@@ -61,8 +61,21 @@ test: deps build
 	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; \
 	if [ $$was_up = 1 ]; then $(TESTENV) reset || { $(TESTENV) down; exit 1; }; fi; \
 	rc=0; $(GO) test -race -count=1 -p 1 -timeout 40m ./... || rc=$$?; \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=4s || rc=1; \
 	$(TESTENV) down || true; \
 	exit $$rc
+
+# Every fuzz target for FUZZTIME each (go test -fuzz runs one target at a
+# time): the parsers of what hosts, servers and files say never panic.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/handover-fuzz.out 2>&1 || { cat /tmp/handover-fuzz.out; exit 1; }; \
+	  done; \
+	done
 
 test-unit:
 	$(GO) test -race -short ./...

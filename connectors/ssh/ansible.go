@@ -96,12 +96,19 @@ func isYAMLInventory(data []byte) bool {
 	return true
 }
 
-func parseINIInventory(data []byte) (map[string]*ansibleHost, error) {
+func parseINIInventory(data []byte) (out map[string]*ansibleHost, err error) {
+	// aini panics on some malformed host ranges ([10:0]): a file the
+	// operator names is an error to report, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("not a valid Ansible inventory (%v)", r)
+		}
+	}()
 	inv, err := aini.Parse(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*ansibleHost{}
+	out = map[string]*ansibleHost{}
 	for name, h := range inv.Hosts {
 		ah := &ansibleHost{Vars: map[string]string{}}
 		maps.Copy(ah.Vars, h.Vars)
