@@ -11,7 +11,7 @@ HANDOVER := bin/handover
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps testenv-up testenv-down testenv-reset test test-unit lint demo bench report-screenshot clean
+.PHONY: all build package deps testenv-up testenv-down testenv-reset test test-unit lint demo bench report-screenshot clean
 
 all: build
 
@@ -24,6 +24,23 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(HANDOVER) ./cmd/handover
 	@if grep -q HANDOVER_CRASH_AT $(HANDOVER); then echo "$(HANDOVER) holds the crash-test hook HANDOVER_CRASH_AT: build it without -tags handover_crashtest" >&2; rm -f $(HANDOVER); exit 1; fi
 	$(GO) build -o $(TESTENV) ./testenv/cmd/testenv
+
+# .deb and .rpm in bin/ (nfpm, pinned, from the Go module proxy): the
+# binary, its man page and shell completions, the example playbook, docs.
+NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+# A package version must start with a digit: a tag (v1.2.3 -> 1.2.3), else
+# 0.0.0+git.<commit>.
+PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v//; s/-/./g; /^[0-9]/!s/^/0.0.0+git./')
+package: build
+	rm -rf bin/pkg && mkdir -p bin/pkg
+	cp $(HANDOVER) bin/pkg/handover
+	bin/pkg/handover man | gzip -9n > bin/pkg/handover.8.gz
+	bin/pkg/handover completion bash > bin/pkg/handover.bash
+	bin/pkg/handover completion zsh > bin/pkg/_handover
+	bin/pkg/handover completion fish > bin/pkg/handover.fish
+	PKG_VERSION='$(PKG_VERSION)' PKG_ARCH=$$($(GO) env GOARCH) $(NFPM) package -f cmd/handover/nfpm.yaml -p deb -t bin/
+	PKG_VERSION='$(PKG_VERSION)' PKG_ARCH=$$($(GO) env GOARCH) $(NFPM) package -f cmd/handover/nfpm.yaml -p rpm -t bin/
+	@ls -l bin/*.deb bin/*.rpm
 
 testenv-up: deps build
 	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS)

@@ -33,6 +33,10 @@ const (
 
 	VaultAddr = "127.0.0.1:18200"
 
+	// MailHostAddr is the mail host's own loopback address: sshd on 22,
+	// SMTP on 25, IMAP on 143, IMAPS on 993, ManageSieve on 4190.
+	MailHostAddr = "127.0.3.1"
+
 	// CallHomeAddr is where the provider's planted cron job "calls home";
 	// nothing listens there.
 	CallHomeAddr = "127.0.9.9:4444"
@@ -64,6 +68,9 @@ type Env struct {
 	LDAP  *LDAPEnv  `json:"ldap,omitempty"`
 	AD    *ADEnv    `json:"ad,omitempty"`
 	Mail  *MailEnv  `json:"mail,omitempty"`
+	// MailHost is the mail server reached only over the network (SSH,
+	// SMTP, IMAP, ManageSieve): testenv component "mailhost".
+	MailHost *MailHostEnv `json:"mail_host,omitempty"`
 	Vault *VaultEnv `json:"vault,omitempty"`
 	Fleet *FleetEnv `json:"fleet,omitempty"`
 
@@ -151,6 +158,41 @@ type MailEnv struct {
 	MasterFile  string   `json:"master_file"`
 	DoveadmConf string   `json:"doveadm_conf"`
 	PID         int      `json:"pid"`
+}
+
+// MailHostEnv describes the mail host: a Debian host of its own running
+// Dovecot (with Pigeonhole) and Postfix, managed over SSH as root with the
+// operator's key, and the planted estate of docs/testenv/mail.md.
+type MailHostEnv struct {
+	Name            string `json:"name"`     // host name
+	Address         string `json:"address"`  // 127.0.3.1
+	SSHAddr         string `json:"ssh_addr"` // 127.0.3.1:22
+	KnownHosts      string `json:"known_hosts"`
+	HostKeySHA256   string `json:"host_key_sha256"`
+	OperatorKey     string `json:"operator_key"` // root's authorized key (the fleet's operator key)
+	IMAPAddr        string `json:"imap_addr"`    // STARTTLS
+	IMAPSAddr       string `json:"imaps_addr"`
+	ManageSieveAddr string `json:"managesieve_addr"`
+	SMTPAddr        string `json:"smtp_addr"`
+	// TLSName is the name the certificate is valid for (besides the IP).
+	TLSName  string    `json:"tls_name"`
+	Domain   string    `json:"domain"`
+	Accounts []Account `json:"accounts"`
+	// ProviderAccounts are mailboxes of the provider's own on the client's
+	// server (also in Accounts).
+	ProviderAccounts []string `json:"provider_accounts"`
+	MasterUser       Account  `json:"master_user"`
+	MasterSeparator  string   `json:"master_separator"`
+	// Forwarding lists the mailboxes whose Sieve script redirects to the
+	// provider's domain.
+	Forwarding []string `json:"forwarding"`
+	// PostfixCopies are the Postfix map entries that copy mail to the
+	// provider's domain, as "map:key".
+	PostfixCopies []string `json:"postfix_copies"`
+	// ProbeUser is the testenv's readiness login (never handed over).
+	ProbeUser         string `json:"probe_user"`
+	ProbePasswordFile string `json:"probe_password_file"`
+	PID               int    `json:"pid"`
 }
 
 type VaultEnv struct {

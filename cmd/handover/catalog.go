@@ -26,7 +26,8 @@ func catalogCommand(s *stdio) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "check", Usage: "validate an extension `FILE` and exit"},
 			&cli.StringFlag{Name: "extend", Usage: "list the built-in catalogue extended by `FILE`"},
-			&cli.BoolFlag{Name: "json", Usage: "print the catalogue as JSON"},
+			&cli.BoolFlag{Name: "json", Usage: "print the catalogue as JSON (as -o -)"},
+			outputFlag("the catalogue"),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -55,6 +56,9 @@ func catalogCommand(s *stdio) *cli.Command {
 				enc := json.NewEncoder(s.out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(cat.Agents)
+			}
+			if summary, err := writeJSON(c, s, cat.Agents); err != nil || !summary {
+				return err
 			}
 			tw := tabwriter.NewWriter(s.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tTITLE\tVENDOR\tPACKAGES\tUNITS\tSOURCE")

@@ -17,6 +17,7 @@ func checkCommand(s *stdio) *cli.Command {
 			"policy.max_credential_age, and that no rotation was left pending.\n" +
 			"Exit status: 0 no drift, 2 drift found, 1 error.",
 		Flags: []cli.Flag{
+			limitFlag,
 			outputFlag("the result"),
 			parallelFlag,
 			jsonFlag,

@@ -36,8 +36,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	testenv.LockComponent(t, "fleet", true)
 	testenv.LockComponent(t, "slapd", true)
 	testenv.LockComponent(t, "samba", true)
-	resetComponents(t, "slapd,samba,fleet")
-	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet") })
+	testenv.LockComponent(t, "mailhost", true)
+	resetComponents(t, "slapd,samba,fleet,mailhost")
+	t.Cleanup(func() { resetComponents(t, "slapd,samba,fleet,mailhost") })
 
 	// The demo as shipped, with its state in a temporary directory.
 	dir := t.TempDir()
@@ -66,7 +67,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		return out
 	}
 	step(0, "lint", pb)
-	step(exitChanges, "plan", pb, "-o", filepath.Join(dir, "plan.json"))
+	step(exitChanges, "plan", "--detailed-exitcode", pb, "-o", filepath.Join(dir, "plan.json"))
 	out := step(0, "run", "--yes", "--plan", filepath.Join(dir, "plan.json"), pb)
 	m := regexp.MustCompile(`Report:\s+(\S+)`).FindStringSubmatch(out)
 	if m == nil {

@@ -59,8 +59,25 @@ func load(ctx context.Context, c *cli.Context, s *stdio, e *engine.Engine) (*eng
 	if err != nil {
 		return nil, err
 	}
-	return loadWith(ctx, s, e, path)
+	sess, err := loadWith(ctx, s, e, path)
+	if err != nil {
+		return nil, err
+	}
+	if pattern := c.String("limit"); pattern != "" {
+		l, err := engine.ParseLimit(pattern)
+		if err == nil {
+			err = sess.SetLimit(l)
+		}
+		if err != nil {
+			sess.Close()
+			return nil, withCode(exitError, err)
+		}
+	}
+	return sess, nil
 }
+
+// limitFlag narrows a command to some targets and systems.
+var limitFlag = &cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only the targets, systems and groups matching `PATTERN` (Ansible's syntax: a,b  a:b  &a  !a  ~regex  *)"}
 
 func loadPath(c *cli.Context, s *stdio, path string) (*engine.Session, error) {
 	return loadWith(c.Context, s, newEngine(c, s), path)

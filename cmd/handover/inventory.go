@@ -15,6 +15,7 @@ func inventoryCommand(s *stdio) *cli.Command {
 		Usage:     "read the dossier technique from every target (changes nothing)",
 		ArgsUsage: "PLAYBOOK",
 		Flags: []cli.Flag{
+			limitFlag,
 			outputFlag("the dossier"),
 			parallelFlag,
 			jsonFlag,

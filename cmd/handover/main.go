@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"github.com/xrash/smetrics"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -58,33 +59,7 @@ type stdio struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &stdio{in: stdin, out: stdout, err: stderr}
-	app := &cli.App{
-		Name:      "handover",
-		Usage:     "make an IT provider switch safe: inventory, rotate, revoke, prove",
-		Version:   version,
-		Reader:    stdin,
-		Writer:    stdout,
-		ErrWriter: stderr,
-		// Errors are printed once, below.
-		ExitErrHandler:       func(*cli.Context, error) {},
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
-		Commands: []*cli.Command{
-			versionCommand(s),
-			lintCommand(s),
-			inventoryCommand(s),
-			planCommand(s),
-			runCommand(s),
-			resumeCommand(s),
-			checkCommand(s),
-			secretsCommand(s),
-			catalogCommand(s),
-			verifyCommand(s),
-			reportCommand(s),
-			dossierCommand(s),
-		},
-	}
+	app := newApp(&stdio{in: stdin, out: stdout, err: stderr})
 	err := app.RunContext(ctx, flagsFirst(app.Commands, args))
 	if err == nil {
 		return exitOK
@@ -100,15 +75,126 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitError
 }
 
+// newApp is the command line: every command, flag and help text.
+func newApp(s *stdio) *cli.App {
+	app := &cli.App{
+		Name:      "handover",
+		Usage:     "make an IT provider switch safe: inventory, rotate, revoke, prove",
+		Version:   version,
+		Reader:    s.in,
+		Writer:    s.out,
+		ErrWriter: s.err,
+		// Errors are printed once, below.
+		ExitErrHandler: func(*cli.Context, error) {},
+		// urfave/cli's help command exits 0 for an unknown topic; ours is
+		// helpCommand.
+		HideHelpCommand: true,
+		// --version is ours, so that it prints what `version` prints.
+		HideVersion: true,
+		// Our own help command (helpCommand) keeps urfave/cli from adding its
+		// --help flag: add it back.
+		Flags:                []cli.Flag{&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"}, cli.HelpFlag},
+		EnableBashCompletion: true,
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.Bool("version"):
+				printVersion(s.out)
+				return nil
+			case c.NArg() > 0:
+				return unknownCommand(c, c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: []*cli.Command{
+			versionCommand(s),
+			lintCommand(s),
+			inventoryCommand(s),
+			planCommand(s),
+			runCommand(s),
+			resumeCommand(s),
+			checkCommand(s),
+			secretsCommand(s),
+			catalogCommand(s),
+			verifyCommand(s),
+			reportCommand(s),
+			dossierCommand(s),
+			completionCommand(s),
+			manCommand(s),
+		},
+	}
+	app.Commands = append(app.Commands, helpCommand())
+	for _, cmd := range app.Commands {
+		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+			cmd.Action = subcommandNotFound
+		}
+	}
+	return app
+}
+
 func versionCommand(s *stdio) *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print the version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(s.out, "handover %s\n", version)
+			printVersion(s.out)
 			return nil
 		},
 	}
+}
+
+// subcommandNotFound is the action of a command that only groups others
+// (secrets, report): its help, or an error for a name it does not have.
+func subcommandNotFound(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.ShowSubcommandHelp(c)
+	}
+	var names []string
+	for _, sub := range c.Command.Subcommands {
+		names = append(names, sub.Name)
+	}
+	return withCode(exitError, fmt.Errorf("%s: unknown command %q; it has: %s", c.Command.Name, c.Args().First(), strings.Join(names, ", ")))
+}
+
+// helpCommand is `handover help [COMMAND]`.
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Usage:     "show the commands, or one command's options",
+		ArgsUsage: "[COMMAND]",
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			args := append([]string{c.App.Name}, c.Args().Slice()...)
+			for _, cmd := range c.App.Commands {
+				if cmd.HasName(args[1]) {
+					return c.App.RunContext(c.Context, append(args, "--help"))
+				}
+			}
+			return unknownCommand(c, args[1])
+		},
+	}
+}
+
+func printVersion(w io.Writer) { fmt.Fprintf(w, "handover %s\n", version) }
+
+// unknownCommand is the error for a command name handover does not have,
+// with the nearest one when a typo is likely.
+func unknownCommand(c *cli.Context, name string) error {
+	msg := fmt.Sprintf("unknown command %q", name)
+	best, score := "", 0.0
+	for _, cmd := range c.App.Commands {
+		if cmd.Hidden {
+			continue
+		}
+		if sc := smetrics.JaroWinkler(name, cmd.Name, 0.7, 4); sc > score {
+			best, score = cmd.Name, sc
+		}
+	}
+	if score >= 0.8 {
+		msg += fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return withCode(exitError, fmt.Errorf("%s; `handover --help` lists the commands", msg))
 }
 
 // playbookArg returns the single PLAYBOOK argument.
@@ -133,6 +219,11 @@ func flagsFirst(cmds []*cli.Command, args []string) []string {
 	}
 	if len(args) < 2 {
 		return args
+	}
+	// The shell's completion request must stay the last argument.
+	const complete = "--generate-bash-completion"
+	if args[len(args)-1] == complete {
+		return append(flagsFirst(cmds, args[:len(args)-1]), complete)
 	}
 	cmd := find(cmds, args[1])
 	if cmd == nil {

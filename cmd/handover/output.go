@@ -14,7 +14,7 @@ func outputFlag(what string) *cli.StringFlag {
 }
 
 // parallelFlag bounds the fan-out of a command.
-var parallelFlag = &cli.IntFlag{Name: "parallel", Usage: "at most `N` targets/hosts at once (default: policy.parallel)"}
+var parallelFlag = &cli.IntFlag{Name: "parallel", Usage: "at most `N` targets/hosts at once", DefaultText: "policy.parallel"}
 
 // writeJSON writes v to the command's -o file, if one was given, and says
 // whether the human summary should still go to stdout.

@@ -16,10 +16,13 @@ func planCommand(s *stdio) *cli.Command {
 		Name:      "plan",
 		Usage:     "inventory every target and list the changes a run would make (changes nothing)",
 		ArgsUsage: "PLAYBOOK",
-		Description: "Writes nothing anywhere but the plan file. Exit status: 0 when there is\n" +
-			"nothing to change, 2 when changes are pending, 1 on error.",
+		Description: "Writes nothing anywhere but the plan file. Exit status: 0 when the plan\n" +
+			"was made (with or without changes), 1 on error; with --detailed-exitcode,\n" +
+			"0 when there is nothing to change and 2 when changes are pending.",
 		Flags: []cli.Flag{
-			outputFlag("the plan (for `handover run --plan`)"),
+			limitFlag,
+			outputFlag("the plan (for handover run --plan)"),
+			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when changes are pending (as terraform plan -detailed-exitcode)"},
 			parallelFlag,
 			jsonFlag,
 		},
@@ -40,7 +43,7 @@ func planCommand(s *stdio) *cli.Command {
 			switch {
 			case len(p.Problems) > 0:
 				return withCode(exitError, fmt.Errorf("%d target(s) or system(s) could not be covered", len(p.Problems)))
-			case len(p.Changes) > 0:
+			case len(p.Changes) > 0 && c.Bool("detailed-exitcode"):
 				return withCode(exitChanges, nil)
 			}
 			return nil

@@ -28,9 +28,10 @@ func runCommand(s *stdio) *cli.Command {
 			"Exit status: 0 when everything was done and proven, 1 when something failed,\n" +
 			"2 when changes are pending (the plan was declined).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "plan", Usage: "apply this plan `FILE` (from `handover plan -o`) instead of a fresh one"},
+			limitFlag,
+			&cli.StringFlag{Name: "plan", Usage: "apply this plan `FILE` (from handover plan -o) instead of a fresh one"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
-			&cli.IntFlag{Name: "parallel", Usage: "at most `N` hosts/systems changed at once (default: policy.parallel)"},
+			&cli.IntFlag{Name: "parallel", Usage: "at most `N` hosts/systems changed at once", DefaultText: "policy.parallel"},
 			&cli.StringFlag{Name: "lang", Usage: "report language, fr or en (default: report.lang)"},
 			jsonFlag,
 		},

@@ -19,6 +19,7 @@ func secretsCommand(s *stdio) *cli.Command {
 				Name:      "list",
 				Usage:     "list every stored credential: path, version, state, date (never a value)",
 				ArgsUsage: "PLAYBOOK",
+				Flags:     []cli.Flag{outputFlag("the list")},
 				Action: func(c *cli.Context) error {
 					sess, err := load(c.Context, c, s, newEngine(c, s))
 					if err != nil {
@@ -32,6 +33,10 @@ func secretsCommand(s *stdio) *cli.Command {
 					vs, err := st.List(c.Context)
 					if err != nil {
 						return withCode(exitError, err)
+					}
+					summary, err := writeJSON(c, s, secretList{Store: storeInfo{Kind: st.Kind(), Location: st.Location()}, Secrets: append([]secret.Version{}, vs...)})
+					if err != nil || !summary {
+						return err
 					}
 					fmt.Fprintf(s.out, "store: %s %s\n", st.Kind(), st.Location())
 					tw := tabwriter.NewWriter(s.out, 2, 8, 2, ' ', 0)
@@ -47,7 +52,7 @@ func secretsCommand(s *stdio) *cli.Command {
 				Usage:     "show a stored credential's metadata; its value only with --reveal",
 				ArgsUsage: "PLAYBOOK PATH",
 				Flags: []cli.Flag{
-					&cli.IntFlag{Name: "version", Usage: "`N`th version (default: the current one)"},
+					&cli.IntFlag{Name: "version", Usage: "`N`th version", DefaultText: "the current one"},
 					&cli.BoolFlag{Name: "reveal", Usage: "print the value itself on stdout"},
 				},
 				Action: func(c *cli.Context) error {
@@ -84,4 +89,15 @@ func secretsCommand(s *stdio) *cli.Command {
 			},
 		},
 	}
+}
+
+// secretList is `secrets list`'s JSON output: metadata, never a value.
+type secretList struct {
+	Store   storeInfo        `json:"store"`
+	Secrets []secret.Version `json:"secrets"`
+}
+
+type storeInfo struct {
+	Kind     string `json:"kind"`
+	Location string `json:"location"`
 }

@@ -33,6 +33,7 @@ func verifyCommand(s *stdio) *cli.Command {
 			&cli.StringFlag{Name: "allowed-signers", Usage: "trust the signers listed in `FILE` (ssh-keygen's ALLOWED SIGNERS format)"},
 			&cli.StringFlag{Name: "playbook", Usage: "trust the signing key of the playbook `FILE` (signing.public_key, or the public half of signing.key)"},
 			&cli.BoolFlag{Name: "integrity-only", Usage: "check against the allowed_signers shipped with the report: proves integrity, not who signed"},
+			outputFlag("the verification"),
 		},
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(c)
@@ -49,6 +50,16 @@ func verifyCommand(s *stdio) *cli.Command {
 			ctx, cancel := context.WithTimeout(c.Context, verifyTimeout)
 			defer cancel()
 			v, err := report.Verify(ctx, args[0], trust)
+			summary, jerr := writeJSON(c, s, verifyResult(args[0], v, err))
+			if jerr != nil {
+				return jerr
+			}
+			if !summary {
+				if err != nil {
+					return withCode(exitError, err)
+				}
+				return nil
+			}
 			printVerification(s, v)
 			if err != nil {
 				return withCode(exitError, err)
@@ -119,4 +130,59 @@ func printVerification(s *stdio, v *report.Verification) {
 	if v.Trust != "" {
 		fmt.Fprintf(s.out, "trust            %s\n", v.Trust)
 	}
+}
+
+// verification is verify's JSON output (docs/commands.md#verify).
+type verification struct {
+	Report        string          `json:"report"`
+	OK            bool            `json:"ok"`
+	IntegrityOnly bool            `json:"integrity_only"`
+	TrustSource   string          `json:"trust_source,omitempty"`
+	Trust         string          `json:"trust,omitempty"`
+	Identity      string          `json:"identity,omitempty"`
+	Fingerprint   string          `json:"fingerprint,omitempty"`
+	Files         []verifiedFile  `json:"files"`
+	Journal       *verifiedJourn  `json:"journal,omitempty"`
+	Problems      []verifyProblem `json:"problems"`
+	Error         string          `json:"error,omitempty"`
+}
+
+type verifiedFile struct {
+	Name        string `json:"name"`
+	SHA256      string `json:"sha256,omitempty"`
+	Missing     bool   `json:"missing,omitempty"`
+	SignatureOK bool   `json:"signature_ok"`
+}
+
+type verifiedJourn struct {
+	Records int    `json:"records"`
+	Head    string `json:"head"`
+}
+
+type verifyProblem struct {
+	File  string `json:"file"`
+	Where string `json:"where,omitempty"`
+	What  string `json:"what"`
+}
+
+func verifyResult(path string, v *report.Verification, err error) verification {
+	out := verification{Report: path, OK: err == nil, Files: []verifiedFile{}, Problems: []verifyProblem{}}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	if v == nil {
+		return out
+	}
+	out.IntegrityOnly, out.TrustSource, out.Trust = v.IntegrityOnly, v.TrustSource, v.Trust
+	out.Identity, out.Fingerprint = v.Identity, v.Fingerprint
+	for _, f := range v.Files {
+		out.Files = append(out.Files, verifiedFile{Name: f.Name, SHA256: f.SHA256, Missing: f.SHA256 == "", SignatureOK: f.SignedOK})
+	}
+	if v.JournalHead != "" {
+		out.Journal = &verifiedJourn{Records: v.JournalRecords, Head: v.JournalHead}
+	}
+	for _, p := range v.Problems {
+		out.Problems = append(out.Problems, verifyProblem{File: p.File, Where: p.Where, What: p.What})
+	}
+	return out
 }

@@ -71,6 +71,8 @@ func TestVerifyCommand(t *testing.T) {
 		{"markdown removed", []string{"verify", "--playbook", pb, noMD.Files.JSON}, exitError, "", "report.md: missing", "OK"},
 		{"no argument", []string{"verify"}, exitError, "", "expected one REPORT.json argument", ""},
 		{"missing report", []string{"verify", "--integrity-only", f.Dir + "/nope.json"}, exitError, "", "no such file", ""},
+		{"as JSON, intact", []string{"verify", "--playbook", pb, "-o", "-", f.Files.JSON}, exitOK, `"ok": true`, "", "OK: "},
+		{"as JSON, tampered", []string{"verify", "--integrity-only", "-o", "-", tampered.Files.JSON}, exitError, `"where": "record 3"`, "", `"ok": true`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,11 +5,12 @@ package builtin
 
 import (
 	"github.com/handoverhq/handover/connectors/ldap"
+	"github.com/handoverhq/handover/connectors/mail"
 	"github.com/handoverhq/handover/connectors/ssh"
 	"github.com/handoverhq/handover/handover/connector"
 )
 
 // Registry returns a registry of every bundled connector.
 func Registry() *connector.Registry {
-	return connector.NewRegistry(ldap.New(), ssh.New())
+	return connector.NewRegistry(ldap.New(), mail.New(), ssh.New())
 }

@@ -2,59 +2,16 @@ package ssh
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/secret"
 )
-
-// isAuthFailure tells a rejected credential from any other failure.
-func isAuthFailure(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "unable to authenticate")
-}
-
-// passwordAuth answers both password and keyboard-interactive prompts.
-func passwordAuth(pw secret.Secret) []ssh.AuthMethod {
-	return []ssh.AuthMethod{
-		ssh.PasswordCallback(func() (string, error) { return pw.Reveal(), nil }),
-		ssh.KeyboardInteractive(func(name, instruction string, questions []string, echos []bool) ([]string, error) {
-			answers := make([]string, len(questions))
-			for i, q := range questions {
-				if !echos[i] && strings.Contains(strings.ToLower(q), "password") {
-					answers[i] = pw.Reveal()
-				}
-			}
-			return answers, nil
-		}),
-	}
-}
-
-// agentSigners returns the keys of the running ssh-agent.
-func agentSigners() ([]ssh.Signer, func(), error) {
-	sock := os.Getenv("SSH_AUTH_SOCK")
-	if sock == "" {
-		return nil, nil, errors.New("auth.agent is set but SSH_AUTH_SOCK is not")
-	}
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ssh-agent %s: %w", sock, err)
-	}
-	signers, err := agent.NewClient(c).Signers()
-	if err != nil {
-		c.Close()
-		return nil, nil, fmt.Errorf("ssh-agent %s: %w", sock, err)
-	}
-	return signers, func() { c.Close() }, nil
-}
 
 // credentials resolves the connection user's credentials once.
 func (t *target) credentials(ctx context.Context) (*resolvedAuth, error) {

@@ -2,13 +2,7 @@ package ssh
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"slices"
-	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -22,255 +16,17 @@ func (t *target) runnerForSystem(ctx context.Context, system string) (*runner, h
 	return r, h, err
 }
 
-// keyExchanges is chosen, not defaulted: curve25519-sha256 costs the
-// client about a seventh of the CPU of OpenSSH's default post-quantum
-// hybrid (sntrup761x25519), and the client's key exchange dominates a
-// fleet-wide run. The NIST curves and the finite-field groups follow for
-// older servers; diffie-hellman-group14-sha1 last, for the oldest still in
-// service (OpenSSH 5.x and 6.x, as on CentOS 6), which offer nothing else
-// this package implements besides group exchange.
-var keyExchanges = []string{
-	ssh.KeyExchangeCurve25519,
-	"curve25519-sha256@libssh.org",
-	ssh.KeyExchangeECDHP256,
-	ssh.KeyExchangeECDHP384,
-	ssh.KeyExchangeECDHP521,
-	ssh.KeyExchangeDH14SHA256,
-	ssh.KeyExchangeDH16SHA512,
-	ssh.KeyExchangeDHGEXSHA256,
-	ssh.InsecureKeyExchangeDH14SHA1,
-}
-
-// dialer opens SSH connections, through the jump host when there is one.
-type dialer struct {
-	keys    *hostKeys
-	timeout time.Duration
-	jump    *jumpSettings
-	bastion *bastion
-	// jumpAuth logs in to the jump host: the connection user's own
-	// credentials, never a credential being proven on a host behind it.
-	jumpAuth []ssh.AuthMethod
-}
-
-// bastion is the one connection to the jump host that every host's
-// connection goes through, as forwarded channels: the jump host sees one
-// login whatever the number of hosts (OpenSSH's MaxStartups starts
-// dropping concurrent unauthenticated connections past 10).
-type bastion struct {
-	mu sync.Mutex
-	c  *ssh.Client
-}
-
-// client returns the connection to the jump host, dialling it if needed.
-func (b *bastion) client(ctx context.Context, d *dialer) (*ssh.Client, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.c != nil {
-		return b.c, nil
-	}
-	jaddr := joinHostPort(d.jump.Address, d.jump.Port)
-	c, err := d.handshake(ctx, nil, nil, "jump host "+jaddr, jaddr, d.jump.HostKey, d.jump.User, d.jumpAuth)
-	if err != nil {
-		return nil, err
-	}
-	b.c = c
-	return c, nil
-}
-
-// forward opens a channel to addr through the jump host; a jump
-// connection found dead is dialled again, once.
-func (b *bastion) forward(ctx context.Context, d *dialer, addr string) (net.Conn, error) {
-	for attempt := 0; ; attempt++ {
-		jc, err := b.client(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := dialVia(ctx, jc, addr)
-		if err == nil {
-			return raw, nil
-		}
-		if attempt > 0 || ctx.Err() != nil {
-			return nil, err
-		}
-		if _, _, kerr := jc.SendRequest("keepalive@openssh.com", true, nil); kerr == nil {
-			return nil, err // the jump host is fine: it could not reach addr
-		}
-		b.drop(jc)
-	}
-}
-
-func (b *bastion) drop(c *ssh.Client) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.c == c {
-		b.c.Close()
-		b.c = nil
-	}
-}
-
-// Close closes the jump connection, once no host connection needs it.
-func (b *bastion) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.c == nil {
-		return nil
-	}
-	err := b.c.Close()
-	b.c = nil
-	return err
-}
-
-// dial connects to addr as user, checking its host key with pin or the
-// known hosts. The handshake is bounded by ctx and the host timeout.
-func (d *dialer) dial(ctx context.Context, name, addr, pin, user string, auth []ssh.AuthMethod) (*ssh.Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	var raw net.Conn
-	if d.jump != nil {
-		var err error
-		if raw, err = d.bastion.forward(ctx, d, addr); err != nil {
-			var hke *HostKeyError
-			if errors.As(err, &hke) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("via jump host %s: %w", joinHostPort(d.jump.Address, d.jump.Port), err)
-		}
-	}
-	var redial func() (net.Conn, error)
-	if d.jump != nil {
-		redial = func() (net.Conn, error) { return d.bastion.forward(ctx, d, addr) }
-	}
-	c, err := d.handshake(ctx, raw, redial, name, addr, pin, user, auth)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s: no SSH answer within host_timeout (%s): %w", addr, d.timeout, err)
-		}
-		return nil, err
-	}
-	return c, nil
-}
-
-func dialVia(ctx context.Context, jc *ssh.Client, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		c, err := jc.Dial("tcp", addr)
-		ch <- result{c, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.c, r.err
-	case <-ctx.Done():
-		go func() {
-			if r := <-ch; r.c != nil {
-				r.c.Close()
-			}
-		}()
-		return nil, ctx.Err()
-	}
-}
-
-// handshake logs in to addr over raw (a direct connection when nil). When
-// the host presents a key of another type than the pinned one, the other
-// types are asked for, each over a new connection (redial, or direct), and
-// the host is refused only if none is the pinned key.
-func (d *dialer) handshake(ctx context.Context, raw net.Conn, redial func() (net.Conn, error), name, addr, pin, user string, auth []ssh.AuthMethod) (*ssh.Client, error) {
-	var algos []string
-	if pin == "" {
-		algos = d.keys.algorithms(addr)
-	} else {
-		algos = d.keys.pinnedAlgorithms(addr)
-	}
-	c, err := d.handshakeWith(ctx, raw, name, addr, pin, user, auth, algos)
-	var hke *HostKeyError
-	if pin == "" || !errors.As(err, &hke) || hke.Want != pin {
-		return c, err
-	}
-	for _, fam := range pinFamilies {
-		if slices.ContainsFunc(fam, func(a string) bool { return algoFor(hke.keyType, a) }) {
-			continue
-		}
-		var next net.Conn
-		if redial != nil {
-			var rerr error
-			if next, rerr = redial(); rerr != nil {
-				return nil, err
-			}
-		}
-		c, ferr := d.handshakeWith(ctx, next, name, addr, pin, user, auth, fam)
-		var other *HostKeyError
-		switch {
-		case ferr == nil:
-			d.keys.mu.Lock()
-			d.keys.pinAlgo[addr] = fam
-			d.keys.mu.Unlock()
-			return c, nil
-		case errors.As(ferr, &other), strings.Contains(ferr.Error(), "no common algorithm for host key"):
-			continue
-		default:
-			return nil, ferr // the key matched the pin; the rest failed
-		}
-	}
-	return nil, err
-}
-
-func (d *dialer) handshakeWith(ctx context.Context, raw net.Conn, name, addr, pin, user string, auth []ssh.AuthMethod, algos []string) (*ssh.Client, error) {
-	if raw == nil {
-		var nd net.Dialer
-		c, err := nd.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		raw = c
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		raw.SetDeadline(dl)
-	}
-	// A context cancelled mid-handshake closes the socket, which unblocks
-	// the handshake.
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	cfg := &ssh.ClientConfig{
-		User:              user,
-		Auth:              auth,
-		HostKeyCallback:   d.keys.callback(name, pin),
-		HostKeyAlgorithms: algos,
-		Config:            ssh.Config{KeyExchanges: keyExchanges},
-		ClientVersion:     "SSH-2.0-handover",
-	}
-	sc, chans, reqs, err := ssh.NewClientConn(raw, addr, cfg)
-	if !stop() {
-		if sc != nil {
-			sc.Close()
-		}
-		return nil, fmt.Errorf("ssh %s: %w", addr, ctx.Err())
-	}
-	if err != nil {
-		raw.Close()
-		var hke *HostKeyError
-		if errors.As(err, &hke) {
-			return nil, hke
-		}
-		return nil, fmt.Errorf("ssh %s: %w", addr, err)
-	}
-	raw.SetDeadline(time.Time{})
-	return ssh.NewClient(sc, chans, reqs), nil
-}
-
 func (t *target) dialer() *dialer {
-	d := &dialer{keys: t.keys, timeout: t.s.HostTimeout, jump: t.s.Jump, bastion: &t.bastion}
+	d := &dialer{Keys: t.keys, Timeout: t.s.HostTimeout, Jump: t.s.Jump, Bastion: &t.bastion}
 	t.mu.Lock()
 	a := t.auth
 	t.mu.Unlock()
-	if d.jump != nil && a != nil {
+	if d.Jump != nil && a != nil {
 		if len(a.signers) > 0 {
-			d.jumpAuth = append(d.jumpAuth, ssh.PublicKeys(a.signers...))
+			d.JumpAuth = append(d.JumpAuth, ssh.PublicKeys(a.signers...))
 		}
 		if !a.password.IsZero() {
-			d.jumpAuth = append(d.jumpAuth, passwordAuth(a.password)...)
+			d.JumpAuth = append(d.JumpAuth, passwordAuth(a.password)...)
 		}
 	}
 	return d
@@ -294,10 +50,10 @@ func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 	}
 	if c == nil {
 		t.loadStored(ctx, h.Name)
-		c, err = t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, t.s.User, t.authMethods(h.Name, a))
+		c, err = t.dialer().Dial(ctx, h.Name, h.addr(), h.HostKey, t.s.User, t.authMethods(h.Name, a))
 		if err != nil && isAuthFailure(err) && t.forgetStoredPassword(h.Name) {
 			// The store's password did not log in: the playbook's, then.
-			c, err = t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, t.s.User, t.authMethods(h.Name, a))
+			c, err = t.dialer().Dial(ctx, h.Name, h.addr(), h.HostKey, t.s.User, t.authMethods(h.Name, a))
 		}
 		if err != nil {
 			return nil, err
@@ -309,12 +65,12 @@ func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 		t.conns[h.Name] = c
 		t.mu.Unlock()
 	}
-	r := &runner{c: c, sudo: t.s.User != "root"}
-	if r.sudo {
-		r.sudoPass = a.sudo
+	r := &runner{Client: c, Sudo: t.s.User != "root"}
+	if r.Sudo {
+		r.SudoPass = a.sudo
 		t.mu.Lock()
 		if p, ok := t.login[h.Name]; ok && !a.sudo.IsZero() {
-			r.sudoPass = p
+			r.SudoPass = p
 		}
 		t.mu.Unlock()
 	}

@@ -98,7 +98,7 @@ func TestPinOfAnotherKeyType(t *testing.T) {
 			t.Fatalf("host pinned by its ECDSA key refused: %s", got)
 		}
 	}
-	if got := tg.keys.pinnedAlgorithms(h.Addr); !slices.Equal(got, []string{ssh.KeyAlgoECDSA256}) {
+	if got := tg.keys.PinnedAlgorithms(h.Addr); !slices.Equal(got, []string{ssh.KeyAlgoECDSA256}) {
 		t.Errorf("algorithms remembered for %s: %v", h.Addr, got)
 	}
 	bad := configure(t, e, settings("SHA256:"+strings.Repeat("B", 43)), secret.NewMemoryStore(), nil)
@@ -386,5 +386,76 @@ func TestSSHAgent(t *testing.T) {
 	}
 	if tr.Method != "fresh SSH login with the key held by ssh-agent" {
 		t.Errorf("proven by %q, want a login with the agent's key", tr.Method)
+	}
+}
+
+// TestProxyJumpChain reaches hosts through two bastions chained by an
+// OpenSSH client configuration's ProxyJump (ssh_config), reads them, and
+// shows the route by who holds each connection: this process holds only
+// the one to the first bastion; the connection to the second bastion is
+// the first bastion's sshd's, and the hosts' are the second's.
+func TestProxyJumpChain(t *testing.T) {
+	e := testenv.Require(t)
+	testenv.LockComponent(t, "fleet", false)
+	if len(e.Fleet.Hosts) < 4 {
+		t.Fatalf("the fleet has %d hosts; this test needs 4", len(e.Fleet.Hosts))
+	}
+	hop1, hop2, behind := e.Fleet.Hosts[0], e.Fleet.Hosts[1], e.Fleet.Hosts[2:4]
+	ip := func(h testenv.Host) string { return strings.TrimSuffix(h.Addr, ":22") }
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`Host hop2
+    HostName %s
+    User root
+
+Host srv-*
+    ProxyJump root@%s,hop2
+    IdentityFile %s
+    UserKnownHostsFile %s
+`, ip(hop2), ip(hop1), e.Fleet.OperatorKey, e.Fleet.KnownHosts)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for i, h := range behind {
+		hosts = append(hosts, fmt.Sprintf("  - {name: srv-behind-%d, address: %s}", i, ip(h)))
+	}
+	tg := configure(t, e, fmt.Sprintf("hosts:\n%s\nssh_config: %s\nauth: {}\nhost_timeout: 20s\n", strings.Join(hosts, "\n"), cfg), secret.NewMemoryStore(), nil)
+	if tg.s.Jump == nil || len(tg.s.Jump.Via) != 1 {
+		t.Fatalf("the ProxyJump chain was not read: %+v", tg.s.Jump)
+	}
+	inv, err := tg.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sys := range inv.Systems {
+		if sys.Error != "" || len(sys.Findings) == 0 {
+			t.Fatalf("%s through the chain: error %q, %d findings", sys.Name, sys.Error, len(sys.Findings))
+		}
+	}
+	// Who holds the established connections, while they are open (other
+	// test processes may hold their own: only this one's and sshd's
+	// count).
+	self := fmt.Sprintf("pid=%d,", os.Getpid())
+	holders := func(dst string) (mine, sshd int) {
+		out, err := exec.Command("ss", "-Htnp", "state", "established", "dst", dst).Output()
+		if err != nil {
+			t.Fatalf("ss: %v", err)
+		}
+		for _, l := range nonEmptyLines(string(out)) {
+			switch {
+			case strings.Contains(l, self):
+				mine++
+			case strings.Contains(l, `(("sshd"`):
+				sshd++
+			}
+		}
+		return mine, sshd
+	}
+	if mine, _ := holders(hop1.Addr); mine != 1 {
+		t.Errorf("this process holds %d connections to the first bastion %s, want 1", mine, hop1.Name)
+	}
+	for _, h := range append([]testenv.Host{hop2}, behind...) {
+		if mine, sshd := holders(h.Addr); mine != 0 || sshd == 0 {
+			t.Errorf("connections to %s: %d of this process, %d of an sshd; want none and some", h.Name, mine, sshd)
+		}
 	}
 }

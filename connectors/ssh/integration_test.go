@@ -221,8 +221,8 @@ func sshDial(t *testing.T, e *testenv.Env, h testenv.Host, user string, auth ssh
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dialer{keys: keys, timeout: 20 * time.Second}
-	return d.dial(context.Background(), h.Name, h.Addr, "", user, []ssh.AuthMethod{auth})
+	d := &dialer{Keys: keys, Timeout: 20 * time.Second}
+	return d.Dial(context.Background(), h.Name, h.Addr, "", user, []ssh.AuthMethod{auth})
 }
 
 func keyAuth(t *testing.T, pemBytes []byte) ssh.AuthMethod {

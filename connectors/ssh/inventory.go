@@ -96,7 +96,7 @@ func (t *target) readHost(ctx context.Context, h hostSpec, again bool) (*hostDat
 	if err != nil {
 		return nil, err
 	}
-	data.ServerVersion = string(r.c.ServerVersion())
+	data.ServerVersion = string(r.Client.ServerVersion())
 	hc := newHostCache(data)
 	t.mu.Lock()
 	t.cache[h.Name] = hc

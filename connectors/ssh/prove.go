@@ -169,7 +169,7 @@ func (t *target) tryPublicKey(ctx context.Context, h hostSpec, ch plan.Change, c
 // just proven; only the new access key's proof does so, before anything
 // else runs on the host (a password proof may run beside other commands).
 func (t *target) tryLogin(ctx context.Context, h hostSpec, user string, auth []ssh.AuthMethod, method string, adopt bool) connector.Tried {
-	c, err := t.dialer().dial(ctx, h.Name, h.addr(), h.HostKey, user, auth)
+	c, err := t.dialer().Dial(ctx, h.Name, h.addr(), h.HostKey, user, auth)
 	if err != nil {
 		if isAuthFailure(err) {
 			return connector.Tried{Method: method}

@@ -110,7 +110,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	results, after, runErr := t.runBatch(ctx, r, &b)
 	var seen *hostData
 	if runErr == nil {
-		seen = t.parseReinventory(system, after, string(r.c.ServerVersion()))
+		seen = t.parseReinventory(system, after, string(r.Client.ServerVersion()))
 	}
 	failedWrite := false
 	for i, s := range steps {

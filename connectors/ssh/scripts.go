@@ -55,13 +55,4 @@ var (
 	//
 	//go:embed scripts/sshd-password.sh
 	sshdPasswordScript string
-
-	// sudoWrapper runs "$@" after consuming stdin up to the marker line
-	// (stdinMarker). With a sudo password, sudo -S reads the first line;
-	// if sudo did not ask (NOPASSWD, cached), the password line is read
-	// here into a variable and dropped, never run: it cannot reach the
-	// command.
-	//
-	//go:embed scripts/sudo-wrapper.sh
-	sudoWrapper string
 )

@@ -39,12 +39,6 @@ func TestScriptsLint(t *testing.T) {
 	}
 }
 
-func TestSudoWrapperReadsTheMarker(t *testing.T) {
-	if n := strings.Count(sudoWrapper, "'"+stdinMarker+"'"); n != 2 {
-		t.Errorf("scripts/sudo-wrapper.sh compares with the marker %q %d times, want 2", stdinMarker, n)
-	}
-}
-
 // TestRemovePaths runs remove_agents' removal of paths with the local
 // shells: a path is taken as it is (brackets and spaces included), a
 // pattern expands only its * and ?, and the protected directories stay.

@@ -1,8 +1,8 @@
 package ssh
 
 import (
-	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -24,6 +24,7 @@ var (
 	agentName   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	fingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
 	loginName   = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?$`)
+	groupName   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$`)
 )
 
 // settings is a target's decoded configuration.
@@ -49,6 +50,7 @@ type hostSpec struct {
 	Address string
 	Port    int
 	HostKey string // pinned SHA256 fingerprint, if any
+	Groups  []string
 	Pos     playbook.Pos
 }
 
@@ -75,13 +77,6 @@ type handedPassword struct {
 	Hosts    []string // empty: every host
 }
 
-type jumpSettings struct {
-	Address string
-	Port    int
-	User    string
-	HostKey string
-}
-
 type accessKeySettings struct {
 	Disabled  bool
 	PublicKey string // operator-supplied; empty: generate
@@ -95,16 +90,39 @@ type accessKeySettings struct {
 // Long: one decoder per setting, then the checks across settings.
 func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) string) settings {
 	s := settings{Port: defaultPort, User: "root", HostTimeout: defaultHostTimeout, Parallel: defaultParallel, HostKeys: map[string]string{}}
-	var hostsNode, fileNode, authNode, sudoNode, knownNode, tofuNode *yaml.Node
-	var invFile string
+	var hostsNode, fileNode, ansibleNode, authNode, sudoNode, knownNode, tofuNode *yaml.Node
+	var invFile, ansibleFile string
+	var sc sshConfigSettings
 	d.Map(n, "ssh target", map[string]playbook.Field{
 		"hosts": {Decode: func(n *yaml.Node) {
 			hostsNode = n
 			d.Seq(n, "hosts", func(item *yaml.Node) { s.Hosts = append(s.Hosts, decodeHost(d, item)...) })
 		}},
 		"inventory_file": {Decode: func(n *yaml.Node) { fileNode = n; invFile = d.NonEmpty(n, "inventory_file") }},
-		"port":           {Decode: func(n *yaml.Node) { s.Port = d.Int(n, "port", 1, 65535) }},
+		"ansible_inventory": {Decode: func(n *yaml.Node) {
+			ansibleNode, ansibleFile = n, d.NonEmpty(n, "ansible_inventory")
+		}},
+		"port": {Decode: func(n *yaml.Node) { sc.portSet = true; s.Port = d.Int(n, "port", 1, 65535) }},
+		"ssh_config": {Decode: func(n *yaml.Node) {
+			// A path, or true for ~/.ssh/config; never read unless asked:
+			// what a run did must not depend on the operator's dotfiles.
+			if n.Kind == yaml.ScalarNode && (n.Value == "true" || n.Value == "false") {
+				if d.Bool(n, "ssh_config") {
+					home, _ := os.UserHomeDir()
+					sc.path = filepath.Join(home, ".ssh", "config")
+				}
+				return
+			}
+			p := d.NonEmpty(n, "ssh_config")
+			if rest, ok := strings.CutPrefix(p, "~/"); ok {
+				home, _ := os.UserHomeDir()
+				sc.path = filepath.Join(home, rest)
+			} else if p != "" {
+				sc.path = resolve(p)
+			}
+		}},
 		"user": {Decode: func(n *yaml.Node) {
+			sc.userSet = true
 			s.User = d.NonEmpty(n, "user")
 			if s.User != "" && !loginName.MatchString(s.User) {
 				d.Errorf(n, "user %q is not a login name", s.User)
@@ -124,7 +142,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		"auth": {Required: true, Decode: func(n *yaml.Node) {
 			authNode = n
 			d.Map(n, "auth", map[string]playbook.Field{
-				"key_file":       {Decode: func(n *yaml.Node) { s.Auth.KeyFile = resolve(d.NonEmpty(n, "auth.key_file")) }},
+				"key_file":       {Decode: func(n *yaml.Node) { sc.keySet = true; s.Auth.KeyFile = resolve(d.NonEmpty(n, "auth.key_file")) }},
 				"key_passphrase": {Decode: func(n *yaml.Node) { s.Auth.KeyPassphrase = d.Ref(n, "auth.key_passphrase") }},
 				"agent":          {Decode: func(n *yaml.Node) { s.Auth.Agent = d.Bool(n, "auth.agent") }},
 				"password":       {Decode: func(n *yaml.Node) { s.Auth.Password = d.Ref(n, "auth.password") }},
@@ -146,7 +164,11 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 				s.Passwords = append(s.Passwords, p)
 			})
 		}},
-		"known_hosts": {Decode: func(n *yaml.Node) { knownNode = n; s.KnownHosts = resolve(d.NonEmpty(n, "known_hosts")) }},
+		"known_hosts": {Decode: func(n *yaml.Node) {
+			sc.knownSet = true
+			knownNode = n
+			s.KnownHosts = resolve(d.NonEmpty(n, "known_hosts"))
+		}},
 		"host_keys": {Decode: func(n *yaml.Node) {
 			if n.Kind != yaml.MappingNode {
 				d.Errorf(n, "host_keys must be a mapping of host to SHA256 fingerprint")
@@ -163,6 +185,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		}},
 		"trust_on_first_use": {Decode: func(n *yaml.Node) { tofuNode = n; s.TrustFirstUse = d.Bool(n, "trust_on_first_use") }},
 		"jump": {Decode: func(n *yaml.Node) {
+			sc.jumpSet = true
 			j := &jumpSettings{Port: defaultPort}
 			d.Map(n, "jump", map[string]playbook.Field{
 				"address": {Required: true, Decode: func(n *yaml.Node) {
@@ -206,6 +229,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 					}
 				}},
 				"user": {Decode: func(n *yaml.Node) {
+					sc.accessKeyUserSet = true
 					s.AccessKey.User = d.NonEmpty(n, "access_key.user")
 					if s.AccessKey.User != "" && !loginName.MatchString(s.AccessKey.User) {
 						d.Errorf(n, "access_key.user %q is not a login name", s.AccessKey.User)
@@ -246,8 +270,16 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 			}
 		}
 	}
-	if hostsNode == nil && fileNode == nil {
-		d.Errorf(n, "ssh target: give hosts, inventory_file or both")
+	if ansibleFile != "" {
+		s.Hosts = append(s.Hosts, ansibleHostSpecs(d, ansibleNode, resolve(ansibleFile), s.User)...)
+	}
+	applySSHConfig(d, n, &s, sc)
+	if !sc.accessKeyUserSet {
+		// The login ssh_config gave is the access key's default too.
+		s.AccessKey.User = s.User
+	}
+	if hostsNode == nil && fileNode == nil && ansibleNode == nil {
+		d.Errorf(n, "ssh target: give hosts, inventory_file, ansible_inventory, or several of them")
 	}
 	seen := map[string]playbook.Pos{}
 	for i := range s.Hosts {
@@ -342,6 +374,14 @@ func decodeHost(d *playbook.Decoder, n *yaml.Node) []hostSpec {
 				d.Errorf(n, "hosts.host_key: %q is not a SHA256 fingerprint", h.HostKey)
 			}
 		}},
+		"groups": {Decode: func(n *yaml.Node) {
+			h.Groups = d.Strings(n, "hosts.groups")
+			for _, g := range h.Groups {
+				if !groupName.MatchString(g) {
+					d.Errorf(n, "hosts.groups: %q: use letters, digits, - and _ (a --limit pattern names it)", g)
+				}
+			}
+		}},
 	})
 	if h.Address == "" {
 		h.Address = h.Name
@@ -352,9 +392,41 @@ func decodeHost(d *playbook.Decoder, n *yaml.Node) []hostSpec {
 	return []hostSpec{h}
 }
 
-func joinHostPort(h string, port int) string {
-	if strings.Contains(h, ":") {
-		return fmt.Sprintf("[%s]:%d", h, port)
+// ansibleHostSpecs imports an Ansible inventory's hosts, with their groups.
+// What handover cannot honour is an error at the playbook's key rather
+// than a silent difference: another login than the target's user (put
+// those hosts in a target of their own) or a password in clear.
+func ansibleHostSpecs(d *playbook.Decoder, n *yaml.Node, path, user string) []hostSpec {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		d.Errorf(n, "ansible_inventory: %v", err)
+		return nil
 	}
-	return fmt.Sprintf("%s:%d", h, port)
+	hosts, err := parseAnsibleInventory(data)
+	if err != nil {
+		d.Errorf(n, "ansible_inventory %s: %v", path, err)
+		return nil
+	}
+	if len(hosts) == 0 {
+		d.Errorf(n, "ansible_inventory %s: no host in it", path)
+	}
+	var out []hostSpec
+	for _, h := range hosts {
+		if h.User != "" && h.User != user {
+			d.Errorf(n, "ansible_inventory %s: host %s logs in as %q (ansible_user) but this target logs in as %q: put the hosts of each login in a target of their own", path, h.Name, h.User, user)
+			continue
+		}
+		for _, v := range ansibleSecretVars {
+			if h.Vars[v] != "" {
+				d.Errorf(n, "ansible_inventory %s: host %s has %s in the inventory: handover takes credentials only from references in the playbook (auth, sudo, passwords)", path, h.Name, v)
+			}
+		}
+		for _, g := range h.Groups {
+			if !groupName.MatchString(g) {
+				d.Errorf(n, "ansible_inventory %s: group %q of host %s: use letters, digits, - and _", path, g, h.Name)
+			}
+		}
+		out = append(out, hostSpec{Name: h.Name, Address: h.Address, Port: h.Port, Groups: h.Groups, Pos: playbook.Pos{File: path, Line: 1, Col: 1}})
+	}
+	return out
 }

@@ -59,7 +59,7 @@ func (s *Session) Check(ctx context.Context, parallel int) (*CheckResult, error)
 	}
 	var current []secret.Version
 	for _, v := range versions {
-		if s.target(v.Meta["target"]) == nil {
+		if !s.inScope(v.Meta["target"], v.Meta["system"]) {
 			continue
 		}
 		switch v.State {

@@ -558,3 +558,54 @@ func TestInterruptFinishesTheChangeInFlight(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryWithoutTheOldCredential: a run killed after journaling its
+// intent, on an account whose password was never handed over. The pending
+// value does not log in and there is nothing to compare it with: recovery
+// says exactly that (discarded, no check of an untested old value), does
+// not block the system, and the same run rotates the account afresh.
+func TestRecoveryWithoutTheOldCredential(t *testing.T) {
+	dir, pb := setup(t, "    unknown_old: true", []string{"root"}, []string{"SHA256:provider"})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashingRunHelper$")
+	cmd.Env = append(os.Environ(), "HANDOVER_CRASH_PLAYBOOK="+pb, "HANDOVER_CRASH_STEP="+engine.StepIntent)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("helper run was not killed: %v\n%s", err, out.String())
+	}
+	res := runOnce(t, newEngine(), pb)
+	if len(res.Recovered) != 1 {
+		t.Fatalf("recovered %d rotations, want 1: %+v", len(res.Recovered), res.Recovered)
+	}
+	r := res.Recovered[0]
+	if r.Result != plan.Discarded {
+		t.Errorf("recovery: %q, want %q (%s)", r.Result, plan.Discarded, r.Error)
+	}
+	for _, c := range r.Verification {
+		if strings.Contains(c.What, "previous") {
+			t.Errorf("recovery claims something of the previous credential, which it never tried: %+v", c)
+		}
+	}
+	// The fresh rotation ran (the system was not blocked); its old value
+	// stays untested, which the report says rather than hides.
+	rotated := false
+	for _, a := range res.Actions {
+		if a.Change.Action == plan.RotatePassword && a.Change.Object == "root" {
+			rotated = a.Result == plan.Applied
+		}
+		if a.Result == plan.Skipped || a.Result == plan.Unresolved {
+			t.Errorf("%s %s: %s (%s)", a.Change.Action, a.Change.Object, a.Result, a.Error)
+		}
+	}
+	if !rotated {
+		t.Errorf("the account was not rotated again: %+v", res.Actions)
+	}
+	for _, d := range res.Report.Deviations.Residual {
+		if !strings.HasPrefix(d, "box/box rotate-password root: not proven") {
+			t.Errorf("unexpected residual: %s", d)
+		}
+	}
+	assertSettled(t, dir, []string{"root"})
+}

@@ -32,6 +32,9 @@ func (fakeConnector) Configure(d *playbook.Decoder, t playbook.Target, env conne
 		"file":   {Required: true, Decode: func(n *yaml.Node) { ft.file = env.Resolver.Path(d.NonEmpty(n, "file")) }},
 		"reject": {Decode: func(n *yaml.Node) { ft.reject = d.Int(n, "reject", 0, 100) }},
 		"batch":  {Decode: func(n *yaml.Node) { ft.batch = d.Bool(n, "batch") }},
+		// unknown_old: no password was handed over (KnownCredential has
+		// none), as when a provider refused to give them.
+		"unknown_old": {Decode: func(n *yaml.Node) { ft.unknownOld = d.Bool(n, "unknown_old") }},
 	})
 	if ft.batch {
 		return &batchFake{fakeTarget: ft}
@@ -79,8 +82,10 @@ type fakeTarget struct {
 	file   string
 	reject int // reject this many new passwords before accepting
 	batch  bool
-	env    connector.Env
-	mu     sync.Mutex
+	// unknownOld: KnownCredential knows no handed-over password.
+	unknownOld bool
+	env        connector.Env
+	mu         sync.Mutex
 }
 
 var (
@@ -218,6 +223,9 @@ func (t *fakeTarget) TryCredentials(ctx context.Context, _ string, creds []conne
 }
 
 func (t *fakeTarget) KnownCredential(ctx context.Context, ch plan.Change) (secret.Secret, bool, error) {
+	if t.unknownOld {
+		return secret.Secret{}, false, nil
+	}
 	return secret.New("handed-over-" + ch.Object), true, nil
 }
 

@@ -21,6 +21,9 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 		PlaybookHash:  s.Playbook.Hash,
 		Fingerprints:  map[string]string{},
 	}
+	if s.Limit != nil {
+		p.Limit = s.Limit.Pattern
+	}
 	byName := map[string]*Target{}
 	for _, t := range s.Targets {
 		byName[t.Spec.Name] = t

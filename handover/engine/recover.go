@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -74,7 +75,8 @@ func (r *runner) recover(ctx context.Context) ([]report.Action, map[string]strin
 	}
 	var pending []secret.Version
 	for _, v := range versions {
-		if v.State == secret.Pending && ours[v.Meta["run"]] && r.s.target(v.Meta["target"]) != nil {
+		// A rotation outside --limit stays pending for a run that covers it.
+		if v.State == secret.Pending && ours[v.Meta["run"]] && r.s.inScope(v.Meta["target"], v.Meta["system"]) {
 			pending = append(pending, v)
 		}
 	}
@@ -177,6 +179,16 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		}
 		return finish(plan.Recovered, "the target had taken the new credential; it is now current")
 	}
+	if !haveOld && ch.Action != plan.InstallKey {
+		// Nothing to compare with: the pending value is proven not to be
+		// the account's credential, and nothing more is known. It is not
+		// kept pending (nothing would ever settle it), the system is not
+		// blocked, and the fresh plan rotates the account again.
+		if err := r.store.SetState(pctx, v.Path, v.Version, secret.Failed); err != nil {
+			return finish(plan.Unresolved, "marking the pending version failed: "+err.Error())
+		}
+		return finish(plan.Discarded, "the pending credential does not log in, and no previous one was handed over to try: it is marked failed, and this run rotates the account again")
+	}
 	if ch.Action == plan.InstallKey || haveOld {
 		oldOK := ch.Action == plan.InstallKey
 		if haveOld {
@@ -195,6 +207,20 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		}
 	}
 	return finish(plan.Unresolved, "neither the pending nor the previous credential logs in; the system is left untouched until this is looked at (see `handover secrets list`)")
+}
+
+// inScope says whether the session covers a target's system: the target
+// is in the playbook and, under --limit, the system is one it kept.
+func (s *Session) inScope(target, system string) bool {
+	t := s.target(target)
+	if t == nil {
+		return false
+	}
+	sc, ok := t.Impl.(connector.Scoper)
+	if s.Limit == nil || !ok {
+		return true
+	}
+	return slices.ContainsFunc(sc.Systems(), func(r connector.SystemRef) bool { return r.Name == system })
 }
 
 func (s *Session) target(name string) *Target {

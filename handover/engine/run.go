@@ -109,10 +109,14 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if opts.RecoverOnly {
 		mode = "resume"
 	}
-	if err := rn.record(journal.Record{Kind: journal.RunStart, Detail: map[string]string{
+	start := map[string]string{
 		"mode": mode, "playbook": s.Playbook.File, "playbook_sha256": s.Playbook.Hash, "tool_version": e.Version,
 		"store": store.Kind() + ":" + store.Location(),
-	}}); err != nil {
+	}
+	if s.Limit != nil {
+		start["limit"] = s.Limit.Pattern
+	}
+	if err := rn.record(journal.Record{Kind: journal.RunStart, Detail: start}); err != nil {
 		return nil, err
 	}
 	for _, ev := range early {
@@ -233,6 +237,15 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 func checkPlan(saved, fresh *plan.Plan) error {
 	if saved.PlaybookHash != fresh.PlaybookHash {
 		return fmt.Errorf("the plan was made from another version of the playbook (sha256 %.12s, now %.12s): make a new plan", saved.PlaybookHash, fresh.PlaybookHash)
+	}
+	if saved.Limit != fresh.Limit {
+		describe := func(l string) string {
+			if l == "" {
+				return "without --limit"
+			}
+			return fmt.Sprintf("with --limit %q", l)
+		}
+		return fmt.Errorf("the plan was made %s and this run is %s: apply it with the same limit, or make a new plan", describe(saved.Limit), describe(fresh.Limit))
 	}
 	var stale []string
 	for t, fp := range saved.Fingerprints {

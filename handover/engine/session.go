@@ -102,6 +102,9 @@ type Session struct {
 	Resolver *playbook.Resolver
 	Targets  []*Target
 	Refs     []playbook.Ref
+	// Limit, when set (SetLimit), is the --limit the session was narrowed
+	// to: what it reads, plans, changes and reports is only that.
+	Limit *Limit
 
 	engine  *Engine
 	store   secret.Store

@@ -118,9 +118,12 @@ type Plan struct {
 	// Fingerprints holds, per target, the digest of the inventory the plan
 	// was computed from; apply refuses a plan whose target changed since.
 	Fingerprints map[string]string `json:"fingerprints"`
-	Changes      []Change          `json:"changes"`
-	Waived       []Waived          `json:"waived,omitempty"`
-	Problems     []Problem         `json:"problems,omitempty"`
+	// Limit is the --limit the plan was made under, if any: it covers only
+	// what the limit matched, and is applied only under the same limit.
+	Limit    string    `json:"limit,omitempty"`
+	Changes  []Change  `json:"changes"`
+	Waived   []Waived  `json:"waived,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // Sort puts changes in apply order: per target and system, then by action

@@ -26,6 +26,11 @@ const (
 	// NeverApplied: an earlier run stopped before journaling its intent,
 	// so the target was never touched.
 	NeverApplied Result = "never-applied"
+	// Discarded: an earlier run's pending credential does not log in and
+	// there is no previous one to try (none was handed over): it is marked
+	// failed, what the account's credential is stays unknown, and the
+	// rotation is planned again. Nothing is claimed about the previous one.
+	Discarded Result = "discarded"
 	// Unresolved: neither the pending nor the previous credential could be
 	// proven; the system is left alone until someone looks.
 	Unresolved Result = "unresolved"
@@ -57,7 +62,7 @@ const (
 // final: nothing is left for a later run to finish.
 func (r Result) Settled() bool {
 	switch r {
-	case Applied, Recovered, RolledBack, NeverApplied:
+	case Applied, Recovered, RolledBack, NeverApplied, Discarded:
 		return true
 	}
 	return false

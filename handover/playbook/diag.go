@@ -55,6 +55,24 @@ type Decoder struct {
 	refs  []Ref
 	// unreadable is set when the file is not a YAML document at all.
 	unreadable bool
+	// keys is every key each mapping decoded so far accepts, by what the
+	// mapping is: the schema as the code knows it (see Keys).
+	keys map[string]map[string]bool
+}
+
+// Keys returns, for each kind of mapping decoded so far ("playbook",
+// "signing", "ssh target", ...), every key it accepts, whether the
+// playbook used it or not. It lets a test hold the documentation to the
+// code.
+func (d *Decoder) Keys() map[string][]string {
+	out := make(map[string][]string, len(d.keys))
+	for what, ks := range d.keys {
+		for k := range ks {
+			out[what] = append(out[what], k)
+		}
+		slices.Sort(out[what])
+	}
+	return out
 }
 
 // Unreadable reports whether the file could not be read as YAML (a syntax
@@ -104,6 +122,15 @@ func (d *Decoder) Map(n *yaml.Node, what string, fields map[string]Field) bool {
 	if n == nil || n.Kind != yaml.MappingNode {
 		d.Errorf(n, "%s must be a mapping", what)
 		return false
+	}
+	if d.keys == nil {
+		d.keys = map[string]map[string]bool{}
+	}
+	if d.keys[what] == nil {
+		d.keys[what] = map[string]bool{}
+	}
+	for name := range fields {
+		d.keys[what][name] = true
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

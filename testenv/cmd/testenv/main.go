@@ -39,7 +39,7 @@ import (
 )
 
 func components() []component.Component {
-	return []component.Component{slapd.Component{}, samba.Component{}, dovecot.Component{}, vault.Component{}, fleet.Component{}}
+	return []component.Component{slapd.Component{}, samba.Component{}, dovecot.Component{}, vault.Component{}, fleet.Component{}, fleet.MailHost{}}
 }
 
 func main() {
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cache := fs.String("cache", testenv.DefaultCacheDir, "cache directory (rootfs, built binaries)")
 	hosts := fs.Int("hosts", 5, "number of fleet hosts (1-200)")
 	users := fs.Int("ldap-users", 50, "number of staff users in the directory (up to 10000)")
-	only := fs.String("only", "", "comma-separated components (slapd,samba,dovecot,vault,fleet)")
+	only := fs.String("only", "", "comma-separated components (slapd,samba,dovecot,vault,fleet,mailhost)")
 	timeout := fs.Duration("timeout", 20*time.Minute, "overall deadline")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -216,6 +216,8 @@ func down(ctx context.Context, base component.Options, cs []component.Component)
 				env.Vault = nil
 			case "fleet":
 				env.Fleet = nil
+			case "mailhost":
+				env.MailHost = nil
 			}
 		}
 		if err := env.Save(); err != nil {

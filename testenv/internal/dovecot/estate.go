@@ -69,3 +69,13 @@ if header :contains "subject" ["permis", "déclaration préalable"] {
 }
 `},
 }
+
+// Mailbox is a planted mailbox, for the mail host that plants the same
+// estate.
+type Mailbox = mailbox
+
+// Login is the mailbox's login: its full address.
+func (m mailbox) Login() string { return m.login() }
+
+// Mailboxes returns the planted mailboxes.
+func Mailboxes() []Mailbox { return append([]Mailbox(nil), mailboxes...) }

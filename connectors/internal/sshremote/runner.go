@@ -1,8 +1,9 @@
-package ssh
+package sshremote
 
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,29 +13,29 @@ import (
 	"github.com/handoverhq/handover/handover/secret"
 )
 
-// result is what a remote command produced.
-type result struct {
+// Result is what a remote command produced.
+type Result struct {
 	Stdout, Stderr []byte
 	Exit           int
 }
 
-// stdinMarker separates a sudo password from the data a command reads;
+// StdinMarker separates a sudo password from the data a command reads;
 // see sudoWrapper (scripts/sudo-wrapper.sh).
-const stdinMarker = "--handover-stdin--"
+const StdinMarker = "--handover-stdin--"
 
-// runner runs scripts on one host over an established connection, as
+// Runner runs scripts on one host over an established connection, as
 // root (directly or through sudo).
-type runner struct {
-	c        *ssh.Client
-	sudo     bool
-	sudoPass secret.Secret // zero: NOPASSWD
+type Runner struct {
+	Client   *ssh.Client
+	Sudo     bool
+	SudoPass secret.Secret // zero: NOPASSWD
 }
 
 // Script runs a POSIX sh script as root with positional args. With data
 // == nil the script itself goes to sh on stdin (nothing shows in the
 // host's process list); otherwise the script is the -c argument and data
 // is its stdin.
-func (r *runner) Script(ctx context.Context, script string, args []string, data []byte) (result, error) {
+func (r *Runner) Script(ctx context.Context, script string, args []string, data []byte) (Result, error) {
 	var argv []string
 	var in bytes.Buffer
 	if data == nil {
@@ -43,11 +44,11 @@ func (r *runner) Script(ctx context.Context, script string, args []string, data 
 		argv = append([]string{"/bin/sh", "-c", script, "handover"}, args...)
 	}
 	switch {
-	case r.sudo && !r.sudoPass.IsZero():
+	case r.Sudo && !r.SudoPass.IsZero():
 		argv = append([]string{"sudo", "-S", "-p", "", "--", "/bin/sh", "-c", strings.TrimSuffix(sudoWrapper, "\n"), "handover"}, argv...)
-		in.WriteString(r.sudoPass.Reveal())
-		in.WriteString("\n" + stdinMarker + "\n")
-	case r.sudo:
+		in.WriteString(r.SudoPass.Reveal())
+		in.WriteString("\n" + StdinMarker + "\n")
+	case r.Sudo:
 		argv = append([]string{"sudo", "-n", "--"}, argv...)
 	}
 	if data == nil {
@@ -56,20 +57,20 @@ func (r *runner) Script(ctx context.Context, script string, args []string, data 
 		in.Write(data)
 	}
 	defer clear(in.Bytes())
-	return r.exec(ctx, shellJoin(argv), in.Bytes())
+	return r.exec(ctx, ShellJoin(argv), in.Bytes())
 }
 
-func (r *runner) exec(ctx context.Context, cmd string, stdin []byte) (result, error) {
-	sess, err := r.c.NewSession()
+func (r *Runner) exec(ctx context.Context, cmd string, stdin []byte) (Result, error) {
+	sess, err := r.Client.NewSession()
 	if err != nil {
-		return result{}, fmt.Errorf("ssh session: %w", err)
+		return Result{}, fmt.Errorf("ssh session: %w", err)
 	}
 	defer sess.Close()
 	var out, errb bytes.Buffer
 	sess.Stdin = bytes.NewReader(stdin)
 	sess.Stdout, sess.Stderr = &out, &errb
 	if err := sess.Start(cmd); err != nil {
-		return result{}, fmt.Errorf("ssh exec: %w", err)
+		return Result{}, fmt.Errorf("ssh exec: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
@@ -79,9 +80,9 @@ func (r *runner) exec(ctx context.Context, cmd string, stdin []byte) (result, er
 		sess.Signal(ssh.SIGKILL)
 		sess.Close()
 		<-done
-		return result{Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("remote command: %w", ctx.Err())
+		return Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("remote command: %w", ctx.Err())
 	}
-	res := result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
+	res := Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
 	var ee *ssh.ExitError
 	switch {
 	case err == nil:
@@ -90,52 +91,63 @@ func (r *runner) exec(ctx context.Context, cmd string, stdin []byte) (result, er
 	default:
 		return res, fmt.Errorf("remote command: %w", err)
 	}
-	if res.Exit == 97 || res.Exit == 98 || (r.sudo && res.Exit == 1 && bytes.Contains(res.Stderr, []byte("sudo:"))) {
+	if res.Exit == 97 || res.Exit == 98 || (r.Sudo && res.Exit == 1 && bytes.Contains(res.Stderr, []byte("sudo:"))) {
 		if bytes.Contains(res.Stderr, []byte("must have a tty")) {
 			return res, fmt.Errorf("sudo refused: the host's sudoers require a terminal (Defaults requiretty); handover runs without one: allow the connection user with a line 'Defaults:USER !requiretty' in a sudoers.d file")
 		}
-		return res, fmt.Errorf("sudo refused (exit %d): %s", res.Exit, firstLine(res.Stderr))
+		return res, fmt.Errorf("sudo refused (exit %d): %s", res.Exit, FirstLine(res.Stderr))
 	}
 	return res, nil
 }
 
 // Run runs a script and fails on a non-zero exit.
-func (r *runner) Run(ctx context.Context, script string, args []string, data []byte) ([]byte, error) {
+func (r *Runner) Run(ctx context.Context, script string, args []string, data []byte) ([]byte, error) {
 	res, err := r.Script(ctx, script, args, data)
 	if err != nil {
 		return nil, err
 	}
 	if res.Exit != 0 {
-		return res.Stdout, fmt.Errorf("exit status %d: %s", res.Exit, strings.TrimSpace(lastLines(res.Stderr, 5)))
+		return res.Stdout, fmt.Errorf("exit status %d: %s", res.Exit, strings.TrimSpace(LastLines(res.Stderr, 5)))
 	}
 	return res.Stdout, nil
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell.
+func ShellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func shellJoin(argv []string) string {
+// ShellJoin quotes and joins a command line.
+func ShellJoin(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
-		q[i] = shellQuote(a)
+		q[i] = ShellQuote(a)
 	}
 	return strings.Join(q, " ")
 }
 
-func firstLine(b []byte) string {
+// FirstLine is the first line of b, trimmed.
+func FirstLine(b []byte) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 	return s
 }
 
-func lastLines(b []byte, n int) string {
+// LastLines is the last n lines of b, trimmed.
+func LastLines(b []byte, n int) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }
+
+// sudoWrapper runs "$@" after consuming stdin up to the marker line
+// (StdinMarker). With a sudo password, sudo -S reads the first line; if
+// sudo did not ask (NOPASSWD, cached), the password line is read here into
+// a variable and dropped, never run: it cannot reach the command.
+//
+//go:embed scripts/sudo-wrapper.sh
+var sudoWrapper string

@@ -1,4 +1,7 @@
-package ssh
+// Package shacrypt computes and checks SHA-512 crypt strings ("$6$",
+// Ulrich Drepper's specification, as in glibc and libxcrypt), so that a
+// connector hashes a new password itself and sends a host only the hash.
+package shacrypt
 
 import (
 	"crypto/sha256"
@@ -24,8 +27,8 @@ const (
 	sha512SaltMax     = 16
 )
 
-// newSHA512Crypt hashes pw with a fresh 16-character salt read from rnd.
-func newSHA512Crypt(pw []byte, rnd io.Reader) (string, error) {
+// New hashes pw with a fresh 16-character salt read from rnd.
+func New(pw []byte, rnd io.Reader) (string, error) {
 	raw := make([]byte, sha512SaltMax)
 	if _, err := io.ReadFull(rnd, raw); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
@@ -34,14 +37,14 @@ func newSHA512Crypt(pw []byte, rnd io.Reader) (string, error) {
 	for i, b := range raw {
 		salt[i] = cryptAlphabet[int(b)%len(cryptAlphabet)]
 	}
-	return sha512Crypt(pw, "$6$"+string(salt)+"$")
+	return Crypt(pw, "$6$"+string(salt)+"$")
 }
 
-// sha512Crypt computes the crypt string of pw with the salt and rounds of
+// Crypt computes the crypt string of pw with the salt and rounds of
 // setting ("$6$salt$" or "$6$rounds=N$salt$"; any hash part is ignored).
 //
 // Long: the specification's steps in its order, kept whole to be read against it.
-func sha512Crypt(pw []byte, setting string) (string, error) {
+func Crypt(pw []byte, setting string) (string, error) {
 	rest, ok := strings.CutPrefix(setting, "$6$")
 	if !ok {
 		return "", fmt.Errorf("not a SHA-512 crypt setting")
@@ -160,24 +163,24 @@ func repeatTo(sum []byte, n int) []byte {
 	return append(out, sum[:n-len(out)]...)
 }
 
-// sha512Matches reports whether pw hashes to the SHA-512 crypt string
+// Matches reports whether pw hashes to the SHA-512 crypt string
 // hash; ok is false when hash is not a SHA-512 crypt string.
-func sha512Matches(pw []byte, hash string) (match, ok bool) {
+func Matches(pw []byte, hash string) (match, ok bool) {
 	if !strings.HasPrefix(hash, "$6$") {
 		return false, false
 	}
-	got, err := sha512Crypt(pw, hash)
+	got, err := Crypt(pw, hash)
 	if err != nil {
 		return false, false
 	}
 	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1, true
 }
 
-// hashDigest identifies a password together with a crypt string, without
+// Digest identifies a password together with a crypt string, without
 // revealing either: what the connector remembers of the hashes it set, so
 // that the re-inventory need not compute each again (5,000 rounds of
 // SHA-512) to see the shadow entry holds the stored password.
-func hashDigest(pw []byte, hash string) [32]byte {
+func Digest(pw []byte, hash string) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(hash))
 	h.Write([]byte{0})

@@ -1,4 +1,4 @@
-package ssh
+package sshremote
 
 import (
 	"errors"
@@ -36,9 +36,9 @@ func (e *HostKeyError) Error() string {
 	return fmt.Sprintf("host key of %s does not match: the host presents %s, expected %s; refusing the host (possible man-in-the-middle, or the host was reinstalled)", e.Host, e.Got, e.Want)
 }
 
-// hostKeys checks host keys against pins, a known_hosts file, or trust on
+// HostKeys checks host keys against pins, a known_hosts file, or trust on
 // first use, in that order of precedence.
-type hostKeys struct {
+type HostKeys struct {
 	known   ssh.HostKeyCallback // nil without known_hosts
 	file    string
 	tofu    bool
@@ -54,8 +54,11 @@ type hostKeys struct {
 	fileLock sync.Mutex
 }
 
-func newHostKeys(file string, tofu bool, record func(host, addr string, key ssh.PublicKey)) (*hostKeys, error) {
-	hk := &hostKeys{file: file, tofu: tofu, record: record, trusted: map[string]string{}, pinAlgo: map[string][]string{}}
+// NewHostKeys checks host keys against file (a known_hosts file, or "")
+// and, with tofu, trusts an unknown host on first use, appending its key
+// to file and telling record.
+func NewHostKeys(file string, tofu bool, record func(host, addr string, key ssh.PublicKey)) (*HostKeys, error) {
+	hk := &HostKeys{file: file, tofu: tofu, record: record, trusted: map[string]string{}, pinAlgo: map[string][]string{}}
 	if file != "" {
 		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && tofu {
 			return hk, nil
@@ -83,9 +86,9 @@ func newHostKeys(file string, tofu bool, record func(host, addr string, key ssh.
 	return hk, nil
 }
 
-// callback returns the check for one host. pin is a SHA256 fingerprint or
+// Callback returns the check for one host. pin is a SHA256 fingerprint or
 // "".
-func (hk *hostKeys) callback(name, pin string) ssh.HostKeyCallback {
+func (hk *HostKeys) Callback(name, pin string) ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		got := ssh.FingerprintSHA256(key)
 		if pin != "" {
@@ -139,7 +142,7 @@ func (hk *hostKeys) callback(name, pin string) ssh.HostKeyCallback {
 
 // remember appends a key trusted on first use to the known_hosts file, so
 // the next run checks it.
-func (hk *hostKeys) remember(addr string, key ssh.PublicKey) error {
+func (hk *HostKeys) remember(addr string, key ssh.PublicKey) error {
 	if hk.file == "" {
 		return nil
 	}
@@ -167,12 +170,12 @@ var certAlgorithms = []string{
 	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
 }
 
-// algorithms returns the host key algorithms to offer for addr: those of
+// Algorithms returns the host key algorithms to offer for addr: those of
 // the keys known_hosts holds for it, so the server does not pick a key
 // type the file lacks; for a host it lists no key of (it may be known by
 // a @cert-authority line), host certificates first when the file has
 // such lines, then every algorithm.
-func (hk *hostKeys) algorithms(addr string) []string {
+func (hk *HostKeys) Algorithms(addr string) []string {
 	if hk.known == nil {
 		return hostKeyOrder
 	}
@@ -220,9 +223,9 @@ var pinFamilies = [][]string{
 	{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA},
 }
 
-// pinnedAlgorithms returns the host key algorithms to offer a host with a
+// PinnedAlgorithms returns the host key algorithms to offer a host with a
 // pinned key: the family that showed it before, if another did not.
-func (hk *hostKeys) pinnedAlgorithms(addr string) []string {
+func (hk *HostKeys) PinnedAlgorithms(addr string) []string {
 	hk.mu.Lock()
 	defer hk.mu.Unlock()
 	if a, ok := hk.pinAlgo[addr]; ok {

@@ -1,0 +1,132 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/handoverhq/handover/testenv"
+)
+
+// requireMailHost returns the testenv with its mail host, or fails.
+func requireMailHost(t *testing.T) *testenv.Env {
+	t.Helper()
+	e := testenv.Require(t)
+	if e.MailHost == nil {
+		t.Fatal("integration test needs the mail host: run bin/testenv up -only mailhost")
+	}
+	return e
+}
+
+var testenvBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// resetMailHost brings the mail host back to its planted state.
+func resetMailHost(t *testing.T) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenvBin.once.Do(func() {
+		dir, err := exec.Command("mktemp", "-d").Output()
+		if err != nil {
+			testenvBin.err = err
+			return
+		}
+		testenvBin.path = filepath.Join(strings.TrimSpace(string(dir)), "testenv")
+		build := exec.Command("go", "build", "-o", testenvBin.path, "./testenv/cmd/testenv")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			testenvBin.err = fmt.Errorf("build testenv: %v\n%s", err, out)
+		}
+	})
+	if testenvBin.err != nil {
+		t.Fatal(testenvBin.err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenvBin.path, "reset", "-only", "mailhost")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv reset -only mailhost: %v\n%s", err, out)
+	}
+}
+
+// rootSSH runs a command on the mail host as root with the operator's key,
+// without the connector: the tests' own observation.
+func rootSSH(e *testenv.Env, command string) (string, error) {
+	out, err := exec.Command("ssh", "-i", e.MailHost.OperatorKey, "-o", "UserKnownHostsFile="+e.MailHost.KnownHosts,
+		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "root@"+e.MailHost.Address, command).CombinedOutput()
+	return string(out), err
+}
+
+// mailPlaybook is the playbook part naming the provider and a mail target
+// for the mail host, with the handed-over passwords of the function
+// mailboxes, the IT lead's, the provider's own mailbox and its master
+// user.
+func mailPlaybook(e *testenv.Env, extra string) string {
+	m := e.MailHost
+	var b strings.Builder
+	fmt.Fprintf(&b, "outgoing:\n  names: [%q]\n  domains: [%q]\n  accounts: [\"prestanet-*\"]\n", testenv.ProviderName, testenv.ProviderDomain)
+	b.WriteString(mailTarget(e, handedMailboxes(e), extra))
+	_ = m
+	return b.String()
+}
+
+// handedMailboxes are the mailboxes whose passwords the provider handed
+// over in the test playbooks.
+func handedMailboxes(e *testenv.Env) []testenv.Account {
+	var out []testenv.Account
+	for _, a := range e.MailHost.Accounts {
+		local, _, _ := strings.Cut(a.Name, "@")
+		switch local {
+		case "mairie", "accueil", "urbanisme", "mediatheque", "sophie.lefevre", "prestanet-support":
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func mailTarget(e *testenv.Env, boxes []testenv.Account, extra string) string {
+	m := e.MailHost
+	var b strings.Builder
+	fmt.Fprintf(&b, "targets:\n  - name: messagerie\n    type: mail\n    host: %s\n    system: %s\n", m.Address, m.Name)
+	fmt.Fprintf(&b, "    ssh: {key_file: %s, known_hosts: %s}\n", m.OperatorKey, m.KnownHosts)
+	fmt.Fprintf(&b, "    ca_cert: %s\n    smtp: %s\n", e.CACert, m.SMTPAddr)
+	b.WriteString("    mailboxes:\n")
+	for _, a := range boxes {
+		fmt.Fprintf(&b, "      - {login: %s, password: '${file:%s}'}\n", a.Name, a.PasswordFile)
+	}
+	fmt.Fprintf(&b, "    master_users:\n      - {login: %s, password: '${file:%s}'}\n", m.MasterUser.Name, m.MasterUser.PasswordFile)
+	b.WriteString(extra)
+	return b.String()
+}
+
+// snapshot reads, as root over SSH without the connector, what a change
+// would alter: the passwd-files, every user's Sieve scripts, the Postfix
+// sources and tables. Nothing a login or a delivery alone alters (logs,
+// mail, the queue) is read.
+func snapshot(e *testenv.Env) func(context.Context) (string, error) {
+	const script = `export LC_ALL=C
+sha256sum /etc/dovecot/users /etc/dovecot/master-users /etc/dovecot/dovecot.conf /etc/postfix/main.cf /etc/postfix/virtual /etc/postfix/recipient_bcc /etc/aliases
+postmap -s hash:/etc/postfix/virtual | sort; postmap -s hash:/etc/postfix/recipient_bcc | sort; postalias -s hash:/etc/aliases | sort
+doveadm sieve list -A | sort
+for f in /var/vmail/*/*/sieve/*.sieve; do sha256sum "$f"; done
+ls -l --time-style=+ /var/vmail/*/*/.dovecot.sieve 2>/dev/null | awk '{print $NF, $(NF-2)}'`
+	return func(ctx context.Context) (string, error) {
+		out, err := rootSSH(e, script)
+		if err != nil {
+			return "", fmt.Errorf("%v: %s", err, out)
+		}
+		return out, nil
+	}
+}

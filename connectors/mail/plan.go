@@ -1,0 +1,116 @@
+package mail
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/plan"
+)
+
+// Plan derives the changes from an inventory and the engine's decisions,
+// without I/O:
+//
+//   - rotate-password for every mailbox or master user the engine decided
+//     to rotate (passwd-file passdbs);
+//   - remove-grant for each master user of the provider (its passdb entry);
+//   - lock-account for each mailbox of the provider still enabled (login
+//     disabled with Dovecot's nologin field; its mail is kept);
+//   - remove-forward for each Sieve script, Postfix table entry and
+//     .forward file sending mail to the provider.
+func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.Change, error) {
+	var changes []plan.Change
+	for _, sys := range inv.Systems {
+		if sys.Error != "" {
+			continue
+		}
+		files := map[string]string{}
+		for _, f := range sys.Findings {
+			if m, ok := f.Data.(mailboxData); ok {
+				files[m.Login] = m.File
+			}
+		}
+		for _, a := range sys.Accounts {
+			if a.Provider {
+				if a.State == "enabled" {
+					file := files[a.Name]
+					if file == "" {
+						continue
+					}
+					changes = append(changes, plan.Change{
+						Target: inv.Target, System: sys.Name, Action: plan.LockAccount, Object: a.Name,
+						Before: "login enabled", After: "login disabled (nologin in " + file + "); its mail is kept",
+						Reason:  "mailbox of the outgoing provider: " + strings.Join(a.Reasons, "; ") + "; disabled rather than deleted, its mail is evidence",
+						Finding: "account:" + a.Name,
+						Params:  map[string]string{"file": file, "login": a.Name},
+					})
+				}
+				continue
+			}
+			r, ok := d.Rotation(sys.Name, a.Name)
+			if !ok || a.Password == nil {
+				continue
+			}
+			changed := "of unknown age (a passwd-file keeps no date)"
+			if a.PasswordChanged != nil {
+				changed = "last changed " + a.PasswordChanged.Format(time.RFC3339)
+			}
+			changes = append(changes, plan.Change{
+				Target: inv.Target, System: sys.Name, Action: plan.RotatePassword, Object: a.Name,
+				Before: "password " + changed, After: "new generated password, stored before it is set (SHA512-CRYPT, hashed by handover)",
+				Reason: r.Reason, SecretPath: connector.SecretPath(inv.Target, sys.Name, a.Name),
+				Params: map[string]string{"login": a.Name},
+			})
+		}
+		for _, f := range sys.Findings {
+			if !f.Provider || f.Data == nil {
+				continue
+			}
+			switch x := f.Data.(type) {
+			case masterData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveGrant, Object: "master user " + x.Login,
+					Before: "entry in the master passdb " + x.File + ": opens every mailbox", After: "no such entry: a master login fails",
+					Reason: "master user of the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"file": x.File, "login": x.Login},
+				})
+			case sieveData:
+				if x.Global {
+					// A global script is a file of root's: not rewritten here.
+					continue
+				}
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "sieve " + x.User + " " + x.Script,
+					Before: f.Summary,
+					After:  fmt.Sprintf("the script without its actions sending to %s (checked with sievec; the old one kept inactive as %s)", strings.Join(x.Drop, ", "), backupName(x.Script, "DATE")),
+					Reason: "Sieve rule sending the mailbox's mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "sieve", "user": x.User, "script": x.Script, "drop": strings.Join(x.Drop, ","), "kept": fmt.Sprint(x.Kept)},
+				})
+			case mapData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "postfix " + x.File + " " + x.Key,
+					Before: f.Summary, After: fmt.Sprintf("%s without %s (source edited, table rebuilt, postfix reloaded)", x.Key, strings.Join(x.Drop, ", ")),
+					Reason: "Postfix " + x.Param + " entry copying mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "postfix", "param": x.Param, "type": x.Type, "file": x.File, "key": x.Key, "drop": strings.Join(x.Drop, ",")},
+				})
+			case forwardData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "forward " + x.Path,
+					Before: f.Summary, After: x.Path + " without " + strings.Join(x.Drop, ", "),
+					Reason: ".forward sending mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "forward", "file": x.Path, "drop": strings.Join(x.Drop, ",")},
+				})
+			}
+		}
+	}
+	for i := range changes {
+		changes[i].MakeID()
+	}
+	return changes, nil
+}
+
+// backupName is the name a rewritten script's old version is kept under.
+func backupName(script, date string) string {
+	return script + "-avant-handover-" + date
+}

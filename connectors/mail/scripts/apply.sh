@@ -1,0 +1,116 @@
+# Functions that change the mail server, as root, one step each. Each step
+# prints "@@ok STEP" or "@@fail STEP REASON" (REASON in base64) and the
+# next step runs whatever the outcome. The connector appends the calls
+# with quoted arguments, then "finish". Contents come in base64 arguments
+# of the script itself, which reaches sh on stdin: no password and no hash
+# is ever on a command line.
+export LC_ALL=C
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+umask 077
+failed=0
+ok() { echo "@@ok $1"; }
+fail() {
+	printf '@@fail %s %s\n' "$1" "$(printf '%s' "$2" | base64 -w0)"
+	failed=1
+}
+
+# write_file STEP PATH EXPECT_SHA256 CONTENT_B64: replaces PATH with the
+# content if it still has the content that was read (EXPECT_SHA256),
+# through a temporary file in the same directory with PATH's owner and
+# mode, renamed over it. A symbolic link (the file or a directory on its
+# path) is refused: the edit never follows one.
+write_file() {
+	step=$1 path=$2 expect=$3 content=$4
+	case $path in
+	/*) ;;
+	*) fail "$step" "$path: not an absolute path" && return ;;
+	esac
+	if [ -L "$path" ]; then
+		fail "$step" "$path is a symbolic link: not followed" && return
+	fi
+	if [ "$(readlink -f -- "$path")" != "$path" ]; then
+		fail "$step" "a directory on the path of $path is a symbolic link: not followed" && return
+	fi
+	if [ ! -f "$path" ]; then
+		fail "$step" "$path is not a regular file" && return
+	fi
+	cur=$(sha256sum <"$path" | cut -d' ' -f1)
+	if [ "$cur" != "$expect" ]; then
+		fail "$step" "$path changed since it was read: nothing written" && return
+	fi
+	dir=$(dirname -- "$path")
+	tmp=$(mktemp "$dir/.handover.XXXXXX") || {
+		fail "$step" "cannot make a temporary file in $dir" && return
+	}
+	if printf '%s' "$content" | base64 -d >"$tmp" &&
+		chown --reference="$path" -- "$tmp" &&
+		chmod --reference="$path" -- "$tmp" &&
+		sync -- "$tmp" 2>/dev/null; then
+		if mv -f -- "$tmp" "$path"; then
+			ok "$step"
+			return
+		fi
+	fi
+	rm -f -- "$tmp"
+	fail "$step" "could not replace $path"
+}
+
+# sieve_replace STEP USER SCRIPT BACKUP EXPECT_SHA256 OLD_B64 NEW_B64:
+# if the user's script is still the one that was read (EXPECT_SHA256 of
+# doveadm -f json sieve get), keeps it under the name BACKUP (inactive),
+# then replaces it with the new content once sievec has compiled it. The
+# script's active state is kept.
+sieve_replace() {
+	step=$1 user=$2 script=$3 backup=$4 expect=$5 old=$6 new=$7
+	cur=$(doveadm -f json sieve get -u "$user" "$script" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	if [ "$cur" != "$expect" ]; then
+		fail "$step" "the script changed since it was read: nothing written"
+		return
+	fi
+	work=$(mktemp -d) || {
+		fail "$step" "cannot make a temporary directory" && return
+	}
+	printf '%s' "$old" | base64 -d >"$work/old.sieve"
+	printf '%s' "$new" | base64 -d >"$work/new.sieve"
+	if ! sievec "$work/new.sieve" "$work/new.svbin" >"$work/err" 2>&1; then
+		fail "$step" "sievec refused the rewritten script: $(head -n 3 "$work/err" | tr '\n' ' ')"
+		rm -rf -- "$work"
+		return
+	fi
+	if ! doveadm sieve put -u "$user" "$backup" <"$work/old.sieve" 2>"$work/err"; then
+		fail "$step" "keeping the backup $backup: $(head -n 1 "$work/err")"
+		rm -rf -- "$work"
+		return
+	fi
+	if ! doveadm sieve put -u "$user" "$script" <"$work/new.sieve" 2>"$work/err"; then
+		fail "$step" "doveadm sieve put: $(head -n 1 "$work/err")"
+		rm -rf -- "$work"
+		return
+	fi
+	rm -rf -- "$work"
+	ok "$step"
+}
+
+# run STEP COMMAND...: one command as a step.
+run() {
+	step=$1
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$step"
+	else
+		fail "$step" "$*: $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"
+	fi
+}
+
+# try STEP COMMAND...: a command whose failure is reported, not fatal to
+# anything (doveadm kick of a user with no session).
+try() {
+	step=$1
+	shift
+	"$@" >/dev/null 2>&1 || :
+	ok "$step"
+}
+
+finish() {
+	echo "@@end $failed"
+}

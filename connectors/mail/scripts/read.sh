@@ -1,0 +1,50 @@
+# Reads what the configuration names, as root, without changing anything.
+# Each argument is KIND:PATH:
+#   file:PATH       the file's content ("@@file" record), or "@@absent",
+#                   "@@link" (a symbolic link: not followed)
+#   dir:PATH        every *.sieve file of a directory (sieve_before...)
+#   postmap:T:PATH  the entries Postfix uses (postmap -s T:PATH)
+#   postalias:T:PATH  the same for an aliases table (postalias -s)
+#   forwards:-      every .forward file of root and of /home
+# Records are "@@KIND NAME CONTENT", NAME and CONTENT in base64.
+export LC_ALL=C
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+rec() {
+	printf '@@%s %s ' "$1" "$(printf '%s' "$2" | base64 -w0)"
+	base64 -w0
+	echo
+}
+readfile() {
+	if [ -L "$1" ]; then
+		printf '' | rec link "$1"
+	elif [ ! -f "$1" ]; then
+		printf '' | rec absent "$1"
+	else
+		# shellcheck disable=SC2094 # rec writes to stdout, not to the file
+		rec file "$1" <"$1"
+	fi
+}
+for arg in "$@"; do
+	kind=${arg%%:*}
+	rest=${arg#*:}
+	case $kind in
+	file) readfile "$rest" ;;
+	dir)
+		if [ -d "$rest" ]; then
+			for f in "$rest"/*.sieve; do
+				[ -e "$f" ] && readfile "$f"
+			done
+		else
+			readfile "$rest"
+		fi
+		;;
+	postmap) postmap -s "$rest" 2>&1 | rec postmap "$rest" ;;
+	postalias) postalias -s "$rest" 2>&1 | rec postalias "$rest" ;;
+	forwards)
+		for f in /root/.forward /home/*/.forward; do
+			[ -e "$f" ] && readfile "$f"
+		done
+		;;
+	esac
+done
+true
