@@ -50,7 +50,11 @@ outgoing:
   accounts: ["prestanet*"]
   agents: [all]
 policy:
-  rotate: {admins: true}
+  # The accounts named, and each target's own login: what the bundle
+  # carries is then the same whatever else the shared estate holds.
+  rotate:
+    admins: false
+    accounts: ["serveurs:root", "annuaire:uid=slefevre,ou=direction,ou=people,dc=mairie-saint-exemple,dc=test"]
   password: {length: 24}
 targets:
   - name: annuaire
