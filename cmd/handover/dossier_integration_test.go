@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,7 +50,11 @@ outgoing:
   accounts: ["prestanet*"]
   agents: [all]
 policy:
-  rotate: {admins: true}
+  # The accounts named, and each target's own login: what the bundle
+  # carries is then the same whatever else the shared estate holds.
+  rotate:
+    admins: false
+    accounts: ["serveurs:root", "annuaire:uid=slefevre,ou=direction,ou=people,dc=mairie-saint-exemple,dc=test"]
   password: {length: 24}
 targets:
   - name: annuaire
@@ -142,6 +148,10 @@ func TestDossierHandoverEndToEnd(t *testing.T) {
 	providerSigners := filepath.Join(dir, "provider_signers")
 	writeFile(t, providerSigners, "contact@nouvelle-infogerance.test "+string(sshPub))
 
+	st, err := secret.OpenFileStore(filepath.Join(dir, "secrets.age"), secret.FileUnlock{Passphrase: secret.New(testenv.ReadSecret(t, env.Operator.PassphraseFile))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	bundle := filepath.Join(dir, "dossier.age")
 	out := step(0, "dossier", "export", pb, "--to", id.Recipient().String(), "--to", strings.TrimSpace(string(sshPub)), "-o", bundle)
 	if !strings.Contains(out, "annuaire/directory") || !strings.Contains(out, "serveurs/"+h.Name) {
@@ -195,13 +205,13 @@ func TestDossierHandoverEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proveLogins(t, env, vs, h, hostAddr)
+		proveLogins(t, env, vs, st, h, hostAddr)
 	})
 	fs, err := secret.OpenFileStore(fileStore, secret.FileUnlock{IdentityFile: ageKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	proveLogins(t, env, fs, h, hostAddr)
+	proveLogins(t, env, fs, st, h, hostAddr)
 
 	// The receipts verify with stock OpenSSH, and the client records one.
 	for _, r := range []string{receipt1, receipt2} {
@@ -221,6 +231,23 @@ func TestDossierHandoverEndToEnd(t *testing.T) {
 	step(0, "dossier", "receipt", "verify", receipt1, "--allowed-signers", providerSigners, "--playbook", pb)
 	letters := filepath.Join(dir, "letters")
 	step(0, "dossier", "letters", pb, "--format", "html,md", "--return-within", "30 jours", "-o", letters)
+	commitment, err := os.ReadFile(filepath.Join(letters, "commitment-fr.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	remise, err := os.ReadFile(filepath.Join(letters, "remise-en.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsum := sha256File(t, bundle)
+	for _, want := range []string{h.Name + ": `root`", "uid=prestanet-admin", "30 jours"} {
+		if !bytes.Contains(commitment, []byte(want)) {
+			t.Errorf("the commitment does not list %q:\n%s", want, commitment)
+		}
+	}
+	if !bytes.Contains(remise, []byte(bsum)) {
+		t.Errorf("the procès-verbal does not name the bundle by its SHA-256 %s", bsum)
+	}
 
 	// The next report lists the export and the receipt.
 	out = step(0, "run", "--yes", pb)
@@ -242,10 +269,6 @@ func TestDossierHandoverEndToEnd(t *testing.T) {
 	// No secret anywhere: every value the client's store holds (the ones
 	// handed over included) and the passwords handed over at the start.
 	var values []string
-	st, err := secret.OpenFileStore(filepath.Join(dir, "secrets.age"), secret.FileUnlock{Passphrase: secret.New(testenv.ReadSecret(t, env.Operator.PassphraseFile))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	list, err := st.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +313,7 @@ func TestDossierHandoverEndToEnd(t *testing.T) {
 // proveLogins reads the imported credentials back from st and logs in
 // with them: the host's root over SSH (password authentication, host key
 // checked), and every imported LDAP account by a bind over StartTLS.
-func proveLogins(t *testing.T, env *testenv.Env, st secret.Store, h testenv.Host, hostAddr string) {
+func proveLogins(t *testing.T, env *testenv.Env, st, client secret.Store, h testenv.Host, hostAddr string) {
 	t.Helper()
 	ctx := context.Background()
 	vs, err := st.List(ctx)
@@ -314,7 +337,12 @@ func proveLogins(t *testing.T, env *testenv.Env, st secret.Store, h testenv.Host
 			}
 			c, err := ssh.Dial("tcp", hostAddr+":22", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password(val.Reveal())}, HostKeyCallback: hk, Timeout: 20 * time.Second})
 			if err != nil {
-				t.Errorf("%s: the imported root password does not log in to %s: %v", st.Kind(), h.Name, err)
+				// Whether the value differs from the client's, or the host
+				// no longer takes the client's either.
+				cv, cm, cerr := client.Get(ctx, v.Path, 0)
+				same := cerr == nil && cv.Equal(val)
+				_, clientErr := ssh.Dial("tcp", hostAddr+":22", &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.Password(cv.Reveal())}, HostKeyCallback: hk, Timeout: 20 * time.Second})
+				t.Errorf("%s: the imported root password does not log in to %s: %v (same value as the client's current %s#%d: %v; the client's value logs in: %v)", st.Kind(), h.Name, err, cm.Path, cm.Version, same, clientErr == nil)
 				continue
 			}
 			c.Close()
@@ -352,4 +380,14 @@ func writeFile(t *testing.T, p, s string) {
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func sha256File(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -695,3 +695,51 @@ func TestImportCutShort(t *testing.T) {
 	}
 	assertNoSecret(t, "the import journal", j, e.values)
 }
+
+// An SSH RSA key is a recipient and an identity too.
+func TestRSARecipient(t *testing.T) {
+	e := newEstate(t)
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(rk, "rsa@nouvelle-infogerance.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(e.dir, "incoming_rsa")
+	write(t, keyFile, string(pem.EncodeToMemory(block)))
+	pub, err := ssh.NewPublicKey(&rk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dossier.ParseRecipient(string(ssh.MarshalAuthorizedKey(pub)))
+	if err != nil || r.Type != "ssh-rsa" {
+		t.Fatalf("recipient %+v: %v", r, err)
+	}
+	ctx := context.Background()
+	vs, _ := e.store.List(ctx)
+	picked, err := dossier.Selection{Targets: []string{"serveurs"}}.Pick(vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := dossier.ReadCredentials(ctx, e.store, picked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dossier.Build(ctx, dossier.Export{ID: "export-rsa", Now: e.exportNow, ReportDir: filepath.Join(e.fx.Dir, "report"), Recipients: []dossier.Recipient{r}, Credentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.open(t, b.Ciphertext, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Destroy()
+	if len(o.Credentials) != 2 || o.Identity.Type != "ssh-rsa" {
+		t.Errorf("opened %d credentials with %+v", len(o.Credentials), o.Identity)
+	}
+	if _, err := e.open(t, b.Ciphertext, e.sshKey); !errors.Is(err, dossier.ErrWrongIdentity) {
+		t.Errorf("the ed25519 key opened a bundle for the RSA key: %v", err)
+	}
+}
