@@ -11,7 +11,7 @@ HANDOVER := bin/handover
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps testenv-up testenv-down testenv-reset test test-unit lint demo bench report-screenshot clean
+.PHONY: all build deps testenv-up testenv-down testenv-reset test test-unit lint demo bench report-screenshot serve-screenshot clean
 
 all: build
 
@@ -61,12 +61,23 @@ demo: testenv-up
 	$(TESTENV) reset
 	@if [ -d playbooks/.handover/demo ]; then rm -rf playbooks/.handover/demo.previous; mv playbooks/.handover/demo playbooks/.handover/demo.previous; fi
 	$(HANDOVER) run playbooks/demo.yaml --yes
+	@echo
+	@echo "To watch the estate from now on: $(HANDOVER) serve playbooks/demo.yaml   (then open http://127.0.0.1:9817/)"
 
 bench: deps build
 	bash bench/run.sh
 
 report-screenshot: build
 	bash docs/report-screenshot.sh
+
+# The dashboard screenshot of docs/serve.md, taken by the browser test
+# against the test estate.
+serve-screenshot: build
+	rm -rf .serve-screenshot && mkdir -p .serve-screenshot
+	$(GO) test -count=1 -p 1 -timeout 20m ./cmd/handover/ -run TestServeDashboardInBrowser -artifacts -outputdir .serve-screenshot
+	mkdir -p docs/img
+	cp "$$(find .serve-screenshot -name dashboard.png | head -n 1)" docs/img/serve-dashboard.png
+	rm -rf .serve-screenshot
 
 clean:
 	rm -rf bin

@@ -266,6 +266,19 @@ func TestCheckDriftOnTestEstate(t *testing.T) {
 		t.Errorf("systems: got %v, want %s added and %s removed", sys, h3.Name, h2.Name)
 	}
 	leakScan(t, env, dir, text)
+
+	// A tampered baseline is an error, never a baseline.
+	js := rec.Baseline.Report
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(js, []byte(strings.Replace(string(b), `"intrus"`, `"intruse"`, 1)+" "), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code, _ := handover(t, nil, "check", pb); code != 1 || !strings.Contains(out, "does not verify") {
+		t.Errorf("check on a tampered baseline: exit %d, want 1 saying it does not verify:\n%s", code, out)
+	}
 }
 
 // baselineItems are the drift items that compare with the dossier (not

@@ -65,7 +65,7 @@ type Options struct {
 	// MaxConcurrent bounds checks running at once across playbooks.
 	MaxConcurrent int
 	// Stale: /healthz fails when a playbook's latest check is older.
-	Stale time.Duration
+	Stale  time.Duration
 	Notify *Notifier
 	// Remind repeats the drift notification this often while the drift
 	// stays and no one acknowledged it (0: never).

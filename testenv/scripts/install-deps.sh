@@ -13,6 +13,7 @@ pkgs=(
   ansible sshpass time
   shellcheck
   chromium
+  prometheus
 )
 
 missing=()
