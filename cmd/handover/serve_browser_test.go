@@ -164,7 +164,7 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	shot := func(file string) {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(90)); err == nil {
+		if buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
 			os.WriteFile(filepath.Join(t.ArtifactDir(), file), buf, 0o644)
 		}
 	}

@@ -92,13 +92,29 @@ type agentParts struct {
 // provider's footholds its run removed expected absent (and the packages,
 // units and processes of the agents it removed), and the accounts its
 // changes acted on not compared on state and admin rights.
+//
+// A report whose run re-inventoried the estate after its changes (After)
+// sets that estate as the baseline, system by system (a system the
+// re-inventory could not read keeps the dossier's reading, with the
+// expectations above).
 func FromReport(r *report.Report) *Baseline {
 	b := &Baseline{Dossier: r.Dossier, gone: map[string]string{}, touched: map[string]bool{}, goneAgents: map[string]*agentParts{}}
+	after := map[string]bool{} // "target\x00system" read after the changes
+	if len(r.After) > 0 {
+		b.Dossier = mergeAfter(r.Dossier, r.After, after)
+	}
 	for _, a := range r.Actions {
 		if !a.Result.OK() {
 			continue
 		}
 		ch := a.Change
+		if after[key(ch.Target, ch.System)] {
+			// The re-inventory shows the account as the change left it.
+			if ch.Finding != "" && ch.Action != plan.RotatePassword {
+				b.gone[key(ch.Target, ch.System, ch.Finding)] = fmt.Sprintf("%s by run %s (change %s)", ch.Action, r.Run.ID, ch.ID)
+			}
+			continue
+		}
 		b.touched[key(ch.Target, ch.System, ch.Object)] = true
 		if ch.Finding != "" && ch.Action != plan.RotatePassword {
 			b.gone[key(ch.Target, ch.System, ch.Finding)] = fmt.Sprintf("%s by run %s (change %s)", ch.Action, r.Run.ID, ch.ID)
@@ -135,6 +151,31 @@ func FromReport(r *report.Report) *Baseline {
 }
 
 func key(parts ...string) string { return strings.Join(parts, "\x00") }
+
+// mergeAfter is the dossier with each system replaced by its reading
+// after the changes, where that reading succeeded; after records which.
+func mergeAfter(dossier, re []connector.Inventory, after map[string]bool) []connector.Inventory {
+	sys := map[string]connector.System{}
+	for _, inv := range re {
+		for _, s := range inv.Systems {
+			if s.Error == "" {
+				sys[key(inv.Target, s.Name)] = s
+			}
+		}
+	}
+	out := make([]connector.Inventory, len(dossier))
+	for i, inv := range dossier {
+		out[i] = inv
+		out[i].Systems = slices.Clone(inv.Systems)
+		for j, s := range out[i].Systems {
+			if a, ok := sys[key(inv.Target, s.Name)]; ok {
+				out[i].Systems[j] = a
+				after[key(inv.Target, s.Name)] = true
+			}
+		}
+	}
+	return out
+}
 
 // Compare lists how the fresh inventories differ from the baseline, for
 // the targets both know (a target added to the playbook since has no

@@ -32,6 +32,9 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	for _, inv := range res.Dossier {
 		r.Dossier = append(r.Dossier, dossierCopy(inv))
 	}
+	for _, inv := range res.After {
+		r.After = append(r.After, dossierCopy(inv))
+	}
 	r.Presentation = report.Present(r.Dossier, s.describe)
 	r.Credentials = s.credentials(ctx, rn.store, res.Dossier)
 	r.Outgoing = outgoingFates(res)

@@ -38,6 +38,9 @@ type Result struct {
 	RunID     string
 	Plan      *plan.Plan
 	Dossier   []*connector.Inventory
+	// After is the re-inventory taken once the changes were made (nil
+	// when nothing was applied): the dossier freshness checks compare with.
+	After     []*connector.Inventory
 	Recovered []report.Action
 	Actions   []report.Action
 	Report    *report.Report
@@ -136,6 +139,10 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if res.Declined {
 		rn.end("declined", nil)
 		return res, nil
+	}
+	if err := s.reinventory(ctx, rn, res, opts.Parallel); err != nil {
+		rn.end(report.RunFailed, err)
+		return nil, err
 	}
 	res.Report = s.buildReport(ctx, rn, res, mode, started)
 	if err := rn.end(res.Report.Run.Result, nil); err != nil {
@@ -317,6 +324,37 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		out = append(out, results[i]...)
 	}
 	return out
+}
+
+// reinventory reads every target again once changes were applied, so the
+// report holds the estate as the run left it (report.After): what
+// `handover check` compares with. Read-only, like the first inventory;
+// journaled; skipped when nothing was applied or the run was interrupted.
+func (s *Session) reinventory(ctx context.Context, rn *runner, res *Result, parallel int) error {
+	applied := false
+	for _, a := range append(append([]report.Action{}, res.Recovered...), res.Actions...) {
+		applied = applied || a.Result.OK()
+	}
+	if !applied || ctx.Err() != nil {
+		return nil
+	}
+	res.After = s.Inventory(ctx, parallel)
+	var recs []journal.Record
+	for _, inv := range res.After {
+		d := map[string]string{"phase": "after", "fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}
+		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: plan.Done, Detail: d}
+		var errs []string
+		for _, sys := range inv.Systems {
+			if sys.Error != "" {
+				errs = append(errs, sys.Name+": "+sys.Error)
+			}
+		}
+		if len(errs) > 0 {
+			rec.Result, rec.Error = plan.Partial, strings.Join(errs, "; ")
+		}
+		recs = append(recs, rec)
+	}
+	return rn.recordAll(recs)
 }
 
 // reportDir is where each run's report directory goes.
