@@ -82,6 +82,9 @@ type Baseline struct {
 	touched map[string]bool
 	// packages, units and processes of agents the run removed, per system.
 	goneAgents map[string]*agentParts
+	// after are the systems ("target\x00system") whose baseline is the
+	// re-inventory after the run's changes.
+	after map[string]bool
 }
 
 type agentParts struct {
@@ -100,6 +103,7 @@ type agentParts struct {
 func FromReport(r *report.Report) *Baseline {
 	b := &Baseline{Dossier: r.Dossier, gone: map[string]string{}, touched: map[string]bool{}, goneAgents: map[string]*agentParts{}}
 	after := map[string]bool{} // "target\x00system" read after the changes
+	b.after = after
 	if len(r.After) > 0 {
 		b.Dossier = mergeAfter(r.Dossier, r.After, after)
 	}
@@ -110,19 +114,19 @@ func FromReport(r *report.Report) *Baseline {
 		ch := a.Change
 		if after[key(ch.Target, ch.System)] {
 			// The re-inventory shows the account as the change left it.
-			if ch.Finding != "" && ch.Action != plan.RotatePassword {
+			if removes(ch.Action) && ch.Finding != "" {
 				b.gone[key(ch.Target, ch.System, ch.Finding)] = fmt.Sprintf("%s by run %s (change %s)", ch.Action, r.Run.ID, ch.ID)
 			}
 			continue
 		}
 		b.touched[key(ch.Target, ch.System, ch.Object)] = true
-		if ch.Finding != "" && ch.Action != plan.RotatePassword {
+		if removes(ch.Action) && ch.Finding != "" {
 			b.gone[key(ch.Target, ch.System, ch.Finding)] = fmt.Sprintf("%s by run %s (change %s)", ch.Action, r.Run.ID, ch.ID)
 		}
 	}
 	for _, o := range r.Outgoing {
-		if !o.Fate.Handled() {
-			continue
+		if o.Fate != report.FateRemoved {
+			continue // a locked account's finding stays, as the account does
 		}
 		k := key(o.Target, o.System, o.Finding.ID)
 		if _, ok := b.gone[k]; !ok {
@@ -148,6 +152,16 @@ func FromReport(r *report.Report) *Baseline {
 		}
 	}
 	return b
+}
+
+// removes says whether an applied change of the action leaves its finding
+// gone: a removal does; a rotation, a lock or an installation does not.
+func removes(a plan.Action) bool {
+	switch a {
+	case plan.RotatePassword, plan.LockAccount, plan.InstallKey:
+		return false
+	}
+	return true
 }
 
 func key(parts ...string) string { return strings.Join(parts, "\x00") }
@@ -313,7 +327,9 @@ func (b *Baseline) findings(was, now *connector.System, target string, add func(
 	for _, f := range now.Findings {
 		cur[f.ID] = true
 		o, existed := old[f.ID]
-		if why, gone := b.gone[key(target, now.Name, f.ID)]; gone {
+		// Without a reading after the changes, the dossier still has what
+		// the run removed: present now, it is back.
+		if why, gone := b.gone[key(target, now.Name, f.ID)]; gone && (!existed || !b.after[key(target, now.Name)]) {
 			add(Item{Kind: f.Kind, Change: Added, Object: f.Object, ID: f.ID, From: "removed: " + why, To: f.Summary, Provider: true,
 				Detail: fmt.Sprintf("%s is back (it was %s): %s", f.ID, why, f.Summary)})
 			continue
