@@ -35,9 +35,9 @@ type RunOptions struct {
 
 // Result is what a run did.
 type Result struct {
-	RunID     string
-	Plan      *plan.Plan
-	Dossier   []*connector.Inventory
+	RunID   string
+	Plan    *plan.Plan
+	Dossier []*connector.Inventory
 	// After is the re-inventory taken once the changes were made (nil
 	// when nothing was applied): the dossier freshness checks compare with.
 	After     []*connector.Inventory
