@@ -56,8 +56,9 @@ func (s *Session) Reports() ([]string, error) {
 
 // Baseline loads and verifies the report to compare with: path, or the
 // newest signed report of the playbook's report directory. Its signatures
-// are checked against the playbook's signing key and its journal's hash
-// chain against the head it signed; a report that does not verify is an
+// are checked against the playbook's signing key (every file's), its
+// canonical form, and its journal's hash chain against the head it
+// signed; a report that does not verify is an
 // error, never a baseline (an older one is not tried instead).
 func (s *Session) Baseline(ctx context.Context, path string) (*report.Report, *BaselineInfo, error) {
 	if path == "" {
@@ -78,7 +79,9 @@ func (s *Session) Baseline(ctx context.Context, path string) (*report.Report, *B
 	if err != nil {
 		return nil, nil, fmt.Errorf("baseline %s: %w", path, err)
 	}
-	v, err := report.Verify(ctx, path, trust.At(s.engine.now()))
+	// The dossier is report.json's: the renderings' signatures are
+	// checked, not their content rendered again.
+	v, err := report.Verify(ctx, path, trust.At(s.engine.now()).WithoutRenderings())
 	if err != nil {
 		return nil, nil, fmt.Errorf("baseline: %w", err)
 	}
