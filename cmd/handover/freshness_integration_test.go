@@ -202,7 +202,9 @@ func TestCheckDriftOnTestEstate(t *testing.T) {
 	if out, code, _ := handover(t, nil, "dossier", "update", "--yes", pb); code != 0 {
 		t.Fatalf("dossier update: exit %d\n%s", code, out)
 	}
-	rec, code, text := checkRecord(t, dir, pb)
+	prom := filepath.Join(dir, "handover.prom")
+	rec, code, text := checkRecord(t, dir, pb, "--prometheus", prom)
+	promtoolFile(t, prom)
 	if code != 0 || len(rec.Drift) != 0 || rec.Status != freshness.Clean {
 		t.Fatalf("unchanged estate: exit %d, %d items, want 0 and none:\n%s", code, len(rec.Drift), text)
 	}
@@ -278,6 +280,32 @@ func TestCheckDriftOnTestEstate(t *testing.T) {
 	}
 	if out, code, _ := handover(t, nil, "check", pb); code != 1 || !strings.Contains(out, "does not verify") {
 		t.Errorf("check on a tampered baseline: exit %d, want 1 saying it does not verify:\n%s", code, out)
+	}
+}
+
+// promtoolFile checks a metrics file with Debian's promtool (package
+// prometheus); the test fails when it is missing.
+func promtoolFile(t *testing.T, path string) {
+	t.Helper()
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: install Debian's prometheus package (testenv/scripts/install-deps.sh does)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "check", "metrics")
+	cmd.Stdin = f
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics %s: %v\n%s", path, err, out)
+	}
+	b, _ := os.ReadFile(path)
+	for _, m := range []string{"handover_check_success", "handover_check_last_success_timestamp_seconds", "handover_check_duration_seconds", "handover_check_target_drift_items"} {
+		if !strings.Contains(string(b), m) {
+			t.Errorf("%s has no %s", path, m)
+		}
 	}
 }
 
