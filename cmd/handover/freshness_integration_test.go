@@ -211,6 +211,13 @@ func TestCheckDriftOnTestEstate(t *testing.T) {
 	if rec.Baseline == nil || rec.Baseline.Mode != "dossier-update" || len(rec.Waived) != 0 {
 		t.Fatalf("baseline %+v, waived %+v", rec.Baseline, rec.Waived)
 	}
+	// A resume signs a report without a dossier: not a baseline.
+	if out, code, _ := handover(t, nil, "resume", pb); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, out)
+	}
+	if again, code, text := checkRecord(t, dir, pb); code != 0 || again.Baseline.RunID != rec.Baseline.RunID {
+		t.Fatalf("after a resume: exit %d, baseline %+v, want %s:\n%s", code, again.Baseline, rec.Baseline.RunID, text)
+	}
 
 	// Drift, planted as anyone would.
 	onHost(t, env, h1, "useradd -m -s /bin/bash intrus && usermod -aG sudo intrus")
