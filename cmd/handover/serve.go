@@ -231,6 +231,8 @@ func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serv
 	parallel := c.Int("parallel")
 	p.Check = func(ctx context.Context) *freshness.Record {
 		e := newEngine(c, s)
+		// A service asks no one: a ${prompt:...} reference fails the check.
+		e.Prompt = nil
 		started := time.Now().UTC()
 		sess, err := e.Load(ctx, path)
 		if err != nil {
