@@ -11,7 +11,7 @@ HANDOVER := bin/handover
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-unit lint demo bench bench-mail report-screenshot clean
+.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-unit lint demo bench bench-mail report-screenshot serve-screenshot clean
 
 all: build
 
@@ -100,6 +100,8 @@ demo: testenv-up
 	@echo "The incoming provider opens the dossier with its key and the client's signing key:"
 	@echo "  $(HANDOVER) dossier open playbooks/.handover/demo/dossier.age --identity playbooks/.handover/demo/incoming/id_ed25519 --allowed-signers playbooks/.handover/demo/incoming/client_signers --signer contact@nouvelle-infogerance.test"
 	@echo "(add --import STORE.yaml to import the credentials into its own store; see docs/dossier-export.md)"
+	@echo
+	@echo "To watch the estate from now on: $(HANDOVER) serve playbooks/demo.yaml   (then open http://127.0.0.1:9817/)"
 
 bench: deps build
 	bash bench/run.sh
@@ -110,6 +112,15 @@ bench-mail: deps build
 
 report-screenshot: build
 	bash docs/report-screenshot.sh
+
+# The dashboard screenshot of docs/serve.md, taken by the browser test
+# against the test estate.
+serve-screenshot: build
+	rm -rf .serve-screenshot && mkdir -p .serve-screenshot
+	$(GO) test -count=1 -p 1 -timeout 20m ./cmd/handover/ -run TestServeDashboardInBrowser -artifacts -outputdir .serve-screenshot
+	mkdir -p docs/img
+	cp "$$(find .serve-screenshot -name dashboard.png | head -n 1)" docs/img/serve-dashboard.png
+	rm -rf .serve-screenshot
 
 clean:
 	rm -rf bin

@@ -154,6 +154,20 @@ for i in $(seq 1 "$REPEAT"); do
 done
 median b
 
+# Read-only again: `handover check` on the estate the last run left,
+# against that run's signed report (a read-only pass, the dossier diff and
+# a login with each stored credential). Its target: at most 1.2x (b0).
+for i in $(seq 1 "$REPEAT"); do
+	log "(b1) handover check on $HOSTS hosts ($i/$REPEAT, log: $work/b1.$i.log)"
+	nolock "$MEASURE" run -label "(b1) handover check" -o "$work/b1.$i.json" -servers "fleet:$HOSTS" -- \
+		"$HO" check -o "$work/b1.$i.check.json" "$work/b.$REPEAT/fleet.yaml" >"$work/b1.$i.log" 2>&1 || true
+done
+median b1
+if [ -f "$work/b1.json" ] && [ -f "$work/b0.json" ]; then
+	jq -rn --slurpfile c "$work/b1.json" --slurpfile i "$work/b0.json" \
+		'"(b1)/(b0) check over inventory: \($c[0].wall_s / $i[0].wall_s * 100 | round / 100)x wall, \($c[0].cpu_s / $i[0].cpu_s * 100 | round / 100)x CPU (target: at most 1.2x)"' | tee -a "$work/runs.txt" >&2
+fi
+
 reset_fleet
 log "(c) ansible-playbook on $HOSTS hosts, $PARALLEL forks (log: $work/c.log)"
 mkdir -p "$work/ansible-creds"

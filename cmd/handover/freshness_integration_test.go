@@ -28,11 +28,17 @@ import (
 // estate has nothing to say.
 func freshnessPlaybook(t *testing.T, env *testenv.Env, dir string, hosts []testenv.Host) string {
 	t.Helper()
+	return freshnessPlaybookOf(t, env, dir, hosts, true)
+}
+
+// freshnessPlaybookOf is freshnessPlaybook, with or without the directory.
+func freshnessPlaybookOf(t *testing.T, env *testenv.Env, dir string, hosts []testenv.Host, directory bool) string {
+	t.Helper()
 	var hs []string
 	for _, h := range hosts {
 		hs = append(hs, fmt.Sprintf("      - {name: %s, address: %s}", h.Name, strings.Split(h.Addr, ":")[0]))
 	}
-	return writePlaybook(t, dir, fmt.Sprintf(`version: 1
+	text := fmt.Sprintf(`version: 1
 handover:
   client: {name: Mairie de Saint-Exemple}
   outgoing: {name: Prestanet Informatique}
@@ -72,7 +78,14 @@ targets:
     access_key: false
 `, dir, env.Operator.PassphraseFile, env.Operator.SigningKey, env.Operator.Identity, hosts[0].Name,
 		env.LDAP.URLS, env.CACert, env.LDAP.AdminDN, env.LDAP.AdminPasswordFile, env.LDAP.BaseDN, env.LDAP.AdminGroupDN,
-		strings.Join(hs, "\n"), env.Fleet.OperatorKey, env.Fleet.KnownHosts))
+		strings.Join(hs, "\n"), env.Fleet.OperatorKey, env.Fleet.KnownHosts)
+	if !directory {
+		// The directory's target and waiver go; the hosts' stay.
+		i, j := strings.Index(text, "  - name: annuaire\n"), strings.Index(text, "  - name: serveurs\n")
+		text = text[:i] + text[j:]
+		text = strings.Replace(text, "  - {target: annuaire, finding: \"credential-age:*\", justification: \"bind account kept by the client\", approver: DSI, expires: 2099-01-01}\n", "", 1)
+	}
+	return writePlaybook(t, dir, text)
 }
 
 // onHost runs a shell command as root on a fleet host over SSH.
@@ -189,12 +202,21 @@ func TestCheckDriftOnTestEstate(t *testing.T) {
 	if out, code, _ := handover(t, nil, "dossier", "update", "--yes", pb); code != 0 {
 		t.Fatalf("dossier update: exit %d\n%s", code, out)
 	}
-	rec, code, text := checkRecord(t, dir, pb)
+	prom := filepath.Join(dir, "handover.prom")
+	rec, code, text := checkRecord(t, dir, pb, "--prometheus", prom)
+	promtoolFile(t, prom)
 	if code != 0 || len(rec.Drift) != 0 || rec.Status != freshness.Clean {
 		t.Fatalf("unchanged estate: exit %d, %d items, want 0 and none:\n%s", code, len(rec.Drift), text)
 	}
 	if rec.Baseline == nil || rec.Baseline.Mode != "dossier-update" || len(rec.Waived) != 0 {
 		t.Fatalf("baseline %+v, waived %+v", rec.Baseline, rec.Waived)
+	}
+	// A resume signs a report without a dossier: not a baseline.
+	if out, code, _ := handover(t, nil, "resume", pb); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, out)
+	}
+	if again, code, text := checkRecord(t, dir, pb); code != 0 || again.Baseline.RunID != rec.Baseline.RunID {
+		t.Fatalf("after a resume: exit %d, baseline %+v, want %s:\n%s", code, again.Baseline, rec.Baseline.RunID, text)
 	}
 
 	// Drift, planted as anyone would.
@@ -253,6 +275,45 @@ func TestCheckDriftOnTestEstate(t *testing.T) {
 		t.Errorf("systems: got %v, want %s added and %s removed", sys, h3.Name, h2.Name)
 	}
 	leakScan(t, env, dir, text)
+
+	// A tampered baseline is an error, never a baseline.
+	js := rec.Baseline.Report
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(js, []byte(strings.Replace(string(b), `"intrus"`, `"intruse"`, 1)+" "), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code, _ := handover(t, nil, "check", pb); code != 1 || !strings.Contains(out, "does not verify") {
+		t.Errorf("check on a tampered baseline: exit %d, want 1 saying it does not verify:\n%s", code, out)
+	}
+}
+
+// promtoolFile checks a metrics file with Debian's promtool (package
+// prometheus); the test fails when it is missing.
+func promtoolFile(t *testing.T, path string) {
+	t.Helper()
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: install Debian's prometheus package (testenv/scripts/install-deps.sh does)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "check", "metrics")
+	cmd.Stdin = f
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics %s: %v\n%s", path, err, out)
+	}
+	b, _ := os.ReadFile(path)
+	for _, m := range []string{"handover_check_success", "handover_check_last_success_timestamp_seconds", "handover_check_duration_seconds", "handover_check_target_drift_items"} {
+		if !strings.Contains(string(b), m) {
+			t.Errorf("%s has no %s", path, m)
+		}
+	}
 }
 
 // baselineItems are the drift items that compare with the dossier (not

@@ -231,6 +231,11 @@ func TestRunAsSudoUser(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run as %s through sudo: exit %d\n%s", h.Admin, code, out)
 	}
+	// The run's report holds the estate as the run left it: checked
+	// against it at once, nothing drifted.
+	if out, code, _ := handover(t, nil, "check", path); code != 0 {
+		t.Errorf("check against the run's own report: exit %d, want no drift:\n%s", code, out)
+	}
 	st, err := secret.OpenFileStore(filepath.Join(dir, "secrets.age"), secret.FileUnlock{Passphrase: secret.New(testenv.ReadSecret(t, env.Operator.PassphraseFile))})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -12,7 +14,11 @@ func TestMain(m *testing.M) {
 	// The integration tests run the CLI as a separate process (so that it
 	// can be SIGKILLed) by re-executing this test binary.
 	if os.Getenv("HANDOVER_BE_MAIN") == "1" {
-		os.Exit(run(context.Background(), append([]string{"handover"}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr))
+		// As main does: SIGINT and SIGTERM end the context.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, append([]string{"handover"}, os.Args[1:]...), os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	testscript.Main(m, map[string]func(){
 		"handover": func() { os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr)) },

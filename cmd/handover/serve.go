@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,7 +33,7 @@ func serveCommand(s *stdio) *cli.Command {
 			"(--interval or --cron), never two at once for one playbook, at most --max-checks\n" +
 			"at once in all, each delayed by a random part of --jitter. Keeps each check's\n" +
 			"record in the playbook's state directory (checks/), serves a dashboard,\n" +
-			"/metrics (Prometheus) and /healthz, and posts to --webhook when a playbook's\n" +
+			"/metrics (Prometheus) and /healthz, and notifies (--webhook, --smtp) when a playbook's\n" +
 			"state changes (first drift, drift changed, recovered, check failing).\n" +
 			"Read-only: it never changes a target. Listens on 127.0.0.1 unless told; any other\n" +
 			"address needs --tls-cert, --tls-key and --auth-file. SIGTERM or SIGINT stops it\n" +
@@ -49,6 +51,12 @@ func serveCommand(s *stdio) *cli.Command {
 			&cli.StringFlag{Name: "auth-file", Usage: "require the token whose digest `FILE` holds (one line: sha256:HEX), as a bearer token or basic-auth password"},
 			&cli.StringFlag{Name: "webhook", Usage: "POST a JSON event to `URL` on each change of state"},
 			&cli.StringFlag{Name: "webhook-secret-file", Usage: "sign webhook bodies with HMAC-SHA256 keyed by the content of `FILE` (header " + serve.SignatureHeader + ")"},
+			&cli.StringFlag{Name: "smtp", Usage: "also mail each notification through the SMTP server `HOST:PORT` (STARTTLS required, certificate verified)"},
+			&cli.StringFlag{Name: "mail-from", Usage: "the notifications' sender `ADDRESS`"},
+			&cli.StringSliceFlag{Name: "mail-to", Usage: "a recipient `ADDRESS` (repeat the flag for more)"},
+			&cli.StringFlag{Name: "smtp-user", Usage: "authenticate to the SMTP server as `USER`"},
+			&cli.StringFlag{Name: "smtp-password-file", Usage: "the SMTP password is the content of `FILE`"},
+			&cli.StringFlag{Name: "smtp-ca", Usage: "trust the CA certificates of `FILE` (PEM) for the SMTP server, instead of the system's"},
 			&cli.DurationFlag{Name: "remind", Usage: "repeat the drift notification every `DURATION` while no one acknowledged it (default: never)"},
 			&cli.StringFlag{Name: "lang", Value: "en", Usage: "dashboard language by default, fr or en"},
 			parallelFlag,
@@ -155,6 +163,31 @@ func serveOptions(c *cli.Context) (serve.Options, error) {
 		}
 		o.Notify = n
 	}
+	if addr := c.String("smtp"); addr != "" {
+		m := &serve.Mailer{Addr: addr, From: c.String("mail-from"), To: c.StringSlice("mail-to"), User: c.String("smtp-user")}
+		if m.From == "" || len(m.To) == 0 {
+			return o, errors.New("--smtp needs --mail-from and at least one --mail-to")
+		}
+		if f := c.String("smtp-password-file"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return o, fmt.Errorf("--smtp-password-file: %w", err)
+			}
+			m.Password = secret.FromBytes([]byte(strings.TrimRight(string(b), "\r\n")))
+		}
+		if f := c.String("smtp-ca"); f != "" {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return o, fmt.Errorf("--smtp-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return o, fmt.Errorf("--smtp-ca %s: no PEM certificate", f)
+			}
+			m.TLS = &tls.Config{RootCAs: pool}
+		}
+		o.Mail = m
+	}
 	return o, nil
 }
 
@@ -198,6 +231,8 @@ func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serv
 	parallel := c.Int("parallel")
 	p.Check = func(ctx context.Context) *freshness.Record {
 		e := newEngine(c, s)
+		// A service asks no one: a ${prompt:...} reference fails the check.
+		e.Prompt = nil
 		started := time.Now().UTC()
 		sess, err := e.Load(ctx, path)
 		if err != nil {

@@ -65,7 +65,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // TestServeDashboardInBrowser starts `handover serve` on a playbook of the
-// test estate (two fleet hosts and the directory), lets its first
+// test estate (two fleet hosts), lets its first
 // scheduled check run (clean), plants drift on the hosts over SSH (a new
 // sudo user, an agent installed again), waits for the next check, and
 // drives headless Chromium to see the drift and acknowledge it. The
@@ -74,12 +74,12 @@ func browser(t *testing.T) context.Context {
 func TestServeDashboardInBrowser(t *testing.T) {
 	env := testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
-	testenv.LockComponent(t, "slapd", false)
 	ctx := browser(t)
 	h1, h2 := env.Fleet.Hosts[0], env.Fleet.Hosts[1]
 	t.Cleanup(func() { resetComponent(t, "fleet") })
 	dir := t.TempDir()
-	pb := freshnessPlaybook(t, env, dir, []testenv.Host{h1, h2})
+	// The hosts only: the directory's drift is TestCheckDriftOnTestEstate's.
+	pb := freshnessPlaybookOf(t, env, dir, []testenv.Host{h1, h2}, false)
 	if out, code, _ := handover(t, nil, "dossier", "update", "--yes", pb); code != 0 {
 		t.Fatalf("dossier update: exit %d\n%s", code, out)
 	}
@@ -162,13 +162,17 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	})
 
 	shot := func(file string) {
-		if buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
 			os.WriteFile(filepath.Join(t.ArtifactDir(), file), buf, 0o644)
 		}
 	}
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {
 			shot("dashboard-failure.png")
 			t.Fatalf("browser: text of %s: %v", sel, err)
@@ -177,7 +181,9 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	}
 	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
 			shot("dashboard-failure.png")
 			t.Fatalf("browser: %s: %v\nserve said:\n%s", what, err, out.String())
 		}

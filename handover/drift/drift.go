@@ -82,6 +82,9 @@ type Baseline struct {
 	touched map[string]bool
 	// packages, units and processes of agents the run removed, per system.
 	goneAgents map[string]*agentParts
+	// after are the systems ("target\x00system") whose baseline is the
+	// re-inventory after the run's changes.
+	after map[string]bool
 }
 
 type agentParts struct {
@@ -93,57 +96,37 @@ type agentParts struct {
 // units and processes of the agents it removed), and the accounts its
 // changes acted on not compared on state and admin rights.
 //
-// Where the run read a target again after its changes (report.After), that
-// reading is the baseline for its systems: the estate as the run left it
-// (accounts locked, the new access key, the provider's items removed, the
-// lines of a file renumbered), and only what is absent from it is expected
-// absent.
+// A report whose run re-inventoried the estate after its changes (After)
+// sets that estate as the baseline, system by system (a system the
+// re-inventory could not read keeps the dossier's reading, with the
+// expectations above).
 func FromReport(r *report.Report) *Baseline {
-	b := &Baseline{Dossier: withAfter(r.Dossier, r.After), gone: map[string]string{}, touched: map[string]bool{}, goneAgents: map[string]*agentParts{}}
-	after := map[string]map[string]bool{} // target\x00system -> finding ids read after the run
-	for _, inv := range r.After {
-		for _, s := range inv.Systems {
-			if s.Error != "" {
-				continue
-			}
-			ids := map[string]bool{}
-			for _, f := range s.Findings {
-				ids[f.ID] = true
-			}
-			after[key(inv.Target, s.Name)] = ids
-		}
+	b := &Baseline{Dossier: r.Dossier, gone: map[string]string{}, touched: map[string]bool{}, goneAgents: map[string]*agentParts{}}
+	after := map[string]bool{} // "target\x00system" read after the changes
+	b.after = after
+	if len(r.After) > 0 {
+		b.Dossier = mergeAfter(r.Dossier, r.After, after)
 	}
-	defer func() {
-		// A finding the reading after the run still holds is not gone
-		// (an account locked, not removed; a key share replaced).
-		for k := range b.gone {
-			parts := strings.SplitN(k, "\x00", 3)
-			if ids, read := after[key(parts[0], parts[1])]; read && ids[parts[2]] {
-				delete(b.gone, k)
-			}
-		}
-		// A system read after the run is compared as it was read then:
-		// what the run did to its accounts is in that reading.
-		for k := range b.touched {
-			parts := strings.SplitN(k, "\x00", 3)
-			if _, read := after[key(parts[0], parts[1])]; read {
-				delete(b.touched, k)
-			}
-		}
-	}()
 	for _, a := range r.Actions {
 		if !a.Result.OK() {
 			continue
 		}
 		ch := a.Change
+		if after[key(ch.Target, ch.System)] {
+			// The re-inventory shows the account as the change left it.
+			if removes(ch.Action) && ch.Finding != "" {
+				b.gone[key(ch.Target, ch.System, ch.Finding)] = fmt.Sprintf("%s by run %s (change %s)", ch.Action, r.Run.ID, ch.ID)
+			}
+			continue
+		}
 		b.touched[key(ch.Target, ch.System, ch.Object)] = true
-		if ch.Finding != "" && ch.Action != plan.RotatePassword {
+		if removes(ch.Action) && ch.Finding != "" {
 			b.gone[key(ch.Target, ch.System, ch.Finding)] = fmt.Sprintf("%s by run %s (change %s)", ch.Action, r.Run.ID, ch.ID)
 		}
 	}
 	for _, o := range r.Outgoing {
-		if !o.Fate.Handled() {
-			continue
+		if o.Fate != report.FateRemoved {
+			continue // a locked account's finding stays, as the account does
 		}
 		k := key(o.Target, o.System, o.Finding.ID)
 		if _, ok := b.gone[k]; !ok {
@@ -171,7 +154,42 @@ func FromReport(r *report.Report) *Baseline {
 	return b
 }
 
+// removes says whether an applied change of the action leaves its finding
+// gone: a removal does; a rotation, a lock or an installation does not.
+func removes(a plan.Action) bool {
+	switch a {
+	case plan.RotatePassword, plan.LockAccount, plan.InstallKey:
+		return false
+	}
+	return true
+}
+
 func key(parts ...string) string { return strings.Join(parts, "\x00") }
+
+// mergeAfter is the dossier with each system replaced by its reading
+// after the changes, where that reading succeeded; after records which.
+func mergeAfter(dossier, re []connector.Inventory, after map[string]bool) []connector.Inventory {
+	sys := map[string]connector.System{}
+	for _, inv := range re {
+		for _, s := range inv.Systems {
+			if s.Error == "" {
+				sys[key(inv.Target, s.Name)] = s
+			}
+		}
+	}
+	out := make([]connector.Inventory, len(dossier))
+	for i, inv := range dossier {
+		out[i] = inv
+		out[i].Systems = slices.Clone(inv.Systems)
+		for j, s := range out[i].Systems {
+			if a, ok := sys[key(inv.Target, s.Name)]; ok {
+				out[i].Systems[j] = a
+				after[key(inv.Target, s.Name)] = true
+			}
+		}
+	}
+	return out
+}
 
 // Compare lists how the fresh inventories differ from the baseline, for
 // the targets both know (a target added to the playbook since has no
@@ -309,7 +327,9 @@ func (b *Baseline) findings(was, now *connector.System, target string, add func(
 	for _, f := range now.Findings {
 		cur[f.ID] = true
 		o, existed := old[f.ID]
-		if why, gone := b.gone[key(target, now.Name, f.ID)]; gone {
+		// Without a reading after the changes, the dossier still has what
+		// the run removed: present now, it is back.
+		if why, gone := b.gone[key(target, now.Name, f.ID)]; gone && (!existed || !b.after[key(target, now.Name)]) {
 			add(Item{Kind: f.Kind, Change: Added, Object: f.Object, ID: f.ID, From: "removed: " + why, To: f.Summary, Provider: true,
 				Detail: fmt.Sprintf("%s is back (it was %s): %s", f.ID, why, f.Summary)})
 			continue
@@ -510,32 +530,4 @@ func (b *Baseline) services(was, now *connector.System, target string, add func(
 		add(Item{Kind: KindServiceUnit, Change: Removed, Object: o.Name, ID: "unit:" + o.Name, From: enabled(o.Enabled),
 			Detail: fmt.Sprintf("service %s of the dossier is gone", o.Name)})
 	}
-}
-
-// withAfter is the dossier with each system read again after the run (and
-// without an error then) replaced by that reading.
-func withAfter(dossier, after []connector.Inventory) []connector.Inventory {
-	if len(after) == 0 {
-		return dossier
-	}
-	read := map[string]connector.System{}
-	for _, inv := range after {
-		for _, s := range inv.Systems {
-			if s.Error == "" {
-				read[key(inv.Target, s.Name)] = s
-			}
-		}
-	}
-	out := make([]connector.Inventory, len(dossier))
-	for i, inv := range dossier {
-		out[i] = inv
-		out[i].Systems = make([]connector.System, len(inv.Systems))
-		for j, s := range inv.Systems {
-			if a, ok := read[key(inv.Target, s.Name)]; ok {
-				s = a
-			}
-			out[i].Systems[j] = s
-		}
-	}
-	return out
 }

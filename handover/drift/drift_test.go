@@ -210,38 +210,32 @@ func TestCompareRunRemovals(t *testing.T) {
 	}
 }
 
-// TestCompareWithTheReadingAfterTheRun: where the run read a system again
-// after its changes, that reading is the baseline: an account locked (its
-// finding still there), the new access key, a file's lines renumbered are
-// no drift; a finding the run removed that comes back is.
-func TestCompareWithTheReadingAfterTheRun(t *testing.T) {
+// TestCompareAfter: a report that re-inventoried after its changes sets
+// that reading as the baseline (a sudoers line the run rewrote, the new
+// access key); a system the re-inventory could not read keeps the
+// dossier's.
+func TestCompareAfter(t *testing.T) {
 	before := estate()
-	s := &before[0].Systems[0]
-	provKey := connector.Finding{ID: "ssh-key:root:SHA256:ppp:/root/.ssh/authorized_keys", Kind: connector.KindSSHKey, Object: "root:SHA256:ppp", Summary: "key of prestanet", Provider: true}
-	acct := connector.Finding{ID: "account:prestanet", Kind: connector.KindAccount, Object: "prestanet", Summary: "account prestanet (enabled)", Provider: true}
-	s.Findings = append(s.Findings, provKey, acct)
-	afterRun := estate()
-	a := &afterRun[0].Systems[0]
-	a.Findings = append(a.Findings,
-		connector.Finding{ID: acct.ID, Kind: acct.Kind, Object: acct.Object, Summary: "account prestanet (locked)", Provider: true},
-		connector.Finding{ID: "ssh-key:root:SHA256:new:/root/.ssh/authorized_keys", Kind: connector.KindSSHKey, Object: "root:SHA256:new", Summary: "the new access key"})
+	grant := connector.Finding{ID: "grant:/etc/sudoers.d/x:aaa", Kind: connector.KindGrant, Object: "ops,prestanet", Summary: "ops, prestanet ALL", Provider: true,
+		Detail: map[string]string{"file": "/etc/sudoers.d/x", "text": "ops, prestanet ALL"}}
+	before[0].Systems[0].Findings = append(before[0].Systems[0].Findings, grant)
+	after := estate()
+	rewritten := connector.Finding{ID: "grant:/etc/sudoers.d/x:bbb", Kind: connector.KindGrant, Object: "ops", Summary: "ops ALL", Detail: map[string]string{"file": "/etc/sudoers.d/x", "text": "ops ALL"}}
+	access := connector.Finding{ID: "ssh-key:root:SHA256:new:/root/.ssh/authorized_keys", Kind: connector.KindSSHKey, Object: "root:SHA256:new", Summary: "the new access key"}
+	after[0].Systems[0].Findings = append(after[0].Systems[0].Findings, rewritten, access)
+	after[0].Systems[1] = connector.System{Name: "h2", Kind: "host", Error: "timeout"}
 	r := &report.Report{
-		Run:     report.Run{ID: "20261202T100000Z-abcdef"},
-		Dossier: roundTrip(t, before),
-		After:   roundTrip(t, afterRun[:1]),
-		Actions: []report.Action{
-			{Change: plan.Change{Target: "fleet", System: "h1", Action: plan.RemoveKey, Object: "root", Finding: provKey.ID, ID: "c1"}, Result: plan.Applied},
-			{Change: plan.Change{Target: "fleet", System: "h1", Action: plan.LockAccount, Object: "prestanet", Finding: acct.ID, ID: "c2"}, Result: plan.Applied},
-			{Change: plan.Change{Target: "fleet", System: "h1", Action: plan.InstallKey, Object: "root", ID: "c3"}, Result: plan.Applied},
-		},
+		Run: report.Run{ID: "r1"}, Dossier: roundTrip(t, before), After: roundTrip(t, after),
+		Actions: []report.Action{{Change: plan.Change{Target: "fleet", System: "h1", Action: plan.RemoveGrant, Object: "prestanet", Finding: grant.ID, ID: "c1"}, Result: plan.Applied}},
 	}
-	now := roundTrip(t, afterRun)
+	now := estate()
+	now[0].Systems[0].Findings = append(now[0].Systems[0].Findings, rewritten, access)
 	if got := drift.Compare(drift.FromReport(r), fresh(now)); len(got) != 0 {
 		t.Fatalf("the estate as the run left it is drift: %+v", got)
 	}
-	now[0].Systems[0].Findings = append(now[0].Systems[0].Findings, provKey)
+	now[0].Systems[0].Findings = append(now[0].Systems[0].Findings, grant)
 	got := drift.Compare(drift.FromReport(r), fresh(now))
-	if len(got) != 1 || got[0].ID != provKey.ID || got[0].Change != drift.Added || !got[0].Provider {
-		t.Fatalf("the provider's removed key back: got %+v", got)
+	if len(got) != 1 || got[0].ID != grant.ID || got[0].Change != drift.Added {
+		t.Fatalf("the removed grant back: %+v", got)
 	}
 }

@@ -55,30 +55,44 @@ func (s *Session) Reports() ([]string, error) {
 }
 
 // Baseline loads and verifies the report to compare with: path, or the
-// newest signed report of the playbook's report directory. Its signatures
-// are checked against the playbook's signing key and its journal's hash
-// chain against the head it signed; a report that does not verify is an
+// newest signed report of the playbook's report directory that holds a
+// dossier. Its signatures
+// are checked against the playbook's signing key (every file's), its
+// canonical form, and its journal's hash chain against the head it
+// signed; a report that does not verify is an
 // error, never a baseline (an older one is not tried instead).
 func (s *Session) Baseline(ctx context.Context, path string) (*report.Report, *BaselineInfo, error) {
-	if path == "" {
-		all, err := s.Reports()
-		if err != nil {
-			return nil, nil, fmt.Errorf("baseline: %w", err)
-		}
-		if len(all) == 0 {
-			return nil, nil, fmt.Errorf("baseline: %w in %s: run `handover run` or `handover dossier update` first, or give --baseline REPORT.json", ErrNoBaseline, s.reportDir())
-		}
-		path = all[0]
-	}
 	pb := s.Playbook
 	if pb.Signing.Key == "" && pb.Signing.PublicKey == "" {
-		return nil, nil, fmt.Errorf("baseline %s: the playbook has no signing section, so the report's signature cannot be checked", path)
+		return nil, nil, fmt.Errorf("baseline: the playbook has no signing section, so a report's signature cannot be checked")
 	}
 	trust, err := report.TrustSigningKey(pb.Signing, pb.Dir, pb.File)
 	if err != nil {
-		return nil, nil, fmt.Errorf("baseline %s: %w", path, err)
+		return nil, nil, fmt.Errorf("baseline: %w", err)
 	}
-	v, err := report.Verify(ctx, path, trust.At(s.engine.now()))
+	// The dossier is report.json's: the renderings' signatures are
+	// checked, not their content rendered again.
+	trust = trust.At(s.engine.now()).WithoutRenderings()
+	if path != "" {
+		return s.verifyBaseline(ctx, path, trust)
+	}
+	all, err := s.Reports()
+	if err != nil {
+		return nil, nil, fmt.Errorf("baseline: %w", err)
+	}
+	// A report without a dossier (a resume settles rotations and reads no
+	// target) is verified, then passed over for the one before it.
+	for _, p := range all {
+		r, info, err := s.verifyBaseline(ctx, p, trust)
+		if err != nil || len(r.Dossier) > 0 {
+			return r, info, err
+		}
+	}
+	return nil, nil, fmt.Errorf("baseline: %w in %s: run `handover run` or `handover dossier update` first, or give --baseline REPORT.json", ErrNoBaseline, s.reportDir())
+}
+
+func (s *Session) verifyBaseline(ctx context.Context, path string, trust report.Trust) (*report.Report, *BaselineInfo, error) {
+	v, err := report.Verify(ctx, path, trust)
 	if err != nil {
 		return nil, nil, fmt.Errorf("baseline: %w", err)
 	}

@@ -38,9 +38,8 @@ type Result struct {
 	RunID   string
 	Plan    *plan.Plan
 	Dossier []*connector.Inventory
-	// After is every changed target read again once its changes were
-	// made: what the estate is after the run, the baseline of freshness
-	// checks.
+	// After is the re-inventory taken once the changes were made (nil
+	// when nothing was applied): the dossier freshness checks compare with.
 	After     []*connector.Inventory
 	Recovered []report.Action
 	Actions   []report.Action
@@ -145,6 +144,10 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		rn.end("declined", nil)
 		return res, nil
 	}
+	if err := s.reinventory(ctx, rn, res, opts.Parallel); err != nil {
+		rn.end(report.RunFailed, err)
+		return nil, err
+	}
 	res.Report = s.buildReport(ctx, rn, res, mode, started)
 	if err := rn.end(res.Report.Run.Result, nil); err != nil {
 		return nil, err
@@ -237,49 +240,6 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 		}
 	}
 	res.Actions = s.apply(ctx, rn, p, opts.Parallel, blocked)
-	return s.readAfter(ctx, rn, res, opts.Parallel)
-}
-
-// readAfter reads again every target a change was made on, so that the
-// report holds the estate as the run leaves it (report.After): what
-// `handover check` then compares with. A run interrupted before it keeps
-// only the dossier, and check says so.
-func (s *Session) readAfter(ctx context.Context, rn *runner, res *Result, parallel int) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	changed := map[string]bool{}
-	for _, a := range res.Actions {
-		if a.Result != plan.Skipped {
-			changed[a.Change.Target] = true
-		}
-	}
-	var targets []*Target
-	for _, t := range s.Targets {
-		if changed[t.Spec.Name] {
-			targets = append(targets, t)
-		}
-	}
-	if len(targets) == 0 {
-		return nil
-	}
-	res.After = make([]*connector.Inventory, len(targets))
-	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
-	g.SetLimit(s.parallel(parallel))
-	for i, t := range targets {
-		g.Go(func() error {
-			res.After[i] = s.inventoryTarget(ctx, gctx, t)
-			return nil
-		})
-	}
-	g.Wait()
-	for _, inv := range res.After {
-		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: plan.Done,
-			Detail: map[string]string{"phase": "after", "fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}}
-		if err := rn.record(rec); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -380,6 +340,37 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		out = append(out, results[i]...)
 	}
 	return out
+}
+
+// reinventory reads every target again once changes were applied, so the
+// report holds the estate as the run left it (report.After): what
+// `handover check` compares with. Read-only, like the first inventory;
+// journaled; skipped when nothing was applied or the run was interrupted.
+func (s *Session) reinventory(ctx context.Context, rn *runner, res *Result, parallel int) error {
+	applied := false
+	for _, a := range append(append([]report.Action{}, res.Recovered...), res.Actions...) {
+		applied = applied || a.Result.OK()
+	}
+	if !applied || ctx.Err() != nil {
+		return nil
+	}
+	res.After = s.Inventory(ctx, parallel)
+	var recs []journal.Record
+	for _, inv := range res.After {
+		d := map[string]string{"phase": "after", "fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}
+		rec := journal.Record{Kind: journal.Inventory, Target: inv.Target, Result: plan.Done, Detail: d}
+		var errs []string
+		for _, sys := range inv.Systems {
+			if sys.Error != "" {
+				errs = append(errs, sys.Name+": "+sys.Error)
+			}
+		}
+		if len(errs) > 0 {
+			rec.Result, rec.Error = plan.Partial, strings.Join(errs, "; ")
+		}
+		recs = append(recs, rec)
+	}
+	return rn.recordAll(recs)
 }
 
 // reportDir is where each run's report directory goes.

@@ -67,6 +67,8 @@ type Options struct {
 	// Stale: /healthz fails when a playbook's latest check is older.
 	Stale  time.Duration
 	Notify *Notifier
+	// Mail, when set, also sends each notification by e-mail.
+	Mail *Mailer
 	// Remind repeats the drift notification this often while the drift
 	// stays and no one acknowledged it (0: never).
 	Remind time.Duration
@@ -244,7 +246,7 @@ func (s *Server) CheckNow(ctx context.Context, p *Playbook) *freshness.Record {
 		w.ack = nil // the drift changed: the acknowledgement was of another
 	}
 	remind := !change && rec.Status == freshness.Drift && w.ack == nil && s.opts.Remind > 0 && s.opts.Now().Sub(w.notified) >= s.opts.Remind
-	notify := (change || remind) && s.opts.Notify != nil && !(prevState == "" && rec.Status == freshness.Clean)
+	notify := (change || remind) && (s.opts.Notify != nil || s.opts.Mail != nil) && !(prevState == "" && rec.Status == freshness.Clean)
 	if notify {
 		w.notified = s.opts.Now()
 	}
@@ -254,8 +256,15 @@ func (s *Server) CheckNow(ctx context.Context, p *Playbook) *freshness.Record {
 		for _, d := range rec.Drift {
 			ev.Drift = append(ev.Drift, EventItem{Target: d.Target, System: d.System, Kind: d.Kind, Change: string(d.Change), Object: d.Object, Detail: d.Detail})
 		}
-		if err := s.opts.Notify.Send(context.WithoutCancel(ctx), ev); err != nil {
-			s.opts.Log.Error("notification", "playbook", p.Name, "error", err)
+		if s.opts.Notify != nil {
+			if err := s.opts.Notify.Send(context.WithoutCancel(ctx), ev); err != nil {
+				s.opts.Log.Error("notification", "playbook", p.Name, "error", err)
+			}
+		}
+		if s.opts.Mail != nil {
+			if err := s.opts.Mail.Send(context.WithoutCancel(ctx), ev); err != nil {
+				s.opts.Log.Error("notification by mail", "playbook", p.Name, "error", err)
+			}
 		}
 	}
 	return rec

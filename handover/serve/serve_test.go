@@ -404,3 +404,42 @@ func TestAcknowledge(t *testing.T) {
 		t.Errorf("acknowledging a drift no longer shown: %d, want 409", code)
 	}
 }
+
+// TestReportFiles: a signed report's files are served read-only, by name
+// from a fixed list, for the reports the playbook lists only.
+func TestReportFiles(t *testing.T) {
+	dir := t.TempDir()
+	run := "20261202T100000Z-abcdef"
+	rdir := filepath.Join(dir, "reports", run)
+	os.MkdirAll(rdir, 0o755)
+	os.WriteFile(filepath.Join(rdir, "report.json"), []byte(`{"format_version": 2}`), 0o644)
+	os.WriteFile(filepath.Join(rdir, "report.html"), []byte(`<html>report</html>`), 0o644)
+	os.WriteFile(filepath.Join(dir, "secrets.age"), []byte("age"), 0o600)
+	p := &serve.Playbook{Name: "pb", File: "pb.yaml", History: freshness.History{Dir: filepath.Join(dir, "checks")}, Check: script(clean),
+		Reports: func(context.Context) []serve.Report {
+			return []serve.Report{{RunID: run, Mode: "run", Dir: rdir, Verified: true, Signer: "dsi"}}
+		}}
+	srv, _ := serve.New(serve.Options{Playbooks: []*serve.Playbook{p}, Schedule: cron.Every(time.Hour)})
+	ts := httptest.NewServer(srv.Handler(nil))
+	defer ts.Close()
+	for _, c := range []struct {
+		path string
+		code int
+		ct   string
+	}{
+		{"/p/pb/reports/" + run + "/report.json?download=1", 200, "application/json"},
+		{"/p/pb/reports/" + run + "/report.html", 200, "text/html; charset=utf-8"},
+		{"/p/pb/reports/" + run + "/report.md", 404, ""},
+		{"/p/pb/reports/" + run + "/..%2f..%2fsecrets.age", 404, ""},
+		{"/p/pb/reports/other/report.json", 404, ""},
+	} {
+		resp, err := http.Get(ts.URL + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code || (c.ct != "" && resp.Header.Get("Content-Type") != c.ct) {
+			t.Errorf("%s: %d %s, want %d %s", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.code, c.ct)
+		}
+	}
+}

@@ -14,6 +14,7 @@ pkgs=(
   shellcheck
   nsd
   chromium
+  prometheus
 )
 
 missing=()

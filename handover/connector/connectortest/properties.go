@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/drift"
 	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
@@ -69,12 +70,41 @@ func (s *suite) readPhase(ctx context.Context, e *engine.Engine, pb, when string
 	invs := sess.Inventory(ctx, 0)
 	errs = append(errs, inventoryErrors(invs)...)
 	same("inventory")
+	// Freshness checks diff a fresh inventory against the signed
+	// dossier: a second reading of an unchanged target diffs clean (stable
+	// finding ids; what changes without meaning marked volatile).
+	errs = append(errs, stableReadings(invs, sess.Inventory(ctx, 0), when)...)
+	same("a second inventory")
 	sess.Plan(invs)
 	same("plan")
 	if _, err := sess.Check(ctx, engine.CheckOptions{NoBaseline: true}); err != nil {
 		errs = append(errs, fmt.Errorf("check %s: %w", when, err))
 	}
 	same("check")
+	return errs
+}
+
+// stableReadings compares two readings of an unchanged estate as `handover
+// check` compares a fresh inventory with a signed dossier (the first
+// reading made plain JSON, as report.json holds it): they must not differ.
+func stableReadings(first, second []*connector.Inventory, when string) []error {
+	var dossier []connector.Inventory
+	for _, inv := range first {
+		dossier = append(dossier, *inv)
+	}
+	b, err := json.Marshal(dossier)
+	if err == nil {
+		dossier = nil
+		err = json.Unmarshal(b, &dossier)
+	}
+	if err != nil {
+		return []error{fmt.Errorf("%s, the inventory does not encode as a dossier: %w", when, err)}
+	}
+	var errs []error
+	for _, it := range drift.Compare(drift.FromReport(&report.Report{Dossier: dossier}), second) {
+		errs = append(errs, fmt.Errorf("%s, a second inventory of the unchanged target differs from the first (freshness checks would report it as drift): %s %s %s/%s %s: %s -> %s",
+			when, it.Kind, it.Change, it.Target, it.System, it.ID, it.From, it.To))
+	}
 	return errs
 }
 
