@@ -77,6 +77,10 @@ targets:
         password: ${file:/var/tmp/handover-testenv/slapd/passwords/kbenali}
       - dn: "uid=jmartin,ou=services-techniques,ou=people,dc=mairie-saint-exemple,dc=test"
         password: ${file:/var/tmp/handover-testenv/slapd/passwords/jmartin}
+      - dn: "uid=tech-astreinte,ou=services-techniques,ou=people,dc=mairie-saint-exemple,dc=test"
+        password: ${file:/var/tmp/handover-testenv/slapd/passwords/tech-astreinte}
+      - dn: "uid=svc-supervision,ou=services,dc=mairie-saint-exemple,dc=test"
+        password: ${file:/var/tmp/handover-testenv/slapd/passwords/svc-supervision}
   - name: serveurs
     type: ssh
     hosts: [{name: %[6]s, address: %[7]s}]
