@@ -26,6 +26,8 @@ IFS=$nl; set -f
 for i in $sshd_insts; do
 	pid=${i%%"$tab"*} c=${i#*"$tab"}
 	printf '@@sshd-instance %s %s\n' "$pid" "$c"
+	# The main one's settings are the inventory's own sshd -T, above.
+	[ "$c" != /etc/ssh/sshd_config ] || continue
 	"$sshd" -T -f "$c" 2>/dev/null | while IFS=$ifs read -r k v; do
 		case $k in
 		forcecommand|authorizedprincipalsfile|authorizedprincipalscommand|authorizedprincipalscommanduser|authorizedkeysfile|authorizedkeyscommand|trustedusercakeys|port|listenaddress|permitrootlogin|passwordauthentication|gatewayports|permittunnel)
