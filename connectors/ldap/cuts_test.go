@@ -2,7 +2,14 @@ package ldap
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/playbook"
 )
 
 // TestCutsSoleMemberGroup: where the provider's account is the only
@@ -58,5 +65,33 @@ func TestCutsSoleMemberGroup(t *testing.T) {
 	}
 	if cuts, stuck := w.cuts(membership{Group: lone, Attr: "member", Value: prov}, 0); len(cuts) != 0 || !slices.Equal(stuck, []string{lone}) {
 		t.Errorf("an admin group with the provider alone: cuts %+v, stuck %v", cuts, stuck)
+	}
+}
+
+// TestEvidenceAttributes: an entry is the provider's by a free-text
+// attribute naming it, or by one naming an entry of the provider's;
+// the client's own words are no evidence.
+func TestEvidenceAttributes(t *testing.T) {
+	tg := &Target{out: connector.NewOutgoing(playbook.Outgoing{Names: []string{"Prestanet Informatique"}, Domains: []string{"prestanet.test"}, Accounts: []string{"prestanet-*"}})}
+	entry := func(attrs map[string][]string) *goldap.Entry { return goldap.NewEntry("uid=x,ou=people,dc=x", attrs) }
+	tests := []struct {
+		attrs map[string][]string
+		why   string // "" for none
+	}{
+		{map[string][]string{"description": {"Sonde de supervision Prestanet Informatique"}}, "description"},
+		{map[string][]string{"o": {"Prestanet Informatique"}}, "o "},
+		{map[string][]string{"title": {"Technicien (support@prestanet.test)"}}, "title"},
+		{map[string][]string{"info": {"compte créé par Prestanet Informatique"}}, "info"},
+		{map[string][]string{"manager": {"uid=prestanet-admin,ou=partners,dc=x"}}, "manager uid=prestanet-admin"},
+		{map[string][]string{"seeAlso": {"uid=prestanet-ops,ou=partners,dc=x"}}, "seeAlso"},
+		{map[string][]string{"managedBy": {"CN=prestanet-admin,CN=Users,DC=x"}}, "managedBy"},
+		{map[string][]string{"description": {"Compte d'administration de l'annuaire (prestataire)"}, "manager": {"uid=slefevre,ou=people,dc=x"}}, ""},
+	}
+	for _, tt := range tests {
+		a := tg.toAccount(entry(tt.attrs), OpenLDAP, time.Now())
+		got := slices.ContainsFunc(a.Reasons, func(r string) bool { return strings.HasPrefix(r, tt.why) })
+		if tt.why == "" && a.Provider || tt.why != "" && (!a.Provider || !got) {
+			t.Errorf("%v: provider=%v reasons %q, want a reason %q", tt.attrs, a.Provider, a.Reasons, tt.why)
+		}
 	}
 }
