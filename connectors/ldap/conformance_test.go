@@ -56,7 +56,7 @@ func playbookFor(d directory, ca string) string {
 	}
 	fmt.Fprintf(&b, "    service_accounts:\n      ous: [%q]\n      patterns: [\"svc-*\"]\n", d.serviceOUs[0])
 	b.WriteString("    accounts:\n")
-	for _, a := range d.admins {
+	for _, a := range d.accounts() {
 		fmt.Fprintf(&b, "      - dn: %q\n        password: ${file:%s}\n", a.Name, a.PasswordFile)
 	}
 	return b.String()

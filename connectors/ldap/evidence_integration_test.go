@@ -47,7 +47,6 @@ func TestLDAPAttributionByEvidenceOpenLDAP(t *testing.T) {
 	// The env as this tree's reset wrote it; the service account's
 	// password handed over too, so its lock is proven by a failed bind.
 	d = openLDAP(t)
-	d.admins = append(slices.Clone(d.admins), testenv.Account{Name: service, PasswordFile: d.passwordFile(t, service)})
 	ctx := testCtx(t)
 	tgt := configure(t, d, d.url, secret.NewMemoryStore(), options{})
 	inv, err := tgt.Inventory(ctx)

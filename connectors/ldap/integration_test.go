@@ -56,8 +56,21 @@ type directory struct {
 	users       int
 	// passwordDir holds every account's password, by uid (slapd).
 	passwordDir string
-	// admin are the admins among providers: they have memberships.
-	providerAdmins []string
+	// handed are the other accounts whose passwords are handed over (the
+	// provider's by evidence that are not admins): their locks are proven
+	// by a refused bind.
+	handed []testenv.Account
+}
+
+// accounts are the accounts whose passwords the playbook hands over.
+func (d directory) accounts() []testenv.Account {
+	out := slices.Clone(d.admins)
+	for _, a := range d.handed {
+		if !slices.ContainsFunc(out, func(b testenv.Account) bool { return strings.EqualFold(a.Name, b.Name) }) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func openLDAP(t testing.TB) directory {
@@ -67,13 +80,18 @@ func openLDAP(t testing.TB) directory {
 		t.Fatalf("integration test needs the testenv's slapd: run `bin/testenv up -only slapd`")
 	}
 	l := e.LDAP
-	return directory{
+	d := directory{
 		dialect: ldap.OpenLDAP, component: "slapd", url: l.URL, urls: l.URLS,
 		bindDN: l.AdminDN, bindFile: l.AdminPasswordFile,
 		adminGroups: []string{l.AdminGroupDN}, serviceOUs: []string{"ou=services," + l.BaseDN},
 		admins: l.Admins, providers: append(slices.Clone(l.ProviderDNs), l.EvidenceDNs...), nested: l.NestedAdminDN, nestedGroup: rdnOf(l.NestedGroupDN),
 		users: l.Users, passwordDir: l.PasswordDir,
 	}
+	for _, dn := range l.EvidenceDNs {
+		_, uid, _ := strings.Cut(rdnOf(dn), "=")
+		d.handed = append(d.handed, testenv.Account{Name: dn, PasswordFile: filepath.Join(l.PasswordDir, uid)})
+	}
+	return d
 }
 
 func activeDirectory(t testing.TB) directory {
@@ -157,7 +175,7 @@ func configure(t testing.TB, d directory, url string, store *secret.MemoryStore,
 	}
 	fmt.Fprintf(&b, "service_accounts:\n  ous: [%q]\n  patterns: [\"svc-*\"]\n", d.serviceOUs[0])
 	b.WriteString("accounts:\n")
-	for _, a := range d.admins {
+	for _, a := range d.accounts() {
 		fmt.Fprintf(&b, "  - dn: %q\n    password: ${file:%s}\n", a.Name, a.PasswordFile)
 	}
 	var doc yaml.Node

@@ -293,8 +293,12 @@ func checkHandedOver(t *testing.T, ctx context.Context, e *testenv.Env, h testen
 // it: the fleet locked for the test alone, the host planted again after.
 func firstHostToChange(t *testing.T) (*testenv.Env, testenv.Host, string) {
 	t.Helper()
-	e := testenv.Require(t)
+	testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
+	// Another build's testenv may have reset the fleet without what this
+	// tree plants: planted again first.
+	resetFleet(t)
+	e := testenv.Require(t)
 	h := e.Fleet.Hosts[0]
 	t.Cleanup(func() { resetFleet(t) })
 	return e, h, strings.TrimSuffix(h.Addr, ":22")
@@ -360,8 +364,10 @@ passwords:
 // when the testenv could not start that host.
 func systemdHostToChange(t *testing.T) (*testenv.Env, testenv.Host, string) {
 	t.Helper()
-	e := testenv.Require(t)
+	testenv.Require(t)
 	testenv.LockComponent(t, "fleet", true)
+	resetFleet(t) // this tree's plants, as firstHostToChange
+	e := testenv.Require(t)
 	if e.Fleet == nil || e.Fleet.SystemdHost == nil {
 		t.Fatalf("testenv has no systemd host (%s): run bin/testenv up -only fleet", e.Fleet.SystemdHostError)
 	}

@@ -26,6 +26,8 @@ IFS=$nl; set -f
 for i in $sshd_insts; do
 	pid=${i%%"$tab"*} c=${i#*"$tab"}
 	printf '@@sshd-instance %s %s\n' "$pid" "$c"
+	# The main one's settings are the inventory's own sshd -T, above.
+	[ "$c" != /etc/ssh/sshd_config ] || continue
 	"$sshd" -T -f "$c" 2>/dev/null | while IFS=$ifs read -r k v; do
 		case $k in
 		forcecommand|authorizedprincipalsfile|authorizedprincipalscommand|authorizedprincipalscommanduser|authorizedkeysfile|authorizedkeyscommand|trustedusercakeys|port|listenaddress|permitrootlogin|passwordauthentication|gatewayports|permittunnel)
@@ -91,19 +93,26 @@ if [ -n "$plist" ]; then
 	}' 2>/dev/null)
 fi
 
+# Of those, the regular files (find -type f: not a link) small enough to
+# be scripts or configurations, less what holds secrets: an agent's
+# binary or a private key is not read.
+if [ -n "$called" ]; then
+	IFS=$nl; set -f
+	# shellcheck disable=SC2086 # one path a line, no blanks (split there)
+	called=$(find $called -maxdepth 0 -type f -size -65k ! -name '*shadow*' ! -name '*key' ! -name '*.pem' ! -name 'id_*' ! -name '*secret*' -printf '%p\0' 2>/dev/null | tr '\0' '\n')
+	set +f; IFS=$ifs
+fi
 if have tar; then
 	sec persist-archive
 	{
 		printf '%s' "$plist" | tr '\n' '\0'
 		printf '%s\0' /dev/null
-		IFS=$nl
-		for p in $called; do [ -f "$p" ] && [ ! -L "$p" ] && printf '%s\0' "$p"; done
-		IFS=$ifs
+		[ -z "$called" ] || printf '%s\n' "$called" | tr '\n' '\0'
 	} | tar -c -f - -b 1 -P --numeric-owner --no-recursion --null -T - 2>/dev/null
 else
 	IFS=$nl
 	for f in $plist; do [ -L "$f" ] || dumpfile persist "$f"; done
-	for f in $called; do [ -L "$f" ] || dumpfile called "$f"; done
+	for f in $called; do dumpfile called "$f"; done
 	IFS=$ifs
 fi
 sec persist-end
