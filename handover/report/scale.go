@@ -149,6 +149,7 @@ table.actions col.n{width:3.2em}table.actions col.time{width:7.5em}table.actions
 table.actions col.obj{width:14%}table.actions col.res{width:10%}table.actions col.proof{width:6.2em}
 table.actions .pill{white-space:normal}
 [data-filtered]{display:none!important}
+#journal,#outgoing,table.admins,#handoffs{content-visibility:auto;contain-intrinsic-size:auto 1500px}
 section.pv{margin-top:2rem}
 .pv .parties-list td,.pv .parties-list th{font-size:.95rem}
 .pv .signs{display:grid;grid-template-columns:repeat(3,1fr);gap:14px;margin-top:12px}
@@ -160,6 +161,7 @@ section.pv{margin-top:2rem}
 @media print{
  nav.toc,.filter{display:none}
  [data-filtered]{display:revert!important}
+ #journal,#outgoing,table.admins,#handoffs{content-visibility:visible}
  .tbox{overflow:visible}
  section.pv{break-before:page}
  .pv .signs>div{break-inside:avoid}
