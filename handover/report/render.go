@@ -309,6 +309,7 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 			v.Targets[i].ID = v.TOC[i].Anchor
 		}
 		v.PV = procesVerbal(r, v, w)
+		localiseView(v, w)
 	}
 	for _, rec := range r.Journal.Records {
 		v.Journal = append(v.Journal, recordRow{

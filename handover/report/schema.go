@@ -279,7 +279,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 		sw := 1.4 + min(float64(count[k]-1)*0.4, 2.5)
 		if r.FormatVersion <= format2 {
 			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-				d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
+				d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
 			continue
 		}
 		// From format 3, an edge says what it joins, for a reader (and a
@@ -289,7 +289,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 			c, class = providerColor, "link provider"
 		}
 		fmt.Fprintf(&b, `<path class="%s" data-from="%s" data-to="%s" data-kind="%s" d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-			class, esc(a.title), esc(z.title), esc(k.kind), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
+			class, esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
 	}
 	// Boxes.
 	for _, n := range nodes {
@@ -332,7 +332,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 		lx = margin + 64 + (i%2)*260
 		ly2 := ly + 22*(1+i/2)
 		c := linkColor[k]
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" marker-end="url(#arrow-%s)"/><text x="%d" y="%d">%s</text>`, lx, ly2-4, lx+30, ly2-4, c, c[1:], lx+38, ly2, esc(k))
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" marker-end="url(#arrow-%s)"/><text x="%d" y="%d">%s</text>`, lx, ly2-4, lx+30, ly2-4, c, c[1:], lx+38, ly2, esc(linkWord(r, w, k)))
 	}
 	if anyProvider {
 		i := len(linkKinds)
