@@ -132,8 +132,10 @@ const scaleTemplates = `
 {{define "v3head"}}<style>
 nav.toc{border:1px solid var(--line);border-radius:5px;padding:10px 16px;margin:14px 0;background:var(--soft)}
 nav.toc h2{margin:0 0 .4rem;border:0;padding:0;font-size:1.15rem}
-nav.toc ol{margin:.2rem 0;padding-left:1.3rem;columns:2;column-gap:2rem}
-nav.toc ol ol{columns:1;font-size:.9rem}
+nav.toc ol{margin:.2rem 0;padding-left:0;list-style:none}
+nav.toc ol ol{padding-left:1.2rem;font-size:.92rem}
+nav.toc>ol{columns:2 18rem;column-gap:2rem}
+nav.toc>ol>li{break-inside:avoid}
 nav.toc a{color:var(--accent)}
 .filter{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin:.6rem 0 0}
 .filter[hidden]{display:none}
@@ -144,9 +146,12 @@ table{table-layout:auto;max-width:100%}
 td,th{overflow-wrap:anywhere}
 td.addr{white-space:normal}
 .tbox{max-width:100%;overflow-x:auto}
+.page{max-width:1280px}
 table.actions{table-layout:fixed}
-table.actions col.n{width:3.2em}table.actions col.time{width:7.5em}table.actions col.sys{width:10%}table.actions col.act{width:10%}
-table.actions col.obj{width:14%}table.actions col.res{width:10%}table.actions col.proof{width:6.2em}
+table.actions td,table.actions th{overflow-wrap:break-word}
+table.actions td.mono{overflow-wrap:anywhere}
+table.actions col.n{width:3em}table.actions col.time{width:6.6em}table.actions col.sys{width:9%}table.actions col.act{width:11%}
+table.actions col.obj{width:14%}table.actions col.res{width:9%}table.actions col.proof{width:6.2em}
 table.actions .pill{white-space:normal}
 [data-filtered]{display:none!important}
 #journal,#outgoing,table.admins,#handoffs{content-visibility:auto;contain-intrinsic-size:auto 1500px}
