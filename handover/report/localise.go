@@ -19,6 +19,7 @@ import (
 var toolPhrases = map[string]map[string]string{
 	"fr": {
 		// account states
+		"current": "à jour", "differs": "différent", "absent": "absent",
 		"enabled": "actif", "disabled": "désactivé", "locked": "verrouillé", "expired": "expiré", "unknown": "inconnu",
 		// fact names
 		"hostname": "nom d'hôte", "os": "système", "os_id": "identifiant du système", "os_version": "version du système",
@@ -86,6 +87,15 @@ var toolPatterns = map[string][]toolPattern{
 		{regexp.MustCompile(`^forwards to the provider's domain: (.*)$`), "renvoie vers le domaine du prestataire : $1"},
 		{regexp.MustCompile(`^its only policies are the provider's: (.*)$`), "ses seules politiques sont celles du prestataire : $1"},
 		{regexp.MustCompile(`^policy (.*)$`), "politique $1"},
+		// re-observations written as checks
+		{regexp.MustCompile(`^(.*) \(store: (\w+)\)$`), "$R1 (coffre : $R2)"},
+		{regexp.MustCompile(`^access key in (\S+) \(re-inventory: the file's keys read anew\)$`), "clé d'accès présente dans $1 (nouvel inventaire : les clés du fichier relues)"},
+		{regexp.MustCompile(`^shadow hash of (\S+) is the stored password's \(re-inventory: /etc/shadow read anew, compared with the store\)$`), "l'empreinte de /etc/shadow de $1 est celle du mot de passe rangé au coffre (nouvel inventaire : /etc/shadow relu et comparé)"},
+		{regexp.MustCompile(`^account (\w+) \(re-read\)$`), "compte $R1 (relu)"},
+		{regexp.MustCompile(`^account still exists$`), "le compte existe toujours"},
+		{regexp.MustCompile(`^entity (\S+) disabled \(re-read\)$`), "entité $1 désactivée (relue)"},
+		{regexp.MustCompile(`^(.+) is still there \(re-read\)$`), "$1 est toujours là (relu)"},
+		{regexp.MustCompile(`^(.+) is gone from the directory$`), "$1 n'est plus dans l'annuaire"},
 		{regexp.MustCompile(`^(.+) \((enabled|disabled|locked|expired|unknown)\)$`), "$1 ($R2)"},
 		{regexp.MustCompile(`^member of (.*)$`), "membre de $1"},
 		{regexp.MustCompile(`^user (\S+): (.*)$`), "utilisateur $1 : $R2"},
@@ -168,6 +178,15 @@ func localiseView(v *view, w words) {
 		for k := range v.Actions[i].Rows {
 			row := &v.Actions[i].Rows[k]
 			row.Before, row.After = toolText(lang, row.Before), toolText(lang, row.After)
+			other := make([]string, 0, len(row.Other))
+			for _, o := range row.Other {
+				mark, what, ok := strings.Cut(o, " ")
+				if ok && (mark == "✓" || mark == "✗") {
+					o = mark + " " + toolText(lang, what)
+				}
+				other = append(other, o)
+			}
+			row.Other = other
 		}
 	}
 	for i := range v.Services {
