@@ -15,8 +15,12 @@ import (
 	"github.com/handoverhq/handover/handover/report/pdf"
 )
 
-// renderTimeout bounds reading and rendering one report.
-const renderTimeout = 2 * time.Minute
+// renderTimeout bounds reading and rendering one report; pdfTimeout
+// printing it (measured: 20 s for 100 hosts, growing with the hosts).
+const (
+	renderTimeout = 2 * time.Minute
+	pdfTimeout    = 30 * time.Minute
+)
 
 func reportCommand(s *stdio) *cli.Command {
 	return &cli.Command{
@@ -45,7 +49,11 @@ func reportCommand(s *stdio) *cli.Command {
 				if len(args) != 1 {
 					return withCode(exitError, fmt.Errorf("report render: expected one REPORT.json argument (see handover report render --help)"))
 				}
-				ctx, cancel := context.WithTimeout(c.Context, renderTimeout)
+				timeout := renderTimeout
+				if c.String("format") == "pdf" {
+					timeout = pdfTimeout
+				}
+				ctx, cancel := context.WithTimeout(c.Context, timeout)
 				defer cancel()
 				out, err := renderReport(ctx, args[0], c.String("format"), c.String("lang"))
 				if err != nil {
