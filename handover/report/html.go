@@ -154,7 +154,7 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 <section class="banner {{.Banner.Class}}" id="result" role="status">
 <div class="mark">{{if eq .Banner.Class "ok"}}✓{{else if eq .Banner.Class "bad"}}✗{{else if eq .Banner.Class "info"}}i{{else}}!{{end}}</div>
 <div><h2>{{.Banner.Title}}</h2><p>{{.Banner.Text}}</p></div>
-</section>{{if .V3}}{{template "v3toc" .}}{{end}}
+</section>
 
 <section id="summary">
 <h2>{{t "s1"}}</h2>
@@ -171,7 +171,7 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 {{- end}}
 </tbody>
 </table>
-</section>
+</section>{{if .V3}}{{template "v3toc" .}}{{end}}
 
 <section id="dossier">
 <h2 class="major">{{t "s2"}}</h2>
