@@ -64,7 +64,7 @@ func TestReportRenderCommand(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{[]string{"report", "render", f.Files.JSON, "--format", "pdf"}, `--format must be html or md, not "pdf"`},
+		{[]string{"report", "render", f.Files.JSON, "--format", "docx"}, `--format must be html, md or pdf, not "docx"`},
 		{[]string{"report", "render", f.Files.JSON, "--lang", "de"}, `--lang must be fr or en, not "de"`},
 		{[]string{"report", "render", f.Files.JSON, "--colour", "red"}, "flag provided but not defined: -colour"},
 		{[]string{"report", "render", f.Files.HTML}, "report.html line 1 column 2: invalid character '<'"},

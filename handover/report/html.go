@@ -11,6 +11,9 @@ func renderHTML(v *view) ([]byte, error) {
 		"t": v.W.T,
 		"f": v.W.F,
 	}).Parse(htmlTemplate)
+	if err == nil {
+		t, err = t.Parse(scaleTemplates)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("report: html template: %w", err)
 	}
@@ -121,7 +124,7 @@ footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:8px;font-siz
  details::details-content{content-visibility:visible;display:block}
  a{color:inherit;text-decoration:none}
 }
-</style>
+</style>{{if .V3}}{{template "v3head" .}}{{end}}
 <script type="application/json" id="handover-index">{{.Index}}</script>
 <script>
 // Printing shows everything: open every folded detail, close them after.
@@ -168,7 +171,7 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 {{- end}}
 </tbody>
 </table>
-</section>
+</section>{{if .V3}}{{template "v3toc" .}}{{end}}
 
 <section id="dossier">
 <h2 class="major">{{t "s2"}}</h2>
@@ -188,9 +191,9 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 {{- else if .V3}}<p class="muted">{{t "s2.schema.none"}}</p>
 {{- end}}
 
-<h3>{{t "s2.systems"}}</h3>
+<h3{{if .V3}} id="systems"{{end}}>{{t "s2.systems"}}</h3>
 {{- range .Targets}}
-<details class="target"{{if .Open}} open{{end}}><summary>{{.Name}} <span class="count">{{.Type}} · {{.Count}}</span></summary><div class="body">
+<details class="target"{{with .ID}} id="{{.}}"{{end}}{{if .Open}} open{{end}}><summary>{{.Name}} <span class="count">{{.Type}} · {{.Count}}</span></summary><div class="body">
 <table class="systems">
 <thead><tr><th>{{t "col.system"}}</th><th>{{t "col.kind"}}</th><th>{{t "col.address"}}</th><th>{{t "col.os"}}</th><th>{{t "col.hardware"}}</th><th class="num">{{t "col.software"}}</th><th class="num">{{t "col.services"}}</th><th class="num">{{t "col.admins"}}</th><th class="num">{{t "col.findings"}}</th><th>{{t "col.state"}}</th></tr></thead>
 <tbody>
@@ -270,13 +273,13 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 <p class="note">{{t "s3.note"}}</p>
 {{- range .Actions}}
 <details class="actions"{{if .Open}} open{{end}}><summary>{{.Target}} <span class="count">{{.Count}}</span></summary><div class="body">
-<table>
+{{if $.V3}}<div class="tbox"><table class="actions"><colgroup><col class="n"><col class="time"><col class="sys"><col class="act"><col class="obj"><col><col><col class="res"><col class="proof"><col class="proof"><col class="proof"></colgroup>{{else}}<table>{{end}}
 <thead><tr><th class="num">#</th><th>{{t "col.time"}}</th><th>{{t "col.system"}}</th><th>{{t "col.action"}}</th><th>{{t "col.object"}}</th><th>{{t "col.before"}}</th><th>{{t "col.after"}}</th><th>{{t "col.result"}}</th><th>{{t "col.newworks"}}</th><th>{{t "col.oldrejected"}}</th><th>{{t "col.absent"}}</th></tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr><td class="num">{{.N}}</td><td class="mono">{{.Time}}</td><td>{{.System}}</td><td>{{.Action}}</td><td class="mono">{{.Object}}</td><td>{{.Before}}</td><td>{{.After}}</td><td><span class="pill {{.ResultClass}}">{{.Result}}</span>{{if .Error}}<div class="err">{{.Error}}</div>{{end}}{{range .Other}}<div class="muted">{{.}}</div>{{end}}</td><td><span class="pill {{.New.Class}}">{{.New.Text}}</span></td><td><span class="pill {{.Old.Class}}">{{.Old.Text}}</span></td><td><span class="pill {{.Gone.Class}}">{{.Gone.Text}}</span></td></tr>
 {{- end}}
-</tbody></table></div></details>
+</tbody></table>{{if $.V3}}</div>{{end}}</div></details>
 {{- else}}<p class="muted">{{t "none"}}</p>
 {{- end}}
 </section>
@@ -361,6 +364,10 @@ window.addEventListener("afterprint",function(){opened.forEach(function(d){d.ope
 {{- range .Parties}}<div><div class="role">{{.Role}}</div><div>{{.Name}}</div><div class="small">{{t "sign.note"}}</div></div>{{end}}
 </div>
 </section>
+{{- if .V3}}
+
+{{template "v3pv" .}}
+{{- end}}
 
 <footer>{{t "doc.title"}} · {{.R.Handover.Client.Name}} · {{.R.Handover.Contract}} · report.json SHA-256 <span class="mono">{{.SHA}}</span></footer>
 </main>

@@ -113,6 +113,9 @@ type view struct {
 	// added; earlier reports render as they were signed.
 	V3         bool
 	SchemaNote string
+	// Format 3's table of contents and procès-verbal (scale.go).
+	TOC []tocTarget
+	PV  pvView
 }
 
 // howTo tells the auditor how to verify the report, in words and
@@ -153,6 +156,7 @@ type kv struct{ K, V string }
 type targetView struct {
 	Name, Type string
 	Count      string
+	ID         string // format 3: the table of contents' anchor
 	Open       bool
 	Systems    []systemView
 }
@@ -299,6 +303,14 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 	v.Residual = r.Deviations.Residual
 	v.NoDeviation = len(v.Failures)+len(v.Waivers)+len(v.Residual) == 0
 	v.Handoffs = handoffRows(r, w)
+	if v.V3 {
+		v.TOC = tocTargets(v.Targets)
+		for i := range v.Targets {
+			v.Targets[i].ID = v.TOC[i].Anchor
+		}
+		v.PV = procesVerbal(r, v, w)
+		localiseView(v, w)
+	}
 	for _, rec := range r.Journal.Records {
 		v.Journal = append(v.Journal, recordRow{
 			Seq: rec.Seq, Time: stamp(rec.Time), Kind: string(rec.Kind), Target: rec.Target, System: rec.System,

@@ -279,7 +279,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 		sw := 1.4 + min(float64(count[k]-1)*0.4, 2.5)
 		if r.FormatVersion <= format2 {
 			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-				d, c, sw, c[1:], esc(a.title), esc(z.title), esc(k.kind), count[k])
+				d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
 			continue
 		}
 		// From format 3, an edge says what it joins, for a reader (and a
@@ -289,7 +289,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 			c, class = providerColor, "link provider"
 		}
 		fmt.Fprintf(&b, `<path class="%s" data-from="%s" data-to="%s" data-kind="%s" d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-			class, esc(a.title), esc(z.title), esc(k.kind), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
+			class, esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
 	}
 	// Boxes.
 	for _, n := range nodes {
@@ -350,7 +350,7 @@ func linkWord(r *Report, w words, kind string) string {
 	if r.FormatVersion <= format2 {
 		return kind
 	}
-	return w.Maybe("link."+kind, kind)
+	return w.Maybe("link."+kind, toolText(w.lang, kind))
 }
 
 func abs(n int) int {

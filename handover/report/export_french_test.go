@@ -1,0 +1,14 @@
+package report
+
+// WordPairs are the English and French wordings of the tool's label
+// table and of the connectors' words the renderer translates, for the
+// French scan (french_test.go).
+func WordPairs() (labelPairs, toolPairs [][2]string) {
+	for k, en := range labels["en"] {
+		labelPairs = append(labelPairs, [2]string{en, labels["fr"][k]})
+	}
+	for en, fr := range toolPhrases["fr"] {
+		toolPairs = append(toolPairs, [2]string{en, fr})
+	}
+	return labelPairs, toolPairs
+}
