@@ -231,4 +231,3 @@ func factValue(lang string, f connector.Fact) string {
 	}
 	return f.Value
 }
-
