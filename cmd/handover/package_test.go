@@ -125,13 +125,15 @@ func TestPackages(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			var out bytes.Buffer
-			s.Stdout, s.Stderr = &out, &out
+			// Two buffers: the session copies stdout and stderr from two
+			// goroutines.
+			var out, errb bytes.Buffer
+			s.Stdout, s.Stderr = &out, &errb
 			if stdin != nil {
 				s.Stdin = bytes.NewReader(stdin)
 			}
 			if err := s.Run(cmd); err != nil {
-				t.Fatalf("%s: %s: %v\n%s", h.Name, cmd, err, out.String())
+				t.Fatalf("%s: %s: %v\n%s%s", h.Name, cmd, err, out.String(), errb.String())
 			}
 			t.Logf("%s: %s: %q", h.Name, cmd, out.String())
 			return out.String()
