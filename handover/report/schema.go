@@ -289,7 +289,7 @@ func schema(r *Report, w words, lk looks) (string, []edgeRow) {
 			c, class = providerColor, "link provider"
 		}
 		fmt.Fprintf(&b, `<path class="%s" data-from="%s" data-to="%s" data-kind="%s" d="%s" fill="none" stroke="%s" stroke-width="%.1f" stroke-opacity="0.8" marker-end="url(#arrow-%s)"><title>%s → %s: %s (%d)</title></path>`,
-			class, esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
+			class, esc(a.title), esc(z.title), esc(k.kind), d, c, sw, c[1:], esc(a.title), esc(z.title), esc(linkWord(r, w, k.kind)), count[k])
 	}
 	// Boxes.
 	for _, n := range nodes {
