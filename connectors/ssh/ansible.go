@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -46,7 +47,7 @@ func parseAnsibleInventory(data []byte) ([]ansibleHost, error) {
 	for _, name := range slices.Sorted(maps.Keys(hosts)) {
 		h := hosts[name]
 		h.Name = name
-		h.Address = cmpOr(firstVar(h.Vars, "ansible_host", "ansible_ssh_host"), name)
+		h.Address = cmp.Or(firstVar(h.Vars, "ansible_host", "ansible_ssh_host"), name)
 		h.User = firstVar(h.Vars, "ansible_user", "ansible_ssh_user")
 		if p := firstVar(h.Vars, "ansible_port", "ansible_ssh_port"); p != "" {
 			n, err := strconv.Atoi(p)
@@ -63,13 +64,6 @@ func parseAnsibleInventory(data []byte) ([]ansibleHost, error) {
 		out = append(out, *h)
 	}
 	return out, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func firstVar(vars map[string]string, names ...string) string {

@@ -245,9 +245,6 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		}},
 		"catalog": {Decode: func(n *yaml.Node) { s.CatalogFile = resolve(d.NonEmpty(n, "catalog")) }},
 	})
-	if s.AccessKey.User == "" {
-		s.AccessKey.User = s.User
-	}
 	if s.AccessKey.Comment == "" {
 		s.AccessKey.Comment = defaultKeyComment
 	}

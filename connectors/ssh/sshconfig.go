@@ -1,7 +1,9 @@
 package ssh
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +71,7 @@ func applySSHConfig(d *playbook.Decoder, n *yaml.Node, s *settings, c sshConfigS
 			}
 		}
 		var parts []string
-		for _, v := range slices.Sorted(mapsKeys(vals)) {
+		for _, v := range slices.Sorted(maps.Keys(vals)) {
 			parts = append(parts, fmt.Sprintf("%q for %s", v, strings.Join(vals[v], ", ")))
 		}
 		d.Errorf(n, "ssh_config %s: the target's hosts disagree on %s (%s): a target has one login; set it in the playbook, or split the hosts into targets", c.path, key, strings.Join(parts, "; "))
@@ -149,16 +151,6 @@ func applySSHConfig(d *playbook.Decoder, n *yaml.Node, s *settings, c sshConfigS
 	}
 }
 
-func mapsKeys(m map[string][]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // parseProxyJump reads ProxyJump's [user@]host[:port] hops, separated by
 // commas, into the last hop with the earlier ones as its Via. A hop that
 // is itself a Host alias of the configuration takes its HostName, Port and
@@ -190,7 +182,7 @@ func parseProxyJump(v, defaultUser string, alias func(string) (addr string, port
 		case aport != 0:
 			j.Port = aport
 		}
-		j.User = cmpOr(user, cmpOr(auser, defaultUser))
+		j.User = cmp.Or(user, auser, defaultUser)
 		hops = append(hops, j)
 	}
 	last := hops[len(hops)-1]
