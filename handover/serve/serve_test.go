@@ -200,6 +200,8 @@ func TestDashboardAndMetrics(t *testing.T) {
 	}
 	if code, body, _ := get("/p/mairie/checks/" + rec.ID + "?lang=fr"); code != 200 || !strings.Contains(body, "Écarts") && !strings.Contains(body, "Contrôle") {
 		t.Errorf("check page in French: %d\n%s", code, body)
+	} else if strings.Contains(body, "is an admin now") || !strings.Contains(body, "<td>administrateur</td><td>apparu</td>") || !strings.Contains(body, "administrateur intrus absent du dossier signé (sudo group)") {
+		t.Errorf("the French check page does not word the drift in French:\n%s", body)
 	}
 	if code, _, _ := get("/p/mairie/checks/..%2f..%2fetc%2fpasswd"); code != 404 {
 		t.Errorf("a path in a check id: %d, want 404", code)
