@@ -23,7 +23,7 @@ var kindWords = map[string]map[string]string{
 		"credential-broken": "identifiant invalide", "waiver-expired": "dérogation expirée",
 		"attestation-age": "attestation trop ancienne", "attestation-missing": "attestation manquante",
 		"attestations-broken": "attestations illisibles",
-		"ssh-key": "clé SSH", "account": "compte", "grant": "droit", "cron": "tâche planifiée",
+		"ssh-key":             "clé SSH", "account": "compte", "grant": "droit", "cron": "tâche planifiée",
 		"agent": "logiciel de prise en main", "forward": "renvoi", "token": "jeton",
 		"auth-method": "méthode d'authentification", "membership": "appartenance", "policy": "politique",
 		"master-user": "utilisateur maître", "service": "service", "process": "processus",
