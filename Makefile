@@ -61,21 +61,27 @@ test: deps build
 	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; \
 	if [ $$was_up = 1 ]; then $(TESTENV) reset || { $(TESTENV) down; exit 1; }; fi; \
 	rc=0; $(GO) test -race -count=1 -p 1 -timeout 40m ./... || rc=$$?; \
-	$(MAKE) --no-print-directory fuzz FUZZTIME=4s || rc=1; \
+	$(MAKE) --no-print-directory fuzz || rc=1; \
 	$(TESTENV) down || true; \
 	exit $$rc
 
-# Every fuzz target for FUZZTIME each (go test -fuzz runs one target at a
-# time): the parsers of what hosts, servers and files say never panic.
+# Every fuzz target for FUZZTIME each, FUZZJOBS targets at a time, each
+# with FUZZWORKERS workers: the parsers of what hosts, servers and files
+# say never panic. A failing target prints its output and the input that
+# broke it (kept under testdata/fuzz/ by go test).
 FUZZTIME ?= 10s
+FUZZJOBS ?= 2
+FUZZWORKERS ?= 1
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; rm -rf /tmp/handover-fuzz && mkdir -p /tmp/handover-fuzz; \
+	for pkg in $$($(GO) list ./...); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
-	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/handover-fuzz.out 2>&1 || { cat /tmp/handover-fuzz.out; exit 1; }; \
-	  done; \
-	done
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do echo "$$pkg $$f"; done; \
+	done > /tmp/handover-fuzz/targets; \
+	echo "fuzzing $$(wc -l < /tmp/handover-fuzz/targets) targets for $(FUZZTIME) each, $(FUZZJOBS) at a time"; \
+	xargs -P $(FUZZJOBS) -L 1 sh -c 'out=/tmp/handover-fuzz/$$1.out; \
+	  if $(GO) test -run "^$$" -fuzz "^$$1\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZWORKERS) $$0 >$$out 2>&1; then echo "fuzz $$0 $$1: ok"; \
+	  else cat $$out; echo "fuzz $$0 $$1: FAILED"; exit 255; fi' < /tmp/handover-fuzz/targets
 
 test-unit:
 	$(GO) test -race -short ./...
