@@ -31,7 +31,32 @@ const (
 	// persistInstance: an sshd instance's listener ended, its
 	// configuration file removed.
 	persistInstance = "instance"
+	// persistDropIn: a drop-in removed, systemd's units reloaded, and
+	// the unit it changed restarted if it runs and the drop-in replaced
+	// what it runs (ExecStart=).
+	persistDropIn = "dropin"
 )
+
+// unitSuffix says whether a file is a unit that starts something: a
+// service, or a timer, path or socket unit that starts one.
+func unitSuffix(p string) bool {
+	for _, x := range []string{".service", ".timer", ".path", ".socket"} {
+		if strings.HasSuffix(p, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropInOf is the unit a drop-in file changes (/etc/systemd/system/ssh.service.d/x.conf
+// changes ssh.service), "" when p is not one.
+func dropInOf(p string) string {
+	d := path.Base(path.Dir(p))
+	if !strings.HasSuffix(p, ".conf") || !strings.HasSuffix(d, ".d") || !unitSuffix(strings.TrimSuffix(d, ".d")) {
+		return ""
+	}
+	return strings.TrimSuffix(d, ".d")
+}
 
 // persistData is what the plan reads of a persistence finding: the file,
 // the line's hash when the change removes a line, how it is removed, or
@@ -203,7 +228,39 @@ func persistFindings(h *hostData, hc hostContext, agents []connector.Finding, pr
 		text := string(f.Data)
 		user, rel := homeUser(p)
 		switch {
-		case strings.HasSuffix(p, ".service") || strings.HasSuffix(p, ".timer"):
+		case dropInOf(p) != "":
+			unit := dropInOf(p)
+			scope, id := "system", "dropin:"+unit+":"+base
+			switch {
+			case user != "" && strings.Contains(rel, "/systemd/user/"):
+				scope, id = "user "+user, "dropin:"+user+":"+unit+":"+base
+			case strings.HasPrefix(p, "/etc/systemd/user/"):
+				scope, id = "every user", "dropin:user:"+unit+":"+base
+			}
+			if !unitName.MatchString(unit) {
+				continue
+			}
+			why := at.why(text)
+			why = append(why, ownerWhy(f.UID)...)
+			if user != "" && providerAccounts[user] {
+				why = appendNew(why, "a drop-in of the provider's account "+user)
+			}
+			if len(why) == 0 {
+				continue // the host's own drop-ins
+			}
+			exec, replaces := dropInExec(text)
+			d := persistData{Kind: "dropin", File: p, Op: persistDropIn, Unit: unit, User: user}
+			if scope != "system" {
+				d.Op, d.Manual = "", fmt.Sprintf("rm %s; then systemctl --user daemon-reload and systemctl --user restart %s as each user it concerns", p, unit)
+			}
+			runs := ""
+			if exec != "" {
+				runs = " (" + exec + ")"
+			}
+			add(connector.Finding{ID: id, Kind: connector.KindService, Object: unit,
+				Summary: fmt.Sprintf("drop-in %s changes the %s unit %s%s", p, scope, unit, runs),
+				Detail:  map[string]string{detailFile: p, "exec": exec, "scope": scope, "unit": unit, "replaces_exec": strconv.FormatBool(replaces)}}, d, why)
+		case unitSuffix(p):
 			scope, id := "system", "service:"+base
 			switch {
 			case user != "" && strings.HasPrefix(rel, ".config/systemd/user/"):
@@ -359,6 +416,22 @@ func cmpName(name string, uid int) string {
 }
 
 // unitExec is a unit's first ExecStart command.
+// dropInExec is what a drop-in runs (its Exec*= lines, redacted), and
+// whether it replaces what the unit runs (a non-empty ExecStart=).
+func dropInExec(text string) (string, bool) {
+	var out []string
+	replaces := false
+	for _, l := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok || !strings.HasPrefix(k, "Exec") || strings.TrimSpace(v) == "" {
+			continue
+		}
+		replaces = replaces || k == "ExecStart"
+		out = append(out, k+"="+redactArgs(strings.TrimLeft(strings.TrimSpace(v), "-@+!:")))
+	}
+	return strings.Join(out, "; "), replaces
+}
+
 func unitExec(text string) string {
 	for _, l := range strings.Split(text, "\n") {
 		if c, ok := strings.CutPrefix(strings.TrimSpace(l), "ExecStart="); ok {
@@ -674,6 +747,13 @@ func persistChange(f connector.Finding, d persistData) (plan.Change, bool) {
 		if d.User != "" {
 			ch.Params["user"] = d.User
 		}
+	case persistDropIn:
+		ch.After = "drop-in removed, systemd's units reloaded"
+		if f.Detail["replaces_exec"] == "true" {
+			ch.After += ", " + d.Unit + " restarted if it runs (the drop-in replaced what it runs)"
+			ch.Params["restart"] = "yes"
+		}
+		ch.Params["unit"] = d.Unit
 	case persistInit:
 		ch.After = "rc links removed, script removed (not run: its stop action would be the provider's code)"
 		ch.Params["unit"] = d.Unit

@@ -42,6 +42,13 @@ func persistHost() *hostData {
 			file("/etc/systemd/system/prestanet-x.timer", 0, "[Timer]\nOnCalendar=daily\n"),
 			file("/home/prestanet/.config/systemd/user/t.service", 1001, "[Service]\nExecStart=/usr/bin/ssh -N -R 2222:localhost:22 x@example.org\n"),
 			file("/etc/systemd/user/g.service", 0, "[Unit]\nDescription=Prestanet agent\n"),
+			file("/etc/systemd/system/ssh.service.d/sup.conf", 0, "# Prestanet\n[Service]\nExecStartPost=-/bin/true\n"),
+			file("/etc/systemd/system/cron.service.d/x.conf", 0, "[Service]\nExecStart=\nExecStart=/usr/sbin/cron -f -L 15 # prestanet.test\n"),
+			file("/etc/systemd/system/getty@tty1.service.d/noclear.conf", 0, "[Service]\nTTYVTDisallocate=no\n"),
+			file("/etc/systemd/system/multi-user.target.d/prestanet.conf", 0, "[Unit]\nWants=prestanet.service\n"),
+			file("/home/prestanet/.config/systemd/user/t.service.d/o.conf", 1001, "[Service]\nEnvironment=X=1\n"),
+			file("/etc/systemd/system/watch.path", 0, "[Unit]\nDescription=Surveillance (Prestanet)\n[Path]\nPathChanged=/etc/passwd\n"),
+			file("/run/systemd/transient/run-r1.service", 0, "[Service]\nExecStart=/usr/bin/ssh -N -R 2222:localhost:22 support@prestanet.test\n"),
 			file("/var/spool/cron/atjobs/a0001", 0, "#!/bin/sh\nLOGNAME=root; export LOGNAME\ncd /root || {\n\t echo 'x' >&2\n\t exit 1\n}\n${SHELL:-/bin/sh} << 'marcinDELIMITER1'\ncurl -u u:s3cret https://maj.prestanet.test/x\nmarcinDELIMITER1\n"),
 			file("/etc/rc.local", 0, "#!/bin/sh -e\n/opt/prestanet/tunnel &\nlogger boot\nexit 0\n"),
 			file("/etc/init.d/prestanet-agent", 0, "#!/bin/sh\necho\n"),
@@ -81,6 +88,11 @@ func TestPersistenceRules(t *testing.T) {
 		{"service:prestanet-x.timer", true, plan.RemovePersistence, false, "its name"},
 		{"service:prestanet:t.service", true, plan.RemovePersistence, false, "provider's account prestanet"},
 		{"service:user:g.service", true, "", true, "name"},
+		{"dropin:ssh.service:sup.conf", true, plan.RemovePersistence, false, "name"},
+		{"dropin:cron.service:x.conf", true, plan.RemovePersistence, false, "domain"},
+		{"dropin:prestanet:t.service:o.conf", true, "", true, "provider's account prestanet"},
+		{"service:watch.path", true, plan.RemovePersistence, false, "name"},
+		{"service:run-r1.service", true, plan.RemovePersistence, false, "domain"},
 		{"at:/var/spool/cron/atjobs/a0001", true, plan.RemoveCron, false, "domain"},
 		{"init:prestanet-agent", true, plan.RemovePersistence, false, "name"},
 		{"forward:/home/jdupont/.forward:" + shortHash("support@prestanet.test"), true, plan.RemoveForward, false, "forwards to support@prestanet.test"},
@@ -126,6 +138,18 @@ func TestPersistenceRules(t *testing.T) {
 			if strings.Contains(s, "s3cret") || strings.Contains(s, "c2VjcmV0") {
 				t.Errorf("%s: a secret in %q", tt.id, s)
 			}
+		}
+	}
+	for id, restart := range map[string]string{"dropin:ssh.service:sup.conf": "", "dropin:cron.service:x.conf": "yes"} {
+		f := byID[id]
+		ch, _ := persistChange(f, f.Data.(persistData))
+		if ch.Params["restart"] != restart || ch.Params["unit"] != strings.Split(id, ":")[1] {
+			t.Errorf("%s: restart=%q unit=%q, want restart=%q (%s)", id, ch.Params["restart"], ch.Params["unit"], restart, ch.After)
+		}
+	}
+	for _, id := range []string{"dropin:getty@tty1.service:noclear.conf"} {
+		if _, ok := byID[id]; ok {
+			t.Errorf("the host's own drop-in %s is listed", id)
 		}
 	}
 	if _, ok := byID["init:cron"]; ok {

@@ -39,6 +39,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	byFile := map[string]*fileEdit{}
 	var agents []agentJob
 	units := false // a unit removed: systemd reloads its units once the files are gone
+	var restarts []string // units a removed drop-in made run something else: restarted after the reload
 	// The accounts are locked and their sessions ended first, whatever
 	// the plan's order: an account still logged in while its files are
 	// edited could swap them under the edit (which runs with its rights,
@@ -72,6 +73,15 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 				}
 				b.call("unit_off", p["unit"], path.Dir(p["file"]), p["user"])
 				units = true
+			case persistDropIn:
+				if !unitName.MatchString(p["unit"]) {
+					out[i].Err = fmt.Errorf("%q is not a unit name", p["unit"])
+					continue
+				}
+				units = true
+				if p["restart"] == "yes" && !slices.Contains(restarts, p["unit"]) {
+					restarts = append(restarts, p["unit"])
+				}
 			case persistInstance:
 				if _, err := strconv.Atoi(p["pid"]); err != nil {
 					out[i].Err = fmt.Errorf("%q is not a process id", p["pid"])
@@ -130,6 +140,9 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	}
 	if units {
 		b.call("units_reload")
+	}
+	for _, u := range restarts {
+		b.call("unit_restart", u)
 	}
 	for i, s := range agentSteps(&b, agents) {
 		steps[agents[i].index] = s

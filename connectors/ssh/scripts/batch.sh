@@ -405,6 +405,13 @@ units_reload() {
 	if [ -d /run/systemd/system ] && have systemctl; then systemctl daemon-reload >/dev/null 2>&1; fi
 	return 0
 }
+# unit_restart UNIT: restarts UNIT if it runs (after units_reload: a
+# removed drop-in had made it run something else); fails nothing (the
+# re-inventory reads the unit's state anew).
+unit_restart() {
+	if [ -d /run/systemd/system ] && have systemctl; then systemctl try-restart -- "$1" >/dev/null 2>&1; fi
+	return 0
+}
 
 # The steps run with /dev/null as their standard input (the script itself
 # arrives on the shell's), and only once sh has read the whole script: a

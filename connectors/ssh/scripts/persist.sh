@@ -47,13 +47,19 @@ done < /etc/passwd
 
 plist=
 add() { for f in "$@"; do if [ -f "$f" ] || [ -L "$f" ]; then plist="$plist$f$nl"; fi; done; }
-for d in /etc/systemd/system /usr/local/lib/systemd/system /etc/systemd/user; do
-	add "$d"/*.service "$d"/*.timer
+# Units that start something (services; timers, path and socket units
+# that start them) and the drop-ins that change any unit (UNIT.d/*.conf:
+# an ExecStartPost= or a new ExecStart= on the host's own sshd, say),
+# where administrators put them, where a run put transient ones
+# (systemd-run), and in each account's own unit directory.
+for d in /etc/systemd/system /usr/local/lib/systemd/system /etc/systemd/user /run/systemd/system /run/systemd/transient; do
+	add "$d"/*.service "$d"/*.timer "$d"/*.path "$d"/*.socket "$d"/*.d/*.conf
 done
 IFS=$nl; set -f
 for hd in $homes; do
 	set +f
-	add "$hd/.ssh/rc" "$hd/.forward" "$hd"/.config/systemd/user/*.service "$hd"/.config/systemd/user/*.timer
+	u=$hd/.config/systemd/user
+	add "$hd/.ssh/rc" "$hd/.forward" "$u"/*.service "$u"/*.timer "$u"/*.path "$u"/*.socket "$u"/*.d/*.conf
 	set -f
 done
 set +f

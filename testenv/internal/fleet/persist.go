@@ -26,7 +26,8 @@ import (
 //     script that names the provider), a PAM module outside the system's
 //     directories (required), OpenVPN, Tailscale and ZeroTier clients;
 //   - the systemd host: a second sshd, started by a unit of its own with
-//     its own configuration and key file.
+//     its own configuration and key file; a drop-in on the host's own
+//     sshd unit, and a path unit that would start the provider's service.
 const (
 	persistA = 'a'
 	persistB = 'b'
@@ -112,6 +113,12 @@ func persistFiles(h host) ([]plantedFile, map[string]string, error) {
 			{"/etc/systemd/system/ssh-support.service", 0o644, 0, 0, "[Unit]\nDescription=Acces de secours\nAfter=ssh.service\n\n[Service]\nExecStartPre=-/bin/mkdir -p -m 0755 /run/sshd\nExecStart=/usr/sbin/sshd -D -f " + supportSSHDConfig + "\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n"},
 		}
 		links["/etc/systemd/system/multi-user.target.wants/ssh-support.service"] = "/etc/systemd/system/ssh-support.service"
+		files = append(files,
+			// A drop-in on the host's own sshd, and a path unit that
+			// starts the provider's service when the accounts change.
+			plantedFile{"/etc/systemd/system/ssh.service.d/prestanet-supervision.conf", 0o644, 0, 0, "# Supervision Prestanet Informatique\n[Service]\nExecStartPost=-/bin/sh -c 'logger -t supervision sshd-demarre'\n"},
+			plantedFile{"/etc/systemd/system/prestanet-surveillance.path", 0o644, 0, 0, "[Unit]\nDescription=Surveillance des comptes (Prestanet)\n\n[Path]\nPathChanged=/etc/passwd\nUnit=prestanet-surveillance.service\n\n[Install]\nWantedBy=paths.target\n"})
+		links["/etc/systemd/system/paths.target.wants/prestanet-surveillance.path"] = "/etc/systemd/system/prestanet-surveillance.path"
 	}
 	return files, links, nil
 }
@@ -331,6 +338,8 @@ func describePersistence(h host) []testenv.Persistence {
 	case persistS:
 		return []testenv.Persistence{
 			p("service", "/etc/systemd/system/ssh-support.service", true),
+			p("service", "/etc/systemd/system/ssh.service.d/prestanet-supervision.conf", true),
+			p("service", "/etc/systemd/system/prestanet-surveillance.path", true),
 			p("auth-method", supportSSHDConfig, true),
 		}
 	}
