@@ -38,7 +38,7 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	var edits []*fileEdit
 	byFile := map[string]*fileEdit{}
 	var agents []agentJob
-	units := false // a unit removed: systemd reloads its units once the files are gone
+	units := false        // a unit removed: systemd reloads its units once the files are gone
 	var restarts []string // units a removed drop-in made run something else: restarted after the reload
 	// The accounts are locked and their sessions ended first, whatever
 	// the plan's order: an account still logged in while its files are
