@@ -332,6 +332,43 @@ func persistFindings(h *hostData, hc hostContext, agents []connector.Finding, pr
 					Detail:  map[string]string{detailFile: p, detailText: shown, "line": strconv.Itoa(l.n)}},
 					persistData{Kind: "hook", File: p, Op: persistLine, Hash: lineHash(l.text), Text: shown, User: user}, why)
 			}
+		case loginHook(p, rel, user != ""):
+			// Only the lines that name the provider: these files are the
+			// accounts' own, mostly the distribution's.
+			for _, l := range shellLines(f.Data) {
+				why := at.why(l.text)
+				if len(why) == 0 && !(user != "" && providerAccounts[user]) {
+					continue
+				}
+				if user != "" && providerAccounts[user] {
+					why = appendNew(why, "in the home of the provider's account "+user)
+				}
+				shown := redactArgs(l.text)
+				what := "runs at every login shell"
+				if p == "/etc/environment" {
+					what = "sets every session's environment"
+				}
+				if user != "" {
+					what += " of " + user
+				}
+				add(connector.Finding{ID: "persistence:" + p + ":" + shortHash(l.text), Kind: connector.KindPersistence, Object: p,
+					Summary: fmt.Sprintf("%s line %d (%s): %s", p, l.n, what, shown),
+					Detail:  map[string]string{detailFile: p, detailText: shown, "line": strconv.Itoa(l.n)}},
+					persistData{Kind: "hook", File: p, Op: persistLine, Hash: lineHash(l.text), Text: shown, User: user}, why)
+			}
+		case hookScript(p) != "":
+			why := at.why(base + "\n" + text)
+			if len(why) == 0 {
+				continue // the distribution's own
+			}
+			d := persistData{Kind: "hook", File: p, Op: persistFile}
+			if strings.HasPrefix(p, "/etc/apt/") {
+				// apt's configuration is not line-based: a person edits it.
+				d.Op, d.Manual = "", "remove the provider's hook (DPkg::Pre-Invoke, DPkg::Post-Invoke, APT::Update::Post-Invoke…) from "+p+", then run apt-config dump to check the configuration still reads"
+			}
+			add(connector.Finding{ID: "hook:" + p, Kind: connector.KindPersistence, Object: p,
+				Summary: fmt.Sprintf("%s (%s)", p, hookScript(p)),
+				Detail:  map[string]string{detailFile: p}}, d, why)
 		case user != "" && rel == ".forward":
 			for _, l := range shellLines(f.Data) {
 				var why []string
@@ -415,7 +452,39 @@ func cmpName(name string, uid int) string {
 	return "uid " + strconv.Itoa(uid)
 }
 
-// unitExec is a unit's first ExecStart command.
+// loginHook says whether p is a login shell's startup file (the
+// system's, or rel in an account's home) or /etc/environment.
+func loginHook(p, rel string, home bool) bool {
+	if home {
+		switch rel {
+		case ".profile", ".bash_profile", ".bash_login", ".bashrc", ".bash_logout", ".zshrc", ".zprofile":
+			return true
+		}
+		return false
+	}
+	switch p {
+	case "/etc/profile", "/etc/bash.bashrc", "/etc/zsh/zshrc", "/etc/zsh/zprofile", "/etc/environment":
+		return true
+	}
+	return strings.HasPrefix(p, "/etc/profile.d/")
+}
+
+// hookScript says when a file of a hook directory runs ("" when p is none).
+func hookScript(p string) string {
+	for _, h := range [][2]string{
+		{"/etc/update-motd.d/", "runs as root at every login, for the message of the day"},
+		{"/etc/network/if-up.d/", "runs as root whenever a network interface comes up"},
+		{"/etc/network/if-pre-up.d/", "runs as root before a network interface comes up"},
+		{"/etc/NetworkManager/dispatcher.d/", "runs as root on every network change"},
+		{"/etc/apt/apt.conf.d/", "apt configuration: its hooks run as root at every package installation"},
+	} {
+		if strings.HasPrefix(p, h[0]) {
+			return h[1]
+		}
+	}
+	return ""
+}
+
 // dropInExec is what a drop-in runs (its Exec*= lines, redacted), and
 // whether it replaces what the unit runs (a non-empty ExecStart=).
 func dropInExec(text string) (string, bool) {
@@ -432,6 +501,7 @@ func dropInExec(text string) (string, bool) {
 	return strings.Join(out, "; "), replaces
 }
 
+// unitExec is a unit's first ExecStart command.
 func unitExec(text string) string {
 	for _, l := range strings.Split(text, "\n") {
 		if c, ok := strings.CutPrefix(strings.TrimSpace(l), "ExecStart="); ok {

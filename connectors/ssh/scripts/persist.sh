@@ -12,7 +12,8 @@
 # init scripts, ~/.ssh/rc, sshd's configurations, PAM, ld.so.preload, VPN
 # and tunnel clients' configurations, .forward files), then the programs
 # those files call by an absolute path outside the system's own
-# directories. tar stores a link as a link (no -h) and opens no file
+# directories (login shells' startup files, the message of the day's
+# scripts, network hooks and apt hooks among them). tar stores a link as a link (no -h) and opens no file
 # through one, so that an account's link in its home reads as a link.
 # "@@persist-end" ends the part.
 sec linger
@@ -60,6 +61,7 @@ for hd in $homes; do
 	set +f
 	u=$hd/.config/systemd/user
 	add "$hd/.ssh/rc" "$hd/.forward" "$u"/*.service "$u"/*.timer "$u"/*.path "$u"/*.socket "$u"/*.d/*.conf
+	add "$hd/.profile" "$hd/.bash_profile" "$hd/.bash_login" "$hd/.bashrc" "$hd/.bash_logout" "$hd/.zshrc" "$hd/.zprofile"
 	set -f
 done
 set +f
@@ -70,6 +72,10 @@ IFS=$nl
 for i in $sshd_insts; do add "${i#*"$tab"}"; done
 IFS=$ifs
 add /etc/pam.d/* /etc/ld.so.preload
+# What runs at every login shell, every SSH login's message of the day,
+# every network interface coming up, every package installation.
+add /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc /etc/zsh/zshrc /etc/zsh/zprofile /etc/environment
+add /etc/update-motd.d/* /etc/network/if-up.d/* /etc/network/if-pre-up.d/* /etc/NetworkManager/dispatcher.d/* /etc/apt/apt.conf.d/*
 add /etc/wireguard/*.conf /etc/openvpn/*.conf /etc/openvpn/*.ovpn /etc/openvpn/client/*.conf /etc/openvpn/server/*.conf
 add /var/lib/tailscale/tailscaled.state /etc/default/tailscaled /var/lib/zerotier-one/local.conf /var/lib/zerotier-one/networks.d/*.conf /var/lib/zerotier-one/moons.d/*.moon
 
