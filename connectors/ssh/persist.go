@@ -334,14 +334,13 @@ func persistFindings(h *hostData, hc hostContext, agents []connector.Finding, pr
 			}
 		case loginHook(p, rel, user != ""):
 			// Only the lines that name the provider: these files are the
-			// accounts' own, mostly the distribution's.
+			// accounts' own, mostly the distribution's skeleton (a
+			// provider account's too: it runs them only when it logs in,
+			// which its lock ends).
 			for _, l := range shellLines(f.Data) {
 				why := at.why(l.text)
-				if len(why) == 0 && !(user != "" && providerAccounts[user]) {
+				if len(why) == 0 {
 					continue
-				}
-				if user != "" && providerAccounts[user] {
-					why = appendNew(why, "in the home of the provider's account "+user)
 				}
 				shown := redactArgs(l.text)
 				what := "runs at every login shell"
