@@ -443,3 +443,38 @@ func TestReportFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaybookNotificationSettings: a playbook's own webhook and reminder
+// period (its watch section) are used for it, the server's for the others.
+func TestPlaybookNotificationSettings(t *testing.T) {
+	own, shared := newReceiver(t), newReceiver(t)
+	dir := t.TempDir()
+	every := time.Nanosecond
+	a := &serve.Playbook{Name: "a", File: "a.yaml", History: freshness.History{Dir: filepath.Join(dir, "a")},
+		Check: script(driftA, driftA, driftA), Notify: &serve.Notifier{URL: own.srv.URL, Secret: secret.New("own-key")}, Remind: &every}
+	b := &serve.Playbook{Name: "b", File: "b.yaml", History: freshness.History{Dir: filepath.Join(dir, "b")},
+		Check: script(driftA, driftA, driftA)}
+	srv, err := serve.New(serve.Options{Playbooks: []*serve.Playbook{a, b}, Schedule: cron.Every(time.Hour),
+		Notify: &serve.Notifier{URL: shared.srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		srv.CheckNow(context.Background(), a)
+		srv.CheckNow(context.Background(), b)
+	}
+	// a: the first drift, then a reminder at each check (remind: 1ns); b:
+	// the first drift only (the server reminds never).
+	ga, gb := own.got(), shared.got()
+	if len(ga) != 3 || ga[0].Playbook != "a" || ga[0].Reminder || !ga[1].Reminder || !ga[2].Reminder {
+		t.Errorf("a's own webhook got %+v, want the first drift and two reminders", ga)
+	}
+	if len(gb) != 1 || gb[0].Playbook != "b" {
+		t.Errorf("the server's webhook got %+v, want only b's first drift", gb)
+	}
+	mac := hmac.New(sha256.New, []byte("own-key"))
+	mac.Write(own.bodies[0])
+	if own.sigs[0] != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("a's notification is not signed with its own key: %q", own.sigs[0])
+	}
+}
