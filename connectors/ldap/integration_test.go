@@ -105,7 +105,9 @@ func activeDirectory(t testing.TB) directory {
 		dialect: ldap.AD, component: "samba", url: a.URL, urls: a.URLS,
 		bindDN: a.AdminDN, bindFile: a.AdminPasswordFile,
 		serviceOUs: []string{"OU=Services,OU=Mairie," + a.BaseDN},
-		admins:     a.Admins, providers: a.ProviderDNs, nested: a.NestedAdminDN, nestedGroup: "CN=GG-Admins-Reseau",
+		// The provider's by evidence (their entries name the provider)
+		// are the provider's too: locked, not rotated.
+		admins: a.Admins, providers: append(slices.Clone(a.ProviderDNs), a.EvidenceDNs...), nested: a.NestedAdminDN, nestedGroup: "CN=GG-Admins-Reseau",
 		serviceAdm: []string{"CN=svc-backup,OU=Services,OU=Mairie," + a.BaseDN},
 		users:      a.Users,
 	}
