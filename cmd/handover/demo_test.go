@@ -306,34 +306,35 @@ func checkDossier(t *testing.T, env *testenv.Env, dir, attestations string) {
 var persistencePlants = []struct {
 	kind, host string
 	id         func(string) bool
+	object     string // the finding's object, when the id does not say
 }{
-	{"system service naming the provider", "poste-accueil-01", is("service:prestanet-inventaire.service")},
-	{"system timer naming the provider", "poste-accueil-01", is("service:prestanet-inventaire.timer")},
-	{"system service naming it only in what it runs", "poste-accueil-01", is("service:sync-config.service")},
-	{"at job", "poste-accueil-01", is("at:/var/spool/cron/atjobs/a00001019a3c2f")},
-	{"rc.local line", "poste-accueil-01", prefix("persistence:/etc/rc.local:")},
-	{"init script", "poste-accueil-01", is("init:prestanet-agent")},
+	{"system service naming the provider", "poste-accueil-01", is("service:prestanet-inventaire.service"), ""},
+	{"system timer naming the provider", "poste-accueil-01", is("service:prestanet-inventaire.timer"), ""},
+	{"system service naming it only in what it runs", "poste-accueil-01", is("service:sync-config.service"), ""},
+	{"at job", "poste-accueil-01", is("at:/var/spool/cron/atjobs/a00001019a3c2f"), ""},
+	{"rc.local line", "poste-accueil-01", prefix("persistence:/etc/rc.local:"), ""},
+	{"init script", "poste-accueil-01", is("init:prestanet-agent"), ""},
 	{"~/.ssh/rc", "poste-accueil-01", func(id string) bool {
 		return strings.HasPrefix(id, "persistence:/home/") && strings.Contains(id, "/.ssh/rc:")
-	}},
+	}, ""},
 	{".forward", "poste-accueil-01", func(id string) bool {
 		return strings.HasPrefix(id, "forward:/home/") && strings.Contains(id, "/.forward:")
-	}},
-	{"ld.so.preload", "poste-accueil-01", prefix("preload:")},
-	{"pam_exec line", "poste-accueil-01", prefix("pam:/etc/pam.d/sshd:")},
-	{"WireGuard client", "poste-accueil-01", is("tunnel:/etc/wireguard/wg0.conf")},
-	{"sshd AuthorizedPrincipalsFile", "poste-accueil-01", prefix("sshd:")},
+	}, ""},
+	{"ld.so.preload", "poste-accueil-01", prefix("preload:"), ""},
+	{"pam_exec line", "poste-accueil-01", prefix("pam:/etc/pam.d/sshd:"), ""},
+	{"WireGuard client", "poste-accueil-01", is("tunnel:/etc/wireguard/wg0.conf"), ""},
+	{"sshd AuthorizedPrincipalsFile", "poste-accueil-01", prefix("sshd:"), "AuthorizedPrincipalsFile"},
 	{"lingering user unit of the provider's account", "poste-urbanisme-01", func(id string) bool {
 		return strings.HasPrefix(id, "service:") && strings.HasSuffix(id, ":prestanet-tunnel.service")
-	}},
+	}, ""},
 	{"client's user unit calling the provider", "poste-urbanisme-01", func(id string) bool {
 		return strings.HasPrefix(id, "service:") && strings.HasSuffix(id, ":sync-docs.service")
-	}},
-	{"PAM module outside the system's directories", "poste-urbanisme-01", prefix("pam:")},
-	{"OpenVPN client", "poste-urbanisme-01", is("tunnel:/etc/openvpn/client/prestanet.conf")},
-	{"Tailscale client", "poste-urbanisme-01", is("tunnel:/var/lib/tailscale/tailscaled.state")},
-	{"ZeroTier client", "poste-urbanisme-01", is("tunnel:/var/lib/zerotier-one/networks.d/8056c2e21c000001.conf")},
-	{"second sshd with its own configuration", "srv-systemd-01", is("sshd-instance:/etc/ssh/sshd_config_support")},
+	}, ""},
+	{"PAM module outside the system's directories", "poste-urbanisme-01", prefix("pam:"), ""},
+	{"OpenVPN client", "poste-urbanisme-01", is("tunnel:/etc/openvpn/client/prestanet.conf"), ""},
+	{"Tailscale client", "poste-urbanisme-01", is("tunnel:/var/lib/tailscale/tailscaled.state"), ""},
+	{"ZeroTier client", "poste-urbanisme-01", is("tunnel:/var/lib/zerotier-one/networks.d/8056c2e21c000001.conf"), ""},
+	{"second sshd with its own configuration", "srv-systemd-01", is("sshd-instance:/etc/ssh/sshd_config_support"), ""},
 }
 
 func is(want string) func(string) bool { return func(id string) bool { return id == want } }
@@ -367,7 +368,9 @@ func checkPersistence(t *testing.T, dir string) {
 		}
 	}
 	for _, p := range persistencePlants {
-		i := slices.IndexFunc(r.Outgoing, func(o report.ProviderAccess) bool { return o.System == p.host && p.id(o.Finding.ID) })
+		i := slices.IndexFunc(r.Outgoing, func(o report.ProviderAccess) bool {
+			return o.System == p.host && p.id(o.Finding.ID) && (p.object == "" || strings.EqualFold(o.Finding.Object, p.object))
+		})
 		if i < 0 {
 			var ids []string
 			for _, o := range r.Outgoing {

@@ -142,22 +142,28 @@ setsid python3 $d/agent.py </dev/null >/dev/null 2>&1 & echo python $!
 setsid perl $d/agent.pl </dev/null >/dev/null 2>&1 & echo perl $!
 setsid bash -c 'exec -a TeamViewer_Desk sleep 600' </dev/null >/dev/null 2>&1 & echo exec-a $!
 setsid bash -c "exec -a sleeper $d/tvhelper 600" </dev/null >/dev/null 2>&1 & echo deleted-exe $!
-(cd /opt/teamviewer && setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!)
+cd /opt/teamviewer
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!
+cd /
 setsid bash -c "exec 3<$d/agent.py; exec -a idle sleep 600" </dev/null >/dev/null 2>&1 & echo open-file $!
 setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo unrelated $!
 sleep 0.5
 rm $d/tvhelper`)
-	// The mapped file: python maps it with mmap and keeps no descriptor.
+	// The mapped file: mapped with the C library's mmap, its descriptor
+	// closed (Python's own mmap keeps a duplicate), its path in the
+	// environment only (which no signal reads): tied by maps alone.
 	mapped := plantProcs(t, e, ip, `set -e
-d=/opt/teamviewer/tv_bin
 cd /
-setsid python3 -c '
-import mmap, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+TVDAT=/opt/teamviewer/tv_bin/tv.dat setsid python3 -c '
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open(os.environ["TVDAT"], os.O_RDONLY)
+if libc.mmap(None, 4096, 1, 1, fd, 0) in (None, ctypes.c_void_p(-1).value):
+    raise SystemExit("mmap failed")
 os.close(fd)
-sys.argv[0] = "idle"
-time.sleep(600)' $d/tv.dat </dev/null >/dev/null 2>&1 & echo mapped-file $!
+time.sleep(600)' </dev/null >/dev/null 2>&1 & echo mapped-file $!
 sleep 0.5`)
 	pids["mapped-file"] = mapped["mapped-file"]
 	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
@@ -212,7 +218,9 @@ d=/opt/teamviewer/tv_bin
 cd /
 setsid python3 $d/agent.py </dev/null >/dev/null 2>&1 & echo python $!
 setsid bash -c 'exec -a TeamViewer_Desk sleep 600' </dev/null >/dev/null 2>&1 & echo exec-a $!
-(cd /opt/teamviewer && setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!)
+cd /opt/teamviewer
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!
+cd /
 setsid bash -c "exec 3<$d/agent.py; exec -a idle sleep 600" </dev/null >/dev/null 2>&1 & echo open-file $!
 sleep 0.5`)
 	for name, p := range again {
