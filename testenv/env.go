@@ -155,6 +155,12 @@ type ADEnv struct {
 	// ldbsearch without the connector (every AD admin is handed over and
 	// rotated, so none can observe over LDAP).
 	SamLDB string `json:"sam_ldb,omitempty"`
+	// EvidenceDNs are the provider's accounts by what their entries say
+	// (a description, an info naming the provider), not by name or mail,
+	// both admins; SoleGroupDN the group, managed by the provider's
+	// account, whose only member is the second, in the admin chain.
+	EvidenceDNs []string `json:"evidence_dns,omitempty"`
+	SoleGroupDN string   `json:"sole_group_dn,omitempty"`
 }
 
 type MailEnv struct {

@@ -169,6 +169,37 @@ func TestSambaProviderAccounts(t *testing.T) {
 	}
 }
 
+// TestSambaEvidenceAccounts: the provider's accounts by evidence say
+// whose they are only in their description or info, are admins (one only
+// through a group whose only member it is, which the provider's account
+// manages), and bind with their handed-over passwords.
+func TestSambaEvidenceAccounts(t *testing.T) {
+	env := requireAD(t)
+	conn := adAdmin(t, env)
+	if len(env.AD.EvidenceDNs) != 2 || env.AD.SoleGroupDN == "" {
+		t.Fatalf("evidence_dns %q, sole_group_dn %q", env.AD.EvidenceDNs, env.AD.SoleGroupDN)
+	}
+	for i, attr := range []string{"description", "info"} {
+		e := adSearch(t, conn, env.AD.EvidenceDNs[i], "(objectClass=user)", attr, "mail", "sAMAccountName").Entries[0]
+		if !strings.Contains(e.GetAttributeValue(attr), testenv.ProviderName) || strings.Contains(e.GetAttributeValue("mail"), testenv.ProviderDomain) || strings.Contains(e.GetAttributeValue("sAMAccountName"), "prestanet") {
+			t.Errorf("%s: %s %q, mail %q, name %q: want only its %s to name the provider", env.AD.EvidenceDNs[i], attr, e.GetAttributeValue(attr), e.GetAttributeValue("mail"), e.GetAttributeValue("sAMAccountName"), attr)
+		}
+	}
+	g := adSearch(t, conn, env.AD.SoleGroupDN, "(objectClass=group)", "member", "managedBy", "memberOf").Entries[0]
+	if m := g.GetAttributeValues("member"); len(m) != 1 || m[0] != env.AD.EvidenceDNs[1] {
+		t.Errorf("%s members %q, want only %s", env.AD.SoleGroupDN, m, env.AD.EvidenceDNs[1])
+	}
+	if !slices.Contains(env.AD.ProviderDNs, g.GetAttributeValue("managedBy")) {
+		t.Errorf("%s managedBy %q, want the provider's account", env.AD.SoleGroupDN, g.GetAttributeValue("managedBy"))
+	}
+	nested := adSearch(t, conn, env.AD.BaseDN, "(&(objectClass=user)(memberOf:1.2.840.113556.1.4.1941:="+ldap.EscapeFilter(env.AD.AdminGroupDN)+"))", "1.1")
+	for _, dn := range env.AD.EvidenceDNs {
+		if !slices.ContainsFunc(nested.Entries, func(e *ldap.Entry) bool { return e.DN == dn }) {
+			t.Errorf("%s is not a (transitive) member of Domain Admins", dn)
+		}
+	}
+}
+
 func TestSambaServiceAccounts(t *testing.T) {
 	env := requireAD(t)
 	conn := adAdmin(t, env)
@@ -183,9 +214,10 @@ func TestSambaServiceAccounts(t *testing.T) {
 		t.Errorf("svc-backup is not in Backup Operators")
 	}
 	staff := adSearch(t, conn, "OU=Agents,OU=Mairie,"+env.AD.BaseDN, "(objectClass=user)", "1.1")
-	// Staff, plus the nested admin and the look-alike filed among them.
-	if len(staff.Entries) != env.AD.Users+2 {
-		t.Errorf("staff OU holds %d users, want %d", len(staff.Entries), env.AD.Users+2)
+	// Staff, plus the nested admin, the look-alike and the on-call
+	// technician of the provider's by evidence filed among them.
+	if len(staff.Entries) != env.AD.Users+3 {
+		t.Errorf("staff OU holds %d users, want %d", len(staff.Entries), env.AD.Users+3)
 	}
 }
 

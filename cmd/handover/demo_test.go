@@ -123,6 +123,7 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	checkProofColumns(t, m[1])
 	checkDossier(t, env, m[1], filepath.Join(dir, "state", "attestations.jsonl"))
+	checkPersistence(t, m[1])
 
 	// Idempotent: nothing left to do, and the estate matches the dossier.
 	step(0, "plan", pb)
@@ -295,6 +296,106 @@ func checkDossier(t *testing.T, env *testenv.Env, dir, attestations string) {
 	for _, want := range []string{"Microsoft 365", "Google Workspace", env.DNS.ProviderDomain} {
 		if !slices.Contains(services, want) {
 			t.Errorf("cloud services %v lack %s", services, want)
+		}
+	}
+}
+
+// persistencePlants are the persistence kinds the testenv plants for the
+// outgoing provider (testenv/internal/fleet/persist.go), as the ssh
+// connector names their findings: host, and a test on the finding's id.
+var persistencePlants = []struct {
+	kind, host string
+	id         func(string) bool
+	object     string // the finding's object, when the id does not say
+}{
+	{"system service naming the provider", "poste-accueil-01", is("service:prestanet-inventaire.service"), ""},
+	{"system timer naming the provider", "poste-accueil-01", is("service:prestanet-inventaire.timer"), ""},
+	{"system service naming it only in what it runs", "poste-accueil-01", is("service:sync-config.service"), ""},
+	{"at job", "poste-accueil-01", is("at:/var/spool/cron/atjobs/a00001019a3c2f"), ""},
+	{"rc.local line", "poste-accueil-01", prefix("persistence:/etc/rc.local:"), ""},
+	{"init script", "poste-accueil-01", is("init:prestanet-agent"), ""},
+	{"~/.ssh/rc", "poste-accueil-01", func(id string) bool {
+		return strings.HasPrefix(id, "persistence:/home/") && strings.Contains(id, "/.ssh/rc:")
+	}, ""},
+	{".forward", "poste-accueil-01", func(id string) bool {
+		return strings.HasPrefix(id, "forward:/home/") && strings.Contains(id, "/.forward:")
+	}, ""},
+	{"ld.so.preload", "poste-accueil-01", prefix("preload:"), ""},
+	{"pam_exec line", "poste-accueil-01", prefix("pam:/etc/pam.d/sshd:"), ""},
+	{"WireGuard client", "poste-accueil-01", is("tunnel:/etc/wireguard/wg0.conf"), ""},
+	{"sshd AuthorizedPrincipalsFile", "poste-accueil-01", prefix("sshd:"), "AuthorizedPrincipalsFile"},
+	{"lingering user unit of the provider's account", "poste-urbanisme-01", func(id string) bool {
+		return strings.HasPrefix(id, "service:") && strings.HasSuffix(id, ":prestanet-tunnel.service")
+	}, ""},
+	{"client's user unit calling the provider", "poste-urbanisme-01", func(id string) bool {
+		return strings.HasPrefix(id, "service:") && strings.HasSuffix(id, ":sync-docs.service")
+	}, ""},
+	{"PAM module outside the system's directories", "poste-urbanisme-01", prefix("pam:"), ""},
+	{"OpenVPN client", "poste-urbanisme-01", is("tunnel:/etc/openvpn/client/prestanet.conf"), ""},
+	{"Tailscale client", "poste-urbanisme-01", is("tunnel:/var/lib/tailscale/tailscaled.state"), ""},
+	{"ZeroTier client", "poste-urbanisme-01", is("tunnel:/var/lib/zerotier-one/networks.d/8056c2e21c000001.conf"), ""},
+	{"second sshd with its own configuration", "srv-systemd-01", is("sshd-instance:/etc/ssh/sshd_config_support"), ""},
+}
+
+func is(want string) func(string) bool { return func(id string) bool { return id == want } }
+func prefix(want string) func(string) bool {
+	return func(id string) bool { return strings.HasPrefix(id, want) }
+}
+
+// checkPersistence reads the demo run's report: every persistence kind the
+// testenv plants is among the provider's footholds, found on its host, and
+// handled: removed by a verified action, or, where it cannot safely be
+// removed automatically, left with the exact step for a person, which the
+// report shows.
+func checkPersistence(t *testing.T, dir string) {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Unmarshal(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := map[string]bool{}
+	for _, a := range r.Actions {
+		if a.Change.Finding != "" {
+			verified[a.Change.System+"\x00"+a.Change.Finding] = a.Verified
+		}
+	}
+	for _, p := range persistencePlants {
+		i := slices.IndexFunc(r.Outgoing, func(o report.ProviderAccess) bool {
+			return o.System == p.host && p.id(o.Finding.ID) && (p.object == "" || strings.EqualFold(o.Finding.Object, p.object))
+		})
+		if i < 0 {
+			var ids []string
+			for _, o := range r.Outgoing {
+				if o.System == p.host {
+					ids = append(ids, o.Finding.ID)
+				}
+			}
+			t.Errorf("%s on %s: not among the provider's footholds in the report (there: %q)", p.kind, p.host, ids)
+			continue
+		}
+		o := r.Outgoing[i]
+		manual := o.Finding.Detail["manual"]
+		switch {
+		case o.Fate.Handled():
+			if !verified[o.System+"\x00"+o.Finding.ID] {
+				t.Errorf("%s on %s (%s): %s, but by no verified action", p.kind, p.host, o.Finding.ID, o.Fate)
+			}
+		case manual != "":
+			// As report.md's tables write a cell.
+			shown := strings.NewReplacer("|", `\|`, "<", "&lt;").Replace(manual)
+			if !strings.Contains(o.Finding.Summary, manual) || !strings.Contains(string(md), shown) {
+				t.Errorf("%s on %s (%s): left for a person, but the report does not show the step %q", p.kind, p.host, o.Finding.ID, manual)
+			}
+		default:
+			t.Errorf("%s on %s (%s): fate %s, neither removed nor given a manual step", p.kind, p.host, o.Finding.ID, o.Fate)
 		}
 	}
 }

@@ -35,12 +35,14 @@ func serveCommand(s *stdio) *cli.Command {
 			"record in the playbook's state directory (checks/), serves a dashboard,\n" +
 			"/metrics (Prometheus) and /healthz, and notifies (--webhook, --smtp) when a playbook's\n" +
 			"state changes (first drift, drift changed, recovered, check failing).\n" +
+			"Each playbook's watch section (docs/playbook.md) sets its own schedule, jitter,\n" +
+			"reminders, webhook and e-mail; a flag given here overrides it for every playbook.\n" +
 			"Read-only: it never changes a target. Listens on 127.0.0.1 unless told; any other\n" +
 			"address needs --tls-cert, --tls-key and --auth-file. SIGTERM or SIGINT stops it\n" +
 			"after the checks and requests in flight.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9817", Usage: "serve HTTP(S) on `ADDR`"},
-			&cli.DurationFlag{Name: "interval", Usage: "check every `DURATION` (default 1h when --cron is not given)"},
+			&cli.DurationFlag{Name: "interval", Usage: "check every `DURATION` (default: the playbook's watch section, else 1h)"},
 			&cli.StringFlag{Name: "cron", Usage: "check on the cron schedule `EXPR` (5 fields, or @hourly, @every 30m...), in UTC"},
 			&cli.DurationFlag{Name: "jitter", Value: time.Minute, Usage: "delay each check by a random part of `DURATION`"},
 			&cli.IntFlag{Name: "max-checks", Value: 2, Usage: "at most `N` checks at once across playbooks"},
@@ -142,8 +144,7 @@ func serveOptions(c *cli.Context) (serve.Options, error) {
 	o.MaxConcurrent = c.Int("max-checks")
 	o.Stale = c.Duration("stale")
 	if o.Stale == 0 {
-		n1 := o.Schedule.Next(time.Now().UTC())
-		o.Stale = 2*o.Schedule.Next(n1).Sub(n1) + o.Jitter
+		o.Stale = staleAfter(o.Schedule, o.Jitter)
 	}
 	o.Lang = lang
 	o.Remind = c.Duration("remind")
@@ -162,6 +163,8 @@ func serveOptions(c *cli.Context) (serve.Options, error) {
 			n.Secret = secret.FromBytes([]byte(strings.TrimSpace(string(b))))
 		}
 		o.Notify = n
+	} else if c.IsSet("webhook-secret-file") {
+		return o, errors.New("--webhook-secret-file needs --webhook")
 	}
 	if addr := c.String("smtp"); addr != "" {
 		m := &serve.Mailer{Addr: addr, From: c.String("mail-from"), To: c.StringSlice("mail-to"), User: c.String("smtp-user")}
@@ -189,6 +192,12 @@ func serveOptions(c *cli.Context) (serve.Options, error) {
 		o.Mail = m
 	}
 	return o, nil
+}
+
+// staleAfter is twice the schedule's period, plus the jitter.
+func staleAfter(sched cron.Schedule, jitter time.Duration) time.Duration {
+	n1 := sched.Next(time.Now().UTC())
+	return 2*sched.Next(n1).Sub(n1) + jitter
 }
 
 // exposure refuses to serve beyond the machine without TLS and
@@ -219,8 +228,8 @@ func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serv
 	if err != nil {
 		return nil, err
 	}
+	defer sess.Close()
 	stateDir := sess.StateDir()
-	sess.Close()
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	names[name]++
 	if n := names[name]; n > 1 {
@@ -228,6 +237,9 @@ func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serv
 	}
 	p := &serve.Playbook{Name: name, File: path, History: freshness.History{Dir: filepath.Join(stateDir, "checks"), Keep: c.Int("keep")},
 		AckDir: filepath.Join(stateDir, "acks")}
+	if err := watchSettings(c, sess, p); err != nil {
+		return nil, withCode(exitError, fmt.Errorf("serve: %s: %w", path, err))
+	}
 	parallel := c.Int("parallel")
 	p.Check = func(ctx context.Context) *freshness.Record {
 		e := newEngine(c, s)
@@ -252,6 +264,73 @@ func watched(c *cli.Context, s *stdio, path string, names map[string]int) (*serv
 		return cache.list(ctx, sess)
 	}
 	return p, nil
+}
+
+// watchSettings applies the playbook's watch section to p where no flag
+// says otherwise: the flags are the operator's word for this server and
+// win over every playbook's. The section's secrets are resolved now, once,
+// through the playbook's references (files, environment, Vault): a
+// reference that does not resolve stops serve at start.
+func watchSettings(c *cli.Context, sess *engine.Session, p *serve.Playbook) error {
+	w := sess.Playbook.Watch
+	if w == nil {
+		return nil
+	}
+	flagSchedule := c.IsSet("interval") || c.IsSet("cron")
+	if sched := w.Schedule(); sched != nil && !flagSchedule {
+		p.Schedule = sched
+		jitter := c.Duration("jitter")
+		if w.Jitter != nil && !c.IsSet("jitter") {
+			jitter = *w.Jitter
+		}
+		if !c.IsSet("stale") {
+			p.Stale = staleAfter(sched, jitter)
+		}
+	}
+	if w.Jitter != nil && !c.IsSet("jitter") {
+		j := *w.Jitter
+		p.Jitter = &j
+	}
+	if w.Remind > 0 && !c.IsSet("remind") {
+		r := w.Remind
+		p.Remind = &r
+	}
+	ctx := c.Context
+	if h := w.Webhook; h != nil && !c.IsSet("webhook") {
+		n := &serve.Notifier{URL: h.URL}
+		if !h.Secret.IsZero() {
+			v, err := sess.Resolver.Resolve(ctx, h.Secret)
+			if err != nil {
+				return fmt.Errorf("watch.notify.webhook.secret at %s: %w", h.Secret.Pos, err)
+			}
+			n.Secret = v
+		}
+		p.Notify = n
+	}
+	if e := w.Email; e != nil && !c.IsSet("smtp") {
+		m := &serve.Mailer{Addr: e.SMTP, From: e.From, To: e.To, User: e.User}
+		if !e.Password.IsZero() {
+			v, err := sess.Resolver.Resolve(ctx, e.Password)
+			if err != nil {
+				return fmt.Errorf("watch.notify.email.password at %s: %w", e.Password.Pos, err)
+			}
+			m.Password = v
+		}
+		if e.CACert != "" {
+			f := sess.Resolver.Path(e.CACert)
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("watch.notify.email.ca_cert: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("watch.notify.email.ca_cert %s: no PEM certificate", f)
+			}
+			m.TLS = &tls.Config{RootCAs: pool}
+		}
+		p.Mail = m
+	}
+	return nil
 }
 
 // reportCache keeps each report's verification, keyed by its files'

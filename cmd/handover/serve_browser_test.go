@@ -26,6 +26,24 @@ import (
 	"github.com/handoverhq/handover/testenv"
 )
 
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // hooks is a real local HTTP server receiving serve's webhook.
 type hooks struct {
 	mu     sync.Mutex
@@ -58,10 +76,41 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
+	// The first action starts the browser, whose life is that action's
+	// context: no timeout on it, a watchdog instead.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("starting %s: %v", path, err)
+		}
+	case <-time.After(browserDeadline):
+		cancel2()
+		cancel()
+		t.Fatalf("%s did not start within %s", path, browserDeadline)
 	}
 	return ctx
+}
+
+// browserDeadline bounds every browser action of the tests: none waits
+// for ever.
+const browserDeadline = 30 * time.Second
+
+// pageState is what the browser shows now (its URL and the page's text),
+// read within a deadline, for a failure's message.
+func pageState(ctx context.Context) string {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	url, err := chromedp.Run(sctx, chromedp.Location())
+	if err != nil {
+		return "(the page could not be read: " + err.Error() + ")"
+	}
+	text, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(`body`)))
+	if err != nil {
+		return url + " (its text could not be read: " + err.Error() + ")"
+	}
+	return url + "\n" + text
 }
 
 // TestServeDashboardInBrowser starts `handover serve` on a playbook of the
@@ -78,12 +127,6 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	h1, h2 := env.Fleet.Hosts[0], env.Fleet.Hosts[1]
 	t.Cleanup(func() { resetComponent(t, "fleet") })
 	dir := t.TempDir()
-	// The hosts only: the directory's drift is TestCheckDriftOnTestEstate's.
-	pb := freshnessPlaybookOf(t, env, dir, []testenv.Host{h1, h2}, false)
-	if out, code, _ := handover(t, nil, "dossier", "update", "--yes", pb); code != 0 {
-		t.Fatalf("dossier update: exit %d\n%s", code, out)
-	}
-
 	key := "hook-secret-for-the-test"
 	keyFile := filepath.Join(dir, "hook.key")
 	os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
@@ -102,6 +145,16 @@ func TestServeDashboardInBrowser(t *testing.T) {
 		hk.mu.Unlock()
 	}))
 	defer rcv.Close()
+	// The hosts only: the directory's drift is TestCheckDriftOnTestEstate's.
+	// The schedule and the webhook are the playbook's (its watch section,
+	// the HMAC key a file reference); no serve flag sets them.
+	pb := freshnessPlaybookOf(t, env, dir, []testenv.Host{h1, h2}, false)
+	pbText, _ := os.ReadFile(pb)
+	pbText = append(pbText, fmt.Sprintf("watch:\n  interval: 5s\n  jitter: 0s\n  notify:\n    webhook:\n      url: %s\n      secret: ${file:%s}\n", rcv.URL, keyFile)...)
+	os.WriteFile(pb, pbText, 0o600)
+	if out, code, _ := handover(t, nil, "dossier", "update", "--yes", pb); code != 0 {
+		t.Fatalf("dossier update: exit %d\n%s", code, out)
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -110,8 +163,8 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	base := "http://" + addr
-	var out strings.Builder
-	cmd := exec.Command(os.Args[0], "serve", "--listen", addr, "--interval", "5s", "--jitter", "0", "--webhook", rcv.URL, "--webhook-secret-file", keyFile, pb)
+	var out lockedBuffer
+	cmd := exec.Command(os.Args[0], "serve", "--listen", addr, pb)
 	cmd.Env = append(os.Environ(), "HANDOVER_BE_MAIN=1")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -124,8 +177,9 @@ func TestServeDashboardInBrowser(t *testing.T) {
 			cmd.Wait()
 		}
 	})
+	client := &http.Client{Timeout: 30 * time.Second}
 	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
+		resp, err := client.Get(base + path)
 		if err != nil {
 			return 0, err.Error()
 		}
@@ -162,7 +216,7 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	})
 
 	shot := func(file string) {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, browserDeadline)
 		defer cancel()
 		if buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
 			os.WriteFile(filepath.Join(t.ArtifactDir(), file), buf, 0o644)
@@ -170,22 +224,22 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, browserDeadline)
 		defer cancel()
 		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {
 			shot("dashboard-failure.png")
-			t.Fatalf("browser: text of %s: %v", sel, err)
+			t.Fatalf("browser: text of %s: %v\nthe browser shows: %s", sel, err, pageState(ctx))
 		}
 		return s
 	}
 	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, browserDeadline)
 		defer cancel()
 		if err := chromedp.Do(sctx, steps...); err != nil {
 			shot("dashboard-failure.png")
-			t.Fatalf("browser: %s: %v\nserve said:\n%s", what, err, out.String())
+			t.Fatalf("browser: %s: %v\nthe browser shows: %s\nserve said:\n%s", what, err, pageState(ctx), out.String())
 		}
 	}
 	step("the overview shows the drift",

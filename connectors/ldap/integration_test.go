@@ -101,11 +101,21 @@ func activeDirectory(t testing.TB) directory {
 		t.Fatalf("integration test needs the testenv's Samba AD DC: run `bin/testenv up -only samba`")
 	}
 	a := e.AD
+	// The provider's by evidence (their entries name the provider) are
+	// the provider's too: locked, not rotated. Only those the planted
+	// admins list: env.json keeps evidence_dns when a testenv built
+	// before these plants resets the DC without them.
+	providers := slices.Clone(a.ProviderDNs)
+	for _, dn := range a.EvidenceDNs {
+		if slices.ContainsFunc(a.Admins, func(ac testenv.Account) bool { return ac.Name == dn }) {
+			providers = append(providers, dn)
+		}
+	}
 	return directory{
 		dialect: ldap.AD, component: "samba", url: a.URL, urls: a.URLS,
 		bindDN: a.AdminDN, bindFile: a.AdminPasswordFile,
 		serviceOUs: []string{"OU=Services,OU=Mairie," + a.BaseDN},
-		admins:     a.Admins, providers: a.ProviderDNs, nested: a.NestedAdminDN, nestedGroup: "CN=GG-Admins-Reseau",
+		admins:     a.Admins, providers: providers, nested: a.NestedAdminDN, nestedGroup: "CN=GG-Admins-Reseau",
 		serviceAdm: []string{"CN=svc-backup,OU=Services,OU=Mairie," + a.BaseDN},
 		users:      a.Users,
 	}

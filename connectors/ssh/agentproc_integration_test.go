@@ -104,6 +104,150 @@ func processCheck(t *testing.T, checks []connector.Check, agent string) connecto
 	return c
 }
 
+// TestAgentProcessShapes: TeamViewer's install directory on the first
+// fleet host runs processes of every shape an agent takes besides its
+// daemon: interpreters (python3, perl) running a script of it, a process
+// under an exec -a name of it, one whose executable (under it) was deleted
+// after it started, one that only has its working directory there, one
+// that only holds a file of it open, one that only maps a file of it. The
+// inventory ties each to TeamViewer by that signal. The proof (Verify's
+// process check, which reads every process's exe, cmdline, cwd, fds, maps
+// and cgroups) fails while all of them run, and still fails, naming it,
+// while a single one is left; the removal ends them all, and only then
+// does the proof pass. A process tied to nothing runs on.
+//
+// (The unit cgroup's shape is TestAgentProcessInUnitCgroup's, on the
+// systemd host.)
+func TestAgentProcessShapes(t *testing.T) {
+	e, h, ip := firstHostToChange(t)
+	shapes := map[string][]string{
+		"python":      {"cmdline"},
+		"perl":        {"cmdline"},
+		"exec-a":      {"cmdline"},
+		"deleted-exe": {"exe", "maps"},
+		"cwd":         {"cwd"},
+		"open-file":   {"fd"},
+		"mapped-file": {"maps"},
+		"unrelated":   nil,
+	}
+	pids := plantProcs(t, e, ip, `set -e
+d=/opt/teamviewer/tv_bin
+test -d $d
+cd /
+printf 'import time\ntime.sleep(600)\n' > $d/agent.py
+printf 'sleep 600;\n' > $d/agent.pl
+cp /bin/sleep $d/tvhelper
+head -c 4096 /dev/zero > $d/tv.dat
+setsid python3 $d/agent.py </dev/null >/dev/null 2>&1 & echo python $!
+setsid perl $d/agent.pl </dev/null >/dev/null 2>&1 & echo perl $!
+setsid bash -c 'exec -a TeamViewer_Desk sleep 600' </dev/null >/dev/null 2>&1 & echo exec-a $!
+setsid bash -c "exec -a sleeper $d/tvhelper 600" </dev/null >/dev/null 2>&1 & echo deleted-exe $!
+cd /opt/teamviewer
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!
+cd /
+setsid bash -c "exec 3<$d/agent.py; exec -a idle sleep 600" </dev/null >/dev/null 2>&1 & echo open-file $!
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo unrelated $!
+sleep 0.5
+rm $d/tvhelper`)
+	// The mapped file: mapped with the C library's mmap, its descriptor
+	// closed (Python's own mmap keeps a duplicate), its path in the
+	// environment only (which no signal reads): tied by maps alone.
+	mapped := plantProcs(t, e, ip, `set -e
+cd /
+TVDAT=/opt/teamviewer/tv_bin/tv.dat setsid python3 -c '
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open(os.environ["TVDAT"], os.O_RDONLY)
+if libc.mmap(None, 4096, 1, 1, fd, 0) in (None, ctypes.c_void_p(-1).value):
+    raise SystemExit("mmap failed")
+os.close(fd)
+time.sleep(600)' </dev/null >/dev/null 2>&1 & echo mapped-file $!
+sleep 0.5`)
+	pids["mapped-file"] = mapped["mapped-file"]
+	tg := configure(t, e, operatorSettings(e, h), secret.NewMemoryStore(), nil)
+	got := procSignalsOn(t, tg, h, "teamviewer")
+	for name, want := range shapes {
+		if s := got[pids[name]]; !slices.Equal(s, want) {
+			t.Errorf("%s (pid %d): tied to teamviewer by %v, want %v", name, pids[name], s, want)
+		}
+	}
+	if t.Failed() {
+		out, _ := rootSSH(e, ip, "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(cat $p/comm) $(readlink $p/exe) $(readlink $p/cwd) $(tr '\\0' ' ' < $p/cmdline)\"; done")
+		t.Fatalf("the host's processes:\n%s", out)
+	}
+
+	// The proof, before anything is removed: it must fail, naming every
+	// shape's process.
+	remove := plannedChange(t, tg, plan.RemoveAgent, "teamviewer")
+	ctx := context.Background()
+	proof := func() connector.Check {
+		t.Helper()
+		checks, err := tg.Verify(ctx, h.Name, done([]plan.Change{remove}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return processCheck(t, checks, "teamviewer")
+	}
+	c := proof()
+	if c.OK {
+		t.Fatalf("the process check passed while every shape runs: %s", c.Detail)
+	}
+	for name, p := range pids {
+		if named := strings.Contains(c.Detail, strconv.Itoa(p)); named != (name != "unrelated") {
+			t.Errorf("%s (pid %d): named by the failed check %v: %s", name, p, named, c.Detail)
+		}
+	}
+	// Every shape but one ended by hand: the one left still fails it.
+	var others []string
+	for name, p := range pids {
+		if name != "mapped-file" && name != "unrelated" {
+			others = append(others, strconv.Itoa(p))
+		}
+	}
+	if out, err := rootSSH(e, ip, "kill -9 "+strings.Join(others, " ")+"; sleep 0.3"); err != nil {
+		t.Fatalf("kill: %v\n%s", err, out)
+	}
+	if c := proof(); c.OK || !strings.Contains(c.Detail, strconv.Itoa(pids["mapped-file"])) {
+		t.Errorf("with only the mapped-file process left, the process check: ok %v, %s; want failed, naming pid %d", c.OK, c.Detail, pids["mapped-file"])
+	}
+	// The remaining shapes started again, then the removal.
+	again := plantProcs(t, e, ip, `set -e
+d=/opt/teamviewer/tv_bin
+cd /
+setsid python3 $d/agent.py </dev/null >/dev/null 2>&1 & echo python $!
+setsid bash -c 'exec -a TeamViewer_Desk sleep 600' </dev/null >/dev/null 2>&1 & echo exec-a $!
+cd /opt/teamviewer
+setsid bash -c 'exec -a idle sleep 600' </dev/null >/dev/null 2>&1 & echo cwd $!
+cd /
+setsid bash -c "exec 3<$d/agent.py; exec -a idle sleep 600" </dev/null >/dev/null 2>&1 & echo open-file $!
+sleep 0.5`)
+	for name, p := range again {
+		pids[name+"-again"] = p
+	}
+	res, checks := removeAndVerify(t, tg, h, "teamviewer")
+	if res.Err != nil {
+		t.Errorf("remove teamviewer: %v", res.Err)
+	}
+	processCheck(t, checks, "teamviewer")
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("re-inventory: %s: %s", c.What, c.Detail)
+		}
+	}
+	alive := running(t, e, ip, pids)
+	for name, p := range pids {
+		if want := name == "unrelated"; alive[name] != want {
+			t.Errorf("%s (pid %d): running %v after the removal, want %v", name, p, alive[name], want)
+		}
+	}
+	// And the proof, made again now: passes.
+	if c := proof(); !c.OK {
+		t.Errorf("after the removal, the process check: %s", c.Detail)
+	}
+}
+
 // TestAgentProcessRespawned: a watcher outside the agent (a script of its
 // own, tied to it by nothing) starts the agent's process again whenever it
 // ends. The removal sends TERM, then KILL, and still finds it: the removal

@@ -101,15 +101,60 @@ func (s *Session) Check(ctx context.Context, opts CheckOptions) (*CheckResult, e
 		return nil, fmt.Errorf("secret store: %w", err)
 	}
 	res := &CheckResult{Checked: s.engine.now()}
-	var base *report.Report
-	if !opts.NoBaseline {
-		b, info, err := s.Baseline(ctx, opts.Baseline)
-		if err != nil {
-			return nil, err
-		}
-		base, res.Baseline = b, info
+	// The baseline's signatures and journal are verified while the
+	// targets are read: it is local work, and a baseline that does not
+	// verify still fails the check.
+	type baseline struct {
+		r    *report.Report
+		info *BaselineInfo
+		err  error
 	}
+	basec := make(chan baseline, 1)
+	if opts.NoBaseline {
+		basec <- baseline{}
+	} else {
+		go func() {
+			b, info, err := s.Baseline(ctx, opts.Baseline)
+			basec <- baseline{b, info, err}
+		}()
+	}
+	versions, err := st.List(ctx)
+	if err != nil {
+		<-basec
+		return nil, fmt.Errorf("secret store: %w", err)
+	}
+	var current []secret.Version
+	var storeDrift []Drift
+	for _, v := range versions {
+		if !s.inScope(v.Meta["target"], v.Meta["system"]) {
+			continue
+		}
+		switch v.State {
+		case secret.Pending:
+			storeDrift = append(storeDrift, Drift{Target: v.Meta["target"], System: v.Meta["system"], Kind: "pending", Object: v.Meta["object"],
+				Detail: fmt.Sprintf("rotation left unfinished (%s); `handover resume` settles it", secret.RefOf(st, v))})
+		case secret.Current:
+			current = append(current, v)
+			res.Credentials = append(res.Credentials, CredentialAge{Target: v.Meta["target"], System: v.Meta["system"], Object: v.Meta["object"],
+				Ref: secret.RefOf(st, v).String(), Set: v.Created})
+			if max := s.Playbook.Policy.MaxCredentialAge; max > 0 && res.Checked.Sub(v.Created) > max {
+				storeDrift = append(storeDrift, Drift{Target: v.Meta["target"], System: v.Meta["system"], Kind: "credential-age", Object: v.Meta["object"],
+					Detail: fmt.Sprintf("credential set on %s is older than policy.max_credential_age", v.Created.Format("2006-01-02"))})
+			}
+		}
+	}
+	// The stored credentials are tried first, one group per system: a
+	// connector whose fresh login with the stored access key carries the
+	// system's next commands (ssh) then reads the inventory on that same
+	// login, so the check costs one login per system, like the inventory.
+	credDrift := s.checkCredentials(ctx, st, current, parallel)
 	res.Dossier = s.Inventory(ctx, parallel)
+	b := <-basec
+	if b.err != nil {
+		return nil, b.err
+	}
+	base := b.r
+	res.Baseline = b.info
 	res.Plan = s.Plan(res.Dossier)
 	for _, p := range res.Plan.Problems {
 		kind := "unreachable"
@@ -140,30 +185,8 @@ func (s *Session) Check(ctx context.Context, opts CheckOptions) (*CheckResult, e
 		res.Drift = append(res.Drift, Drift{Target: ch.Target, System: ch.System, Kind: "change-needed", Object: ch.Object,
 			Detail: fmt.Sprintf("%s: %s", ch.Action, ch.Reason)})
 	}
-	versions, err := st.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("secret store: %w", err)
-	}
-	var current []secret.Version
-	for _, v := range versions {
-		if !s.inScope(v.Meta["target"], v.Meta["system"]) {
-			continue
-		}
-		switch v.State {
-		case secret.Pending:
-			res.Drift = append(res.Drift, Drift{Target: v.Meta["target"], System: v.Meta["system"], Kind: "pending", Object: v.Meta["object"],
-				Detail: fmt.Sprintf("rotation left unfinished (%s); `handover resume` settles it", secret.RefOf(st, v))})
-		case secret.Current:
-			current = append(current, v)
-			res.Credentials = append(res.Credentials, CredentialAge{Target: v.Meta["target"], System: v.Meta["system"], Object: v.Meta["object"],
-				Ref: secret.RefOf(st, v).String(), Set: v.Created})
-			if max := s.Playbook.Policy.MaxCredentialAge; max > 0 && res.Checked.Sub(v.Created) > max {
-				res.Drift = append(res.Drift, Drift{Target: v.Meta["target"], System: v.Meta["system"], Kind: "credential-age", Object: v.Meta["object"],
-					Detail: fmt.Sprintf("credential set on %s is older than policy.max_credential_age", v.Created.Format("2006-01-02"))})
-			}
-		}
-	}
-	res.Drift = append(res.Drift, s.checkCredentials(ctx, st, current, parallel)...)
+	res.Drift = append(res.Drift, storeDrift...)
+	res.Drift = append(res.Drift, credDrift...)
 	res.Drift = append(res.Drift, s.checkDeclared(res.Checked)...)
 	sort.SliceStable(res.Drift, func(i, j int) bool {
 		a, b := res.Drift[i], res.Drift[j]
@@ -201,8 +224,20 @@ func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []se
 	if err != nil {
 		s.engine.log().Warn("reading earlier journals", "error", err)
 	}
-	g := errgroup.Group{}
-	g.SetLimit(s.parallel(parallel))
+	// One group per system, tried in one call as during a run (the
+	// connector proves them on one login where it can).
+	type item struct {
+		i  int
+		v  secret.Version
+		ch plan.Change
+	}
+	type group struct {
+		t     *Target
+		rot   connector.Rotator
+		items []item
+	}
+	var order []string
+	groups := map[string]*group{}
 	for i, v := range vs {
 		t := s.target(v.Meta["target"])
 		rot, ok := t.Impl.(connector.Rotator)
@@ -216,27 +251,51 @@ func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []se
 				ch = full
 			}
 		}
-		g.Go(func() error {
-			cctx, cancel := context.WithTimeout(ctx, s.timeout(t))
+		k := ch.Target + "\x00" + ch.System
+		g := groups[k]
+		if g == nil {
+			g = &group{t: t, rot: rot}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.items = append(g.items, item{i, v, ch})
+	}
+	eg := errgroup.Group{}
+	eg.SetLimit(s.parallel(parallel))
+	for _, k := range order {
+		g := groups[k]
+		eg.Go(func() error {
+			cctx, cancel := context.WithTimeout(ctx, s.timeout(g.t))
 			defer cancel()
-			val, _, err := st.Get(cctx, v.Path, v.Version)
-			if err != nil {
-				out[i] = &Drift{Target: ch.Target, System: ch.System, Kind: "credential-broken", Object: ch.Object, Detail: "reading the store: " + err.Error()}
+			var creds []connector.Credential
+			var tried []item
+			for _, it := range g.items {
+				val, _, err := st.Get(cctx, it.v.Path, it.v.Version)
+				if err != nil {
+					out[it.i] = &Drift{Target: it.ch.Target, System: it.ch.System, Kind: "credential-broken", Object: it.ch.Object, Detail: "reading the store: " + err.Error()}
+					continue
+				}
+				defer val.Destroy()
+				creds = append(creds, connector.Credential{Change: it.ch, Secret: val})
+				tried = append(tried, it)
+			}
+			if len(creds) == 0 {
 				return nil
 			}
-			defer val.Destroy()
-			tr := tryOne(cctx, rot, connector.Credential{Change: ch, Secret: val})
-			switch {
-			case tr.Err != nil:
-				out[i] = &Drift{Target: ch.Target, System: ch.System, Kind: "unreachable", Object: ch.Object, Detail: "testing the stored credential: " + tr.Err.Error()}
-			case !tr.Works:
-				out[i] = &Drift{Target: ch.Target, System: ch.System, Kind: "credential-broken", Object: ch.Object,
-					Detail: fmt.Sprintf("the stored credential %s no longer logs in: it was changed outside handover", secret.RefOf(st, v))}
+			for j, tr := range trier(g.rot)(cctx, tried[0].ch.System, creds) {
+				it := tried[j]
+				switch {
+				case tr.Err != nil:
+					out[it.i] = &Drift{Target: it.ch.Target, System: it.ch.System, Kind: "unreachable", Object: it.ch.Object, Detail: "testing the stored credential: " + tr.Err.Error()}
+				case !tr.Works:
+					out[it.i] = &Drift{Target: it.ch.Target, System: it.ch.System, Kind: "credential-broken", Object: it.ch.Object,
+						Detail: fmt.Sprintf("the stored credential %s no longer logs in: it was changed outside handover", secret.RefOf(st, it.v))}
+				}
 			}
 			return nil
 		})
 	}
-	g.Wait()
+	eg.Wait()
 	var ds []Drift
 	for _, d := range out {
 		if d != nil {

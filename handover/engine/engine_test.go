@@ -323,6 +323,22 @@ func TestBatchConnectorGetsGroups(t *testing.T) {
 		t.Errorf("calls: %d set, %d try, %d apply; want 1, 2, 1", sets, tries, applies)
 	}
 	assertSettled(t, dir, admins)
+	// A freshness check tries the stored credentials as one group per
+	// system (one call), as the run proved them.
+	before := b.tries.Load()
+	cr, err := s.Check(ctx, engine.CheckOptions{NoBaseline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := b.tries.Load() - before; n != 1 {
+		t.Errorf("check tried the %d stored credentials in %d calls, want 1", len(cr.Credentials), n)
+	}
+	if len(cr.Credentials) != len(admins) {
+		t.Errorf("check found %d stored credentials, want %d", len(cr.Credentials), len(admins))
+	}
+	for _, d := range cr.Drift {
+		t.Errorf("drift after the run: %+v", d)
+	}
 	if again := runOnce(t, newEngine(), pb); len(again.Plan.Changes) != 0 {
 		t.Errorf("second run planned %d changes", len(again.Plan.Changes))
 	}

@@ -46,6 +46,9 @@ type Playbook struct {
 	// Declared lists what no connector reads, each with its switch-day
 	// step, attested in writing (declared.go).
 	Declared []Declared
+	// Watch is how `handover serve` watches the playbook (watch.go); nil
+	// when the playbook has no watch section.
+	Watch *WatchSettings
 }
 
 // Party is a party to the handover.
@@ -237,6 +240,7 @@ func Parse(file string, data []byte) (*Playbook, *Decoder) {
 		"waivers":  {Decode: func(n *yaml.Node) { pb.Waivers = decodeWaivers(d, n) }},
 		"targets":  {Required: true, Decode: func(n *yaml.Node) { pb.Targets = decodeTargets(d, n) }},
 		"declared": {Decode: func(n *yaml.Node) { pb.Declared = decodeDeclared(d, n) }},
+		"watch":    {Decode: func(n *yaml.Node) { pb.Watch = decodeWatch(d, n) }},
 	})
 	_ = versionSeen
 	if pb.State == "" {

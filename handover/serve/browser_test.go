@@ -41,8 +41,18 @@ func TestAcknowledgeInBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatal(err)
+	// The first action starts the browser, whose life is that action's
+	// context: no timeout on it, a watchdog instead.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("%s did not start within 30 s", path)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -54,10 +64,15 @@ func TestAcknowledgeInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#ack`)),
 		chromedp.WaitVisible(chromedp.CSS(`#acked`)))
 	if err != nil {
-		if buf, e := chromedp.Run(ctx, chromedp.FullScreenshot(100)); e == nil {
+		// Each read of the failed page within its own deadline too.
+		fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer fcancel()
+		if buf, e := chromedp.Run(fctx, chromedp.FullScreenshot(100)); e == nil {
 			os.WriteFile(filepath.Join(t.ArtifactDir(), "ack-failure.png"), buf, 0o644)
 		}
-		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS(`html`)))
+		hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer hcancel()
+		html, _ := chromedp.Run(hctx, chromedp.OuterHTML(chromedp.CSS(`html`)))
 		t.Fatalf("acknowledge in the browser: %v\n%s", err, html)
 	}
 	text, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(`#acked`)))

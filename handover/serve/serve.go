@@ -42,6 +42,49 @@ type Playbook struct {
 	// Schedule overrides the server's for this playbook (nil: the
 	// server's).
 	Schedule cron.Schedule
+	// Jitter, Notify, Mail and Remind, when set, override the server's
+	// for this playbook (its watch section; serve's flags win over it).
+	Jitter *time.Duration
+	Notify *Notifier
+	Mail   *Mailer
+	Remind *time.Duration
+	// Stale overrides the server's for this playbook (0: the server's).
+	Stale time.Duration
+}
+
+func (s *Server) stale(p *Playbook) time.Duration {
+	if p.Stale > 0 {
+		return p.Stale
+	}
+	return s.opts.Stale
+}
+
+func (s *Server) jitter(p *Playbook) time.Duration {
+	if p.Jitter != nil {
+		return *p.Jitter
+	}
+	return s.opts.Jitter
+}
+
+func (s *Server) remind(p *Playbook) time.Duration {
+	if p.Remind != nil {
+		return *p.Remind
+	}
+	return s.opts.Remind
+}
+
+func (s *Server) notifier(p *Playbook) *Notifier {
+	if p.Notify != nil {
+		return p.Notify
+	}
+	return s.opts.Notify
+}
+
+func (s *Server) mailer(p *Playbook) *Mailer {
+	if p.Mail != nil {
+		return p.Mail
+	}
+	return s.opts.Mail
 }
 
 // Report is a signed report of the playbook, as the dashboard lists it.
@@ -193,8 +236,8 @@ func (s *Server) loop(ctx context.Context, p *Playbook) {
 	next := s.opts.Now()
 	for {
 		delay := next.Sub(s.opts.Now())
-		if s.opts.Jitter > 0 {
-			delay += rand.N(s.opts.Jitter)
+		if j := s.jitter(p); j > 0 {
+			delay += rand.N(j)
 		}
 		s.mu.Lock()
 		s.state[p.Name].next = s.opts.Now().Add(max(delay, 0))
@@ -207,7 +250,7 @@ func (s *Server) loop(ctx context.Context, p *Playbook) {
 		case <-t.C:
 		}
 		s.CheckNow(ctx, p)
-		next = sched.Next(s.opts.Now())
+		next = sched.Next(s.opts.Now().UTC()) // a cron expression is in UTC unless it says CRON_TZ=
 	}
 }
 
@@ -245,8 +288,10 @@ func (s *Server) CheckNow(ctx context.Context, p *Playbook) *freshness.Record {
 	if w.ack != nil && w.ack.Key != rec.Key() {
 		w.ack = nil // the drift changed: the acknowledgement was of another
 	}
-	remind := !change && rec.Status == freshness.Drift && w.ack == nil && s.opts.Remind > 0 && s.opts.Now().Sub(w.notified) >= s.opts.Remind
-	notify := (change || remind) && (s.opts.Notify != nil || s.opts.Mail != nil) && !(prevState == "" && rec.Status == freshness.Clean)
+	every := s.remind(p)
+	hook, mail := s.notifier(p), s.mailer(p)
+	remind := !change && rec.Status == freshness.Drift && w.ack == nil && every > 0 && s.opts.Now().Sub(w.notified) >= every
+	notify := (change || remind) && (hook != nil || mail != nil) && !(prevState == "" && rec.Status == freshness.Clean)
 	if notify {
 		w.notified = s.opts.Now()
 	}
@@ -256,13 +301,13 @@ func (s *Server) CheckNow(ctx context.Context, p *Playbook) *freshness.Record {
 		for _, d := range rec.Drift {
 			ev.Drift = append(ev.Drift, EventItem{Target: d.Target, System: d.System, Kind: d.Kind, Change: string(d.Change), Object: d.Object, Detail: d.Detail})
 		}
-		if s.opts.Notify != nil {
-			if err := s.opts.Notify.Send(context.WithoutCancel(ctx), ev); err != nil {
+		if hook != nil {
+			if err := hook.Send(context.WithoutCancel(ctx), ev); err != nil {
 				s.opts.Log.Error("notification", "playbook", p.Name, "error", err)
 			}
 		}
-		if s.opts.Mail != nil {
-			if err := s.opts.Mail.Send(context.WithoutCancel(ctx), ev); err != nil {
+		if mail != nil {
+			if err := mail.Send(context.WithoutCancel(ctx), ev); err != nil {
 				s.opts.Log.Error("notification by mail", "playbook", p.Name, "error", err)
 			}
 		}

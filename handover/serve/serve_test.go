@@ -362,11 +362,14 @@ func TestAcknowledge(t *testing.T) {
 		rest := string(page)[i+len(`name="`+name+`" value="`):]
 		return rest[:strings.IndexByte(rest, '"')]
 	}
-	post := func(form url.Values, origin string) int {
+	post := func(form url.Values, origin string, fetchSite ...string) int {
 		req, _ := http.NewRequest("POST", ts.URL+"/p/pb/ack", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if origin != "" {
 			req.Header.Set("Origin", origin)
+		}
+		if len(fetchSite) > 0 {
+			req.Header.Set("Sec-Fetch-Site", fetchSite[0])
 		}
 		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		resp, err := c.Do(req)
@@ -383,6 +386,15 @@ func TestAcknowledge(t *testing.T) {
 	}
 	if code := post(good, "http://evil.test"); code != http.StatusForbidden {
 		t.Errorf("another origin: %d, want 403", code)
+	}
+	if code := post(good, ts.URL, "cross-site"); code != http.StatusForbidden {
+		t.Errorf("a browser saying another site made the request: %d, want 403", code)
+	}
+	if code := post(url.Values{"csrf": {field("csrf")}, "drift": {field("drift")}, "who": {"x"}}, "null", "same-origin"); code != http.StatusBadRequest {
+		// Chromium posts a same-origin form with "Origin: null" under a
+		// no-referrer policy: the browser's Sec-Fetch-Site decides (here
+		// the form passes that gate and fails on the missing reason).
+		t.Errorf("a same-origin form with Origin: null: %d, want 400 (past the origin check)", code)
 	}
 	if code := post(good, ts.URL); code != http.StatusSeeOther {
 		t.Fatalf("acknowledge: %d, want 303", code)
@@ -443,5 +455,40 @@ func TestReportFiles(t *testing.T) {
 		if resp.StatusCode != c.code || (c.ct != "" && resp.Header.Get("Content-Type") != c.ct) {
 			t.Errorf("%s: %d %s, want %d %s", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.code, c.ct)
 		}
+	}
+}
+
+// TestPlaybookNotificationSettings: a playbook's own webhook and reminder
+// period (its watch section) are used for it, the server's for the others.
+func TestPlaybookNotificationSettings(t *testing.T) {
+	own, shared := newReceiver(t), newReceiver(t)
+	dir := t.TempDir()
+	every := time.Nanosecond
+	a := &serve.Playbook{Name: "a", File: "a.yaml", History: freshness.History{Dir: filepath.Join(dir, "a")},
+		Check: script(driftA, driftA, driftA), Notify: &serve.Notifier{URL: own.srv.URL, Secret: secret.New("own-key")}, Remind: &every}
+	b := &serve.Playbook{Name: "b", File: "b.yaml", History: freshness.History{Dir: filepath.Join(dir, "b")},
+		Check: script(driftA, driftA, driftA)}
+	srv, err := serve.New(serve.Options{Playbooks: []*serve.Playbook{a, b}, Schedule: cron.Every(time.Hour),
+		Notify: &serve.Notifier{URL: shared.srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		srv.CheckNow(context.Background(), a)
+		srv.CheckNow(context.Background(), b)
+	}
+	// a: the first drift, then a reminder at each check (remind: 1ns); b:
+	// the first drift only (the server reminds never).
+	ga, gb := own.got(), shared.got()
+	if len(ga) != 3 || ga[0].Playbook != "a" || ga[0].Reminder || !ga[1].Reminder || !ga[2].Reminder {
+		t.Errorf("a's own webhook got %+v, want the first drift and two reminders", ga)
+	}
+	if len(gb) != 1 || gb[0].Playbook != "b" {
+		t.Errorf("the server's webhook got %+v, want only b's first drift", gb)
+	}
+	mac := hmac.New(sha256.New, []byte("own-key"))
+	mac.Write(own.bodies[0])
+	if own.sigs[0] != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("a's notification is not signed with its own key: %q", own.sigs[0])
 	}
 }

@@ -183,9 +183,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		case wt.latest.Status == freshness.Failed:
 			code = http.StatusServiceUnavailable
 			fmt.Fprintf(&b, "%s: the latest check failed: %s\n", p.Name, wt.latest.Error)
-		case s.opts.Stale > 0 && s.opts.Now().Sub(wt.latest.Checked) > s.opts.Stale:
+		case s.stale(p) > 0 && s.opts.Now().Sub(wt.latest.Checked) > s.stale(p):
 			code = http.StatusServiceUnavailable
-			fmt.Fprintf(&b, "%s: the latest check, at %s, is older than %s\n", p.Name, wt.latest.Checked.Format(time.RFC3339), s.opts.Stale)
+			fmt.Fprintf(&b, "%s: the latest check, at %s, is older than %s\n", p.Name, wt.latest.Checked.Format(time.RFC3339), s.stale(p))
 		default:
 			fmt.Fprintf(&b, "%s: %s at %s\n", p.Name, wt.latest.Status, wt.latest.Checked.Format(time.RFC3339))
 		}

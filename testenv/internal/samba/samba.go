@@ -40,7 +40,7 @@ const (
 
 // templateVersion changes whenever the planted story changes, so a stale
 // cached copy is never used.
-const templateVersion = "v1"
+const templateVersion = "v2"
 
 // maxStaff caps the domain's staff: Samba spends several CPU minutes
 // adding 10,000 accounts (password hashes, Kerberos keys, replication
@@ -196,6 +196,8 @@ func fillEnv(env *testenv.Env, o component.Options, p paths, st *story, pid int)
 		NestedAdminDN:     st.NestedAdminDN,
 		ProviderDNs:       st.ProviderDNs,
 		ServiceDNs:        st.ServiceDNs,
+		EvidenceDNs:       st.EvidenceDNs,
+		SoleGroupDN:       st.SoleGroupDN,
 		Users:             st.Users,
 		PID:               pid,
 		SamLDB:            filepath.Join(p.run, "private", "sam.ldb"),

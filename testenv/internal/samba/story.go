@@ -19,13 +19,18 @@ import (
 // account is in its own 0600 file next to story.json.
 type story struct {
 	dir           string
-	Users         int               `json:"users"`
-	BindDN        string            `json:"bind_dn"`
-	NestedAdminDN string            `json:"nested_admin_dn"`
-	AdminDNs      []string          `json:"admin_dns"`
-	ProviderDNs   []string          `json:"provider_dns"`
-	ServiceDNs    []string          `json:"service_dns"`
-	Files         map[string]string `json:"files"` // DN -> password file name
+	Users         int      `json:"users"`
+	BindDN        string   `json:"bind_dn"`
+	NestedAdminDN string   `json:"nested_admin_dn"`
+	AdminDNs      []string `json:"admin_dns"`
+	ProviderDNs   []string `json:"provider_dns"`
+	ServiceDNs    []string `json:"service_dns"`
+	// EvidenceDNs are the provider's accounts by what their entries say,
+	// not by name or mail; SoleGroupDN the group whose only member is one
+	// of them (evidence.go).
+	EvidenceDNs []string          `json:"evidence_dns,omitempty"`
+	SoleGroupDN string            `json:"sole_group_dn,omitempty"`
+	Files       map[string]string `json:"files"` // DN -> password file name
 }
 
 const storyFile = "story.json"
@@ -69,7 +74,8 @@ type user struct {
 	uac               int
 	spn               string
 	description       string
-	handedOver        bool // the provider handed over its password
+	info              string // the info attribute (free text)
+	handedOver        bool   // the provider handed over its password
 }
 
 func (u user) dn() string { return "CN=" + u.cn + "," + u.ou }
@@ -101,6 +107,7 @@ func plant(ctx context.Context, build string, staff int) error {
 		{sam: "svc-backup", cn: "svc-backup", ou: ouServices, uac: 512 | 0x10000, description: "Sauvegarde nocturne", handedOver: true},
 		{sam: "svc-sql", cn: "svc-sql", ou: ouServices, uac: 512 | 0x10000, spn: "MSSQLSvc/sql1." + DNSName + ":1433", description: "Instance SQL de la paie"},
 	}
+	accounts = append(accounts, evidenceAccounts...)
 	for i := range staff {
 		fn, ln := firstNames[i%len(firstNames)], lastNames[(i/len(firstNames))%len(lastNames)]
 		sam := strings.ToLower(fmt.Sprintf("%s.%s%d", fn, ln, i+1))
@@ -127,6 +134,9 @@ func plant(ctx context.Context, build string, staff int) error {
 		}
 		if u.spn != "" {
 			fmt.Fprintf(&ldif, "servicePrincipalName: %s\n", u.spn)
+		}
+		if u.info != "" {
+			fmt.Fprintf(&ldif, "info: %s\n", u.info)
 		}
 		ldif.WriteString("\n")
 		if u.handedOver {
@@ -158,8 +168,11 @@ func plant(ctx context.Context, build string, staff int) error {
 		{backupOps, byName["svc-backup"]},
 	}
 	for i := range min(staff, 200) {
-		members = append(members, struct{ group, member string }{allStaffGroup, accounts[6+i].dn()})
+		members = append(members, struct{ group, member string }{allStaffGroup, accounts[6+len(evidenceAccounts)+i].dn()})
 	}
+	// The accounts and the group of the provider's by evidence.
+	ldif.WriteString(evidenceGroupLDIF(byName))
+	members = append(members, evidenceMembers(byName)...)
 	for _, m := range members {
 		fmt.Fprintf(&ldif, "dn: %s\nchangetype: modify\nadd: member\nmember: %s\n\n", m.group, m.member)
 	}
@@ -194,6 +207,9 @@ func plant(ctx context.Context, build string, staff int) error {
 	st.AdminDNs = []string{admin, byName["adm-mairie"], byName["julie.bernard"], byName["prestanet-admin"], byName["thomas.moreau"], byName["svc-backup"]}
 	st.ProviderDNs = []string{byName["prestanet-admin"], byName["thomas.moreau"]}
 	st.ServiceDNs = []string{byName["svc-backup"], byName["svc-sql"]}
+	st.EvidenceDNs = []string{byName[supervisionSAM], byName[oncallSAM]}
+	st.SoleGroupDN = soleGroupDN
+	st.AdminDNs = append(st.AdminDNs, st.EvidenceDNs...)
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
