@@ -163,6 +163,7 @@ func Verify(ctx context.Context, reportJSON string, trust Trust) (*Verification,
 	vr.signer(r, jsonName)
 	vr.journal(r, jsonName, journalName)
 	vr.attestations(r, jsonName)
+	vr.verifyShards(ctx, r, js, jsonName, trust)
 	if !trust.skipRenderings {
 		for _, f := range renderings {
 			vr.rendering(r, js, jsonName, f)
@@ -317,6 +318,9 @@ func (vr *verifier) extra() {
 		return
 	}
 	want := map[string]bool{AllowedSignersFile: true}
+	if r := vr.v.Report; r != nil && len(r.Shards) > 0 {
+		want[ShardsDir] = true // checked shard by shard (verifyShards)
+	}
 	for _, n := range vr.names {
 		want[n], want[n+SigSuffix] = true, true
 	}
