@@ -94,8 +94,21 @@ var (
 
 // setDirs applies --state-dir and --report-dir, when the command has
 // them, to the loaded session (relative to the working directory, as a
-// path on the command line is).
+// path on the command line is). Without --report-dir, the reports follow
+// --state-dir unless the playbook names a report.dir.
 func setDirs(c *cli.Context, sess *engine.Session) error {
+	// A playbook without report.dir keeps its reports in its state
+	// directory: so does a shard with a state directory of its own.
+	pb := sess.Playbook
+	if pb.Report.Dir == filepath.Join(pb.State, "reports") && c.String("report-dir") == "" {
+		if d := c.String("state-dir"); d != "" {
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				return fmt.Errorf("--state-dir: %w", err)
+			}
+			pb.Report.Dir = filepath.Join(abs, "reports")
+		}
+	}
 	for _, d := range []struct {
 		flag string
 		set  *string
