@@ -479,6 +479,7 @@ func (vr *verifier) verifyShards(ctx context.Context, r *Report, js []byte, json
 			vr.problem(jsonName, where, "does not describe %s as it is (%+v recorded, %+v found)", s.Dir, s, got)
 		}
 		reports = append(reports, sv.Report)
+		vr.v.Shards++
 	}
 	if entries, err := os.ReadDir(filepath.Join(vr.dir, ShardsDir)); err == nil {
 		for _, e := range entries {

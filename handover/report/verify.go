@@ -41,6 +41,9 @@ type Verification struct {
 	ReportSHA256   string
 	JournalHead    string
 	JournalRecords int
+	// Shards is how many shard reports a merged report was checked
+	// against (verifyShards).
+	Shards int
 	// Report is the parsed report, when report.json could be read.
 	Report   *Report
 	Problems []Problem
