@@ -131,7 +131,7 @@ func printVerification(s *stdio, v *report.Verification) {
 		fmt.Fprintf(s.out, "journal          %d records, head %s\n", v.JournalRecords, v.JournalHead)
 	}
 	if v.Shards > 0 {
-		fmt.Fprintf(s.out, "shards           %d, each verified as a report (shards/N), their merge matches\n", v.Shards)
+		fmt.Fprintf(s.out, "shards           %d verified as reports of their own (shards/N)\n", v.Shards)
 	}
 	if v.Trust != "" {
 		fmt.Fprintf(s.out, "trust            %s\n", v.Trust)

@@ -68,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Int("parallel", 16, "hosts at once")
 	shards := fs.Int("shards", 1, "run as this many --limit shards, one after the other, then merge")
 	out := fs.String("out", "", "working directory (new)")
+	bound := fs.String("bound", "", "fail when a command's peak RSS exceeds `BASE+PERHOST` MB (e.g. 40+0.5: 40 MB and 0.5 MB a host)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +90,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var base, perHost float64
+	if *bound != "" {
+		b, p, ok := strings.Cut(*bound, "+")
+		var e1, e2 error
+		base, e1 = strconv.ParseFloat(b, 64)
+		perHost, e2 = strconv.ParseFloat(p, 64)
+		if !ok || e1 != nil || e2 != nil {
+			return fmt.Errorf("-bound %q: want BASE+PERHOST, in MB", *bound)
+		}
+	}
 	var recs []Record
 	failed := false
 	measure := func(label string, n int, argv ...string) error {
@@ -100,6 +111,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		b, _ := json.Marshal(r)
 		fmt.Fprintln(stdout, string(b))
 		if r.Exit != 0 || r.OOMKills > 0 {
+			failed = true
+		}
+		if max := base + perHost*float64(n); *bound != "" && r.PeakRSS > max {
+			fmt.Fprintf(stderr, "scaleload: %s: peak RSS %.1f MB is above the bound %s MB a host = %.1f MB\n", label, r.PeakRSS, *bound, max)
 			failed = true
 		}
 		return nil
