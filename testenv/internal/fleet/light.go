@@ -26,7 +26,7 @@ import (
 // a minimal fake (fakeProc): the machine's would show every light host's
 // socket and process to each of them, making each host's inventory grow
 // with the fleet. Nothing is planted, no agent runs: the hosts are what a
-// dry inventory or a root password rotation needs, at about 2 MB each.
+// dry inventory or a root password rotation needs, at about 1.3 MB each (PSS).
 // When sshd ends, the kernel drops its namespace and mounts with it.
 //
 // It is not part of the default estate: `testenv up` starts it only when
