@@ -68,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Int("parallel", 16, "hosts at once")
 	shards := fs.Int("shards", 1, "run as this many --limit shards, one after the other, then merge")
 	out := fs.String("out", "", "working directory (new)")
+	mergeLimit := fs.Int("merge-limit", 1536, "memory limit in MB of report merge and of verify of the merged report (they hold every shard's report)")
 	bound := fs.String("bound", "", "fail when a command's peak RSS exceeds `BASE+PERHOST` MB (e.g. 40+0.5: 40 MB and 0.5 MB a host)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -102,8 +103,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	var recs []Record
 	failed := false
-	measure := func(label string, n int, argv ...string) error {
-		r, err := measured(label, n, *limit, *bin, argv, filepath.Join(*out, label+".log"))
+	measureWith := func(limit int, label string, n int, argv ...string) error {
+		r, err := measured(label, n, limit, *bin, argv, filepath.Join(*out, label+".log"))
 		if err != nil {
 			return err
 		}
@@ -119,6 +120,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	measure := func(label string, n int, argv ...string) error { return measureWith(*limit, label, n, argv...) }
 	switch *mode {
 	case "inventory":
 		err = measure(fmt.Sprintf("inventory-%d", *hosts), *hosts, "inventory", "--parallel", strconv.Itoa(*parallel), "-o", filepath.Join(*out, "dossier.json"), pb)
@@ -143,9 +145,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 				m, _ := filepath.Glob(filepath.Join(s, "reports", "*"))
 				dirs = append(dirs, m...)
 			}
-			err = measure(fmt.Sprintf("merge-%d-of-%d", *hosts, *shards), *hosts, append([]string{"report", "merge", "--playbook", pb, "-o", filepath.Join(*out, "merged")}, dirs...)...)
+			err = measureWith(*mergeLimit, fmt.Sprintf("merge-%d-of-%d", *hosts, *shards), *hosts, append([]string{"report", "merge", "--playbook", pb, "-o", filepath.Join(*out, "merged")}, dirs...)...)
 			if err == nil {
-				err = measure(fmt.Sprintf("verify-merged-%d", *hosts), *hosts, "verify", "--playbook", pb, filepath.Join(*out, "merged", "report.json"))
+				err = measureWith(*mergeLimit, fmt.Sprintf("verify-merged-%d", *hosts), *hosts, "verify", "--playbook", pb, filepath.Join(*out, "merged", "report.json"))
 			}
 		}
 		if err == nil && *shards == 1 && !failed {
