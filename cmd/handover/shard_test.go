@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/report"
@@ -27,8 +28,12 @@ func TestShardAndMerge(t *testing.T) {
 	if env.Vault == nil || env.Fleet == nil || env.Operator == nil || len(env.Fleet.Hosts) < 5 {
 		t.Fatal("the test needs the fleet (5 hosts), Vault and the operator's key: run `make testenv-up`")
 	}
+	waited := time.Now()
 	testenv.LockComponent(t, "fleet", true)
 	testenv.LockComponent(t, "vault", false)
+	start := time.Now()
+	t.Logf("waited %s for the fleet and Vault", start.Sub(waited).Round(time.Millisecond))
+	defer func() { t.Logf("ran for %s once they were free", time.Since(start).Round(time.Millisecond)) }()
 	resetFleet(t)
 	t.Cleanup(func() { resetFleet(t) })
 	hosts := env.Fleet.Hosts[:5]
