@@ -11,7 +11,7 @@ HANDOVER := bin/handover
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-unit test-load lint demo bench bench-mail report-screenshot serve-screenshot clean
+.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-unit lint demo bench bench-mail report-screenshot serve-screenshot clean
 
 all: build
 
@@ -122,6 +122,7 @@ bench-mail: deps build
 LOAD_DIR ?= /var/tmp/handover-testenv-scale
 LOAD_HOSTS ?= 1000
 LOAD_BOUND ?= 40+0.5
+.PHONY: test-load
 test-load: build
 	@set -e; export HANDOVER_TESTENV_DIR=$(LOAD_DIR); w=$$(mktemp -d /var/tmp/handover-load-XXXX); \
 	$(GO) build -o bin/scaleload ./bench/cmd/scaleload; \
