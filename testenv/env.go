@@ -66,6 +66,30 @@ const (
 // HostAddr is the loopback address of fleet host i (1-based).
 func HostAddr(i int) string { return fmt.Sprintf("127.0.1.%d", i) }
 
+// LightHostsMax is the largest light fleet: 127.0.16.1 to 127.0.23.250.
+const LightHostsMax = 2000
+
+// LightHostAddr is the loopback address of light host i (1-based), in
+// 127.0.16.0/20, 250 a /24: 127.0.16.1 … 127.0.16.250, 127.0.17.1 …
+func LightHostAddr(i int) string {
+	return fmt.Sprintf("127.0.%d.%d", 16+(i-1)/250, (i-1)%250+1)
+}
+
+// LightFleetEnv is the light fleet (testenv component lightfleet): sshd-only
+// hosts for scale measurements, reached as root with OperatorKey.
+type LightFleetEnv struct {
+	Hosts       []LightHost `json:"hosts"`
+	OperatorKey string      `json:"operator_key"`
+	KnownHosts  string      `json:"known_hosts"`
+}
+
+// LightHost is one light host.
+type LightHost struct {
+	Name             string `json:"name"`
+	Addr             string `json:"addr"` // host:port
+	RootPasswordFile string `json:"root_password_file"`
+}
+
 // Env is what `testenv up` wrote: where every service listens and where the
 // credentials handed over by the outgoing provider are. Secrets are never
 // inline: each *File field names a 0600 file holding one value.
@@ -82,7 +106,9 @@ type Env struct {
 	MailHost *MailHostEnv `json:"mail_host,omitempty"`
 	Vault    *VaultEnv    `json:"vault,omitempty"`
 	Fleet    *FleetEnv    `json:"fleet,omitempty"`
-	DNS      *DNSEnv      `json:"dns,omitempty"`
+	// LightFleet is started only on demand (-only lightfleet).
+	LightFleet *LightFleetEnv `json:"light_fleet,omitempty"`
+	DNS        *DNSEnv        `json:"dns,omitempty"`
 
 	// Operator is the client admin's workstation side: the key that signs
 	// handover reports and the passphrase of the embedded secret store.

@@ -32,6 +32,8 @@ func checkCommand(s *stdio) *cli.Command {
 			"verify is an error).",
 		Flags: []cli.Flag{
 			limitFlag,
+			stateDirFlag,
+			reportDirFlag,
 			outputFlag("the check record"),
 			&cli.StringFlag{Name: "baseline", Usage: "compare with the signed report `REPORT.json` (default: the newest of the report directory)"},
 			&cli.BoolFlag{Name: "no-baseline", Usage: "do not compare with a dossier: plan, credentials and pending rotations only"},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 
@@ -63,6 +64,10 @@ func load(ctx context.Context, c *cli.Context, s *stdio, e *engine.Engine) (*eng
 	if err != nil {
 		return nil, err
 	}
+	if err := setDirs(c, sess); err != nil {
+		sess.Close()
+		return nil, withCode(exitError, err)
+	}
 	if pattern := c.String("limit"); pattern != "" {
 		l, err := engine.ParseLimit(pattern)
 		if err == nil {
@@ -78,6 +83,48 @@ func load(ctx context.Context, c *cli.Context, s *stdio, e *engine.Engine) (*eng
 
 // limitFlag narrows a command to some targets and systems.
 var limitFlag = &cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only the targets, systems and groups matching `PATTERN` (Ansible's syntax: a,b  a:b  &a  !a  ~regex  *)"}
+
+// stateDirFlag and reportDirFlag move a run's state and reports out of
+// the playbook's directory: one playbook run in shards (docs/scale.md),
+// each shard with a state directory of its own.
+var (
+	stateDirFlag  = &cli.StringFlag{Name: "state-dir", EnvVars: []string{"HANDOVER_STATE_DIR"}, Usage: "keep the journals, lock and plans in `DIR` instead of the playbook's state"}
+	reportDirFlag = &cli.StringFlag{Name: "report-dir", EnvVars: []string{"HANDOVER_REPORT_DIR"}, Usage: "write each run's signed report under `DIR` instead of the playbook's report.dir"}
+)
+
+// setDirs applies --state-dir and --report-dir, when the command has
+// them, to the loaded session (relative to the working directory, as a
+// path on the command line is). Without --report-dir, the reports follow
+// --state-dir unless the playbook names a report.dir.
+func setDirs(c *cli.Context, sess *engine.Session) error {
+	// A playbook without report.dir keeps its reports in its state
+	// directory: so does a shard with a state directory of its own.
+	pb := sess.Playbook
+	if pb.Report.Dir == filepath.Join(pb.State, "reports") && c.String("report-dir") == "" {
+		if d := c.String("state-dir"); d != "" {
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				return fmt.Errorf("--state-dir: %w", err)
+			}
+			pb.Report.Dir = filepath.Join(abs, "reports")
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		set  *string
+	}{{"state-dir", &sess.Playbook.State}, {"report-dir", &sess.Playbook.Report.Dir}} {
+		v := c.String(d.flag)
+		if v == "" {
+			continue
+		}
+		abs, err := filepath.Abs(v)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", d.flag, err)
+		}
+		*d.set = abs
+	}
+	return nil
+}
 
 func loadPath(c *cli.Context, s *stdio, path string) (*engine.Session, error) {
 	return loadWith(c.Context, s, newEngine(c, s), path)

@@ -27,7 +27,7 @@ func inventoryCommand(s *stdio) *cli.Command {
 			}
 			defer sess.Close()
 			invs := sess.Inventory(c.Context, c.Int("parallel"))
-			summary, err := writeJSON(c, s, invs)
+			summary, err := writeInventories(c, s, invs)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,7 @@ func planCommand(s *stdio) *cli.Command {
 			"0 when there is nothing to change and 2 when changes are pending.",
 		Flags: []cli.Flag{
 			limitFlag,
+			stateDirFlag,
 			outputFlag("the plan (for handover run --plan)"),
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when changes are pending (as terraform plan -detailed-exitcode)"},
 			parallelFlag,

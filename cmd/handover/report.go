@@ -71,7 +71,86 @@ func reportCommand(s *stdio) *cli.Command {
 				_, err = s.out.Write(out)
 				return err
 			},
-		}},
+		}, reportMergeCommand(s)},
+	}
+}
+
+// mergeTimeout bounds verifying the shards and writing the merged report.
+const mergeTimeout = 30 * time.Minute
+
+func reportMergeCommand(s *stdio) *cli.Command {
+	return &cli.Command{
+		Name:      "merge",
+		Usage:     "merge the signed reports of the shards of one playbook (handover run --limit) into one signed report",
+		ArgsUsage: "SHARD_REPORT_DIR... -o DIR",
+		Description: "Verifies each shard's report as handover verify does (signatures, journal hash\n" +
+			"chain, renderings) against the playbook's signing key, or --allowed-signers FILE;\n" +
+			"refuses shards of another playbook (SHA-256), the same shard twice, and shards whose\n" +
+			"--limit patterns overlap (a system in two shards). Then writes DIR: the merged\n" +
+			"report (every shard's dossier, actions, credentials and deviations, the summary\n" +
+			"added up), signed with the playbook's signing key, with a journal recording each\n" +
+			"shard's report.json SHA-256, and a copy of every shard's signed files in\n" +
+			"DIR/shards/N. handover verify DIR/report.json checks it down to its shards.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "playbook", Usage: "the playbook `FILE` the shards ran: its SHA-256 must be theirs; its signing key signs the merged report"},
+			&cli.StringFlag{Name: "allowed-signers", Usage: "trust the shards' signers listed in `FILE` (default: the playbook's signing key)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the merged report in `DIR` (new)"},
+			&cli.StringFlag{Name: "lang", Usage: "fr or en (default: the first shard's language)"},
+		},
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			if len(args) < 2 {
+				return withCode(exitError, fmt.Errorf("report merge: give two shard reports or more (see handover report merge --help)"))
+			}
+			if c.String("playbook") == "" || c.String("output") == "" {
+				return withCode(exitError, fmt.Errorf("report merge: --playbook FILE and -o DIR are required (see handover report merge --help)"))
+			}
+			if l := c.String("lang"); l != "" && l != "fr" && l != "en" {
+				return withCode(exitError, fmt.Errorf("report merge: --lang must be fr or en, not %q", l))
+			}
+			trust, err := verifyTrust(c.String("allowed-signers"), c.String("playbook"), false)
+			if c.String("allowed-signers") != "" {
+				trust, err = report.TrustAllowedSigners(c.String("allowed-signers")), nil
+			}
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			e := newEngine(c, s)
+			sess, err := loadWith(c.Context, s, e, c.String("playbook"))
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			ctx, cancel := context.WithTimeout(c.Context, mergeTimeout)
+			defer cancel()
+			signer, err := sess.Signer(ctx)
+			if err != nil {
+				return withCode(exitError, fmt.Errorf("report merge: %s: the signing key cannot sign: %w", sess.Playbook.File, err))
+			}
+			files, err := report.WriteMerged(ctx, c.String("output"), args, report.MergeOptions{
+				Trust:    trust,
+				Signer:   signer,
+				Playbook: sess.Playbook.Hash,
+				Info: report.MergeInfo{
+					RunID:    "merge-" + e.NewRunID(),
+					Operator: sess.Operator(),
+					Tool:     report.Tool{Name: "handover", Version: version},
+					Lang:     c.String("lang"),
+				},
+			})
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			fmt.Fprintf(s.out, "Merged %d shards into %s\n", len(args), files.Dir)
+			for _, f := range files.All() {
+				fmt.Fprintf(s.out, "  %s\n", f)
+			}
+			fmt.Fprintf(s.out, "  %s/ (each shard's signed report)\n", filepath.Join(files.Dir, report.ShardsDir))
+			return nil
+		},
 	}
 }
 

@@ -29,6 +29,8 @@ func runCommand(s *stdio) *cli.Command {
 			"2 when changes are pending (the plan was declined).",
 		Flags: []cli.Flag{
 			limitFlag,
+			stateDirFlag,
+			reportDirFlag,
 			&cli.StringFlag{Name: "plan", Usage: "apply this plan `FILE` (from handover plan -o) instead of a fresh one"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
 			&cli.IntFlag{Name: "parallel", Usage: "at most `N` hosts/systems changed at once", DefaultText: "policy.parallel"},
@@ -49,7 +51,7 @@ func resumeCommand(s *stdio) *cli.Command {
 		Description: "For each credential an earlier run stored as pending, probes the target with\n" +
 			"the pending and the previous value, keeps whichever works as current, and\n" +
 			"journals it. `handover run` does the same before planning.",
-		Flags: []cli.Flag{jsonFlag, &cli.StringFlag{Name: "lang", Usage: "report language, fr or en"}},
+		Flags: []cli.Flag{stateDirFlag, reportDirFlag, jsonFlag, &cli.StringFlag{Name: "lang", Usage: "report language, fr or en"}},
 		Action: func(c *cli.Context) error {
 			return runOrResume(c, s, true)
 		},

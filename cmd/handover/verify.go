@@ -130,6 +130,9 @@ func printVerification(s *stdio, v *report.Verification) {
 	if v.JournalHead != "" {
 		fmt.Fprintf(s.out, "journal          %d records, head %s\n", v.JournalRecords, v.JournalHead)
 	}
+	if v.Shards > 0 {
+		fmt.Fprintf(s.out, "shards           %d verified as reports of their own (shards/N)\n", v.Shards)
+	}
 	if v.Trust != "" {
 		fmt.Fprintf(s.out, "trust            %s\n", v.Trust)
 	}
@@ -146,6 +149,7 @@ type verification struct {
 	Fingerprint   string          `json:"fingerprint,omitempty"`
 	Files         []verifiedFile  `json:"files"`
 	Journal       *verifiedJourn  `json:"journal,omitempty"`
+	Shards        int             `json:"shards,omitempty"`
 	Problems      []verifyProblem `json:"problems"`
 	Error         string          `json:"error,omitempty"`
 }
@@ -181,6 +185,7 @@ func verifyResult(path string, v *report.Verification, err error) verification {
 	for _, f := range v.Files {
 		out.Files = append(out.Files, verifiedFile{Name: f.Name, SHA256: f.SHA256, Missing: f.SHA256 == "", SignatureOK: f.SignedOK})
 	}
+	out.Shards = v.Shards
 	if v.JournalHead != "" {
 		out.Journal = &verifiedJourn{Records: v.JournalRecords, Head: v.JournalHead}
 	}

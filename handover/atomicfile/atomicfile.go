@@ -11,7 +11,9 @@
 package atomicfile
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,6 +44,32 @@ func Create(path string, data []byte, perm fs.FileMode) error {
 		}
 		return t.Cleanup()
 	})
+}
+
+// WriteFunc replaces path, mode perm exactly, with what fill writes: for
+// a file too large to hold in memory twice. Nothing replaces path when
+// fill fails.
+func WriteFunc(path string, perm fs.FileMode, fill func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer t.Cleanup()
+	w := bufio.NewWriterSize(t, 1<<16)
+	if err := fill(w); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := t.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 func write(path string, data []byte, perm fs.FileMode, place func(*renameio.PendingFile) error) error {

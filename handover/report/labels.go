@@ -220,6 +220,9 @@ var labels = map[string]map[string]string{
 
 		"act.remove-persistence": "Retrait d'un démarrage automatique",
 		"mode.dossier-update":    "mise à jour du dossier",
+		"mode.merge":             "fusion de lots",
+		"meta.shard":             "Lot %d",
+		"meta.shard.systems":     "%d système(s)",
 		// Cloud services, declared items, completeness (dossier.go).
 		"s2.schema.none":              "Aucune dépendance n'a été relevée par les connecteurs de cette exécution : aucune flèche n'est tracée.",
 		"link.authenticates against":  "s'authentifie auprès de",
@@ -473,6 +476,9 @@ var labels = map[string]map[string]string{
 
 		"act.remove-persistence": "Automatic start-up removed",
 		"mode.dossier-update":    "dossier update",
+		"mode.merge":             "merge of shards",
+		"meta.shard":             "Shard %d",
+		"meta.shard.systems":     "%d system(s)",
 		// Cloud services, declared items, completeness (dossier.go).
 		"s2.schema.none":              "The connectors of this run read no dependency: no arrow is drawn.",
 		"link.authenticates against":  "authenticates against",

@@ -68,7 +68,10 @@ type Report struct {
 	// Handoffs are the dossier bundles exported and the receipts received
 	// for them, as the state directory's records hold them (handoff.go).
 	Handoffs []Handoff `json:"handoffs,omitempty"`
-	Journal  Journal   `json:"journal"`
+	// Shards are the signed reports a merged report (Run.Mode "merge")
+	// was made from, each kept under its Dir (merge.go).
+	Shards  []Shard `json:"shards,omitempty"`
+	Journal Journal `json:"journal"`
 	// Signature is set by Write from the signing key.
 	Signature *Signature `json:"signature,omitempty"`
 }

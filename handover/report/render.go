@@ -261,6 +261,13 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 		{w.T("meta.tool"), strings.TrimSpace(r.Tool.Name + " " + r.Tool.Version)},
 		{w.T("meta.playbook"), r.Playbook.File + " · SHA-256 " + short(r.Playbook.Hash)},
 	}
+	for i, sh := range r.Shards {
+		val := fmt.Sprintf("%s · %s · %s · report.json SHA-256 %s", sh.Dir, sh.RunID, fmt.Sprintf(w.T("meta.shard.systems"), sh.Systems), short(sh.SHA256))
+		if sh.Limit != "" {
+			val += " · --limit " + sh.Limit
+		}
+		v.Meta = append(v.Meta, kv{fmt.Sprintf(w.T("meta.shard"), i+1), val})
+	}
 	for _, t := range r.Summary.Targets {
 		v.Totals.Systems += t.Systems
 		v.Totals.Reached += t.Reached

@@ -41,6 +41,9 @@ type Verification struct {
 	ReportSHA256   string
 	JournalHead    string
 	JournalRecords int
+	// Shards is how many shard reports a merged report was checked
+	// against (verifyShards).
+	Shards int
 	// Report is the parsed report, when report.json could be read.
 	Report   *Report
 	Problems []Problem
@@ -163,6 +166,7 @@ func Verify(ctx context.Context, reportJSON string, trust Trust) (*Verification,
 	vr.signer(r, jsonName)
 	vr.journal(r, jsonName, journalName)
 	vr.attestations(r, jsonName)
+	vr.verifyShards(ctx, r, js, jsonName, trust)
 	if !trust.skipRenderings {
 		for _, f := range renderings {
 			vr.rendering(r, js, jsonName, f)
@@ -317,6 +321,9 @@ func (vr *verifier) extra() {
 		return
 	}
 	want := map[string]bool{AllowedSignersFile: true}
+	if r := vr.v.Report; r != nil && len(r.Shards) > 0 {
+		want[ShardsDir] = true // checked shard by shard (verifyShards)
+	}
 	for _, n := range vr.names {
 		want[n], want[n+SigSuffix] = true, true
 	}

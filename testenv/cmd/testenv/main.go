@@ -41,8 +41,11 @@ import (
 )
 
 func components() []component.Component {
-	return []component.Component{slapd.Component{}, samba.Component{}, dovecot.Component{}, vault.Component{}, fleet.Component{}, fleet.MailHost{}, nsd.Component{}}
+	return []component.Component{slapd.Component{}, samba.Component{}, dovecot.Component{}, vault.Component{}, fleet.Component{}, fleet.MailHost{}, nsd.Component{}, fleet.Light{}}
 }
+
+// onDemand components start only when -only names them.
+var onDemand = map[string]bool{"lightfleet": true}
 
 func main() {
 	closeInherited()
@@ -64,7 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cache := fs.String("cache", testenv.DefaultCacheDir, "cache directory (rootfs, built binaries)")
 	hosts := fs.Int("hosts", 5, "number of fleet hosts (1-200)")
 	users := fs.Int("ldap-users", 50, "number of staff users in the directory (up to 10000)")
-	only := fs.String("only", "", "comma-separated components (slapd,samba,dovecot,vault,fleet,mailhost,nsd)")
+	only := fs.String("only", "", "comma-separated components (slapd,samba,dovecot,vault,fleet,mailhost,nsd; lightfleet only when named)")
+	light := fs.Int("light-hosts", 100, "number of light (sshd-only) hosts of lightfleet (1-2000)")
 	timeout := fs.Duration("timeout", 20*time.Minute, "overall deadline")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -80,13 +84,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	selected, err := selectComponents(*only)
+	selected, err := selectComponents(*only, verb)
 	if err != nil {
 		fmt.Fprintln(stderr, "testenv:", err)
 		return 2
 	}
 	repo, _ := os.Getwd()
-	base := component.Options{StateDir: *dir, CacheDir: *cache, RepoDir: repo, Hosts: *hosts, LDAPUsers: *users, Log: stderr}
+	base := component.Options{StateDir: *dir, CacheDir: *cache, RepoDir: repo, Hosts: *hosts, LDAPUsers: *users, LightHosts: *light, Log: stderr}
 
 	if verb != "status" {
 		if err := os.MkdirAll(*dir, 0o755); err != nil {
@@ -118,10 +122,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func selectComponents(only string) ([]component.Component, error) {
+func selectComponents(only, verb string) ([]component.Component, error) {
 	all := components()
 	if only == "" {
-		return all, nil
+		if verb == "down" {
+			return all, nil
+		}
+		var out []component.Component
+		for _, c := range all {
+			if !onDemand[c.Name()] {
+				out = append(out, c)
+			}
+		}
+		return out, nil
 	}
 	var out []component.Component
 	for _, name := range strings.Split(only, ",") {
@@ -223,6 +236,8 @@ func down(ctx context.Context, base component.Options, cs []component.Component)
 				env.MailHost = nil
 			case "nsd":
 				env.DNS = nil
+			case "lightfleet":
+				env.LightFleet = nil
 			}
 		}
 		if err := env.Save(); err != nil {

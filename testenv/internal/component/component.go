@@ -19,7 +19,9 @@ type Options struct {
 	CA        *ca.CA
 	Hosts     int // fleet size
 	LDAPUsers int // directory size
-	Log       io.Writer
+	// LightHosts is the light fleet's size (lightfleet, docs/scale.md).
+	LightHosts int
+	Log        io.Writer
 }
 
 // Component is one server of the estate. Up is idempotent: a component that
