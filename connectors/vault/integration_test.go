@@ -111,6 +111,32 @@ func TestInventoryFindsEveryPlant(t *testing.T) {
 	if !slices.ContainsFunc(p.Changes, func(ch plan.Change) bool { return ch.Action == plan.RotatePassword }) {
 		t.Errorf("no rotation planned")
 	}
+
+	// The LDAP auth method backed by the client's directory: a link to it
+	// (the schéma joins it to the ldap target of that address), its
+	// settings shown, its bind account the provider's, its bind password
+	// nowhere.
+	if !slices.ContainsFunc(sys.Links, func(l connector.Link) bool {
+		return l.To == v.LDAPAuthURL && l.Kind == "authenticates against" && !l.Provider && strings.Contains(l.Why, "auth/"+v.LDAPAuthMount+"/config")
+	}) {
+		t.Errorf("no link to the directory %s of the LDAP auth method: %+v", v.LDAPAuthURL, sys.Links)
+	}
+	conf := facts["ldap auth "+v.LDAPAuthMount+"/"]
+	for _, want := range []string{"url=" + v.LDAPAuthURL, "binddn=" + v.LDAPAuthBindDN, "userdn=ou=people,", "groupdn=ou=groups,"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("ldap auth fact %q lacks %q", conf, want)
+		}
+	}
+	if f, ok := findings["ldap-auth:"+v.LDAPAuthMount]; !ok || !f.Provider || !strings.Contains(f.Summary, "manual step") {
+		t.Errorf("the LDAP auth method bound as the provider's account: finding %+v", f)
+	}
+	if _, ok := planned["ldap auth "+v.LDAPAuthMount+"/"]; ok {
+		t.Errorf("the LDAP auth method's configuration is planned: it is the client's to change")
+	}
+	bindPass := testenv.ReadSecret(t, v.LDAPAuthBindPassFile)
+	if raw := fmt.Sprintf("%+v", sys); strings.Contains(raw, bindPass) {
+		t.Errorf("the LDAP auth method's bind password is in the inventory")
+	}
 }
 
 const KindUnreadForTest = "not-read"

@@ -28,7 +28,12 @@ const (
 	KindAudit    = "audit-device"
 	KindShares   = "key-shares"
 	KindUnread   = "not-read"
+	KindLDAPAuth = "ldap-auth"
 )
+
+// LinkAuth is the kind of a Vault's link to the directory its LDAP auth
+// method binds to (the same words as a host's link to its directory).
+const LinkAuth = "authenticates against"
 
 // What a finding's plan reads (Finding.Data).
 type (
@@ -83,7 +88,10 @@ type (
 		Recovery  bool `json:"recovery,omitempty"`
 		Shares    int  `json:"shares"`
 		Threshold int  `json:"threshold"`
-		Held      connector.Held
+		// Given is how many shares the playbook hands over: a rekey
+		// needs Threshold of them.
+		Given int `json:"given"`
+		Held  connector.Held
 	}
 )
 
@@ -558,6 +566,8 @@ func (r *reader) logins(ctx context.Context) {
 			r.userpass(ctx, mount, a.Accessor)
 		case "approle":
 			r.approle(ctx, mount)
+		case "ldap":
+			r.ldapAuth(ctx, mount)
 		}
 	}
 }
@@ -624,6 +634,82 @@ func (r *reader) userpass(ctx context.Context, mount, accessor string) {
 		}
 		r.sys.Accounts = append(r.sys.Accounts, acct)
 	}
+}
+
+// ldapAuthFields are the settings of an LDAP auth method the dossier
+// shows: an allow-list, so that bindpass (which Vault does not return
+// anyway) and anything a later release adds are never copied.
+var ldapAuthFields = []string{"url", "binddn", "userdn", "userattr", "upndomain", "groupdn", "groupattr", "starttls", "insecure_tls"}
+
+// ldapAuth reads an LDAP auth method's configuration: the directory it
+// binds to becomes a link of the dossier (Vault logins depend on that
+// directory), and a bind account or directory of the provider's is a
+// finding: rotating or removing that account on the directory breaks
+// Vault's LDAP logins.
+func (r *reader) ldapAuth(ctx context.Context, mount string) {
+	path := "auth/" + mount + "/config"
+	s, err := r.c.Logical().ReadWithContext(ctx, path)
+	if err != nil || s == nil {
+		r.unread("read", path, err)
+		return
+	}
+	conf := map[string]string{}
+	var shown []string
+	for _, k := range ldapAuthFields {
+		v := fmt.Sprint(s.Data[k])
+		if s.Data[k] == nil || v == "" {
+			continue
+		}
+		conf[k] = v
+		shown = append(shown, k+"="+v)
+	}
+	r.fact("ldap auth "+mount+"/", strings.Join(shown, " "))
+	var why []string
+	for _, u := range strings.Split(conf["url"], ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		host := u
+		if _, rest, ok := strings.Cut(u, "://"); ok {
+			host, _, _ = strings.Cut(rest, "/")
+		}
+		if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "]") {
+			host = h
+		}
+		dom := r.t.out.Domain(host)
+		if dom != "" {
+			why = append(why, "its directory "+u+" is in the provider's domain "+dom)
+		}
+		r.sys.Links = append(r.sys.Links, connector.Link{To: u, Kind: LinkAuth, Provider: dom != "", Why: path + " url (LDAP auth method " + mount + "/)"})
+	}
+	if dn := conf["binddn"]; dn != "" {
+		why = append(why, r.t.out.Account(rdnValue(dn))...)
+		why = append(why, r.t.out.Text(dn)...)
+	}
+	if conf["insecure_tls"] == "true" {
+		r.fact("ldap auth "+mount+"/ tls", "insecure_tls: Vault does not verify the directory's certificate")
+	}
+	if len(why) == 0 {
+		return
+	}
+	r.sys.Findings = append(r.sys.Findings, connector.Finding{
+		ID: KindLDAPAuth + ":" + mount, Kind: KindLDAPAuth, Object: "ldap auth " + mount + "/",
+		Summary: fmt.Sprintf("LDAP auth method auth/%s binds to %s as %s, the outgoing provider's: once that account is rotated or removed on the directory, logins through Vault's LDAP auth fail; "+
+			"manual step: give Vault a bind account of the client's (auth/%s/config binddn, bindpass)", mount, conf["url"], conf["binddn"], mount),
+		Provider: true, Reasons: why,
+		Detail:   map[string]string{"url": conf["url"], "binddn": conf["binddn"], "userdn": conf["userdn"], "groupdn": conf["groupdn"]},
+	})
+}
+
+// rdnValue is the value of a DN's first RDN: "prestanet-admin" of
+// "uid=prestanet-admin,ou=partners,dc=example".
+func rdnValue(dn string) string {
+	first, _, _ := strings.Cut(dn, ",")
+	_, v, ok := strings.Cut(first, "=")
+	if !ok {
+		return first
+	}
+	return strings.TrimSpace(v)
 }
 
 // aliasEntity says whether user's alias on the mount belongs to a
@@ -1063,14 +1149,21 @@ func (r *reader) shares(ctx context.Context) {
 	if ks.Recovery {
 		kind = "recovery"
 	}
+	given := 0
+	if old, ok, err := r.t.oldShares(ctx); err != nil {
+		r.fact("key_shares handed over", "not read: "+err.Error())
+	} else if ok {
+		given = len(strings.Fields(old.Reveal()))
+		old.Destroy()
+	}
 	f := connector.Finding{
 		ID: KindShares + ":" + kind, Kind: KindShares, Object: sharesObject(ks.Recovery),
 		Summary:  fmt.Sprintf("%s key shares (%d, threshold %d) held by the outgoing provider (playbook key_shares): whoever holds a quorum can generate a root token until a rekey", kind, st.N, st.T),
 		Provider: held != connector.HeldCurrent, Reasons: []string{"the playbook declares the provider held key shares (key_shares)"},
-		Data: sharesData{Recovery: ks.Recovery, Shares: st.N, Threshold: st.T, Held: held},
+		Data: sharesData{Recovery: ks.Recovery, Shares: st.N, Threshold: st.T, Given: given, Held: held},
 	}
-	if len(ks.Shares) == 0 && held != connector.HeldCurrent {
-		f.Summary += "; no quorum handed over (key_shares.shares): manual step: rekey with the key holders (vault operator rekey)"
+	if given < st.T && held != connector.HeldCurrent {
+		f.Summary += fmt.Sprintf("; %d share(s) handed over, fewer than the threshold %d: handover cannot rekey (a manual step in the plan)", given, st.T)
 	}
 	if held == connector.HeldCurrent {
 		f.Summary = fmt.Sprintf("%s key shares (%d, threshold %d) made by handover's rekey, held in the secret store", kind, st.N, st.T)

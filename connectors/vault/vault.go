@@ -43,12 +43,13 @@ type Connector struct{}
 func New() connector.Connector { return Connector{} }
 
 var (
-	_ connector.Connector = Connector{}
-	_ connector.Target    = (*Target)(nil)
-	_ connector.Rotator   = (*Target)(nil)
-	_ connector.Applier   = (*Target)(nil)
-	_ connector.Verifier  = (*Target)(nil)
-	_ connector.Generator = (*Target)(nil)
+	_ connector.Connector     = Connector{}
+	_ connector.Target        = (*Target)(nil)
+	_ connector.Rotator       = (*Target)(nil)
+	_ connector.Applier       = (*Target)(nil)
+	_ connector.Verifier      = (*Target)(nil)
+	_ connector.Generator     = (*Target)(nil)
+	_ connector.ManualStepper = (*Target)(nil)
 )
 
 func (Connector) Type() string { return Type }
