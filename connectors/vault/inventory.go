@@ -697,7 +697,7 @@ func (r *reader) ldapAuth(ctx context.Context, mount string) {
 		Summary: fmt.Sprintf("LDAP auth method auth/%s binds to %s as %s, the outgoing provider's: once that account is rotated or removed on the directory, logins through Vault's LDAP auth fail; "+
 			"manual step: give Vault a bind account of the client's (auth/%s/config binddn, bindpass)", mount, conf["url"], conf["binddn"], mount),
 		Provider: true, Reasons: why,
-		Detail:   map[string]string{"url": conf["url"], "binddn": conf["binddn"], "userdn": conf["userdn"], "groupdn": conf["groupdn"]},
+		Detail: map[string]string{"url": conf["url"], "binddn": conf["binddn"], "userdn": conf["userdn"], "groupdn": conf["groupdn"]},
 	})
 }
 

@@ -8,7 +8,7 @@ package plan
 type Manual struct {
 	// Item is the declared item's id; for a connector's step, the id a
 	// declared item takes to be attested (TARGET.STEP).
-	Item   string `json:"item"`
+	Item string `json:"item"`
 	// Target is the target whose connector asks for the step; empty for a
 	// declared item's.
 	Target string `json:"target,omitempty"`
