@@ -152,7 +152,9 @@ func TestRun(t *testing.T) {
 	e := lockVault(t)
 	v := e.Vault
 	ctx := ctxFor(t, 5*time.Minute)
-	_, pb := writePlaybook(t, pbOpts{})
+	// The provider held unseal key shares, none handed over: the rekey is
+	// a manual step, and a deviation of the report.
+	_, pb := writePlaybook(t, pbOpts{keyShares: "    key_shares:\n      kind: unseal\n"})
 	root := client(t, e, v.RootTokenFile)
 	before := map[string]int{}
 	for _, p := range v.ClientSecrets {
@@ -164,7 +166,18 @@ func TestRun(t *testing.T) {
 	}
 
 	res, store := connectortest.RunOnce(t, registry(), pb)
+	if !slices.ContainsFunc(res.Report.Deviations.Residual, func(d string) bool {
+		return strings.HasPrefix(d, "coffre: manual step coffre.rekey (rotate, unseal key shares of coffre") && strings.Contains(d, "vault operator rekey")
+	}) {
+		t.Errorf("the rekey left to the key holders is not a deviation of the report: %q", res.Report.Deviations.Residual)
+	}
+	if c := res.Report.Completeness; c == nil || c.Complete || c.Awaiting < 1 {
+		t.Errorf("completeness with a manual step awaiting: %+v", c)
+	}
 	for _, a := range res.Actions {
+		if a.Change.Action == plan.InstallKey {
+			t.Errorf("a rekey was made without the quorum")
+		}
 		if a.Result != plan.Applied || !a.Verified {
 			t.Errorf("%s %s: %s (verified %v) %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
 		}

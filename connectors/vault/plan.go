@@ -174,10 +174,18 @@ func (t *Target) removals(target string, sys connector.System) []plan.Change {
 			if data.Recovery {
 				rekeyOf = "recovery"
 			}
+			where := "in the secret store (never printed)"
+			if rs := t.s.KeyShares.Recipients; len(rs) > 0 {
+				var to []string
+				for _, r := range rs {
+					to = append(to, r.label())
+				}
+				where = "each encrypted to one recipient (" + strings.Join(to, "; ") + ") before it is written, the encrypted shares in the secret store (never printed)"
+			}
 			out = append(out, plan.Change{
 				Target: target, System: sys.Name, Action: plan.InstallKey, Object: f.Object,
 				Before:  fmt.Sprintf("%d shares, threshold %d, held by the outgoing provider", data.Shares, data.Threshold),
-				After:   fmt.Sprintf("rekey: %d new shares, threshold %d, in the secret store (never printed); the old shares no longer unseal", n, th),
+				After:   fmt.Sprintf("rekey: %d new shares, threshold %d, %s; the old shares no longer unseal", n, th, where),
 				Reason:  "the outgoing provider held key shares: whoever holds a quorum can generate a root token until a rekey",
 				Finding: f.ID, SecretPath: t.secretPath(f.Object),
 				Params: map[string]string{"kind": "rekey", "target": rekeyOf, "shares": strconv.Itoa(n), "threshold": strconv.Itoa(th)},

@@ -64,7 +64,27 @@ func (t *Target) NewCredential(ctx context.Context, ch plan.Change, _ io.Reader)
 			if !u.VerificationRequired {
 				return secret.Secret{}, errors.New("rekey: Vault did not require verification: the new shares are already in force")
 			}
-			return secret.New(strings.Join(u.KeysB64, "\n")), nil
+			if len(t.s.KeyShares.Recipients) == 0 {
+				return secret.New(strings.Join(u.KeysB64, "\n")), nil
+			}
+			// Encrypted to their recipients before the engine writes
+			// anything: the store keeps the bundle; the plain shares stay
+			// in memory until they are verified and tried.
+			bundle, err := sealShares(t.s.KeyShares.Recipients, u.KeysB64)
+			if err != nil {
+				_ = cancel(ctx)
+				return secret.Secret{}, fmt.Errorf("rekey: %w (the rekey is cancelled: the old shares stay in force)", err)
+			}
+			t.mu.Lock()
+			if t.plain == nil {
+				t.plain = map[string]secret.Secret{}
+			}
+			if old, ok := t.plain[ch.ID]; ok {
+				old.Destroy()
+			}
+			t.plain[ch.ID] = secret.New(strings.Join(u.KeysB64, "\n"))
+			t.mu.Unlock()
+			return bundle, nil
 		}
 	}
 	_ = cancel(ctx)
@@ -83,6 +103,14 @@ func (t *Target) rekeyVerify(ctx context.Context, c *api.Client, ch plan.Change,
 	if err != nil {
 		return capErr("read", "sys/rekey/verify", err)
 	}
+	if sealed(next) {
+		p, ok := t.plainShares(ch)
+		if !ok {
+			return errors.New("rekey verification: the new shares went to their recipients encrypted, and their plain form is gone (the run was interrupted): the rekey stays unverified, the old shares stay in force; run again")
+		}
+		defer p.Destroy()
+		next = p
+	}
 	for _, share := range strings.Fields(next.Reveal()) {
 		u, err := update(ctx, share, st.Nonce)
 		if err != nil {
@@ -93,6 +121,18 @@ func (t *Target) rekeyVerify(ctx context.Context, c *api.Client, ch plan.Change,
 		}
 	}
 	return errors.New("rekey verification: not complete after every new share")
+}
+
+// plainShares is a copy of the plain new shares of ch, kept in memory
+// when they went to recipients encrypted.
+func (t *Target) plainShares(ch plan.Change) (secret.Secret, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.plain[ch.ID]
+	if !ok {
+		return secret.Secret{}, false
+	}
+	return secret.New(v.Reveal()), true
 }
 
 // oldShares are the shares the playbook says were handed over, one per
@@ -118,6 +158,15 @@ func (t *Target) oldShares(ctx context.Context) (secret.Secret, bool, error) {
 // reached; a root token made that way is revoked at once.
 func (t *Target) tryShares(ctx context.Context, ch plan.Change, shares secret.Secret) connector.Tried {
 	method := "generate-root attempt with the shares (the root token it makes is revoked at once)"
+	if sealed(shares) {
+		p, ok := t.plainShares(ch)
+		if !ok {
+			return connector.Tried{Err: errors.New("the new shares are encrypted to their recipients: handover cannot try them (their holders can: a generate-root attempt, or an unseal after a seal)")}
+		}
+		defer p.Destroy()
+		shares = p
+		method = "generate-root attempt with the new shares, before they left handover's memory encrypted to their recipients (the root token it makes is revoked at once)"
+	}
 	c, err := t.conn(ctx)
 	if err != nil {
 		return connector.Tried{Err: err}
