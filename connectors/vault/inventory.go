@@ -202,6 +202,8 @@ func (r *reader) server(ctx context.Context) error {
 		return fmt.Errorf("the secret store is a Vault, and its token could not be looked up (%w): nothing is planned on %s, which may be the same Vault", err, r.t.s.Address)
 	}
 	r.fact("version", st.Version)
+	prod, why := product(st)
+	r.fact("product", prod+" ("+why+")")
 	r.fact("cluster", st.ClusterName)
 	r.fact("seal_type", st.Type)
 	r.fact("storage", st.StorageType)

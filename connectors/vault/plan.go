@@ -36,6 +36,9 @@ func (t *Target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 		if sys.Error != "" {
 			continue
 		}
+		if why, ok := isOpenBao(sys); ok {
+			return nil, openBaoRefusal(why)
+		}
 		changes = append(changes, t.rotations(inv.Target, sys, d)...)
 		changes = append(changes, t.removals(inv.Target, sys)...)
 	}
@@ -203,6 +206,9 @@ func (t *Target) removals(target string, sys connector.System) []plan.Change {
 func (t *Target) ManualSteps(inv *connector.Inventory) []plan.Manual {
 	var out []plan.Manual
 	for _, sys := range inv.Systems {
+		if _, ok := isOpenBao(sys); ok {
+			continue // nothing is planned there: the plan's problem says why
+		}
 		for _, f := range sys.Findings {
 			data, ok := f.Data.(sharesData)
 			if !ok || data.Held == connector.HeldCurrent || data.Given >= data.Threshold {
@@ -238,4 +244,16 @@ func StepID(target, step string) string {
 		}
 	}
 	return b.String() + "." + step
+}
+
+// isOpenBao reads the inventory's product fact.
+func isOpenBao(sys connector.System) (string, bool) {
+	for _, f := range sys.Facts {
+		if f.Name == "product" {
+			if rest, ok := strings.CutPrefix(f.Value, "OpenBao ("); ok {
+				return strings.TrimSuffix(rest, ")"), true
+			}
+		}
+	}
+	return "", false
 }
