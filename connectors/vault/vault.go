@@ -1,5 +1,5 @@
-// Package vault is the connector for HashiCorp Vault (and OpenBao, whose
-// API is the same for everything it uses). It inventories who can reach
+// Package vault is the connector for HashiCorp Vault (an OpenBao is told
+// apart, inventoried, and left unchanged: openbao.go). It inventories who can reach
 // the client's secrets (seal and key shares, mounts, auth methods,
 // policies, audit devices, every token by accessor, userpass users on
 // every userpass mount, AppRoles and their secret-ids, identity entities
