@@ -64,17 +64,9 @@ func (t *Target) NewCredential(ctx context.Context, ch plan.Change, _ io.Reader)
 			if !u.VerificationRequired {
 				return secret.Secret{}, errors.New("rekey: Vault did not require verification: the new shares are already in force")
 			}
-			if len(t.s.KeyShares.Recipients) == 0 {
-				return secret.New(strings.Join(u.KeysB64, "\n")), nil
-			}
-			// Encrypted to their recipients before the engine writes
-			// anything: the store keeps the bundle; the plain shares stay
-			// in memory until they are verified and tried.
-			bundle, err := sealShares(t.s.KeyShares.Recipients, u.KeysB64)
-			if err != nil {
-				_ = cancel(ctx)
-				return secret.Secret{}, fmt.Errorf("rekey: %w (the rekey is cancelled: the old shares stay in force)", err)
-			}
+			// The plain shares stay in memory for this run's proofs (a
+			// generate-root attempt may need some of them to reach a
+			// threshold above the shares handed over).
 			t.mu.Lock()
 			if t.plain == nil {
 				t.plain = map[string]secret.Secret{}
@@ -84,6 +76,16 @@ func (t *Target) NewCredential(ctx context.Context, ch plan.Change, _ io.Reader)
 			}
 			t.plain[ch.ID] = secret.New(strings.Join(u.KeysB64, "\n"))
 			t.mu.Unlock()
+			if len(t.s.KeyShares.Recipients) == 0 {
+				return secret.New(strings.Join(u.KeysB64, "\n")), nil
+			}
+			// Encrypted to their recipients before the engine writes
+			// anything: the store keeps the bundle only.
+			bundle, err := sealShares(t.s.KeyShares.Recipients, u.KeysB64)
+			if err != nil {
+				_ = cancel(ctx)
+				return secret.Secret{}, fmt.Errorf("rekey: %w (the rekey is cancelled: the old shares stay in force)", err)
+			}
 			return bundle, nil
 		}
 	}
@@ -135,6 +137,24 @@ func (t *Target) plainShares(ch plan.Change) (secret.Secret, bool) {
 	return secret.New(v.Reveal()), true
 }
 
+// currentPlain is the new shares the store holds as current, when they
+// are plain (no recipients): a later check can top an attempt up with
+// them.
+func (t *Target) currentPlain(ctx context.Context, ch plan.Change) (secret.Secret, bool) {
+	if t.env.Secrets == nil || ch.SecretPath == "" {
+		return secret.Secret{}, false
+	}
+	v, ok, err := t.env.Secrets.Current(ctx, ch.SecretPath)
+	if err != nil || !ok {
+		return secret.Secret{}, false
+	}
+	if sealed(v) {
+		v.Destroy()
+		return secret.Secret{}, false
+	}
+	return v, true
+}
+
 // oldShares are the shares the playbook says were handed over, one per
 // line.
 func (t *Target) oldShares(ctx context.Context) (secret.Secret, bool, error) {
@@ -183,7 +203,30 @@ func (t *Target) tryShares(ctx context.Context, ch plan.Change, shares secret.Se
 		return connector.Tried{Err: capErr("update", "sys/generate-root/attempt", err)}
 	}
 	defer cancel(ctx)
-	for _, share := range strings.Fields(shares.Reveal()) {
+	tried := strings.Fields(shares.Reveal())
+	submit := tried
+	if len(tried) < st.Required {
+		// Fewer shares than the threshold (the new one may be above the
+		// old): Vault checks shares only at the threshold, so the attempt
+		// is topped up with new shares, fewer than the threshold on their
+		// own: it succeeds only if the tried shares are the Vault's.
+		plain, ok := t.plainShares(ch)
+		if !ok && !sealed(shares) {
+			plain, ok = t.currentPlain(ctx, ch)
+		}
+		if !ok {
+			return connector.Tried{Err: fmt.Errorf("generate-root: %d share(s) to try, fewer than the threshold %d, and no new shares in handover's hands to complete the attempt", len(tried), st.Required)}
+		}
+		defer plain.Destroy()
+		fill := strings.Fields(plain.Reveal())
+		need := st.Required - len(tried)
+		if need > len(fill) {
+			return connector.Tried{Err: fmt.Errorf("generate-root: %d share(s) to try and %d new, fewer than the threshold %d", len(tried), len(fill), st.Required)}
+		}
+		submit = append(append([]string{}, tried...), fill[:need]...)
+		method += fmt.Sprintf(", topped up with %d of the new shares (fewer than the threshold %d on their own)", need, st.Required)
+	}
+	for _, share := range submit {
 		u, err := update(ctx, share, st.Nonce)
 		var re *api.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
