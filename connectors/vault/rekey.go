@@ -181,6 +181,17 @@ func (t *Target) tryShares(ctx context.Context, ch plan.Change, shares secret.Se
 	if sealed(shares) {
 		p, ok := t.plainShares(ch)
 		if !ok {
+			// Vault has one set of shares in force: if the shares handed
+			// over still work, these (other) shares are not it — what a
+			// recovery after an interrupted rekey needs to know.
+			if old, have, err := t.oldShares(ctx); err == nil && have {
+				tr := t.tryShares(ctx, ch, old)
+				old.Destroy()
+				if tr.Err == nil && tr.Works {
+					return connector.Tried{Works: false, Method: "the shares handed over, tried instead (" + tr.Method + ")",
+						Detail: "the shares handed over still work, so the encrypted new shares are not in force"}
+				}
+			}
 			return connector.Tried{Err: errors.New("the new shares are encrypted to their recipients: handover cannot try them (their holders can: a generate-root attempt, or an unseal after a seal)")}
 		}
 		defer p.Destroy()
