@@ -13,8 +13,11 @@
 # show memory stays flat in the number of tokens, handover's inventory is
 # also measured at VAULT_TOKENS/10 first.
 #
+# At full size each is measured VAULT_ROUNDS times (3), alternating, the
+# Vault's CPU let settle before each, and the median kept.
+#
 # Settings (environment): VAULT_TOKENS (10000), VAULT_CONCURRENCY (16),
-# HANDOVER_TESTENV_DIR. The Vault is shared with other engineers' tests: the
+# VAULT_ROUNDS (3), HANDOVER_TESTENV_DIR. The Vault is shared with other engineers' tests: the
 # measure holds its test lock (exclusive) and resets it before releasing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,29 +81,57 @@ targets:
     concurrency: $VAULT_CONCURRENCY
 YAML
 
-# measure_at N: a fresh Vault with N more tokens, then both measures.
+vault_pid() { jq -r .vault.pid "$env_json"; }
+# settle waits until the Vault's CPU is quiet (under 5 % of a core over a
+# second, at most 30 s): creating thousands of tokens leaves Vault work to
+# finish (leases registered, garbage), which would otherwise be charged to
+# whichever measure runs first.
+settle() {
+	local pid a b i
+	pid=$(vault_pid)
+	for i in $(seq 1 30); do
+		a=$(awk '{print $14+$15}' "/proc/$pid/stat")
+		sleep 1
+		b=$(awk '{print $14+$15}' "/proc/$pid/stat")
+		[ $((b - a)) -lt 5 ] && return 0
+	done
+	log "the Vault did not settle in 30 s"
+}
+
+# measure_at N TAG ROUNDS: a fresh Vault with N more tokens, then ROUNDS
+# rounds of handover's inventory and the reference, alternating, the
+# Vault settled before each; the median round of each is kept.
 measure_at() {
-	local n=$1 tag=$2
+	local n=$1 tag=$2 rounds=$3 i
 	"$TE" reset -only vault >>"$work/testenv.log" 2>&1 8>&-
 	log "creating $n tokens"
 	"$TOKENS" -addr "$addr" -ca "$ca" -token-file "$root" -n "$n" 8>&-
-	log "handover inventory ($n tokens)"
-	"$MEASURE" run -label "handover inventory, Vault with $n tokens" -servers vault -o "$work/v-$tag.json" -- \
-		"$HO" inventory -o "$work/inventory-$tag.json" "$work/vault.yaml" >"$work/v-$tag.log" 2>&1 8>&-
-	jq -r '.[0].systems[0].facts[] | select(.name=="tokens") | "  handover saw tokens: \(.value)"' "$work/inventory-$tag.json" >&2 || true
-	log "reference: curl list + lookup-accessor ($n tokens)"
-	"$MEASURE" run -label "curl LIST accessors + lookup-accessor each, $VAULT_CONCURRENCY in parallel" -servers vault -o "$work/vr-$tag.json" -- \
-		bash bench/vault-reference.sh "$ca" "$work/header" "$addr" "$work" "$VAULT_CONCURRENCY" >"$work/vr-$tag.log" 2>&1 8>&-
-	cat "$work/vr-$tag.log" >&2
+	for i in $(seq 1 "$rounds"); do
+		settle
+		log "handover inventory ($n tokens, round $i)"
+		"$MEASURE" run -label "handover inventory, Vault with $n tokens" -servers vault -o "$work/v-$tag-$i.json" -- \
+			"$HO" inventory -o "$work/inventory-$tag.json" "$work/vault.yaml" >"$work/v-$tag.log" 2>&1 8>&-
+		jq -r '.[0].systems[0].facts[] | select(.name=="tokens") | "  handover saw tokens: \(.value)"' "$work/inventory-$tag.json" >&2 || true
+		[ "$tag" = small ] && continue
+		settle
+		log "reference: curl list + lookup-accessor ($n tokens, round $i)"
+		"$MEASURE" run -label "curl LIST accessors + lookup-accessor each, $VAULT_CONCURRENCY in parallel" -servers vault -o "$work/vr-$tag-$i.json" -- \
+			bash bench/vault-reference.sh "$ca" "$work/header" "$addr" "$work" "$VAULT_CONCURRENCY" >"$work/vr-$tag.log" 2>&1 8>&-
+		tail -n 1 "$work/vr-$tag.log" >&2
+	done
+	jq -s 'sort_by(.wall_s) | .[(length - 1) / 2 | floor]' "$work"/v-"$tag"-*.json >"$work/v-$tag.json"
+	if [ "$tag" != small ]; then
+		jq -s 'sort_by(.wall_s) | .[(length - 1) / 2 | floor]' "$work"/vr-"$tag"-*.json >"$work/vr-$tag.json"
+	fi
 }
 
 small=$((VAULT_TOKENS / 10))
-measure_at "$small" small
-measure_at "$VAULT_TOKENS" full
+measure_at "$small" small 1
+measure_at "$VAULT_TOKENS" full "${VAULT_ROUNDS:-3}"
 
 row() { jq -r '"| \(.label) | \(.wall_s * 100 | round / 100) s | \(.cpu_s * 100 | round / 100) s | \(.server_cpu_s * 100 | round / 100) s | \(.max_rss_mb * 10 | round / 10) MB | \(.exit_code) |"' "$1"; }
 {
-	echo "Vault measure ($stamp, $(git rev-parse --short HEAD)): VAULT_TOKENS=$VAULT_TOKENS VAULT_CONCURRENCY=$VAULT_CONCURRENCY"
+	echo "Vault measure ($stamp, $(git rev-parse --short HEAD)): VAULT_TOKENS=$VAULT_TOKENS VAULT_CONCURRENCY=$VAULT_CONCURRENCY, median of ${VAULT_ROUNDS:-3} alternating rounds"
 	echo
 	echo "| what | wall | CPU (controller) | CPU (Vault) | peak RSS (largest process) | exit |"
 	echo "|---|---|---|---|---|---|"

@@ -310,6 +310,14 @@ type VaultEnv struct {
 	ClientRoleIDFile   string `json:"client_role_id_file,omitempty"`
 	ClientSecretIDFile string `json:"client_secret_id_file,omitempty"`
 	ClientAppPolicy    string `json:"client_app_policy,omitempty"`
+
+	// An LDAP auth method backed by the client's directory (the test
+	// slapd), bound as the provider's directory account; its bind
+	// password file is only to prove it never leaks.
+	LDAPAuthMount        string `json:"ldap_auth_mount,omitempty"`
+	LDAPAuthURL          string `json:"ldap_auth_url,omitempty"`
+	LDAPAuthBindDN       string `json:"ldap_auth_bind_dn,omitempty"`
+	LDAPAuthBindPassFile string `json:"ldap_auth_bindpass_file,omitempty"`
 }
 
 // DNSEnv is the client's authoritative DNS server (nsd).

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -322,5 +323,17 @@ func TestVaultPlantedMore(t *testing.T) {
 	}
 	if got := fmt.Sprint(g.Data["policies"]); got != "["+v.ClientPolicy+" "+v.ProviderPolicy+"]" {
 		t.Errorf("group %s: policies %s", v.ClientGroup, got)
+	}
+	// The LDAP auth method on the test slapd, bound as the provider's
+	// directory account; Vault never returns its bind password.
+	conf, err := root.Logical().ReadWithContext(ctx, "auth/"+v.LDAPAuthMount+"/config")
+	if err != nil || conf == nil {
+		t.Fatalf("auth/%s/config: %v", v.LDAPAuthMount, err)
+	}
+	if conf.Data["url"] != v.LDAPAuthURL || conf.Data["binddn"] != v.LDAPAuthBindDN {
+		t.Errorf("auth/%s/config: url %v, binddn %v", v.LDAPAuthMount, conf.Data["url"], conf.Data["binddn"])
+	}
+	if strings.Contains(fmt.Sprint(conf.Data), testenv.ReadSecret(t, v.LDAPAuthBindPassFile)) {
+		t.Errorf("auth/%s/config returns the bind password", v.LDAPAuthMount)
 	}
 }

@@ -114,13 +114,14 @@ func printPlan(w io.Writer, p *plan.Plan) {
 	printManual(w, p)
 }
 
-// printManual lists the declared items' steps, which a person makes and
-// attests with `handover attest`.
+// printManual lists the steps a person makes and attests with `handover
+// attest`: the declared items', and those a connector saw but cannot make
+// (attested once declared with their id).
 func printManual(w io.Writer, p *plan.Plan) {
 	if len(p.Manual) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nmanual steps (declared items: do each, then `handover attest %s ITEM --by NAME --note TEXT`)\n", p.Playbook)
+	fmt.Fprintf(w, "\nmanual steps (do each, then `handover attest %s ITEM --by NAME --note TEXT`; a target's step once declared with its id)\n", p.Playbook)
 	open := 0
 	for _, m := range p.Manual {
 		mark := "✋"
@@ -132,7 +133,11 @@ func printManual(w io.Writer, p *plan.Plan) {
 		default:
 			open++
 		}
-		fmt.Fprintf(w, "    %s %-24s %-16s %s (%s, owner %s): %s\n", mark, m.Action, m.Item, m.Name, m.Kind, m.Owner, m.Status)
+		kind := m.Kind
+		if m.Target != "" {
+			kind = "target " + m.Target
+		}
+		fmt.Fprintf(w, "    %s %-24s %-16s %s (%s, owner %s): %s\n", mark, m.Action, m.Item, m.Name, kind, m.Owner, m.Status)
 		if m.Detail != "" {
 			fmt.Fprintf(w, "        %s\n", m.Detail)
 		}

@@ -115,6 +115,9 @@ type pbOpts struct {
 	caCert    string // default: the testenv CA
 	address   string
 	rekey     bool
+	// keyShares, when set, is the target's whole key_shares block
+	// (indented under the target), instead of rekey's.
+	keyShares string
 }
 
 // playbookFor is the playbook part naming the provider and the Vault, with
@@ -148,7 +151,9 @@ func playbookFor(e *testenv.Env, o pbOpts) string {
 		v.ProviderUser, v.ProviderPasswordFile, v.ProviderOpsMount, v.ProviderOpsUser, v.ProviderOpsPasswordFile)
 	fmt.Fprintf(&b, "      approles:\n        - {role: approle/%s, role_id: \"${file:%s}\", secret_id: \"${file:%s}\"}\n", v.ProviderAppRole, v.ProviderRoleIDFile, v.ProviderSecretIDFile)
 	fmt.Fprintf(&b, "    audit_replacement:\n      path: mairie-audit\n      type: file\n      description: Mairie audit log\n      options: {file_path: %s}\n", filepath.Join(v.AuditDir, "mairie-audit.log"))
-	if o.rekey {
+	if o.keyShares != "" {
+		b.WriteString(o.keyShares)
+	} else if o.rekey {
 		fmt.Fprintf(&b, "    key_shares:\n      kind: unseal\n      shares: [\"${file:%s}\"]\n", v.UnsealKeyFile)
 	}
 	return b.String()

@@ -111,6 +111,32 @@ func TestInventoryFindsEveryPlant(t *testing.T) {
 	if !slices.ContainsFunc(p.Changes, func(ch plan.Change) bool { return ch.Action == plan.RotatePassword }) {
 		t.Errorf("no rotation planned")
 	}
+
+	// The LDAP auth method backed by the client's directory: a link to it
+	// (the schéma joins it to the ldap target of that address), its
+	// settings shown, its bind account the provider's, its bind password
+	// nowhere.
+	if !slices.ContainsFunc(sys.Links, func(l connector.Link) bool {
+		return l.To == v.LDAPAuthURL && l.Kind == "authenticates against" && !l.Provider && strings.Contains(l.Why, "auth/"+v.LDAPAuthMount+"/config")
+	}) {
+		t.Errorf("no link to the directory %s of the LDAP auth method: %+v", v.LDAPAuthURL, sys.Links)
+	}
+	conf := facts["ldap auth "+v.LDAPAuthMount+"/"]
+	for _, want := range []string{"url=" + v.LDAPAuthURL, "binddn=" + v.LDAPAuthBindDN, "userdn=ou=people,", "groupdn=ou=groups,"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("ldap auth fact %q lacks %q", conf, want)
+		}
+	}
+	if f, ok := findings["ldap-auth:"+v.LDAPAuthMount]; !ok || !f.Provider || !strings.Contains(f.Summary, "manual step") {
+		t.Errorf("the LDAP auth method bound as the provider's account: finding %+v", f)
+	}
+	if _, ok := planned["ldap auth "+v.LDAPAuthMount+"/"]; ok {
+		t.Errorf("the LDAP auth method's configuration is planned: it is the client's to change")
+	}
+	bindPass := testenv.ReadSecret(t, v.LDAPAuthBindPassFile)
+	if raw := fmt.Sprintf("%+v", sys); strings.Contains(raw, bindPass) {
+		t.Errorf("the LDAP auth method's bind password is in the inventory")
+	}
 }
 
 const KindUnreadForTest = "not-read"
@@ -126,7 +152,9 @@ func TestRun(t *testing.T) {
 	e := lockVault(t)
 	v := e.Vault
 	ctx := ctxFor(t, 5*time.Minute)
-	_, pb := writePlaybook(t, pbOpts{})
+	// The provider held unseal key shares, none handed over: the rekey is
+	// a manual step, and a deviation of the report.
+	_, pb := writePlaybook(t, pbOpts{keyShares: "    key_shares:\n      kind: unseal\n"})
 	root := client(t, e, v.RootTokenFile)
 	before := map[string]int{}
 	for _, p := range v.ClientSecrets {
@@ -138,7 +166,18 @@ func TestRun(t *testing.T) {
 	}
 
 	res, store := connectortest.RunOnce(t, registry(), pb)
+	if !slices.ContainsFunc(res.Report.Deviations.Residual, func(d string) bool {
+		return strings.HasPrefix(d, "coffre: manual step coffre.rekey (rotate, unseal key shares of coffre") && strings.Contains(d, "vault operator rekey")
+	}) {
+		t.Errorf("the rekey left to the key holders is not a deviation of the report: %q", res.Report.Deviations.Residual)
+	}
+	if c := res.Report.Completeness; c == nil || c.Complete || c.Awaiting < 1 {
+		t.Errorf("completeness with a manual step awaiting: %+v", c)
+	}
 	for _, a := range res.Actions {
+		if a.Change.Action == plan.InstallKey {
+			t.Errorf("a rekey was made without the quorum")
+		}
 		if a.Result != plan.Applied || !a.Verified {
 			t.Errorf("%s %s: %s (verified %v) %s", a.Change.Action, a.Change.Object, a.Result, a.Verified, a.Error)
 		}

@@ -1,9 +1,12 @@
 package vault
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -28,7 +31,12 @@ const (
 	KindAudit    = "audit-device"
 	KindShares   = "key-shares"
 	KindUnread   = "not-read"
+	KindLDAPAuth = "ldap-auth"
 )
+
+// LinkAuth is the kind of a Vault's link to the directory its LDAP auth
+// method binds to (the same words as a host's link to its directory).
+const LinkAuth = "authenticates against"
 
 // What a finding's plan reads (Finding.Data).
 type (
@@ -83,7 +91,10 @@ type (
 		Recovery  bool `json:"recovery,omitempty"`
 		Shares    int  `json:"shares"`
 		Threshold int  `json:"threshold"`
-		Held      connector.Held
+		// Given is how many shares the playbook hands over: a rekey
+		// needs Threshold of them.
+		Given int `json:"given"`
+		Held  connector.Held
 	}
 )
 
@@ -129,12 +140,13 @@ func (t *Target) read(ctx context.Context, sys *connector.System) error {
 	if err := r.server(ctx); err != nil {
 		return err
 	}
+	accessors := r.listAccessors(ctx)
 	r.mountsAndAuth(ctx)
 	r.policies(ctx)
 	r.audit(ctx)
 	r.identity(ctx)
 	r.logins(ctx)
-	if err := r.tokens(ctx); err != nil {
+	if err := r.tokens(ctx, accessors); err != nil {
 		return err
 	}
 	r.grantFindings()
@@ -194,6 +206,8 @@ func (r *reader) server(ctx context.Context) error {
 		return fmt.Errorf("the secret store is a Vault, and its token could not be looked up (%w): nothing is planned on %s, which may be the same Vault", err, r.t.s.Address)
 	}
 	r.fact("version", st.Version)
+	prod, why := product(st)
+	r.fact("product", prod+" ("+why+")")
 	r.fact("cluster", st.ClusterName)
 	r.fact("seal_type", st.Type)
 	r.fact("storage", st.StorageType)
@@ -558,6 +572,8 @@ func (r *reader) logins(ctx context.Context) {
 			r.userpass(ctx, mount, a.Accessor)
 		case "approle":
 			r.approle(ctx, mount)
+		case "ldap":
+			r.ldapAuth(ctx, mount)
 		}
 	}
 }
@@ -624,6 +640,82 @@ func (r *reader) userpass(ctx context.Context, mount, accessor string) {
 		}
 		r.sys.Accounts = append(r.sys.Accounts, acct)
 	}
+}
+
+// ldapAuthFields are the settings of an LDAP auth method the dossier
+// shows: an allow-list, so that bindpass (which Vault does not return
+// anyway) and anything a later release adds are never copied.
+var ldapAuthFields = []string{"url", "binddn", "userdn", "userattr", "upndomain", "groupdn", "groupattr", "starttls", "insecure_tls"}
+
+// ldapAuth reads an LDAP auth method's configuration: the directory it
+// binds to becomes a link of the dossier (Vault logins depend on that
+// directory), and a bind account or directory of the provider's is a
+// finding: rotating or removing that account on the directory breaks
+// Vault's LDAP logins.
+func (r *reader) ldapAuth(ctx context.Context, mount string) {
+	path := "auth/" + mount + "/config"
+	s, err := r.c.Logical().ReadWithContext(ctx, path)
+	if err != nil || s == nil {
+		r.unread("read", path, err)
+		return
+	}
+	conf := map[string]string{}
+	var shown []string
+	for _, k := range ldapAuthFields {
+		v := fmt.Sprint(s.Data[k])
+		if s.Data[k] == nil || v == "" {
+			continue
+		}
+		conf[k] = v
+		shown = append(shown, k+"="+v)
+	}
+	r.fact("ldap auth "+mount+"/", strings.Join(shown, " "))
+	var why []string
+	for _, u := range strings.Split(conf["url"], ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		host := u
+		if _, rest, ok := strings.Cut(u, "://"); ok {
+			host, _, _ = strings.Cut(rest, "/")
+		}
+		if h, _, ok := strings.Cut(host, ":"); ok && !strings.Contains(h, "]") {
+			host = h
+		}
+		dom := r.t.out.Domain(host)
+		if dom != "" {
+			why = append(why, "its directory "+u+" is in the provider's domain "+dom)
+		}
+		r.sys.Links = append(r.sys.Links, connector.Link{To: u, Kind: LinkAuth, Provider: dom != "", Why: path + " url (LDAP auth method " + mount + "/)"})
+	}
+	if dn := conf["binddn"]; dn != "" {
+		why = append(why, r.t.out.Account(rdnValue(dn))...)
+		why = append(why, r.t.out.Text(dn)...)
+	}
+	if conf["insecure_tls"] == "true" {
+		r.fact("ldap auth "+mount+"/ tls", "insecure_tls: Vault does not verify the directory's certificate")
+	}
+	if len(why) == 0 {
+		return
+	}
+	r.sys.Findings = append(r.sys.Findings, connector.Finding{
+		ID: KindLDAPAuth + ":" + mount, Kind: KindLDAPAuth, Object: "ldap auth " + mount + "/",
+		Summary: fmt.Sprintf("LDAP auth method auth/%s binds to %s as %s, the outgoing provider's: once that account is rotated or removed on the directory, logins through Vault's LDAP auth fail; "+
+			"manual step: give Vault a bind account of the client's (auth/%s/config binddn, bindpass)", mount, conf["url"], conf["binddn"], mount),
+		Provider: true, Reasons: why,
+		Detail: map[string]string{"url": conf["url"], "binddn": conf["binddn"], "userdn": conf["userdn"], "groupdn": conf["groupdn"]},
+	})
+}
+
+// rdnValue is the value of a DN's first RDN: "prestanet-admin" of
+// "uid=prestanet-admin,ou=partners,dc=example".
+func rdnValue(dn string) string {
+	first, _, _ := strings.Cut(dn, ",")
+	_, v, ok := strings.Cut(first, "=")
+	if !ok {
+		return first
+	}
+	return strings.TrimSpace(v)
 }
 
 // aliasEntity says whether user's alias on the mount belongs to a
@@ -753,20 +845,97 @@ type tokenSummary struct {
 	policies string
 }
 
-// tokens lists every accessor, then looks each up with bounded
+// tokenInfo is what the inventory reads of a lookup-accessor answer:
+// decoded as it streams in, into these fields only.
+type tokenInfo struct {
+	DisplayName string            `json:"display_name"`
+	Policies    []string          `json:"policies"`
+	Meta        map[string]string `json:"meta"`
+	Path        string            `json:"path"`
+	Orphan      bool              `json:"orphan"`
+	EntityID    string            `json:"entity_id"`
+	Period      json.Number       `json:"period"`
+	CreationTTL json.Number       `json:"creation_ttl"`
+	TTL         json.Number       `json:"ttl"`
+	ExpireTime  any               `json:"expire_time"`
+	Type        string            `json:"type"`
+}
+
+// listAccessors lists the token accessors while the rest of the
+// inventory is read: on a Vault with many tokens, the LIST is Vault's
+// longest single answer.
+func (r *reader) listAccessors(ctx context.Context) func() ([]string, error) {
+	type listed struct {
+		accs []string
+		err  error
+	}
+	ch := make(chan listed, 1)
+	go func() {
+		accs, err := r.list(ctx, "auth/token/accessors")
+		ch <- listed{accs, err}
+	}()
+	return func() ([]string, error) { l := <-ch; return l.accs, l.err }
+}
+
+// lookupAccessor posts one lookup-accessor over the API client's own
+// HTTP client (its verified TLS, HTTP/2 and connection pool) and decodes
+// the answer's data as it streams, into info.
+func (r *reader) lookupAccessor(ctx context.Context, hc *http.Client, token, acc string, info *tokenInfo) error {
+	body, _ := json.Marshal(struct {
+		Accessor string `json:"accessor"`
+	}{acc})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.t.s.Address+"/v1/auth/token/lookup-accessor", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Vault-Token", token)
+	req.Header.Set("X-Vault-Request", "true")
+	req.Header.Set("Content-Type", "application/json")
+	if r.t.s.Namespace != "" {
+		req.Header.Set("X-Vault-Namespace", r.t.s.Namespace)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		re := &api.ResponseError{HTTPMethod: http.MethodPost, URL: req.URL.String(), StatusCode: resp.StatusCode}
+		var e struct {
+			Errors []string `json:"errors"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e) == nil {
+			re.Errors = e.Errors
+		}
+		return re
+	}
+	var out struct {
+		Data *tokenInfo `json:"data"`
+	}
+	out.Data = info
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return fmt.Errorf("auth/token/lookup-accessor: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body) // the connection goes back to the pool
+	return nil
+}
+
+// tokens looks up every accessor listed (list), with bounded
 // concurrency: results are summarised as they come, so memory does not
 // grow with the number of tokens beyond the accessor list itself.
-func (r *reader) tokens(ctx context.Context) error {
-	accs, err := r.list(ctx, "auth/token/accessors")
+func (r *reader) tokens(ctx context.Context, list func() ([]string, error)) error {
+	accs, err := list()
 	if err != nil {
 		r.unread("sudo", "auth/token/accessors", err)
 		return nil
 	}
 	type looked struct {
-		acc string
-		s   *api.Secret
-		err error
+		acc  string
+		info tokenInfo
+		err  error
 	}
+	hc := r.c.CloneConfig().HttpClient
+	token := r.c.Token()
 	jobs := make(chan string)
 	results := make(chan looked, r.t.s.Concurrency)
 	var wg sync.WaitGroup
@@ -775,8 +944,9 @@ func (r *reader) tokens(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for a := range jobs {
-				s, err := r.c.Logical().WriteWithContext(ctx, "auth/token/lookup-accessor", map[string]any{"accessor": a})
-				results <- looked{a, s, err}
+				l := looked{acc: a}
+				l.err = r.lookupAccessor(ctx, hc, token, a, &l.info)
+				results <- l
 			}
 		}()
 	}
@@ -821,12 +991,9 @@ func (r *reader) tokens(ctx context.Context) error {
 				firstErr = l.err
 			}
 			continue
-		case l.s == nil:
-			gone++
-			continue
 		}
 		total++
-		if f, ok := r.token(l.acc, l.s.Data); ok {
+		if f, ok := r.token(l.acc, &l.info); ok {
 			if td, ok := f.Data.(tokenData); ok && known[l.acc] > 0 {
 				td.HandedOver = known[l.acc]
 				f.Data = td
@@ -834,9 +1001,9 @@ func (r *reader) tokens(ctx context.Context) error {
 			r.sys.Findings = append(r.sys.Findings, f)
 			continue
 		}
-		pols := strs(l.s.Data["policies"])
+		pols := l.info.Policies
 		sort.Strings(pols)
-		key := tokenSummary{display: fmt.Sprint(l.s.Data["display_name"]), policies: strings.Join(pols, ",")}
+		key := tokenSummary{display: l.info.DisplayName, policies: strings.Join(pols, ",")}
 		if len(counts) < 200 {
 			counts[key]++
 		} else if _, ok := counts[key]; ok {
@@ -875,13 +1042,8 @@ func (r *reader) tokens(ctx context.Context) error {
 
 // token decides whether a looked-up token is worth a finding: the
 // provider's, a root token, or one handover keeps.
-func (r *reader) token(acc string, d map[string]any) (connector.Finding, bool) {
-	display := fmt.Sprint(d["display_name"])
-	policies := strs(d["policies"])
-	meta := strMap(d["meta"])
-	path := fmt.Sprint(d["path"])
-	orphan, _ := d["orphan"].(bool)
-	entity, _ := d["entity_id"].(string)
+func (r *reader) token(acc string, d *tokenInfo) (connector.Finding, bool) {
+	display, policies, meta, path, orphan, entity := d.DisplayName, d.Policies, d.Meta, d.Path, d.Orphan, d.EntityID
 	root := slices.Contains(policies, "root")
 	var why []string
 	why = append(why, r.t.out.Account(strings.TrimPrefix(strings.TrimPrefix(display, "token-"), "userpass-"))...)
@@ -924,8 +1086,8 @@ func (r *reader) token(acc string, d map[string]any) (connector.Finding, bool) {
 	// every saved plan stale (findings count in the fingerprint).
 	detail := map[string]string{
 		"display_name": display, "policies": strings.Join(policies, ", "), "orphan": strconv.FormatBool(orphan),
-		"period": fmt.Sprint(d["period"]), "creation_ttl": fmt.Sprint(d["creation_ttl"]), "expire_time": fmt.Sprint(d["expire_time"]),
-		"creation_path": path, "entity_id": entity, "type": fmt.Sprint(d["type"]),
+		"period": d.Period.String(), "creation_ttl": d.CreationTTL.String(), "expire_time": fmt.Sprint(d.ExpireTime),
+		"creation_path": path, "entity_id": entity, "type": d.Type,
 	}
 	summary := fmt.Sprintf("token %s (%s), policies %s", display, tokenShape(orphan, d), strings.Join(policies, ", "))
 	if root {
@@ -948,18 +1110,18 @@ func (r *reader) token(acc string, d map[string]any) (connector.Finding, bool) {
 	}, true
 }
 
-func tokenShape(orphan bool, d map[string]any) string {
+func tokenShape(orphan bool, d *tokenInfo) string {
 	var parts []string
 	if orphan {
 		parts = append(parts, "orphan")
 	}
-	if p := fmt.Sprint(d["period"]); p != "0" && p != "<nil>" {
+	if p := d.Period.String(); p != "0" && p != "" {
 		parts = append(parts, "periodic "+p+" s")
 	}
-	if fmt.Sprint(d["ttl"]) == "0" {
+	if d.TTL.String() == "0" {
 		parts = append(parts, "no expiry")
 	} else {
-		parts = append(parts, "expires "+fmt.Sprint(d["expire_time"]))
+		parts = append(parts, "expires "+fmt.Sprint(d.ExpireTime))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -1063,14 +1225,21 @@ func (r *reader) shares(ctx context.Context) {
 	if ks.Recovery {
 		kind = "recovery"
 	}
+	given := 0
+	if old, ok, err := r.t.oldShares(ctx); err != nil {
+		r.fact("key_shares handed over", "not read: "+err.Error())
+	} else if ok {
+		given = len(strings.Fields(old.Reveal()))
+		old.Destroy()
+	}
 	f := connector.Finding{
 		ID: KindShares + ":" + kind, Kind: KindShares, Object: sharesObject(ks.Recovery),
 		Summary:  fmt.Sprintf("%s key shares (%d, threshold %d) held by the outgoing provider (playbook key_shares): whoever holds a quorum can generate a root token until a rekey", kind, st.N, st.T),
 		Provider: held != connector.HeldCurrent, Reasons: []string{"the playbook declares the provider held key shares (key_shares)"},
-		Data: sharesData{Recovery: ks.Recovery, Shares: st.N, Threshold: st.T, Held: held},
+		Data: sharesData{Recovery: ks.Recovery, Shares: st.N, Threshold: st.T, Given: given, Held: held},
 	}
-	if len(ks.Shares) == 0 && held != connector.HeldCurrent {
-		f.Summary += "; no quorum handed over (key_shares.shares): manual step: rekey with the key holders (vault operator rekey)"
+	if given < st.T && held != connector.HeldCurrent {
+		f.Summary += fmt.Sprintf("; %d share(s) handed over, fewer than the threshold %d: handover cannot rekey (a manual step in the plan)", given, st.T)
 	}
 	if held == connector.HeldCurrent {
 		f.Summary = fmt.Sprintf("%s key shares (%d, threshold %d) made by handover's rekey, held in the secret store", kind, st.N, st.T)

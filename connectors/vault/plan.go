@@ -36,6 +36,9 @@ func (t *Target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 		if sys.Error != "" {
 			continue
 		}
+		if why, ok := isOpenBao(sys); ok {
+			return nil, openBaoRefusal(why)
+		}
 		changes = append(changes, t.rotations(inv.Target, sys, d)...)
 		changes = append(changes, t.removals(inv.Target, sys)...)
 	}
@@ -160,8 +163,8 @@ func (t *Target) removals(target string, sys connector.System) []plan.Change {
 			}
 			add(f, plan.RemoveForward, f.Summary, after, "its audit log goes to the provider", p)
 		case sharesData:
-			if data.Held == connector.HeldCurrent || t.s.KeyShares == nil || len(t.s.KeyShares.Shares) == 0 {
-				continue
+			if data.Held == connector.HeldCurrent || t.s.KeyShares == nil || data.Given < data.Threshold {
+				continue // fewer shares than a quorum: a manual step (ManualSteps)
 			}
 			n, th := t.s.KeyShares.NewShares, t.s.KeyShares.NewThreshold
 			if n == 0 {
@@ -174,10 +177,18 @@ func (t *Target) removals(target string, sys connector.System) []plan.Change {
 			if data.Recovery {
 				rekeyOf = "recovery"
 			}
+			where := "in the secret store (never printed)"
+			if rs := t.s.KeyShares.Recipients; len(rs) > 0 {
+				var to []string
+				for _, r := range rs {
+					to = append(to, r.label())
+				}
+				where = "each encrypted to one recipient (" + strings.Join(to, "; ") + ") before it is written, the encrypted shares in the secret store (never printed)"
+			}
 			out = append(out, plan.Change{
 				Target: target, System: sys.Name, Action: plan.InstallKey, Object: f.Object,
 				Before:  fmt.Sprintf("%d shares, threshold %d, held by the outgoing provider", data.Shares, data.Threshold),
-				After:   fmt.Sprintf("rekey: %d new shares, threshold %d, in the secret store (never printed); the old shares no longer unseal", n, th),
+				After:   fmt.Sprintf("rekey: %d new shares, threshold %d, %s; the old shares no longer unseal", n, th, where),
 				Reason:  "the outgoing provider held key shares: whoever holds a quorum can generate a root token until a rekey",
 				Finding: f.ID, SecretPath: t.secretPath(f.Object),
 				Params: map[string]string{"kind": "rekey", "target": rekeyOf, "shares": strconv.Itoa(n), "threshold": strconv.Itoa(th)},
@@ -186,4 +197,63 @@ func (t *Target) removals(target string, sys connector.System) []plan.Change {
 	}
 	slices.SortStableFunc(out, func(a, b plan.Change) int { return strings.Compare(a.Object, b.Object) })
 	return out
+}
+
+// ManualSteps: when the playbook says the provider held key shares but
+// hands over fewer than a quorum, handover cannot rekey; the plan lists
+// the rekey for the client's key holders, and the report records it as a
+// deviation until a declared item of the step's id is attested.
+func (t *Target) ManualSteps(inv *connector.Inventory) []plan.Manual {
+	var out []plan.Manual
+	for _, sys := range inv.Systems {
+		if _, ok := isOpenBao(sys); ok {
+			continue // nothing is planned there: the plan's problem says why
+		}
+		for _, f := range sys.Findings {
+			data, ok := f.Data.(sharesData)
+			if !ok || data.Held == connector.HeldCurrent || data.Given >= data.Threshold {
+				continue
+			}
+			target, kind := "", "unseal"
+			if data.Recovery {
+				target, kind = " -target=recovery", "recovery"
+			}
+			out = append(out, plan.Manual{
+				Item: StepID(inv.Target, "rekey"), Kind: Type, Name: fmt.Sprintf("%s key shares of %s (%s)", kind, inv.Target, t.s.Address),
+				Owner: "the client's key holders", Action: "rotate",
+				Detail: fmt.Sprintf("the outgoing provider held %s key shares and %d of the %d needed were handed over (key_shares.shares): handover cannot rekey. "+
+					"With a quorum of the current holders: vault operator rekey%s -init -key-shares=%d -key-threshold=%d (-pgp-keys for the new holders), then the shares; "+
+					"then declare item %s in the playbook and attest it (handover attest)",
+					kind, data.Given, data.Threshold, target, data.Shares, data.Threshold, StepID(inv.Target, "rekey")),
+			})
+		}
+	}
+	return out
+}
+
+// StepID is the id of a target's manual step, as a declared item takes it
+// (lower-case letters, digits, ., - and _).
+func StepID(target, step string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(target) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	return b.String() + "." + step
+}
+
+// isOpenBao reads the inventory's product fact.
+func isOpenBao(sys connector.System) (string, bool) {
+	for _, f := range sys.Facts {
+		if f.Name == "product" {
+			if rest, ok := strings.CutPrefix(f.Value, "OpenBao ("); ok {
+				return strings.TrimSuffix(rest, ")"), true
+			}
+		}
+	}
+	return "", false
 }

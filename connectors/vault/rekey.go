@@ -64,7 +64,29 @@ func (t *Target) NewCredential(ctx context.Context, ch plan.Change, _ io.Reader)
 			if !u.VerificationRequired {
 				return secret.Secret{}, errors.New("rekey: Vault did not require verification: the new shares are already in force")
 			}
-			return secret.New(strings.Join(u.KeysB64, "\n")), nil
+			// The plain shares stay in memory for this run's proofs (a
+			// generate-root attempt may need some of them to reach a
+			// threshold above the shares handed over).
+			t.mu.Lock()
+			if t.plain == nil {
+				t.plain = map[string]secret.Secret{}
+			}
+			if old, ok := t.plain[ch.ID]; ok {
+				old.Destroy()
+			}
+			t.plain[ch.ID] = secret.New(strings.Join(u.KeysB64, "\n"))
+			t.mu.Unlock()
+			if len(t.s.KeyShares.Recipients) == 0 {
+				return secret.New(strings.Join(u.KeysB64, "\n")), nil
+			}
+			// Encrypted to their recipients before the engine writes
+			// anything: the store keeps the bundle only.
+			bundle, err := sealShares(t.s.KeyShares.Recipients, u.KeysB64)
+			if err != nil {
+				_ = cancel(ctx)
+				return secret.Secret{}, fmt.Errorf("rekey: %w (the rekey is cancelled: the old shares stay in force)", err)
+			}
+			return bundle, nil
 		}
 	}
 	_ = cancel(ctx)
@@ -83,6 +105,14 @@ func (t *Target) rekeyVerify(ctx context.Context, c *api.Client, ch plan.Change,
 	if err != nil {
 		return capErr("read", "sys/rekey/verify", err)
 	}
+	if sealed(next) {
+		p, ok := t.plainShares(ch)
+		if !ok {
+			return errors.New("rekey verification: the new shares went to their recipients encrypted, and their plain form is gone (the run was interrupted): the rekey stays unverified, the old shares stay in force; run again")
+		}
+		defer p.Destroy()
+		next = p
+	}
 	for _, share := range strings.Fields(next.Reveal()) {
 		u, err := update(ctx, share, st.Nonce)
 		if err != nil {
@@ -93,6 +123,36 @@ func (t *Target) rekeyVerify(ctx context.Context, c *api.Client, ch plan.Change,
 		}
 	}
 	return errors.New("rekey verification: not complete after every new share")
+}
+
+// plainShares is a copy of the plain new shares of ch, kept in memory
+// when they went to recipients encrypted.
+func (t *Target) plainShares(ch plan.Change) (secret.Secret, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.plain[ch.ID]
+	if !ok {
+		return secret.Secret{}, false
+	}
+	return secret.New(v.Reveal()), true
+}
+
+// currentPlain is the new shares the store holds as current, when they
+// are plain (no recipients): a later check can top an attempt up with
+// them.
+func (t *Target) currentPlain(ctx context.Context, ch plan.Change) (secret.Secret, bool) {
+	if t.env.Secrets == nil || ch.SecretPath == "" {
+		return secret.Secret{}, false
+	}
+	v, ok, err := t.env.Secrets.Current(ctx, ch.SecretPath)
+	if err != nil || !ok {
+		return secret.Secret{}, false
+	}
+	if sealed(v) {
+		v.Destroy()
+		return secret.Secret{}, false
+	}
+	return v, true
 }
 
 // oldShares are the shares the playbook says were handed over, one per
@@ -118,6 +178,26 @@ func (t *Target) oldShares(ctx context.Context) (secret.Secret, bool, error) {
 // reached; a root token made that way is revoked at once.
 func (t *Target) tryShares(ctx context.Context, ch plan.Change, shares secret.Secret) connector.Tried {
 	method := "generate-root attempt with the shares (the root token it makes is revoked at once)"
+	if sealed(shares) {
+		p, ok := t.plainShares(ch)
+		if !ok {
+			// Vault has one set of shares in force: if the shares handed
+			// over still work, these (other) shares are not it — what a
+			// recovery after an interrupted rekey needs to know.
+			if old, have, err := t.oldShares(ctx); err == nil && have {
+				tr := t.tryShares(ctx, ch, old)
+				old.Destroy()
+				if tr.Err == nil && tr.Works {
+					return connector.Tried{Works: false, Method: "the shares handed over, tried instead (" + tr.Method + ")",
+						Detail: "the shares handed over still work, so the encrypted new shares are not in force"}
+				}
+			}
+			return connector.Tried{Err: errors.New("the new shares are encrypted to their recipients: handover cannot try them (their holders can: a generate-root attempt, or an unseal after a seal)")}
+		}
+		defer p.Destroy()
+		shares = p
+		method = "generate-root attempt with the new shares, before they left handover's memory encrypted to their recipients (the root token it makes is revoked at once)"
+	}
 	c, err := t.conn(ctx)
 	if err != nil {
 		return connector.Tried{Err: err}
@@ -134,7 +214,30 @@ func (t *Target) tryShares(ctx context.Context, ch plan.Change, shares secret.Se
 		return connector.Tried{Err: capErr("update", "sys/generate-root/attempt", err)}
 	}
 	defer cancel(ctx)
-	for _, share := range strings.Fields(shares.Reveal()) {
+	tried := strings.Fields(shares.Reveal())
+	submit := tried
+	if len(tried) < st.Required {
+		// Fewer shares than the threshold (the new one may be above the
+		// old): Vault checks shares only at the threshold, so the attempt
+		// is topped up with new shares, fewer than the threshold on their
+		// own: it succeeds only if the tried shares are the Vault's.
+		plain, ok := t.plainShares(ch)
+		if !ok && !sealed(shares) {
+			plain, ok = t.currentPlain(ctx, ch)
+		}
+		if !ok {
+			return connector.Tried{Err: fmt.Errorf("generate-root: %d share(s) to try, fewer than the threshold %d, and no new shares in handover's hands to complete the attempt", len(tried), st.Required)}
+		}
+		defer plain.Destroy()
+		fill := strings.Fields(plain.Reveal())
+		need := st.Required - len(tried)
+		if need > len(fill) {
+			return connector.Tried{Err: fmt.Errorf("generate-root: %d share(s) to try and %d new, fewer than the threshold %d", len(tried), len(fill), st.Required)}
+		}
+		submit = append(append([]string{}, tried...), fill[:need]...)
+		method += fmt.Sprintf(", topped up with %d of the new shares (fewer than the threshold %d on their own)", need, st.Required)
+	}
+	for _, share := range submit {
 		u, err := update(ctx, share, st.Nonce)
 		var re *api.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {

@@ -1,5 +1,5 @@
-// Package vault is the connector for HashiCorp Vault (and OpenBao, whose
-// API is the same for everything it uses). It inventories who can reach
+// Package vault is the connector for HashiCorp Vault (an OpenBao is told
+// apart, inventoried, and left unchanged: openbao.go). It inventories who can reach
 // the client's secrets (seal and key shares, mounts, auth methods,
 // policies, audit devices, every token by accessor, userpass users on
 // every userpass mount, AppRoles and their secret-ids, identity entities
@@ -43,12 +43,13 @@ type Connector struct{}
 func New() connector.Connector { return Connector{} }
 
 var (
-	_ connector.Connector = Connector{}
-	_ connector.Target    = (*Target)(nil)
-	_ connector.Rotator   = (*Target)(nil)
-	_ connector.Applier   = (*Target)(nil)
-	_ connector.Verifier  = (*Target)(nil)
-	_ connector.Generator = (*Target)(nil)
+	_ connector.Connector     = Connector{}
+	_ connector.Target        = (*Target)(nil)
+	_ connector.Rotator       = (*Target)(nil)
+	_ connector.Applier       = (*Target)(nil)
+	_ connector.Verifier      = (*Target)(nil)
+	_ connector.Generator     = (*Target)(nil)
+	_ connector.ManualStepper = (*Target)(nil)
 )
 
 func (Connector) Type() string { return Type }
@@ -104,6 +105,9 @@ type keyShares struct {
 	Shares       []playbook.Ref
 	NewShares    int
 	NewThreshold int
+	// Recipients, when named, get one new share each, encrypted to their
+	// key before anything is written anywhere.
+	Recipients []recipient
 }
 
 // Configure decodes the target's settings; see docs/connectors/vault.md.
@@ -236,7 +240,39 @@ func (Connector) Configure(d *playbook.Decoder, t playbook.Target, env connector
 				}},
 				"new_shares":    {Decode: func(n *yaml.Node) { k.NewShares = d.Int(n, "key_shares.new_shares", 1, 255) }},
 				"new_threshold": {Decode: func(n *yaml.Node) { k.NewThreshold = d.Int(n, "key_shares.new_threshold", 1, 255) }},
+				"recipients": {Decode: func(n *yaml.Node) {
+					d.Seq(n, "key_shares.recipients", func(item *yaml.Node) {
+						var r recipient
+						d.Map(item, "key_shares.recipients item", map[string]playbook.Field{
+							"name": {Decode: func(n *yaml.Node) { r.Name = d.NonEmpty(n, "key_shares.recipients.name") }},
+							"age":  {Decode: func(n *yaml.Node) { r.Age = d.NonEmpty(n, "key_shares.recipients.age") }},
+							"pgp": {Decode: func(n *yaml.Node) {
+								r.PGP = d.NonEmpty(n, "key_shares.recipients.pgp")
+								if r.PGP != "" && env.Resolver != nil {
+									r.PGP = env.Resolver.Path(r.PGP)
+								}
+							}},
+						})
+						switch {
+						case (r.Age == "") == (r.PGP == ""):
+							d.Errorf(item, "key_shares.recipients item: give age: RECIPIENT or pgp: PUBLIC-KEY-FILE (one of them)")
+						default:
+							if _, err := r.parse(); err != nil {
+								d.Errorf(item, "key_shares.recipients item: %v", err)
+							}
+						}
+						k.Recipients = append(k.Recipients, r)
+					})
+				}},
 			})
+			if len(k.Recipients) > 0 {
+				if k.NewShares == 0 {
+					k.NewShares = len(k.Recipients)
+				}
+				if k.NewShares != len(k.Recipients) {
+					d.Errorf(n, "key_shares: new_shares %d, but %d recipients: each new share goes to one recipient", k.NewShares, len(k.Recipients))
+				}
+			}
 			if k.NewThreshold > k.NewShares && k.NewShares > 0 {
 				d.Errorf(n, "key_shares: new_threshold %d is above new_shares %d", k.NewThreshold, k.NewShares)
 			}
@@ -259,6 +295,10 @@ type Target struct {
 	mu       sync.Mutex
 	client   *api.Client // the connector's token; nil until first use
 	resolved map[string]secret.Secret
+	// plain are the new shares of a rekey whose shares went to
+	// recipients, by change id: only in memory, from NewCredential to the
+	// proof, since the store keeps them encrypted.
+	plain map[string]secret.Secret
 }
 
 // Close forgets the client and the resolved credentials.
@@ -273,6 +313,10 @@ func (t *Target) Close() error {
 		v.Destroy()
 	}
 	t.resolved = nil
+	for _, v := range t.plain {
+		v.Destroy()
+	}
+	t.plain = nil
 	return nil
 }
 

@@ -68,6 +68,17 @@ func TestConfigureDiagnostics(t *testing.T) {
 			settings: "address: https://vault.example\ntoken: ${env:T}\nkey_shares: {shares: ['${env:K}'], new_shares: 2, new_threshold: 3}\n",
 			want:     []string{"3:13: key_shares: new_threshold 3 is above new_shares 2"},
 		},
+		{
+			name:     "recipients: fewer than new_shares, one with both keys, one age key that is not one",
+			settings: "address: https://vault.example\ntoken: ${env:T}\nkey_shares:\n  new_shares: 3\n  recipients:\n    - {age: age1notakey}\n    - {age: age1x, pgp: /k.asc}\n",
+			want: []string{"4:3: key_shares: new_shares 3, but 2 recipients", `6:7: key_shares.recipients item: age recipient "age1notakey"`,
+				"7:7: key_shares.recipients item: give age: RECIPIENT or pgp: PUBLIC-KEY-FILE"},
+		},
+		{
+			name:     "recipients: threshold above their number",
+			settings: "address: https://vault.example\ntoken: ${env:T}\nkey_shares:\n  new_threshold: 2\n  recipients:\n    - {age: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p}\n",
+			want:     []string{"4:3: key_shares: new_threshold 2 is above new_shares 1"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

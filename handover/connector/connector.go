@@ -165,6 +165,15 @@ type Generator interface {
 	NewCredential(ctx context.Context, ch plan.Change, rand io.Reader) (secret.Secret, error)
 }
 
+// ManualStepper is implemented by connectors that can see, in an
+// inventory, a step they cannot make themselves (a Vault rekey without
+// the quorum of key shares). The plan lists each as a manual step and the
+// report records it as a deviation, until a declared item of the same id
+// is attested. A pure function of the inventory, like Plan.
+type ManualStepper interface {
+	ManualSteps(inv *Inventory) []plan.Manual
+}
+
 // Verifier proves the changes made on one system by an independent
 // re-observation, after all of them ran: each removed thing absent, each
 // installed thing present, each account in its new state.

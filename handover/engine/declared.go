@@ -247,6 +247,17 @@ func completeness(res *Result, items []report.DeclaredItem) *report.Completeness
 			c.Missing = append(c.Missing, fmt.Sprintf("%s/%s not covered: %s", p.Target, p.System, p.Error))
 		}
 	}
+	if res.Plan != nil {
+		// The steps a connector saw but could not make: awaiting a person.
+		for _, m := range res.Plan.Manual {
+			if m.Target == "" {
+				continue
+			}
+			c.Items++
+			c.Awaiting++
+			c.Missing = append(c.Missing, fmt.Sprintf("%s manual step %s (%s): awaiting a person, then a declared item %s attested", m.Target, m.Item, m.Name, m.Item))
+		}
+	}
 	for _, it := range items {
 		c.Items++
 		switch it.Status {

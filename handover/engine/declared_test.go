@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,47 @@ func TestSavedPlanManualStepsCurrent(t *testing.T) {
 	}
 	if m := res.Plan.Manual[0]; m.Item != "pare-feu" || m.Status != string(report.DeclaredDone) {
 		t.Errorf("manual step: %+v", m)
+	}
+}
+
+// TestConnectorManualStep: a step a connector sees but cannot make is a
+// manual step of the plan (with its target), a deviation of the run's
+// report and an awaiting item of its completeness; once the playbook
+// declares an item of the same id and it is attested, that item stands
+// for the step.
+func TestConnectorManualStep(t *testing.T) {
+	_, pb := setup(t, "    manual_step: box.keys\n", []string{"root"}, nil)
+	ctx := context.Background()
+	s, err := newEngine().Load(ctx, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Plan(s.Inventory(ctx, 1))
+	s.Close()
+	if len(p.Manual) != 1 || p.Manual[0].Target != "box" || p.Manual[0].Item != "box.keys" || p.Manual[0].Status != string(report.DeclaredAwaiting) {
+		t.Fatalf("manual steps: %+v", p.Manual)
+	}
+	res := runOnce(t, newEngine(), pb)
+	want := "box: manual step box.keys (rotate, the box's keys), not made by handover: only a person can"
+	if !slices.Contains(res.Report.Deviations.Residual, want) {
+		t.Errorf("deviations: %q, want %q", res.Report.Deviations.Residual, want)
+	}
+	if c := res.Report.Completeness; c.Complete || c.Awaiting != 1 {
+		t.Errorf("completeness: %+v", c)
+	}
+
+	// Declared and attested: the declared item stands for the step.
+	_, pb = setup(t, "    manual_step: box.keys\ndeclared:\n  - {id: box.keys, kind: physical, name: Clés de la box, owner: DSI, provider_knew: true, action: rotate}\n", []string{"root"}, nil)
+	s, err = newEngine().Load(ctx, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Attest(ctx, engine.Attestation{Item: "box.keys", By: "Jeanne Martin (DSI)", Note: "clés changées"}); err != nil {
+		t.Fatal(err)
+	}
+	p = s.Plan(s.Inventory(ctx, 1))
+	if len(p.Manual) != 1 || p.Manual[0].Target != "" || p.Manual[0].Status != string(report.DeclaredDone) {
+		t.Errorf("manual steps once declared and attested: %+v", p.Manual)
 	}
 }

@@ -35,11 +35,23 @@ func (fakeConnector) Configure(d *playbook.Decoder, t playbook.Target, env conne
 		// unknown_old: no password was handed over (KnownCredential has
 		// none), as when a provider refused to give them.
 		"unknown_old": {Decode: func(n *yaml.Node) { ft.unknownOld = d.Bool(n, "unknown_old") }},
+		// manual_step: a step the connector sees but cannot make.
+		"manual_step": {Decode: func(n *yaml.Node) { ft.manualStep = d.NonEmpty(n, "manual_step") }},
 	})
+	if ft.manualStep != "" {
+		return &stepFake{fakeTarget: ft}
+	}
 	if ft.batch {
 		return &batchFake{fakeTarget: ft}
 	}
 	return ft
+}
+
+// stepFake is the fake target asking for a manual step it cannot make.
+type stepFake struct{ *fakeTarget }
+
+func (s *stepFake) ManualSteps(inv *connector.Inventory) []plan.Manual {
+	return []plan.Manual{{Item: s.manualStep, Kind: "fake", Name: "the box's keys", Owner: "DSI", Action: "rotate", Detail: "only a person can"}}
 }
 
 // batchFake is the fake target counting the calls the engine makes, as
@@ -84,6 +96,7 @@ type fakeTarget struct {
 	batch  bool
 	// unknownOld: KnownCredential knows no handed-over password.
 	unknownOld bool
+	manualStep string
 	env        connector.Env
 	mu         sync.Mutex
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/playbook"
+	"github.com/handoverhq/handover/handover/report"
 )
 
 // Plan derives the changes from inventories. It does no I/O: each
@@ -73,7 +74,35 @@ func (s *Session) Plan(invs []*connector.Inventory) *plan.Plan {
 	}
 	p.Sort()
 	p.Manual = s.manualSteps(p.Created)
+	p.Manual = append(p.Manual, s.connectorSteps(invs, byName)...)
 	return p
+}
+
+// connectorSteps are the steps connectors see but cannot make, awaiting
+// a person. A declared item of the same id stands for one (it is listed
+// with the declared items, with its attestation), so that the step is
+// attested like any declared item.
+func (s *Session) connectorSteps(invs []*connector.Inventory, byName map[string]*Target) []plan.Manual {
+	var out []plan.Manual
+	for _, inv := range invs {
+		t := byName[inv.Target]
+		if t == nil {
+			continue
+		}
+		ms, ok := t.Impl.(connector.ManualStepper)
+		if !ok {
+			continue
+		}
+		for _, m := range ms.ManualSteps(inv) {
+			if _, declared := s.declared(m.Item); declared {
+				continue
+			}
+			m.Target = inv.Target
+			m.Status = string(report.DeclaredAwaiting)
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // waiverFor finds the waiver covering a change: same target, and the

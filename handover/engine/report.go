@@ -40,6 +40,7 @@ func (s *Session) buildReport(ctx context.Context, rn *runner, res *Result, mode
 	r.Credentials = s.credentials(ctx, rn.store, res.Dossier)
 	r.Outgoing = outgoingFates(res)
 	r.Deviations = deviations(res)
+	r.Deviations.Residual = append(r.Deviations.Residual, connectorSteps(res)...)
 	r.Summary = summary(res)
 	r.Run.Result = runResult(res)
 	r.Formats = formats(pb.Report.Formats)
@@ -207,6 +208,23 @@ func outgoingFates(res *Result) []report.ProviderAccess {
 				out = append(out, pa)
 			}
 		}
+	}
+	return out
+}
+
+// connectorSteps are the steps a connector saw but could not make (plan
+// Manual with a Target), each a deviation: left for a person, not done by
+// this run.
+func connectorSteps(res *Result) []string {
+	if res.Plan == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range res.Plan.Manual {
+		if m.Target == "" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: manual step %s (%s, %s), not made by handover: %s", m.Target, m.Item, m.Action, m.Name, m.Detail))
 	}
 	return out
 }

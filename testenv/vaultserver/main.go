@@ -1,7 +1,7 @@
 // Command vaultserver is the testenv's Vault: what `vault server -dev` does,
 // built from Vault's own packages so that the testenv needs no Vault binary
 // and no licence. It runs a core on the in-memory physical backend with only
-// the engines the estate uses (KV, transit, userpass, AppRole; file and
+// the engines the estate uses (KV, transit, userpass, AppRole, LDAP; file and
 // socket audit devices), initialises
 // and unseals it with a single key share, creates the root token with the id
 // read from a file, mounts KV version 2 at secret/, and serves Vault's HTTP
@@ -36,6 +36,7 @@ import (
 	kv "github.com/hashicorp/vault-plugin-secrets-kv"
 	"github.com/hashicorp/vault/audit"
 	"github.com/hashicorp/vault/builtin/credential/approle"
+	"github.com/hashicorp/vault/builtin/credential/ldap"
 	"github.com/hashicorp/vault/builtin/credential/userpass"
 	"github.com/hashicorp/vault/builtin/logical/transit"
 	"github.com/hashicorp/vault/helper/namespace"
@@ -174,6 +175,9 @@ func newCore(logger log.Logger) (*vault.Core, error) {
 		CredentialBackends: map[string]logical.Factory{
 			"userpass": userpass.Factory,
 			"approle":  approle.Factory,
+			// LDAP auth backed by the client's directory (the estate
+			// points it at the test slapd).
+			"ldap": ldap.Factory,
 		},
 		// Every engine the estate uses is in the maps above; the catalog of
 		// built-in plugins must still be non-nil.

@@ -47,6 +47,13 @@ const (
 	ClientGroup     = "mairie-admins"
 	ClientUser      = "mairie-admin"
 	ClientRole      = "mairie-app"
+
+	// LDAPAuthMount is an LDAP auth method backed by the client's
+	// directory (the test slapd), bound as the provider's directory
+	// account.
+	LDAPAuthMount  = "ldap"
+	LDAPAuthURL    = "ldap://" + testenv.LDAPAddr
+	LDAPAuthBindDN = "uid=prestanet-admin,ou=partners,dc=mairie-saint-exemple,dc=test"
 )
 
 // clientPolicy is the client's own administrators' policy.
@@ -117,6 +124,7 @@ type paths struct {
 	providerOpsPassword                                          string
 	auditDir, providerAudit                                      string
 	clientPassword, clientRoleID, clientSecretID                 string
+	ldapBindPass                                                 string
 	sources                                                      string // testenv/vaultserver in the repository
 	cacheDir                                                     string
 }
@@ -148,6 +156,7 @@ func pathsOf(o component.Options) paths {
 		clientPassword:        filepath.Join(sec, "mairie-admin-password"),
 		clientRoleID:          filepath.Join(sec, "mairie-app-role-id"),
 		clientSecretID:        filepath.Join(sec, "mairie-app-secret-id"),
+		ldapBindPass:          filepath.Join(sec, "ldap-auth-bindpass"),
 		sources:               filepath.Join(o.RepoDir, "testenv", "vaultserver"),
 		cacheDir:              o.CacheDir,
 	}
@@ -311,6 +320,7 @@ func fillEnv(env *testenv.Env, p paths, pid int) error {
 	v.ClientPolicy, v.ClientAppPolicy, v.ClientGroup = ClientPolicy, ClientAppPolicy, ClientGroup
 	v.ClientUser, v.ClientPasswordFile = ClientUser, p.clientPassword
 	v.ClientAppRole, v.ClientRoleIDFile, v.ClientSecretIDFile = ClientRole, p.clientRoleID, p.clientSecretID
+	v.LDAPAuthMount, v.LDAPAuthURL, v.LDAPAuthBindDN, v.LDAPAuthBindPassFile = LDAPAuthMount, LDAPAuthURL, LDAPAuthBindDN, p.ldapBindPass
 	return nil
 }
 
@@ -664,6 +674,35 @@ func plantMore(ctx context.Context, c *api.Client, p paths, roleID, secretID, pa
 		Options: map[string]string{"file_path": p.providerAudit},
 	}); err != nil {
 		return fmt.Errorf("audit device %s: %w", ProviderAuditPath, err)
+	}
+	return plantLDAPAuth(ctx, c, p)
+}
+
+// plantLDAPAuth enables an LDAP auth method on the client's directory,
+// configured with a bind password Vault keeps (and never returns), and
+// the directory's admins group mapped to the client's policy. Vault does
+// not reach the directory until someone logs in through it.
+func plantLDAPAuth(ctx context.Context, c *api.Client, p paths) error {
+	if err := c.Sys().EnableAuthWithOptionsWithContext(ctx, LDAPAuthMount, &api.EnableAuthOptions{Type: "ldap", Description: "Directory logins (annuaire)"}); err != nil {
+		return fmt.Errorf("enable %s: %w", LDAPAuthMount, err)
+	}
+	if err := ensureRandomFile(p.ldapBindPass, "Bind-"); err != nil {
+		return err
+	}
+	bindPass, err := readTrimmed(p.ldapBindPass)
+	if err != nil {
+		return err
+	}
+	base := "dc=mairie-saint-exemple,dc=test"
+	if _, err := c.Logical().WriteWithContext(ctx, "auth/"+LDAPAuthMount+"/config", map[string]any{
+		"url": LDAPAuthURL, "binddn": LDAPAuthBindDN, "bindpass": bindPass,
+		"userdn": "ou=people," + base, "userattr": "uid",
+		"groupdn": "ou=groups," + base, "groupfilter": "(&(objectClass=groupOfNames)(member={{.UserDN}}))", "groupattr": "cn",
+	}); err != nil {
+		return fmt.Errorf("auth/%s/config: %w", LDAPAuthMount, err)
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "auth/"+LDAPAuthMount+"/groups/admins", map[string]any{"policies": ClientPolicy}); err != nil {
+		return fmt.Errorf("auth/%s/groups/admins: %w", LDAPAuthMount, err)
 	}
 	return nil
 }
