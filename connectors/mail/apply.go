@@ -305,8 +305,11 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	}
 	// Files to edit: passwd-files, Postfix sources, .forward files.
 	fileChanges := map[string][]int{}
+	var confChanges []int
 	for i, ch := range changes {
 		switch {
+		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "master-passdb":
+			confChanges = append(confChanges, i)
 		case ch.Action == plan.RemoveGrant || ch.Action == plan.LockAccount:
 			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		case ch.Action == plan.RemoveForward && (ch.Params["kind"] == "postfix" || ch.Params["kind"] == "forward"):
@@ -434,6 +437,27 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		}
 	}
 	date := t.now().UTC().Format("20060102-150405")
+	for _, i := range confChanges {
+		ch := changes[i]
+		if res[i].Err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(e.DBs, func(db authDB) bool { return db.Kind == "passdb" && db.Master && db.File == ch.Params["file"] }) {
+			details[i] = "no master passdb on " + ch.Params["file"] + " any more"
+			continue
+		}
+		file, st, block, err := t.findMasterPassdb(ctx, r, ch.Params["conf"], ch.Params["file"])
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		name := fmt.Sprintf("c%d", i)
+		stepOf[i] = name
+		backup := file + ".avant-handover-" + date
+		details[i] = fmt.Sprintf("passdb block (lines %d-%d) removed from %s, checked with doveconf -n, Dovecot reloaded; the old file kept as %s", block.Start+1, block.End+1, file, backup)
+		text := removeBlock(st.content, block, fmt.Sprintf("passdb (master = yes, %s) removed by handover on %s: master users of the outgoing provider; the old file is %s", ch.Params["file"], date, path.Base(backup)))
+		b.call("conf_replace", name, file, st.sum, backup, b64(text))
+	}
 	for i, ch := range changes {
 		if ch.Action != plan.RemoveForward || ch.Params["kind"] != "sieve" || res[i].Err != nil {
 			continue
@@ -526,6 +550,50 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		}
 	}
 	return connector.Applied{Results: res}
+}
+
+// findMasterPassdb finds the file of Dovecot's configuration that
+// declares the master passdb of passwd-file file: the main file conf, or
+// a file it includes (!include, !include_try), three levels deep at most.
+func (t *target) findMasterPassdb(ctx context.Context, r *sshremote.Runner, conf, file string) (string, fileState, confBlock, error) {
+	files, err := readFiles(ctx, r, []string{conf})
+	if err != nil {
+		return "", fileState{}, confBlock{}, err
+	}
+	for range 3 {
+		var patterns []string
+		var names []string
+		for name := range files {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			st := files[name]
+			if b, ok := masterPassdbBlock(st.content, file); ok {
+				return name, st, b, nil
+			}
+			patterns = append(patterns, includes(st.content, path.Dir(name))...)
+		}
+		if len(patterns) == 0 {
+			break
+		}
+		var args []string
+		for _, p := range patterns {
+			args = append(args, "glob:"+p)
+		}
+		out, err := r.Run(ctx, readScript, args, nil)
+		if err != nil {
+			return "", fileState{}, confBlock{}, fmt.Errorf("read script: %w", err)
+		}
+		recs, _ := parseRecords(out)
+		files = map[string]fileState{}
+		for _, rec := range recs {
+			if rec.Kind == "file" {
+				files[rec.Name] = fileState{content: rec.Content, sum: sha256hex(rec.Content)}
+			}
+		}
+	}
+	return "", fileState{}, confBlock{}, fmt.Errorf("no passdb block with master = yes and %s found in %s or the files it includes: remove it by hand", file, conf)
 }
 
 func findScript(e *estate, user, name string) (script, bool) {

@@ -23,6 +23,8 @@ type estate struct {
 	DovecotVersion string
 	PostfixVersion string
 	Conf           *confNode
+	// ConfPath is the configuration file doveconf read (its first line).
+	ConfPath string
 	DBs            []authDB
 	Postconf       map[string]string
 	// Passwd are the passwd-files' entries, by path; Raw their content.
@@ -108,6 +110,7 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			if e.Conf, err = parseDoveconf(rec.Content); err != nil {
 				return nil, err
 			}
+			e.ConfPath = doveconfPath(rec.Content)
 		case "postconf":
 			e.Postconf = parsePostconf(rec.Content)
 		case "sieve-list":
@@ -342,6 +345,12 @@ type (
 		Path string   `json:"path"`
 		Drop []string `json:"drop"`
 	}
+	// masterPassdbData is a master passdb that holds only the provider's
+	// master users: its block goes from the configuration.
+	masterPassdbData struct {
+		File string `json:"file"`
+		Conf string `json:"conf"`
+	}
 	// mailboxData is a mailbox's passdb entry.
 	mailboxData struct {
 		File  string `json:"file"`
@@ -558,6 +567,35 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			}
 			sys.Accounts = append(sys.Accounts, a)
 		}
+	}
+	// A master passdb holding only the provider's master users goes whole:
+	// emptied, it would stay in the configuration for nothing.
+	for _, db := range e.DBs {
+		if db.Kind != "passdb" || !db.Master || db.File == "" || db.Variables {
+			continue
+		}
+		entries := e.Passwd[db.File]
+		var theirs []string
+		for _, en := range entries {
+			if len(t.out.Account(en.User)) > 0 {
+				theirs = append(theirs, en.User)
+			}
+		}
+		if len(theirs) == 0 || len(theirs) != len(entries) {
+			continue
+		}
+		f := connector.Finding{
+			ID: "master-passdb:" + db.File, Kind: connector.KindMaster, Object: db.label(),
+			Summary:  fmt.Sprintf("%s holds only the outgoing provider's master users (%s)", db.label(), strings.Join(theirs, ", ")),
+			Provider: true, Reasons: []string{"every entry is a master user of the outgoing provider: " + strings.Join(theirs, ", ")},
+			Detail:   map[string]string{"passdb": db.File, "conf": e.ConfPath},
+		}
+		if e.ConfPath != "" {
+			f.Data = masterPassdbData{File: db.File, Conf: e.ConfPath}
+		} else {
+			e.Problems = append(e.Problems, db.label()+": doveconf -n did not name its configuration file: the master passdb's block is not removed")
+		}
+		sys.Findings = append(sys.Findings, f)
 	}
 	// Handed-over mailboxes no passwd-file holds.
 	for _, h := range t.s.Mailboxes {

@@ -145,3 +145,25 @@ func TestDoveconf(t *testing.T) {
 		t.Error("an unclosed section parsed")
 	}
 }
+
+func TestMasterPassdbBlock(t *testing.T) {
+	conf := "# header\nauth_master_user_separator = *\n\n# Acces support\npassdb {\n  driver = passwd-file\n  args = scheme=SHA512-CRYPT /etc/dovecot/master-users\n  master = yes\n}\npassdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\nservice x {\n  unix_listener y {\n    mode = 0\n  }\n}\n!include conf.d/*.conf\n"
+	b, ok := masterPassdbBlock(conf, "/etc/dovecot/master-users")
+	if !ok || b.Start != 4 || b.End != 8 {
+		t.Fatalf("block %+v %v", b, ok)
+	}
+	if _, ok := masterPassdbBlock(conf, "/etc/dovecot/users"); ok {
+		t.Error("a passdb without master = yes was taken for the master one")
+	}
+	got := removeBlock(conf, b, "removed")
+	want := "# header\nauth_master_user_separator = *\n\n# Acces support\n# removed\npassdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\nservice x {\n  unix_listener y {\n    mode = 0\n  }\n}\n!include conf.d/*.conf\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if inc := includes(conf, "/etc/dovecot"); len(inc) != 1 || inc[0] != "/etc/dovecot/conf.d/*.conf" {
+		t.Errorf("includes %q", inc)
+	}
+	if p := doveconfPath("# 2.3.19.1 (9b53102964): /etc/dovecot/dovecot.conf\n# OS: Linux\n"); p != "/etc/dovecot/dovecot.conf" {
+		t.Errorf("doveconf path %q", p)
+	}
+}

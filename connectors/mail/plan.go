@@ -83,6 +83,14 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 					Reason: "master user of the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
 					Params: map[string]string{"file": x.File, "login": x.Login},
 				})
+			case masterPassdbData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveGrant, Object: "master passdb " + x.File,
+					Before: f.Summary + ", declared in " + x.Conf,
+					After:  fmt.Sprintf("no master passdb: its block removed from the file of %s that declares it (checked with doveconf -n, the old file kept beside it as NAME.avant-handover-DATE), Dovecot reloaded", x.Conf),
+					Reason: "master passdb of the outgoing provider's master users only: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "master-passdb", "file": x.File, "conf": x.Conf},
+				})
 			case sieveData:
 				if x.Global {
 					changes = append(changes, plan.Change{

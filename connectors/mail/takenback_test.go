@@ -41,6 +41,15 @@ func takenBack(t *testing.T, e *testenv.Env, res *engine.Result) {
 	if login("claire.moreau@"+testenv.ClientDomain+m.MasterSeparator+m.MasterUser.Name, master) {
 		t.Error("the provider's master login still opens a mailbox")
 	}
+	// The master passdb held only the provider's master user: its block
+	// is gone from dovecot.conf, and the old file kept beside it.
+	conf, err := rootSSH(e, "doveconf -n; echo '== backups'; ls /etc/dovecot/")
+	if err != nil {
+		t.Fatalf("%v: %s", err, conf)
+	}
+	if strings.Contains(conf, "master = yes") || strings.Contains(conf, "/etc/dovecot/master-users") || !strings.Contains(conf, "dovecot.conf.avant-handover-") {
+		t.Errorf("after the run the master passdb is still configured, or no backup of dovecot.conf was kept:\n%s", conf)
+	}
 	// Rotated: the old password is refused, the stored one works.
 	rotated := 0
 	for _, a := range res.Actions {

@@ -57,29 +57,26 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		ch := d.Change
 		switch ch.Action {
 		case plan.RemoveGrant:
-			login := ch.Params["login"]
-			file := passdbFileOf(e, login, true)
-			add(ch, connector.Absent, file == "", fmt.Sprintf("master user %s: no entry in any master passdb (doveconf -n and the passwd-files re-read over SSH)", login), file)
-			pw, known, err := t.KnownCredential(ctx, ch)
-			if err != nil || !known {
-				add(ch, connector.Note, true, "master login not tried: the playbook hands over no password for "+login+" (master_users:)", "")
-				continue
+			logins := []string{ch.Params["login"]}
+			if ch.Params["kind"] == "master-passdb" {
+				file := ch.Params["file"]
+				var still []string
+				for _, db := range e.DBs {
+					if db.Kind == "passdb" && db.Master && db.File == file {
+						still = append(still, db.label())
+					}
+				}
+				add(ch, connector.Absent, len(still) == 0, fmt.Sprintf("no master passdb on %s in Dovecot's configuration (doveconf -n re-read over SSH, after doveadm reload)", file), strings.Join(still, "; "))
+				logins = nil
+				for _, h := range t.s.MasterUsers {
+					logins = append(logins, h.Login)
+				}
+			} else {
+				file := passdbFileOf(e, logins[0], true)
+				add(ch, connector.Absent, file == "", fmt.Sprintf("master user %s: no entry in any master passdb (doveconf -n and the passwd-files re-read over SSH)", logins[0]), file)
 			}
-			mailbox := anyMailbox(e)
-			if err := flush(); err != nil {
-				add(ch, connector.Absent, false, "master login "+mailbox+"*"+login+" not tried", err.Error())
-				pw.Destroy()
-				continue
-			}
-			sep := e.Conf.get("auth_master_user_separator")
-			works, why, lerr := t.imapLogin(ctx, mailbox+sep+login, pw)
-			pw.Destroy()
-			what := fmt.Sprintf("master login %s%s%s with the handed-over master password: %s; Dovecot's auth cache flushed first", mailbox, sep, login, t.imapMethod(mailbox+sep+login))
-			switch {
-			case lerr != nil:
-				add(ch, connector.Absent, false, what, lerr.Error())
-			default:
-				add(ch, connector.Absent, !works, what, refusedDetail(works, why))
+			for _, login := range logins {
+				t.verifyMasterLogin(ctx, e, ch, login, flush, add)
 			}
 		case plan.LockAccount:
 			login := ch.Params["login"]
@@ -205,6 +202,33 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		}
 	}
 	return checks, nil
+}
+
+// verifyMasterLogin tries a master login MAILBOX<separator>login with
+// the master user's handed-over password: it must be refused.
+func (t *target) verifyMasterLogin(ctx context.Context, e *estate, ch plan.Change, login string, flush func() error, add func(plan.Change, connector.CheckKind, bool, string, string)) {
+	pw, known, err := t.KnownCredential(ctx, plan.Change{Object: login})
+	if err != nil || !known {
+		add(ch, connector.Note, true, "master login not tried: the playbook hands over no password for "+login+" (master_users:)", "")
+		return
+	}
+	defer pw.Destroy()
+	mailbox := anyMailbox(e)
+	sep := e.Conf.get("auth_master_user_separator")
+	if sep == "" {
+		sep = "*"
+	}
+	if err := flush(); err != nil {
+		add(ch, connector.Absent, false, "master login "+mailbox+sep+login+" not tried", err.Error())
+		return
+	}
+	works, why, lerr := t.imapLogin(ctx, mailbox+sep+login, pw)
+	what := fmt.Sprintf("master login %s%s%s with the handed-over master password: %s; Dovecot's auth cache flushed first", mailbox, sep, login, t.imapMethod(mailbox+sep+login))
+	if lerr != nil {
+		add(ch, connector.Absent, false, what, lerr.Error())
+		return
+	}
+	add(ch, connector.Absent, !works, what, refusedDetail(works, why))
 }
 
 func mapTool(param string) string {

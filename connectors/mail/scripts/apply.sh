@@ -117,6 +117,44 @@ sieve_global() {
 	sievec "$gpath" >/dev/null 2>&1 || :
 }
 
+# conf_replace STEP PATH EXPECT_SHA256 BACKUP CONTENT_B64: a file of
+# Dovecot's configuration replaced (write_file) once its old content is
+# kept as BACKUP (a name no !include of Dovecot's matches); doveconf -n
+# must then read the whole configuration, else the old file is put back
+# and nothing is reloaded; then Dovecot reloads it.
+conf_replace() {
+	cstep=$1 cpath=$2 cexpect=$3 cbackup=$4 cnew=$5
+	if [ -e "$cbackup" ] || [ -L "$cbackup" ]; then
+		fail "$cstep" "$cbackup exists already" && return
+	fi
+	if [ -L "$cpath" ] || ! cp -p -- "$cpath" "$cbackup"; then
+		fail "$cstep" "keeping the backup $cbackup" && return
+	fi
+	wout=$(write_file "$cstep" "$cpath" "$cexpect" "$cnew")
+	case $wout in
+	"@@ok "*) ;;
+	*)
+		echo "$wout"
+		failed=1
+		rm -f -- "$cbackup"
+		return
+		;;
+	esac
+	if ! err=$(doveconf -n 2>&1 >/dev/null); then
+		if cp -p -- "$cbackup" "$cpath.handover-restore" && mv -f -- "$cpath.handover-restore" "$cpath"; then
+			fail "$cstep" "doveconf -n refused the edited configuration; the old file was put back, nothing reloaded: $(printf '%s' "$err" | head -n 3 | tr '\n' ' ')"
+		else
+			fail "$cstep" "doveconf -n refused the edited configuration and the old file could not be put back from $cbackup: $(printf '%s' "$err" | head -n 3 | tr '\n' ' ')"
+		fi
+		return
+	fi
+	if ! err=$(doveadm reload 2>&1); then
+		fail "$cstep" "the configuration was edited and doveconf -n reads it, but doveadm reload failed: $err"
+		return
+	fi
+	ok "$cstep"
+}
+
 # run STEP COMMAND...: one command as a step.
 run() {
 	step=$1

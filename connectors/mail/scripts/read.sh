@@ -3,6 +3,7 @@
 #   file:PATH       the file's content ("@@file" record), or "@@absent",
 #                   "@@link" (a symbolic link: not followed)
 #   dir:PATH        every *.sieve file of a directory (sieve_before...)
+#   glob:PATTERN    every file a pattern names (an !include of Dovecot's)
 #   postmap:T:PATH  the entries Postfix uses (postmap -s T:PATH)
 #   postalias:T:PATH  the same for an aliases table (postalias -s)
 #   forwards:-      every .forward file of root and of /home
@@ -39,6 +40,12 @@ for arg in "$@"; do
 		else
 			readfile "$rest"
 		fi
+		;;
+	glob)
+		# shellcheck disable=SC2086 # the pattern is meant to expand
+		for f in $rest; do
+			{ [ -e "$f" ] || [ -L "$f" ]; } && readfile "$f"
+		done
 		;;
 	postmap) postmap -s "$rest" 2>&1 | rec postmap "$rest" ;;
 	postalias) postalias -s "$rest" 2>&1 | rec postalias "$rest" ;;

@@ -447,6 +447,9 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 	pm := providerMailbox + "@" + testenv.ClientDomain
 	e.Accounts = append(e.Accounts, testenv.Account{Name: pm, PasswordFile: mailPasswordFile(m.dir, pm)})
 	e.ProviderAccounts = []string{pm}
+	e.Forwards = []string{"/home/" + mailForwardUser + "/.forward"}
+	e.ForwardAddress = mailForwardUser + "@mail." + testenv.ClientDomain
+	e.ProviderACLs = []string{"mairie@" + testenv.ClientDomain + ":INBOX:user=" + pm}
 	return e
 }
 
