@@ -310,6 +310,8 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		switch {
 		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "master-passdb":
 			confChanges = append(confChanges, i)
+		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "acl":
+			// doveadm acl delete, below.
 		case ch.Action == plan.RemoveGrant || ch.Action == plan.LockAccount:
 			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		case ch.Action == plan.RemoveForward && (ch.Params["kind"] == "postfix" || ch.Params["kind"] == "forward"):
@@ -431,12 +433,36 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 					b.call("sieve_global", name, f, g[2], files[f].sum, b64(files[f].content), b64(text))
 				}
 			}
-			if !isGlobal {
+			switch {
+			case isGlobal:
+			case path.Base(f) == ".forward":
+				content := b64(text)
+				if len(forwardTargets(text)) == 0 {
+					content = "" // nothing left: the file goes
+				}
+				b.call("forward_write", name, f, files[f].sum, f+".avant-handover-"+t.now().UTC().Format("20060102-150405"), content)
+			default:
 				b.call("write_file", name, f, files[f].sum, b64(text))
 			}
 		}
 	}
 	date := t.now().UTC().Format("20060102-150405")
+	for i, ch := range changes {
+		if ch.Action != plan.RemoveGrant || ch.Params["kind"] != "acl" || res[i].Err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(e.ACLs, func(a aclFile) bool {
+			return a.User == ch.Params["user"] && a.Mailbox == ch.Params["mailbox"] &&
+				slices.ContainsFunc(a.Entries, func(en aclEntry) bool { return en.Identifier == ch.Params["id"] })
+		}) {
+			details[i] = "no such ACL entry any more"
+			continue
+		}
+		name := fmt.Sprintf("a%d", i)
+		stepOf[i] = name
+		details[i] = fmt.Sprintf("doveadm acl delete -u %s %s %s", ch.Params["user"], ch.Params["mailbox"], ch.Params["id"])
+		b.call("run", name, "doveadm", "acl", "delete", "-u", ch.Params["user"], ch.Params["mailbox"], ch.Params["id"])
+	}
 	for _, i := range confChanges {
 		ch := changes[i]
 		if res[i].Err != nil {

@@ -41,6 +41,11 @@ type estate struct {
 	LoginLog  string
 	Maps      []mapRead
 	Forwards  []forwardFile
+	// ACLs are the dovecot-acl files read under the mailboxes' mail
+	// directories; ACLRoots the mail directory of each mailbox read, by
+	// user.
+	ACLs     []aclFile
+	ACLRoots map[string]string
 	// Problems are what the connector could not handle (a passdb driver
 	// it does not support, a script it cannot parse).
 	Problems []string
@@ -228,12 +233,19 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			}
 		}
 	}
-	// Third round: the mailboxes' sizes (their homes, from the passdbs).
+	// Third round: the mailboxes' sizes (their homes, from the passdbs)
+	// and, with the acl plugin, their ACL files.
 	var homes []string
+	e.ACLRoots = map[string]string{}
+	acl := aclEnabled(e.Conf)
 	for _, db := range e.DBs {
 		for _, en := range e.Passwd[db.File] {
 			if !db.Master && strings.HasPrefix(en.Home, "/") && !slices.Contains(homes, "du:"+en.Home) {
 				homes = append(homes, "du:"+en.Home)
+				if root := mailRoot(e.Conf.get("mail_location"), en.Home); acl && root != "" {
+					e.ACLRoots[en.User] = root
+					homes = append(homes, "acls:"+root)
+				}
 			}
 		}
 	}
@@ -244,10 +256,18 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		}
 		recs, _ = parseRecords(out)
 		for _, rec := range recs {
-			if rec.Kind == "du" {
+			switch rec.Kind {
+			case "du":
 				e.Sizes[rec.Name] = strings.TrimSpace(rec.Content)
+			case "file", "link":
+				for user, root := range e.ACLRoots {
+					if strings.HasPrefix(rec.Name, root+"/") {
+						e.ACLs = append(e.ACLs, parseACLFile(user, root, rec.Name, rec.Content, rec.Kind == "link", namespaceSeparator(e.Conf)))
+					}
+				}
 			}
 		}
+		sort.Slice(e.ACLs, func(i, j int) bool { return e.ACLs[i].Path < e.ACLs[j].Path })
 	}
 	for i := range e.Maps {
 		m := &e.Maps[i]
@@ -344,6 +364,17 @@ type (
 	forwardData struct {
 		Path string   `json:"path"`
 		Drop []string `json:"drop"`
+		// Address is the local address whose mail the file forwards
+		// (USER@myhostname), for the delivery proof.
+		Address string `json:"address,omitempty"`
+	}
+	// aclData is an IMAP ACL entry (Dovecot's acl plugin) giving the
+	// provider access to a mailbox.
+	aclData struct {
+		Owner      string `json:"owner"`
+		Mailbox    string `json:"mailbox"`
+		Identifier string `json:"identifier"`
+		File       string `json:"file"`
 	}
 	// masterPassdbData is a master passdb that holds only the provider's
 	// master users: its block goes from the configuration.
@@ -563,6 +594,9 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 				if at, ok := e.LastLogin[en.User]; ok {
 					about = append(about, "last login "+at)
 				}
+				if q := userQuota(en.Extra, plugin); q != "" {
+					about = append(about, "quota "+q)
+				}
 				fact("mailbox "+en.User, strings.Join(about, ", "), false)
 			}
 			sys.Accounts = append(sys.Accounts, a)
@@ -605,6 +639,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 	}
 
 	sys.Findings = append(sys.Findings, t.sieveFindings(e.Scripts)...)
+	t.describeSharing(e, sys, fact)
 
 	// Postfix tables.
 	for _, m := range e.Maps {
@@ -668,7 +703,11 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 		if len(drop) > 0 {
 			f.Provider = true
 			f.Reasons = []string{"forwards to the provider's domain: " + strings.Join(drop, ", ")}
-			f.Data = forwardData{Path: fw.Path, Drop: drop}
+			fd := forwardData{Path: fw.Path, Drop: drop}
+			if user, ok := strings.CutPrefix(path.Dir(fw.Path), "/home/"); ok && !strings.Contains(user, "/") && e.Postconf["myhostname"] != "" {
+				fd.Address = user + "@" + e.Postconf["myhostname"]
+			}
+			f.Data = fd
 		}
 		sys.Findings = append(sys.Findings, f)
 	}

@@ -91,6 +91,13 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 					Reason: "master passdb of the outgoing provider's master users only: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
 					Params: map[string]string{"kind": "master-passdb", "file": x.File, "conf": x.Conf},
 				})
+			case aclData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveGrant, Object: "acl " + x.Owner + " " + x.Mailbox + " " + x.Identifier,
+					Before: f.Summary, After: x.Identifier + " has no right on " + x.Mailbox + " of " + x.Owner + " (doveadm acl delete)",
+					Reason: "IMAP ACL opening a client's mailbox to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "acl", "user": x.Owner, "mailbox": x.Mailbox, "id": x.Identifier, "file": x.File},
+				})
 			case sieveData:
 				if x.Global {
 					changes = append(changes, plan.Change{
@@ -119,9 +126,9 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 			case forwardData:
 				changes = append(changes, plan.Change{
 					Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "forward " + x.Path,
-					Before: f.Summary, After: x.Path + " without " + strings.Join(x.Drop, ", "),
+					Before: f.Summary, After: x.Path + " without " + strings.Join(x.Drop, ", ") + " (edited as the account that owns its directory; removed if nothing is left; the old file kept beside it as " + path.Base(x.Path) + ".avant-handover-DATE)",
 					Reason: ".forward sending mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
-					Params: map[string]string{"kind": "forward", "file": x.Path, "drop": strings.Join(x.Drop, ",")},
+					Params: map[string]string{"kind": "forward", "file": x.Path, "drop": strings.Join(x.Drop, ","), "address": x.Address},
 				})
 			}
 		}

@@ -58,6 +58,27 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		switch ch.Action {
 		case plan.RemoveGrant:
 			logins := []string{ch.Params["login"]}
+			if ch.Params["kind"] == "acl" {
+				var rights []string
+				read := false
+				for _, a := range e.ACLs {
+					if a.User != ch.Params["user"] || a.Mailbox != ch.Params["mailbox"] {
+						continue
+					}
+					read = true
+					for _, en := range a.Entries {
+						if en.Identifier == ch.Params["id"] {
+							rights = append(rights, en.Rights)
+						}
+					}
+				}
+				detail := "the mailbox has no ACL file any more"
+				if read {
+					detail = "rights now: " + strings.Join(rights, " ")
+				}
+				add(ch, connector.Absent, len(rights) == 0, fmt.Sprintf("IMAP ACL of %s on %s of %s: no entry (its dovecot-acl re-read over SSH)", ch.Params["id"], ch.Params["mailbox"], ch.Params["user"]), detail)
+				continue
+			}
 			if ch.Params["kind"] == "master-passdb" {
 				file := ch.Params["file"]
 				var still []string
@@ -192,6 +213,9 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 				}
 				left := slices.DeleteFunc(slices.Clone(targets), func(v string) bool { return !slices.Contains(drop, v) })
 				add(ch, connector.Absent, len(left) == 0, ch.Params["file"]+" re-read over SSH: no destination in the provider's domains", strings.Join(targets, ", "))
+				if a := ch.Params["address"]; a != "" && !slices.Contains(recipients, a) {
+					recipients = append(recipients, a)
+				}
 			}
 		}
 	}

@@ -8,6 +8,8 @@
 #   postalias:T:PATH  the same for an aliases table (postalias -s)
 #   forwards:-      every .forward file of root and of /home
 #   du:PATH         the size of a directory in KiB (du -sk)
+#   acls:PATH       every dovecot-acl file under a mail directory (the acl
+#                   plugin's vfile backend), links not followed
 #   logins:PATH     from a Dovecot log, the last login line of each user
 # Records are "@@KIND NAME CONTENT", NAME and CONTENT in base64.
 export LC_ALL=C
@@ -52,6 +54,13 @@ for arg in "$@"; do
 	du)
 		if [ -d "$rest" ]; then
 			du -sk -- "$rest" 2>/dev/null | cut -f1 | rec du "$rest"
+		fi
+		;;
+	acls)
+		if [ -d "$rest" ] && [ ! -L "$rest" ]; then
+			find "$rest" -name dovecot-acl \( -type f -o -type l \) 2>/dev/null | while read -r f; do
+				readfile "$f"
+			done
 		fi
 		;;
 	logins)
