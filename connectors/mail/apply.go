@@ -306,12 +306,15 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	// Files to edit: passwd-files, Postfix sources, .forward files.
 	fileChanges := map[string][]int{}
 	var confChanges []int
+	details := map[int]string{}
 	for i, ch := range changes {
 		switch {
 		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "master-passdb":
 			confChanges = append(confChanges, i)
 		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "acl":
 			// doveadm acl delete, below.
+		case ch.Action == plan.ProveLogin:
+			details[i] = "nothing changed on the mail server: the password is the directory's, set by target " + ch.Params["directory"] + "; proven over IMAP by the verification"
 		case ch.Action == plan.RemoveGrant || ch.Action == plan.LockAccount:
 			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		case ch.Action == plan.RemoveForward && (ch.Params["kind"] == "postfix" || ch.Params["kind"] == "forward"):
@@ -344,7 +347,6 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	stepOf := map[int]string{}
 	var rebuild [][2]string       // tool, type:file
 	var globalBackups [][3]string // step, file, backup
-	details := map[int]string{}
 	for _, f := range paths {
 		text := files[f].content
 		name := fmt.Sprintf("f%d", len(stepOf))

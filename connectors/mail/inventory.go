@@ -182,6 +182,11 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			}
 		}
 	}
+	for _, db := range e.DBs {
+		if db.Driver == "ldap" && path.IsAbs(db.Args) {
+			args = append(args, "file:"+db.Args) // dovecot-ldap.conf.ext
+		}
+	}
 	args = append(args, "forwards:-")
 	e.LoginLog = e.Conf.get("info_log_path")
 	if e.LoginLog == "" {
@@ -519,11 +524,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			}
 		case db.Kind == "userdb" && (db.Driver == "static" || db.Driver == "prefetch"):
 		case db.Driver == "ldap":
-			sys.Links = append(sys.Links, connector.Link{To: db.Args, Kind: "authenticates against"})
-			sys.Findings = append(sys.Findings, connector.Finding{
-				ID: "auth-method:" + db.Kind + ":ldap", Kind: connector.KindAuth, Object: db.label(),
-				Summary: db.label() + ": mailbox passwords live in the directory; rotate them with an ldap target (this connector does not rotate them)",
-			})
+			t.describeLDAPDB(e, db, sys)
 		default:
 			e.Problems = append(e.Problems, fmt.Sprintf("%s: the connector does not support the %s driver: it lists it, and rotates none of its passwords (change them where %s keeps them)", db.label(), db.Driver, db.Driver))
 		}
@@ -631,9 +632,13 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 		}
 		sys.Findings = append(sys.Findings, f)
 	}
-	// Handed-over mailboxes no passwd-file holds.
+	// Handed-over mailboxes no passwd-file holds: the directory's, when an
+	// LDAP passdb authenticates them.
 	for _, h := range t.s.Mailboxes {
-		if !slices.ContainsFunc(sys.Accounts, func(a connector.Account) bool { return strings.EqualFold(a.Name, h.Login) }) {
+		if slices.ContainsFunc(sys.Accounts, func(a connector.Account) bool { return strings.EqualFold(a.Name, h.Login) }) {
+			continue
+		}
+		if !t.describeLDAPMailbox(ctx, e, h, sys) {
 			e.Problems = append(e.Problems, fmt.Sprintf("mailbox %s (mailboxes:) is in no passwd-file passdb the connector reads: its password is not rotated here", h.Login))
 		}
 	}

@@ -72,7 +72,7 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 			changes = append(changes, ch)
 		}
 		for _, f := range sys.Findings {
-			if !f.Provider || f.Data == nil {
+			if _, directory := f.Data.(ldapMailboxData); f.Data == nil || !f.Provider && !directory {
 				continue
 			}
 			switch x := f.Data.(type) {
@@ -90,6 +90,14 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 					After:  fmt.Sprintf("no master passdb: its block removed from the file of %s that declares it (checked with doveconf -n, the old file kept beside it as NAME.avant-handover-DATE), Dovecot reloaded", x.Conf),
 					Reason: "master passdb of the outgoing provider's master users only: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
 					Params: map[string]string{"kind": "master-passdb", "file": x.File, "conf": x.Conf},
+				})
+			case ldapMailboxData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.ProveLogin, Object: x.Login,
+					Before: "password in the directory (" + x.DN + "), as the outgoing provider handed it over",
+					After:  "the password target " + x.Directory + " sets on " + x.DN + " (its rotation, made before this proof) logs in over IMAP; the handed-over one is refused; nothing is changed on the mail server",
+					Reason: "mailbox authenticated by the directory: rotated by target " + x.Directory + ", proven over IMAP here", Finding: f.ID,
+					Params: map[string]string{"kind": "ldap", "login": x.Login, "dn": x.DN, "directory": x.Directory, "secret_path": x.SecretPath},
 				})
 			case aclData:
 				changes = append(changes, plan.Change{

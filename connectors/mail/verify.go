@@ -99,6 +99,8 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 			for _, login := range logins {
 				t.verifyMasterLogin(ctx, e, ch, login, flush, add)
 			}
+		case plan.ProveLogin:
+			t.verifyDirectoryLogin(ctx, ch, flush, add)
 		case plan.LockAccount:
 			login := ch.Params["login"]
 			state := "absent"
@@ -226,6 +228,53 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		}
 	}
 	return checks, nil
+}
+
+// verifyDirectoryLogin proves a mailbox's rotation by the directory's
+// target over IMAP: the store's current password for its entry logs in,
+// the handed-over one is refused, both after Dovecot's auth cache (which
+// caches LDAP lookups) is flushed.
+func (t *target) verifyDirectoryLogin(ctx context.Context, ch plan.Change, flush func() error, add func(plan.Change, connector.CheckKind, bool, string, string)) {
+	login, path := ch.Params["login"], ch.Params["secret_path"]
+	method := t.imapMethod(login) + ", Dovecot's auth cache flushed first"
+	if err := flush(); err != nil {
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" not tried", err.Error())
+		return
+	}
+	if t.env.Secrets == nil {
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" with the directory's new password", "no secret store to read it from")
+		return
+	}
+	next, ok, err := t.env.Secrets.Current(ctx, path)
+	switch {
+	case err != nil:
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" with the directory's new password", "reading "+path+": "+err.Error())
+	case !ok:
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" with the directory's new password",
+			fmt.Sprintf("the store holds no current password at %s: target %s did not rotate %s in this run; name it in policy.rotate.accounts (%s:%s)", path, ch.Params["directory"], ch.Params["dn"], ch.Params["directory"], ch.Params["dn"]))
+	default:
+		works, why, lerr := t.imapLogin(ctx, login, next)
+		next.Destroy()
+		what := fmt.Sprintf("%s with the password target %s set on %s (store %s)", method, ch.Params["directory"], ch.Params["dn"], path)
+		if lerr != nil {
+			add(ch, connector.NewWorks, false, what, lerr.Error())
+		} else {
+			add(ch, connector.NewWorks, works, what, why)
+		}
+	}
+	old, known, err := t.KnownCredential(ctx, ch)
+	if err != nil || !known {
+		add(ch, connector.Note, true, "handed-over password of "+login+" not tried: the playbook hands over none", "")
+		return
+	}
+	works, why, lerr := t.imapLogin(ctx, login, old)
+	old.Destroy()
+	what := method + " with the handed-over password"
+	if lerr != nil {
+		add(ch, connector.OldRejected, false, what, lerr.Error())
+		return
+	}
+	add(ch, connector.OldRejected, !works, what, refusedDetail(works, why))
 }
 
 // verifyMasterLogin tries a master login MAILBOX<separator>login with

@@ -264,6 +264,9 @@ plugin {
   quota = maildir:User quota
   quota_rule = *:storage=1G
   acl = vfile
+  # A master login keeps its mailbox owner's rights (without this the acl
+  # plugin checks the master user's own, and it has none).
+  acl_user = %u
 }
 `
 
