@@ -76,6 +76,45 @@ func readFiles(ctx context.Context, r *sshremote.Runner, paths []string) (map[st
 	return got, errors.Join(errs...)
 }
 
+// readAuth reads the configuration's passdbs and userdbs (doveconf -n)
+// and their passwd-files, as they are now: what a rotation needs, without
+// the rest of the inventory.
+func (t *target) readAuth(ctx context.Context, r *sshremote.Runner) (*estate, map[string]fileState, error) {
+	out, err := r.Run(ctx, inventoryScript, []string{"auth"}, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inventory script: %w", err)
+	}
+	recs, _ := parseRecords(out)
+	e := &estate{Passwd: map[string][]passwdEntry{}, Raw: map[string]string{}}
+	for _, rec := range recs {
+		switch rec.Kind {
+		case "missing":
+			return nil, nil, fmt.Errorf("%s is not installed on the mail host (or not on root's PATH)", rec.Name)
+		case "doveconf":
+			if e.Conf, err = parseDoveconf(rec.Content); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if e.Conf == nil {
+		return nil, nil, fmt.Errorf("doveconf -n gave no configuration")
+	}
+	e.DBs = authDBs(e.Conf)
+	var paths []string
+	for _, db := range e.DBs {
+		if db.Kind == "passdb" && db.File != "" && !db.Variables && !slices.Contains(paths, db.File) {
+			paths = append(paths, db.File)
+		}
+	}
+	// A passdb file that is absent or a link only matters if a login to
+	// rotate is in it; then the login is in no file read, and says so.
+	files, _ := readFiles(ctx, r, paths)
+	for p, st := range files {
+		e.Passwd[p] = parsePasswdFile(st.content)
+	}
+	return e, files, nil
+}
+
 // passdbFileOf finds the passwd-file passdb holding login (masters
 // included), from a fresh read of the configuration.
 func passdbFileOf(e *estate, login string, master bool) string {
@@ -112,7 +151,9 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	if err != nil {
 		return fail(err)
 	}
-	e, err := t.read(ctx)
+	// The passdbs and their passwd-files only: two round trips, whatever
+	// the number of mailboxes.
+	e, files, err := t.readAuth(ctx, r)
 	if err != nil {
 		return fail(err)
 	}
@@ -138,10 +179,6 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		paths = append(paths, f)
 	}
 	slices.Sort(paths)
-	files, err := readFiles(ctx, r, paths)
-	if err != nil {
-		return fail(err)
-	}
 	var b batch
 	step := map[int]string{}
 	var users []string
@@ -179,9 +216,7 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		b.call("write_file", name, f, files[f].sum, b64(text))
 	}
 	b.call("try", "flush", "doveadm", "auth", "cache", "flush")
-	for _, u := range users {
-		b.call("try", "kick", "doveadm", "kick", u)
-	}
+	b.call("kick_users", append([]string{"kick"}, users...)...)
 	res, err := runBatch(ctx, r, &b)
 	t.wrote()
 	t.settle(ctx)

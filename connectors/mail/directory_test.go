@@ -19,7 +19,7 @@ func TestLDAPPassdbLinked(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &estate{Conf: root, ConfPath: doveconfPath(conf), DBs: authDBs(root), Passwd: map[string][]passwdEntry{},
-		Raw: map[string]string{"/etc/dovecot/dovecot-ldap.conf.ext": "uris = ldaps://annuaire.mairie.test:636\nbase = ou=people,dc=mairie,dc=test\nauth_bind = yes\nauth_bind_userdn = uid=%n,ou=people,dc=mairie,dc=test\n"},
+		Raw:        map[string]string{"/etc/dovecot/dovecot-ldap.conf.ext": "uris = ldaps://annuaire.mairie.test:636\nbase = ou=people,dc=mairie,dc=test\nauth_bind = yes\nauth_bind_userdn = uid=%n,ou=people,dc=mairie,dc=test\n"},
 		Unreadable: map[string]string{}, Postconf: map[string]string{}}
 	tg := configure(t, "outgoing:\n  domains: [prestanet.test]\ntargets:\n  - name: messagerie\n    type: mail\n    host: 192.0.2.1\n    system: mail\n    ssh: {key_file: /nonexistent, host_key: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA}\n    directory: annuaire\n    mailboxes:\n      - {login: mairie@mairie.test, password: '${env:X}'}\n      - {login: accueil@mairie.test, password: '${env:X}', dn: 'cn=Accueil,ou=services,dc=mairie,dc=test'}\n")
 	sys := connector.System{Name: "mail"}

@@ -25,8 +25,8 @@ type estate struct {
 	Conf           *confNode
 	// ConfPath is the configuration file doveconf read (its first line).
 	ConfPath string
-	DBs            []authDB
-	Postconf       map[string]string
+	DBs      []authDB
+	Postconf map[string]string
 	// Passwd are the passwd-files' entries, by path; Raw their content.
 	Passwd map[string][]passwdEntry
 	Raw    map[string]string
@@ -623,7 +623,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			ID: "master-passdb:" + db.File, Kind: connector.KindMaster, Object: db.label(),
 			Summary:  fmt.Sprintf("%s holds only the outgoing provider's master users (%s)", db.label(), strings.Join(theirs, ", ")),
 			Provider: true, Reasons: []string{"every entry is a master user of the outgoing provider: " + strings.Join(theirs, ", ")},
-			Detail:   map[string]string{"passdb": db.File, "conf": e.ConfPath},
+			Detail: map[string]string{"passdb": db.File, "conf": e.ConfPath},
 		}
 		if e.ConfPath != "" {
 			f.Data = masterPassdbData{File: db.File, Conf: e.ConfPath}

@@ -230,6 +230,22 @@ try() {
 	ok "$step"
 }
 
+# kick_users STEP USER...: ends the open sessions of the users that have
+# one (doveadm who), with one doveadm kick each of those only.
+kick_users() {
+	kstep=$1
+	shift
+	present=$(mktemp) || {
+		fail "$kstep" "cannot make a temporary file" && return
+	}
+	doveadm who -1 2>/dev/null | awk 'NR > 1 { print $1 }' | sort -u >"$present"
+	printf '%s\n' "$@" | sort -u | comm -12 - "$present" | while read -r u; do
+		doveadm kick "$u" >/dev/null 2>&1 || :
+	done
+	rm -f -- "$present"
+	ok "$kstep"
+}
+
 finish() {
 	echo "@@end $failed"
 }
