@@ -167,3 +167,25 @@ func TestMasterPassdbBlock(t *testing.T) {
 		t.Errorf("doveconf path %q", p)
 	}
 }
+
+func TestACLFiles(t *testing.T) {
+	root := mailRoot("maildir:~/Maildir:LAYOUT=maildir++", "/var/vmail/d/mairie")
+	if root != "/var/vmail/d/mairie/Maildir" {
+		t.Fatalf("mail root %q", root)
+	}
+	for _, loc := range []string{"mdbox:~/mdbox", "maildir:/var/mail/%Ln", ""} {
+		if r := mailRoot(loc, "/h"); r != "" {
+			t.Errorf("mailRoot(%q) = %q, want none", loc, r)
+		}
+	}
+	inbox := parseACLFile("mairie@d", root, root+"/dovecot-acl", "owner lrwstipekxa\nuser=p@x lrs\n# comment\n\n", false, "/")
+	if inbox.Mailbox != "INBOX" || len(inbox.Entries) != 2 || inbox.Entries[1] != (aclEntry{"user=p@x", "lrs"}) {
+		t.Errorf("INBOX: %+v", inbox)
+	}
+	if sub := parseACLFile("mairie@d", root, root+"/.Archives.2024/dovecot-acl", "anyone lr\n", false, "/"); sub.Mailbox != "Archives/2024" {
+		t.Errorf("folder: %+v", sub)
+	}
+	if w := rightWords("lrs"); w != "lookup read write-seen" {
+		t.Errorf("rights %q", w)
+	}
+}
