@@ -236,7 +236,8 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 // caches LDAP lookups) is flushed.
 func (t *target) verifyDirectoryLogin(ctx context.Context, ch plan.Change, flush func() error, add func(plan.Change, connector.CheckKind, bool, string, string)) {
 	login, path := ch.Params["login"], ch.Params["secret_path"]
-	method := t.imapMethod(login) + ", Dovecot's auth cache flushed first"
+	method := t.imapMethod(login)
+	flushed := "; Dovecot's auth cache flushed first"
 	if err := flush(); err != nil {
 		add(ch, connector.NewWorks, false, "IMAP login of "+login+" not tried", err.Error())
 		return
@@ -255,7 +256,7 @@ func (t *target) verifyDirectoryLogin(ctx context.Context, ch plan.Change, flush
 	default:
 		works, why, lerr := t.imapLogin(ctx, login, next)
 		next.Destroy()
-		what := fmt.Sprintf("%s with the password target %s set on %s (store %s)", method, ch.Params["directory"], ch.Params["dn"], path)
+		what := fmt.Sprintf("%s with the password target %s set on %s (store %s)%s", method, ch.Params["directory"], ch.Params["dn"], path, flushed)
 		if lerr != nil {
 			add(ch, connector.NewWorks, false, what, lerr.Error())
 		} else {
@@ -269,7 +270,7 @@ func (t *target) verifyDirectoryLogin(ctx context.Context, ch plan.Change, flush
 	}
 	works, why, lerr := t.imapLogin(ctx, login, old)
 	old.Destroy()
-	what := method + " with the handed-over password"
+	what := method + " with the handed-over password" + flushed
 	if lerr != nil {
 		add(ch, connector.OldRejected, false, what, lerr.Error())
 		return

@@ -40,9 +40,9 @@ func (MailHost) Name() string { return "mailhost" }
 const (
 	mailHostName = "mail"
 	// mailPackages are installed into the mail layer with apt-get.
-	mailPackages = "postfix dovecot-imapd dovecot-lmtpd dovecot-managesieved dovecot-sieve"
+	mailPackages = "postfix dovecot-imapd dovecot-lmtpd dovecot-managesieved dovecot-sieve dovecot-ldap"
 	// mailLayerKey names the layer: change it when the recipe changes.
-	mailLayerKey = "mail-v1"
+	mailLayerKey = "mail-v2"
 	vmailUID     = 5000
 	mailProbe    = "testenv-probe"
 	// providerMailbox is a mailbox of the provider's own on the client's
