@@ -500,6 +500,9 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		details[i] = fmt.Sprintf("doveadm acl delete -u %s %s %s", ch.Params["user"], ch.Params["mailbox"], ch.Params["id"])
 		b.call("run", name, "doveadm", "acl", "delete", "-u", ch.Params["user"], ch.Params["mailbox"], ch.Params["id"])
 	}
+	// Configuration edits come last: doveadm reload restarts Dovecot's
+	// services, and a doveadm command run meanwhile can fail.
+	var confCalls [][]string
 	for _, i := range confChanges {
 		ch := changes[i]
 		if res[i].Err != nil {
@@ -519,7 +522,7 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		backup := file + ".avant-handover-" + date
 		details[i] = fmt.Sprintf("passdb block (lines %d-%d) removed from %s, checked with doveconf -n, Dovecot reloaded; the old file kept as %s", block.Start+1, block.End+1, file, backup)
 		text := removeBlock(st.content, block, fmt.Sprintf("passdb (master = yes, %s) removed by handover on %s: master users of the outgoing provider; the old file is %s", ch.Params["file"], date, path.Base(backup)))
-		b.call("conf_replace", name, file, st.sum, backup, b64(text))
+		confCalls = append(confCalls, []string{name, file, st.sum, backup, b64(text)})
 	}
 	for i, ch := range changes {
 		if ch.Action != plan.RemoveForward || ch.Params["kind"] != "sieve" || res[i].Err != nil {
@@ -577,6 +580,14 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	}
 	if kickAll {
 		b.call("try", "kick", "doveadm", "kick", "*")
+	}
+	for _, c := range confCalls {
+		b.call("conf_replace", c...)
+	}
+	if len(confCalls) > 0 && kickAll {
+		// Sessions opened between the kick and the reload: once Dovecot
+		// answers again, once more.
+		b.call("try", "kick again", "doveadm", "kick", "*")
 	}
 	var results map[string]error
 	if b.steps > 0 {

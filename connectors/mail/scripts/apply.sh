@@ -152,6 +152,12 @@ conf_replace() {
 		fail "$cstep" "the configuration was edited and doveconf -n reads it, but doveadm reload failed: $err"
 		return
 	fi
+	# Until Dovecot answers again (its services restart), 10 s at most.
+	i=0
+	while [ "$i" -lt 50 ] && ! doveadm who >/dev/null 2>&1; do
+		sleep 0.2
+		i=$((i + 1))
+	done
 	ok "$cstep"
 }
 
