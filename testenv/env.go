@@ -240,6 +240,14 @@ type MailHostEnv struct {
 	// PostfixCopies are the Postfix map entries that copy mail to the
 	// provider's domain, as "map:key".
 	PostfixCopies []string `json:"postfix_copies"`
+	// Forwards are the .forward files that send mail to the provider's
+	// domain; ForwardAddress is the local address whose mail the first
+	// one forwards.
+	Forwards       []string `json:"forwards,omitempty"`
+	ForwardAddress string   `json:"forward_address,omitempty"`
+	// ProviderACLs are the IMAP ACL entries that give the provider's
+	// mailbox access to a client mailbox, as "owner:mailbox:identifier".
+	ProviderACLs []string `json:"provider_acls,omitempty"`
 	// SudoUser logs in with OperatorKey and becomes root with sudo and
 	// the password in SudoPasswordFile.
 	SudoUser         string `json:"sudo_user,omitempty"`

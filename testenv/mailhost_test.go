@@ -66,7 +66,7 @@ func TestMailHostEstate(t *testing.T) {
 		t.Error("the master user logs in as a mailbox")
 	}
 	out, err := exec.Command("ssh", "-i", m.OperatorKey, "-o", "UserKnownHostsFile="+m.KnownHosts, "-o", "StrictHostKeyChecking=yes",
-		"-o", "BatchMode=yes", "root@"+m.Address, "doveadm sieve list -A; postmap -s hash:/etc/postfix/virtual; postmap -s hash:/etc/postfix/recipient_bcc; postalias -s hash:/etc/aliases").CombinedOutput()
+		"-o", "BatchMode=yes", "root@"+m.Address, "doveadm sieve list -A; postmap -s hash:/etc/postfix/virtual; postmap -s hash:/etc/postfix/recipient_bcc; postalias -s hash:/etc/aliases; cat "+strings.Join(m.Forwards, " ")+"; doveadm acl get -u mairie@"+testenv.ClientDomain+" INBOX").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ssh: %v\n%s", err, out)
 	}
@@ -75,7 +75,9 @@ func TestMailHostEstate(t *testing.T) {
 			t.Errorf("no Sieve script for %s:\n%s", u, out)
 		}
 	}
-	for _, want := range []string{"alertes@" + testenv.ProviderDomain, "dgs-copie@" + testenv.ProviderDomain, "alertes-serveur@" + testenv.ProviderDomain} {
+	// The Postfix copies, the .forward's, and the ACL on mairie@'s INBOX.
+	for _, want := range []string{"alertes@" + testenv.ProviderDomain, "dgs-copie@" + testenv.ProviderDomain, "alertes-serveur@" + testenv.ProviderDomain,
+		"supervision-sauvegardes@" + testenv.ProviderDomain, "user=prestanet-support@" + testenv.ClientDomain} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("no Postfix copy to %s:\n%s", want, out)
 		}

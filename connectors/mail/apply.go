@@ -76,6 +76,45 @@ func readFiles(ctx context.Context, r *sshremote.Runner, paths []string) (map[st
 	return got, errors.Join(errs...)
 }
 
+// readAuth reads the configuration's passdbs and userdbs (doveconf -n)
+// and their passwd-files, as they are now: what a rotation needs, without
+// the rest of the inventory.
+func (t *target) readAuth(ctx context.Context, r *sshremote.Runner) (*estate, map[string]fileState, error) {
+	out, err := r.Run(ctx, inventoryScript, []string{"auth"}, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inventory script: %w", err)
+	}
+	recs, _ := parseRecords(out)
+	e := &estate{Passwd: map[string][]passwdEntry{}, Raw: map[string]string{}}
+	for _, rec := range recs {
+		switch rec.Kind {
+		case "missing":
+			return nil, nil, fmt.Errorf("%s is not installed on the mail host (or not on root's PATH)", rec.Name)
+		case "doveconf":
+			if e.Conf, err = parseDoveconf(rec.Content); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if e.Conf == nil {
+		return nil, nil, fmt.Errorf("doveconf -n gave no configuration")
+	}
+	e.DBs = authDBs(e.Conf)
+	var paths []string
+	for _, db := range e.DBs {
+		if db.Kind == "passdb" && db.File != "" && !db.Variables && !slices.Contains(paths, db.File) {
+			paths = append(paths, db.File)
+		}
+	}
+	// A passdb file that is absent or a link only matters if a login to
+	// rotate is in it; then the login is in no file read, and says so.
+	files, _ := readFiles(ctx, r, paths)
+	for p, st := range files {
+		e.Passwd[p] = parsePasswdFile(st.content)
+	}
+	return e, files, nil
+}
+
 // passdbFileOf finds the passwd-file passdb holding login (masters
 // included), from a fresh read of the configuration.
 func passdbFileOf(e *estate, login string, master bool) string {
@@ -112,7 +151,9 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 	if err != nil {
 		return fail(err)
 	}
-	e, err := t.read(ctx)
+	// The passdbs and their passwd-files only: two round trips, whatever
+	// the number of mailboxes.
+	e, files, err := t.readAuth(ctx, r)
 	if err != nil {
 		return fail(err)
 	}
@@ -138,10 +179,6 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		paths = append(paths, f)
 	}
 	slices.Sort(paths)
-	files, err := readFiles(ctx, r, paths)
-	if err != nil {
-		return fail(err)
-	}
 	var b batch
 	step := map[int]string{}
 	var users []string
@@ -179,9 +216,7 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 		b.call("write_file", name, f, files[f].sum, b64(text))
 	}
 	b.call("try", "flush", "doveadm", "auth", "cache", "flush")
-	for _, u := range users {
-		b.call("try", "kick", "doveadm", "kick", u)
-	}
+	b.call("kick_users", append([]string{"kick"}, users...)...)
 	res, err := runBatch(ctx, r, &b)
 	t.wrote()
 	t.settle(ctx)
@@ -305,8 +340,16 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	}
 	// Files to edit: passwd-files, Postfix sources, .forward files.
 	fileChanges := map[string][]int{}
+	var confChanges []int
+	details := map[int]string{}
 	for i, ch := range changes {
 		switch {
+		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "master-passdb":
+			confChanges = append(confChanges, i)
+		case ch.Action == plan.RemoveGrant && ch.Params["kind"] == "acl":
+			// doveadm acl delete, below.
+		case ch.Action == plan.ProveLogin:
+			details[i] = "nothing changed on the mail server: the password is the directory's, set by target " + ch.Params["directory"] + "; proven over IMAP by the verification"
 		case ch.Action == plan.RemoveGrant || ch.Action == plan.LockAccount:
 			fileChanges[ch.Params["file"]] = append(fileChanges[ch.Params["file"]], i)
 		case ch.Action == plan.RemoveForward && (ch.Params["kind"] == "postfix" || ch.Params["kind"] == "forward"):
@@ -339,7 +382,6 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	stepOf := map[int]string{}
 	var rebuild [][2]string       // tool, type:file
 	var globalBackups [][3]string // step, file, backup
-	details := map[int]string{}
 	for _, f := range paths {
 		text := files[f].content
 		name := fmt.Sprintf("f%d", len(stepOf))
@@ -428,12 +470,60 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 					b.call("sieve_global", name, f, g[2], files[f].sum, b64(files[f].content), b64(text))
 				}
 			}
-			if !isGlobal {
+			switch {
+			case isGlobal:
+			case path.Base(f) == ".forward":
+				content := b64(text)
+				if len(forwardTargets(text)) == 0 {
+					content = "" // nothing left: the file goes
+				}
+				b.call("forward_write", name, f, files[f].sum, f+".avant-handover-"+t.now().UTC().Format("20060102-150405"), content)
+			default:
 				b.call("write_file", name, f, files[f].sum, b64(text))
 			}
 		}
 	}
 	date := t.now().UTC().Format("20060102-150405")
+	for i, ch := range changes {
+		if ch.Action != plan.RemoveGrant || ch.Params["kind"] != "acl" || res[i].Err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(e.ACLs, func(a aclFile) bool {
+			return a.User == ch.Params["user"] && a.Mailbox == ch.Params["mailbox"] &&
+				slices.ContainsFunc(a.Entries, func(en aclEntry) bool { return en.Identifier == ch.Params["id"] })
+		}) {
+			details[i] = "no such ACL entry any more"
+			continue
+		}
+		name := fmt.Sprintf("a%d", i)
+		stepOf[i] = name
+		details[i] = fmt.Sprintf("doveadm acl delete -u %s %s %s", ch.Params["user"], ch.Params["mailbox"], ch.Params["id"])
+		b.call("run", name, "doveadm", "acl", "delete", "-u", ch.Params["user"], ch.Params["mailbox"], ch.Params["id"])
+	}
+	// Configuration edits come last: doveadm reload restarts Dovecot's
+	// services, and a doveadm command run meanwhile can fail.
+	var confCalls [][]string
+	for _, i := range confChanges {
+		ch := changes[i]
+		if res[i].Err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(e.DBs, func(db authDB) bool { return db.Kind == "passdb" && db.Master && db.File == ch.Params["file"] }) {
+			details[i] = "no master passdb on " + ch.Params["file"] + " any more"
+			continue
+		}
+		file, st, block, err := t.findMasterPassdb(ctx, r, ch.Params["conf"], ch.Params["file"])
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		name := fmt.Sprintf("c%d", i)
+		stepOf[i] = name
+		backup := file + ".avant-handover-" + date
+		details[i] = fmt.Sprintf("passdb block (lines %d-%d) removed from %s, checked with doveconf -n, Dovecot reloaded; the old file kept as %s", block.Start+1, block.End+1, file, backup)
+		text := removeBlock(st.content, block, fmt.Sprintf("passdb (master = yes, %s) removed by handover on %s: master users of the outgoing provider; the old file is %s", ch.Params["file"], date, path.Base(backup)))
+		confCalls = append(confCalls, []string{name, file, st.sum, backup, b64(text)})
+	}
 	for i, ch := range changes {
 		if ch.Action != plan.RemoveForward || ch.Params["kind"] != "sieve" || res[i].Err != nil {
 			continue
@@ -491,6 +581,14 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 	if kickAll {
 		b.call("try", "kick", "doveadm", "kick", "*")
 	}
+	for _, c := range confCalls {
+		b.call("conf_replace", c...)
+	}
+	if len(confCalls) > 0 && kickAll {
+		// Sessions opened between the kick and the reload: once Dovecot
+		// answers again, once more.
+		b.call("try", "kick again", "doveadm", "kick", "*")
+	}
 	var results map[string]error
 	if b.steps > 0 {
 		results, err = runBatch(ctx, r, &b)
@@ -526,6 +624,50 @@ func (t *target) Apply(ctx context.Context, system string, changes []plan.Change
 		}
 	}
 	return connector.Applied{Results: res}
+}
+
+// findMasterPassdb finds the file of Dovecot's configuration that
+// declares the master passdb of passwd-file file: the main file conf, or
+// a file it includes (!include, !include_try), three levels deep at most.
+func (t *target) findMasterPassdb(ctx context.Context, r *sshremote.Runner, conf, file string) (string, fileState, confBlock, error) {
+	files, err := readFiles(ctx, r, []string{conf})
+	if err != nil {
+		return "", fileState{}, confBlock{}, err
+	}
+	for range 3 {
+		var patterns []string
+		var names []string
+		for name := range files {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			st := files[name]
+			if b, ok := masterPassdbBlock(st.content, file); ok {
+				return name, st, b, nil
+			}
+			patterns = append(patterns, includes(st.content, path.Dir(name))...)
+		}
+		if len(patterns) == 0 {
+			break
+		}
+		var args []string
+		for _, p := range patterns {
+			args = append(args, "glob:"+p)
+		}
+		out, err := r.Run(ctx, readScript, args, nil)
+		if err != nil {
+			return "", fileState{}, confBlock{}, fmt.Errorf("read script: %w", err)
+		}
+		recs, _ := parseRecords(out)
+		files = map[string]fileState{}
+		for _, rec := range recs {
+			if rec.Kind == "file" {
+				files[rec.Name] = fileState{content: rec.Content, sum: sha256hex(rec.Content)}
+			}
+		}
+	}
+	return "", fileState{}, confBlock{}, fmt.Errorf("no passdb block with master = yes and %s found in %s or the files it includes: remove it by hand", file, conf)
 }
 
 func findScript(e *estate, user, name string) (script, bool) {

@@ -355,3 +355,107 @@ func dropMapValues(text string, aliases bool, key string, drop func(string) bool
 	}
 	return strings.Join(out, "\n"), changed
 }
+
+// doveconfPath is the configuration file `doveconf -n` names on its first
+// line ("# 2.3.19.1 (9b53102964): /etc/dovecot/dovecot.conf").
+func doveconfPath(text string) string {
+	first, _, _ := strings.Cut(text, "\n")
+	if !strings.HasPrefix(first, "#") {
+		return ""
+	}
+	_, p, ok := strings.Cut(first, ": ")
+	if p = strings.TrimSpace(p); !ok || !path.IsAbs(p) {
+		return ""
+	}
+	return p
+}
+
+// confBlock is a section of a Dovecot configuration source file: the
+// lines from its opening "kind [name] {" to its closing "}".
+type confBlock struct {
+	Kind       string
+	Start, End int // line indexes, End the closing brace's
+	Settings   map[string]string
+}
+
+// sourceBlocks lists a configuration source file's top-level sections,
+// with their own settings (not their sub-sections'). Dovecot's source
+// syntax is doveconf's: "key = value", "kind [name] {", "}", comments,
+// and "!include" lines.
+func sourceBlocks(text string) []confBlock {
+	var out []confBlock
+	depth := 0
+	var cur *confBlock
+	for i, raw := range strings.Split(text, "\n") {
+		l := strings.TrimSpace(raw)
+		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "!") {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(l, "{"):
+			if depth == 0 {
+				f := strings.Fields(strings.TrimSuffix(l, "{"))
+				cur = &confBlock{Start: i, Settings: map[string]string{}}
+				if len(f) > 0 {
+					cur.Kind = f[0]
+				}
+			}
+			depth++
+		case l == "}":
+			depth--
+			if depth == 0 && cur != nil {
+				cur.End = i
+				out = append(out, *cur)
+				cur = nil
+			}
+			if depth < 0 {
+				return out
+			}
+		case depth == 1 && cur != nil:
+			if k, v, ok := strings.Cut(l, "="); ok {
+				cur.Settings[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return out
+}
+
+// masterPassdbBlock finds, in a configuration source file, the master
+// passdb whose passwd-file is file.
+func masterPassdbBlock(text, file string) (confBlock, bool) {
+	for _, b := range sourceBlocks(text) {
+		if b.Kind != "passdb" || b.Settings["master"] != "yes" {
+			continue
+		}
+		if slices.Contains(strings.Fields(b.Settings["args"]), file) {
+			return b, true
+		}
+	}
+	return confBlock{}, false
+}
+
+// removeBlock returns text without the block's lines, a comment saying
+// why in their place; every other byte is kept.
+func removeBlock(text string, b confBlock, comment string) string {
+	lines := strings.Split(text, "\n")
+	indent := lines[b.Start][:len(lines[b.Start])-len(strings.TrimLeft(lines[b.Start], " \t"))]
+	out := append(slices.Clone(lines[:b.Start]), indent+"# "+comment)
+	return strings.Join(append(out, lines[b.End+1:]...), "\n")
+}
+
+// includes are the patterns of a configuration source file's !include
+// and !include_try lines, made absolute against dir.
+func includes(text, dir string) []string {
+	var out []string
+	for _, raw := range strings.Split(text, "\n") {
+		f := strings.Fields(raw)
+		if len(f) == 2 && (f[0] == "!include" || f[0] == "!include_try") {
+			p := f[1]
+			if !path.IsAbs(p) {
+				p = path.Join(dir, p)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}

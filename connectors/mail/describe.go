@@ -48,7 +48,7 @@ func card(s connector.System) *connector.Card {
 		c.Text = connector.Same(s.Error)
 		return c
 	}
-	var boxes, masters, forwards []connector.CardItem
+	var boxes, masters, forwards, shared []connector.CardItem
 	for _, a := range s.Accounts {
 		item := connector.CardItem{Text: a.Name, Provider: a.Provider}
 		var about []string
@@ -68,8 +68,11 @@ func card(s connector.System) *connector.Card {
 		boxes = append(boxes, item)
 	}
 	for _, f := range s.Findings {
-		if f.Kind == connector.KindForward {
+		switch f.Kind {
+		case connector.KindForward:
 			forwards = append(forwards, connector.CardItem{Text: f.Summary, Provider: f.Provider})
+		case connector.KindGrant:
+			shared = append(shared, connector.CardItem{Text: f.Summary, Provider: f.Provider})
 		}
 	}
 	add := func(en, fr string, items []connector.CardItem) {
@@ -80,5 +83,6 @@ func card(s connector.System) *connector.Card {
 	add("Mailboxes", "Boîtes aux lettres", boxes)
 	add("Master users", "Utilisateurs maîtres", masters)
 	add("Forwards and copies", "Redirections et copies", forwards)
+	add("Access to others' mailboxes (IMAP ACLs)", "Accès aux boîtes d'autrui (ACL IMAP)", shared)
 	return c
 }

@@ -35,6 +35,12 @@ var testenvBin struct {
 // resetMailHost brings the mail host back to its planted state.
 func resetMailHost(t *testing.T) {
 	t.Helper()
+	resetComponent(t, "mailhost")
+}
+
+// resetComponent brings a testenv component back to its planted state.
+func resetComponent(t *testing.T, name string) {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -57,10 +63,10 @@ func resetMailHost(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testenvBin.path, "reset", "-only", "mailhost")
+	cmd := exec.CommandContext(ctx, testenvBin.path, "reset", "-only", name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only mailhost: %v\n%s", err, out)
+		t.Fatalf("testenv reset -only %s: %v\n%s", name, err, out)
 	}
 }
 

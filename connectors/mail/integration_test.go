@@ -87,6 +87,23 @@ func TestInventoryFindsThePlantedEstate(t *testing.T) {
 		file, key, _ := strings.Cut(pc, ":")
 		want = append(want, "postfix:"+file+":"+key)
 	}
+	for _, fw := range e.MailHost.Forwards {
+		want = append(want, "forward:"+fw)
+	}
+	for _, acl := range e.MailHost.ProviderACLs {
+		want = append(want, "acl:"+acl)
+	}
+	if len(e.MailHost.Forwards) == 0 || len(e.MailHost.ProviderACLs) == 0 {
+		t.Fatal("the mail host plants no .forward or no ACL: bin/testenv reset -only mailhost with this tree")
+	}
+	want = append(want, "master-passdb:/etc/dovecot/master-users")
+	quota := false
+	for _, f := range sys.Facts {
+		quota = quota || f.Name == "quota" && strings.Contains(f.Value, "storage=1G")
+	}
+	if !quota {
+		t.Error("no quota fact")
+	}
 	for _, id := range want {
 		if f, ok := byID[id]; !ok || !f.Provider {
 			t.Errorf("finding %s: found %v, provider %v", id, ok, f.Provider)

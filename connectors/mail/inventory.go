@@ -23,8 +23,10 @@ type estate struct {
 	DovecotVersion string
 	PostfixVersion string
 	Conf           *confNode
-	DBs            []authDB
-	Postconf       map[string]string
+	// ConfPath is the configuration file doveconf read (its first line).
+	ConfPath string
+	DBs      []authDB
+	Postconf map[string]string
 	// Passwd are the passwd-files' entries, by path; Raw their content.
 	Passwd map[string][]passwdEntry
 	Raw    map[string]string
@@ -39,6 +41,11 @@ type estate struct {
 	LoginLog  string
 	Maps      []mapRead
 	Forwards  []forwardFile
+	// ACLs are the dovecot-acl files read under the mailboxes' mail
+	// directories; ACLRoots the mail directory of each mailbox read, by
+	// user.
+	ACLs     []aclFile
+	ACLRoots map[string]string
 	// Problems are what the connector could not handle (a passdb driver
 	// it does not support, a script it cannot parse).
 	Problems []string
@@ -108,6 +115,7 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			if e.Conf, err = parseDoveconf(rec.Content); err != nil {
 				return nil, err
 			}
+			e.ConfPath = doveconfPath(rec.Content)
 		case "postconf":
 			e.Postconf = parsePostconf(rec.Content)
 		case "sieve-list":
@@ -174,6 +182,11 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			}
 		}
 	}
+	for _, db := range e.DBs {
+		if db.Driver == "ldap" && path.IsAbs(db.Args) {
+			args = append(args, "file:"+db.Args) // dovecot-ldap.conf.ext
+		}
+	}
 	args = append(args, "forwards:-")
 	e.LoginLog = e.Conf.get("info_log_path")
 	if e.LoginLog == "" {
@@ -225,12 +238,19 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 			}
 		}
 	}
-	// Third round: the mailboxes' sizes (their homes, from the passdbs).
+	// Third round: the mailboxes' sizes (their homes, from the passdbs)
+	// and, with the acl plugin, their ACL files.
 	var homes []string
+	e.ACLRoots = map[string]string{}
+	acl := aclEnabled(e.Conf)
 	for _, db := range e.DBs {
 		for _, en := range e.Passwd[db.File] {
 			if !db.Master && strings.HasPrefix(en.Home, "/") && !slices.Contains(homes, "du:"+en.Home) {
 				homes = append(homes, "du:"+en.Home)
+				if root := mailRoot(e.Conf.get("mail_location"), en.Home); acl && root != "" {
+					e.ACLRoots[en.User] = root
+					homes = append(homes, "acls:"+root)
+				}
 			}
 		}
 	}
@@ -241,10 +261,18 @@ func (t *target) read(ctx context.Context) (*estate, error) {
 		}
 		recs, _ = parseRecords(out)
 		for _, rec := range recs {
-			if rec.Kind == "du" {
+			switch rec.Kind {
+			case "du":
 				e.Sizes[rec.Name] = strings.TrimSpace(rec.Content)
+			case "file", "link":
+				for user, root := range e.ACLRoots {
+					if strings.HasPrefix(rec.Name, root+"/") {
+						e.ACLs = append(e.ACLs, parseACLFile(user, root, rec.Name, rec.Content, rec.Kind == "link", namespaceSeparator(e.Conf)))
+					}
+				}
 			}
 		}
+		sort.Slice(e.ACLs, func(i, j int) bool { return e.ACLs[i].Path < e.ACLs[j].Path })
 	}
 	for i := range e.Maps {
 		m := &e.Maps[i]
@@ -341,6 +369,23 @@ type (
 	forwardData struct {
 		Path string   `json:"path"`
 		Drop []string `json:"drop"`
+		// Address is the local address whose mail the file forwards
+		// (USER@myhostname), for the delivery proof.
+		Address string `json:"address,omitempty"`
+	}
+	// aclData is an IMAP ACL entry (Dovecot's acl plugin) giving the
+	// provider access to a mailbox.
+	aclData struct {
+		Owner      string `json:"owner"`
+		Mailbox    string `json:"mailbox"`
+		Identifier string `json:"identifier"`
+		File       string `json:"file"`
+	}
+	// masterPassdbData is a master passdb that holds only the provider's
+	// master users: its block goes from the configuration.
+	masterPassdbData struct {
+		File string `json:"file"`
+		Conf string `json:"conf"`
 	}
 	// mailboxData is a mailbox's passdb entry.
 	mailboxData struct {
@@ -479,11 +524,7 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 			}
 		case db.Kind == "userdb" && (db.Driver == "static" || db.Driver == "prefetch"):
 		case db.Driver == "ldap":
-			sys.Links = append(sys.Links, connector.Link{To: db.Args, Kind: "authenticates against"})
-			sys.Findings = append(sys.Findings, connector.Finding{
-				ID: "auth-method:" + db.Kind + ":ldap", Kind: connector.KindAuth, Object: db.label(),
-				Summary: db.label() + ": mailbox passwords live in the directory; rotate them with an ldap target (this connector does not rotate them)",
-			})
+			t.describeLDAPDB(e, db, sys)
 		default:
 			e.Problems = append(e.Problems, fmt.Sprintf("%s: the connector does not support the %s driver: it lists it, and rotates none of its passwords (change them where %s keeps them)", db.label(), db.Driver, db.Driver))
 		}
@@ -554,19 +595,56 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 				if at, ok := e.LastLogin[en.User]; ok {
 					about = append(about, "last login "+at)
 				}
+				if q := userQuota(en.Extra, plugin); q != "" {
+					about = append(about, "quota "+q)
+				}
 				fact("mailbox "+en.User, strings.Join(about, ", "), false)
 			}
 			sys.Accounts = append(sys.Accounts, a)
 		}
 	}
-	// Handed-over mailboxes no passwd-file holds.
+	// A master passdb holding only the provider's master users goes whole:
+	// emptied, it would stay in the configuration for nothing.
+	for _, db := range e.DBs {
+		if db.Kind != "passdb" || !db.Master || db.File == "" || db.Variables {
+			continue
+		}
+		entries := e.Passwd[db.File]
+		var theirs []string
+		for _, en := range entries {
+			if len(t.out.Account(en.User)) > 0 {
+				theirs = append(theirs, en.User)
+			}
+		}
+		if len(theirs) == 0 || len(theirs) != len(entries) {
+			continue
+		}
+		f := connector.Finding{
+			ID: "master-passdb:" + db.File, Kind: connector.KindMaster, Object: db.label(),
+			Summary:  fmt.Sprintf("%s holds only the outgoing provider's master users (%s)", db.label(), strings.Join(theirs, ", ")),
+			Provider: true, Reasons: []string{"every entry is a master user of the outgoing provider: " + strings.Join(theirs, ", ")},
+			Detail: map[string]string{"passdb": db.File, "conf": e.ConfPath},
+		}
+		if e.ConfPath != "" {
+			f.Data = masterPassdbData{File: db.File, Conf: e.ConfPath}
+		} else {
+			e.Problems = append(e.Problems, db.label()+": doveconf -n did not name its configuration file: the master passdb's block is not removed")
+		}
+		sys.Findings = append(sys.Findings, f)
+	}
+	// Handed-over mailboxes no passwd-file holds: the directory's, when an
+	// LDAP passdb authenticates them.
 	for _, h := range t.s.Mailboxes {
-		if !slices.ContainsFunc(sys.Accounts, func(a connector.Account) bool { return strings.EqualFold(a.Name, h.Login) }) {
+		if slices.ContainsFunc(sys.Accounts, func(a connector.Account) bool { return strings.EqualFold(a.Name, h.Login) }) {
+			continue
+		}
+		if !t.describeLDAPMailbox(ctx, e, h, sys) {
 			e.Problems = append(e.Problems, fmt.Sprintf("mailbox %s (mailboxes:) is in no passwd-file passdb the connector reads: its password is not rotated here", h.Login))
 		}
 	}
 
 	sys.Findings = append(sys.Findings, t.sieveFindings(e.Scripts)...)
+	t.describeSharing(e, sys, fact)
 
 	// Postfix tables.
 	for _, m := range e.Maps {
@@ -630,7 +708,11 @@ func (t *target) describeEstate(ctx context.Context, e *estate, sys *connector.S
 		if len(drop) > 0 {
 			f.Provider = true
 			f.Reasons = []string{"forwards to the provider's domain: " + strings.Join(drop, ", ")}
-			f.Data = forwardData{Path: fw.Path, Drop: drop}
+			fd := forwardData{Path: fw.Path, Drop: drop}
+			if user, ok := strings.CutPrefix(path.Dir(fw.Path), "/home/"); ok && !strings.Contains(user, "/") && e.Postconf["myhostname"] != "" {
+				fd.Address = user + "@" + e.Postconf["myhostname"]
+			}
+			f.Data = fd
 		}
 		sys.Findings = append(sys.Findings, f)
 	}

@@ -217,7 +217,9 @@ func (t *target) tlsConfig() (*tls.Config, error) {
 	if t.tls != nil {
 		return t.tls, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.s.TLSName}
+	// Session tickets spare the server and handover a full handshake per
+	// login proof; each proof is still a new connection and a new LOGIN.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.s.TLSName, ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 	if cfg.ServerName == "" {
 		cfg.ServerName = t.s.Host
 	}

@@ -145,3 +145,47 @@ func TestDoveconf(t *testing.T) {
 		t.Error("an unclosed section parsed")
 	}
 }
+
+func TestMasterPassdbBlock(t *testing.T) {
+	conf := "# header\nauth_master_user_separator = *\n\n# Acces support\npassdb {\n  driver = passwd-file\n  args = scheme=SHA512-CRYPT /etc/dovecot/master-users\n  master = yes\n}\npassdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\nservice x {\n  unix_listener y {\n    mode = 0\n  }\n}\n!include conf.d/*.conf\n"
+	b, ok := masterPassdbBlock(conf, "/etc/dovecot/master-users")
+	if !ok || b.Start != 4 || b.End != 8 {
+		t.Fatalf("block %+v %v", b, ok)
+	}
+	if _, ok := masterPassdbBlock(conf, "/etc/dovecot/users"); ok {
+		t.Error("a passdb without master = yes was taken for the master one")
+	}
+	got := removeBlock(conf, b, "removed")
+	want := "# header\nauth_master_user_separator = *\n\n# Acces support\n# removed\npassdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\nservice x {\n  unix_listener y {\n    mode = 0\n  }\n}\n!include conf.d/*.conf\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if inc := includes(conf, "/etc/dovecot"); len(inc) != 1 || inc[0] != "/etc/dovecot/conf.d/*.conf" {
+		t.Errorf("includes %q", inc)
+	}
+	if p := doveconfPath("# 2.3.19.1 (9b53102964): /etc/dovecot/dovecot.conf\n# OS: Linux\n"); p != "/etc/dovecot/dovecot.conf" {
+		t.Errorf("doveconf path %q", p)
+	}
+}
+
+func TestACLFiles(t *testing.T) {
+	root := mailRoot("maildir:~/Maildir:LAYOUT=maildir++", "/var/vmail/d/mairie")
+	if root != "/var/vmail/d/mairie/Maildir" {
+		t.Fatalf("mail root %q", root)
+	}
+	for _, loc := range []string{"mdbox:~/mdbox", "maildir:/var/mail/%Ln", ""} {
+		if r := mailRoot(loc, "/h"); r != "" {
+			t.Errorf("mailRoot(%q) = %q, want none", loc, r)
+		}
+	}
+	inbox := parseACLFile("mairie@d", root, root+"/dovecot-acl", "owner lrwstipekxa\nuser=p@x lrs\n# comment\n\n", false, "/")
+	if inbox.Mailbox != "INBOX" || len(inbox.Entries) != 2 || inbox.Entries[1] != (aclEntry{"user=p@x", "lrs"}) {
+		t.Errorf("INBOX: %+v", inbox)
+	}
+	if sub := parseACLFile("mairie@d", root, root+"/.Archives.2024/dovecot-acl", "anyone lr\n", false, "/"); sub.Mailbox != "Archives/2024" {
+		t.Errorf("folder: %+v", sub)
+	}
+	if w := rightWords("lrs"); w != "lookup read write-seen" {
+		t.Errorf("rights %q", w)
+	}
+}

@@ -72,7 +72,7 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 			changes = append(changes, ch)
 		}
 		for _, f := range sys.Findings {
-			if !f.Provider || f.Data == nil {
+			if _, directory := f.Data.(ldapMailboxData); f.Data == nil || !f.Provider && !directory {
 				continue
 			}
 			switch x := f.Data.(type) {
@@ -82,6 +82,29 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 					Before: "entry in the master passdb " + x.File + ": opens every mailbox", After: "no such entry: a master login fails",
 					Reason: "master user of the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
 					Params: map[string]string{"file": x.File, "login": x.Login},
+				})
+			case masterPassdbData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveGrant, Object: "master passdb " + x.File,
+					Before: f.Summary + ", declared in " + x.Conf,
+					After:  fmt.Sprintf("no master passdb: its block removed from the file of %s that declares it (checked with doveconf -n, the old file kept beside it as NAME.avant-handover-DATE), Dovecot reloaded", x.Conf),
+					Reason: "master passdb of the outgoing provider's master users only: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "master-passdb", "file": x.File, "conf": x.Conf},
+				})
+			case ldapMailboxData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.ProveLogin, Object: x.Login,
+					Before: "password in the directory (" + x.DN + "), as the outgoing provider handed it over",
+					After:  "the password target " + x.Directory + " sets on " + x.DN + " (its rotation, made before this proof) logs in over IMAP; the handed-over one is refused; nothing is changed on the mail server",
+					Reason: "mailbox authenticated by the directory: rotated by target " + x.Directory + ", proven over IMAP here", Finding: f.ID,
+					Params: map[string]string{"kind": "ldap", "login": x.Login, "dn": x.DN, "directory": x.Directory, "secret_path": x.SecretPath},
+				})
+			case aclData:
+				changes = append(changes, plan.Change{
+					Target: inv.Target, System: sys.Name, Action: plan.RemoveGrant, Object: "acl " + x.Owner + " " + x.Mailbox + " " + x.Identifier,
+					Before: f.Summary, After: x.Identifier + " has no right on " + x.Mailbox + " of " + x.Owner + " (doveadm acl delete)",
+					Reason: "IMAP ACL opening a client's mailbox to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
+					Params: map[string]string{"kind": "acl", "user": x.Owner, "mailbox": x.Mailbox, "id": x.Identifier, "file": x.File},
 				})
 			case sieveData:
 				if x.Global {
@@ -111,9 +134,9 @@ func (t *target) Plan(inv *connector.Inventory, d connector.Decisions) ([]plan.C
 			case forwardData:
 				changes = append(changes, plan.Change{
 					Target: inv.Target, System: sys.Name, Action: plan.RemoveForward, Object: "forward " + x.Path,
-					Before: f.Summary, After: x.Path + " without " + strings.Join(x.Drop, ", "),
+					Before: f.Summary, After: x.Path + " without " + strings.Join(x.Drop, ", ") + " (edited as the account that owns its directory; removed if nothing is left; the old file kept beside it as " + path.Base(x.Path) + ".avant-handover-DATE)",
 					Reason: ".forward sending mail to the outgoing provider: " + strings.Join(f.Reasons, "; "), Finding: f.ID,
-					Params: map[string]string{"kind": "forward", "file": x.Path, "drop": strings.Join(x.Drop, ",")},
+					Params: map[string]string{"kind": "forward", "file": x.Path, "drop": strings.Join(x.Drop, ","), "address": x.Address},
 				})
 			}
 		}

@@ -51,6 +51,9 @@ type settings struct {
 	Timeout      time.Duration
 	Mailboxes    []handed
 	MasterUsers  []handed
+	// Directory is the ldap target that rotates the passwords of the
+	// mailboxes an LDAP passdb authenticates.
+	Directory string
 }
 
 type sshSettings struct {
@@ -70,6 +73,9 @@ type sshSettings struct {
 type handed struct {
 	Login    string
 	Password playbook.Ref
+	// DN is the mailbox's entry in the directory, when an LDAP passdb
+	// authenticates it (else derived from auth_bind_userdn).
+	DN string
 }
 
 func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) string) settings {
@@ -93,6 +99,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 			d.Map(item, what+" item", map[string]playbook.Field{
 				"login":    {Required: true, Decode: func(n *yaml.Node) { h.Login = d.NonEmpty(n, what+".login") }},
 				"password": {Required: true, Decode: func(n *yaml.Node) { h.Password = d.Ref(n, what+".password") }},
+				"dn":       {Decode: func(n *yaml.Node) { h.DN = d.NonEmpty(n, what+".dn") }},
 			})
 			out = append(out, h)
 		})
@@ -117,6 +124,7 @@ func decodeSettings(d *playbook.Decoder, n *yaml.Node, resolve func(string) stri
 		}},
 		"mailboxes":    {Decode: func(n *yaml.Node) { s.Mailboxes = decodeHanded(n, "mailboxes") }},
 		"master_users": {Decode: func(n *yaml.Node) { s.MasterUsers = decodeHanded(n, "master_users") }},
+		"directory":    {Decode: func(n *yaml.Node) { s.Directory = d.NonEmpty(n, "directory") }},
 	})
 	s.IMAPStartTLS = imapTLS == "starttls"
 	if s.IMAP == "" && s.Host != "" {

@@ -41,6 +41,24 @@ func takenBack(t *testing.T, e *testenv.Env, res *engine.Result) {
 	if login("claire.moreau@"+testenv.ClientDomain+m.MasterSeparator+m.MasterUser.Name, master) {
 		t.Error("the provider's master login still opens a mailbox")
 	}
+	// The master passdb held only the provider's master user: its block
+	// is gone from dovecot.conf, and the old file kept beside it.
+	conf, err := rootSSH(e, "doveconf -n; echo '== backups'; ls /etc/dovecot/")
+	if err != nil {
+		t.Fatalf("%v: %s", err, conf)
+	}
+	if strings.Contains(conf, "master = yes") || strings.Contains(conf, "/etc/dovecot/master-users") || !strings.Contains(conf, "dovecot.conf.avant-handover-") {
+		t.Errorf("after the run the master passdb is still configured, or no backup of dovecot.conf was kept:\n%s", conf)
+	}
+	// The provider's ACL on the town hall's INBOX and the .forward's copy
+	// are gone; the owner's rights and the other destination kept.
+	shared, err := rootSSH(e, "doveadm acl get -u mairie@"+testenv.ClientDomain+" INBOX; echo '== forward'; cat "+strings.Join(m.Forwards, " "))
+	if err != nil {
+		t.Fatalf("%v: %s", err, shared)
+	}
+	if strings.Contains(shared, "prestanet") || !strings.Contains(shared, "owner") || !strings.Contains(shared, "sophie.lefevre@") {
+		t.Errorf("after the run the ACL or the .forward still opens mail to the provider (or lost the rest):\n%s", shared)
+	}
 	// Rotated: the old password is refused, the stored one works.
 	rotated := 0
 	for _, a := range res.Actions {
@@ -94,22 +112,24 @@ func takenBack(t *testing.T, e *testenv.Env, res *engine.Result) {
 	}
 	// A message to the mailboxes that had redirect :copy (and a BCC copy),
 	// and to the address the global script copied.
-	mid := deliver(t, m.SMTPAddr, "claire.moreau@"+testenv.ClientDomain, "mairie@"+testenv.ClientDomain, "urbanisme@"+testenv.ClientDomain, "direction@"+testenv.ClientDomain)
+	mid := deliver(t, m.SMTPAddr, "claire.moreau@"+testenv.ClientDomain, "mairie@"+testenv.ClientDomain, "urbanisme@"+testenv.ClientDomain, "direction@"+testenv.ClientDomain, m.ForwardAddress)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err = rootSSH(e, `grep -F "`+mid+`" /var/log/postfix.log | sed -n 's/.*\]: \([0-9A-F]*\): .*/\1/p' | sort -u | while read id; do grep " $id: " /var/log/postfix.log; done; echo "== queue"; postqueue -j`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Count(out, "status=sent") >= 4 || time.Now().After(deadline) {
+		if strings.Count(out, "status=sent") >= 6 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	time.Sleep(2 * time.Second)
 	q, _ := rootSSH(e, "postqueue -j")
-	if strings.Count(out, "status=sent") < 4 || !strings.Contains(out, "dovecot-lmtp") {
-		t.Errorf("the test message was not delivered to the four addresses:\n%s", out)
+	// Four mailboxes, and the .forward's account: its local delivery and
+	// the forwarded copy to the IT lead.
+	if strings.Count(out, "status=sent") < 6 || !strings.Contains(out, "dovecot-lmtp") || !strings.Contains(out, "relay=local") {
+		t.Errorf("the test message was not delivered to the four mailboxes and the .forward's account:\n%s", out)
 	}
 	if strings.Contains(out, testenv.ProviderDomain) || strings.Contains(q, testenv.ProviderDomain) {
 		t.Errorf("mail went or is queued for %s:\n%s\n%s", testenv.ProviderDomain, out, q)

@@ -57,30 +57,50 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		ch := d.Change
 		switch ch.Action {
 		case plan.RemoveGrant:
-			login := ch.Params["login"]
-			file := passdbFileOf(e, login, true)
-			add(ch, connector.Absent, file == "", fmt.Sprintf("master user %s: no entry in any master passdb (doveconf -n and the passwd-files re-read over SSH)", login), file)
-			pw, known, err := t.KnownCredential(ctx, ch)
-			if err != nil || !known {
-				add(ch, connector.Note, true, "master login not tried: the playbook hands over no password for "+login+" (master_users:)", "")
+			logins := []string{ch.Params["login"]}
+			if ch.Params["kind"] == "acl" {
+				var rights []string
+				read := false
+				for _, a := range e.ACLs {
+					if a.User != ch.Params["user"] || a.Mailbox != ch.Params["mailbox"] {
+						continue
+					}
+					read = true
+					for _, en := range a.Entries {
+						if en.Identifier == ch.Params["id"] {
+							rights = append(rights, en.Rights)
+						}
+					}
+				}
+				detail := "the mailbox has no ACL file any more"
+				if read {
+					detail = "rights now: " + strings.Join(rights, " ")
+				}
+				add(ch, connector.Absent, len(rights) == 0, fmt.Sprintf("IMAP ACL of %s on %s of %s: no entry (its dovecot-acl re-read over SSH)", ch.Params["id"], ch.Params["mailbox"], ch.Params["user"]), detail)
 				continue
 			}
-			mailbox := anyMailbox(e)
-			if err := flush(); err != nil {
-				add(ch, connector.Absent, false, "master login "+mailbox+"*"+login+" not tried", err.Error())
-				pw.Destroy()
-				continue
+			if ch.Params["kind"] == "master-passdb" {
+				file := ch.Params["file"]
+				var still []string
+				for _, db := range e.DBs {
+					if db.Kind == "passdb" && db.Master && db.File == file {
+						still = append(still, db.label())
+					}
+				}
+				add(ch, connector.Absent, len(still) == 0, fmt.Sprintf("no master passdb on %s in Dovecot's configuration (doveconf -n re-read over SSH, after doveadm reload)", file), strings.Join(still, "; "))
+				logins = nil
+				for _, h := range t.s.MasterUsers {
+					logins = append(logins, h.Login)
+				}
+			} else {
+				file := passdbFileOf(e, logins[0], true)
+				add(ch, connector.Absent, file == "", fmt.Sprintf("master user %s: no entry in any master passdb (doveconf -n and the passwd-files re-read over SSH)", logins[0]), file)
 			}
-			sep := e.Conf.get("auth_master_user_separator")
-			works, why, lerr := t.imapLogin(ctx, mailbox+sep+login, pw)
-			pw.Destroy()
-			what := fmt.Sprintf("master login %s%s%s with the handed-over master password: %s; Dovecot's auth cache flushed first", mailbox, sep, login, t.imapMethod(mailbox+sep+login))
-			switch {
-			case lerr != nil:
-				add(ch, connector.Absent, false, what, lerr.Error())
-			default:
-				add(ch, connector.Absent, !works, what, refusedDetail(works, why))
+			for _, login := range logins {
+				t.verifyMasterLogin(ctx, e, ch, login, flush, add)
 			}
+		case plan.ProveLogin:
+			t.verifyDirectoryLogin(ctx, ch, flush, add)
 		case plan.LockAccount:
 			login := ch.Params["login"]
 			state := "absent"
@@ -195,6 +215,9 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 				}
 				left := slices.DeleteFunc(slices.Clone(targets), func(v string) bool { return !slices.Contains(drop, v) })
 				add(ch, connector.Absent, len(left) == 0, ch.Params["file"]+" re-read over SSH: no destination in the provider's domains", strings.Join(targets, ", "))
+				if a := ch.Params["address"]; a != "" && !slices.Contains(recipients, a) {
+					recipients = append(recipients, a)
+				}
 			}
 		}
 	}
@@ -205,6 +228,81 @@ func (t *target) Verify(ctx context.Context, system string, done []connector.Don
 		}
 	}
 	return checks, nil
+}
+
+// verifyDirectoryLogin proves a mailbox's rotation by the directory's
+// target over IMAP: the store's current password for its entry logs in,
+// the handed-over one is refused, both after Dovecot's auth cache (which
+// caches LDAP lookups) is flushed.
+func (t *target) verifyDirectoryLogin(ctx context.Context, ch plan.Change, flush func() error, add func(plan.Change, connector.CheckKind, bool, string, string)) {
+	login, path := ch.Params["login"], ch.Params["secret_path"]
+	method := t.imapMethod(login)
+	flushed := "; Dovecot's auth cache flushed first"
+	if err := flush(); err != nil {
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" not tried", err.Error())
+		return
+	}
+	if t.env.Secrets == nil {
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" with the directory's new password", "no secret store to read it from")
+		return
+	}
+	next, ok, err := t.env.Secrets.Current(ctx, path)
+	switch {
+	case err != nil:
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" with the directory's new password", "reading "+path+": "+err.Error())
+	case !ok:
+		add(ch, connector.NewWorks, false, "IMAP login of "+login+" with the directory's new password",
+			fmt.Sprintf("the store holds no current password at %s: target %s did not rotate %s in this run; name it in policy.rotate.accounts (%s:%s)", path, ch.Params["directory"], ch.Params["dn"], ch.Params["directory"], ch.Params["dn"]))
+	default:
+		works, why, lerr := t.imapLogin(ctx, login, next)
+		next.Destroy()
+		what := fmt.Sprintf("%s with the password target %s set on %s (store %s)%s", method, ch.Params["directory"], ch.Params["dn"], path, flushed)
+		if lerr != nil {
+			add(ch, connector.NewWorks, false, what, lerr.Error())
+		} else {
+			add(ch, connector.NewWorks, works, what, why)
+		}
+	}
+	old, known, err := t.KnownCredential(ctx, ch)
+	if err != nil || !known {
+		add(ch, connector.Note, true, "handed-over password of "+login+" not tried: the playbook hands over none", "")
+		return
+	}
+	works, why, lerr := t.imapLogin(ctx, login, old)
+	old.Destroy()
+	what := method + " with the handed-over password" + flushed
+	if lerr != nil {
+		add(ch, connector.OldRejected, false, what, lerr.Error())
+		return
+	}
+	add(ch, connector.OldRejected, !works, what, refusedDetail(works, why))
+}
+
+// verifyMasterLogin tries a master login MAILBOX<separator>login with
+// the master user's handed-over password: it must be refused.
+func (t *target) verifyMasterLogin(ctx context.Context, e *estate, ch plan.Change, login string, flush func() error, add func(plan.Change, connector.CheckKind, bool, string, string)) {
+	pw, known, err := t.KnownCredential(ctx, plan.Change{Object: login})
+	if err != nil || !known {
+		add(ch, connector.Note, true, "master login not tried: the playbook hands over no password for "+login+" (master_users:)", "")
+		return
+	}
+	defer pw.Destroy()
+	mailbox := anyMailbox(e)
+	sep := e.Conf.get("auth_master_user_separator")
+	if sep == "" {
+		sep = "*"
+	}
+	if err := flush(); err != nil {
+		add(ch, connector.Absent, false, "master login "+mailbox+sep+login+" not tried", err.Error())
+		return
+	}
+	works, why, lerr := t.imapLogin(ctx, mailbox+sep+login, pw)
+	what := fmt.Sprintf("master login %s%s%s with the handed-over master password: %s; Dovecot's auth cache flushed first", mailbox, sep, login, t.imapMethod(mailbox+sep+login))
+	if lerr != nil {
+		add(ch, connector.Absent, false, what, lerr.Error())
+		return
+	}
+	add(ch, connector.Absent, !works, what, refusedDetail(works, why))
 }
 
 func mapTool(param string) string {

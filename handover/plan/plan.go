@@ -20,6 +20,10 @@ type Action string
 const (
 	// RotatePassword sets a new generated password (write-ahead protocol).
 	RotatePassword Action = "rotate-password"
+	// ProveLogin proves, over the target's own protocol, a credential that
+	// another target rotates (a mailbox whose password is the
+	// directory's): nothing is changed by it.
+	ProveLogin Action = "prove-login"
 	// InstallKey authorises the new access key (before anything is removed).
 	InstallKey Action = "install-key"
 	// RemoveKey removes an authorized key.
@@ -48,7 +52,7 @@ const (
 // the new access first, so nothing removed can lock the operator out; the
 // provider's access next; agents last, so their removal is proven by a
 // final re-inventory.
-var actions = [...]Action{InstallKey, RotatePassword, RemoveKey, RemoveMembership, RemoveGrant, LockAccount, RevokeToken, RemoveForward, RemoveCron, RemovePersistence, RemoveAgent}
+var actions = [...]Action{InstallKey, RotatePassword, ProveLogin, RemoveKey, RemoveMembership, RemoveGrant, LockAccount, RevokeToken, RemoveForward, RemoveCron, RemovePersistence, RemoveAgent}
 
 // Actions lists every action in the order a system's changes are applied.
 // The slice is the caller's own: changing it changes no order.

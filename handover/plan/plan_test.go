@@ -62,7 +62,7 @@ func TestMakeIDIsDistinct(t *testing.T) {
 }
 
 func TestActions(t *testing.T) {
-	all := []plan.Action{plan.RotatePassword, plan.InstallKey, plan.RemoveKey, plan.LockAccount, plan.RemoveMembership, plan.RemoveGrant, plan.RemoveCron, plan.RemoveAgent, plan.RemoveForward, plan.RevokeToken, plan.RemovePersistence}
+	all := []plan.Action{plan.RotatePassword, plan.InstallKey, plan.RemoveKey, plan.LockAccount, plan.RemoveMembership, plan.RemoveGrant, plan.RemoveCron, plan.RemoveAgent, plan.RemoveForward, plan.RevokeToken, plan.RemovePersistence, plan.ProveLogin}
 	if len(plan.Actions()) != len(all) {
 		t.Errorf("Actions lists %d actions, want %d", len(plan.Actions()), len(all))
 	}

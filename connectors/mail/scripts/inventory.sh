@@ -3,6 +3,8 @@
 # every user's Sieve scripts (doveadm sieve list -A, then each script with
 # doveadm -f json sieve get: the only output form that holds a script
 # exactly).
+# With the argument "auth", only the versions and doveconf -n (what a
+# rotation needs).
 # Each record is "@@KIND NAME CONTENT": NAME and CONTENT in base64 on one
 # line (an empty NAME is "-"); "@@status KIND CODE" gives a command's exit
 # status.
@@ -28,6 +30,7 @@ if command -v postconf >/dev/null 2>&1; then
 	postconf -h mail_version 2>&1 | rec postfix-version ""
 	postconf -n 2>&1 | rec postconf ""
 fi
+[ "${1-}" != auth ] || exit 0
 list=$(mktemp) || exit 1
 doveadm sieve list -A >"$list" 2>&1
 echo "@@status sieve-list $?"

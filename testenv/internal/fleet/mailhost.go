@@ -40,9 +40,9 @@ func (MailHost) Name() string { return "mailhost" }
 const (
 	mailHostName = "mail"
 	// mailPackages are installed into the mail layer with apt-get.
-	mailPackages = "postfix dovecot-imapd dovecot-lmtpd dovecot-managesieved dovecot-sieve"
+	mailPackages = "postfix dovecot-imapd dovecot-lmtpd dovecot-managesieved dovecot-sieve dovecot-ldap"
 	// mailLayerKey names the layer: change it when the recipe changes.
-	mailLayerKey = "mail-v1"
+	mailLayerKey = "mail-v2"
 	vmailUID     = 5000
 	mailProbe    = "testenv-probe"
 	// providerMailbox is a mailbox of the provider's own on the client's
@@ -447,6 +447,9 @@ func (m *mailMaterial) describe(pid int) *testenv.MailHostEnv {
 	pm := providerMailbox + "@" + testenv.ClientDomain
 	e.Accounts = append(e.Accounts, testenv.Account{Name: pm, PasswordFile: mailPasswordFile(m.dir, pm)})
 	e.ProviderAccounts = []string{pm}
+	e.Forwards = []string{"/home/" + mailForwardUser + "/.forward"}
+	e.ForwardAddress = mailForwardUser + "@mail." + testenv.ClientDomain
+	e.ProviderACLs = []string{"mairie@" + testenv.ClientDomain + ":INBOX:user=" + pm}
 	return e
 }
 

@@ -74,7 +74,14 @@ func (m *mailMaterial) plant(h host) error {
 		}
 	}
 	if err := addUsers(root, m.rootHash, "sudo", []user{{name: mailAdmin, uid: 1000, gecos: "Administrateur messagerie,,,",
-		hash: m.adminHash, sudo: true, keys: []string{m.operator.authorizedLine("")}, keyFile: ".ssh/authorized_keys"}}); err != nil {
+		hash: m.adminHash, sudo: true, keys: []string{m.operator.authorizedLine("")}, keyFile: ".ssh/authorized_keys"},
+		{name: mailForwardUser, uid: 1001, gecos: "Comptes rendus des sauvegardes,,,"}}); err != nil {
+		return err
+	}
+	// The backups' reports go to a local account whose .forward sends
+	// them to the IT lead and to the provider.
+	fwd := "sophie.lefevre@" + domain + ", supervision-sauvegardes@" + testenv.ProviderDomain + "\n"
+	if err := writeFile(filepath.Join(root, "/home", mailForwardUser, ".forward"), []byte(fwd), 0o644, 1001, 1001); err != nil {
 		return err
 	}
 	// Postfix takes only its host's interface addresses in inet_interfaces,
@@ -110,6 +117,18 @@ func (m *mailMaterial) plant(h host) error {
 		if err := mkdirVmail(root, home); err != nil {
 			return err
 		}
+	}
+	// An IMAP ACL on the town hall's INBOX that lets the provider's own
+	// mailbox read it (Dovecot's acl plugin, vfile backend: dovecot-acl in
+	// the mailbox's directory; the owner keeps every right).
+	inbox := filepath.Join(mailHome("mairie@"+domain), "Maildir")
+	for _, d := range []string{inbox, inbox + "/cur", inbox + "/new", inbox + "/tmp"} {
+		if err := mkdirVmail(root, d); err != nil {
+			return err
+		}
+	}
+	if err := writeFile(filepath.Join(root, inbox, "dovecot-acl"), []byte("owner lrwstipekxa\nuser="+pm+" lrs\n"), 0o600, vmailUID, vmailUID); err != nil {
+		return err
 	}
 	for _, mb := range dovecot.Mailboxes() {
 		if mb.Script == "" {
@@ -181,6 +200,21 @@ first_valid_uid = 5000
 mail_uid = vmail
 mail_gid = vmail
 mail_location = maildir:~/Maildir
+mail_plugins = quota acl
+
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+# Shared folders: another user's mailboxes its ACLs open, as shared/USER/.
+namespace shared {
+  type = shared
+  separator = /
+  prefix = shared/%%u/
+  location = maildir:%%h/Maildir:INDEXPVT=~/Maildir/shared/%%u
+  subscriptions = no
+  list = children
+}
 
 # Acces support Prestanet : "boite*prestanet-master"
 passdb {
@@ -217,15 +251,28 @@ service lmtp {
     mode = 0600
   }
 }
+protocol imap {
+  mail_plugins = $mail_plugins imap_quota imap_acl
+}
 protocol lmtp {
-  mail_plugins = sieve
+  mail_plugins = $mail_plugins sieve
   postmaster_address = postmaster@mairie-saint-exemple.test
 }
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
   sieve_before = /etc/dovecot/sieve-before.d
+  quota = maildir:User quota
+  quota_rule = *:storage=1G
+  acl = vfile
+  # A master login keeps its mailbox owner's rights (without this the acl
+  # plugin checks the master user's own, and it has none).
+  acl_user = %u
 }
 `
+
+// mailForwardUser is a local account whose ~/.forward copies its mail to
+// the provider.
+const mailForwardUser = "exploitation"
 
 const mailPostfixMain = `# Messagerie de la Mairie de Saint-Exemple (Prestanet Informatique, 2019)
 compatibility_level = 3.6
