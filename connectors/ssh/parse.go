@@ -329,6 +329,9 @@ func archivedFiles(groups [][]archived, keyFiles []string) []remoteFile {
 	for _, m := range group(2) {
 		files = append(files, file("cron", m))
 	}
+	for _, m := range group(3) {
+		files = append(files, file("backup", m))
+	}
 	return files
 }
 
