@@ -85,7 +85,8 @@ var (
 	// RESTIC_REPOSITORY=... or BORG_REPO=..., exported or not.
 	repoAssignment = regexp.MustCompile(`^[ \t]*(?:export[ \t]+)?(RESTIC_REPOSITORY|BORG_REPO)=(\S+)`)
 	repoTool       = map[string]string{"RESTIC_REPOSITORY": "restic", "BORG_REPO": "borg"}
-	userinfo       = regexp.MustCompile(`(://)[^/@\s]*@`)
+	// A URL's userinfo, up to its last @ (a password may hold one).
+	userinfo = regexp.MustCompile(`(://)[^/\s]*@`)
 )
 
 func unquote(s string) string {
@@ -306,11 +307,14 @@ func literal(w *syntax.Word) string {
 // callTargets reads one simple command. A cron line's schedule and user
 // come first: the tool is found by its name wherever it is.
 func callTargets(words []string, env map[string]string, report func(kind, what, repo string)) {
+	// sh -c 'CODE', su - USER -c 'CODE', sudo bash -c 'CODE': the code.
 	for i, w := range words {
-		if w == "-c" && i > 0 && i+1 < len(words) && slices.Contains([]string{"sh", "bash", "dash"}, path.Base(words[i-1])) {
+		if w == "-c" && i > 0 && i+1 < len(words) && strings.ContainsAny(words[i+1], " \t;|&") {
 			commandTargets(words[i+1], env, report)
 			return
 		}
+	}
+	for i, w := range words {
 		tool := path.Base(w)
 		if _, known := optionArgs[tool]; !known && tool != "restic" && tool != "borg" && tool != "curl" {
 			continue

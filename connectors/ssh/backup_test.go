@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestBackupLinks(t *testing.T) {
 		{Kind: "backup", Path: "/etc/bacula/bconsole.conf", Data: []byte("Director {\n  Name = bacula-dir\n  DIRport = 9101\n  address = bacula.prestanet.fr\n  Password = \"Repo-Secret-4\"\n}\n")},
 		{Kind: "backup", Path: "/etc/bareos/bareos-fd.conf", Data: []byte("FileDaemon {\n  FDAddress = 0.0.0.0\n}\n")},
 		{Kind: "backup", Path: "/etc/cron.daily/sauvegarde", Data: []byte("#!/bin/sh\nset -e\nif [ -d /srv ]; then\n  rsync -a --delete -e 'ssh -p 2222' /srv/ backup@192.0.2.10:/volume1/mairie/ >/dev/null 2>&1\nfi\nrestic -r rest:https://mairie:Repo-Secret-5@restic.prestanet.fr:8000/mairie backup /etc\nrestic -r $REPO check\n")},
-		{Kind: "cron", Path: "/etc/cron.d/copies", Data: []byte("MAILTO=root\nRESTIC_REPOSITORY=s3:s3.eu-west-3.amazonaws.com/mairie-sauvegardes\n15 1 * * * root restic backup /srv && restic forget --keep-daily 7\n30 2 * * * root /usr/bin/scp -i /root/.ssh/id_backup /var/backups/db.sql.gz archive@srv-archive.mairie.lan:/archives/\n45 3 * * * root sh -c 'borg create backup@bk.mairie.lan:repo::{now} /etc'\n0 4 * * * root rsync -a rsync://miroir.mairie.lan/depot/ /srv/miroir/\n# 0 5 * * * root rsync -a /x commented.example:/y\n0 6 * * * root cp /etc/passwd /root/passwd.bak\n0 7 * * * root tar -czf - /etc 2>/dev/null | curl -fsS -u prestanet:Repo-Secret-6 -T - https://depot.prestanet.fr/srv.tgz >/dev/null 2>&1\n0 8 * * * root curl -fsS -u x:Repo-Secret-7 https://status.prestanet.fr/ping\n")},
+		{Kind: "cron", Path: "/etc/cron.d/copies", Data: []byte("MAILTO=root\nRESTIC_REPOSITORY=s3:s3.eu-west-3.amazonaws.com/mairie-sauvegardes\n15 1 * * * root restic backup /srv && restic forget --keep-daily 7\n30 2 * * * root /usr/bin/scp -i /root/.ssh/id_backup /var/backups/db.sql.gz archive@srv-archive.mairie.lan:/archives/\n45 3 * * * root sh -c 'borg create backup@bk.mairie.lan:repo::{now} /etc'\n50 3 * * * root su - borg -c 'borg create --stats backup@bk2.mairie.lan:repo::x /srv'\n0 4 * * * root rsync -a rsync://miroir.mairie.lan/depot/ /srv/miroir/\n# 0 5 * * * root rsync -a /x commented.example:/y\n0 6 * * * root cp /etc/passwd /root/passwd.bak\n0 7 * * * root tar -czf - /etc 2>/dev/null | curl -fsS -u prestanet:Repo-Secret-6 -T - https://depot.prestanet.fr/srv.tgz >/dev/null 2>&1\n0 8 * * * root curl -fsS -u x:Repo-Secret-7 https://status.prestanet.fr/ping\n")},
 		{Kind: "sudoers", Path: "/etc/sudoers", Data: []byte("Defaults env_keep += \"RESTIC_REPOSITORY\"\n")},
 	}}
 	out := connector.NewOutgoing(playbook.Outgoing{Domains: []string{"prestanet.fr"}})
@@ -46,6 +47,7 @@ func TestBackupLinks(t *testing.T) {
 		"backs up to | s3.eu-west-3.amazonaws.com | client | /etc/cron.d/copies: restic repository s3:s3.eu-west-3.amazonaws.com/mairie-sauvegardes",
 		"backs up to | srv-archive.mairie.lan | client | /etc/cron.d/copies: scp copy to archive@srv-archive.mairie.lan:/archives/",
 		"backs up to | bk.mairie.lan | client | /etc/cron.d/copies: borg repository backup@bk.mairie.lan:repo",
+		"backs up to | bk2.mairie.lan | client | /etc/cron.d/copies: borg repository backup@bk2.mairie.lan:repo",
 		"pulls backups from | miroir.mairie.lan | client | /etc/cron.d/copies: rsync copy from rsync://miroir.mairie.lan/depot/",
 		"backs up to | depot.prestanet.fr | provider | /etc/cron.d/copies: curl upload to https://depot.prestanet.fr/srv.tgz",
 	}
@@ -82,4 +84,31 @@ func TestRepoHost(t *testing.T) {
 			t.Errorf("repoHost(%q) = %q, want %q", repo, got, want)
 		}
 	}
+}
+
+// FuzzBackupLinks: whatever a crontab, a cron script or a backup
+// configuration holds (the provider wrote them), reading its targets never
+// panics, and a link's why never carries a URL's password.
+func FuzzBackupLinks(f *testing.F) {
+	for _, s := range []string{
+		"0 1 * * * root rsync -a /x u@h:/y\n", "RESTIC_REPOSITORY=rest:https://u:p@h/\n", "repositories:\n  - path: ssh://[::1]:2/r\n",
+		"backup\troot@[2001:db8::1]:/etc/\tx/\n", "Director {\n Address = \"d\"\n}\n", "sh -c 'borg create x@[::1::2]:r::a' ; curl -T - 'https://a:b@c/'",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		h := &hostData{}
+		for _, p := range []string{"/etc/cron.d/x", "/etc/restic/x", "/etc/borgmatic/config.yaml", "/etc/rsnapshot.conf", "/etc/bacula/bconsole.conf", "/etc/cron.daily/x"} {
+			kind := "backup"
+			if p == "/etc/cron.d/x" {
+				kind = "cron"
+			}
+			h.Files = append(h.Files, remoteFile{Kind: kind, Path: p, Data: []byte(data)})
+		}
+		for _, l := range backupLinks(h) {
+			if m := regexp.MustCompile(`://([^/\s]*)@`).FindStringSubmatch(l.Why); l.To == "" || m != nil && strings.Contains(m[1], ":") {
+				t.Errorf("link %+v", l)
+			}
+		}
+	})
 }
