@@ -452,12 +452,6 @@ for l in $keyfiles; do
 done
 set +f; IFS=$ifs
 keyfiles=$keep
-# The backup agents' configurations (restic and borg environment files,
-# borgmatic, rsnapshot, Bacula and Bareos clients) and the scripts cron
-# runs from its hourly to monthly directories: where the host's backups go
-# (links.go reads the targets, nothing else, out of them). Patterns that
-# match nothing stay as written, and tar skips them.
-backupfiles="/etc/restic/* /etc/default/restic* /root/.restic* /etc/borg/* /etc/default/borg* /etc/borgmatic/* /etc/borgmatic.d/* /etc/rsnapshot.conf /etc/bacula/bconsole.conf /etc/bacula/bacula-fd.conf /etc/bareos/bconsole.conf /etc/bareos/bareos-fd.conf /etc/bareos/bareos-fd.d/director/* /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*"
 if have tar; then
 	# Every file in two tar archives, written as they are (the parser
 	# knows where each ends): the authorized_keys candidates (their
@@ -484,7 +478,13 @@ if have tar; then
 		for l in $sudoinc; do printf '%s\0' "$l"; done
 		IFS=$ifs
 		printf '%s\0' /dev/null /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*
-		printf '%s\0' /dev/null $backupfiles
+		# The backup agents' configurations (restic and borg environment
+		# files, borgmatic, rsnapshot, Bacula and Bareos clients) and the
+		# scripts cron runs from its hourly to monthly directories: where
+		# the host's backups go (backup.go reads the targets, nothing
+		# else, out of them). Patterns that match nothing stay as written,
+		# and tar skips them.
+		printf '%s\0' /dev/null /etc/restic/* /etc/default/restic* /root/.restic* /etc/borg/* /etc/default/borg* /etc/borgmatic/* /etc/borgmatic.d/* /etc/rsnapshot.conf /etc/bacula/bconsole.conf /etc/bacula/bacula-fd.conf /etc/bareos/bconsole.conf /etc/bareos/bareos-fd.conf /etc/bareos/bareos-fd.d/director/* /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*
 	} | tar -c -f - -b 1 -P -h --numeric-owner --no-recursion --null -T - 2>/dev/null
 else
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles" | sort -u | while IFS=$tab read -r u f; do
@@ -498,7 +498,7 @@ else
 	IFS=$ifs
 	dumpfile cron /etc/crontab
 	for f in /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do dumpfile cron "$f"; done
-	for f in $backupfiles; do dumpfile backup "$f"; done
+	for f in /etc/restic/* /etc/default/restic* /root/.restic* /etc/borg/* /etc/default/borg* /etc/borgmatic/* /etc/borgmatic.d/* /etc/rsnapshot.conf /etc/bacula/bconsole.conf /etc/bacula/bacula-fd.conf /etc/bareos/bconsole.conf /etc/bareos/bareos-fd.conf /etc/bareos/bareos-fd.d/director/* /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*; do dumpfile backup "$f"; done
 	sec files-read # what is not dumped is not there
 fi
 sec cron-scripts
