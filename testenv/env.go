@@ -55,6 +55,11 @@ const (
 	// its fstab options: no output of a run may show it.
 	ShareMountPassword = "Scan-Partage-2023"
 
+	// ResticRepoPassword is the repository password a planted restic
+	// environment file carries beside its repository: no output of a run
+	// may show it.
+	ResticRepoPassword = "Restic-Depot-2024"
+
 	ClientName     = "Mairie de Saint-Exemple"
 	ClientDomain   = "mairie-saint-exemple.test"
 	ProviderName   = "Prestanet Informatique"

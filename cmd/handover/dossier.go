@@ -19,6 +19,7 @@ import (
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/report"
+	"github.com/handoverhq/handover/handover/report/pdf"
 )
 
 // dossierTimeout bounds an export or an opening (the report's
@@ -231,12 +232,21 @@ func openBundle(c *cli.Context, s *stdio, bundle string) error {
 		}
 		defer imp.Close()
 	}
+	ctx, cancel := context.WithTimeout(c.Context, dossierTimeout)
+	defer cancel()
+	if imp != nil {
+		st, err := imp.Store(ctx)
+		if err != nil {
+			return fmt.Errorf("dossier open: import store: %w; nothing was imported", err)
+		}
+		if err := st.Check(ctx); err != nil {
+			return fmt.Errorf("dossier open: import store %s at %s cannot take the credentials: %w; nothing was imported", st.Kind(), st.Location(), err)
+		}
+	}
 	ct, err := os.ReadFile(bundle)
 	if err != nil {
 		return fmt.Errorf("dossier open: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(c.Context, dossierTimeout)
-	defer cancel()
 	o, err := dossier.Open(ctx, ct, id, trust)
 	if err != nil {
 		return fmt.Errorf("dossier open: %s: %w; nothing was imported", bundle, err)
@@ -259,6 +269,9 @@ func openBundle(c *cli.Context, s *stdio, bundle string) error {
 		var jf string
 		imported, jf, err = imp.ImportDossier(ctx, o)
 		if err != nil {
+			if jf == "" {
+				return fmt.Errorf("dossier open: %w", err)
+			}
 			return fmt.Errorf("dossier open: %w (journal: %s)", err, jf)
 		}
 		st, _ := imp.Store(ctx)
@@ -474,7 +487,7 @@ func writeLetters(c *cli.Context, s *stdio, pbFile string) error {
 			}
 			written, err := dossier.WriteLetters(out, f, in, func(p string, b []byte) error {
 				if f == "pdf" {
-					if b, err = dossier.PrintPDF(ctx, b); err != nil {
+					if b, err = pdf.Print(ctx, b); err != nil {
 						return err
 					}
 				}

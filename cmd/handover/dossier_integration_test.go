@@ -18,6 +18,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/go-ldap/ldap/v3"
+	vault "github.com/hashicorp/vault/api"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -199,6 +200,8 @@ func TestDossierHandoverEndToEnd(t *testing.T) {
 	t.Run("vault", func(t *testing.T) {
 		testenv.RequireVault(t, false)
 		testenv.LockComponent(t, "vault", true)
+		// What the import wrote under its own prefix goes with the test.
+		t.Cleanup(func() { deleteKVTree(t, vaultClient(t, env), "secret", prefix) })
 		vaultSettings := filepath.Join(dir, "vault-store.yaml")
 		writeFile(t, vaultSettings, fmt.Sprintf("secrets:\n  vault:\n    address: %s\n    prefix: %s\n    token: ${file:%s}\n    ca_cert: %s\nstate: %s/incoming-vault-state\n",
 			env.Vault.Addr, prefix, env.Vault.RootTokenFile, env.CACert, dir))
@@ -394,4 +397,29 @@ func sha256File(t *testing.T, p string) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// deleteKVTree deletes every secret under prefix of a KV version 2 mount,
+// all versions and metadata.
+func deleteKVTree(t *testing.T, c *vault.Client, mount, prefix string) {
+	t.Helper()
+	sec, err := c.Logical().List(mount + "/metadata/" + prefix)
+	if err != nil {
+		t.Errorf("list %s/%s: %v", mount, prefix, err)
+		return
+	}
+	if sec == nil {
+		return
+	}
+	keys, _ := sec.Data["keys"].([]any)
+	for _, k := range keys {
+		name, _ := k.(string)
+		if strings.HasSuffix(name, "/") {
+			deleteKVTree(t, c, mount, prefix+"/"+strings.TrimSuffix(name, "/"))
+			continue
+		}
+		if _, err := c.Logical().Delete(mount + "/metadata/" + prefix + "/" + name); err != nil {
+			t.Errorf("delete %s/%s/%s: %v", mount, prefix, name, err)
+		}
+	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"html"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,11 +34,13 @@ func TestDossierCloudAndDeclared(t *testing.T) {
 	}
 	testenv.LockComponent(t, "nsd", false)
 	dir := t.TempDir()
+	rdap := rdapStandIn(t)
 	pb := writePlaybook(t, dir, playbookHead(env, dir)+`targets:
   - name: dns
     type: dns
     domains: [`+env.DNS.ClientDomain+`]
     resolver: `+env.DNS.Addr+`
+    rdap: {bootstrap: `+rdap+`/bootstrap.json}
 declared:
   - {id: pare-feu, kind: firewall, name: Pare-feu Stormshield SN310, owner: DSI, credential: "KeePass DSI, entrée pare-feu", provider_knew: true, action: rotate, rotation: 365d}
   - {id: wifi, kind: wifi, name: Wi-Fi des agents, owner: DSI, provider_knew: true, action: rotate}
@@ -106,6 +110,8 @@ declared:
 		"attesté par Jeanne Martin (DSI), fait le 2026-11-20 : clé WPA2 changée sur les 3 bornes",
 		"Microsoft 365", "`" + env.DNS.ClientDomain + " MX 0 mairie-saint-exemple-test.mail.protection.outlook.com`",
 		"Google Workspace", "Mailjet",
+		// The registrar, from RDAP (a local stand-in of the registry).
+		"| " + env.DNS.ClientDomain + " | Gandi SAS | domain registrar (RDAP) |", "`RDAP registrar abuse contact: abuse@support.gandi.net, +33.170377661`",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
@@ -213,4 +219,32 @@ declared:
 	if strings.Contains(out.String(), "licences") {
 		t.Error("a step with nothing to do was asked")
 	}
+}
+
+// rdapStandIn serves the RDAP answers of connectors/dns/testdata/rdap (a
+// local stand-in for IANA's bootstrap file and the registry: RDAP is a
+// public service on the internet, which tests do not reach) and returns
+// its URL.
+func rdapStandIn(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "connectors", "dns", "testdata", "rdap")
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		file := filepath.Join(dir, "bootstrap.json")
+		if name, ok := strings.CutPrefix(r.URL.Path, "/registry/domain/"); ok {
+			file = filepath.Join(dir, filepath.Base(name)+".json")
+		} else if r.URL.Path != "/bootstrap.json" {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/rdap+json")
+		w.Write([]byte(strings.ReplaceAll(string(b), "{{BASE}}", srv.URL)))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -50,7 +50,7 @@ func card(s connector.System) *connector.Card {
 		c.Lists = append(c.Lists, connector.CardList{Name: connector.Text{"fr": "Enregistrements du prestataire", "en": "The provider's records"}, Items: prov})
 	}
 	for _, f := range s.Facts {
-		if f.Name == "NS" || f.Name == "SOA" || f.Name == "MX" || strings.HasPrefix(f.Name, "unanswered") {
+		if f.Name == "NS" || f.Name == "SOA" || f.Name == "MX" || strings.HasPrefix(f.Name, "unanswered") || strings.HasPrefix(f.Name, "registr") {
 			c.Lists = append(c.Lists, connector.CardList{Name: connector.Same(f.Name), Items: []connector.CardItem{{Text: f.Value}}})
 		}
 	}

@@ -12,6 +12,7 @@ package dns
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ type settings struct {
 	Selectors []string
 	Parallel  int
 	Timeout   time.Duration // per question
+	RDAP      rdapSettings
 }
 
 // Configure decodes the target's settings; see docs/connectors/dns.md.
@@ -103,6 +105,33 @@ func (c Connector) Configure(d *playbook.Decoder, t playbook.Target, env connect
 				}
 			}
 		}},
+		"rdap": {Decode: func(n *yaml.Node) {
+			s.RDAP = rdapSettings{Bootstrap: IANABootstrap, Timeout: 10 * time.Second}
+			if n.Kind == yaml.ScalarNode {
+				s.RDAP.Enabled = d.Bool(n, "rdap")
+				return
+			}
+			s.RDAP.Enabled = true
+			d.Map(n, "rdap", map[string]playbook.Field{
+				"bootstrap": {Decode: func(n *yaml.Node) {
+					b := d.NonEmpty(n, "rdap bootstrap")
+					if u, err := url.Parse(b); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+						d.Errorf(n, "rdap bootstrap: %q is not an http(s) URL", b)
+						return
+					}
+					s.RDAP.Bootstrap = b
+				}},
+				"timeout": {Decode: func(n *yaml.Node) { s.RDAP.Timeout = d.Duration(n, "rdap timeout") }},
+				"ca_cert": {Decode: func(n *yaml.Node) {
+					p := d.NonEmpty(n, "rdap ca_cert")
+					if p != "" && env.Resolver != nil {
+						p = env.Resolver.Path(p)
+					}
+					s.RDAP.CACert = p
+				}},
+				"enabled": {Decode: func(n *yaml.Node) { s.RDAP.Enabled = d.Bool(n, "rdap enabled") }},
+			})
+		}},
 		"parallel":      {Decode: func(n *yaml.Node) { s.Parallel = d.Int(n, "parallel", 1, 64) }},
 		"query_timeout": {Decode: func(n *yaml.Node) { s.Timeout = d.Duration(n, "query_timeout") }},
 	})
@@ -130,6 +159,9 @@ type Target struct {
 	resolvConf string
 	// q replaces the network client (unit tests).
 	q querier
+	// rdap is the RDAP client, kept across inventories (the bootstrap
+	// file is read once).
+	rdap *rdapClient
 }
 
 func (t *Target) now() time.Time {
@@ -145,6 +177,15 @@ func (t *Target) now() time.Time {
 func (t *Target) Inventory(ctx context.Context) (*connector.Inventory, error) {
 	inv := &connector.Inventory{Target: t.name, Type: Type, Started: t.now()}
 	q, server, qerr := t.querier()
+	var rd *rdapClient
+	var rdErr error
+	if t.s.RDAP.Enabled {
+		if t.rdap != nil {
+			rd = t.rdap
+		} else {
+			rd, rdErr = newRDAPClient(t.s.RDAP)
+		}
+	}
 	for _, dom := range t.s.Domains {
 		sys := connector.System{Name: dom, Kind: KindDomain}
 		if qerr != nil {
@@ -159,6 +200,9 @@ func (t *Target) Inventory(ctx context.Context) (*connector.Inventory, error) {
 			continue
 		}
 		t.describeDomain(&sys, obs, server)
+		if t.s.RDAP.Enabled {
+			t.registration(ctx, &sys, rd, rdErr)
+		}
 		inv.Systems = append(inv.Systems, sys)
 	}
 	inv.Finished = t.now()

@@ -38,7 +38,8 @@ func agentLinks(agents []connector.Finding) []connector.Link {
 
 // links are the dependencies a host's configuration names: the directory
 // its LDAP client, nslcd or sssd asks, the servers of its network file
-// systems, its Postfix relay and its DNS resolvers. Each names the host
+// systems, its Postfix relay, its DNS resolvers and its backup targets
+// (backup.go). Each names the host
 // (or address) depended on, as the schéma matches it with the systems of
 // the dossier, and where it was read; one on the provider's domain is
 // marked.
@@ -67,6 +68,14 @@ func links(h *hostData, out connector.Outgoing) []connector.Link {
 		}
 		seen[[2]string{kind, to}] = true
 		ls = append(ls, connector.Link{To: to, Kind: kind, Provider: out.Domain(to) != "", Why: d.File + ": " + d.Value})
+	}
+	for _, l := range backupLinks(h) {
+		if seen[[2]string{l.Kind, l.To}] {
+			continue
+		}
+		seen[[2]string{l.Kind, l.To}] = true
+		l.Provider = out.Domain(l.To) != ""
+		ls = append(ls, l)
 	}
 	return ls
 }

@@ -230,9 +230,9 @@ type archived struct {
 	data []byte
 }
 
-// readArchive reads the tar archives at the start of out: three groups of
+// readArchive reads the tar archives at the start of out: four groups of
 // members separated by /dev/null (authorized_keys candidates, sudoers,
-// cron), of which it keeps the regular files (a link is not followed). A hard link (tar's entry for
+// cron, backup configurations and cron scripts), of which it keeps the regular files (a link is not followed). A hard link (tar's entry for
 // a file it already stored) has the content of its target. n is the
 // archive's length, with any zero padding after its end.
 func readArchive(out []byte) (groups [][]archived, n int, err error) {
@@ -296,8 +296,8 @@ func readOneArchive(r io.Reader, byName map[string]archived, groups *[][]archive
 
 // archivedFiles lists the archive's files as the script's per-file dump
 // would: an authorized_keys file once per account it serves (keyFiles,
-// "USER\tPATH", sorted and unique as sort -u would), then sudoers and cron
-// in the archive's order.
+// "USER\tPATH", sorted and unique as sort -u would), then sudoers, cron
+// and backup files in the archive's order.
 func archivedFiles(groups [][]archived, keyFiles []string) []remoteFile {
 	file := func(kind string, m archived) remoteFile {
 		return remoteFile{Kind: kind, Mode: strconv.FormatInt(m.hdr.Mode&0o7777, 8), UID: m.hdr.Uid, GID: m.hdr.Gid, Path: m.hdr.Name, Data: m.data}
@@ -328,6 +328,9 @@ func archivedFiles(groups [][]archived, keyFiles []string) []remoteFile {
 	}
 	for _, m := range group(2) {
 		files = append(files, file("cron", m))
+	}
+	for _, m := range group(3) {
+		files = append(files, file("backup", m))
 	}
 	return files
 }

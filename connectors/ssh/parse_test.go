@@ -226,7 +226,10 @@ uname -srm
 echo @@packages
 dpkg-query -W -f='deb\t${db:Status-Abbrev}\t${Package}\t${Version}\n'
 echo @@files
-for f in /etc/sudoers /etc/sudoers.d/* /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do
+for f in /etc/sudoers /etc/sudoers.d/* /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/* \
+	/etc/restic/* /etc/default/restic* /root/.restic* /etc/borg/* /etc/default/borg* /etc/borgmatic/* /etc/borgmatic.d/* /etc/rsnapshot.conf \
+	/etc/bacula/bconsole.conf /etc/bacula/bacula-fd.conf /etc/bareos/bconsole.conf /etc/bareos/bareos-fd.conf /etc/bareos/bareos-fd.d/director/* \
+	/etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*; do
 	[ -f "$f" ] && printf '%s %s %s\n' "$(stat -L -c '%a %u %g' -- "$f")" "$(base64 -w0 < "$f")" "$f"
 done
 echo @@procs
@@ -273,7 +276,7 @@ done
 				}
 			}
 			if want := strings.Split(strings.TrimSuffix(files, "\n"), "\n"); !slices.Equal(gotFiles, want) {
-				t.Errorf("sudoers and cron files differ from stat and base64:\n%s\nwant:\n%s", strings.Join(gotFiles, "\n"), strings.Join(want, "\n"))
+				t.Errorf("sudoers, cron and backup files differ from stat and base64:\n%s\nwant:\n%s", strings.Join(gotFiles, "\n"), strings.Join(want, "\n"))
 			}
 			// Both lists hold their own session's sshd: the rest must agree.
 			var gotProcs, wantProcs []string

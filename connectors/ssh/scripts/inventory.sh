@@ -455,8 +455,8 @@ keyfiles=$keep
 if have tar; then
 	# Every file in two tar archives, written as they are (the parser
 	# knows where each ends): the authorized_keys candidates (their
-	# accounts are the section above), then sudoers and cron, separated by
-	# /dev/null. tar skips what is missing or unreadable; names are
+	# accounts are the section above), then sudoers, cron and the backup
+	# configurations, separated by /dev/null. tar skips what is missing or unreadable; names are
 	# NUL-terminated (--null) so that no file name can split one, and all
 	# absolute (-P) so that none reads as an option. The first archive
 	# stores a link as a link (no -h), should one appear after the check
@@ -478,6 +478,13 @@ if have tar; then
 		for l in $sudoinc; do printf '%s\0' "$l"; done
 		IFS=$ifs
 		printf '%s\0' /dev/null /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*
+		# The backup agents' configurations (restic and borg environment
+		# files, borgmatic, rsnapshot, Bacula and Bareos clients) and the
+		# scripts cron runs from its hourly to monthly directories: where
+		# the host's backups go (backup.go reads the targets, nothing
+		# else, out of them). Patterns that match nothing stay as written,
+		# and tar skips them.
+		printf '%s\0' /dev/null /etc/restic/* /etc/default/restic* /root/.restic* /etc/borg/* /etc/default/borg* /etc/borgmatic/* /etc/borgmatic.d/* /etc/rsnapshot.conf /etc/bacula/bconsole.conf /etc/bacula/bacula-fd.conf /etc/bareos/bconsole.conf /etc/bareos/bareos-fd.conf /etc/bareos/bareos-fd.d/director/* /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*
 	} | tar -c -f - -b 1 -P -h --numeric-owner --no-recursion --null -T - 2>/dev/null
 else
 	[ -z "$keyfiles" ] || printf '%s\n' "$keyfiles" | sort -u | while IFS=$tab read -r u f; do
@@ -491,6 +498,7 @@ else
 	IFS=$ifs
 	dumpfile cron /etc/crontab
 	for f in /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do dumpfile cron "$f"; done
+	for f in /etc/restic/* /etc/default/restic* /root/.restic* /etc/borg/* /etc/default/borg* /etc/borgmatic/* /etc/borgmatic.d/* /etc/rsnapshot.conf /etc/bacula/bconsole.conf /etc/bacula/bacula-fd.conf /etc/bareos/bconsole.conf /etc/bareos/bareos-fd.conf /etc/bareos/bareos-fd.d/director/* /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*; do dumpfile backup "$f"; done
 	sec files-read # what is not dumped is not there
 fi
 sec cron-scripts
