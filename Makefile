@@ -22,7 +22,7 @@ deps:
 # even when GOFLAGS asks for its build tag.
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(HANDOVER) ./cmd/handover
-	@if grep -q HANDOVER_CRASH_AT $(HANDOVER); then echo "$(HANDOVER) holds the crash-test hook HANDOVER_CRASH_AT: build it without -tags handover_crashtest" >&2; rm -f $(HANDOVER); exit 1; fi
+	@if grep -q -e HANDOVER_CRASH_AT -e HANDOVER_CRASH_IN $(HANDOVER); then echo "$(HANDOVER) holds a crash-test hook (HANDOVER_CRASH_AT, HANDOVER_CRASH_IN): build it without -tags handover_crashtest" >&2; rm -f $(HANDOVER); exit 1; fi
 	$(GO) build -o $(TESTENV) ./testenv/cmd/testenv
 
 # .deb and .rpm in bin/ (nfpm, pinned, from the Go module proxy): the
