@@ -26,7 +26,8 @@ import (
 //	N     N bytes were sent to the target inside OP calls (counted across
 //	      them, the default 1): the call is cut there, the rest of its
 //	      request never leaves
-//	N%    N percent of the current remote script's stdin was sent (SSH)
+//	N%    N percent of the current remote script's stdin was sent (SSH),
+//	      or of the first write to a socket (LDAP, Vault)
 //	end   the whole request was sent (SSH: the script's stdin; LDAP,
 //	      Vault: the first write, which carries a whole request) and the
 //	      answer not yet read
@@ -43,9 +44,10 @@ var (
 	want = parse(os.Getenv(Env))
 
 	mu      sync.Mutex
-	depth   int   // marked calls in progress that match want
-	sent    int64 // bytes sent inside them, all together
-	entered bool  // a matching call began: later ones are not cut
+	depth   int      // marked calls in progress that match want
+	sent    int64    // bytes sent inside them, all together
+	entered bool     // a matching call began: later ones are not cut
+	outer   []string // the actions of the engine's call in progress
 )
 
 func parse(s string) *spec {
@@ -80,16 +82,30 @@ func kill() {
 	select {}
 }
 
-// Enter marks the start of a target call; see Env.
+// Enter marks the start of a target call; see Env. The engine's calls
+// (set, apply) name the actions of their changes; a connector's narrower
+// operation inside one (ldap-modify, vault-write) is of the same actions.
 func Enter(op string, actions ...string) (exit func()) {
-	if want == nil || op != want.op || (want.action != "" && !slices.Contains(actions, want.action)) {
+	if want == nil {
 		return nop
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if entered && (want.end || want.pct > 0) {
+	outerSet := false
+	if op == "set" || op == "apply" {
+		outer, outerSet = actions, true
+	}
+	var end func()
+	if outerSet {
+		end = func() { outer = nil }
+	}
+	match := op == want.op && (want.action == "" || slices.Contains(actions, want.action) || slices.Contains(outer, want.action))
+	if !match || (entered && (want.end || want.pct > 0)) {
 		// end and N% cut the first matching call only.
-		return nop
+		if end == nil {
+			return nop
+		}
+		return func() { mu.Lock(); end(); mu.Unlock() }
 	}
 	entered = true
 	depth++
@@ -98,6 +114,9 @@ func Enter(op string, actions ...string) (exit func()) {
 		once.Do(func() {
 			mu.Lock()
 			depth--
+			if end != nil {
+				end()
+			}
 			mu.Unlock()
 		})
 	}
@@ -130,6 +149,12 @@ func (c *conn) Write(p []byte) (int, error) {
 	mu.Unlock()
 	if !ok {
 		return c.Conn.Write(p)
+	}
+	if want.pct > 0 {
+		// The size of a request on a socket is not known ahead: cut the
+		// first write inside the call at the share asked.
+		_, _ = c.Conn.Write(p[:len(p)*want.pct/100])
+		kill()
 	}
 	if want.bytes > 0 && int64(len(p)) >= left {
 		// Send exactly up to the chosen byte, then die.
