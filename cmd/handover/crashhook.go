@@ -14,7 +14,8 @@ import (
 // crashEnv names the fault-injection hook, compiled only into test builds
 // (go build -tags handover_crashtest): HANDOVER_CRASH_AT=STEP[@ACTION][:N]
 // SIGKILLs the process the Nth time (default first) the run reaches STEP
-// for a change of ACTION (any when left out). The recovery tests use it to
+// for a change of ACTION (any when left out; "last": a change made last,
+// the rotation of the connector's own login). The recovery tests use it to
 // kill a real run at each step; it is documented in docs/engine.md. The
 // in-flight kill inside a target call is HANDOVER_CRASH_IN (package
 // crashpoint).
@@ -35,7 +36,7 @@ func crashHook() func(string, plan.Change) {
 	}
 	seen := 0
 	return func(s string, ch plan.Change) {
-		if s != step || (action != "" && string(ch.Action) != action) {
+		if s != step || (action != "" && string(ch.Action) != action && (action != "last" || !ch.Last)) {
 			return
 		}
 		seen++

@@ -20,8 +20,10 @@ import (
 //
 // SIGKILLs the process inside the first target call marked OP (set: a
 // connector's SetCredentials; apply: its Apply; ldap-modify: one LDAP
-// modify or password-modify request) made for a change of ACTION (any
-// when left out), once AT is reached:
+// modify or password-modify request; vault-write: one Vault API request
+// that changes something) made for a change of ACTION (any when left out;
+// "last": the group made last, the rotation of the connector's own
+// login), once AT is reached:
 //
 //	N     N bytes were sent to the target inside OP calls (counted across
 //	      them, the default 1): the call is cut there, the rest of its

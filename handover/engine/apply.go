@@ -277,12 +277,18 @@ func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) ([]rep
 	return out, done.After
 }
 
-// actionsOf lists the actions of a group of changes, for a test build's
+// actionsOf lists the actions of a group of changes, and "last" for the
+// group made last (the connector's own login), for a test build's
 // in-flight kill (crashpoint).
 func actionsOf(chs []plan.Change) []string {
-	out := make([]string, len(chs))
-	for i, ch := range chs {
-		out[i] = string(ch.Action)
+	out := make([]string, 0, len(chs)+1)
+	last := false
+	for _, ch := range chs {
+		out = append(out, string(ch.Action))
+		last = last || ch.Last
+	}
+	if last {
+		out = append(out, "last")
 	}
 	return out
 }

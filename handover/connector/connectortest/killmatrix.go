@@ -78,6 +78,13 @@ func (i Instant) String() string {
 	return string(i.Action) + "/" + at
 }
 
+// LastRotation, as an Instant's Action, is the rotation made last: the
+// connector's own login (an LDAP bind account, the SSH user that sudoes)
+// rotating itself.
+const LastRotation plan.Action = "last"
+
+func isRotation(a plan.Action) bool { return isCredential(a) || a == LastRotation }
+
 // Matrix is a connector's kill matrix.
 type Matrix struct {
 	// Slice is the fixed, representative instants `make test` runs.
@@ -144,7 +151,7 @@ func fullInstants(t *testing.T, h Harness, m Matrix, rng *rand.Rand) []Instant {
 	kinds := plannedKinds(t, h)
 	var out []Instant
 	for _, k := range kinds {
-		cred := isCredential(k)
+		cred := isRotation(k)
 		steps, call := removalSteps, "apply"
 		if cred {
 			steps, call = credentialSteps, "set"
@@ -191,13 +198,16 @@ func plannedKinds(t *testing.T, h Harness) []plan.Action {
 	seen := map[plan.Action]bool{}
 	for _, ch := range p.Changes {
 		seen[ch.Action] = true
+		if ch.Last && isCredential(ch.Action) {
+			seen[LastRotation] = true
+		}
 	}
 	var out []plan.Action
 	for a := range seen {
 		out = append(out, a)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if ci, cj := isCredential(out[i]), isCredential(out[j]); ci != cj {
+		if ci, cj := isRotation(out[i]), isRotation(out[j]); ci != cj {
 			return ci
 		}
 		return out[i] < out[j]
@@ -350,10 +360,8 @@ func killOnce(t *testing.T, h Harness, bin string, in Instant) []error {
 	lap("reports")
 	errs = append(errs, h.settledAfterKill(ctx, pb, dir, reports)...)
 	lap("settled")
-	for _, iv := range []invocation{killed, resumed, next} {
-		if err := leakedInOutput(ctx, dir, iv.out); err != nil {
-			errs = append(errs, err)
-		}
+	if err := leakedInOutput(ctx, dir, killed.out+resumed.out+next.out); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		errs = append(errs, fmt.Errorf("outputs:\n%s\n%s\n%s", killed, resumed, next))
@@ -490,7 +498,7 @@ func toldWhatHappened(in Instant, reports []*report.Report, interrupted []pendin
 		}
 	}
 	want := recoveredAfter(in)
-	credKill := isCredential(in.Action) && in.Step != engine.StepReport
+	credKill := isRotation(in.Action) && in.Step != engine.StepReport
 	if credKill && len(recovered) == 0 {
 		errs = append(errs, fmt.Errorf("no report tells of a recovery after a kill at %s", in))
 	}
