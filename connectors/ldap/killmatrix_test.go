@@ -19,6 +19,7 @@ import (
 // OpenLDAP, a removal whose modify left and was never answered; on AD,
 // the bind account killed once its own password modify left.
 func TestKillMatrix(t *testing.T) {
+	bin := connectortest.BuildCrashBinary(t)
 	for _, tc := range []struct {
 		name  string
 		dir   func(testing.TB) directory
@@ -40,7 +41,7 @@ func TestKillMatrix(t *testing.T) {
 				Reset:     func(t *testing.T) { reset(t, d) },
 				Snapshot:  snapshotter(t, d),
 				CrashTest: "TestConformanceCrash",
-			}, connectortest.Matrix{Slice: tc.slice, InFlight: []string{"ldap-modify"}})
+			}, connectortest.Matrix{Binary: bin, Slice: tc.slice, InFlight: []string{"ldap-modify"}})
 		})
 	}
 }

@@ -23,6 +23,7 @@ func TestKillMatrix(t *testing.T) {
 	}
 	testenv.LockComponent(t, "fleet", true)
 	t.Cleanup(func() { resetFleet(t) })
+	bin := connectortest.BuildCrashBinary(t)
 	for _, tc := range []struct {
 		name  string
 		host  testenv.Host
@@ -46,7 +47,7 @@ func TestKillMatrix(t *testing.T) {
 				Reset:     resetFleet,
 				Snapshot:  fleetSnapshot(e, hosts),
 				CrashTest: "TestConformanceCrash",
-			}, connectortest.Matrix{Slice: tc.slice})
+			}, connectortest.Matrix{Binary: bin, Slice: tc.slice})
 		})
 	}
 }

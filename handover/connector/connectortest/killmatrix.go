@@ -53,8 +53,9 @@ import (
 
 // MatrixEnv selects the matrix: "full" runs every instant of every action
 // kind the planted state plans, with in-flight points sampled afresh each
-// run (MatrixSeedEnv replays a sample); anything else runs the connector's
-// fixed slice (Matrix.Slice), which `make test` runs.
+// run (MatrixSeedEnv replays a sample); "list" lists the full matrix's
+// instants and runs none; anything else runs the connector's fixed slice
+// (Matrix.Slice), which `make test` runs.
 const (
 	MatrixEnv     = "HANDOVER_KILL_MATRIX"
 	MatrixSeedEnv = "HANDOVER_KILL_MATRIX_SEED"
@@ -89,6 +90,9 @@ func isRotation(a plan.Action) bool { return isCredential(a) || a == LastRotatio
 type Matrix struct {
 	// Slice is the fixed, representative instants `make test` runs.
 	Slice []Instant
+	// Binary is a test build of cmd/handover (BuildCrashBinary), shared
+	// by a test's matrices; empty: KillMatrix builds one.
+	Binary string
 	// InFlight are the connector's own points inside a target call, as
 	// Instant.In without the place (ldap-modify, vault-write), tried for
 	// every action kind in the full matrix beside the engine's set and
@@ -96,8 +100,9 @@ type Matrix struct {
 	InFlight []string
 }
 
-// FullMatrix says whether the full matrix was asked for.
-func FullMatrix() bool { return os.Getenv(MatrixEnv) == "full" }
+// FullMatrix says whether the full matrix was asked for ("full", or
+// "list": list its instants and run none).
+func FullMatrix() bool { v := os.Getenv(MatrixEnv); return v == "full" || v == "list" }
 
 // credentialSteps and removalSteps are the run's steps for each kind of
 // change.
@@ -113,7 +118,13 @@ func KillMatrix(t *testing.T, h Harness, m Matrix) {
 	if err := h.validate(); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildCrashBinary(t)
+	bin := m.Binary
+	if bin == "" {
+		bin = BuildCrashBinary(t)
+	}
+	if os.Getenv(MatrixEnv) == "list" {
+		bin = ""
+	}
 	instants := m.Slice
 	if FullMatrix() {
 		seed := uint64(time.Now().UnixNano())
@@ -131,6 +142,12 @@ func KillMatrix(t *testing.T, h Harness, m Matrix) {
 		t.Fatal("connectortest: the kill matrix has no instant: give Matrix.Slice")
 	}
 	t.Logf("kill matrix: %d instants", len(instants))
+	if os.Getenv(MatrixEnv) == "list" {
+		for _, in := range instants {
+			t.Logf("  %s", in)
+		}
+		return
+	}
 	for _, in := range instants {
 		t.Run(in.String(), func(t *testing.T) {
 			start := time.Now()
@@ -143,46 +160,50 @@ func KillMatrix(t *testing.T, h Harness, m Matrix) {
 }
 
 // fullInstants lists every instant for every action kind the planted
-// state plans: each step of the run for the kind, and the in-flight
-// points (the engine's call and the connector's own) at a sampled byte
-// or percentage and at the end of the request. Recovery and the report
-// are killed once each.
+// state plans. The engine makes a system's changes in groups (the new
+// access and the rotations together, the removals together, the
+// rotation made last apart): a step of the run is the same instant for
+// every kind of one group, so each group is killed once at each step, as
+// is the end of its request; inside the call, every kind is killed at a
+// point sampled afresh (a share of the remote script, or of the first
+// write to a socket, and the connector's own points at a sampled byte).
+// Recovery and the report are killed once each.
 func fullInstants(t *testing.T, h Harness, m Matrix, rng *rand.Rand) []Instant {
-	kinds := plannedKinds(t, h)
+	groups := plannedGroups(t, h)
 	var out []Instant
-	for _, k := range kinds {
-		cred := isRotation(k)
+	for _, g := range groups {
 		steps, call := removalSteps, "apply"
-		if cred {
+		if isRotation(g[0]) {
 			steps, call = credentialSteps, "set"
 		}
 		for _, s := range steps {
-			out = append(out, Instant{Action: k, Step: s})
+			out = append(out, Instant{Action: g[0], Step: s})
 		}
-		// Inside the engine's call: a sampled share of a remote script
-		// (a connector without one is killed at its first byte instead),
-		// and once the first request left.
-		out = append(out,
-			Instant{Action: k, In: fmt.Sprintf("%s:%d%%", call, 1+rng.IntN(99))},
-			Instant{Action: k, In: call + ":end"})
+		out = append(out, Instant{Action: g[0], In: call + ":end"})
 		for _, p := range m.InFlight {
-			out = append(out,
-				Instant{Action: k, In: fmt.Sprintf("%s:%d", p, 1+rng.IntN(64))},
-				Instant{Action: k, In: p + ":end"})
+			out = append(out, Instant{Action: g[0], In: p + ":end"})
+		}
+		for _, k := range g {
+			out = append(out, Instant{Action: k, In: fmt.Sprintf("%s:%d%%", call, 1+rng.IntN(99))})
+			for _, p := range m.InFlight {
+				out = append(out, Instant{Action: k, In: fmt.Sprintf("%s:%d", p, 1+rng.IntN(64))})
+			}
 		}
 	}
-	for _, k := range kinds {
-		if isCredential(k) {
-			out = append(out, Instant{Action: k, Step: engine.StepRecover})
+	for _, g := range groups {
+		if isRotation(g[0]) {
+			out = append(out, Instant{Action: g[0], Step: engine.StepRecover})
 			break
 		}
 	}
 	return append(out, Instant{Step: engine.StepReport})
 }
 
-// plannedKinds are the kinds of change the planted state plans, in a
-// stable order.
-func plannedKinds(t *testing.T, h Harness) []plan.Action {
+// plannedGroups are the groups of change kinds the planted state plans,
+// as the engine applies them (consecutive changes of a system that are
+// all rotations or all not, and the rotation made last apart), each
+// group once.
+func plannedGroups(t *testing.T, h Harness) [][]plan.Action {
 	t.Helper()
 	h.Reset(t)
 	dir := t.TempDir()
@@ -195,31 +216,52 @@ func plannedKinds(t *testing.T, h Harness) []plan.Action {
 	}
 	defer sess.Close()
 	p := sess.Plan(sess.Inventory(ctx, 0))
-	seen := map[plan.Action]bool{}
+	bySystem := map[string][]plan.Change{}
+	var systems []string
 	for _, ch := range p.Changes {
-		seen[ch.Action] = true
-		if ch.Last && isCredential(ch.Action) {
-			seen[LastRotation] = true
+		k := ch.Target + "/" + ch.System
+		if _, ok := bySystem[k]; !ok {
+			systems = append(systems, k)
+		}
+		bySystem[k] = append(bySystem[k], ch)
+	}
+	seen := map[string]bool{}
+	var out [][]plan.Action
+	for _, sys := range systems {
+		chs := bySystem[sys]
+		for i := 0; i < len(chs); {
+			j := i + 1
+			for j < len(chs) && isCredential(chs[j].Action) == isCredential(chs[i].Action) && chs[j].Last == chs[i].Last {
+				j++
+			}
+			var g []plan.Action
+			if chs[i].Last && isCredential(chs[i].Action) {
+				g = []plan.Action{LastRotation}
+			} else {
+				for _, ch := range chs[i:j] {
+					if !slices.Contains(g, ch.Action) {
+						g = append(g, ch.Action)
+					}
+				}
+				slices.Sort(g)
+			}
+			key := fmt.Sprint(g)
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, g)
+			}
+			i = j
 		}
 	}
-	var out []plan.Action
-	for a := range seen {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if ci, cj := isRotation(out[i]), isRotation(out[j]); ci != cj {
-			return ci
-		}
-		return out[i] < out[j]
-	})
 	if len(out) == 0 {
 		t.Fatal("the planted state plans nothing")
 	}
 	return out
 }
 
-// buildCrashBinary builds cmd/handover with the crash-test tag.
-func buildCrashBinary(t *testing.T) string {
+// BuildCrashBinary builds cmd/handover with the crash-test tag (the
+// kill hooks) into t's temporary directory.
+func BuildCrashBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "handover-crashtest")
 	cmd := exec.Command("go", "build", "-tags", "handover_crashtest", "-o", bin, "github.com/handoverhq/handover/cmd/handover")
