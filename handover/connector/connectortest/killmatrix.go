@@ -263,6 +263,8 @@ func plannedGroups(t *testing.T, h Harness) [][]plan.Action {
 // kill hooks) into t's temporary directory.
 func BuildCrashBinary(t *testing.T) string {
 	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("kill matrix: test build of cmd/handover in %.1fs", time.Since(start).Seconds()) }()
 	bin := filepath.Join(t.TempDir(), "handover-crashtest")
 	cmd := exec.Command("go", "build", "-tags", "handover_crashtest", "-o", bin, "github.com/handoverhq/handover/cmd/handover")
 	if out, err := cmd.CombinedOutput(); err != nil {
