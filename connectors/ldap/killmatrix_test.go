@@ -2,6 +2,7 @@ package ldap_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/connectors/ldap"
 	"github.com/handoverhq/handover/handover/connector"
@@ -31,7 +32,9 @@ func TestKillMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tc.dir(t)
 			e := testenv.Require(t)
+			waited := time.Now()
 			testenv.LockComponent(t, d.component, true)
+			t.Logf("kill matrix: %.1fs waiting for the directory lock", time.Since(waited).Seconds())
 			t.Cleanup(func() { reset(t, d) })
 			connectortest.KillMatrix(t, connectortest.Harness{
 				Registry: connector.NewRegistry(ldap.New()),

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/connector/connectortest"
@@ -16,7 +17,9 @@ import (
 // rotation script cut a third of the way through.
 func TestKillMatrix(t *testing.T) {
 	e := requireMailHost(t)
+	waited := time.Now()
 	testenv.LockComponent(t, "mailhost", true)
+	t.Logf("kill matrix: %.1fs waiting for the mail host lock", time.Since(waited).Seconds())
 	t.Cleanup(func() { resetMailHost(t) })
 	connectortest.KillMatrix(t, connectortest.Harness{
 		Registry: connector.NewRegistry(New()),

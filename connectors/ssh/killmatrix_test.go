@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/connector/connectortest"
@@ -25,7 +26,9 @@ func TestKillMatrix(t *testing.T) {
 	if e.Fleet == nil || e.Fleet.RPMHost == nil || e.Fleet.SystemdHost == nil {
 		t.Fatal("testenv has no RHEL-family or systemd host: run bin/testenv up -only fleet")
 	}
+	waited := time.Now()
 	testenv.LockComponent(t, "fleet", true)
+	t.Logf("kill matrix: %.1fs waiting for the fleet lock", time.Since(waited).Seconds())
 	t.Cleanup(func() { resetFleet(t) })
 	bin := connectortest.BuildCrashBinary(t)
 	for _, tc := range []struct {

@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/handover/connector/connectortest"
 	"github.com/handoverhq/handover/handover/plan"
@@ -15,7 +16,9 @@ import (
 // test` runs the slice: a token revocation whose write left and was
 // never answered.
 func TestKillMatrix(t *testing.T) {
+	waited := time.Now()
 	lockVault(t)
+	t.Logf("kill matrix: %.1fs waiting for the Vault (and its reset) lock", time.Since(waited).Seconds())
 	connectortest.KillMatrix(t, connectortest.Harness{
 		Registry: registry(),
 		Playbook: func(t *testing.T, dir string) string {
