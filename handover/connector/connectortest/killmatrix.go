@@ -596,6 +596,20 @@ func (h Harness) settledAfterKill(ctx context.Context, pb, dir string, reports [
 			current[v.Path] = true
 		}
 	}
+	// check first, from a session of its own: trying a handed-over
+	// credential below must not change what the check logs in with.
+	csess, err := newEngine(h.Registry, debugLogger(&logs{})).Load(ctx, pb)
+	if err != nil {
+		return append(errs, fmt.Errorf("load: %w", err))
+	}
+	cr, err := csess.Check(ctx, engine.CheckOptions{NoBaseline: true})
+	csess.Close()
+	if err != nil {
+		return append(errs, fmt.Errorf("check: %w", err))
+	}
+	for _, d := range cr.Drift {
+		errs = append(errs, fmt.Errorf("check after the kill: %s on %s/%s %s: %s", d.Kind, d.Target, d.System, d.Object, d.Detail))
+	}
 	sess, err := newEngine(h.Registry, debugLogger(&logs{})).Load(ctx, pb)
 	if err != nil {
 		return append(errs, fmt.Errorf("load: %w", err))
@@ -634,13 +648,6 @@ func (h Harness) settledAfterKill(ctx context.Context, pb, dir string, reports [
 		if len(tried) == 1 && tried[0].Err == nil && tried[0].Works {
 			errs = append(errs, fmt.Errorf("%s: the handed-over credential still works (%s)", path, tried[0].Method))
 		}
-	}
-	cr, err := sess.Check(ctx, engine.CheckOptions{NoBaseline: true})
-	if err != nil {
-		return append(errs, fmt.Errorf("check: %w", err))
-	}
-	for _, d := range cr.Drift {
-		errs = append(errs, fmt.Errorf("check after the kill: %s on %s/%s %s: %s", d.Kind, d.Target, d.System, d.Object, d.Detail))
 	}
 	return errs
 }
