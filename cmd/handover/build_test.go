@@ -30,7 +30,7 @@ func buildHandover(t *testing.T, tags ...string) string {
 
 // TestShippedBinaryHasNoCrashHook: the binary `make build` ships cannot
 // be made to kill itself in the middle of a rotation; only a test build
-// knows HANDOVER_CRASH_AT. The test build is the proof the search would
+// knows HANDOVER_CRASH_AT and HANDOVER_CRASH_IN. The test build is the proof the search would
 // find the name if it were there.
 func TestShippedBinaryHasNoCrashHook(t *testing.T) {
 	tests := []struct {
@@ -47,8 +47,12 @@ func TestShippedBinaryHasNoCrashHook(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := bytes.Contains(b, []byte("HANDOVER_CRASH_AT")); got != tt.wantHook {
-				t.Errorf("the %s binary holds HANDOVER_CRASH_AT: %v, want %v", tt.name, got, tt.wantHook)
+			// Both kills: at a step of the run, and in flight inside a
+			// target call (handover/crashpoint).
+			for _, hook := range []string{"HANDOVER_CRASH_AT", "HANDOVER_CRASH_IN"} {
+				if got := bytes.Contains(b, []byte(hook)); got != tt.wantHook {
+					t.Errorf("the %s binary holds %s: %v, want %v", tt.name, hook, got, tt.wantHook)
+				}
 			}
 		})
 	}

@@ -12,10 +12,13 @@ import (
 )
 
 // crashEnv names the fault-injection hook, compiled only into test builds
-// (go build -tags handover_crashtest): HANDOVER_CRASH_AT=STEP[:N] SIGKILLs
-// the process at the Nth time (default first) the rotation protocol
-// reaches STEP. The recovery tests use it to kill a real run at each step;
-// it is documented in docs/engine.md.
+// (go build -tags handover_crashtest): HANDOVER_CRASH_AT=STEP[@ACTION][:N]
+// SIGKILLs the process the Nth time (default first) the run reaches STEP
+// for a change of ACTION (any when left out; "last": a change made last,
+// the rotation of the connector's own login). The recovery tests use it to
+// kill a real run at each step; it is documented in docs/engine.md. The
+// in-flight kill inside a target call is HANDOVER_CRASH_IN (package
+// crashpoint).
 const crashEnv = "HANDOVER_CRASH_AT"
 
 func crashHook() func(string, plan.Change) {
@@ -23,14 +26,17 @@ func crashHook() func(string, plan.Change) {
 	if spec == "" {
 		return nil
 	}
-	step, nth, _ := strings.Cut(spec, ":")
+	head, nth, _ := strings.Cut(spec, ":")
+	step, action, _ := strings.Cut(head, "@")
 	want := 1
 	if nth != "" {
-		fmt.Sscanf(nth, "%d", &want)
+		if _, err := fmt.Sscanf(nth, "%d", &want); err != nil || want < 1 {
+			panic(fmt.Sprintf("%s=%s: %q is not a count", crashEnv, spec, nth))
+		}
 	}
 	seen := 0
-	return func(s string, _ plan.Change) {
-		if s != step {
+	return func(s string, ch plan.Change) {
+		if s != step || (action != "" && string(ch.Action) != action && (action != "last" || !ch.Last)) {
 			return
 		}
 		seen++

@@ -60,12 +60,12 @@ func (t *Target) setPassword(ctx context.Context, ch plan.Change, next secret.Se
 			defer clear(pw)
 			req := ldap.NewModifyRequest(ch.Object, nil)
 			req.Replace("unicodePwd", []string{string(pw)})
-			return sess.conn.Modify(req)
+			return sess.modify(req)
 		}
 		if !t.info.PasswordModify {
 			return fmt.Errorf("the server does not offer the Password Modify extended operation (%s)", oidPasswordModify)
 		}
-		_, err := sess.conn.PasswordModify(ldap.NewPasswordModifyRequest(ch.Object, "", next.Reveal()))
+		_, err := sess.passwordModify(ldap.NewPasswordModifyRequest(ch.Object, "", next.Reveal()))
 		return err
 	})
 	if err != nil {
@@ -248,12 +248,12 @@ func (t *Target) removeMembership(ctx context.Context, ch plan.Change) connector
 			}
 			add := ldap.NewModifyRequest(du, nil)
 			add.Add("member", []string{account})
-			if err := sess.conn.Modify(add); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) && !ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
+			if err := sess.modify(add); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) && !ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
 				return fmt.Errorf("add %s to %s: %w", account, du, err)
 			}
 			req := ldap.NewModifyRequest(account, nil)
 			req.Replace("primaryGroupID", []string{"513"})
-			if err := sess.conn.Modify(req); err != nil {
+			if err := sess.modify(req); err != nil {
 				return fmt.Errorf("set primaryGroupID of %s: %w", account, err)
 			}
 			out.Detail = "primary group moved from " + group + " to " + du
@@ -261,7 +261,7 @@ func (t *Target) removeMembership(ctx context.Context, ch plan.Change) connector
 		}
 		req := ldap.NewModifyRequest(group, nil)
 		req.Delete(attr, []string{value})
-		err := sess.conn.Modify(req)
+		err := sess.modify(req)
 		switch {
 		case err == nil:
 			out.Detail = fmt.Sprintf("deleted %s: %s from %s", attr, value, group)
@@ -318,7 +318,7 @@ func (t *Target) lock(ctx context.Context, ch plan.Change) connector.ChangeResul
 			defer sess.guard(ctx)()
 			req := ldap.NewModifyRequest(ch.Object, nil)
 			req.Replace("userAccountControl", []string{strconv.FormatInt(uac|uacAccountDisable, 10)})
-			if err := sess.conn.Modify(req); err != nil {
+			if err := sess.modify(req); err != nil {
 				return fmt.Errorf("disable %s: %w", ch.Object, err)
 			}
 			out.Detail = fmt.Sprintf("userAccountControl %d -> %d (ACCOUNTDISABLE)", uac, uac|uacAccountDisable)
@@ -327,7 +327,7 @@ func (t *Target) lock(ctx context.Context, ch plan.Change) connector.ChangeResul
 		defer sess.guard(ctx)()
 		req := ldap.NewModifyRequest(ch.Object, nil)
 		req.Replace("pwdAccountLockedTime", []string{lockedForever})
-		if err := sess.conn.Modify(req); err != nil {
+		if err := sess.modify(req); err != nil {
 			return fmt.Errorf("lock %s: %w", ch.Object, err)
 		}
 		out.Detail = "pwdAccountLockedTime=" + lockedForever + " (locked until an administrator unlocks it)"

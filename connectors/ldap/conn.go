@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/handoverhq/handover/handover/crashpoint"
 )
 
 // defaultRequestTimeout bounds one LDAP request when the context has no
@@ -20,6 +22,20 @@ const defaultRequestTimeout = 30 * time.Second
 type session struct {
 	conn      *ldap.Conn
 	encrypted bool
+}
+
+// modify sends one modify request. A test build can be killed while it
+// is in flight (crashpoint "ldap-modify"); the shipped binary cannot.
+func (s *session) modify(req *ldap.ModifyRequest) error {
+	defer crashpoint.Enter("ldap-modify")()
+	return s.conn.Modify(req)
+}
+
+// passwordModify sends one Password Modify extended request (RFC 3062),
+// in flight as modify is.
+func (s *session) passwordModify(req *ldap.PasswordModifyRequest) (*ldap.PasswordModifyResult, error) {
+	defer crashpoint.Enter("ldap-modify")()
+	return s.conn.PasswordModify(req)
 }
 
 func (s *session) Close() error {
@@ -46,6 +62,7 @@ func dial(ctx context.Context, s *settings, tlsConf *tls.Config) (*session, erro
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", host, err)
 	}
+	raw = crashpoint.Conn(raw)
 	if s.URL.Scheme == "ldaps" {
 		tc := tls.Client(raw, tlsConf)
 		hctx, cancel := context.WithTimeout(ctx, requestTimeout(ctx))
@@ -79,7 +96,7 @@ func dial(ctx context.Context, s *settings, tlsConf *tls.Config) (*session, erro
 		if err != nil {
 			return nil, fmt.Errorf("connect %s: %w", host, err)
 		}
-		conn = ldap.NewConn(raw, false)
+		conn = ldap.NewConn(crashpoint.Conn(raw), false)
 		conn.Start()
 		conn.SetTimeout(requestTimeout(ctx))
 		return &session{conn: conn, encrypted: false}, nil

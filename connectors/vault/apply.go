@@ -36,7 +36,7 @@ func (t *Target) set(ctx context.Context, ch plan.Change, next secret.Secret) er
 	switch ch.Params["kind"] {
 	case "userpass":
 		path := "auth/" + mount + "/users/" + name + "/password"
-		if _, err := c.Logical().WriteWithContext(ctx, path, map[string]any{"password": next.Reveal()}); err != nil {
+		if _, err := vaultWrite(ctx, c, path, map[string]any{"password": next.Reveal()}); err != nil {
 			return capErr("update", path, err)
 		}
 		return nil
@@ -53,7 +53,7 @@ func (t *Target) set(ctx context.Context, ch plan.Change, next secret.Secret) er
 func (t *Target) setSecretID(ctx context.Context, c *api.Client, mount, role string, next secret.Secret) error {
 	base := "auth/" + mount + "/role/" + role
 	keep := ""
-	s, err := c.Logical().WriteWithContext(ctx, base+"/custom-secret-id", map[string]any{
+	s, err := vaultWrite(ctx, c, base+"/custom-secret-id", map[string]any{
 		"secret_id": next.Reveal(),
 		"metadata":  `{"set_by":"handover"}`,
 	})
@@ -79,7 +79,7 @@ func (t *Target) setSecretID(ctx context.Context, c *api.Client, mount, role str
 		if a == keep {
 			continue
 		}
-		if _, err := c.Logical().WriteWithContext(ctx, base+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
+		if _, err := vaultWrite(ctx, c, base+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
 			return capErr("update", base+"/secret-id-accessor/destroy", err)
 		}
 	}
@@ -127,7 +127,7 @@ func (t *Target) login(ctx context.Context, path string, data map[string]any) (b
 	if err != nil {
 		return false, err
 	}
-	s, err := c.Logical().WriteWithContext(ctx, path, data)
+	s, err := vaultWrite(ctx, c, path, data)
 	var re *api.ResponseError
 	switch {
 	case errors.As(err, &re) && (re.StatusCode == http.StatusBadRequest || re.StatusCode == http.StatusForbidden):
@@ -191,7 +191,7 @@ func (t *Target) applyOne(ctx context.Context, c *api.Client, ch plan.Change) co
 	p := ch.Params
 	switch p["kind"] {
 	case "token":
-		_, err := c.Logical().WriteWithContext(ctx, "auth/token/revoke-accessor", map[string]any{"accessor": p["accessor"]})
+		_, err := vaultWrite(ctx, c, "auth/token/revoke-accessor", map[string]any{"accessor": p["accessor"]})
 		if isStatus(err, http.StatusBadRequest) {
 			return connector.ChangeResult{Detail: "already gone (revoked with its parent, or expired)"}
 		}
@@ -201,11 +201,11 @@ func (t *Target) applyOne(ctx context.Context, c *api.Client, ch plan.Change) co
 		return connector.ChangeResult{Detail: "revoked by accessor"}
 	case "userpass":
 		path := "auth/" + p["mount"] + "/users/" + p["name"]
-		if _, err := c.Logical().DeleteWithContext(ctx, path); err != nil {
+		if _, err := vaultDelete(ctx, c, path); err != nil {
 			return connector.ChangeResult{Err: capErr("delete", path, err)}
 		}
 		prefix := "auth/" + p["mount"] + "/login/" + p["name"] + "/"
-		if _, err := c.Logical().WriteWithContext(ctx, "sys/leases/revoke-prefix/"+prefix, nil); err != nil {
+		if _, err := vaultWrite(ctx, c, "sys/leases/revoke-prefix/"+prefix, nil); err != nil {
 			return connector.ChangeResult{Err: capErr("sudo", "sys/leases/revoke-prefix/"+prefix, err)}
 		}
 		return connector.ChangeResult{Detail: "user deleted; tokens issued under " + prefix + " revoked"}
@@ -216,23 +216,23 @@ func (t *Target) applyOne(ctx context.Context, c *api.Client, ch plan.Change) co
 			return connector.ChangeResult{Err: capErr("list", base+"/secret-id", err)}
 		}
 		for _, a := range accs {
-			if _, err := c.Logical().WriteWithContext(ctx, base+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
+			if _, err := vaultWrite(ctx, c, base+"/secret-id-accessor/destroy", map[string]any{"secret_id_accessor": a}); err != nil {
 				return connector.ChangeResult{Err: capErr("update", base+"/secret-id-accessor/destroy", err)}
 			}
 		}
-		if _, err := c.Logical().DeleteWithContext(ctx, base); err != nil {
+		if _, err := vaultDelete(ctx, c, base); err != nil {
 			return connector.ChangeResult{Err: capErr("delete", base, err)}
 		}
 		return connector.ChangeResult{Detail: fmt.Sprintf("%d secret-id(s) destroyed, role deleted", len(accs))}
 	case "entity":
 		path := "identity/entity/id/" + p["id"]
-		if _, err := c.Logical().WriteWithContext(ctx, path, map[string]any{"disabled": true}); err != nil {
+		if _, err := vaultWrite(ctx, c, path, map[string]any{"disabled": true}); err != nil {
 			return connector.ChangeResult{Err: capErr("update", path, err)}
 		}
 		return connector.ChangeResult{Detail: "disabled"}
 	case "group":
 		path := "identity/group/id/" + p["id"]
-		if _, err := c.Logical().DeleteWithContext(ctx, path); err != nil {
+		if _, err := vaultDelete(ctx, c, path); err != nil {
 			return connector.ChangeResult{Err: capErr("delete", path, err)}
 		}
 		return connector.ChangeResult{Detail: "deleted"}
@@ -240,7 +240,7 @@ func (t *Target) applyOne(ctx context.Context, c *api.Client, ch plan.Change) co
 		return t.detach(ctx, c, p)
 	case "policy":
 		path := "sys/policies/acl/" + p["name"]
-		if _, err := c.Logical().DeleteWithContext(ctx, path); err != nil {
+		if _, err := vaultDelete(ctx, c, path); err != nil {
 			return connector.ChangeResult{Err: capErr("delete", path, err)}
 		}
 		return connector.ChangeResult{Detail: "deleted"}
@@ -296,7 +296,7 @@ func (t *Target) detach(ctx context.Context, c *api.Client, p map[string]string)
 	if field == "token_policies" {
 		data["policies"] = keep
 	}
-	if _, err := c.Logical().WriteWithContext(ctx, path, data); err != nil {
+	if _, err := vaultWrite(ctx, c, path, data); err != nil {
 		return connector.ChangeResult{Err: capErr("update", path, err)}
 	}
 	return connector.ChangeResult{Detail: fmt.Sprintf("policies now %s", strings.Join(keep, ", "))}

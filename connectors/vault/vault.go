@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -26,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/crashpoint"
 	"github.com/handoverhq/handover/handover/playbook"
 	"github.com/handoverhq/handover/handover/secret"
 )
@@ -364,6 +367,18 @@ func (t *Target) newClient() (*api.Client, error) {
 			return nil, fmt.Errorf("ca_cert %s: %w", t.s.CACert, err)
 		}
 	}
+	if tr, ok := conf.HttpClient.Transport.(*http.Transport); ok && tr.DialContext != nil {
+		// A test build may be killed in the middle of a request
+		// (crashpoint); the shipped binary's Conn returns the connection.
+		dial := tr.DialContext
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return crashpoint.Conn(c), nil
+		}
+	}
 	c, err := api.NewClient(conf)
 	if err != nil {
 		return nil, err
@@ -373,6 +388,19 @@ func (t *Target) newClient() (*api.Client, error) {
 		c.SetNamespace(t.s.Namespace)
 	}
 	return c, nil
+}
+
+// vaultWrite makes one API request that changes Vault. A test build can
+// be killed while it is in flight (crashpoint "vault-write").
+func vaultWrite(ctx context.Context, c *api.Client, path string, data map[string]any) (*api.Secret, error) {
+	defer crashpoint.Enter("vault-write")()
+	return c.Logical().WriteWithContext(ctx, path, data)
+}
+
+// vaultDelete is vaultWrite for a DELETE.
+func vaultDelete(ctx context.Context, c *api.Client, path string) (*api.Secret, error) {
+	defer crashpoint.Enter("vault-write")()
+	return c.Logical().DeleteWithContext(ctx, path)
 }
 
 // conn returns the client logged in with the connector's token.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/crashpoint"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/report"
@@ -32,6 +33,15 @@ const (
 	StepSet     = "set"     // target changed
 	StepOutcome = "outcome" // outcome journaled
 	StepVerify  = "verify"  // verification journaled, before promotion
+	// Other changes (removals, locks): a group's intents are journaled,
+	// the connector applies it, its outcomes are journaled.
+	StepApplyIntent  = "apply-intent"  // intents journaled, target not yet called
+	StepApplyOutcome = "apply-outcome" // outcomes journaled
+	// Recovery of an earlier run's pending credential: tested, its
+	// outcome decided, the store not yet updated.
+	StepRecover = "recover"
+	// The run ended (run-end journaled), its report not yet written.
+	StepReport = "report"
 )
 
 // runner applies one run's changes.
@@ -230,9 +240,14 @@ func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) ([]rep
 	if err := r.recordAll(intents); err != nil {
 		return r.aborted(out, err), nil
 	}
+	for _, ch := range chs {
+		r.crash(StepApplyIntent, ch)
+	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout(len(chs)))
 	defer cancel()
+	exit := crashpoint.Enter("apply", actionsOf(chs)...)
 	done := ap.Apply(mctx, chs[0].System, chs, storeReader{r.s})
+	exit()
 	res := fit(done.Results, len(chs), func(err error) connector.ChangeResult { return connector.ChangeResult{Err: err} })
 	recs := make([]journal.Record, len(chs))
 	for i, ch := range chs {
@@ -249,6 +264,9 @@ func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) ([]rep
 	if err := r.recordAll(recs); err != nil {
 		return r.aborted(out, err), nil
 	}
+	for _, ch := range chs {
+		r.crash(StepApplyOutcome, ch)
+	}
 	for i := range out {
 		if err := res[i].Err; err != nil {
 			out[i] = r.fail(out[i], err)
@@ -257,6 +275,22 @@ func (r *runner) apply(ctx context.Context, t *Target, chs []plan.Change) ([]rep
 		out[i].Result, out[i].Finished = plan.Applied, r.now()
 	}
 	return out, done.After
+}
+
+// actionsOf lists the actions of a group of changes, and "last" for the
+// group made last (the connector's own login), for a test build's
+// in-flight kill (crashpoint).
+func actionsOf(chs []plan.Change) []string {
+	out := make([]string, 0, len(chs)+1)
+	last := false
+	for _, ch := range chs {
+		out = append(out, string(ch.Action))
+		last = last || ch.Last
+	}
+	if last {
+		out = append(out, "last")
+	}
+	return out
 }
 
 // aborted marks every action of a group aborted: the journal could not

@@ -110,6 +110,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	ch := plan.Change{Target: v.Meta["target"], System: v.Meta["system"], Object: v.Meta["object"], Action: plan.Action(v.Meta["action"]), ID: v.Meta["change"]}
 	a := report.Action{Change: ch, Started: r.now(), Secret: ref}
 	rec := journal.Record{Kind: journal.Recovered, Target: ch.Target, System: ch.System, Action: string(ch.Action), Object: ch.Object, Change: ch.ID, Secret: ref}
+	decided := func() { r.crash(StepRecover, ch) }
 	finish := func(result plan.Result, detail string) report.Action {
 		a.Result, a.Finished = result, r.now()
 		if result == plan.Unresolved {
@@ -129,6 +130,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 	if !ok {
 		// Write-ahead order: the intent is journaled before the target is
 		// touched, so without one the target never saw this value.
+		decided()
 		if err := r.store.SetState(ctx, v.Path, v.Version, secret.Failed); err != nil {
 			return finish(plan.Unresolved, "marking the never-applied version failed: "+err.Error())
 		}
@@ -174,6 +176,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		} else {
 			a.Verified = ch.Action == plan.InstallKey
 		}
+		decided()
 		if err := r.store.SetState(pctx, v.Path, v.Version, secret.Current); err != nil {
 			return finish(plan.Unresolved, "promoting the pending version: "+err.Error())
 		}
@@ -184,6 +187,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 		// the account's credential, and nothing more is known. It is not
 		// kept pending (nothing would ever settle it), the system is not
 		// blocked, and the fresh plan rotates the account again.
+		decided()
 		if err := r.store.SetState(pctx, v.Path, v.Version, secret.Failed); err != nil {
 			return finish(plan.Unresolved, "marking the pending version failed: "+err.Error())
 		}
@@ -200,6 +204,7 @@ func (r *runner) recoverOne(ctx context.Context, v secret.Version, intents map[s
 			a.Verification = append(a.Verification, connector.Check{Change: ch.ID, Kind: connector.State, What: withMethod("previous credential still logs in", tr.Method), OK: oldOK, Detail: tr.Detail, At: r.now()})
 		}
 		if oldOK {
+			decided()
 			if err := r.store.SetState(pctx, v.Path, v.Version, secret.Failed); err != nil {
 				return finish(plan.Unresolved, "marking the pending version failed: "+err.Error())
 			}

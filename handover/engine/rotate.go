@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/handoverhq/handover/handover/connector"
+	"github.com/handoverhq/handover/handover/crashpoint"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/plan"
 	"github.com/handoverhq/handover/handover/report"
@@ -200,7 +201,13 @@ func (r *runner) setAttempt(ctx context.Context, t *Target, rot connector.Rotato
 	}
 
 	creds := credentials(stored, func(l *lane) secret.Secret { return l.next })
+	chs := make([]plan.Change, len(stored))
+	for i, l := range stored {
+		chs[i] = l.a.Change
+	}
+	exit := crashpoint.Enter("set", actionsOf(chs)...)
 	sets := fit(rot.SetCredentials(ctx, system, creds), len(creds), func(err error) connector.Set { return connector.Set{Err: err} })
+	exit()
 	setErrs := make([]error, len(sets))
 	for i, l := range stored {
 		setErrs[i], l.proven = sets[i].Err, sets[i].Proven

@@ -158,6 +158,7 @@ func (s *Session) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	}
 	res.Report.Journal = report.Journal{File: "journal.jsonl", Head: head, Records: recs}
 	res.ReportDir = filepath.Join(s.reportDir(), res.RunID)
+	rn.crash(StepReport, plan.Change{})
 	write := e.WriteReport
 	if write == nil {
 		write = writeReportJSON

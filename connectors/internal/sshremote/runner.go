@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/handoverhq/handover/handover/crashpoint"
 	"github.com/handoverhq/handover/handover/secret"
 )
 
@@ -67,7 +68,8 @@ func (r *Runner) exec(ctx context.Context, cmd string, stdin []byte) (Result, er
 	}
 	defer sess.Close()
 	var out, errb bytes.Buffer
-	sess.Stdin = bytes.NewReader(stdin)
+	// A test build may be killed after some of stdin was sent (crashpoint).
+	sess.Stdin = crashpoint.Reader(bytes.NewReader(stdin), len(stdin))
 	sess.Stdout, sess.Stderr = &out, &errb
 	if err := sess.Start(cmd); err != nil {
 		return Result{}, fmt.Errorf("ssh exec: %w", err)

@@ -67,6 +67,10 @@
 //		connectortest.CrashHelper(t, connector.NewRegistry(ldap.Connector{}))
 //	}
 //
+// Beside the suite, KillMatrix kills the real handover binary at every
+// instant of every kind of change on the same harness's target (see
+// killmatrix.go); a connector's TestKillMatrix calls it.
+//
 // The suite's subtests share the one target and run one after the other;
 // do not call t.Parallel around Run.
 package connectortest
