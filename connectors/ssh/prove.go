@@ -82,9 +82,42 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 		shadow := b.shadowHashes(users)
 		// Without a connection, the logins not made fall back below, which
 		// says why.
+		b.wait()
 		if r, err := t.runnerFor(ctx, h); err == nil {
-			b.wait()
 			results, _, _ = t.runBatch(ctx, r, &b)
+		}
+		// The connection user's own password may be among those tried:
+		// after a run cut once it was set on the host, neither sshd nor
+		// sudo take the one handover knew. When the script could not run
+		// (no step reported), it runs again logged in and sudoing with
+		// each candidate for the connection user's password; the one the
+		// host takes then proves itself by its su step like the others,
+		// and stays the connection's password.
+		for _, i := range viaSU {
+			if results[shadow] != nil || creds[i].Change.Params["user"] != t.s.User || !t.passwordLogin() {
+				continue
+			}
+			t.mu.Lock()
+			prev, had := t.login[h.Name]
+			t.login[h.Name] = secret.New(creds[i].Secret.Reveal())
+			t.mu.Unlock()
+			t.dropConn(h.Name)
+			if r, err := t.runnerFor(ctx, h); err == nil {
+				results, _, _ = t.runBatch(ctx, r, &b)
+			}
+			if results[shadow] != nil {
+				prev.Destroy()
+				continue
+			}
+			t.mu.Lock()
+			t.login[h.Name].Destroy()
+			if had {
+				t.login[h.Name] = prev
+			} else {
+				delete(t.login, h.Name)
+			}
+			t.mu.Unlock()
+			t.dropConn(h.Name)
 		}
 		if res := results[shadow]; res != nil {
 			for _, l := range res.logs {

@@ -224,5 +224,5 @@ func (t *Target) verifyRotation(ctx context.Context, c *api.Client, ch plan.Chan
 	if err != nil && !isStatus(err, http.StatusNotFound) {
 		return nil, capErr("list", base+"/secret-id", err)
 	}
-	return []connector.Check{t.check(ch, connector.State, "role "+p["name"]+" has one secret-id left, the new one (secret-id accessors listed)", len(accs) == 1, fmt.Sprintf("%d secret-id accessor(s)", len(accs)))}, nil
+	return []connector.Check{t.check(ch, connector.State, "role "+p["name"]+" has exactly one secret-id left, the rotation's (secret-id accessors listed; the new secret-id's login is the rotation's own proof)", len(accs) == 1, fmt.Sprintf("%d secret-id accessor(s)", len(accs)))}, nil
 }
