@@ -107,11 +107,11 @@ type Journal struct {
 	// line and no record is acknowledged that might not be on disk.
 	broken error
 	path   string
-	run  string
-	seq  int
-	head string
-	now  func() time.Time
-	op   string
+	run    string
+	seq    int
+	head   string
+	now    func() time.Time
+	op     string
 }
 
 // Create starts a new journal file for a run. now is injected for tests.
