@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handoverhq/handover/handover/engine"
 	"github.com/handoverhq/handover/handover/plan"
 )
 
@@ -15,6 +16,14 @@ import (
 // create FILE and wait until FILE is removed, so that a test can act while
 // a real run is in the middle of a change (the concurrency tests).
 const pauseEnv = "HANDOVER_PAUSE_AT"
+
+// HANDOVER_CHANGE_TIMEOUT=DURATION shortens the time limit of one change
+// (2 minutes), so that a test proves a target answering too late quickly.
+func init() {
+	if d, err := time.ParseDuration(os.Getenv("HANDOVER_CHANGE_TIMEOUT")); err == nil {
+		engine.SetChangeTimeout(d)
+	}
+}
 
 func pauseHook() func(string, plan.Change) {
 	step, file, ok := strings.Cut(os.Getenv(pauseEnv), ":")
