@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,9 +54,16 @@ func pausedRun(t *testing.T, bin string, env []string, args ...string) (*exec.Cm
 		os.Remove(pause)
 		select {
 		case <-exited:
-		case <-time.After(3 * time.Minute):
-			cmd.Process.Kill()
-			<-exited
+		case <-time.After(90 * time.Second):
+			// Hung: its goroutines' stacks (SIGQUIT) tell where.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+			t.Errorf("the run did not end within 90 s of being resumed")
 		}
 		testenv.KeepOutput(t, args, out.String(), false)
 		return out.String(), cmd.ProcessState.ExitCode()

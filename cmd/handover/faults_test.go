@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -244,4 +247,95 @@ func currentRootPassword(t *testing.T, env *testenv.Env, h testenv.Host, _ strin
 		resetFleet(t)
 	}
 	return old
+}
+
+// proxiedPlaybook writes a playbook for host h reached through the fault
+// proxy at addr (its host key trusted for that address), with the host
+// time limit given.
+func proxiedPlaybook(t *testing.T, env *testenv.Env, dir string, h testenv.Host, addr, hostTimeout string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	hostIP := strings.Split(h.Addr, ":")[0]
+	b, err := os.ReadFile(env.Fleet.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kh []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == hostIP {
+			kh = append(kh, "[127.0.0.1]:"+port+" "+f[1]+" "+f[2])
+		}
+	}
+	if len(kh) == 0 {
+		t.Fatalf("no host key of %s in %s", hostIP, env.Fleet.KnownHosts)
+	}
+	khFile := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(khFile, []byte(strings.Join(kh, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return writePlaybook(t, dir, playbookHead(env, dir)+fmt.Sprintf(`policy:
+  rotate: {admins: false, accounts: ["hote:root"]}
+targets:
+  - name: hote
+    type: ssh
+    hosts: [{name: %[1]s, address: %[2]s, port: %[3]s}]
+    auth: {key_file: %[4]s}
+    known_hosts: %[5]s
+    host_timeout: %[7]s
+    access_key: false
+    passwords:
+      - {account: root, password: "${file:%[6]s}"}
+`, h.Name, host, port, env.Fleet.OperatorKey, khFile, h.RootPasswordFile, hostTimeout))
+}
+
+// TestTargetFaultsMidChange: a real host reached through a TCP proxy
+// that, in the middle of the rotation of root (the intent journaled, the
+// change about to be sent), resets the connection at once, resets it in
+// the middle of the change's script, or lets the change through but holds
+// the host's answer back past the change's time limit. Each time the run
+// exits non-zero with an error that says what happened, no credential is
+// lost (the handed-over or a stored value logs in), the journal verifies,
+// and the next run, the network healthy again, finishes the job: the
+// stored password logs in, the handed-over one does not, nothing pending.
+func TestTargetFaultsMidChange(t *testing.T) {
+	env, h, _ := faultHost(t)
+	bin := buildHandover(t, crashTestTag)
+	for _, tc := range []struct {
+		name  string
+		fault func(p *faultProxy)
+		want  []string // one of these in the failed run's output
+	}{
+		{"reset-at-once", func(p *faultProxy) { p.resetAfter(0) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}},
+		{"reset-mid-script", func(p *faultProxy) { p.resetAfter(700) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}},
+		// The change's command reaches the host (a keepalive, a channel
+		// open and an exec request are about 210 bytes; the script that
+		// follows is kilobytes, forwarded whole), then its answers are
+		// held back past the change's time limit.
+		{"answer-too-late", func(p *faultProxy) { p.stallAfter(300) }, []string{"did not answer in time", "no SSH answer within"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			old := currentRootPassword(t, env, h, dir)
+			p := newFaultProxy(t, h.Addr)
+			pb := proxiedPlaybook(t, env, dir, h, p.addr(), "5s")
+			_, finish := pausedRun(t, bin, []string{"HANDOVER_CHANGE_TIMEOUT=4s"}, "run", "--yes", pb)
+			tc.fault(p)
+			out, code := finish()
+			p.unstall()
+			t.Logf("the failed run said:\n%s", out)
+			if code == 0 {
+				t.Errorf("run with the connection faulted mid-change: exit 0")
+			}
+			if !slices.ContainsFunc(tc.want, func(w string) bool { return strings.Contains(out, w) }) {
+				t.Errorf("the failed run's output says none of %q", tc.want)
+			}
+			storedWorks(t, env, h, filepath.Join(dir, "secrets.age"), old)
+			journalsIntact(t, dir)
+			out, code, _ = handover(t, nil, "run", "--yes", pb)
+			if code != 0 {
+				t.Fatalf("next run, the network healthy: exit %d\n%s", code, out)
+			}
+			settled(t, env, h, dir, filepath.Join(dir, "secrets.age"), old)
+		})
+	}
 }
