@@ -23,7 +23,7 @@ type faultProxy struct {
 	stalled bool
 	// stallNew holds back the answers on connections opened from now on.
 	stallNew bool
-	closed  bool
+	closed   bool
 }
 
 type proxyConn struct {
