@@ -25,9 +25,15 @@ import (
 // code.
 func pausedRun(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, func() (string, int)) {
 	t.Helper()
+	return pausedRunAt(t, bin, "intent", env, args...)
+}
+
+// pausedRunAt is pausedRun pausing at another step of the rotation.
+func pausedRunAt(t *testing.T, bin, step string, env []string, args ...string) (*exec.Cmd, func() (string, int)) {
+	t.Helper()
 	pause := filepath.Join(t.TempDir(), "paused")
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(os.Environ(), env...), "HANDOVER_PAUSE_AT=intent:"+pause)
+	cmd.Env = append(append(os.Environ(), env...), "HANDOVER_PAUSE_AT="+step+":"+pause)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -43,7 +43,11 @@ func faultHost(t *testing.T) (*testenv.Env, testenv.Host, int) {
 // torn line.
 func settled(t *testing.T, env *testenv.Env, h testenv.Host, dir, storePath, old string) {
 	t.Helper()
-	st := openStoreRO(t, env, storePath)
+	settledIn(t, env, h, dir, openStoreRO(t, env, storePath), old)
+}
+
+func settledIn(t *testing.T, env *testenv.Env, h testenv.Host, dir string, st secret.Store, old string) {
+	t.Helper()
 	cur, v, err := st.Get(context.Background(), connector.SecretPath("hote", h.Name, "root"), 0)
 	if err != nil || v.State != secret.Current {
 		t.Fatalf("no current root credential in the store: %v %+v", err, v)
@@ -112,7 +116,14 @@ func storedWorks(t *testing.T, env *testenv.Env, h testenv.Host, storePath, old 
 	if passwordWorks(t, env, h.Addr, "root", old) {
 		return
 	}
-	st := openStoreRO(t, env, storePath)
+	storedWorksIn(t, env, h, openStoreRO(t, env, storePath), old)
+}
+
+func storedWorksIn(t *testing.T, env *testenv.Env, h testenv.Host, st secret.Store, old string) {
+	t.Helper()
+	if passwordWorks(t, env, h.Addr, "root", old) {
+		return
+	}
 	vs, err := st.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
