@@ -11,7 +11,7 @@ HANDOVER := bin/handover
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-unit lint demo bench bench-mail report-screenshot serve-screenshot clean
+.PHONY: all build package fuzz deps testenv-up testenv-down testenv-reset test test-faults test-unit lint demo bench bench-mail report-screenshot serve-screenshot clean
 
 all: build
 
@@ -84,6 +84,13 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/handover-fuzz.out 2>&1 || { cat /tmp/handover-fuzz.out; exit 1; }; \
 	  done; \
 	done
+
+# Every case of the fault and concurrency tests against the running test
+# estate (`make test` runs one fault of each kind): docs/engine.md, "Faults,
+# concurrent runs and the leak scan".
+test-faults: build
+	HANDOVER_FAULTS=all $(GO) test -count=1 -p 1 -timeout 30m ./cmd/handover/ -run 'FaultsMid|Concurrent'
+	$(GO) test -count=1 -p 1 ./handover/journal/ ./handover/secret/ -run 'FailedWrite|VaultLock'
 
 test-unit:
 	$(GO) test -race -short ./...

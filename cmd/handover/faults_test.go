@@ -20,6 +20,15 @@ import (
 	"github.com/handoverhq/handover/testenv"
 )
 
+// FaultsEnv, set to "all", runs every case of the fault tests (`make
+// test-faults`); `make test` runs a representative slice: one fault of
+// each kind.
+const faultsEnv = "HANDOVER_FAULTS"
+
+// inSlice says whether a fault case runs: every case with
+// HANDOVER_FAULTS=all, else only the slice's.
+func inSlice(slice bool) bool { return slice || os.Getenv(faultsEnv) == "all" }
+
 // faultHost is the fleet host the fault tests rotate root on, held
 // exclusively and reset at the end.
 func faultHost(t *testing.T) (*testenv.Env, testenv.Host, int) {
@@ -190,16 +199,20 @@ func TestFileStoreFaultsMidRun(t *testing.T) {
 		// faulty file system as well as the store.
 		stateToo     bool
 		fault, clear func(t *testing.T, mnt string)
+		slice        bool
 	}{
 		{"full", "no space left on device", true,
 			fill,
-			func(t *testing.T, mnt string) { os.Remove(filepath.Join(mnt, "filler")) }},
+			func(t *testing.T, mnt string) { os.Remove(filepath.Join(mnt, "filler")) }, true},
 		// Linux cannot make a file system read-only while a file on it is
 		// open for writing (the journal): the store alone is there.
 		{"read-only", "read-only file system", false,
 			func(t *testing.T, mnt string) { remount(t, mnt, "ro") },
-			func(t *testing.T, mnt string) { remount(t, mnt, "rw") }},
+			func(t *testing.T, mnt string) { remount(t, mnt, "rw") }, false},
 	} {
+		if !inSlice(tc.slice) {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			mnt := filepath.Join(dir, "fs")
@@ -315,15 +328,19 @@ func TestTargetFaultsMidChange(t *testing.T) {
 		name  string
 		fault func(p *faultProxy)
 		want  []string // one of these in the failed run's output
+		slice bool
 	}{
-		{"reset-at-once", func(p *faultProxy) { p.resetAfter(0) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}},
-		{"reset-mid-script", func(p *faultProxy) { p.resetAfter(700) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}},
+		{"reset-at-once", func(p *faultProxy) { p.resetAfter(0) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}, false},
+		{"reset-mid-script", func(p *faultProxy) { p.resetAfter(700) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}, true},
 		// The change's command reaches the host (a keepalive, a channel
 		// open and an exec request are about 210 bytes; the script that
 		// follows is kilobytes, forwarded whole), then its answers are
 		// held back past the change's time limit.
-		{"answer-too-late", func(p *faultProxy) { p.stallAfter(300) }, []string{"did not answer in time", "no SSH answer within"}},
+		{"answer-too-late", func(p *faultProxy) { p.stallAfter(300) }, []string{"did not answer in time", "no SSH answer within"}, true},
 	} {
+		if !inSlice(tc.slice) {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			old := currentRootPassword(t, env, h, dir)

@@ -106,12 +106,16 @@ func TestVaultStoreFaultsMidRun(t *testing.T) {
 	for _, tc := range []struct {
 		name, step, mode string
 		want             []string
+		slice            bool
 	}{
-		{"500-on-the-credential-write", "", "500-writes", []string{"500"}},
-		{"500-before-current", "verify", "500", []string{"500"}},
-		{"unreachable-before-current", "verify", "down", []string{"EOF", "unreachable", "connection reset"}},
-		{"sealed-before-current", "verify", "sealed", []string{"sealed"}},
+		{"500-on-the-credential-write", "", "500-writes", []string{"500"}, true},
+		{"500-before-current", "verify", "500", []string{"500"}, false},
+		{"unreachable-before-current", "verify", "down", []string{"EOF", "unreachable", "connection reset"}, false},
+		{"sealed-before-current", "verify", "sealed", []string{"sealed"}, true},
 	} {
+		if !inSlice(tc.slice) {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			old := currentRootPassword(t, env, h, dir)
