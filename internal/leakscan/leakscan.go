@@ -12,6 +12,7 @@ package leakscan
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -104,6 +105,7 @@ func (h Hit) String() string {
 type Scanner struct {
 	forms   []Form
 	sources []string
+	index   map[uint64][]int // forms by their first 8 bytes
 	// Ignored says which files are not scanned: ciphertext (the stores,
 	// dossier bundles), and the files a test named in an IgnoreFile.
 	skipped int
@@ -145,11 +147,29 @@ func (s *Scanner) Bytes(name string, b []byte) []Hit {
 	return hits
 }
 
+// bytes finds the first occurrence of each form in b, in one pass: every
+// form is at least MinLen bytes, so the 8 bytes at each offset of b are
+// looked up among the forms' first 8 bytes.
 func (s *Scanner) bytes(name string, b []byte) []Hit {
+	if s.index == nil {
+		s.index = map[uint64][]int{}
+		for i, f := range s.forms {
+			k := binary.LittleEndian.Uint64(f.Needle[:8])
+			s.index[k] = append(s.index[k], i)
+		}
+	}
 	var hits []Hit
-	for i, f := range s.forms {
-		if j := bytes.Index(b, f.Needle); j >= 0 {
-			hits = append(hits, Hit{File: name, Offset: j, Form: f.Name, Source: s.sources[i]})
+	found := map[int]bool{}
+	for j := 0; j+8 <= len(b); j++ {
+		cands, ok := s.index[binary.LittleEndian.Uint64(b[j:j+8])]
+		if !ok {
+			continue
+		}
+		for _, i := range cands {
+			if !found[i] && bytes.HasPrefix(b[j:], s.forms[i].Needle) {
+				found[i] = true
+				hits = append(hits, Hit{File: name, Offset: j, Form: s.forms[i].Name, Source: s.sources[i]})
+			}
 		}
 	}
 	return hits
