@@ -204,7 +204,7 @@ func (s *Scanner) Dir(root string) ([]Hit, int, error) {
 		if err != nil {
 			return err
 		}
-		if isCiphertext(b) {
+		if isCiphertext(b) || bytes.HasPrefix(b, []byte("\x7fELF")) {
 			s.skipped++
 			return nil
 		}
@@ -216,7 +216,7 @@ func (s *Scanner) Dir(root string) ([]Hit, int, error) {
 	return hits, files, err
 }
 
-// Skipped is how many files were ciphertext (age files).
+// Skipped is how many files were ciphertext (age files) or programs.
 func (s *Scanner) Skipped() int { return s.skipped }
 
 func ignored(ignores map[string][]string, p string) bool {

@@ -61,7 +61,7 @@ func run(dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("leakscan: %d secrets (%d of the test estate, %d from %s's file stores, %d in Vault; %d stores not opened), %d forms, %d files scanned (%d ciphertext skipped) in %s: %d hits\n",
+	fmt.Printf("leakscan: %d secrets (%d of the test estate, %d from %s's file stores, %d in Vault; %d stores not opened), %d forms, %d files scanned (%d ciphertext or program files skipped) in %s: %d hits\n",
 		len(secrets), known, len(stored), dir, len(vs), len(unopened), sc.Needles(), files, sc.Skipped(), time.Since(start).Round(time.Millisecond), len(hits))
 	for _, h := range hits {
 		fmt.Println("  LEAK", h)
