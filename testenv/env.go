@@ -532,6 +532,7 @@ func Require(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("integration test needs the testenv: %v", err)
 	}
+	KeepArtefacts(t)
 	return e
 }
 

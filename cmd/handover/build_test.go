@@ -47,9 +47,10 @@ func TestShippedBinaryHasNoCrashHook(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Both kills: at a step of the run, and in flight inside a
-			// target call (handover/crashpoint).
-			for _, hook := range []string{"HANDOVER_CRASH_AT", "HANDOVER_CRASH_IN"} {
+			// Every hook: the kills at a step of the run and in flight
+			// inside a target call (handover/crashpoint), and the fault
+			// tests' pause and change time limit (pausehook.go).
+			for _, hook := range []string{"HANDOVER_CRASH_AT", "HANDOVER_CRASH_IN", "HANDOVER_PAUSE_AT", "HANDOVER_CHANGE_TIMEOUT"} {
 				if got := bytes.Contains(b, []byte(hook)); got != tt.wantHook {
 					t.Errorf("the %s binary holds %s: %v, want %v", tt.name, hook, got, tt.wantHook)
 				}

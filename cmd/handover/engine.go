@@ -49,7 +49,7 @@ func newEngine(c *cli.Context, s *stdio) *engine.Engine {
 			return secret.FromBytes(b), nil
 		}
 	}
-	e.Crash = crashHook()
+	e.Crash = testHooks(pauseHook(), crashHook())
 	return e
 }
 

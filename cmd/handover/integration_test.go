@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,6 +40,8 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (string, 
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	// Kept for the leak scan; only `secrets get --reveal` may show a secret.
+	testenv.KeepOutput(t, args, out.String(), slices.Contains(args, "--reveal"))
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

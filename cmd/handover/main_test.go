@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/handoverhq/handover/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -30,10 +33,19 @@ func TestMain(m *testing.M) {
 // plan, journal or report (against the test estate, for the scripts that
 // call testenv).
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
+	p := testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds:                scriptCmds,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") == "1",
-	})
+	}
+	// The scripts' work directories are kept for the leak scan.
+	if dir := os.Getenv(testenv.ArtefactsEnv); dir != "" {
+		p.WorkdirRoot = filepath.Join(dir, "scripts")
+		if err := os.MkdirAll(p.WorkdirRoot, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		p.TestWork = true
+	}
+	testscript.Run(t, p)
 }

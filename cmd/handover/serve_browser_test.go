@@ -305,5 +305,8 @@ func TestServeDashboardInBrowser(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Errorf("serve did not stop within 60 s of SIGTERM")
 	}
+	// Kept for the leak scan of `make test` too (the dashboard's pages,
+	// serve's output, the webhook's events).
+	testenv.KeepOutput(t, []string{"serve", "(dashboard pages, output, webhook events)"}, strings.Join(append(pages, out.String(), fmt.Sprint(evs)), "\n"), false)
 	leakScan(t, env, dir, append(pages, out.String(), fmt.Sprint(evs))...)
 }

@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -42,8 +43,9 @@ func (t *target) runnerFor(ctx context.Context, h hostSpec) (*runner, error) {
 	c := t.conns[h.Name]
 	t.mu.Unlock()
 	if c != nil {
-		// A connection that died (host rebooted, network cut) is replaced.
-		if _, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+		// A connection that died (host rebooted, network cut) or went
+		// silent is replaced.
+		if !alive(ctx, c, t.s.HostTimeout) {
 			c.Close()
 			c = nil
 		}
@@ -88,4 +90,24 @@ func (t *target) dropConn(host string) {
 		t.retired = append(t.retired, c)
 		delete(t.conns, host)
 	}
+}
+
+// alive asks the host to answer a keepalive on c, within limit (and ctx):
+// a connection that went silent would otherwise hold up its next command
+// for ever.
+func alive(ctx context.Context, c *ssh.Client, limit time.Duration) bool {
+	ans := make(chan error, 1)
+	go func() {
+		_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+		ans <- err
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case err := <-ans:
+		return err == nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }

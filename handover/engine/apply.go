@@ -18,7 +18,16 @@ import (
 // mutationTimeout bounds one change on a target once started. A change in
 // flight is not cancelled by Ctrl-C: it finishes (or times out) and is
 // journaled, so nothing is left half-known.
-const mutationTimeout = 2 * time.Minute
+var mutationTimeout = 2 * time.Minute
+
+// SetChangeTimeout changes the time limit of one change (2 minutes). Only
+// the test build's fault tests shorten it (HANDOVER_CHANGE_TIMEOUT), to
+// prove what happens when a target answers too late.
+func SetChangeTimeout(d time.Duration) {
+	if d > 0 {
+		mutationTimeout = d
+	}
+}
 
 // groupTimeout bounds a group of n changes made together: each keeps its
 // own allowance (a host's agents, each with its vendor uninstaller, are

@@ -132,7 +132,7 @@ func (t *fakeTarget) Inventory(ctx context.Context) (*connector.Inventory, error
 	if err != nil {
 		return nil, err
 	}
-	sys := connector.System{Name: "box", Kind: "host"}
+	sys := connector.System{Name: "box", Kind: "host", Address: t.file}
 	if s.Down {
 		sys.Error = "dial tcp 127.0.0.1:1: connection refused"
 		return &connector.Inventory{Systems: []connector.System{sys}}, nil

@@ -240,7 +240,10 @@ func (s *Session) planAndApply(ctx context.Context, rn *runner, res *Result, opt
 			return nil
 		}
 	}
-	res.Actions = s.apply(ctx, rn, p, opts.Parallel, blocked)
+	// No system is changed by two runs at once (targetlock.go).
+	held, release := s.systemLocks(ctx, rn.store, rn.run, invs, p)
+	defer release()
+	res.Actions = s.apply(ctx, rn, p, opts.Parallel, blocked, held)
 	return nil
 }
 
@@ -278,7 +281,7 @@ func checkPlan(saved, fresh *plan.Plan) error {
 // apply runs the plan's changes, each system's in plan order: its new
 // credentials in a first pass over every system, the rest in a second,
 // systems in parallel (bounded) in each.
-func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel int, blocked map[string]string) []report.Action {
+func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel int, blocked, held map[string]string) []report.Action {
 	type group struct {
 		t       *Target
 		changes []plan.Change
@@ -308,6 +311,8 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 			why, isBlocked = fmt.Sprintf("target %q is not in the playbook", first.Target), true
 		case isBlocked:
 			why = "an earlier rotation on this system is unresolved: " + why
+		case held[first.Target+"\x00"+first.System] != "":
+			why, isBlocked = held[first.Target+"\x00"+first.System], true
 		}
 		if isBlocked {
 			for _, ch := range g.changes {

@@ -39,8 +39,13 @@ func Extend(path, run, operator string, now func() time.Time) (*Journal, []Recor
 		f.Close()
 		return nil, recs, err
 	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, recs, fmt.Errorf("journal: %w", err)
+	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Journal{f: f, path: path, run: run, seq: len(recs), head: head, now: now, op: operator}, recs, nil
+	return &Journal{f: f, size: st.Size(), path: path, run: run, seq: len(recs), head: head, now: now, op: operator}, recs, nil
 }

@@ -88,16 +88,30 @@ func computeHash(r Record) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// file is what a journal needs of its open file (an *os.File; tests
+// inject write and fsync failures through it).
+type file interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Truncate(int64) error
+	Close() error
+}
+
 // Journal appends records to one file.
 type Journal struct {
 	mu   sync.Mutex
-	f    *os.File
-	path string
-	run  string
-	seq  int
-	head string
-	now  func() time.Time
-	op   string
+	f    file
+	size int64 // bytes acknowledged (written and fsync'd)
+	// broken is the failure that closed the journal: after a failed write
+	// or fsync nothing more is appended, so nothing ever follows a torn
+	// line and no record is acknowledged that might not be on disk.
+	broken error
+	path   string
+	run    string
+	seq    int
+	head   string
+	now    func() time.Time
+	op     string
 }
 
 // Create starts a new journal file for a run. now is injected for tests.
@@ -147,6 +161,9 @@ func (j *Journal) Append(r Record) (Record, error) {
 func (j *Journal) AppendAll(recs []Record) ([]Record, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.broken != nil {
+		return nil, fmt.Errorf("journal closed after a failed write: %w", j.broken)
+	}
 	if j.f == nil {
 		return nil, errors.New("journal: closed")
 	}
@@ -176,13 +193,35 @@ func (j *Journal) AppendAll(recs []Record) ([]Record, error) {
 		out = append(out, r)
 	}
 	if _, err := j.f.Write(buf); err != nil {
-		return nil, fmt.Errorf("journal write: %w", err)
+		return nil, j.fail(fmt.Errorf("journal write %s: %w", j.path, err))
 	}
 	if err := j.f.Sync(); err != nil {
-		return nil, fmt.Errorf("journal fsync: %w", err)
+		return nil, j.fail(fmt.Errorf("journal fsync %s: %w", j.path, err))
 	}
 	j.seq, j.head = seq, head
+	j.size += int64(len(buf))
 	return out, nil
+}
+
+// fail closes the journal after a failed write or fsync. The bytes of the
+// failed call are cut off when the file system allows it (a full disk
+// still allows a truncation); a torn line that stays is at the very end,
+// where recovery expects one. Either way nothing is appended after it.
+func (j *Journal) fail(err error) error {
+	if terr := j.f.Truncate(j.size); terr == nil {
+		_ = j.f.Sync()
+	}
+	_ = j.f.Close()
+	j.f = nil
+	j.broken = err
+	return err
+}
+
+// Err is the failure that closed the journal, or nil.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.broken
 }
 
 // Close closes the file.

@@ -604,6 +604,7 @@ func (s *VaultStore) List(ctx context.Context) ([]Version, error) {
 	if err != nil {
 		return nil, err
 	}
+	paths = slices.DeleteFunc(paths, func(p string) bool { return strings.HasPrefix(p, vaultLocks+"/") })
 	slices.Sort(paths)
 	perPath := make([][]Version, len(paths))
 	g, gctx := errgroup.WithContext(ctx)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -61,10 +62,36 @@ func (r *Runner) Script(ctx context.Context, script string, args []string, data 
 	return r.exec(ctx, ShellJoin(argv), in.Bytes())
 }
 
+// killGrace is how long a command whose time is up may take to end once
+// killed, before its connection is closed under it.
+const killGrace = 5 * time.Second
+
 func (r *Runner) exec(ctx context.Context, cmd string, stdin []byte) (Result, error) {
-	sess, err := r.Client.NewSession()
-	if err != nil {
-		return Result{}, fmt.Errorf("ssh session: %w", err)
+	// Opening a session waits for the host's answer: bounded by ctx too.
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	op := make(chan opened, 1)
+	go func() {
+		s, err := r.Client.NewSession()
+		op <- opened{s, err}
+	}()
+	var sess *ssh.Session
+	select {
+	case o := <-op:
+		if o.err != nil {
+			return Result{}, fmt.Errorf("ssh session: %w", o.err)
+		}
+		sess = o.s
+	case <-ctx.Done():
+		// A host that does not even open a session is of no more use:
+		// closing its connection ends the wait.
+		r.Client.Close()
+		if o := <-op; o.s != nil {
+			o.s.Close()
+		}
+		return Result{}, fmt.Errorf("ssh session: the host did not answer in time: %w", ctx.Err())
 	}
 	defer sess.Close()
 	var out, errb bytes.Buffer
@@ -74,6 +101,7 @@ func (r *Runner) exec(ctx context.Context, cmd string, stdin []byte) (Result, er
 	if err := sess.Start(cmd); err != nil {
 		return Result{}, fmt.Errorf("ssh exec: %w", err)
 	}
+	var err error
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 	select {
@@ -81,8 +109,15 @@ func (r *Runner) exec(ctx context.Context, cmd string, stdin []byte) (Result, er
 	case <-ctx.Done():
 		sess.Signal(ssh.SIGKILL)
 		sess.Close()
-		<-done
-		return Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("remote command: %w", ctx.Err())
+		select {
+		case <-done:
+		case <-time.After(killGrace):
+			// The host answers not even the kill (a connection that went
+			// silent): close the connection, so that nothing waits on it.
+			r.Client.Close()
+			<-done
+		}
+		return Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("remote command: the host did not answer in time: %w", ctx.Err())
 	}
 	res := Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
 	var ee *ssh.ExitError

@@ -1,0 +1,95 @@
+package journal_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/handoverhq/handover/handover/journal"
+)
+
+// faulty fails the nth write (writing only half its bytes, as a full disk
+// does) or the nth fsync.
+type faulty struct {
+	journal.File
+	failWrite, failSync int
+	writes, syncs       int
+}
+
+func (f *faulty) Write(b []byte) (int, error) {
+	f.writes++
+	if f.writes == f.failWrite {
+		n, _ := f.File.Write(b[:len(b)/2])
+		return n, syscall.ENOSPC
+	}
+	return f.File.Write(b)
+}
+
+func (f *faulty) Sync() error {
+	f.syncs++
+	if f.syncs == f.failSync {
+		return syscall.EIO
+	}
+	return f.File.Sync()
+}
+
+// TestFailedWriteClosesTheJournal: after a write or an fsync fails, the
+// journal refuses every later record (nothing is appended after a torn
+// line, nothing is acknowledged that may not be on disk), the torn bytes
+// are cut off, and what was acknowledged before still verifies.
+func TestFailedWriteClosesTheJournal(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		failWrite, failSync int
+		want                error
+	}{
+		{"write", 3, 0, syscall.ENOSPC},
+		{"fsync", 0, 3, syscall.EIO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "journal.jsonl")
+			j, err := journal.Create(path, "r", "op", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			journal.WrapFile(j, func(f journal.File) journal.File {
+				return &faulty{File: f, failWrite: tc.failWrite, failSync: tc.failSync}
+			})
+			for i := 0; i < 2; i++ {
+				if _, err := j.Append(journal.Record{Kind: journal.Event, Detail: map[string]string{"n": strings.Repeat("x", 200)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			head := j.Head()
+			_, err = j.Append(journal.Record{Kind: journal.Intent, Object: "root"})
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("failed append: %v, want %v naming %s", err, tc.want, path)
+			}
+			if j.Err() == nil || j.Head() != head {
+				t.Errorf("after the failure: Err %v, head moved %v", j.Err(), j.Head() != head)
+			}
+			_, err = j.AppendAll([]journal.Record{{Kind: journal.Outcome}})
+			if err == nil || !strings.Contains(err.Error(), "closed after a failed write") {
+				t.Fatalf("append after the failure: %v", err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := bytes.Count(b, []byte("\n")); n != 2 || !bytes.HasSuffix(b, []byte("\n")) {
+				t.Errorf("journal holds %d lines and a torn tail %v, want the 2 acknowledged records only:\n%s", n, !bytes.HasSuffix(b, []byte("\n")), b)
+			}
+			recs, h, err := journal.VerifyFile(path)
+			if err != nil || len(recs) != 2 || h != head {
+				t.Errorf("acknowledged records: %d, %v (head %v)", len(recs), err, h == head)
+			}
+			if err := j.Close(); err != nil {
+				t.Errorf("Close after the failure: %v", err)
+			}
+		})
+	}
+}
