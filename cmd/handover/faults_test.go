@@ -331,7 +331,7 @@ func TestTargetFaultsMidChange(t *testing.T) {
 		slice bool
 	}{
 		{"reset-at-once", func(p *faultProxy) { p.resetAfter(0) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}, false},
-		{"reset-mid-script", func(p *faultProxy) { p.resetAfter(700) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}, false},
+		{"reset-mid-script", func(p *faultProxy) { p.resetAfter(700) }, []string{"connection reset", "EOF", "broken pipe", "did not report"}, true},
 		// The change's command reaches the host (a keepalive, a channel
 		// open and an exec request are about 210 bytes; the script that
 		// follows is kilobytes, forwarded whole), then its answers are
