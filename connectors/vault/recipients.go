@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -61,20 +62,9 @@ func (r recipient) parse() (sealer, error) {
 			return sealer{}, fmt.Errorf("pgp key %s holds %d keys: give one key per recipient", r.PGP, len(el))
 		}
 		fp := strings.ToUpper(hex.EncodeToString(el[0].PrimaryKey.Fingerprint))
-		return sealer{kind: "pgp", id: fp, seal: func(share []byte) ([]byte, error) {
-			var buf bytes.Buffer
-			w, err := openpgp.Encrypt(&buf, el, nil, nil, &packet.Config{})
-			if err != nil {
-				return nil, err
-			}
-			if _, err := w.Write(share); err != nil {
-				return nil, err
-			}
-			if err := w.Close(); err != nil {
-				return nil, err
-			}
-			return buf.Bytes(), nil
-		}}, nil
+		return sealer{kind: "pgp", id: fp, seal: sealWith(func(w io.Writer) (io.WriteCloser, error) {
+			return openpgp.Encrypt(w, el, nil, nil, &packet.Config{})
+		})}, nil
 	}
 	var rc age.Recipient
 	var err error
@@ -86,9 +76,17 @@ func (r recipient) parse() (sealer, error) {
 	if err != nil {
 		return sealer{}, fmt.Errorf("age recipient %q: %w", r.Age, err)
 	}
-	return sealer{kind: "age", id: r.Age, seal: func(share []byte) ([]byte, error) {
+	return sealer{kind: "age", id: r.Age, seal: sealWith(func(w io.Writer) (io.WriteCloser, error) {
+		return age.Encrypt(w, rc)
+	})}, nil
+}
+
+// sealWith is a seal function writing a share through an encrypting
+// writer.
+func sealWith(encrypt func(io.Writer) (io.WriteCloser, error)) func([]byte) ([]byte, error) {
+	return func(share []byte) ([]byte, error) {
 		var buf bytes.Buffer
-		w, err := age.Encrypt(&buf, rc)
+		w, err := encrypt(&buf)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +97,7 @@ func (r recipient) parse() (sealer, error) {
 			return nil, err
 		}
 		return buf.Bytes(), nil
-	}}, nil
+	}
 }
 
 // sharePrefix starts each line of an encrypted bundle.
