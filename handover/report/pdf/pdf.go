@@ -42,17 +42,35 @@ func Browser(ctx context.Context, width, height int) (context.Context, context.C
 	if err != nil {
 		return nil, nil, err
 	}
+	// Chromium keeps its singleton socket under TMPDIR, and a socket's
+	// path is at most 107 bytes: a long TMPDIR (a test's work directory,
+	// a service's private one) makes it fail to start. Its temporary
+	// files and profile go to a fresh private directory with a short path.
+	tmp, err := os.MkdirTemp(shortTempRoot(), "hpdf")
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("headless", true),
-		chromedp.WindowSize(width, height))
+		chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(filepath.Join(tmp, "p")), chromedp.Env("TMPDIR="+tmp))
 	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
 	tctx, cancelT := chromedp.NewContext(actx)
-	cancel := func() { cancelT(); cancelA() }
+	cancel := func() { cancelT(); cancelA(); os.RemoveAll(tmp) }
 	if err := chromedp.Do(tctx); err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 	return tctx, cancel, nil
+}
+
+// shortTempRoot is where the browser's private directory goes: the
+// system's temporary directory when its path is short, else /tmp.
+func shortTempRoot() string {
+	if d := os.TempDir(); len(d) <= 40 {
+		return d
+	}
+	return "/tmp"
 }
 
 // Print lays html out with its print stylesheet on A4 and returns the
