@@ -93,7 +93,7 @@ test-crash: deps build
 # say never panic. A failing target prints its output and the input that
 # broke it (kept under testdata/fuzz/ by go test).
 FUZZTIME ?= 10s
-FUZZJOBS ?= 2
+FUZZJOBS ?= 3
 FUZZWORKERS ?= 1
 fuzz:
 	@set -e; rm -rf /tmp/handover-fuzz && mkdir -p /tmp/handover-fuzz; \
