@@ -6,6 +6,7 @@
 package samba
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -89,7 +90,7 @@ func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env
 	users := staff(o.LDAPUsers)
 	if pid := proc.ReadPID(p.pidFile); proc.Alive(pid) && strings.Contains(proc.Cmdline(pid), "samba") {
 		st, err := readStory(p.secrets)
-		if err == nil && st.Users == users && probe(o.CA.CertFile, st)(ctx) == nil {
+		if err == nil && st.Users == users && currentStory(o, p, users) && probe(o.CA.CertFile, st)(ctx) == nil {
 			fillEnv(env, o, p, st, pid)
 			return nil
 		}
@@ -98,6 +99,19 @@ func (c Component) Up(ctx context.Context, o component.Options, env *testenv.Env
 		}
 	}
 	return c.start(ctx, o, env)
+}
+
+// currentStory says whether the running domain was copied from this
+// version's template: a DC planted by an older testenv is restarted from
+// the current one, never reused.
+func currentStory(o component.Options, p paths, users int) bool {
+	dir := filepath.Join(o.CacheDir, "samba", templateVersion+"-users-"+strconv.Itoa(users), "secrets")
+	want, err := os.ReadFile(filepath.Join(dir, storyFile))
+	if err != nil {
+		return false
+	}
+	got, err := os.ReadFile(filepath.Join(p.secrets, storyFile))
+	return err == nil && bytes.Equal(got, want)
 }
 
 // start copies the cached provisioned domain into place and runs it.
