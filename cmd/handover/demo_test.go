@@ -23,17 +23,7 @@ import (
 // planted state.
 func resetComponents(t *testing.T, only string) {
 	t.Helper()
-	// From the repository root: the vault component builds its server
-	// from testenv/vaultserver there.
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(repo, "bin", "testenv"), "reset", "-only", only)
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only %s: %v\n%s", only, err, out)
-	}
+	testenv.Reset(t, only)
 }
 
 // TestDemoEndToEnd runs the demo playbook against the test estate as a

@@ -140,10 +140,7 @@ func ldapAdmin(t *testing.T, env *testenv.Env) *goldap.Conn {
 // resetComponent puts a testenv component back as planted.
 func resetComponent(t *testing.T, name string) {
 	t.Helper()
-	cmd := exec.Command("../../bin/testenv", "reset", "-only", name)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only %s: %v\n%s", name, err, out)
-	}
+	testenv.Reset(t, name)
 }
 
 // checkRecord runs `handover check -o` and returns the record and the

@@ -60,11 +60,7 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (string, 
 // resetFleet brings the fleet back to its planted state.
 func resetFleet(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command("../../bin/testenv", "reset", "-only", "fleet")
-	cmd.Dir = "."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset: %v\n%s", err, out)
-	}
+	testenv.Reset(t, "fleet")
 }
 
 // passwordWorks tries a fresh SSH password login.

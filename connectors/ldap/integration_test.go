@@ -16,7 +16,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -210,69 +209,11 @@ func configure(t testing.TB, d directory, url string, store *secret.MemoryStore,
 	return lt
 }
 
-var (
-	testenvBin     string
-	testenvBinErr  error
-	testenvBinOnce sync.Once
-)
-
 // reset brings a directory back to its planted state with the component's
 // Reset (`testenv reset -only ...`).
 func reset(t testing.TB, d directory) {
 	t.Helper()
-	testenvBinOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			testenvBinErr = err
-			return
-		}
-		// `make test` builds bin/testenv before running the tests.
-		if bin := filepath.Join(root, "bin", "testenv"); fileExists(bin) {
-			testenvBin = bin
-			return
-		}
-		dir, err := os.MkdirTemp("", "handover-ldap-test-")
-		if err != nil {
-			testenvBinErr = err
-			return
-		}
-		testenvBin = filepath.Join(dir, "testenv")
-		cmd := exec.Command("go", "build", "-o", testenvBin, "./testenv/cmd/testenv")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testenvBinErr = fmt.Errorf("build testenv: %v\n%s", err, out)
-		}
-	})
-	if testenvBinErr != nil {
-		t.Fatal(testenvBinErr)
-	}
-	root, _ := repoRoot()
-	// Other test packages' testenv commands hold the state directory's
-	// lock for a while; wait for them.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testenvBin, "reset", "-only", d.component)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only %s: %v\n%s", d.component, err, out)
-	}
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	testenv.Reset(t, d.component)
 }
 
 func testCtx(t testing.TB) context.Context {
@@ -815,11 +756,6 @@ func tlsConfig(t testing.TB, pem []byte, url string) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // decisions are the engine's rotation decisions under the tests' policy.

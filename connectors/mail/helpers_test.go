@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/handoverhq/handover/testenv"
 )
@@ -26,12 +24,6 @@ func requireMailHost(t *testing.T) *testenv.Env {
 	return e
 }
 
-var testenvBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 // resetMailHost brings the mail host back to its planted state.
 func resetMailHost(t *testing.T) {
 	t.Helper()
@@ -41,33 +33,7 @@ func resetMailHost(t *testing.T) {
 // resetComponent brings a testenv component back to its planted state.
 func resetComponent(t *testing.T, name string) {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenvBin.once.Do(func() {
-		dir, err := exec.Command("mktemp", "-d").Output()
-		if err != nil {
-			testenvBin.err = err
-			return
-		}
-		testenvBin.path = filepath.Join(strings.TrimSpace(string(dir)), "testenv")
-		build := exec.Command("go", "build", "-o", testenvBin.path, "./testenv/cmd/testenv")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			testenvBin.err = fmt.Errorf("build testenv: %v\n%s", err, out)
-		}
-	})
-	if testenvBin.err != nil {
-		t.Fatal(testenvBin.err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testenvBin.path, "reset", "-only", name)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only %s: %v\n%s", name, err, out)
-	}
+	testenv.Reset(t, name)
 }
 
 // rootSSH runs a command on the mail host as root with the operator's key,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -101,25 +100,7 @@ func fleetSettings(e *testenv.Env, extra string) string {
 // resetFleet brings back the planted state, through the testenv command.
 func resetFleet(t *testing.T) {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "testenv")
-	build := exec.Command("go", "build", "-o", bin, "./testenv/cmd/testenv")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build testenv: %v\n%s", err, out)
-	}
-	// Bounded: the state directory is shared, a stuck reset must fail the
-	// test rather than hang it.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "reset", "-only", "fleet")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only fleet: %v\n%s", err, out)
-	}
+	testenv.Reset(t, "fleet")
 }
 
 // plannedChange inventories the target's one host, plans, and returns the

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -58,45 +56,12 @@ func client(t *testing.T, e *testenv.Env, tokenFile string) *api.Client {
 	return c
 }
 
-var (
-	testenvBinOnce sync.Once
-	testenvBin     string
-	testenvBinErr  error
-)
-
 // resetVault gives back a fresh, planted Vault (`testenv reset -only
 // vault`), and the env.json it rewrote.
 func resetVault(t *testing.T) *testenv.Env {
 	t.Helper()
-	e := testenv.Require(t)
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenvBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vault-testenv-bin")
-		if err != nil {
-			testenvBinErr = err
-			return
-		}
-		testenvBin = filepath.Join(dir, "testenv")
-		cmd := exec.Command("go", "build", "-o", testenvBin, "./testenv/cmd/testenv")
-		cmd.Dir = repo
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testenvBinErr = fmt.Errorf("build testenv: %v\n%s", err, out)
-		}
-	})
-	if testenvBinErr != nil {
-		t.Fatal(testenvBinErr)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testenvBin, "reset", "-only", "vault", "-dir", e.Dir)
-	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "HANDOVER_TESTENV_DIR="+e.Dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only vault: %v\n%s", err, out)
-	}
+	testenv.Require(t)
+	testenv.Reset(t, "vault")
 	return testenv.Require(t)
 }
 

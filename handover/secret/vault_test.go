@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,18 +233,7 @@ func TestVaultStoreSealed(t *testing.T) {
 // the state directory's lock; it rewrites env.json).
 func resetVault(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	repo, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "run", "./testenv/cmd/testenv", "reset", "-only", "vault", "-dir", env.Dir)
-	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "HANDOVER_TESTENV_DIR="+env.Dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv reset -only vault: %v\n%s", err, out)
-	}
+	testenv.Reset(t, "vault")
 }
 
 // The layout in Vault is documented: one KV version per store version, the
