@@ -324,6 +324,8 @@ var persistencePlants = []struct {
 	{"OpenVPN client", "poste-urbanisme-01", is("tunnel:/etc/openvpn/client/prestanet.conf"), ""},
 	{"Tailscale client", "poste-urbanisme-01", is("tunnel:/var/lib/tailscale/tailscaled.state"), ""},
 	{"ZeroTier client", "poste-urbanisme-01", is("tunnel:/var/lib/zerotier-one/networks.d/8056c2e21c000001.conf"), ""},
+	{"sshd AuthorizedPrincipalsCommand", "poste-urbanisme-01", prefix("sshd:"), "AuthorizedPrincipalsCommand"},
+	{"sshd ForceCommand in a Match block", "poste-urbanisme-01", prefix("sshd:"), "ForceCommand"},
 	{"second sshd with its own configuration", "srv-systemd-01", is("sshd-instance:/etc/ssh/sshd_config_support"), ""},
 }
 

@@ -25,7 +25,9 @@ import (
 //   - "b" hosts (n%5 == 4, poste-urbanisme-01): user units of the
 //     provider's account (lingering) and of a client account (calling a
 //     script that names the provider), a PAM module outside the system's
-//     directories (required), OpenVPN, Tailscale and ZeroTier clients;
+//     directories (required), OpenVPN, Tailscale and ZeroTier clients,
+//     sshd's AuthorizedPrincipalsCommand and a ForceCommand for the
+//     provider's group;
 //   - the systemd host: a second sshd, started by a unit of its own with
 //     its own configuration and key file; a drop-in on the host's own
 //     sshd unit, and a path unit that would start the provider's service.
@@ -107,6 +109,10 @@ func persistFiles(h host) ([]plantedFile, map[string]string, error) {
 			{"/etc/openvpn/client/prestanet.conf", 0o600, 0, 0, "client\ndev tun\nproto udp\nremote vpn." + testenv.ProviderDomain + " 1194\nnobind\npersist-key\npersist-tun\n"},
 			{"/var/lib/tailscale/tailscaled.state", 0o600, 0, 0, state},
 			{"/var/lib/zerotier-one/networks.d/8056c2e21c000001.conf", 0o600, 0, 0, "n=prestanet-support\nid=8056c2e21c000001\n"},
+			// What sshdConfig's AuthorizedPrincipalsCommand runs: it names
+			// the account itself, as sshd does without it, so that the
+			// provider's certificates log in as before.
+			{principalsCommand, 0o755, 0, 0, "#!/bin/sh\n# Prestanet Informatique - principaux de support\necho \"$1\"\n"},
 		}
 		links[pu+"/.config/systemd/user/default.target.wants/prestanet-tunnel.service"] = pu + "/.config/systemd/user/prestanet-tunnel.service"
 		links[cu+"/.config/systemd/user/default.target.wants/sync-docs.service"] = cu + "/.config/systemd/user/sync-docs.service"
@@ -339,6 +345,7 @@ func describePersistence(h host) []testenv.Persistence {
 			p("tunnel", "/etc/openvpn/client/prestanet.conf", false),
 			p("tunnel", "/var/lib/tailscale/tailscaled.state", false),
 			p("tunnel", "/var/lib/zerotier-one/networks.d/8056c2e21c000001.conf", false),
+			p("auth-method", "/etc/ssh/sshd_config.d/prestanet.conf", false),
 		}
 	case persistS:
 		return []testenv.Persistence{

@@ -197,8 +197,18 @@ func sshdConfig(h host) string {
 		// No CA is trusted on these hosts: the setting changes no login.
 		c += "AuthorizedPrincipalsFile /etc/ssh/prestanet-principals/%u\n"
 	}
+	if h.persistence == persistB {
+		// A command that would name principals, and a forced command for
+		// the provider's group; `Match all` ends the block so that the
+		// main configuration's lines after the Include stay global.
+		c += "AuthorizedPrincipalsCommand " + principalsCommand + " %u\nAuthorizedPrincipalsCommandUser nobody\n"
+		c += "Match Group prestanet-support\n    ForceCommand /usr/local/sbin/prestanet-shell\nMatch all\n"
+	}
 	return c
 }
+
+// principalsCommand is the provider's AuthorizedPrincipalsCommand.
+const principalsCommand = "/usr/local/sbin/prestanet-principals"
 
 // addUsers does what adduser would: passwd, shadow, group, gshadow
 // entries, a home from /etc/skel, and the sudo group membership. It also
