@@ -209,6 +209,21 @@ func TestADAttributionByEvidenceSamba(t *testing.T) {
 	if acc, _ := accountByName(inv, service); !acc.Service {
 		t.Errorf("%s is not seen as a service account", service)
 	}
+	// The group the provider's account manages is the provider's too: a
+	// finding with the step to take by hand (its manager's right to change
+	// the members is an ACE no attribute change removes).
+	var managed *connector.Finding
+	for i, f := range inv.Systems[0].Findings {
+		if strings.EqualFold(f.Object, a.SoleGroupDN) && strings.HasPrefix(f.ID, "group:") {
+			managed = &inv.Systems[0].Findings[i]
+		}
+	}
+	switch {
+	case managed == nil:
+		t.Errorf("no finding on %s, managed by the provider's account", a.SoleGroupDN)
+	case !managed.Provider || !slices.ContainsFunc(managed.Reasons, func(r string) bool { return strings.HasPrefix(r, "managedBy ") }) || !strings.Contains(managed.Detail["manual"], "Managed By"):
+		t.Errorf("%s: provider=%v reasons=%q manual=%q, want the provider's by its managedBy, with the step by hand", a.SoleGroupDN, managed.Provider, managed.Reasons, managed.Detail["manual"])
+	}
 	changes, err := tgt.Plan(inv, decisions(inv))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -83,7 +84,17 @@ type node struct {
 	// groupOfUniqueNames): the last one cannot be removed.
 	needsMember bool
 	members     []memberRef
+	// dn and evidence (attribute, value) of a group: who manages or owns
+	// it, what it says of itself (groupEvidenceAttrs).
+	dn       string
+	evidence [][2]string
 }
+
+// groupEvidenceAttrs are what a group of the admin chain says of whose it
+// is: its manager (AD's managedBy: with "Manager can update membership
+// list", an ACE lets that account change the group's members), its
+// owners, its free text.
+var groupEvidenceAttrs = []string{"managedBy", "owner", "description", "info"}
 
 // walker follows member attributes from the admin groups down, reading
 // each entry once.
@@ -109,11 +120,11 @@ func (w *walker) node(ctx context.Context, dn string) (*node, error) {
 	if n, ok := w.nodes[key]; ok {
 		return n, nil
 	}
-	e, err := w.sess.read(ctx, dn, "objectClass", "member", "uniqueMember", "memberUid")
+	e, err := w.sess.read(ctx, dn, append([]string{"objectClass", "member", "uniqueMember", "memberUid"}, groupEvidenceAttrs...)...)
 	if err != nil {
 		return nil, err
 	}
-	n := &node{}
+	n := &node{dn: dn}
 	w.nodes[key] = n
 	if e == nil {
 		return n, nil
@@ -131,6 +142,11 @@ func (w *walker) node(ctx context.Context, dn string) (*node, error) {
 	}
 	if !n.isGroup {
 		return n, nil
+	}
+	for _, attr := range groupEvidenceAttrs {
+		for _, v := range e.GetEqualFoldAttributeValues(attr) {
+			n.evidence = append(n.evidence, [2]string{attr, v})
+		}
 	}
 	members, err := w.sess.values(ctx, e, "member")
 	if err != nil {
@@ -577,6 +593,7 @@ func (t *Target) inventory(ctx context.Context, sess *session) (connector.System
 			w.provider[normDN(a.DN)] = true
 		}
 	}
+	sys.Findings = append(sys.Findings, t.groupFindings(w)...)
 	for _, a := range kept {
 		acct := a.Account
 		if !a.Provider {
@@ -671,6 +688,68 @@ func (t *Target) accountFindings(a account, w *walker) []connector.Finding {
 		})
 	}
 	return fs
+}
+
+// groupFindings are the groups of the admin chain that are the
+// provider's by what they say: managed or owned by one of its accounts,
+// or naming it in their free text. handover changes no group's manager or
+// owner (on AD the manager's right to change the members is an ACE of the
+// group, which clearing managedBy alone does not remove): each is a
+// finding with the step to take by hand. The provider's accounts are
+// locked by the run, so the right is dormant meanwhile.
+func (t *Target) groupFindings(w *walker) []connector.Finding {
+	var fs []connector.Finding
+	for _, k := range slices.Sorted(maps.Keys(w.nodes)) {
+		n := w.nodes[k]
+		if !n.isGroup || len(n.evidence) == 0 {
+			continue
+		}
+		var why, managers []string
+		for _, ev := range n.evidence {
+			attr, v := ev[0], ev[1]
+			var r []string
+			if attr == "managedBy" || attr == "owner" {
+				if w.provider[normDN(v)] {
+					r = append(r, fmt.Sprintf("%s %s: an account of the outgoing provider", attr, v))
+				}
+				for _, x := range t.out.Account(v) {
+					r = appendNew(r, fmt.Sprintf("%s %s: %s", attr, v, x))
+				}
+				if len(r) > 0 {
+					managers = append(managers, attr+" "+v)
+				}
+			} else {
+				for _, x := range t.out.Text(v) {
+					r = append(r, fmt.Sprintf("%s %q %s", attr, v, x))
+				}
+			}
+			for _, x := range r {
+				why = appendNew(why, x)
+			}
+		}
+		if len(why) == 0 {
+			continue
+		}
+		manual := fmt.Sprintf("review the group %s: ", n.dn)
+		if len(managers) > 0 {
+			manual += fmt.Sprintf("clear its %s (on Active Directory: Users and Computers, the group's Managed By tab, Clear, which also removes the manager's right to update the membership list; or remove that ACE from the group's security descriptor)", strings.Join(managers, ", "))
+		} else {
+			manual += "its description names the outgoing provider: correct it, and check who it lets in"
+		}
+		fs = append(fs, connector.Finding{
+			ID: "group:" + n.dn, Kind: connector.KindPolicy, Object: n.dn, Provider: true, Reasons: why,
+			Summary: fmt.Sprintf("admin chain group %s is the outgoing provider's by what it says (%s); by hand: %s", rdn(n.dn), strings.Join(why, "; "), manual),
+			Detail:  map[string]string{"group": n.dn, "manual": manual},
+		})
+	}
+	return fs
+}
+
+func appendNew(ss []string, s string) []string {
+	if slices.Contains(ss, s) {
+		return ss
+	}
+	return append(ss, s)
 }
 
 // passwordFacts are the facts the engine's rotation policy reads of an
