@@ -84,7 +84,7 @@ test-crash: deps build
 	was_up=0; [ -f "$$HANDOVER_TESTENV_DIR/env.json" ] && was_up=1; \
 	if [ $$was_up = 0 ]; then $(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; fi; \
 	rc=0; HANDOVER_KILL_MATRIX=full $(GO) test -count=1 -p 1 -timeout 240m -v -run '^TestKillMatrix$$' ./connectors/ssh/ ./connectors/ldap/ ./connectors/mail/ ./connectors/vault/ 2>&1 | tee bin/test-crash.log | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|kill matrix' || rc=$$?; \
-	$(GO) test -count=1 -p 1 -timeout 30m -run '^(TestCrashAtEachStep|TestCrashRecoveryOnRealHost|TestShippedBinaryHasNoCrashHook)$$' ./handover/engine/ ./cmd/handover/ || rc=1; \
+	HANDOVER_KILL_MATRIX=full $(GO) test -count=1 -p 1 -timeout 30m -run '^(TestCrashAtEachStep|TestCrashRecoveryOnRealHost|TestShippedBinaryHasNoCrashHook)$$' ./handover/engine/ ./cmd/handover/ || rc=1; \
 	if [ $$was_up = 0 ]; then $(TESTENV) down || true; fi; \
 	exit $$rc
 
