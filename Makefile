@@ -59,7 +59,9 @@ ARTEFACTS ?= $(CURDIR)/bin/test-artefacts
 
 # Everything on a fresh Debian 12 machine: packages, binaries, the testenv,
 # every test including the integration tests against the real servers, and
-# the testenv stopped again whatever happened. A testenv that was already
+# the testenv stopped again whatever happened. The fuzz targets run beside
+# the tests, at the lowest CPU priority (they touch no server: they take
+# the CPU the tests leave idle while waiting on the estate). A testenv that was already
 # up (after `make demo`, say) is put back to its planted state first.
 test: deps build
 	@set -o pipefail; \
@@ -67,8 +69,9 @@ test: deps build
 	$(TESTENV) up -hosts $(HOSTS) -ldap-users $(LDAP_USERS) || { $(TESTENV) down; exit 1; }; \
 	if [ $$was_up = 1 ]; then $(TESTENV) reset || { $(TESTENV) down; exit 1; }; fi; \
 	rm -rf $(ARTEFACTS) && mkdir -p $(ARTEFACTS); \
+	nice -n 19 $(MAKE) --no-print-directory fuzz >bin/fuzz.log 2>&1 & fuzz=$$!; \
 	rc=0; HANDOVER_ARTEFACTS_DIR=$(ARTEFACTS) $(GO) test -race -count=1 -p 1 -timeout 40m ./... || rc=$$?; \
-	$(MAKE) --no-print-directory fuzz || rc=1; \
+	wait $$fuzz || rc=1; cat bin/fuzz.log; \
 	$(GO) run ./internal/leakscan/cmd/leakscan -artefacts $(ARTEFACTS) || rc=1; \
 	$(TESTENV) down || true; \
 	exit $$rc
