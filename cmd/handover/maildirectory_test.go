@@ -60,8 +60,12 @@ func TestDirectoryMailboxRotatedAndProvenInOneRun(t *testing.T) {
 
 	dir := t.TempDir()
 	m := env.MailHost
+	// The directory's provider accounts are waived: their locks cannot be
+	// proven without their passwords, and are not this test's.
 	pb := writePlaybook(t, dir, playbookHead(env, dir)+fmt.Sprintf(`policy:
   rotate: {admins: false, accounts: ["annuaire:%[1]s"]}
+waivers:
+  - {target: annuaire, finding: "account:*", justification: "provider accounts locked by another test", approver: DSI, expires: 2099-01-01}
 targets:
   - name: annuaire
     type: ldap
