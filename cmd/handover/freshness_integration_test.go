@@ -91,7 +91,15 @@ targets:
 // onHost runs a shell command as root on a fleet host over SSH.
 func onHost(t *testing.T, env *testenv.Env, h testenv.Host, cmd string) {
 	t.Helper()
-	b, err := os.ReadFile(env.Fleet.OperatorKey)
+	rootShell(t, env.Fleet.OperatorKey, env.Fleet.KnownHosts, h.Addr, cmd, "")
+}
+
+// rootShell runs cmd as root at addr over SSH with the operator's key
+// (the host key checked against knownHosts), stdin on its input: the
+// test's own hand, not the connector's.
+func rootShell(t *testing.T, keyFile, knownHosts, addr, cmd, stdin string) {
+	t.Helper()
+	b, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,13 +107,13 @@ func onHost(t *testing.T, env *testenv.Env, h testenv.Host, cmd string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hk, err := knownhosts.New(env.Fleet.KnownHosts)
+	hk, err := knownhosts.New(knownHosts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ssh.Dial("tcp", h.Addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk, Timeout: 10 * time.Second})
+	c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk, Timeout: 10 * time.Second})
 	if err != nil {
-		t.Fatalf("ssh %s: %v", h.Addr, err)
+		t.Fatalf("ssh %s: %v", addr, err)
 	}
 	defer c.Close()
 	s, err := c.NewSession()
@@ -113,13 +121,25 @@ func onHost(t *testing.T, env *testenv.Env, h testenv.Host, cmd string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	s.Stdin = strings.NewReader(stdin)
 	if out, err := s.CombinedOutput(cmd); err != nil {
-		t.Fatalf("%s on %s: %v\n%s", cmd, h.Name, err, out)
+		t.Fatalf("%s on %s: %v\n%s", cmd, addr, err, out)
 	}
 }
 
 // ldapAdmin binds to the test directory as its admin, over LDAPS.
 func ldapAdmin(t *testing.T, env *testenv.Env) *goldap.Conn {
+	t.Helper()
+	c := ldapDial(t, env, env.LDAP.URLS)
+	if err := c.Bind(env.LDAP.AdminDN, testenv.ReadSecret(t, env.LDAP.AdminPasswordFile)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ldapDial connects to the test directory at u over LDAPS, its
+// certificate verified against the test estate's CA.
+func ldapDial(t *testing.T, env *testenv.Env, u string) *goldap.Conn {
 	t.Helper()
 	pem, err := os.ReadFile(env.CACert)
 	if err != nil {
@@ -127,11 +147,8 @@ func ldapAdmin(t *testing.T, env *testenv.Env) *goldap.Conn {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	c, err := goldap.DialURL(env.LDAP.URLS, goldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	c, err := goldap.DialURL(u, goldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Bind(env.LDAP.AdminDN, testenv.ReadSecret(t, env.LDAP.AdminPasswordFile)); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -68,25 +65,7 @@ func TestLDAPTargetFaultsMidChange(t *testing.T) {
 			}
 			dir := t.TempDir()
 			p := newFaultProxy(t, up.Host)
-			// The provider's accounts are waived: their locks cannot be
-			// proven without their passwords, and are not this test's.
-			pb := writePlaybook(t, dir, playbookHead(env, dir)+fmt.Sprintf(`policy:
-  rotate: {admins: false, accounts: ["annuaire:%[1]s"]}
-waivers:
-  - {target: annuaire, finding: "account:*", justification: "provider accounts locked by another test", approver: DSI, expires: 2099-01-01}
-targets:
-  - name: annuaire
-    type: ldap
-    url: ldaps://%[2]s
-    ca_cert: %[3]s
-    dialect: openldap
-    bind_dn: %[4]s
-    password: ${file:%[5]s}
-    base_dn: %[6]s
-    admin_groups: ["%[7]s"]
-    accounts:
-      - {dn: "%[1]s", password: "${file:%[8]s}"}
-`, admin.Name, p.addr(), env.CACert, env.LDAP.AdminDN, env.LDAP.AdminPasswordFile, env.LDAP.BaseDN, env.LDAP.AdminGroupDN, admin.PasswordFile))
+			pb := writePlaybook(t, dir, playbookHead(env, dir)+directoryPolicy(admin.Name)+"targets:\n"+directoryTarget(env, "ldaps://"+p.addr(), admin.Name, admin.PasswordFile))
 			_, finish := pausedRun(t, bin, []string{"HANDOVER_CHANGE_TIMEOUT=4s"}, "run", "--yes", pb)
 			tc.fault(p)
 			out, code := finish()
@@ -156,20 +135,40 @@ targets:
 // over LDAPS, without the connector: the test's own observation.
 func ldapBinds(t *testing.T, env *testenv.Env, u, dn, password string) bool {
 	t.Helper()
-	pem, err := os.ReadFile(env.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := goldap.DialURL(u, goldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ldapDial(t, env, u)
 	defer c.Close()
-	err = c.Bind(dn, password)
+	err := c.Bind(dn, password)
 	if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) {
 		t.Fatalf("bind as %s: %v", dn, err)
 	}
 	return err == nil
+}
+
+// directoryTarget is the playbook's ldap target "annuaire" on the test
+// estate's OpenLDAP at url, with the handed-over password of the account
+// dn (in file) besides the bind account's.
+func directoryTarget(env *testenv.Env, url, dn, file string) string {
+	return fmt.Sprintf(`  - name: annuaire
+    type: ldap
+    url: %[1]s
+    ca_cert: %[2]s
+    dialect: openldap
+    bind_dn: %[3]s
+    password: ${file:%[4]s}
+    base_dn: %[5]s
+    admin_groups: ["%[6]s"]
+    accounts:
+      - {dn: "%[7]s", password: "${file:%[8]s}"}
+`, url, env.CACert, env.LDAP.AdminDN, env.LDAP.AdminPasswordFile, env.LDAP.BaseDN, env.LDAP.AdminGroupDN, dn, file)
+}
+
+// directoryPolicy rotates only the account dn of the target "annuaire",
+// and waives the locks of the directory's provider accounts (they cannot
+// be proven without their passwords, and are not these tests').
+func directoryPolicy(dn string) string {
+	return fmt.Sprintf(`policy:
+  rotate: {admins: false, accounts: ["annuaire:%s"]}
+waivers:
+  - {target: annuaire, finding: "account:*", justification: "provider accounts locked by another test", approver: DSI, expires: 2099-01-01}
+`, dn)
 }

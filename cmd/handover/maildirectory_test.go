@@ -13,8 +13,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/secret"
@@ -60,36 +58,17 @@ func TestDirectoryMailboxRotatedAndProvenInOneRun(t *testing.T) {
 
 	dir := t.TempDir()
 	m := env.MailHost
-	// The directory's provider accounts are waived: their locks cannot be
-	// proven without their passwords, and are not this test's.
-	pb := writePlaybook(t, dir, playbookHead(env, dir)+fmt.Sprintf(`policy:
-  rotate: {admins: false, accounts: ["annuaire:%[1]s"]}
-waivers:
-  - {target: annuaire, finding: "account:*", justification: "provider accounts locked by another test", approver: DSI, expires: 2099-01-01}
-targets:
-  - name: annuaire
-    type: ldap
-    url: %[2]s
-    ca_cert: %[3]s
-    dialect: openldap
-    bind_dn: %[4]s
-    password: ${file:%[5]s}
-    base_dn: %[6]s
-    admin_groups: ["%[7]s"]
-    accounts:
-      - {dn: "%[1]s", password: "${file:%[8]s}"}
-  - name: messagerie
+	pb := writePlaybook(t, dir, playbookHead(env, dir)+directoryPolicy(dn)+"targets:\n"+directoryTarget(env, env.LDAP.URLS, dn, oldFile)+fmt.Sprintf(`  - name: messagerie
     type: mail
-    host: %[9]s
-    system: %[10]s
-    ssh: {key_file: %[11]s, known_hosts: %[12]s}
-    ca_cert: %[3]s
-    smtp: %[13]s
+    host: %[1]s
+    system: %[2]s
+    ssh: {key_file: %[3]s, known_hosts: %[4]s}
+    ca_cert: %[5]s
+    smtp: %[6]s
     directory: annuaire
     mailboxes:
-      - {login: %[14]s, password: "${file:%[8]s}"}
-`, dn, env.LDAP.URLS, env.CACert, env.LDAP.AdminDN, env.LDAP.AdminPasswordFile, env.LDAP.BaseDN, env.LDAP.AdminGroupDN, oldFile,
-		m.Address, m.Name, m.OperatorKey, m.KnownHosts, m.SMTPAddr, uid))
+      - {login: %[7]s, password: "${file:%[8]s}"}
+`, m.Address, m.Name, m.OperatorKey, m.KnownHosts, env.CACert, m.SMTPAddr, uid, oldFile))
 	out, code, _ := handover(t, nil, "run", "--yes", pb)
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, out)
@@ -135,36 +114,10 @@ targets:
 }
 
 // mailRoot runs script as root on the mail host over SSH with the
-// operator's key, the host key checked: the test's own hand, not the
-// connector's.
+// operator's key, the host key checked.
 func mailRoot(t *testing.T, env *testenv.Env, script string) {
 	t.Helper()
-	key, err := os.ReadFile(env.MailHost.OperatorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hk, err := knownhosts.New(env.MailHost.KnownHosts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ssh.Dial("tcp", env.MailHost.SSHAddr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.Stdin = strings.NewReader(script)
-	if out, err := s.CombinedOutput("sh -e"); err != nil {
-		t.Fatalf("on the mail host: %v\n%s", err, out)
-	}
+	rootShell(t, env.MailHost.OperatorKey, env.MailHost.KnownHosts, env.MailHost.SSHAddr, "sh -e", script)
 }
 
 // imapLogin logs in over IMAPS (the certificate verified): whether the
