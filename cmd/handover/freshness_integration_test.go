@@ -137,9 +137,8 @@ func ldapAdmin(t *testing.T, env *testenv.Env) *goldap.Conn {
 	return c
 }
 
-// ldapDial connects to the test directory at u over LDAPS, its
-// certificate verified against the test estate's CA.
-func ldapDial(t *testing.T, env *testenv.Env, u string) *goldap.Conn {
+// testCAPool holds the test estate's CA certificate.
+func testCAPool(t *testing.T, env *testenv.Env) *x509.CertPool {
 	t.Helper()
 	pem, err := os.ReadFile(env.CACert)
 	if err != nil {
@@ -147,7 +146,14 @@ func ldapDial(t *testing.T, env *testenv.Env, u string) *goldap.Conn {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	c, err := goldap.DialURL(u, goldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}))
+	return pool
+}
+
+// ldapDial connects to the test directory at u over LDAPS, its
+// certificate verified against the test estate's CA.
+func ldapDial(t *testing.T, env *testenv.Env, u string) *goldap.Conn {
+	t.Helper()
+	c, err := goldap.DialURL(u, goldap.DialWithTLSConfig(&tls.Config{RootCAs: testCAPool(t, env), ServerName: "127.0.0.1"}))
 	if err != nil {
 		t.Fatal(err)
 	}

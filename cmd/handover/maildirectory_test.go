@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -124,13 +123,7 @@ func mailRoot(t *testing.T, env *testenv.Env, script string) {
 // server accepted, and its words when it refused.
 func imapLogin(t *testing.T, env *testenv.Env, login, password string) (bool, string) {
 	t.Helper()
-	pem, err := os.ReadFile(env.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := imapclient.DialTLS(env.MailHost.IMAPSAddr, &imapclient.Options{TLSConfig: &tls.Config{RootCAs: pool, ServerName: env.MailHost.TLSName}})
+	c, err := imapclient.DialTLS(env.MailHost.IMAPSAddr, &imapclient.Options{TLSConfig: &tls.Config{RootCAs: testCAPool(t, env), ServerName: env.MailHost.TLSName}})
 	if err != nil {
 		t.Fatal(err)
 	}
