@@ -4,6 +4,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 export HANDOVER_TESTENV_DIR ?= /var/tmp/handover-testenv
 
 GO      ?= go
+MODULE  := github.com/handoverhq/handover
 HOSTS   ?= 5
 LDAP_USERS ?= 50
 TESTENV := bin/testenv
@@ -59,9 +60,13 @@ ARTEFACTS ?= $(CURDIR)/bin/test-artefacts
 
 # Everything on a fresh Debian 12 machine: packages, binaries, the testenv,
 # every test including the integration tests against the real servers, and
-# the testenv stopped again whatever happened. The fuzz targets run beside
-# the tests, at the lowest CPU priority (they touch no server: they take
-# the CPU the tests leave idle while waiting on the estate). A testenv that was already
+# the testenv stopped again whatever happened. The tests run in two lanes
+# side by side: the CLI's and the ssh connector's (the fleet's), and every
+# other package; tests that share a component of the estate serialise on
+# its test lock (testenv.LockComponent), whichever lane they are in. The
+# fuzz targets run beside them at the lowest CPU priority (they touch no
+# server: they take the CPU the tests leave idle while waiting on the
+# estate). A testenv that was already
 # up (after `make demo`, say) is put back to its planted state first.
 test: deps build
 	@set -o pipefail; \
@@ -70,7 +75,10 @@ test: deps build
 	if [ $$was_up = 1 ]; then $(TESTENV) reset || { $(TESTENV) down; exit 1; }; fi; \
 	rm -rf $(ARTEFACTS) && mkdir -p $(ARTEFACTS); \
 	nice -n 19 $(MAKE) --no-print-directory fuzz >bin/fuzz.log 2>&1 & fuzz=$$!; \
-	rc=0; HANDOVER_ARTEFACTS_DIR=$(ARTEFACTS) $(GO) test -race -count=1 -p 1 -timeout 40m ./... || rc=$$?; \
+	others=$$($(GO) list ./... | grep -v -x -e '$(MODULE)/cmd/handover' -e '$(MODULE)/connectors/ssh'); \
+	HANDOVER_ARTEFACTS_DIR=$(ARTEFACTS) $(GO) test -race -count=1 -p 1 -timeout 40m $$others >bin/test-others.log 2>&1 & others_pid=$$!; \
+	rc=0; HANDOVER_ARTEFACTS_DIR=$(ARTEFACTS) $(GO) test -race -count=1 -p 1 -timeout 40m ./cmd/handover/ ./connectors/ssh/ || rc=$$?; \
+	wait $$others_pid || rc=1; cat bin/test-others.log; \
 	wait $$fuzz || rc=1; cat bin/fuzz.log; \
 	$(GO) run ./internal/leakscan/cmd/leakscan -artefacts $(ARTEFACTS) || rc=1; \
 	$(TESTENV) down || true; \

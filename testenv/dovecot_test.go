@@ -47,6 +47,7 @@ func mailAccount(t *testing.T, env *testenv.Env, login string) testenv.Account {
 
 func TestDovecotLogin(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "dovecot", true)
 	staff := mailAccount(t, env, "claire.moreau@"+testenv.ClientDomain)
 	function := mailAccount(t, env, "mairie@"+testenv.ClientDomain)
 	for _, tc := range []struct {
@@ -70,6 +71,7 @@ func TestDovecotLogin(t *testing.T) {
 // The provider's master user opens any mailbox as "mailbox*master".
 func TestDovecotMasterLogin(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "dovecot", true)
 	m := env.Mail
 	master := testenv.ReadSecret(t, m.MasterUser.PasswordFile)
 	for _, tc := range []struct {
@@ -90,6 +92,7 @@ func TestDovecotMasterLogin(t *testing.T) {
 
 func TestDovecotWrongCredentialsFail(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "dovecot", true)
 	m := env.Mail
 	staff := mailAccount(t, env, "claire.moreau@"+testenv.ClientDomain)
 	for _, tc := range []struct {
@@ -125,6 +128,7 @@ func doveadm(t *testing.T, env *testenv.Env, args ...string) string {
 // redirects to the provider's domain, and no other mailbox has one.
 func TestDovecotSieveRedirects(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "dovecot", true)
 	var redirecting, active []string
 	for _, line := range strings.Split(strings.TrimSpace(doveadm(t, env, "sieve", "list", "-A")), "\n") {
 		// "user script ACTIVE"

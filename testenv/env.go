@@ -553,9 +553,19 @@ func ReadSecret(t testing.TB, path string) string {
 // is released when the test ends.
 func LockComponent(t testing.TB, component string, exclusive bool) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(Dir(), component+".tests.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	release, err := Lock(component, exclusive)
 	if err != nil {
 		t.Fatalf("testenv: lock %s for tests: %v", component, err)
+	}
+	t.Cleanup(release)
+}
+
+// Lock takes a component's test lock, as LockComponent does, for a caller
+// that is not a test (a testscript command): release it when done.
+func Lock(component string, exclusive bool) (release func(), err error) {
+	f, err := os.OpenFile(filepath.Join(Dir(), component+".tests.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
 	}
 	how := syscall.LOCK_SH
 	if exclusive {
@@ -563,9 +573,9 @@ func LockComponent(t testing.TB, component string, exclusive bool) {
 	}
 	if err := syscall.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
-		t.Fatalf("testenv: lock %s for tests: %v", component, err)
+		return nil, err
 	}
-	t.Cleanup(func() { f.Close() })
+	return func() { f.Close() }, nil
 }
 
 // RequireVault returns the running testenv with its Vault, or fails the

@@ -58,6 +58,7 @@ func dns(entries []*ldap.Entry) []string {
 
 func TestSlapdBindAsHandedOverAccount(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	for _, tc := range []struct {
 		name, url string
 	}{
@@ -81,6 +82,7 @@ func TestSlapdBindAsHandedOverAccount(t *testing.T) {
 // password never crosses the wire in clear, even on loopback.
 func TestSlapdPlainBindRefused(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	conn, err := ldap.DialURL(env.LDAP.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +97,7 @@ func TestSlapdPlainBindRefused(t *testing.T) {
 
 func TestSlapdStaffUsers(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	conn := adminConn(t, env)
 	people := search(t, conn, "ou=people,"+env.LDAP.BaseDN, "(objectClass=inetOrgPerson)", "uid", "mail")
 	if len(people) < env.LDAP.Users {
@@ -107,6 +110,7 @@ func TestSlapdStaffUsers(t *testing.T) {
 
 func TestSlapdNestedAdmin(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	conn := adminConn(t, env)
 	l := env.LDAP
 
@@ -151,6 +155,7 @@ func TestSlapdNestedAdmin(t *testing.T) {
 
 func TestSlapdProviderAccounts(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	conn := adminConn(t, env)
 	l := env.LDAP
 	want := []string{"uid=prestanet-admin,ou=partners," + l.BaseDN, l.LookalikeDN}
@@ -180,6 +185,7 @@ func TestSlapdProviderAccounts(t *testing.T) {
 // default policy holds for its Password Modify operations too.
 func TestSlapdPasswordPolicyRejects(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	conn := adminConn(t, env)
 	l := env.LDAP
 
@@ -219,6 +225,7 @@ func TestSlapdPasswordPolicyRejects(t *testing.T) {
 // planted state is restored afterwards.
 func TestSlapdBindAccountRotatesItself(t *testing.T) {
 	env := testenv.Require(t)
+	testenv.LockComponent(t, "slapd", true)
 	l := env.LDAP
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

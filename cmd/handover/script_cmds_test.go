@@ -33,6 +33,13 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if env.Fleet == nil || len(env.Fleet.Hosts) == 0 || env.Operator == nil {
 			ts.Fatalf("the testenv has no fleet: run `make testenv-up`")
 		}
+		// The fleet in use until the script ends: no other test package
+		// resets it meanwhile.
+		release, err := testenv.Lock("fleet", false)
+		if err != nil {
+			ts.Fatalf("testenv: lock the fleet: %v", err)
+		}
+		ts.Defer(release)
 		h := env.Fleet.Hosts[len(env.Fleet.Hosts)-1]
 		for k, v := range map[string]string{
 			"HOST_NAME":          h.Name,

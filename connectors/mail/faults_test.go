@@ -25,6 +25,7 @@ import (
 
 func TestUnreachableMailHost(t *testing.T) {
 	e := requireMailHost(t)
+	testenv.LockComponent(t, "mailhost", false)
 	text := strings.Replace(mailPlaybook(e, ""), "host: "+e.MailHost.Address, "host: 127.0.3.99", 1)
 	tg := configure(t, text)
 	inv, err := tg.Inventory(ctxT(t))
@@ -42,6 +43,7 @@ func TestUnreachableMailHost(t *testing.T) {
 
 func TestWrongHostKey(t *testing.T) {
 	e := requireMailHost(t)
+	testenv.LockComponent(t, "mailhost", false)
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	k, _ := ssh.NewPublicKey(pub)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
@@ -65,6 +67,7 @@ func TestWrongHostKey(t *testing.T) {
 // password.
 func TestBadTLS(t *testing.T) {
 	e := requireMailHost(t)
+	testenv.LockComponent(t, "mailhost", false)
 	ca := filepath.Join(t.TempDir(), "other-ca.pem")
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other CA"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
