@@ -1,7 +1,6 @@
 package testenv_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -13,8 +12,6 @@ import (
 	"unicode/utf16"
 
 	"github.com/go-ldap/ldap/v3"
-	krbclient "github.com/jcmturner/gokrb5/v8/client"
-	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 
 	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
@@ -282,24 +279,5 @@ func TestSambaOldPasswordAllowedPeriod(t *testing.T) {
 
 func kinit(t *testing.T, env *testenv.Env, login string, pw secret.Secret) bool {
 	t.Helper()
-	cfg := krbconfig.New()
-	cfg.LibDefaults.DefaultRealm = env.AD.Realm
-	cfg.LibDefaults.UDPPreferenceLimit = 1
-	cfg.Realms = []krbconfig.Realm{{Realm: env.AD.Realm, KDC: []string{env.AD.KDC}}}
-	cl := krbclient.NewWithPassword(login, env.AD.Realm, pw.Reveal(), cfg, krbclient.DisablePAFXFAST(true))
-	defer cl.Destroy()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cl.Login() }()
-	select {
-	case err := <-done:
-		if err != nil && !strings.Contains(err.Error(), "KDC_ERR_PREAUTH_FAILED") {
-			t.Fatalf("kerberos login %s: %v", login, err)
-		}
-		return err == nil
-	case <-ctx.Done():
-		t.Fatalf("kerberos login %s: %v", login, ctx.Err())
-		return false
-	}
+	return testenv.KerberosLogin(t, env, login, pw.Reveal())
 }

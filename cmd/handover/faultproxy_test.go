@@ -36,7 +36,14 @@ type proxyConn struct {
 
 func newFaultProxy(t *testing.T, upstream string) *faultProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newFaultProxyOn(t, "127.0.0.1", upstream)
+}
+
+// newFaultProxyOn listens on a free port of the local address ip (one
+// the server's certificate names, for a TLS client that checks it).
+func newFaultProxyOn(t *testing.T, ip, upstream string) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

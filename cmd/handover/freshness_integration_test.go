@@ -153,7 +153,13 @@ func testCAPool(t *testing.T, env *testenv.Env) *x509.CertPool {
 // certificate verified against the test estate's CA.
 func ldapDial(t *testing.T, env *testenv.Env, u string) *goldap.Conn {
 	t.Helper()
-	c, err := goldap.DialURL(u, goldap.DialWithTLSConfig(&tls.Config{RootCAs: testCAPool(t, env), ServerName: "127.0.0.1"}))
+	return ldapDialName(t, env, u, "127.0.0.1")
+}
+
+// ldapDialName is ldapDial checking the certificate for serverName.
+func ldapDialName(t *testing.T, env *testenv.Env, u, serverName string) *goldap.Conn {
+	t.Helper()
+	c, err := goldap.DialURL(u, goldap.DialWithTLSConfig(&tls.Config{RootCAs: testCAPool(t, env), ServerName: serverName}))
 	if err != nil {
 		t.Fatal(err)
 	}
