@@ -312,6 +312,25 @@ targets:
 `, h.Name, host, port, env.Fleet.OperatorKey, khFile, h.RootPasswordFile, hostTimeout))
 }
 
+// faultedRun runs `handover run --yes pb` with the test build bin, paused
+// once its first change's intent is journaled, then injects fault through
+// p and lets the run go on: it must exit non-zero and say one of want
+// (case aside).
+func faultedRun(t *testing.T, bin, pb string, p *faultProxy, fault func(*faultProxy), want []string) {
+	t.Helper()
+	_, finish := pausedRun(t, bin, []string{"HANDOVER_CHANGE_TIMEOUT=4s"}, "run", "--yes", pb)
+	fault(p)
+	out, code := finish()
+	p.unstall()
+	t.Logf("the failed run said:\n%s", out)
+	if code == 0 {
+		t.Errorf("run with the connection faulted mid-change: exit 0")
+	}
+	if !slices.ContainsFunc(want, func(w string) bool { return strings.Contains(strings.ToLower(out), strings.ToLower(w)) }) {
+		t.Errorf("the failed run's output says none of %q", want)
+	}
+}
+
 // TestTargetFaultsMidChange: a real host reached through a TCP proxy
 // that, in the middle of the rotation of root (the intent journaled, the
 // change about to be sent), resets the connection at once, resets it in
@@ -346,20 +365,10 @@ func TestTargetFaultsMidChange(t *testing.T) {
 			old := currentRootPassword(t, env, h, dir)
 			p := newFaultProxy(t, h.Addr)
 			pb := proxiedPlaybook(t, env, dir, h, p.addr(), "5s")
-			_, finish := pausedRun(t, bin, []string{"HANDOVER_CHANGE_TIMEOUT=4s"}, "run", "--yes", pb)
-			tc.fault(p)
-			out, code := finish()
-			p.unstall()
-			t.Logf("the failed run said:\n%s", out)
-			if code == 0 {
-				t.Errorf("run with the connection faulted mid-change: exit 0")
-			}
-			if !slices.ContainsFunc(tc.want, func(w string) bool { return strings.Contains(out, w) }) {
-				t.Errorf("the failed run's output says none of %q", tc.want)
-			}
+			faultedRun(t, bin, pb, p, tc.fault, tc.want)
 			storedWorks(t, env, h, filepath.Join(dir, "secrets.age"), old)
 			journalsIntact(t, dir)
-			out, code, _ = handover(t, nil, "run", "--yes", pb)
+			out, code, _ := handover(t, nil, "run", "--yes", pb)
 			if code != 0 {
 				t.Fatalf("next run, the network healthy: exit %d\n%s", code, out)
 			}
