@@ -130,7 +130,16 @@ func storedWorks(t *testing.T, env *testenv.Env, h testenv.Host, storePath, old 
 
 func storedWorksIn(t *testing.T, env *testenv.Env, h testenv.Host, st secret.Store, old string) {
 	t.Helper()
-	if passwordWorks(t, env, h.Addr, "root", old) {
+	noCredentialLost(t, st, "", "root", old, func(pw string) bool { return passwordWorks(t, env, h.Addr, "root", pw) })
+}
+
+// noCredentialLost: after a failed run, the handed-over password old or
+// some value the store holds at path (any path when ""; any state but
+// failed; the path's case aside, as a directory spells DNs its own way)
+// works, as works observes it: no credential of who is lost.
+func noCredentialLost(t *testing.T, st secret.Store, path, who, old string, works func(string) bool) {
+	t.Helper()
+	if works(old) {
 		return
 	}
 	vs, err := st.List(context.Background())
@@ -138,15 +147,41 @@ func storedWorksIn(t *testing.T, env *testenv.Env, h testenv.Host, st secret.Sto
 		t.Fatal(err)
 	}
 	for _, v := range vs {
-		if v.State == secret.Failed {
+		if (path != "" && !strings.EqualFold(v.Path, path)) || v.State == secret.Failed {
 			continue
 		}
 		val, _, err := st.Get(context.Background(), v.Path, v.Version)
-		if err == nil && passwordWorks(t, env, h.Addr, "root", val.Reveal()) {
+		if err == nil && works(val.Reveal()) {
 			return
 		}
 	}
-	t.Fatal("neither the handed-over root password nor any value of the store logs in: a credential was lost")
+	t.Fatalf("neither the handed-over password of %s nor any value of the store works: a credential was lost", who)
+}
+
+// settledCredential, once the next run ended well: the store's current
+// value at path (its case aside), with nothing left pending and every
+// journal of dir intact.
+func settledCredential(t *testing.T, env *testenv.Env, dir, storePath, path string) string {
+	t.Helper()
+	st := openStoreRO(t, env, storePath)
+	vs, err := st.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if strings.EqualFold(v.Path, path) {
+			path = v.Path
+		}
+		if v.State == secret.Pending {
+			t.Errorf("%s#%d still pending", v.Path, v.Version)
+		}
+	}
+	cur, v, err := st.Get(context.Background(), path, 0)
+	if err != nil || v.State != secret.Current {
+		t.Fatalf("no current value at %s in the store: %v %+v", path, err, v)
+	}
+	journalsIntact(t, dir)
+	return cur.Reveal()
 }
 
 // mountTmpfs mounts a small tmpfs at dir (the tests run as root). What it

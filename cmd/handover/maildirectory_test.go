@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/handoverhq/handover/handover/connector"
-	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -88,19 +86,8 @@ func TestDirectoryMailboxRotatedAndProvenInOneRun(t *testing.T) {
 		t.Errorf("the report holds no prove-login action")
 	}
 	// The test's own look, over IMAP.
-	st := openStoreRO(t, env, filepath.Join(dir, "secrets.age"))
-	path := connector.SecretPath("annuaire", "directory", dn)
-	vs, _ := st.List(context.Background())
-	for _, v := range vs {
-		if strings.EqualFold(v.Path, path) {
-			path = v.Path
-		}
-	}
-	cur, v, err := st.Get(context.Background(), path, 0)
-	if err != nil || v.State != secret.Current {
-		t.Fatalf("no current password of %s in the store: %v %+v", dn, err, v)
-	}
-	if ok, why := imapLogin(t, env, uid, cur.Reveal()); !ok {
+	cur := settledCredential(t, env, dir, filepath.Join(dir, "secrets.age"), connector.SecretPath("annuaire", "directory", dn))
+	if ok, why := imapLogin(t, env, uid, cur); !ok {
 		t.Errorf("the directory's new password does not log in over IMAP: %s", why)
 	}
 	if ok, _ := imapLogin(t, env, uid, old); ok {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/handoverhq/handover/handover/connector"
-	"github.com/handoverhq/handover/handover/secret"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -81,50 +79,20 @@ targets:
 			faultedRun(t, bin, pb, p, tc.fault, tc.want)
 			storePath := filepath.Join(dir, "secrets.age")
 			path := connector.SecretPath("messagerie", m.Name, box.Name)
-			if ok, _ := imapLogin(t, env, box.Name, old); !ok {
-				st := openStoreRO(t, env, storePath)
-				vs, err := st.List(context.Background())
-				if err != nil {
-					t.Fatal(err)
-				}
-				works := false
-				for _, v := range vs {
-					if v.Path != path || v.State == secret.Failed {
-						continue
-					}
-					val, _, err := st.Get(context.Background(), v.Path, v.Version)
-					if err == nil {
-						ok, _ := imapLogin(t, env, box.Name, val.Reveal())
-						works = works || ok
-					}
-				}
-				if !works {
-					t.Fatalf("neither the handed-over password of %s nor any value of the store logs in: a credential was lost", box.Name)
-				}
-			}
+			logsIn := func(pw string) bool { ok, _ := imapLogin(t, env, box.Name, pw); return ok }
+			noCredentialLost(t, openStoreRO(t, env, storePath), path, box.Name, old, logsIn)
 			journalsIntact(t, dir)
 			out, code, _ := handover(t, nil, "run", "--yes", pb)
 			if code != 0 {
 				t.Fatalf("next run, the network healthy: exit %d\n%s", code, out)
 			}
-			st := openStoreRO(t, env, storePath)
-			cur, v, err := st.Get(context.Background(), path, 0)
-			if err != nil || v.State != secret.Current {
-				t.Fatalf("no current password of %s in the store: %v %+v", box.Name, err, v)
-			}
-			if ok, why := imapLogin(t, env, box.Name, cur.Reveal()); !ok {
+			cur := settledCredential(t, env, dir, storePath, path)
+			if ok, why := imapLogin(t, env, box.Name, cur); !ok {
 				t.Errorf("the stored password of %s does not log in over IMAP: %s", box.Name, why)
 			}
 			if ok, _ := imapLogin(t, env, box.Name, old); ok {
 				t.Errorf("the handed-over password of %s still logs in over IMAP", box.Name)
 			}
-			vs, _ := st.List(context.Background())
-			for _, v := range vs {
-				if v.State == secret.Pending {
-					t.Errorf("%s#%d still pending", v.Path, v.Version)
-				}
-			}
-			journalsIntact(t, dir)
 		})
 	}
 }

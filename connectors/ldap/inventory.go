@@ -734,7 +734,7 @@ func (t *Target) groupFindings(w *walker) []connector.Finding {
 		if len(managers) > 0 {
 			manual += fmt.Sprintf("clear its %s (on Active Directory: Users and Computers, the group's Managed By tab, Clear, which also removes the manager's right to update the membership list; or remove that ACE from the group's security descriptor)", strings.Join(managers, ", "))
 		} else {
-			manual += "its description names the outgoing provider: correct it, and check who it lets in"
+			manual += "its description or info names the outgoing provider: correct it, and check who it lets in"
 		}
 		fs = append(fs, connector.Finding{
 			ID: "group:" + n.dn, Kind: connector.KindPolicy, Object: n.dn, Provider: true, Reasons: why,
