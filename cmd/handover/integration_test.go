@@ -272,9 +272,32 @@ func TestRunAsSudoUser(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "0 applied") {
 		t.Errorf("second run: exit %d, want nothing to do:\n%s", code, out)
 	}
-	// So does the freshness check a cron job runs.
-	if out, code, _ = handover(t, nil, "check", path); code != 0 {
-		t.Errorf("check after the handover: exit %d, want no drift:\n%s", code, out)
+	// So does the freshness check a cron job runs; it names how it proved
+	// each stored credential: the passwords by their shadow hash, read
+	// anew, the access key by its own login.
+	rec, code, text := checkRecord(t, dir, path)
+	if code != 0 {
+		t.Errorf("check after the handover: exit %d, want no drift:\n%s", code, text)
+	}
+	proofs := map[string]string{}
+	for _, c := range rec.Credentials {
+		name, _, _ := strings.Cut(c.Ref[strings.LastIndex(c.Ref, "/")+1:], "#")
+		proofs[name] = c.Proof
+		t.Logf("%s proven by %s", c.Ref, c.Proof)
+	}
+	for obj, want := range map[string]string{"root": "shadow hash of root read anew", h.Admin: "shadow hash of " + h.Admin + " read anew", h.Admin + ".access-key": "fresh SSH login with the key"} {
+		if !strings.HasPrefix(proofs[obj], want) {
+			t.Errorf("proof of %s: %q, want %s…", obj, proofs[obj], want)
+		}
+	}
+	// root's password changed outside handover: the check tries it with a
+	// su login, which refuses it, and says so.
+	onHost(t, env, h, "echo root:changed-outside-handover | chpasswd")
+	rec, code, text = checkRecord(t, dir, path)
+	if code != 2 || !slices.ContainsFunc(rec.Drift, func(d engine.Drift) bool {
+		return d.Kind == "credential-broken" && d.Object == "root" && strings.Contains(d.Detail, "no longer logs in")
+	}) {
+		t.Errorf("root's password changed outside handover: exit %d, want 2 and root's credential broken:\n%s", code, text)
 	}
 	// A host put back as it was (its old passwords again): the stored
 	// password does not log in, the playbook's does, and the job is redone.

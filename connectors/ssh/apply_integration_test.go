@@ -271,3 +271,61 @@ func TestProviderCertificateLogsInBeforeTheRun(t *testing.T) {
 		t.Error("no host trusts the provider's CA: the test proves nothing")
 	}
 }
+
+// TestCheckStoredByHashThenLogin: a freshness check proves a stored
+// password by the account's shadow hash when it is the SHA-512 crypt hash
+// of the stored value (no su login), and by a su login when the hash does
+// not settle it: another scheme (yescrypt) holding the same password, or a
+// password changed outside handover, which the login then refuses.
+func TestCheckStoredByHashThenLogin(t *testing.T) {
+	e, h, _ := firstHostToChange(t)
+	settings := operatorSettings(e, h) + fmt.Sprintf("passwords:\n  - {account: root, password: '${file:%s}'}\n", h.RootPasswordFile)
+	tg := configure(t, e, settings, secret.NewMemoryStore(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch := plannedChange(t, tg, plan.RotatePassword, "root")
+	old, haveOld, err := tg.KnownCredential(ctx, ch)
+	if err != nil || !haveOld {
+		t.Fatalf("handed-over password of root: %v, %v", haveOld, err)
+	}
+	next, err := secret.Generate(nil, secret.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0].Err; err != nil {
+		t.Fatal(err)
+	}
+	r, err := tg.runnerFor(ctx, tg.s.Hosts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	setOutside := func(method string, pw secret.Secret) {
+		t.Helper()
+		in := []byte("root:" + pw.Reveal() + "\n")
+		defer clear(in)
+		if out, err := r.Run(ctx, "chpasswd -c "+method, nil, in); err != nil {
+			t.Fatalf("chpasswd -c %s: %v %s", method, err, out)
+		}
+	}
+	const byHash, bySU = "shadow hash of root read anew", "su login as root"
+	for _, tc := range []struct {
+		name   string
+		before func()
+		cred   secret.Secret
+		works  bool
+		method string
+	}{
+		{"set by handover", func() {}, next, true, byHash},
+		{"handed-over password", func() {}, old, false, bySU},
+		{"same password, yescrypt", func() { setOutside("YESCRYPT", next) }, next, true, bySU},
+		{"changed outside handover", func() { setOutside("SHA512", old) }, next, false, bySU},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.before()
+			tr := tg.CheckStored(ctx, ch.System, []connector.Credential{{Change: ch, Secret: tc.cred}})[0]
+			if tr.Err != nil || tr.Works != tc.works || !strings.HasPrefix(tr.Method, tc.method) {
+				t.Errorf("works=%v err=%v by %q; want works=%v by %s…", tr.Works, tr.Err, tr.Method, tc.works, tc.method)
+			}
+		})
+	}
+}

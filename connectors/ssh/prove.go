@@ -49,6 +49,81 @@ func (t *target) TryCredentials(ctx context.Context, system string, creds []conn
 	return out
 }
 
+// CheckStored proves stored credentials for a freshness check. A
+// password whose account's shadow hash, read anew, is the stored password
+// (SHA-512 crypt, the scheme the connector sets, compared locally) is
+// what pam_unix accepts for that account: no su login is made for it.
+// Every other credential, and every password the hash does not settle
+// (another scheme, a locked or missing entry, a hash that differs), is
+// proven as TryCredentials proves it, so that a credential is never
+// called broken without a login refusing it.
+func (t *target) CheckStored(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
+	out := make([]connector.Tried, len(creds))
+	h, ok := t.host(system)
+	var pw, rest []int
+	var users []string
+	for i, c := range creds {
+		user := c.Change.Params["user"]
+		if ok && c.Change.Action == plan.RotatePassword && loginName.MatchString(user) {
+			pw = append(pw, i)
+			if !slices.Contains(users, user) {
+				users = append(users, user)
+			}
+			continue
+		}
+		rest = append(rest, i)
+	}
+	// The access key first: its proof is a fresh login that then carries
+	// the host's commands, the shadow read below included.
+	t.tryGroup(ctx, system, creds, rest, out)
+	if len(pw) == 0 {
+		return out
+	}
+	hashes := map[string]string{}
+	// The access key's proof may have opened the connection: the store's
+	// password for sudo is looked up as a dial does.
+	t.loadStored(ctx, h.Name)
+	if r, err := t.runnerFor(ctx, h); err == nil {
+		var b batch
+		step := b.shadowHashes(users)
+		if results, _, err := t.runBatch(ctx, r, &b); err == nil && results[step] != nil {
+			for _, l := range results[step].logs {
+				if u, hash, ok := strings.Cut(l, " "); ok {
+					hashes[u] = hash
+				}
+			}
+		}
+	}
+	var unsettled []int
+	for _, i := range pw {
+		user := creds[i].Change.Params["user"]
+		b := creds[i].Secret.RevealBytes()
+		match, known := sha512Matches(b, hashes[user])
+		clear(b)
+		if known && match {
+			out[i] = connector.Tried{Works: true, Method: "shadow hash of " + user + " read anew: the stored password's (SHA-512 crypt, compared locally, as pam_unix checks it)"}
+			continue
+		}
+		unsettled = append(unsettled, i)
+	}
+	t.tryGroup(ctx, system, creds, unsettled, out)
+	return out
+}
+
+// tryGroup proves creds[idx] with TryCredentials, into out.
+func (t *target) tryGroup(ctx context.Context, system string, creds []connector.Credential, idx []int, out []connector.Tried) {
+	if len(idx) == 0 {
+		return
+	}
+	sub := make([]connector.Credential, len(idx))
+	for j, i := range idx {
+		sub[j] = creds[i]
+	}
+	for j, tr := range t.TryCredentials(ctx, system, sub) {
+		out[idx[j]] = tr
+	}
+}
+
 func suMethod(user string) string {
 	return "su login as " + user + " (PAM), started by an unprivileged user on the host"
 }

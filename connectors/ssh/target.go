@@ -29,12 +29,13 @@ func New() connector.Connector { return Connector{} }
 func (Connector) Type() string { return Type }
 
 var (
-	_ connector.Connector = Connector{}
-	_ connector.Target    = (*target)(nil)
-	_ connector.Applier   = (*target)(nil)
-	_ connector.Rotator   = (*target)(nil)
-	_ connector.Generator = (*target)(nil)
-	_ connector.Verifier  = (*target)(nil)
+	_ connector.Connector     = Connector{}
+	_ connector.Target        = (*target)(nil)
+	_ connector.Applier       = (*target)(nil)
+	_ connector.Rotator       = (*target)(nil)
+	_ connector.StoredChecker = (*target)(nil)
+	_ connector.Generator     = (*target)(nil)
+	_ connector.Verifier      = (*target)(nil)
 )
 
 // target is one configured ssh target: a set of hosts reached with the

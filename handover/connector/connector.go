@@ -125,6 +125,16 @@ type Rotator interface {
 	KnownCredential(ctx context.Context, ch plan.Change) (secret.Secret, bool, error)
 }
 
+// StoredChecker is a Rotator that can tell, for `handover check`, that a
+// stored credential is still the system's by reading what the system keeps
+// (a password compared with the account's hash) rather than by a login.
+// What it cannot settle that way it proves as TryCredentials does: a
+// credential is reported as not working only when a login refused it.
+// Each Tried's Method names what was observed.
+type StoredChecker interface {
+	CheckStored(ctx context.Context, system string, creds []Credential) []Tried
+}
+
 // Credential is one credential of a group: the change it belongs to and
 // the value to set or try.
 type Credential struct {

@@ -91,6 +91,18 @@ func fit[T any](res []T, n int, bad func(error) T) []T {
 
 type tryFunc func(ctx context.Context, system string, creds []connector.Credential) []connector.Tried
 
+// checker is how `check` proves stored credentials: by the connector's
+// CheckStored where it has one, else by fresh logins.
+func checker(rot connector.Rotator) tryFunc {
+	sc, ok := rot.(connector.StoredChecker)
+	if !ok {
+		return trier(rot)
+	}
+	return func(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {
+		return fit(sc.CheckStored(ctx, system, creds), len(creds), func(err error) connector.Tried { return connector.Tried{Err: err} })
+	}
+}
+
 // trier is rot's TryCredentials, held to one result per credential.
 func trier(rot connector.Rotator) tryFunc {
 	return func(ctx context.Context, system string, creds []connector.Credential) []connector.Tried {

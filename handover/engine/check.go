@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,6 +76,9 @@ type CredentialAge struct {
 	Object string    `json:"object"`
 	Ref    string    `json:"ref"` // store reference
 	Set    time.Time `json:"set"`
+	// Proof is how the check found it still the system's (a login, or
+	// the hash the system keeps compared with it); empty when it did not.
+	Proof string `json:"proof,omitempty"`
 }
 
 // CheckOptions say how to check.
@@ -147,7 +151,10 @@ func (s *Session) Check(ctx context.Context, opts CheckOptions) (*CheckResult, e
 	// connector whose fresh login with the stored access key carries the
 	// system's next commands (ssh) then reads the inventory on that same
 	// login, so the check costs one login per system, like the inventory.
-	credDrift := s.checkCredentials(ctx, st, current, parallel)
+	credDrift, proofs := s.checkCredentials(ctx, st, current, parallel)
+	for i := range res.Credentials {
+		res.Credentials[i].Proof = proofs[i]
+	}
 	res.Dossier = s.Inventory(ctx, parallel)
 	b := <-basec
 	if b.err != nil {
@@ -215,9 +222,12 @@ func (s *Session) driftWaiver(it drift.Item) (playbook.Waiver, bool) {
 	return playbook.Waiver{}, false
 }
 
-// checkCredentials logs in with every current stored credential.
-func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []secret.Version, parallel int) []Drift {
+// checkCredentials proves every current stored credential still the
+// system's: the drift of those that are not, and how each of the others
+// was proven, in the order of vs.
+func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []secret.Version, parallel int) ([]Drift, []string) {
 	out := make([]*Drift, len(vs))
+	proofs := make([]string, len(vs))
 	// The journal keeps each change whole (connectors need its params to
 	// log in again); the store's metadata names it.
 	intents, err := s.intents()
@@ -282,9 +292,11 @@ func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []se
 			if len(creds) == 0 {
 				return nil
 			}
-			for j, tr := range trier(g.rot)(cctx, tried[0].ch.System, creds) {
+			for j, tr := range checker(g.rot)(cctx, tried[0].ch.System, creds) {
 				it := tried[j]
 				switch {
+				case tr.Err == nil && tr.Works:
+					proofs[it.i] = cmp.Or(tr.Method, "login")
 				case tr.Err != nil:
 					out[it.i] = &Drift{Target: it.ch.Target, System: it.ch.System, Kind: "unreachable", Object: it.ch.Object, Detail: "testing the stored credential: " + tr.Err.Error()}
 				case !tr.Works:
@@ -302,5 +314,5 @@ func (s *Session) checkCredentials(ctx context.Context, st secret.Store, vs []se
 			ds = append(ds, *d)
 		}
 	}
-	return ds
+	return ds, proofs
 }
