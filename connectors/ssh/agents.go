@@ -154,14 +154,16 @@ func findAgent(h *hostData, a Agent) agentMatch {
 	}
 	units := append(slices.Clone(a.Units), a.Timers...)
 	for _, u := range h.UnitFiles {
-		if unitName.MatchString(u.Name) && globMatch(units, u.Name) && !slices.Contains(m.Units, u.Name) {
+		// The catalogue's patterns first: the name's check is a regexp,
+		// and a host has hundreds of units for every catalogue entry.
+		if globMatch(units, u.Name) && unitName.MatchString(u.Name) && !slices.Contains(m.Units, u.Name) {
 			m.Units = append(m.Units, u.Name)
 		}
 	}
 	// A unit systemd still runs, restarts or holds as failed counts even
 	// without its file.
 	for _, u := range slices.Sorted(maps.Keys(h.LiveUnits)) {
-		if unitName.MatchString(u) && globMatch(units, u) && !slices.Contains(m.Units, u) {
+		if globMatch(units, u) && unitName.MatchString(u) && !slices.Contains(m.Units, u) {
 			m.Units = append(m.Units, u)
 		}
 	}

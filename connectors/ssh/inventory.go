@@ -140,7 +140,7 @@ func (t *target) system(ctx context.Context, h hostSpec, data *hostData) (connec
 		defer clear(pw)
 		// The connector sets SHA-512 crypt hashes: compared here. Another
 		// scheme was set by someone else since.
-		if match, known := sha512Matches(pw, hash); known && match {
+		if match, known := t.hashes.matches(pw, hash); known && match {
 			return connector.HeldCurrent
 		}
 		return connector.HeldDiffers

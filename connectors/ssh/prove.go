@@ -98,7 +98,7 @@ func (t *target) CheckStored(ctx context.Context, system string, creds []connect
 	for _, i := range pw {
 		user := creds[i].Change.Params["user"]
 		b := creds[i].Secret.RevealBytes()
-		match, known := sha512Matches(b, hashes[user])
+		match, known := t.hashes.matches(b, hashes[user])
 		clear(b)
 		if known && match {
 			out[i] = connector.Tried{Works: true, Method: "shadow hash of " + user + " read anew: the stored password's (SHA-512 crypt, compared locally, as pam_unix checks it)"}
@@ -208,7 +208,7 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 		switch {
 		case res != nil && res.seen && res.ok:
 			out[i] = connector.Tried{Works: true, Method: suMethod(user)}
-		case res != nil && res.seen && res.msg == "rejected" && notTheHash(creds[i].Secret, hashes[user]):
+		case res != nil && res.seen && res.msg == "rejected" && t.notTheHash(creds[i].Secret, hashes[user]):
 			out[i] = connector.Tried{Works: false, Method: suMethod(user),
 				Detail: "su refused it, and it is not the password " + user + "'s shadow entry holds (SHA-512 crypt, compared locally)"}
 		default:
@@ -222,10 +222,10 @@ func (t *target) tryPasswords(ctx context.Context, h hostSpec, creds []connector
 
 // notTheHash reports whether hash, a SHA-512 crypt string, is certainly
 // not pw's; false when it cannot tell (another scheme, no entry).
-func notTheHash(pw secret.Secret, hash string) bool {
+func (t *target) notTheHash(pw secret.Secret, hash string) bool {
 	b := pw.RevealBytes()
 	defer clear(b)
-	match, known := sha512Matches(b, hash)
+	match, known := t.hashes.matches(b, hash)
 	return known && !match
 }
 
@@ -347,7 +347,7 @@ func (t *target) tryPassword(ctx context.Context, h hostSpec, ch plan.Change, cr
 	}
 	pw := cred.RevealBytes()
 	defer clear(pw)
-	if match, ok := sha512Matches(pw, hash); ok {
+	if match, ok := t.hashes.matches(pw, hash); ok {
 		return connector.Tried{Works: match, Method: "compared with the shadow hash (SHA-512 crypt, computed locally; sshd takes no password login for " + user + ")"}
 	}
 	in := append(append(append([]byte{}, pw...), '\n'), []byte(hash+"\n")...)

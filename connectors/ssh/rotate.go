@@ -101,6 +101,9 @@ func (t *target) SetCredentials(ctx context.Context, system string, creds []conn
 			}
 			pw := c.Secret.RevealBytes()
 			hash, err := newSHA512Crypt(pw, rand.Reader)
+			if err == nil {
+				t.hashes.remember(hash, pw)
+			}
 			clear(pw)
 			if err != nil {
 				errs[i] = err

@@ -60,6 +60,7 @@ type target struct {
 	cache   map[string]*hostCache    // host -> what its last inventory read
 	bastion bastion                  // the jump host's connection, shared by all hosts
 	stored  map[string]storedLogin
+	hashes  hashMemo // which password each shadow hash was found to hold
 }
 
 // resolvedAuth holds the resolved credentials of the connection user.
@@ -157,6 +158,7 @@ func (t *target) Close() error {
 	for _, s := range t.login {
 		s.Destroy()
 	}
+	t.hashes.destroy()
 	return errors.Join(errs...)
 }
 
