@@ -17,13 +17,26 @@ import (
 // the host timeout. A host that cannot be read has its Error set; the
 // others proceed.
 func (t *target) Inventory(ctx context.Context) (*connector.Inventory, error) {
+	return t.InventoryAfter(ctx, nil)
+}
+
+// InventoryAfter is Inventory, a host's reading taken from seen where its
+// last changes' script read it again at its end (the same inventory
+// script, run after the changes in the same session).
+func (t *target) InventoryAfter(ctx context.Context, seen map[string]connector.Observation) (*connector.Inventory, error) {
 	inv := &connector.Inventory{Target: t.name, Type: Type, Started: t.now()}
 	inv.Systems = make([]connector.System, len(t.s.Hosts))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(t.s.Parallel)
 	for i, h := range t.s.Hosts {
 		g.Go(func() error {
-			sys, err := t.inventoryHost(gctx, h)
+			var sys connector.System
+			var err error
+			if data, ok := seen[h.Name].(*hostData); ok && data != nil {
+				sys, err = t.system(gctx, h, data)
+			} else {
+				sys, err = t.inventoryHost(gctx, h)
+			}
 			if err != nil {
 				sys = connector.System{Name: h.Name, Kind: "host", Address: h.addr(), Error: err.Error()}
 			}
@@ -61,10 +74,10 @@ func (t *target) reinventoryScript(system string) string {
 	return inventoryScript(t.catalog, sshd)
 }
 
-// parseReinventory parses the output of a re-inventory run at the end of
-// a batch of changes, the observation Apply returns for Verify; nil when
-// it does not parse (Verify then reads the host again).
-func (t *target) parseReinventory(system string, out []byte, serverVersion string) *hostData {
+// parseAfter parses the output of the inventory run at the end of a batch
+// of changes, the observation Apply returns for Verify and InventoryAfter;
+// nil when it does not parse (both then read the host again).
+func (t *target) parseAfter(system string, out []byte, serverVersion string) *hostData {
 	data, err := parseInventory(out)
 	if err != nil {
 		return nil

@@ -150,13 +150,15 @@ func (t *target) Apply(ctx context.Context, system string, chs []plan.Change, _ 
 	if b.steps == 0 {
 		return connector.Applied{Results: out}
 	}
-	// A re-inventory runs in the same session once the changes are all
-	// done: it is returned for Verify, which need not open another.
-	b.after = t.reinventoryScript(system)
+	// The whole inventory runs again in the same session once the changes
+	// are all done: it is returned for Verify, which need not open another,
+	// and is the host's reading after the run (InventoryAfter), which need
+	// not read it a third time.
+	b.after = inventoryScript(t.catalog, nil)
 	results, after, runErr := t.runBatch(ctx, r, &b)
 	var seen *hostData
 	if runErr == nil {
-		seen = t.parseReinventory(system, after, string(r.Client.ServerVersion()))
+		seen = t.parseAfter(system, after, string(r.Client.ServerVersion()))
 	}
 	failedWrite := false
 	for i, s := range steps {

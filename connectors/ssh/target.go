@@ -34,6 +34,7 @@ var (
 	_ connector.Applier       = (*target)(nil)
 	_ connector.Rotator       = (*target)(nil)
 	_ connector.StoredChecker = (*target)(nil)
+	_ connector.Reobserver    = (*target)(nil)
 	_ connector.Generator     = (*target)(nil)
 	_ connector.Verifier      = (*target)(nil)
 )

@@ -104,6 +104,15 @@ type ChangeResult struct {
 	Detail string
 }
 
+// A Reobserver reads its target again after a run (the estate as the run
+// left it, for the report and the checks that follow) taking a system's
+// reading from seen, the Observation its last changes' session returned
+// (Applied.After) when no change of the system ran after it, and reading
+// every other system as Inventory does.
+type Reobserver interface {
+	InventoryAfter(ctx context.Context, seen map[string]Observation) (*Inventory, error)
+}
+
 // Observation is a connector's own reading of a system, passed back to
 // it by the engine. Only the connector that made it knows its type.
 type Observation any

@@ -59,6 +59,10 @@ type runner struct {
 	store   secret.Store
 	journal *journal.Journal
 	run     string
+	// seen is, per target and system, the connector's reading made by
+	// the system's last group of changes (systemRun.after), for the
+	// reading after the run.
+	seen map[string]map[string]connector.Observation
 }
 
 func (r *runner) now() time.Time { return r.s.engine.now() }

@@ -322,6 +322,14 @@ func TestBatchConnectorGetsGroups(t *testing.T) {
 	if sets, tries, applies := b.sets.Load(), b.tries.Load(), b.applies.Load(); sets != 1 || tries != 2 || applies != 1 {
 		t.Errorf("calls: %d set, %d try, %d apply; want 1, 2, 1", sets, tries, applies)
 	}
+	// The reading after the run is the one the removals' call made once
+	// they were done: the box is not read again, and it shows them gone.
+	if n := b.fromSeen.Load(); n != 1 {
+		t.Errorf("the reading after the run took %d systems from the removals' own reading, want 1", n)
+	}
+	if len(res.After) != 1 || len(res.After[0].Systems) != 1 || len(res.After[0].Systems[0].Findings) != 0 {
+		t.Errorf("after the run: %+v, want the box without the provider's keys", res.After)
+	}
 	assertSettled(t, dir, admins)
 	// A freshness check tries the stored credentials as one group per
 	// system (one call), as the run proved them.

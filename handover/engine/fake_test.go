@@ -59,7 +59,7 @@ func (s *stepFake) ManualSteps(inv *connector.Inventory) []plan.Manual {
 // after the other (a crash between two leaves them half done).
 type batchFake struct {
 	*fakeTarget
-	sets, tries, applies atomic.Int32
+	sets, tries, applies, fromSeen atomic.Int32
 }
 
 func (b *batchFake) SetCredentials(ctx context.Context, system string, creds []connector.Credential) []connector.Set {
@@ -72,9 +72,28 @@ func (b *batchFake) TryCredentials(ctx context.Context, system string, creds []c
 	return b.fakeTarget.TryCredentials(ctx, system, creds)
 }
 
+// Apply reads the box again once its changes are made, in the same call,
+// as the SSH connector does at the end of its removals' script.
 func (b *batchFake) Apply(ctx context.Context, system string, chs []plan.Change, secrets connector.SecretReader) connector.Applied {
 	b.applies.Add(1)
-	return b.fakeTarget.Apply(ctx, system, chs, secrets)
+	out := b.fakeTarget.Apply(ctx, system, chs, secrets)
+	if inv, err := b.fakeTarget.Inventory(ctx); err == nil {
+		out.After = seenBox{inv.Systems[0]}
+	}
+	return out
+}
+
+// seenBox is the batch fake's reading made by Apply.
+type seenBox struct{ sys connector.System }
+
+// InventoryAfter takes the box from Apply's reading when it has one, and
+// counts the systems so taken.
+func (b *batchFake) InventoryAfter(ctx context.Context, seen map[string]connector.Observation) (*connector.Inventory, error) {
+	if s, ok := seen["box"].(seenBox); ok {
+		b.fromSeen.Add(1)
+		return &connector.Inventory{Systems: []connector.System{s.sys}}, nil
+	}
+	return b.fakeTarget.Inventory(ctx)
 }
 
 type fakeState struct {

@@ -42,13 +42,19 @@ func (s *Session) timeout(t *Target) time.Duration {
 // error: the others proceed, and the plan lists it as a problem. The result
 // is in playbook order.
 func (s *Session) Inventory(ctx context.Context, parallel int) []*connector.Inventory {
+	return s.inventory(ctx, parallel, nil)
+}
+
+// inventory reads every target; a Reobserver's systems in seen are taken
+// from those readings.
+func (s *Session) inventory(ctx context.Context, parallel int, seen map[string]map[string]connector.Observation) []*connector.Inventory {
 	s.openStoreToRead(ctx)
 	out := make([]*connector.Inventory, len(s.Targets))
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	g.SetLimit(s.parallel(parallel))
 	for i, t := range s.Targets {
 		g.Go(func() error {
-			out[i] = s.inventoryTarget(ctx, gctx, t)
+			out[i] = s.inventoryTarget(ctx, gctx, t, seen[t.Spec.Name])
 			return nil
 		})
 	}
@@ -56,13 +62,19 @@ func (s *Session) Inventory(ctx context.Context, parallel int) []*connector.Inve
 	return out
 }
 
-func (s *Session) inventoryTarget(parent, _ context.Context, t *Target) *connector.Inventory {
+func (s *Session) inventoryTarget(parent, _ context.Context, t *Target, seen map[string]connector.Observation) *connector.Inventory {
 	e := s.engine
 	started := e.now()
 	e.progress(t.Spec.Name, "", Running, "inventory")
 	ctx, cancel := context.WithTimeout(parent, s.timeout(t))
 	defer cancel()
-	inv, err := t.Impl.Inventory(ctx)
+	var inv *connector.Inventory
+	var err error
+	if ro, ok := t.Impl.(connector.Reobserver); ok && len(seen) > 0 {
+		inv, err = ro.InventoryAfter(ctx, seen)
+	} else {
+		inv, err = t.Impl.Inventory(ctx)
+	}
 	if err == nil && inv == nil {
 		err = fmt.Errorf("connector returned no inventory")
 	}

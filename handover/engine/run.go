@@ -338,6 +338,19 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 		}
 		eg.Wait()
 	}
+	for _, sr := range runs {
+		if sr == nil || sr.after == nil {
+			continue
+		}
+		if rn.seen == nil {
+			rn.seen = map[string]map[string]connector.Observation{}
+		}
+		tn := sr.t.Spec.Name
+		if rn.seen[tn] == nil {
+			rn.seen[tn] = map[string]connector.Observation{}
+		}
+		rn.seen[tn][sr.changes[0].System] = sr.after
+	}
 	var out []report.Action
 	for i, sr := range runs {
 		if sr != nil {
@@ -352,6 +365,9 @@ func (s *Session) apply(ctx context.Context, rn *runner, p *plan.Plan, parallel 
 // report holds the estate as the run left it (report.After): what
 // `handover check` compares with. Read-only, like the first inventory;
 // journaled; skipped when nothing was applied or the run was interrupted.
+// A system whose last changes' session read it again after them (a
+// connector's Applied.After) is taken from that reading where the
+// connector is a Reobserver.
 func (s *Session) reinventory(ctx context.Context, rn *runner, res *Result, parallel int) error {
 	applied := false
 	for _, a := range append(append([]report.Action{}, res.Recovered...), res.Actions...) {
@@ -360,7 +376,7 @@ func (s *Session) reinventory(ctx context.Context, rn *runner, res *Result, para
 	if !applied || ctx.Err() != nil {
 		return nil
 	}
-	res.After = s.Inventory(ctx, parallel)
+	res.After = s.inventory(ctx, parallel, rn.seen)
 	var recs []journal.Record
 	for _, inv := range res.After {
 		d := map[string]string{"phase": "after", "fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}
