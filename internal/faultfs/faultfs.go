@@ -12,13 +12,18 @@ package faultfs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // FS is a mounted file system whose fsync can be made to fail.
@@ -53,16 +58,37 @@ func Mount(t testing.TB, mnt string) *FS {
 	if err != nil {
 		t.Fatalf("mount the FUSE file system at %s (the fault tests run as root, with /dev/fuse): %v", mnt, err)
 	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(mnt, &st); err != nil {
+		t.Fatalf("faultfs: %v", err)
+	}
 	t.Cleanup(func() {
 		if err := server.Unmount(); err != nil {
-			// Still busy (a process under test not yet gone): detach
-			// it, so that nothing is left mounted under the test's
-			// temporary directory.
+			// A file is still open there. The connection is aborted
+			// first: a file closed later would otherwise wait for ever
+			// on a server that is gone (this very process, if it
+			// exits with the file open). Then the mount is detached.
+			aerr := abort(unix.Minor(st.Dev))
 			derr := syscall.Unmount(mnt, syscall.MNT_DETACH)
-			t.Errorf("unmount %s: %v (detached: %v)", mnt, err, derr)
+			t.Errorf("unmount %s: %v (connection aborted: %v; detached: %v)", mnt, err, aerr, derr)
 		}
 	})
 	return f
+}
+
+// fusectl is where the kernel lists the FUSE connections.
+const fusectl = "/sys/fs/fuse/connections"
+
+// abort aborts FUSE connection id: every request pending or to come fails
+// with ENOTCONN. The fusectl file system is mounted first when it is not.
+func abort(id uint32) error {
+	ctl := filepath.Join(fusectl, strconv.FormatUint(uint64(id), 10), "abort")
+	if _, err := os.Stat(ctl); errors.Is(err, os.ErrNotExist) {
+		if err := syscall.Mount("fusectl", fusectl, "fusectl", 0, ""); err != nil {
+			return fmt.Errorf("mount fusectl: %w", err)
+		}
+	}
+	return os.WriteFile(ctl, []byte("1"), 0)
 }
 
 // FailFsync makes every fsync, fdatasync and directory fsync from now on
