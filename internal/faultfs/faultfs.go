@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -62,33 +63,72 @@ func Mount(t testing.TB, mnt string) *FS {
 	if err := syscall.Stat(mnt, &st); err != nil {
 		t.Fatalf("faultfs: %v", err)
 	}
+	id := unix.Minor(st.Dev)
 	t.Cleanup(func() {
-		if err := server.Unmount(); err != nil {
-			// A file is still open there. The connection is aborted
-			// first: a file closed later would otherwise wait for ever
-			// on a server that is gone (this very process, if it
-			// exits with the file open). Then the mount is detached.
-			aerr := abort(unix.Minor(st.Dev))
-			derr := syscall.Unmount(mnt, syscall.MNT_DETACH)
-			t.Errorf("unmount %s: %v (connection aborted: %v; detached: %v)", mnt, err, aerr, derr)
+		// The connection is aborted before the umount, so that the
+		// server always ends: a mount namespace made while the file
+		// system was mounted (a host of the test estate restarted,
+		// unshare --mount) holds a copy of the mount that keeps the
+		// connection up past the umount; and a file still open would
+		// wait for ever on a server that is gone (this very process,
+		// if it exits with the file open). From now on whatever uses
+		// the file system gets ENOTCONN.
+		if err := abort(id); err != nil {
+			t.Errorf("abort the FUSE connection of %s: %v", mnt, err)
+			return
 		}
+		if err := unmount(mnt); err != nil {
+			derr := syscall.Unmount(mnt, syscall.MNT_DETACH)
+			t.Errorf("unmount %s: %v (detached: %v)", mnt, err, derr)
+		}
+		server.Wait()
 	})
 	return f
 }
 
-// fusectl is where the kernel lists the FUSE connections.
+// unmount unmounts mnt, waiting a little while it is busy (a process
+// under test still exiting).
+func unmount(mnt string) error {
+	var err error
+	for try := 0; try < 20; try++ {
+		if err = syscall.Unmount(mnt, 0); !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+// fusectl is where the kernel lists the FUSE connections, a directory
+// each, named after the connection's device number.
 const fusectl = "/sys/fs/fuse/connections"
 
-// abort aborts FUSE connection id: every request pending or to come fails
-// with ENOTCONN. The fusectl file system is mounted first when it is not.
+// fusectlMagic is the fusectl file system's type (FUSE_CTL_SUPER_MAGIC in
+// the kernel's fs/fuse/control.c).
+const fusectlMagic = 0x65735543
+
+// abort aborts FUSE connection id: its server's reads end, every request
+// pending or to come fails with ENOTCONN. The fusectl file system is
+// mounted first when it is not (it then stays, as on most systems).
 func abort(id uint32) error {
-	ctl := filepath.Join(fusectl, strconv.FormatUint(uint64(id), 10), "abort")
-	if _, err := os.Stat(ctl); errors.Is(err, os.ErrNotExist) {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(fusectl, &sfs); err != nil {
+		return err
+	}
+	if sfs.Type != fusectlMagic {
 		if err := syscall.Mount("fusectl", fusectl, "fusectl", 0, ""); err != nil {
 			return fmt.Errorf("mount fusectl: %w", err)
 		}
 	}
-	return os.WriteFile(ctl, []byte("1"), 0)
+	f, err := os.OpenFile(filepath.Join(fusectl, strconv.FormatUint(uint64(id), 10), "abort"), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte("1"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // FailFsync makes every fsync, fdatasync and directory fsync from now on

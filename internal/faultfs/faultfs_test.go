@@ -2,10 +2,14 @@ package faultfs_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/handoverhq/handover/internal/faultfs"
 )
@@ -53,5 +57,39 @@ func TestFsyncFailsOnDemand(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(mnt, "f"))
 	if err != nil || string(b) != "xxx" {
 		t.Errorf("read back %q, %v; want xxx", b, err)
+	}
+}
+
+// TestUnmountEndsWithACopyElsewhere: a mount namespace made while the file
+// system is mounted (as the test estate restarts a host with unshare
+// --mount) holds a copy of the mount; the file system is still unmounted
+// at the end of the test and its server ends, instead of serving that
+// copy for ever.
+func TestUnmountEndsWithACopyElsewhere(t *testing.T) {
+	mnt := t.TempDir()
+	var holder *exec.Cmd
+	t.Run("mounted", func(t *testing.T) {
+		faultfs.Mount(t, mnt)
+		holder = exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "600")
+		if err := holder.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ours, _ := os.Readlink("/proc/self/ns/mnt")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)); ns != "" && ns != ours {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("unshare made no mount namespace")
+			}
+		}
+	})
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), " "+mnt+" ") {
+		t.Errorf("%s still mounted", mnt)
 	}
 }
