@@ -17,6 +17,7 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/secret"
+	"github.com/handoverhq/handover/internal/faultfs"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -219,12 +220,15 @@ func fill(t *testing.T, dir string) {
 }
 
 // TestFileStoreFaultsMidRun: a real run's state directory and file store
-// are on a small tmpfs; in the middle of the rotation of root on a real
-// host (the intent journaled, the target not yet touched), the file system
-// becomes full, or read-only. The run stops with an error saying so and a
-// non-zero exit; no credential is lost (the handed-over password or a
-// stored one logs in); the journal has no torn line and verifies; once the
-// file system is writable again the next run finishes the job.
+// are on a file system mounted by the test; in the middle of the rotation
+// of root on a real host (the intent journaled, the target not yet
+// touched), that file system becomes full (a small tmpfs), read-only (the
+// tmpfs remounted), or its fsync fails with EIO (a FUSE file system
+// served by the test, internal/faultfs). The run stops with an error
+// saying so and a non-zero exit; no credential is lost (the handed-over
+// password or a stored one logs in); the journal has no torn line and
+// verifies; once the file system works again the next run finishes the
+// job.
 func TestFileStoreFaultsMidRun(t *testing.T) {
 	env, h, i := faultHost(t)
 	bin := buildHandover(t, crashTestTag)
@@ -232,18 +236,29 @@ func TestFileStoreFaultsMidRun(t *testing.T) {
 		name, want string
 		// stateToo puts the state directory (journals, reports) on the
 		// faulty file system as well as the store.
-		stateToo     bool
-		fault, clear func(t *testing.T, mnt string)
-		slice        bool
+		stateToo bool
+		// mount mounts the file system at mnt and returns what makes it
+		// fail and what mends it.
+		mount func(t *testing.T, mnt string) (fault, clear func())
+		slice bool
 	}{
-		{"full", "no space left on device", true,
-			fill,
-			func(t *testing.T, mnt string) { os.Remove(filepath.Join(mnt, "filler")) }, true},
+		{"full", "no space left on device", true, func(t *testing.T, mnt string) (func(), func()) {
+			mountTmpfs(t, mnt, "8m")
+			return func() { fill(t, mnt) }, func() { os.Remove(filepath.Join(mnt, "filler")) }
+		}, true},
 		// Linux cannot make a file system read-only while a file on it is
 		// open for writing (the journal): the store alone is there.
-		{"read-only", "read-only file system", false,
-			func(t *testing.T, mnt string) { remount(t, mnt, "ro") },
-			func(t *testing.T, mnt string) { remount(t, mnt, "rw") }, false},
+		{"read-only", "read-only file system", false, func(t *testing.T, mnt string) (func(), func()) {
+			mountTmpfs(t, mnt, "8m")
+			return func() { remount(t, mnt, "ro") }, func() { remount(t, mnt, "rw") }
+		}, false},
+		// make test proves a real failed fsync on the journal alone
+		// (TestFailedWriteClosesTheJournal/fsync-fuse, in milliseconds);
+		// the whole run with it takes as long as the full case.
+		{"fsync", "input/output error", true, func(t *testing.T, mnt string) (func(), func()) {
+			fs := faultfs.Mount(t, mnt)
+			return func() { fs.FailFsync(true) }, func() { fs.FailFsync(false) }
+		}, false},
 	} {
 		if !inSlice(tc.slice) {
 			continue
@@ -254,7 +269,10 @@ func TestFileStoreFaultsMidRun(t *testing.T) {
 			if err := os.Mkdir(mnt, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			mountTmpfs(t, mnt, "8m")
+			// Before the mount: resetting the host restarts it in a
+			// mount namespace of its own, a copy of this one.
+			old := currentRootPassword(t, env, h, mnt)
+			fault, clear := tc.mount(t, mnt)
 			stateDir := dir
 			if tc.stateToo {
 				stateDir = mnt
@@ -268,20 +286,19 @@ func TestFileStoreFaultsMidRun(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			old := currentRootPassword(t, env, h, mnt)
 			_, finish := pausedRun(t, bin, nil, "run", "--yes", pb)
-			tc.fault(t, mnt)
+			fault()
 			out, code := finish()
 			if code == 0 || !strings.Contains(out, tc.want) {
-				t.Errorf("run on a %s file system: exit %d, want non-zero and %q:\n%s", tc.name, code, tc.want, out)
+				t.Errorf("run on the faulty file system (%s): exit %d, want non-zero and %q:\n%s", tc.name, code, tc.want, out)
 			}
 			t.Logf("the failed run said:\n%s", out)
 			storedWorks(t, env, h, storePath, old)
 			journalsIntact(t, stateDir)
-			tc.clear(t, mnt)
+			clear()
 			out, code, _ = handover(t, nil, "run", "--yes", pb)
 			if code != 0 {
-				t.Fatalf("next run, the file system writable again: exit %d\n%s", code, out)
+				t.Fatalf("next run, the file system working again: exit %d\n%s", code, out)
 			}
 			settled(t, env, h, stateDir, storePath, old)
 		})

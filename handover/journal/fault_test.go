@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/handoverhq/handover/handover/journal"
+	"github.com/handoverhq/handover/internal/faultfs"
 )
 
 // faulty fails the nth write (writing only half its bytes, as a full disk
@@ -37,33 +38,56 @@ func (f *faulty) Sync() error {
 	return f.File.Sync()
 }
 
+// injected fails the nth write or fsync of the journal's file once fail
+// has wrapped it.
+func injected(failWrite, failSync int) func(t *testing.T) (string, func(*journal.Journal)) {
+	return func(t *testing.T) (string, func(*journal.Journal)) {
+		return t.TempDir(), func(j *journal.Journal) {
+			journal.WrapFile(j, func(f journal.File) journal.File {
+				return &faulty{File: f, failWrite: failWrite, failSync: failSync}
+			})
+		}
+	}
+}
+
 // TestFailedWriteClosesTheJournal: after a write or an fsync fails, the
 // journal refuses every later record (nothing is appended after a torn
 // line, nothing is acknowledged that may not be on disk), the torn bytes
-// are cut off, and what was acknowledged before still verifies.
+// are cut off, and what was acknowledged before still verifies. The
+// failures are injected in the journal's file, and the fsync's is also
+// real: the kernel's EIO from a FUSE file system whose fsync fails
+// (internal/faultfs).
 func TestFailedWriteClosesTheJournal(t *testing.T) {
 	for _, tc := range []struct {
-		name                string
-		failWrite, failSync int
-		want                error
+		name string
+		// fault gives the journal's directory and what makes the
+		// journal's next write or fsync fail.
+		fault func(t *testing.T) (dir string, fail func(*journal.Journal))
+		want  error
 	}{
-		{"write", 3, 0, syscall.ENOSPC},
-		{"fsync", 0, 3, syscall.EIO},
+		{"write", injected(1, 0), syscall.ENOSPC},
+		{"fsync", injected(0, 1), syscall.EIO},
+		{"fsync-fuse", func(t *testing.T) (string, func(*journal.Journal)) {
+			dir := t.TempDir()
+			fs := faultfs.Mount(t, dir)
+			return dir, func(*journal.Journal) { fs.FailFsync(true) }
+		}, syscall.EIO},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "journal.jsonl")
+			dir, fail := tc.fault(t)
+			path := filepath.Join(dir, "journal.jsonl")
 			j, err := journal.Create(path, "r", "op", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			journal.WrapFile(j, func(f journal.File) journal.File {
-				return &faulty{File: f, failWrite: tc.failWrite, failSync: tc.failSync}
-			})
+			// Closed before the file system goes, whatever happens.
+			t.Cleanup(func() { j.Close() })
 			for i := 0; i < 2; i++ {
 				if _, err := j.Append(journal.Record{Kind: journal.Event, Detail: map[string]string{"n": strings.Repeat("x", 200)}}); err != nil {
 					t.Fatal(err)
 				}
 			}
+			fail(j)
 			head := j.Head()
 			_, err = j.Append(journal.Record{Kind: journal.Intent, Object: "root"})
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), path) {
