@@ -17,7 +17,7 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/secret"
-	"github.com/handoverhq/handover/internal/faultfs"
+	"github.com/handoverhq/handover/testenv/faultfs"
 	"github.com/handoverhq/handover/testenv"
 )
 
@@ -224,7 +224,7 @@ func fill(t *testing.T, dir string) {
 // of root on a real host (the intent journaled, the target not yet
 // touched), that file system becomes full (a small tmpfs), read-only (the
 // tmpfs remounted), or its fsync fails with EIO (a FUSE file system
-// served by the test, internal/faultfs). The run stops with an error
+// served by the test, testenv/faultfs). The run stops with an error
 // saying so and a non-zero exit; no credential is lost (the handed-over
 // password or a stored one logs in); the journal has no torn line and
 // verifies; once the file system works again the next run finishes the
@@ -258,7 +258,7 @@ func TestFileStoreFaultsMidRun(t *testing.T) {
 		{"fsync", "input/output error", true, func(t *testing.T, mnt string) (func(), func()) {
 			fs := faultfs.Mount(t, mnt)
 			return func() { fs.FailFsync(true) }, func() { fs.FailFsync(false) }
-		}, false},
+		}, true},
 	} {
 		if !inSlice(tc.slice) {
 			continue

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/handoverhq/handover/handover/journal"
-	"github.com/handoverhq/handover/internal/faultfs"
+	"github.com/handoverhq/handover/testenv/faultfs"
 )
 
 // faulty fails the nth write (writing only half its bytes, as a full disk
@@ -56,7 +56,7 @@ func injected(failWrite, failSync int) func(t *testing.T) (string, func(*journal
 // are cut off, and what was acknowledged before still verifies. The
 // failures are injected in the journal's file, and the fsync's is also
 // real: the kernel's EIO from a FUSE file system whose fsync fails
-// (internal/faultfs).
+// (testenv/faultfs).
 func TestFailedWriteClosesTheJournal(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/handoverhq/handover/internal/faultfs"
+	"github.com/handoverhq/handover/testenv/faultfs"
 )
 
 // TestFsyncFailsOnDemand: through the kernel, a file's fsync and
