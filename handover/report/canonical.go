@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Marshal encodes r canonically: two-space indentation, struct field
@@ -167,8 +170,9 @@ type indexEntry struct {
 
 // spans walks canonical report JSON and digests its locatable parts.
 func spans(b []byte) ([]span, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
+	// A report that does not verify (names twice, bytes that are not
+	// UTF-8) is still located, not refused here.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(b), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	var out []span
 	if err := walk(dec, b, "", 0, &out); err != nil {
 		return nil, err
@@ -176,41 +180,53 @@ func spans(b []byte) ([]span, error) {
 	return out, nil
 }
 
-func walk(dec *json.Decoder, b []byte, path string, depth int, out *[]span) error {
+func walk(dec *jsontext.Decoder, b []byte, path string, depth int, out *[]span) error {
 	start := int(dec.InputOffset())
-	tok, err := dec.Token()
+	if !holdsIndexed(path, depth) {
+		// Nothing below is digested on its own: the value is skipped
+		// whole, which costs a fraction of reading it token by token.
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+		return digest(b, path, depth, start, int(dec.InputOffset()), out)
+	}
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
 	}
-	if d, ok := tok.(json.Delim); ok {
-		switch d {
-		case '{':
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key, _ := k.(string)
-				child := key
-				if path != "" {
-					child = path + "." + key
-				}
-				if err := walk(dec, b, child, depth+1, out); err != nil {
-					return err
-				}
+	switch tok.Kind() {
+	case '{':
+		for dec.PeekKind() != '}' {
+			k, err := dec.ReadToken()
+			if err != nil {
+				return err
 			}
-		case '[':
-			for i := 0; dec.More(); i++ {
-				if err := walk(dec, b, fmt.Sprintf("%s[%d]", path, i), depth+1, out); err != nil {
-					return err
-				}
+			child := k.String()
+			if path != "" {
+				child = path + "." + child
+			}
+			if err := walk(dec, b, child, depth+1, out); err != nil {
+				return err
 			}
 		}
-		if _, err := dec.Token(); err != nil { // the closing delimiter
-			return err
+	case '[':
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := walk(dec, b, path+"["+strconv.Itoa(i)+"]", depth+1, out); err != nil {
+				return err
+			}
 		}
+	default:
+		return digest(b, path, depth, start, int(dec.InputOffset()), out)
 	}
-	end := int(dec.InputOffset())
+	if _, err := dec.ReadToken(); err != nil { // the closing delimiter
+		return err
+	}
+	return digest(b, path, depth, start, int(dec.InputOffset()), out)
+}
+
+// digest adds the span of the value at b[start:end] (less the separators
+// before it) when it is indexed.
+func digest(b []byte, path string, depth, start, end int, out *[]span) error {
 	for start < end && strings.IndexByte(" \t\r\n,:", b[start]) >= 0 {
 		start++
 	}
@@ -219,6 +235,21 @@ func walk(dec *json.Decoder, b []byte, path string, depth int, out *[]span) erro
 		*out = append(*out, span{Path: path, Start: start, End: end, Sum: hex.EncodeToString(sum[:8])})
 	}
 	return nil
+}
+
+// holdsIndexed says whether a value may hold indexed parts below it: the
+// document, its members, their array elements (less the journal's), and
+// an inventory's systems array.
+func holdsIndexed(path string, depth int) bool {
+	switch depth {
+	case 0, 1:
+		return true
+	case 2:
+		return strings.HasSuffix(path, "]") && !strings.HasPrefix(path, "journal")
+	case 3:
+		return strings.HasSuffix(path, ".systems")
+	}
+	return false
 }
 
 // indexed says which parts are digested: enough to point at one system or
