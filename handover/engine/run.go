@@ -377,6 +377,7 @@ func (s *Session) reinventory(ctx context.Context, rn *runner, res *Result, para
 		return nil
 	}
 	res.After = s.inventory(ctx, parallel, rn.seen)
+	rn.seen = nil // the readings are in res.After now: not held through the report's writing
 	var recs []journal.Record
 	for _, inv := range res.After {
 		d := map[string]string{"phase": "after", "fingerprint": inv.Fingerprint(), "systems": strconv.Itoa(len(inv.Systems))}
