@@ -552,4 +552,19 @@ var frenchWordings = [][2]string{
 	{"the holder itself is gone", "le détenteur lui-même a disparu"},
 	{"policies: %s", "politiques : $1"},
 	{"%d device(s) left", "$1 périphérique(s) restant(s)"},
+
+	// dns.
+	{"%s (%s) points at the outgoing provider", "$1 ($R2) désigne le prestataire sortant"},
+	{"abuse contact on the provider's domain %s", "contact abus dans le domaine du prestataire $1"},
+	{"%s: registrar of %s (RDAP)", "$1 : bureau d'enregistrement de $2 (RDAP)"},
+	{"%s: %s (%d record(s))", "$1 : $R2 ($3 enregistrement(s))"},
+	{"mail reception (MX)", "réception du courrier (MX)"},
+	{"mail sending (SPF)", "envoi du courrier (SPF)"},
+	{"mail signing (DKIM)", "signature du courrier (DKIM)"},
+	{"DMARC reports", "rapports DMARC"},
+	{"DNS hosting (NS/SOA)", "hébergement DNS (NS/SOA)"},
+	{"domain verification (TXT)", "vérification du domaine (TXT)"},
+	{"service endpoint (CNAME/SRV)", "point d'accès du service (CNAME/SRV)"},
+	{"certificate issuance (CAA)", "émission de certificats (CAA)"},
+	{"zone contact", "contact de la zone"},
 }
