@@ -77,6 +77,12 @@ func TestRenderFrenchFindingsOfEveryConnector(t *testing.T) {
 		for _, leak := range frenchtest.Leaks(text, phrases) {
 			t.Errorf("%s: English left: %s", format, frenchtest.Where(text, leak))
 		}
+		// The vault connector's finding kinds are its own words.
+		for _, kind := range []string{"userpass-user", "identity-entity", "audit-device", "key-shares", "not-read", "ldap-auth"} {
+			if strings.Contains(text, "| "+kind+" |") || strings.Contains(text, "\n"+kind+"\n") {
+				t.Errorf("%s: the finding kind %s is printed as it is", format, kind)
+			}
+		}
 		// The steps left to do by hand read in French; what they quote
 		// from the estate, and its own errors, stay as they are.
 		for _, want := range []string{
@@ -191,19 +197,19 @@ func connectorsDossier() []connector.Inventory {
 			{ID: "policy:prestanet-admin", Kind: connector.KindPolicy, Object: "prestanet-admin", Provider: true,
 				Reasons: []string{`name "prestanet-admin" matches outgoing.accounts pattern "prestanet*"`},
 				Summary: "ACL policy of the outgoing provider, administrator: sys/* [sudo]"},
-			{ID: "audit:prestanet/", Kind: "audit", Object: "audit device prestanet/", Provider: true,
+			{ID: "audit-device:prestanet/", Kind: "audit-device", Object: "audit device prestanet/", Provider: true,
 				Reasons: []string{"sends to logs.prestanet.fr:514, in the provider's domain prestanet.fr"},
 				Summary: "audit device sending Vault's audit log to the outgoing provider (socket); left enabled: it is the only audit device and the playbook names no audit_replacement (manual step: enable the client's own, then disable this one)"},
-			{ID: "auth-method:entity", Kind: connector.KindAuth, Object: "entity prestanet-ops", Provider: true,
+			{ID: "identity-entity:prestanet-ops", Kind: "identity-entity", Object: "entity prestanet-ops", Provider: true,
 				Reasons: []string{"its only policies are the provider's: prestanet-admin"},
 				Summary: "identity entity of the outgoing provider, aliases userpass/prestanet"},
-			{ID: "auth-method:userpass", Kind: connector.KindAuth, Object: "userpass/prestanet", Provider: true,
+			{ID: "userpass-user:prestanet", Kind: "userpass-user", Object: "userpass prestanet", Provider: true,
 				Reasons: []string{"its alias belongs to the provider's entity prestanet-ops"},
 				Summary: "userpass login of the outgoing provider on auth/userpass, policies prestanet-admin"},
-			{ID: "auth-method:ldap", Kind: connector.KindAuth, Object: "auth/ldap", Provider: true,
+			{ID: "ldap-auth:ldap", Kind: "ldap-auth", Object: "ldap auth ldap/", Provider: true,
 				Reasons: []string{"its directory ldap://ldap.prestanet.fr is in the provider's domain prestanet.fr"},
 				Summary: "LDAP auth method auth/ldap binds to ldap://ldap.prestanet.fr as cn=vault,dc=prestanet,dc=fr, the outgoing provider's: once that account is rotated or removed on the directory, logins through Vault's LDAP auth fail; manual step: give Vault a bind account of the client's (auth/ldap/config binddn, bindpass)"},
-			{ID: "auth-method:approle", Kind: connector.KindAuth, Object: "approle/prestanet-backup", Provider: true,
+			{ID: "approle:prestanet-backup", Kind: "approle", Object: "approle prestanet-backup", Provider: true,
 				Reasons: []string{`name "prestanet-backup" matches outgoing.accounts pattern "prestanet*"`},
 				Summary: "AppRole of the outgoing provider on auth/approle, 2 secret-id(s), policies prestanet-admin"},
 			{ID: "token:hmac-1", Kind: connector.KindToken, Object: "token hmac-1", Provider: true,
@@ -214,10 +220,10 @@ func connectorsDossier() []connector.Inventory {
 			{ID: "grant:entity:ops", Kind: connector.KindGrant, Object: "entity ops: policy prestanet-admin", Provider: true,
 				Reasons: []string{"policy prestanet-admin is the provider's"},
 				Summary: "entity ops, kept by the client, carries the provider's policy prestanet-admin"},
-			{ID: "key-shares:unseal", Kind: "key-shares", Object: "unseal", Provider: true,
+			{ID: "key-shares:unseal", Kind: "key-shares", Object: "unseal key shares", Provider: true,
 				Reasons: []string{"the playbook declares the provider held key shares (key_shares)"},
 				Summary: "unseal key shares (5, threshold 3) held by the outgoing provider (playbook key_shares): whoever holds a quorum can generate a root token until a rekey; 2 share(s) handed over, fewer than the threshold 3: handover cannot rekey (a manual step in the plan)"},
-			{ID: "unread:sys/audit", Kind: connector.KindPolicy, Object: "sys/audit",
+			{ID: "not-read:sys/audit", Kind: "not-read", Object: "sys/audit",
 				Summary: `not read: the connector's token lacks "sudo" on sys/audit (403: permission denied)`},
 		},
 	}

@@ -440,6 +440,15 @@ var frenchWordings = [][2]string{
 		"nouveau LOGIN $1 en $2 sur $3 (certificat vérifié) ; mode mailbox : le cache d'authentification de Dovecot n'a pas pu être vidé ; un ancien mot de passe peut encore y répondre jusqu'à son TTL"},
 
 	// vault.
+	// Its findings' kinds (connectors/vault/inventory.go).
+	{"userpass-user", "utilisateur userpass"},
+	{"approle", "AppRole"},
+	{"identity-entity", "entité d'identité"},
+	{"identity-group", "groupe d'identité"},
+	{"audit-device", "périphérique d'audit"},
+	{"key-shares", "parts de clé"},
+	{"not-read", "non lu"},
+	{"ldap-auth", "authentification LDAP"},
 	{"not read: the connector's token lacks %q on %s (%s)", "non lu : le jeton du connecteur n'a pas la capacité $1 sur $2 ($R3)"},
 	{"no data", "aucune donnée"},
 	{"HTTP %d", "HTTP $1"},
