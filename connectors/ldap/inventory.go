@@ -707,23 +707,23 @@ func (t *Target) groupFindings(w *walker) []connector.Finding {
 		var why, managers []string
 		for _, ev := range n.evidence {
 			attr, v := ev[0], ev[1]
-			var r []string
+			var reasons []string
 			if attr == "managedBy" || attr == "owner" {
 				if w.provider[normDN(v)] {
-					r = append(r, fmt.Sprintf("%s %s: an account of the outgoing provider", attr, v))
+					reasons = append(reasons, fmt.Sprintf("%s %s: an account of the outgoing provider", attr, v))
 				}
 				for _, x := range t.out.Account(v) {
-					r = appendNew(r, fmt.Sprintf("%s %s: %s", attr, v, x))
+					reasons = appendNew(reasons, fmt.Sprintf("%s %s: %s", attr, v, x))
 				}
-				if len(r) > 0 {
+				if len(reasons) > 0 {
 					managers = append(managers, attr+" "+v)
 				}
 			} else {
 				for _, x := range t.out.Text(v) {
-					r = append(r, fmt.Sprintf("%s %q %s", attr, v, x))
+					reasons = append(reasons, fmt.Sprintf("%s %q %s", attr, v, x))
 				}
 			}
-			for _, x := range r {
+			for _, x := range reasons {
 				why = appendNew(why, x)
 			}
 		}

@@ -12,3 +12,10 @@ func WordPairs() (labelPairs, toolPairs [][2]string) {
 	}
 	return labelPairs, toolPairs
 }
+
+// ToolList translates what the tool joined with "; " as a French
+// rendering does, and returns the parts no wording of the tool's reads.
+func ToolList(lang, s string) (string, []string) {
+	r := newTranslator(lang).parts(s, "; ")
+	return r.out, r.unknown
+}

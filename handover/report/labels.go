@@ -560,6 +560,12 @@ func (w words) T(key string) string {
 // F formats a label that holds verbs.
 func (w words) F(key string, args ...any) string { return fmt.Sprintf(w.T(key), args...) }
 
+// has reports whether there is a label for key.
+func (w words) has(key string) bool {
+	_, ok := w.m[key]
+	return ok
+}
+
 // Maybe returns the label for key if there is one, else fallback (for
 // values such as an action or a result the engine may extend).
 func (w words) Maybe(key, fallback string) string {

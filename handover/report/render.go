@@ -217,6 +217,23 @@ type actionRow struct {
 	New, Old, Gone                     tri
 	Other                              []string
 	Error                              string
+	// checks are Other's checks in the connector's words, and result
+	// the action's result as the engine wrote it, for localiseView to
+	// word them again.
+	checks []checkWords
+	result plan.Result
+}
+
+// checkWords is a check as a row prints it: ✓ or ✗, what was looked at,
+// what else it showed.
+type checkWords struct{ mark, what, detail string }
+
+func (c checkWords) String() string {
+	s := c.mark + " " + c.what
+	if c.detail != "" {
+		s += " (" + c.detail + ")"
+	}
+	return s
 }
 
 // tri is a verification outcome: yes, no or not applicable.
@@ -316,13 +333,15 @@ func buildView(r *Report, js []byte, w words) (*view, error) {
 			v.Targets[i].ID = v.TOC[i].Anchor
 		}
 		v.PV = procesVerbal(r, v, w)
-		localiseView(v, w)
 	}
 	for _, rec := range r.Journal.Records {
 		v.Journal = append(v.Journal, recordRow{
 			Seq: rec.Seq, Time: stamp(rec.Time), Kind: string(rec.Kind), Target: rec.Target, System: rec.System,
 			What: recordWhat(rec), Result: string(rec.Result), Error: rec.Error, Hash: short(rec.Hash),
 		})
+	}
+	if v.V3 {
+		localiseView(v, w)
 	}
 	return v, nil
 }
@@ -536,6 +555,7 @@ func actions(r *Report, w words) []actionGroup {
 			Action: w.Maybe("act."+string(a.Change.Action), string(a.Change.Action)), Object: a.Change.Object,
 			Before: a.Change.Before, After: a.Change.After,
 			Result: w.Maybe("res."+string(a.Result), string(a.Result)), ResultClass: resultClass(a.Result), Error: a.Error,
+			result: a.Result,
 		}
 		if a.Change.Action == plan.RotatePassword {
 			// Whatever the connector wrote, a password is shown only as
@@ -566,15 +586,12 @@ func actions(r *Report, w words) []actionGroup {
 			case connector.Absent:
 				goneC = append(goneC, c.OK)
 			default:
-				mark := "✓"
+				cw := checkWords{mark: "✓", what: c.What, detail: c.Detail}
 				if !c.OK {
-					mark = "✗"
+					cw.mark = "✗"
 				}
-				other := mark + " " + c.What
-				if c.Detail != "" {
-					other += " (" + c.Detail + ")"
-				}
-				row.Other = append(row.Other, other)
+				row.checks = append(row.checks, cw)
+				row.Other = append(row.Other, cw.String())
 			}
 		}
 		row.New, row.Old, row.Gone = triOf(newC, w), triOf(oldC, w), triOf(goneC, w)
