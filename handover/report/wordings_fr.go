@@ -172,6 +172,7 @@ var frenchWordings = [][2]string{
 	// ssh: proofs and checks.
 	{"su login as %s (PAM), started by an unprivileged user on the host", "connexion su en $1 (PAM), lancée par un utilisateur sans privilège sur l'hôte"},
 	{"su login as %s (PAM), started by an unprivileged user on the host, right after chpasswd", "connexion su en $1 (PAM), lancée par un utilisateur sans privilège sur l'hôte, juste après chpasswd"},
+	{"shadow hash of %s read anew: the stored password's (SHA-512 crypt, compared locally, as pam_unix checks it)", "empreinte de /etc/shadow de $1 relue : celle du mot de passe rangé au coffre (SHA-512 crypt, comparée localement, comme pam_unix la vérifie)"},
 	{"su refused it, and it is not the password %s's shadow entry holds (SHA-512 crypt, compared locally)",
 		"su l'a refusé, et ce n'est pas le mot de passe que porte l'entrée shadow de $1 (SHA-512 crypt, comparé localement)"},
 	{"key present in %s (its private key was not available to log in)", "clé présente dans $1 (sa clé privée n'était pas disponible pour se connecter)"},
