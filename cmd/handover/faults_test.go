@@ -17,8 +17,8 @@ import (
 	"github.com/handoverhq/handover/handover/connector"
 	"github.com/handoverhq/handover/handover/journal"
 	"github.com/handoverhq/handover/handover/secret"
-	"github.com/handoverhq/handover/testenv/faultfs"
 	"github.com/handoverhq/handover/testenv"
+	"github.com/handoverhq/handover/testenv/faultfs"
 )
 
 // FaultsEnv, set to "all", runs every case of the fault tests (`make
