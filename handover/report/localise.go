@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/handoverhq/handover/handover/connector"
 )
@@ -247,7 +248,9 @@ func compileFormats(pairs [][2]string) []toolFormat {
 }
 
 // toolFormats are the wordings of frenchWordings, read as expressions.
-var toolFormats = map[string][]toolFormat{"fr": compileFormats(frenchWordings)}
+// Compiled on first use: a command that renders no French report (most
+// do not render at all) does not pay for hundreds of expressions.
+var toolFormats = map[string]func() []toolFormat{"fr": sync.OnceValue(func() []toolFormat { return compileFormats(frenchWordings) })}
 
 // translator translates the phrases the tool wrote into one language,
 // remembering what it read (a report repeats its reasons host after
@@ -323,7 +326,10 @@ func (t *translator) match(s string) (string, int, bool) {
 		}
 		return true
 	}
-	formats := toolFormats[t.lang]
+	var formats []toolFormat
+	if f := toolFormats[t.lang]; f != nil {
+		formats = f()
+	}
 	for i := range formats {
 		// The greedy expression fits the same phrases as the lazy one:
 		// only its reading of the values differs.
