@@ -137,17 +137,7 @@ func TestPasswordProofWhereSuIsRefused(t *testing.T) {
 	if ch.ID == "" {
 		t.Fatal("no rotation of root planned")
 	}
-	old, haveOld, err := tg.KnownCredential(ctx, ch)
-	if err != nil || !haveOld {
-		t.Fatalf("handed-over password of root: %v, %v", haveOld, err)
-	}
-	next, err := secret.Generate(nil, secret.DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0].Err; err != nil {
-		t.Fatal(err)
-	}
+	old, next := setRootPassword(ctx, t, tg, ch)
 	tried := tg.TryCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}, {Change: ch, Secret: old}})
 	if tried[0].Err != nil || !tried[0].Works {
 		t.Errorf("new password: works=%v err=%v; want it proven by another way than su", tried[0].Works, tried[0].Err)
@@ -284,17 +274,7 @@ func TestCheckStoredByHashThenLogin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ch := plannedChange(t, tg, plan.RotatePassword, "root")
-	old, haveOld, err := tg.KnownCredential(ctx, ch)
-	if err != nil || !haveOld {
-		t.Fatalf("handed-over password of root: %v, %v", haveOld, err)
-	}
-	next, err := secret.Generate(nil, secret.DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0].Err; err != nil {
-		t.Fatal(err)
-	}
+	old, next := setRootPassword(ctx, t, tg, ch)
 	r, err := tg.runnerFor(ctx, tg.s.Hosts[0])
 	if err != nil {
 		t.Fatal(err)
@@ -328,4 +308,22 @@ func TestCheckStoredByHashThenLogin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setRootPassword sets a fresh password for ch (root's rotation) and
+// returns the handed-over one and the new one.
+func setRootPassword(ctx context.Context, t *testing.T, tg *target, ch plan.Change) (old, next secret.Secret) {
+	t.Helper()
+	old, haveOld, err := tg.KnownCredential(ctx, ch)
+	if err != nil || !haveOld {
+		t.Fatalf("handed-over password of root: %v, %v", haveOld, err)
+	}
+	next, err = secret.Generate(nil, secret.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.SetCredentials(ctx, ch.System, []connector.Credential{{Change: ch, Secret: next}})[0].Err; err != nil {
+		t.Fatal(err)
+	}
+	return old, next
 }
