@@ -21,11 +21,19 @@ import (
 // Marshal gives them back exactly, which is how Verify proves a report.json
 // is in canonical form.
 func Marshal(r *Report) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	// Encoded compact, then indented into a buffer sized for it once: the
+	// encoder's own indentation keeps three growing copies of a report of
+	// tens of megabytes alive at once. json.Indent is the encoder's own
+	// indentation: the bytes are the same.
+	var compact bytes.Buffer
+	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("report: encode: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(compact.Len() + compact.Len()/2)
+	if err := json.Indent(&buf, compact.Bytes(), "", "  "); err != nil {
 		return nil, fmt.Errorf("report: encode: %w", err)
 	}
 	return buf.Bytes(), nil
