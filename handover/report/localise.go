@@ -306,6 +306,8 @@ func (t *translator) phrase(s string) (out string, score int, ok bool) {
 		r = reading{out: p, score: len(s)}
 	} else if out, score, ok := t.match(s); ok {
 		r = reading{out: out, score: score}
+	} else if out, score, ok := t.wrapped(s); ok {
+		r = reading{out: out, score: score}
 	}
 	t.seen[key] = r
 	return r.out, r.score, r.unknown == nil
@@ -343,6 +345,25 @@ func (t *translator) match(s string) (string, int, bool) {
 		}
 	}
 	return out, score, ok
+}
+
+// wrapped reads s as an error of the tool's that a library wrapped in
+// its own words ("ssh: handshake failed: host key of ... does not
+// match"): the library's prefix stays as it is, what follows it is read
+// as one of the tool's wordings (not a lone word of toolPhrases: a
+// library's message may be one, "unknown").
+func (t *translator) wrapped(s string) (string, int, bool) {
+	for i := strings.Index(s, ": "); i >= 0; {
+		if out, score, ok := t.match(s[i+2:]); ok && score > 0 {
+			return s[:i+2] + out, score, true
+		}
+		next := strings.Index(s[i+2:], ": ")
+		if next < 0 {
+			break
+		}
+		i += 2 + next
+	}
+	return s, 0, false
 }
 
 var expandRef = regexp.MustCompile(`\$(?:F|R?\d+)`)
