@@ -318,6 +318,11 @@ func (t *translator) phrase(s string) (out string, score int, ok bool) {
 // wording of its own rather than a shorter one it happens to fit).
 func (t *translator) match(s string) (string, int, bool) {
 	out, score, ok := s, 0, false
+	if goNetError.MatchString(s) {
+		// Go's own words, not a wording of the tool's that starts with
+		// the same verb ("read %s: %w").
+		return out, score, ok
+	}
 	try := func(re *regexp.Regexp, template string) bool {
 		m := re.FindStringSubmatch(s)
 		if m == nil {
@@ -365,6 +370,10 @@ func (t *translator) wrapped(s string) (string, int, bool) {
 	}
 	return s, 0, false
 }
+
+// goNetError is how Go's network errors start: "read tcp
+// 10.0.0.1:5->10.0.0.2:389: ...", "dial udp ...".
+var goNetError = regexp.MustCompile(`^(?:read|write|dial|accept|listen|close) (?:tcp|udp|ip|unix|unixgram|unixpacket)[46]? `)
 
 var expandRef = regexp.MustCompile(`\$(?:F|R?\d+)`)
 
