@@ -19,3 +19,10 @@ func ToolList(lang, s string) (string, []string) {
 	r := newTranslator(lang).parts(s, "; ")
 	return r.out, r.unknown
 }
+
+// ToolRead is ToolList with how much of s the tool's wordings read as
+// their own text (the values they hold aside).
+func ToolRead(lang, s string) (out string, score int, unknown []string) {
+	r := newTranslator(lang).parts(s, "; ")
+	return r.out, r.score, r.unknown
+}

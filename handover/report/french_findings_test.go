@@ -93,6 +93,17 @@ func TestRenderFrenchFindingsOfEveryConnector(t *testing.T) {
 			`LDAP Result Code 50 "Insufficient Access Rights": 00002098: SecErr: DSID-03150F94`,
 			"dial tcp 127.0.1.9:22: connect: connection refused",
 			`description "Géré par PrestaNet"`,
+			// The errors the tool writes read in French; the systems' and
+			// the libraries' messages they quote stay as they are.
+			"127.0.1.12:22 : aucune réponse SSH dans le délai host_timeout (10s) : dial tcp 127.0.1.12:22: i/o timeout",
+			"ssh 127.0.1.13:22 : ssh: handshake failed: la clé d'hôte de 127.0.1.13:22 ne correspond pas : l'hôte présente SHA256:Qm9ndXNLZXlGb3JUZXN0aW5nT25seQ, attendue SHA256:UGlubmVkS2V5SW5Lbm93bkhvc3Rz (/etc/handover/known_hosts:3) ; hôte refusé",
+			"commande distante : sudo refusé (code de sortie 1) : sudo: a password is required",
+			`ldap ldaps://127.0.0.2:636 : bind CN=handover,OU=Services,DC=mairie,DC=local : LDAP Result Code 49 "Invalid Credentials": 80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563`,
+			"le vault à https://127.0.0.3:8200 est scellé (0 parts de clé sur 3 données)",
+			`retrait de CN=prestanet-admin,OU=Prestataires,DC=mairie,DC=local de CN=Domain Admins,CN=Users,DC=mairie,DC=local : LDAP Result Code 50 "Insufficient Access Rights"`,
+			"commande distante : l'hôte n'a pas répondu à temps : context deadline exceeded",
+			"/opt/teamviewer ou son répertoire est un lien symbolique : ni suivi, ni modifié",
+			"lecture de l'entrée shadow de root : ssh: handshake failed: EOF",
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s: no %q", format, want)
@@ -242,8 +253,23 @@ func connectorsDossier() []connector.Inventory {
 				Summary: "Gandi SAS: registrar of saint-aubin.fr (RDAP)"},
 		},
 	}
+	// Systems whose inventory failed, with the errors the connectors
+	// make of it around the libraries' and the hosts' own messages.
+	unreachable := connector.System{Name: "srv-db1", Kind: "host", Address: "127.0.1.12:22",
+		Error: "127.0.1.12:22: no SSH answer within host_timeout (10s): dial tcp 127.0.1.12:22: i/o timeout"}
+	mismatch := connector.System{Name: "srv-web2", Kind: "host", Address: "127.0.1.13:22",
+		Error: "ssh 127.0.1.13:22: ssh: handshake failed: host key of 127.0.1.13:22 does not match: the host presents SHA256:Qm9ndXNLZXlGb3JUZXN0aW5nT25seQ, expected SHA256:UGlubmVkS2V5SW5Lbm93bkhvc3Rz (/etc/handover/known_hosts:3); refusing the host (possible man-in-the-middle, or the host was reinstalled)"}
+	sudo := connector.System{Name: "srv-app1", Kind: "host", Address: "127.0.1.14:22",
+		Error: "remote command: sudo refused (exit 1): sudo: a password is required"}
+	bind := connector.System{Name: "dc02", Kind: "directory", Address: "ldaps://127.0.0.2:636",
+		Error: `ldap ldaps://127.0.0.2:636: bind CN=handover,OU=Services,DC=mairie,DC=local: LDAP Result Code 49 "Invalid Credentials": 80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data 52e, v4563`}
+	sealed := connector.System{Name: "vault3", Kind: "vault", Address: "https://127.0.0.3:8200",
+		Error: "vault at https://127.0.0.3:8200 is sealed (0 of 3 key shares given): unseal it, then run again; nothing was read or changed"}
 	start := reporttest.Start()
 	return []connector.Inventory{
+		{Target: "serveurs2", Type: "ssh", Started: start, Finished: start, Systems: []connector.System{unreachable, mismatch, sudo}},
+		{Target: "annuaire2", Type: "ldap", Started: start, Finished: start, Systems: []connector.System{bind}},
+		{Target: "coffre3", Type: "vault", Started: start, Finished: start, Systems: []connector.System{sealed}},
 		{Target: "annuaire-ad", Type: "ldap", Started: start, Finished: start, Systems: []connector.System{ldap}},
 		{Target: "messagerie2", Type: "mail", Started: start, Finished: start, Systems: []connector.System{mail}},
 		{Target: "coffre2", Type: "vault", Started: start, Finished: start, Systems: []connector.System{vault}},
@@ -290,6 +316,16 @@ func connectorsActions() []report.Action {
 			"policies now default", plan.Applied, "", check(connector.State, false, "entity ops no longer carries prestanet-admin (re-read)", "policies: default, prestanet-admin")),
 		act("coffre2", "vault2", plan.RevokeToken, "approle/prestanet-backup", "AppRole of the outgoing provider on auth/approle, 2 secret-id(s), policies prestanet-admin", "every secret-id destroyed, role deleted", plan.Applied, "",
 			check(connector.Note, true, "role prestanet-backup gone from auth/approle (re-read)", "")),
+		// Failed removals and a proof that could not be read, with the
+		// errors the connectors make around the systems' own.
+		act("annuaire-ad", "dc01", plan.RemoveMembership, "CN=prestanet-admin in CN=Domain Admins", "member of CN=Domain Admins,CN=Users,DC=mairie,DC=local (member)", "not a member", plan.Failed,
+			`remove CN=prestanet-admin,OU=Prestataires,DC=mairie,DC=local from CN=Domain Admins,CN=Users,DC=mairie,DC=local: LDAP Result Code 50 "Insufficient Access Rights": 00002098: SecErr: DSID-03150F94`),
+		act("serveurs2", "srv-app1", plan.RemoveKey, "SHA256:cHJlc3RhbmV0S2V5", "ssh-ed25519 key SHA256:cHJlc3RhbmV0S2V5 \"support@prestanet.fr\" authorises root (/root/.ssh/authorized_keys)", "removed", plan.Failed,
+			"remote command: the host did not answer in time: context deadline exceeded"),
+		act("serveurs2", "srv-app1", plan.RemoveAgent, "teamviewer", "package teamviewer 15.51.5 (deb)", "removed", plan.Failed,
+			"/opt/teamviewer or its directory is a symbolic link: not followed, not touched"),
+		act("serveurs2", "srv-app1", plan.RotatePassword, "root", "password last changed 2021-06-01", "new generated password, stored before it is set", plan.Applied, "",
+			check(connector.Note, false, "new credential logs in", "read shadow entry of root: ssh: handshake failed: EOF")),
 		act("coffre2", "vault2", plan.RemoveForward, "audit device prestanet/", "audit device sending Vault's audit log to the outgoing provider (socket)", "disabled after the replacement file device client/ is enabled", plan.Failed,
 			"the target rejected 3 fresh credentials; the previous one stays current (last reason: permission denied)"),
 	}

@@ -306,6 +306,8 @@ func (t *translator) phrase(s string) (out string, score int, ok bool) {
 		r = reading{out: p, score: len(s)}
 	} else if out, score, ok := t.match(s); ok {
 		r = reading{out: out, score: score}
+	} else if out, score, ok := t.wrapped(s); ok {
+		r = reading{out: out, score: score}
 	}
 	t.seen[key] = r
 	return r.out, r.score, r.unknown == nil
@@ -316,6 +318,11 @@ func (t *translator) phrase(s string) (out string, score int, ok bool) {
 // wording of its own rather than a shorter one it happens to fit).
 func (t *translator) match(s string) (string, int, bool) {
 	out, score, ok := s, 0, false
+	if goNetError.MatchString(s) {
+		// Go's own words, not a wording of the tool's that starts with
+		// the same verb ("read %s: %w").
+		return out, score, ok
+	}
 	try := func(re *regexp.Regexp, template string) bool {
 		m := re.FindStringSubmatch(s)
 		if m == nil {
@@ -344,6 +351,29 @@ func (t *translator) match(s string) (string, int, bool) {
 	}
 	return out, score, ok
 }
+
+// wrapped reads s as an error of the tool's that a library wrapped in
+// its own words ("ssh: handshake failed: host key of ... does not
+// match"): the library's prefix stays as it is, what follows it is read
+// as one of the tool's wordings (not a lone word of toolPhrases: a
+// library's message may be one, "unknown").
+func (t *translator) wrapped(s string) (string, int, bool) {
+	for i := strings.Index(s, ": "); i >= 0; {
+		if out, score, ok := t.match(s[i+2:]); ok && score > 0 {
+			return s[:i+2] + out, score, true
+		}
+		next := strings.Index(s[i+2:], ": ")
+		if next < 0 {
+			break
+		}
+		i += 2 + next
+	}
+	return s, 0, false
+}
+
+// goNetError is how Go's network errors start: "read tcp
+// 10.0.0.1:5->10.0.0.2:389: ...", "dial udp ...".
+var goNetError = regexp.MustCompile(`^(?:read|write|dial|accept|listen|close) (?:tcp|udp|ip|unix|unixgram|unixpacket)[46]? `)
 
 var expandRef = regexp.MustCompile(`\$(?:F|R?\d+)`)
 

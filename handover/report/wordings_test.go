@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,13 +45,19 @@ func TestFrenchWordingsOfTheCode(t *testing.T) {
 			continue
 		}
 		text, samples := frenchtest.Fill(w.Format)
-		out, unknown := report.ToolList("fr", text)
+		out, score, unknown := report.ToolRead("fr", text)
 		unknown = slices.DeleteFunc(unknown, func(u string) bool {
 			return slices.Contains(samples, strings.Trim(u, `"`))
 		})
 		var bad []string
 		if len(unknown) > 0 {
 			bad = append(bad, "no French for "+strings.Join(quoteAll(unknown), ", "))
+		}
+		// An error's words are often few and plain ("read %s: %w"): a
+		// loose wording of the tool's ("%s %s: %s") may read it, leaving
+		// them in English. Its own wording must read every one of them.
+		if own := frenchtest.OwnText(w.Format); w.Sink == frenchtest.ErrorSink && len(unknown) == 0 && score < own {
+			bad = append(bad, fmt.Sprintf("no wording of its own (the French reads %d of its %d characters)", score, own))
 		}
 		if leaks := frenchtest.Leaks(out, frenchtest.Fragments(w.Format)); len(leaks) > 0 {
 			bad = append(bad, "English left: "+strings.Join(quoteAll(leaks), ", "))

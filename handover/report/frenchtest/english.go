@@ -170,3 +170,14 @@ func Where(text, leak string) string {
 	}
 	return "…" + strings.ReplaceAll(text[max(0, i[0]-80):min(len(text), i[1]+40)], "\n", " ") + "…"
 }
+
+// OwnText is how many characters of a format's text are its own, its
+// values aside: what the wording that reads a text of it accounts for.
+func OwnText(format string) int {
+	return len(verbRE.ReplaceAllStringFunc(format, func(v string) string {
+		if v == "%%" {
+			return "%"
+		}
+		return ""
+	}))
+}

@@ -159,6 +159,10 @@ func loadPackage(dir string) (*pkg, error) {
 type fn struct {
 	decl    *ast.FuncDecl
 	parents map[ast.Node]ast.Node
+	// diagnostics: the function's errors are a playbook's diagnostics
+	// or a command's, never printed in a report (see pkg.diagnostics,
+	// commandFiles).
+	diagnostics bool
 }
 
 // walker reads values into formats, with a bound on how deep it follows
@@ -180,6 +184,7 @@ type frame struct {
 
 func (p *pkg) wordings() []Wording {
 	w := &walker{p: p, fns: map[*ast.FuncDecl]*fn{}, busy: map[string]bool{}}
+	diag := p.diagnostics()
 	for _, e := range p.phrases {
 		w.add("phrase", e, w.values(nil, e, 0))
 	}
@@ -191,6 +196,16 @@ func (p *pkg) wordings() []Wording {
 					continue
 				}
 				f := w.fn(d)
+				f.diagnostics = diag[d.Name.Name] || p.commandFile(d)
+				if isErrorMethod(d) && !f.diagnostics {
+					// An error type's message: what it returns.
+					ast.Inspect(d.Body, func(n ast.Node) bool {
+						if r, ok := n.(*ast.ReturnStmt); ok && len(r.Results) == 1 {
+							w.add(ErrorSink, r.Results[0], w.values(f, r.Results[0], 0))
+						}
+						return true
+					})
+				}
 				ast.Inspect(d.Body, func(n ast.Node) bool {
 					w.sinks(f, n)
 					return true
@@ -294,6 +309,11 @@ func (w *walker) sinks(f *fn, n ast.Node) {
 			}
 		}
 	case *ast.CallExpr:
+		// An error the code makes: it may be printed as a system's or an
+		// action's error, a check's detail, a deviation.
+		if isErrorCall(n) && f != nil && !f.diagnostics {
+			w.add(ErrorSink, n, w.errorFormats(f, n))
+		}
 		// A system's fact: fact(name, value), r.fact(name, value).
 		if name := callName(n); name == "fact" && len(n.Args) >= 2 {
 			w.add(factName, n.Args[0], w.values(f, n.Args[0], 0))
@@ -454,6 +474,10 @@ func (w *walker) call(f *fn, c *ast.CallExpr, depth int) []string {
 			case "fmt.Sprintf", "fmt.Errorf":
 				if len(c.Args) > 0 {
 					return w.sprintf(f, c.Args[0], c.Args[1:], depth)
+				}
+			case "errors.New":
+				if len(c.Args) == 1 {
+					return w.values(f, c.Args[0], depth)
 				}
 			case "strings.Join":
 				// Each element is a wording of its own; the list, a value.
@@ -905,4 +929,132 @@ func dedupe(ss []string) []string {
 		out = out[:maxFormats]
 	}
 	return out
+}
+
+// ErrorSink is the sink of the errors the code makes (fmt.Errorf,
+// errors.New, an error type's Error method): a report prints them as a
+// system's or an action's error, a check's detail, a deviation.
+const ErrorSink = "error"
+
+// isErrorCall reports whether c makes an error: fmt.Errorf or errors.New.
+func isErrorCall(c *ast.CallExpr) bool {
+	sel, ok := c.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	return ok && (x.Name == "fmt" && sel.Sel.Name == "Errorf" || x.Name == "errors" && sel.Sel.Name == "New")
+}
+
+// isErrorMethod reports whether d is an error type's Error method.
+func isErrorMethod(d *ast.FuncDecl) bool {
+	if d.Recv == nil || d.Name.Name != "Error" || d.Type.Params.NumFields() != 0 || d.Type.Results.NumFields() != 1 {
+		return false
+	}
+	t, ok := d.Type.Results.List[0].Type.(*ast.Ident)
+	return ok && t.Name == "string"
+}
+
+// diagnostics are the functions of a package whose errors can only ever
+// be a playbook's diagnostics, which lint and plan print at the
+// playbook's line and column, never a report: those given the
+// playbook's decoder (*playbook.Decoder), and those only such functions
+// call (a host pattern's expansion, an agent catalogue's checks). A
+// function is known by its name; one the package never calls (another
+// package's entry point) is not one of them.
+func (p *pkg) diagnostics() map[string]bool {
+	diag := map[string]bool{}
+	users := map[string][]string{} // function name -> the functions naming it
+	for _, file := range p.files {
+		for _, d := range file.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok {
+				// A package-level table naming a function: a use no
+				// playbook reading makes.
+				ast.Inspect(d, func(n ast.Node) bool {
+					if id, ok := n.(*ast.Ident); ok && p.funcs[id.Name] != nil {
+						users[id.Name] = append(users[id.Name], "")
+					}
+					return true
+				})
+				continue
+			}
+			if takesDecoder(fd) {
+				diag[fd.Name.Name] = true
+			}
+			if fd.Body == nil {
+				continue
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && id.Name != fd.Name.Name && p.funcs[id.Name] != nil {
+					users[id.Name] = append(users[id.Name], fd.Name.Name)
+				}
+				return true
+			})
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for name, us := range users {
+			if !diag[name] && !slices.ContainsFunc(us, func(u string) bool { return !diag[u] }) {
+				diag[name], changed = true, true
+			}
+		}
+	}
+	// A function that also takes no decoder but shares a name with one
+	// that does (a method) is judged by its own calls: by name, both are
+	// kept only when every one of them takes the decoder.
+	for name := range diag {
+		for _, d := range p.funcs[name] {
+			if !takesDecoder(d) && users[name] == nil {
+				delete(diag, name)
+			}
+		}
+	}
+	return diag
+}
+
+// takesDecoder reports whether d is given a playbook's decoder.
+func takesDecoder(d *ast.FuncDecl) bool {
+	for _, fl := range d.Type.Params.List {
+		if st, ok := fl.Type.(*ast.StarExpr); ok {
+			if sel, ok := st.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Decoder" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "playbook" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// commandFiles are the engine's files whose errors end a command that
+// writes no report, printed on its standard error: export, receipt and
+// import (handoff.go), attest (declared.go), --limit (limit.go), the
+// state directory's lock (lock.go), check's baseline (baseline.go),
+// opening the secret store (store.go, vault.go), dossier update
+// (dossier.go).
+var commandFiles = []string{"handoff.go", "declared.go", "limit.go", "lock.go", "baseline.go", "store.go", "vault.go", "dossier.go"}
+
+// errorFormats are the formats of an error c makes: fmt.Errorf's format
+// as it is written, each verb a value (the error it wraps, %w, a text to
+// translate in its turn); errors.New's text.
+func (w *walker) errorFormats(f *fn, c *ast.CallExpr) []string {
+	if len(c.Args) == 0 {
+		return nil
+	}
+	vs := w.values(f, c.Args[0], 0)
+	if sel := c.Fun.(*ast.SelectorExpr); sel.Sel.Name == "Errorf" {
+		for i, v := range vs {
+			vs[i] = strings.ReplaceAll(v, "%%", "%")
+		}
+	}
+	return vs
+}
+
+// commandFile reports whether d is in one of the engine's commandFiles.
+func (p *pkg) commandFile(d *ast.FuncDecl) bool {
+	pos := p.fset.Position(d.Pos())
+	dir, err := filepath.Abs(filepath.Dir(pos.Filename))
+	return err == nil && strings.HasSuffix(filepath.ToSlash(dir), "handover/engine") && slices.Contains(commandFiles, filepath.Base(pos.Filename))
 }
