@@ -337,6 +337,10 @@ func prefix(want string) func(string) bool {
 // checkPersistence reads the demo run's report: every persistence kind the
 // testenv plants is among the provider's footholds, found on its host, and
 // handled: removed by a verified action, or, where it cannot safely be
+// stepValue finds what a manual step quotes from the estate: a line in
+// quotes, a path.
+var stepValue = regexp.MustCompile(`"[^"]+"|/[^\s,;()"]+`)
+
 // removed automatically, left with the exact step for a person, which the
 // report shows.
 func checkPersistence(t *testing.T, dir string) {
@@ -350,6 +354,10 @@ func checkPersistence(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := report.Render(r, "md", "en")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,10 +389,17 @@ func checkPersistence(t *testing.T, dir string) {
 				t.Errorf("%s on %s (%s): %s, but by no verified action", p.kind, p.host, o.Finding.ID, o.Fate)
 			}
 		case manual != "":
-			// As report.md's tables write a cell.
-			shown := strings.NewReplacer("|", `\|`, "<", "&lt;").Replace(manual)
-			if !strings.Contains(o.Finding.Summary, manual) || !strings.Contains(string(md), shown) {
+			// As report.md's tables write a cell: the step in English, and
+			// its values (the lines quoted, the paths) in the signed
+			// rendering, which is in the playbook's language (French).
+			cell := strings.NewReplacer("|", `\|`, "<", "&lt;").Replace
+			if !strings.Contains(o.Finding.Summary, manual) || !strings.Contains(string(en), cell(manual)) {
 				t.Errorf("%s on %s (%s): left for a person, but the report does not show the step %q", p.kind, p.host, o.Finding.ID, manual)
+			}
+			for _, v := range stepValue.FindAllString(manual, -1) {
+				if !strings.Contains(string(md), cell(v)) {
+					t.Errorf("%s on %s (%s): the signed report.md does not show %s of the step %q", p.kind, p.host, o.Finding.ID, v, manual)
+				}
 			}
 		default:
 			t.Errorf("%s on %s (%s): fate %s, neither removed nor given a manual step", p.kind, p.host, o.Finding.ID, o.Fate)
