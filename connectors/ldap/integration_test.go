@@ -372,6 +372,8 @@ func TestADUnknownCertificateSamba(t *testing.T)      { runUnknownCertificate(t,
 // ca_cert is refused, over StartTLS and LDAPS, before any password is
 // sent.
 func runUnknownCertificate(t *testing.T, d directory) {
+	// Shared: the server must not be restarted by another test meanwhile.
+	testenv.LockComponent(t, d.component, false)
 	ctx := testCtx(t)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
